@@ -1,0 +1,5 @@
+export * from './connection-string.js';
+export * from './errors.js';
+export * from './message.js';
+export * from './property-bag.js';
+export * from './sas.js';

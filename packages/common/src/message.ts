@@ -1,0 +1,82 @@
+/** The C2D message model shared by the hub, the gateways and the SDKs. */
+
+export type Ack = 'none' | 'positive' | 'negative' | 'full';
+export const ACK_VALUES: readonly Ack[] = ['none', 'positive', 'negative', 'full'];
+
+/** What a sender hands the hub. Every field but the body is optional. */
+export interface OutgoingMessage {
+  messageId?: string;
+  correlationId?: string;
+  userId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  /** Defaults to 'none'. */
+  ack?: Ack;
+  /** Absolute expiry, ms since the epoch. Defaults to now + the hub's default TTL. */
+  expiryTimeUtc?: number;
+  /** Application properties, never modified by the hub. */
+  properties?: Record<string, string>;
+  body: Buffer;
+}
+
+/** A message as it sits in a device queue. */
+export interface StoredMessage {
+  deviceId: string;
+  sequenceNumber: number;
+  messageId?: string;
+  correlationId?: string;
+  userId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  ack: Ack;
+  /** ms since the epoch */
+  expiryTimeUtc: number;
+  /** ms since the epoch */
+  enqueuedTimeUtc: number;
+  properties: Record<string, string>;
+  body: Buffer;
+  /** Explicit abandons (plus lock expiries when c2d.countLockExpiry); the first delivery shows 0. */
+  deliveryCount: number;
+}
+
+/** A leased (Invisible) message handed to a device. */
+export interface Delivery extends StoredMessage {
+  /** A UUID string, the message's lock. */
+  lockToken: string;
+  /** ms since the epoch */
+  lockedUntil: number;
+  /** True when this message was leased before (MQTT DUP). */
+  redelivered: boolean;
+}
+
+export type FeedbackStatus = 'Success' | 'Expired' | 'DeliveryCountExceeded' | 'Rejected' | 'Purged';
+
+/** One record of a feedback batch, in the JSON shape IoT Hub sends. */
+export interface FeedbackRecord {
+  originalMessageId: string;
+  enqueuedTimeUtc: string;
+  statusCode: FeedbackStatus;
+  description: string;
+  deviceId: string;
+  deviceGenerationId: string;
+}
+
+/** A leased feedback message: one batch of records. */
+export interface FeedbackBatch {
+  lockToken: string;
+  lockedUntil: number;
+  /** ms since the epoch, when the batch was made */
+  enqueuedTimeUtc: number;
+  deliveryCount: number;
+  records: FeedbackRecord[];
+}
+
+/** The size IoT Hub meters against the 64 KiB limit: body + system property values + app property names and values. */
+export function messageSize(m: OutgoingMessage): number {
+  let n = m.body.length;
+  for (const v of [m.messageId, m.correlationId, m.userId, m.contentType, m.contentEncoding, m.ack]) {
+    if (v !== undefined) n += Buffer.byteLength(v);
+  }
+  for (const [k, v] of Object.entries(m.properties ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}

@@ -1,0 +1,47 @@
+/** The hub's configuration: one typed shape, Azure's defaults, parsed once and frozen. */
+
+export interface C2dConfig {
+  defaultTtlMs: number; // PT1H
+  maxTtlMs: number; // P2D
+  maxDeliveryCount: number; // 10, 1..100
+  lockTimeoutMs: number; // 60 s
+  maxQueueDepth: number; // 50
+  maxMessageSize: number; // 65536
+  /** Decision 1: lock expiry raises the delivery count too. */
+  countLockExpiry: boolean;
+}
+
+export interface FeedbackConfig {
+  batchMaxRecords: number; // 64
+  batchDelayMs: number; // 15 s; 0 = at once
+  lockDurationMs: number; // 60 s, 5..300 s
+  ttlMs: number; // PT1H
+  maxDeliveryCount: number; // 10
+}
+
+export interface TlsConfig {
+  /** PEM files of a user-provided certificate and key; when absent Ferry makes its own CA. */
+  certFile?: string;
+  keyFile?: string;
+}
+
+export type StoreConfig =
+  | { kind: 'sqlite'; /** default `${dataDir}/ferry.db` */ path?: string; synchronous: 'FULL' | 'NORMAL' }
+  | { kind: 'postgres'; url: string };
+
+export interface HubConfig {
+  /** Names and addresses clients use; the first names the hub (hub name = its first DNS label). */
+  hosts: string[];
+  dataDir: string;
+  /** Address every listener binds to. */
+  bind: string;
+  ports: { https: number; mqtts: number; amqps: number };
+  tls: TlsConfig;
+  store: StoreConfig;
+  c2d: C2dConfig;
+  feedback: FeedbackConfig;
+  mqtt: { maxInflight: number; maxSubscriptions: number; maxConnections: number };
+  amqp: { idleTimeoutMs: number; maxConnections: number; maxLinksPerConnection: number };
+  http: { maxBodyBytes: number };
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+}

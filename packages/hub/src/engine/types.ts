@@ -1,0 +1,50 @@
+/**
+ * What the gateways may ask of the C2D engine. Gateways speak only this interface; the engine
+ * knows nothing of their wires. Every method that changes state resolves only after commit, and
+ * fails with a FerryError carrying the IoT Hub code (DeviceNotFound, DeviceMessageLockLost, ...).
+ */
+import type { Delivery, FeedbackBatch, OutgoingMessage } from '@ferry/common';
+
+export interface SendResult {
+  /** The message id as stored (the sender's, or undefined when it had none). */
+  messageId: string | undefined;
+  sequenceNumber: number;
+}
+
+export interface C2dEngine {
+  /** Enqueue one message. Checks device existence/enabled, size, expiry, ack, queue depth. */
+  send(deviceId: string, message: OutgoingMessage): Promise<SendResult>;
+  /** Enqueue many; each entry settles on its own (one may fail while the others commit). */
+  sendMany(items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>): Promise<Array<SendResult | Error>>;
+
+  /** Lease up to `max` (default 1) of the device's oldest Enqueued messages. [] when none. */
+  receive(deviceId: string, max?: number): Promise<Delivery[]>;
+  /** Completed: removed; Success feedback when ack is positive/full. */
+  complete(deviceId: string, lockToken: string): Promise<void>;
+  /** Back to Enqueued in its place, delivery count + 1; dead-lettered at maxDeliveryCount. */
+  abandon(deviceId: string, lockToken: string): Promise<void>;
+  /** Dead-lettered with Rejected feedback. */
+  reject(deviceId: string, lockToken: string): Promise<void>;
+  /**
+   * Return leased messages to Enqueued as a lock expiry would (no delivery count change unless
+   * c2d.countLockExpiry). For a dropped link or connection. Unknown tokens are ignored.
+   */
+  release(deviceId: string, lockTokens: readonly string[]): Promise<void>;
+  /** Dead-letter every pending message with status Purged; returns how many. */
+  purge(deviceId: string): Promise<number>;
+  /** Enqueued + Invisible messages of one device. */
+  queueDepth(deviceId: string): Promise<number>;
+  /**
+   * Called (without arguments) whenever the device may have a message to receive: a send, an
+   * abandon, a lock expiry, a release. Returns an unsubscribe function. Signals may be spurious.
+   */
+  onAvailable(deviceId: string, listener: () => void): () => void;
+
+  /** Lease the oldest feedback batch, or null when none is ready. */
+  receiveFeedback(): Promise<FeedbackBatch | null>;
+  completeFeedback(lockToken: string): Promise<void>;
+  abandonFeedback(lockToken: string): Promise<void>;
+  rejectFeedback(lockToken: string): Promise<void>;
+  /** Like onAvailable, for the hub-wide feedback queue. */
+  onFeedbackAvailable(listener: () => void): () => void;
+}

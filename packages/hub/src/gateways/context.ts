@@ -1,0 +1,34 @@
+/** What every gateway is given. Gateways never open sockets: listeners hand them streams. */
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/types.js';
+import type { Clock } from '../clock.js';
+import type { HubConfig } from '../config/types.js';
+import type { C2dEngine } from '../engine/types.js';
+import type { Registry } from '../registry/types.js';
+
+export interface GatewayContext {
+  engine: C2dEngine;
+  registry: Registry;
+  auth: Authenticator;
+  config: Readonly<HubConfig>;
+  clock: Clock;
+  logger: Logger;
+  /** Hub name (first DNS label of the first host), used as AMQP user_id of feedback etc. */
+  hubName: string;
+}
+
+export interface ConnectionInfo {
+  remoteAddress: string | undefined;
+  transport: 'tls' | 'ws' | 'memory';
+}
+
+/** A stream-based protocol gateway (MQTT, AMQP). */
+export interface StreamGateway {
+  /** Serve one connection on any Duplex (TLS socket, WebSocket stream, in-memory pair). */
+  handle(stream: Duplex, info: ConnectionInfo): void;
+  /** Stop accepting, close connections cleanly, return leased messages. */
+  close(): Promise<void>;
+  /** Live connection count (for metrics and caps). */
+  readonly connectionCount: number;
+}
