@@ -9,9 +9,13 @@ function encode(what: string, s: string): string {
     return encodeURIComponent(s);
   } catch (cause) {
     // Only a lone UTF-16 surrogate can get here.
-    throw new FerryError('ArgumentInvalid', `Property ${what} is not valid Unicode: ${JSON.stringify(s.slice(0, 40))}`, {
-      cause,
-    });
+    throw new FerryError(
+      'ArgumentInvalid',
+      `Property ${what} is not valid Unicode: ${JSON.stringify(s.slice(0, 40))}`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -19,9 +23,13 @@ function decode(what: string, s: string): string {
   try {
     return decodeURIComponent(s);
   } catch (cause) {
-    throw new FerryError('ArgumentInvalid', `Property ${what} has bad percent-encoding: ${JSON.stringify(s.slice(0, 40))}`, {
-      cause,
-    });
+    throw new FerryError(
+      'ArgumentInvalid',
+      `Property ${what} has bad percent-encoding: ${JSON.stringify(s.slice(0, 40))}`,
+      {
+        cause,
+      },
+    );
   }
 }
 

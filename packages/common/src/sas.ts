@@ -60,7 +60,8 @@ export function parseSasToken(token: string): ParsedSasToken {
   const sig = decodeField('sig', fields.get('sig')!);
   if (sig.length % 4 !== 0 || !BASE64.test(sig)) throw unauthorized('sig is not base64');
   const seRaw = fields.get('se')!;
-  if (!/^\d{1,15}$/.test(seRaw)) throw unauthorized(`se must be whole seconds since the epoch, got "${seRaw.slice(0, 20)}"`);
+  if (!/^\d{1,15}$/.test(seRaw))
+    throw unauthorized(`se must be whole seconds since the epoch, got "${seRaw.slice(0, 20)}"`);
   const se = Number(seRaw);
   let skn: string | undefined;
   const sknRaw = fields.get('skn');
@@ -73,9 +74,7 @@ export function parseSasToken(token: string): ParsedSasToken {
 
 /** base64(HMAC-SHA256(base64decode(key), srRaw + "\n" + se)). */
 export function signSas(srRaw: string, se: number, key: string): string {
-  return createHmac('sha256', Buffer.from(key, 'base64'))
-    .update(`${srRaw}\n${se}`)
-    .digest('base64');
+  return createHmac('sha256', Buffer.from(key, 'base64')).update(`${srRaw}\n${se}`).digest('base64');
 }
 
 export interface CreateSasOptions {
@@ -98,7 +97,10 @@ export function createSasToken(opts: CreateSasOptions): string {
   if (!opts.resourceUri) throw new FerryError('ArgumentInvalid', 'createSasToken: resourceUri is empty');
   if (!opts.key) throw new FerryError('ArgumentInvalid', 'createSasToken: key is empty');
   if (!Number.isSafeInteger(opts.expiry) || opts.expiry <= 0) {
-    throw new FerryError('ArgumentInvalid', `createSasToken: expiry must be whole seconds since the epoch, got ${opts.expiry}`);
+    throw new FerryError(
+      'ArgumentInvalid',
+      `createSasToken: expiry must be whole seconds since the epoch, got ${opts.expiry}`,
+    );
   }
   const sr = opts.encode === false ? opts.resourceUri : encodeStrict(opts.resourceUri);
   // Field order sr, sig, skn, se: the official SDK's order (official-sdk-wire.md 1.2).

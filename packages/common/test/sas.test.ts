@@ -175,12 +175,14 @@ describe('SAS tokens made by the official azure-iot-common', () => {
 
 describe('parseSasToken accepts', () => {
   test('any field order', () => {
-    const t = 'SharedAccessSignature se=1767229200&skn=iothubowner&sig=wjK%2BCMTpSBfvrKibsxN0%2BOl21U7Xduk2KYL3lb0B9pA%3D&sr=localhost';
+    const t =
+      'SharedAccessSignature se=1767229200&skn=iothubowner&sig=wjK%2BCMTpSBfvrKibsxN0%2BOl21U7Xduk2KYL3lb0B9pA%3D&sr=localhost';
     assert.deepEqual(parseSasToken(t), VECTORS[2]!.parsed);
     assert.equal(verifySasSignature(parseSasToken(t), [PRIMARY]), true);
   });
   test('an unencoded sig and unknown extra fields', () => {
-    const t = 'SharedAccessSignature sr=localhost&sig=wjK+CMTpSBfvrKibsxN0+Ol21U7Xduk2KYL3lb0B9pA=&skn=iothubowner&se=1767229200&x=1';
+    const t =
+      'SharedAccessSignature sr=localhost&sig=wjK+CMTpSBfvrKibsxN0+Ol21U7Xduk2KYL3lb0B9pA=&skn=iothubowner&se=1767229200&x=1';
     assert.equal(verifySasSignature(parseSasToken(t), [PRIMARY]), true);
   });
   test('surrounding whitespace', () => {
