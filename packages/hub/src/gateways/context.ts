@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { HubConfig } from '../config/types.js';
 import type { C2dEngine } from '../engine/types.js';
 import type { Registry } from '../registry/types.js';
+import type { RegistryStore } from '../store/types.js';
 
 export interface GatewayContext {
   engine: C2dEngine;
@@ -16,6 +17,8 @@ export interface GatewayContext {
   logger: Logger;
   /** Hub name (first DNS label of the first host), used as AMQP user_id of feedback etc. */
   hubName: string;
+  /** Persistent MQTT sessions (clean session 0); the MQTT gateway keeps them in memory when absent. */
+  sessions?: Pick<RegistryStore, 'getMqttSession' | 'putMqttSession' | 'deleteMqttSession'>;
 }
 
 export interface ConnectionInfo {
