@@ -23,6 +23,8 @@ export interface TlsConfig {
   /** PEM files of a user-provided certificate and key; when absent Ferry makes its own CA. */
   certFile?: string;
   keyFile?: string;
+  /** PEM of the CA that issued certFile, printed for clients to trust (optional). */
+  caFile?: string;
 }
 
 export type StoreConfig =
@@ -33,7 +35,7 @@ export interface HubConfig {
   /** Names and addresses clients use; the first names the hub (hub name = its first DNS label). */
   hosts: string[];
   dataDir: string;
-  /** Address every listener binds to. */
+  /** Address every listener binds to; default '0.0.0.0' (all IPv4 interfaces, as a server does). */
   bind: string;
   ports: { https: number; mqtts: number; amqps: number };
   tls: TlsConfig;

@@ -1,0 +1,36 @@
+/** Azure IoT Hub's defaults (DESIGN.md "Configuration defaults"), and Ferry's own where Azure has none. */
+import { deepFreeze } from './freeze.js';
+import type { HubConfig } from './types.js';
+
+const SECOND = 1000;
+const HOUR = 3600 * SECOND;
+
+export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
+  hosts: ['localhost'],
+  dataDir: './ferry-data',
+  // A server listens on every interface by default; use --bind 127.0.0.1 to keep it local.
+  bind: '0.0.0.0',
+  ports: { https: 443, mqtts: 8883, amqps: 5671 },
+  tls: {},
+  store: { kind: 'sqlite', synchronous: 'FULL' },
+  c2d: {
+    defaultTtlMs: HOUR,
+    maxTtlMs: 48 * HOUR,
+    maxDeliveryCount: 10,
+    lockTimeoutMs: 60 * SECOND,
+    maxQueueDepth: 50,
+    maxMessageSize: 65536,
+    countLockExpiry: false,
+  },
+  feedback: {
+    batchMaxRecords: 64,
+    batchDelayMs: 15 * SECOND,
+    lockDurationMs: 60 * SECOND,
+    ttlMs: HOUR,
+    maxDeliveryCount: 10,
+  },
+  mqtt: { maxInflight: 16, maxSubscriptions: 5, maxConnections: 100_000 },
+  amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 64 },
+  http: { maxBodyBytes: 262_144 },
+  log: { level: 'info' },
+} satisfies HubConfig);

@@ -1,0 +1,3 @@
+export { createLogger } from './logger.js';
+export { meteredEngine } from './metered-engine.js';
+export { type ConnectionSource, HubMetrics } from './metrics.js';

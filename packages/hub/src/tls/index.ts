@@ -1,0 +1,2 @@
+export { type CaFiles, ensureCa, ensureTlsMaterial, type TlsMaterial, tlsDir } from './material.js';
+export { createCa, issueServerCert, type KeyAndCert, sanList, sansOf, serverCertFits } from './pki.js';
