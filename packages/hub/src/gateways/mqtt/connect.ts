@@ -1,0 +1,118 @@
+/**
+ * CONNECT: who the device is (clientId, username, SAS password), whether it may connect, which
+ * connection it replaces, and which session it resumes. Refusals carry the CONNACK code the
+ * official client understands: 4 and 5 are final for it, 3 makes it retry.
+ */
+import { isFerryError, SAS_CLOCK_SKEW_MS } from '@ferry/common';
+import type { IConnectPacket } from 'mqtt-packet';
+import type { Principal } from '../../auth/types.js';
+import type { MqttConnection } from './connection.js';
+import { checkUsername } from './username.js';
+
+/** CONNACK return codes of MQTT 3.1.1 (table 3.1). */
+export const CONNACK = {
+  accepted: 0,
+  unacceptableProtocolVersion: 1,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  badUsernameOrPassword: 4,
+  notAuthorized: 5,
+} as const;
+
+export async function handleConnect(conn: MqttConnection, packet: IConnectPacket): Promise<void> {
+  const { ctx, sessions } = conn.owner;
+  const clientId = packet.clientId;
+
+  if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
+    return conn.refuse(CONNACK.unacceptableProtocolVersion, `only MQTT 3.1.1 is supported, got ${packet.protocolId} level ${packet.protocolVersion}`);
+  }
+  if (!clientId) return conn.refuse(CONNACK.identifierRejected, 'the client id must be the device id'); // MQTT-3.1.3-8
+  if (packet.username === undefined || packet.password === undefined) {
+    return conn.refuse(CONNACK.badUsernameOrPassword, 'username and password (a SAS token) are required');
+  }
+  const password = packet.password.toString('utf8');
+  if (password === '') return conn.refuse(CONNACK.badUsernameOrPassword, 'the password (a SAS token) is empty');
+  const usernameCheck = checkUsername(packet.username, clientId, ctx.config.hosts);
+  if (!usernameCheck.ok) return conn.refuse(CONNACK.badUsernameOrPassword, usernameCheck.why);
+  // A device replacing its own connection does not add one.
+  if (conn.owner.establishedCount >= ctx.config.mqtt.maxConnections && !conn.owner.hasDevice(clientId)) {
+    return conn.refuse(CONNACK.serverUnavailable, `the hub already has ${ctx.config.mqtt.maxConnections} MQTT connections (mqtt.maxConnections)`);
+  }
+
+  const auth = await authorize(conn, clientId, password);
+  if (!auth.ok) return conn.refuse(auth.code, auth.why);
+  if (conn.closed) return;
+
+  // One connection per device: the newest wins (as IoT Hub does). Its in-flight messages are
+  // released before this session starts, so they come first and in order.
+  const previous = conn.owner.claim(clientId, conn);
+  if (previous) {
+    conn.logger.info({ deviceId: clientId }, 'a new MQTT connection takes over from the previous one');
+    await previous.close('taken over by a new connection of the same device', 'info');
+  }
+  if (conn.closed) return;
+
+  const cleanSession = packet.clean !== false;
+  let sessionPresent = false;
+  let c2dQos: 0 | 1 | null = null;
+  try {
+    if (cleanSession) {
+      await sessions.deleteMqttSession(clientId); // MQTT-3.1.2-6
+    } else {
+      const stored = await sessions.getMqttSession(clientId);
+      sessionPresent = stored !== undefined;
+      c2dQos = stored?.c2dQos ?? null;
+      if (!stored) await sessions.putMqttSession({ deviceId: clientId, c2dQos: null });
+    }
+  } catch (err) {
+    conn.logger.error({ err, deviceId: clientId }, 'MQTT session store failed');
+    return conn.refuse(CONNACK.serverUnavailable, 'the session store is unavailable');
+  }
+  if (conn.closed) return;
+
+  conn.establish({
+    deviceId: clientId,
+    cleanSession,
+    sessionPresent,
+    c2dQos,
+    keepaliveSeconds: packet.keepalive ?? 0,
+    // The authenticator accepts a token up to its expiry plus the clock skew; so does the connection.
+    tokenExpiresAt: auth.principal.expiresAt + SAS_CLOCK_SKEW_MS,
+  });
+}
+
+type Refusal = { ok: false; code: number; why: string };
+type AuthResult = { ok: true; principal: Principal } | Refusal;
+
+async function authorize(conn: MqttConnection, deviceId: string, token: string): Promise<AuthResult> {
+  const { ctx } = conn.owner;
+  let principal: Principal;
+  try {
+    principal = await ctx.auth.authenticate(token);
+  } catch (err) {
+    return authFailure(conn, err);
+  }
+  if (!ctx.auth.can(principal, { permission: 'DeviceConnect', deviceId })) {
+    return { ok: false, code: CONNACK.notAuthorized, why: 'the token does not grant DeviceConnect for this device' };
+  }
+  try {
+    // A policy token says nothing about the device itself.
+    const identity = await ctx.registry.identity(deviceId);
+    if (!identity) return { ok: false, code: CONNACK.notAuthorized, why: 'no such device' };
+    if (identity.status === 'disabled') return { ok: false, code: CONNACK.serverUnavailable, why: 'the device is disabled' };
+  } catch (err) {
+    return authFailure(conn, err);
+  }
+  return { ok: true, principal };
+}
+
+function authFailure(conn: MqttConnection, err: unknown): Refusal {
+  if (isFerryError(err, 'DeviceDisabled')) return { ok: false, code: CONNACK.serverUnavailable, why: 'the device is disabled' };
+  if (isFerryError(err)) {
+    // Unauthorized (bad signature, expired, unknown policy...) -> 5; a hub-side failure -> 3 (retried).
+    const code = err.httpStatus >= 500 ? CONNACK.serverUnavailable : (err.connack ?? CONNACK.notAuthorized);
+    return { ok: false, code, why: `${err.errorName}: ${err.message}` };
+  }
+  conn.logger.error({ err }, 'MQTT CONNECT: authentication failed unexpectedly');
+  return { ok: false, code: CONNACK.serverUnavailable, why: 'internal error' };
+}

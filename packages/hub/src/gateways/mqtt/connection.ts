@@ -1,0 +1,263 @@
+/**
+ * One MQTT connection: bytes in through mqtt-packet's parser, packets handled one at a time in
+ * arrival order by the per-packet-type handlers, packets out through mqtt-packet's generator.
+ * It never touches sockets: the stream can be a TLS socket, a WebSocket stream or a memory pair.
+ */
+import type { Duplex } from 'node:stream';
+import { generate, type Packet, parser as mqttParser } from 'mqtt-packet';
+import type { Logger } from 'pino';
+import type { TimerHandle } from '../../clock.js';
+import type { ConnectionInfo, GatewayContext } from '../context.js';
+import { handleConnect } from './connect.js';
+import { DeliveryPump } from './delivery.js';
+import { KeepAliveWatchdog, keepAliveTimeoutMs } from './keepalive.js';
+import { handlePuback } from './puback.js';
+import { refusePublish } from './publish.js';
+import type { MqttSessionStore } from './session.js';
+import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
+
+/** What a connection needs of the gateway that owns it. */
+export interface ConnectionOwner {
+  readonly ctx: GatewayContext;
+  readonly sessions: MqttSessionStore;
+  /** Connections that completed CONNECT (the maxConnections cap counts these). */
+  readonly establishedCount: number;
+  hasDevice(deviceId: string): boolean;
+  /** Become the device's live connection; returns the one it replaces. */
+  claim(deviceId: string, conn: MqttConnection): MqttConnection | undefined;
+  /** The connection is gone. */
+  forget(conn: MqttConnection): void;
+}
+
+/** Nothing a device may send is this big (C2D-only gateway); a larger frame is an attack or a bug. */
+const MAX_BUFFERED_BYTES = 256 * 1024 + 1024;
+/** A client that does not read its PINGRESPs/publishes is dropped before it costs memory. */
+const MAX_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
+/** CONNECT must come soon after the stream opens. */
+const CONNECT_TIMEOUT_MS = 30_000;
+/** After the last packet is written and the stream ended, how long the peer has to close its side. */
+const CLOSE_GRACE_MS = 2_000;
+
+export interface Established {
+  deviceId: string;
+  cleanSession: boolean;
+  sessionPresent: boolean;
+  c2dQos: 0 | 1 | null;
+  keepaliveSeconds: number;
+  /** When the SAS token stops being valid (ms since the epoch), or undefined. */
+  tokenExpiresAt: number | undefined;
+}
+
+type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
+
+export class MqttConnection {
+  state: State = 'awaiting-connect';
+  logger: Logger;
+  deviceId: string | undefined;
+  cleanSession = true;
+  c2dQos: 0 | 1 | null = null;
+  pump: DeliveryPump | undefined;
+
+  private readonly parser = mqttParser({ protocolVersion: 4 });
+  private readonly queue: Packet[] = [];
+  private draining = false;
+  private keepAlive: KeepAliveWatchdog | undefined;
+  private readonly timers: TimerHandle[] = [];
+  private lastTouch = 0;
+  private teardown: Promise<void> | undefined;
+  private readonly drainWaiters: Array<() => void> = [];
+
+  constructor(
+    readonly stream: Duplex,
+    readonly info: ConnectionInfo,
+    readonly owner: ConnectionOwner,
+  ) {
+    this.logger = owner.ctx.logger.child({ gateway: 'mqtt', remoteAddress: info.remoteAddress, transport: info.transport });
+    this.parser.on('packet', (p: Packet) => this.enqueue(p));
+    this.parser.on('error', (err: Error) => this.close(`malformed MQTT packet: ${err.message}`, 'warn'));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('drain', () => this.releaseDrainWaiters());
+    stream.on('error', (err: Error) => this.close(`stream error: ${err.message}`, 'debug'));
+    stream.on('end', () => this.close('the client closed the connection', 'debug'));
+    stream.on('close', () => this.close('the connection closed', 'debug'));
+    this.timers.push(
+      owner.ctx.clock.setTimer(() => {
+        if (this.state === 'awaiting-connect' || this.state === 'connecting') this.close('no CONNECT in time', 'info');
+      }, CONNECT_TIMEOUT_MS),
+    );
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  /** Write one packet. False when the stream wants us to wait for 'drain'. */
+  send(packet: Packet): boolean {
+    if (this.stream.destroyed || this.stream.writableEnded) return false;
+    const ok = this.stream.write(generate(packet, { protocolVersion: 4 }));
+    if (this.stream.writableLength > MAX_WRITE_BUFFER_BYTES) {
+      this.close('the client does not read what the hub sends', 'warn');
+      return false;
+    }
+    return ok;
+  }
+
+  /** Resolves on 'drain' or when the connection closes. */
+  drained(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** CONNECT accepted: CONNACK 0, then keep-alive, token expiry and delivery start. */
+  establish(e: Established): void {
+    const { ctx } = this.owner;
+    this.state = 'connected';
+    this.deviceId = e.deviceId;
+    this.cleanSession = e.cleanSession;
+    this.c2dQos = e.c2dQos;
+    this.logger = this.logger.child({ deviceId: e.deviceId });
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.send({ cmd: 'connack', returnCode: 0, sessionPresent: e.sessionPresent });
+    const timeout = keepAliveTimeoutMs(e.keepaliveSeconds);
+    if (timeout !== null) {
+      this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () => this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'));
+    }
+    if (e.tokenExpiresAt !== undefined) this.closeAt(e.tokenExpiresAt, 'the SAS token expired');
+    ctx.registry.setConnectionState(e.deviceId, 'Connected');
+    ctx.registry.touch(e.deviceId);
+    this.lastTouch = ctx.clock.now();
+    this.pump = new DeliveryPump({
+      deviceId: e.deviceId,
+      engine: ctx.engine,
+      clock: ctx.clock,
+      maxInflight: Math.max(1, ctx.config.mqtt.maxInflight),
+      logger: this.logger,
+      publish: (p) => this.send(p),
+      drained: () => this.drained(),
+    });
+    this.logger.info({ cleanSession: e.cleanSession, sessionPresent: e.sessionPresent, c2dQos: e.c2dQos, keepalive: e.keepaliveSeconds }, 'MQTT device connected');
+    this.pump.setQos(e.c2dQos);
+  }
+
+  /** Refuse CONNECT with a CONNACK return code, then close. */
+  refuse(returnCode: number, why: string): void {
+    this.send({ cmd: 'connack', returnCode, sessionPresent: false });
+    this.close(`CONNECT refused with CONNACK ${returnCode}: ${why}`, 'info');
+  }
+
+  /**
+   * Close (idempotent): stop delivery, return in-flight messages to the queue (they come back
+   * with DUP), end the stream. Resolves once the messages are released.
+   */
+  close(reason: string, level: 'debug' | 'info' | 'warn' = 'info'): Promise<void> {
+    if (this.teardown) return this.teardown;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.queue.length = 0;
+    this.keepAlive?.stop();
+    for (const t of this.timers.splice(0)) t.cancel();
+    this.releaseDrainWaiters();
+    this.logger[level]({ reason }, wasConnected ? 'MQTT connection closed' : 'MQTT connection dropped');
+    this.endStream();
+    this.teardown = (async () => {
+      await this.pump?.stop();
+      this.owner.forget(this);
+    })();
+    return this.teardown;
+  }
+
+  /** Activity for the registry's lastActivityTime, at most once a second. */
+  touchRegistry(): void {
+    const { ctx } = this.owner;
+    const now = ctx.clock.now();
+    if (this.deviceId === undefined || now - this.lastTouch < 1000) return;
+    this.lastTouch = now;
+    ctx.registry.touch(this.deviceId);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.keepAlive?.touch();
+    let buffered: number;
+    try {
+      buffered = this.parser.parse(chunk);
+    } catch (err) {
+      this.close(`malformed MQTT packet: ${(err as Error).message}`, 'warn');
+      return;
+    }
+    if (buffered > MAX_BUFFERED_BYTES) this.close(`packet larger than ${MAX_BUFFERED_BYTES} bytes`, 'warn');
+  }
+
+  private enqueue(packet: Packet): void {
+    if (this.closed) return;
+    this.queue.push(packet);
+    if (!this.draining) void this.drainQueue();
+  }
+
+  /** One packet at a time, in arrival order: CONNECT's await must not let a SUBSCRIBE overtake it. */
+  private async drainQueue(): Promise<void> {
+    this.draining = true;
+    try {
+      for (let p = this.queue.shift(); p && !this.closed; p = this.queue.shift()) {
+        try {
+          await this.dispatch(p);
+        } catch (err) {
+          this.logger.error({ err, cmd: p.cmd }, 'MQTT packet handler failed');
+          this.close('internal error', 'warn');
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async dispatch(p: Packet): Promise<void> {
+    if (this.state === 'awaiting-connect') {
+      if (p.cmd !== 'connect') return void this.close(`the first packet must be CONNECT, got ${p.cmd.toUpperCase()}`, 'info'); // MQTT-3.1.0-1
+      this.state = 'connecting';
+      return handleConnect(this, p);
+    }
+    this.touchRegistry();
+    switch (p.cmd) {
+      case 'subscribe':
+        return handleSubscribe(this, p);
+      case 'unsubscribe':
+        return handleUnsubscribe(this, p);
+      case 'puback':
+        return handlePuback(this, p);
+      case 'pingreq':
+        this.send({ cmd: 'pingresp' });
+        return;
+      case 'disconnect':
+        return void this.close('the client sent DISCONNECT', 'info');
+      case 'publish':
+        return refusePublish(this, p);
+      case 'connect':
+        return void this.close('a second CONNECT on the same connection', 'warn'); // MQTT-3.1.0-2
+      default:
+        // QoS 2 flow packets (the hub never publishes QoS 2), server-to-client packets, AUTH.
+        return void this.close(`unexpected ${p.cmd.toUpperCase()} packet`, 'warn');
+    }
+  }
+
+  private closeAt(at: number, reason: string): void {
+    const MAX_DELAY = 2 ** 31 - 1; // setTimeout overflows past this
+    const { clock } = this.owner.ctx;
+    const delay = at - clock.now();
+    const timer = clock.setTimer(() => (delay > MAX_DELAY ? this.closeAt(at, reason) : this.close(reason, 'info')), Math.min(delay, MAX_DELAY));
+    this.timers.push(timer);
+  }
+
+  private endStream(): void {
+    const { stream } = this;
+    if (stream.destroyed) return;
+    // end() lets the last packet (a refusing CONNACK) reach the client; destroy if it lingers.
+    stream.end();
+    const t = this.owner.ctx.clock.setTimer(() => stream.destroy(), CLOSE_GRACE_MS);
+    stream.once('close', () => t.cancel());
+  }
+
+  private releaseDrainWaiters(): void {
+    for (const w of this.drainWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The delivery pump of one connection: leases the device's messages from the engine, publishes
+ * them, and settles them on PUBACK. At most `maxInflight` unacknowledged publishes at a time.
+ */
+import type { Delivery } from '@ferry/common';
+import type { IPublishPacket } from 'mqtt-packet';
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../../clock.js';
+import type { C2dEngine } from '../../engine/types.js';
+import { c2dTopic } from './topic.js';
+
+export interface PumpDeps {
+  deviceId: string;
+  engine: Pick<C2dEngine, 'receive' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
+  clock: Clock;
+  maxInflight: number;
+  logger: Logger;
+  /** Write one packet; false when the stream asks us to wait for 'drain'. */
+  publish(packet: IPublishPacket): boolean;
+  /** Resolves on 'drain' or when the connection closes. */
+  drained(): Promise<void>;
+}
+
+const MAX_PACKET_ID = 0xffff;
+
+export class DeliveryPump {
+  /** packet id -> delivery, in publish order. */
+  private readonly inflight = new Map<number, Delivery>();
+  private qos: 0 | 1 | null = null;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private nextPacketId = 1;
+  private unlisten: (() => void) | undefined;
+  private lockTimer: TimerHandle | undefined;
+
+  constructor(private readonly deps: PumpDeps) {}
+
+  get inflightCount(): number {
+    return this.inflight.size;
+  }
+
+  /** The granted QoS of the C2D subscription; null stops leasing new messages. */
+  setQos(qos: 0 | 1 | null): void {
+    if (this.stopped) return;
+    this.qos = qos;
+    if (qos === null) {
+      this.unlisten?.();
+      this.unlisten = undefined;
+      return;
+    }
+    this.unlisten ??= this.deps.engine.onAvailable(this.deps.deviceId, () => this.wake());
+    this.wake();
+  }
+
+  /** PUBACK: complete the message. False when the packet id is not in flight (ignored). */
+  acknowledge(packetId: number): boolean {
+    const d = this.inflight.get(packetId);
+    if (!d) return false;
+    this.inflight.delete(packetId);
+    // Completions are issued in the order the PUBACKs arrive (MQTT-4.6.0-2 makes that the
+    // publish order for a conforming client); a lock lost meanwhile means it is redelivered.
+    this.settle('complete', d);
+    this.armLockTimer();
+    this.wake();
+    return true;
+  }
+
+  /** Stop for good: returns the in-flight messages to the queue so they come back with DUP. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unlisten?.();
+    this.unlisten = undefined;
+    this.lockTimer?.cancel();
+    const tokens = [...this.inflight.values()].map((d) => d.lockToken);
+    this.inflight.clear();
+    await this.running;
+    await this.release(tokens);
+  }
+
+  wake(): void {
+    if (this.stopped || this.qos === null) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+      // A signal that came while the last pass was finishing.
+      if (this.again) this.wake();
+    });
+  }
+
+  private async run(): Promise<void> {
+    do {
+      this.again = false;
+      while (!this.stopped && this.qos !== null && this.inflight.size < this.deps.maxInflight) {
+        let batch: Delivery[];
+        try {
+          batch = await this.deps.engine.receive(this.deps.deviceId, this.deps.maxInflight - this.inflight.size);
+        } catch (err) {
+          // The next signal (send, abandon, lock expiry) tries again.
+          this.deps.logger.warn({ err }, 'C2D receive failed');
+          return;
+        }
+        if (this.stopped || this.qos === null) {
+          await this.release(batch.map((d) => d.lockToken));
+          return;
+        }
+        if (batch.length === 0) break;
+        let flowing = true;
+        for (const d of batch) flowing = this.deliver(d, this.qos) && flowing;
+        this.armLockTimer();
+        if (!flowing) await this.deps.drained();
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** Publish one delivery; returns the stream's write result. */
+  private deliver(d: Delivery, qos: 0 | 1): boolean {
+    let topic: string;
+    try {
+      topic = c2dTopic(this.deps.deviceId, d);
+    } catch (err) {
+      // It can never be delivered over MQTT; waiting would only block the queue behind it.
+      this.deps.logger.error({ err, sequenceNumber: d.sequenceNumber, messageId: d.messageId }, 'C2D message cannot be encoded as an MQTT topic; rejecting it');
+      this.settle('reject', d);
+      return true;
+    }
+    if (qos === 0) {
+      // A QoS 0 subscription completes a message when it is sent (DESIGN decision 10).
+      const ok = this.deps.publish({ cmd: 'publish', qos: 0, dup: false, retain: false, topic, payload: d.body });
+      this.settle('complete', d);
+      return ok;
+    }
+    const messageId = this.allocatePacketId();
+    this.inflight.set(messageId, d);
+    return this.deps.publish({ cmd: 'publish', qos: 1, dup: d.redelivered, retain: false, messageId, topic, payload: d.body });
+  }
+
+  private allocatePacketId(): number {
+    for (;;) {
+      const id = this.nextPacketId;
+      this.nextPacketId = id === MAX_PACKET_ID ? 1 : id + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+  }
+
+  /**
+   * When a lock runs out before its PUBACK, the engine puts the message back in the queue; the
+   * slot is freed here so the pump can lease it again (then with DUP).
+   */
+  private armLockTimer(): void {
+    this.lockTimer?.cancel();
+    this.lockTimer = undefined;
+    if (this.stopped || this.inflight.size === 0) return;
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const d of this.inflight.values()) earliest = Math.min(earliest, d.lockedUntil);
+    this.lockTimer = this.clockTimer(earliest, () => {
+      const now = this.deps.clock.now();
+      for (const [id, d] of this.inflight) {
+        if (d.lockedUntil <= now) {
+          this.inflight.delete(id);
+          this.deps.logger.debug({ packetId: id, sequenceNumber: d.sequenceNumber }, 'C2D lock expired before PUBACK; it will be published again with DUP');
+        }
+      }
+      this.armLockTimer();
+      this.wake();
+    });
+  }
+
+  private clockTimer(at: number, fn: () => void): TimerHandle {
+    // setTimeout overflows past 2^31-1 ms; a far deadline just re-checks.
+    const MAX_DELAY = 2 ** 31 - 1;
+    const delay = at - this.deps.clock.now();
+    if (delay > MAX_DELAY) return this.deps.clock.setTimer(() => this.armLockTimer(), MAX_DELAY);
+    return this.deps.clock.setTimer(fn, delay);
+  }
+
+  private settle(how: 'complete' | 'reject', d: Delivery): void {
+    this.deps.engine[how](this.deps.deviceId, d.lockToken).catch((err: unknown) => {
+      this.deps.logger.debug({ err, sequenceNumber: d.sequenceNumber }, `C2D ${how} failed; the message stays queued`);
+    });
+  }
+
+  private async release(tokens: string[]): Promise<void> {
+    if (tokens.length === 0) return;
+    try {
+      await this.deps.engine.release(this.deps.deviceId, tokens);
+    } catch (err) {
+      this.deps.logger.warn({ err, count: tokens.length }, 'C2D release failed; the locks will expire instead');
+    }
+  }
+}

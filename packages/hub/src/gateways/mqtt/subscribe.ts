@@ -1,0 +1,51 @@
+/**
+ * SUBSCRIBE / UNSUBSCRIBE. IoT Hub is not a general broker: the only filter a device may use here
+ * is its own C2D topic; everything else is refused in the SUBACK (0x80) without closing.
+ */
+import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
+import type { MqttConnection } from './connection.js';
+import { c2dTopicFilter } from './topic.js';
+
+const SUBACK_FAILURE = 0x80;
+
+export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePacket): Promise<void> {
+  const deviceId = conn.deviceId!;
+  const own = c2dTopicFilter(deviceId);
+  const max = conn.owner.ctx.config.mqtt.maxSubscriptions;
+  let qos = conn.c2dQos;
+  const granted = packet.subscriptions.map(({ topic, qos: requested }, i) => {
+    // "A device can only subscribe to five topics at a time" (c2d-semantics.md 8.1).
+    if (i >= max) return SUBACK_FAILURE;
+    if (topic !== own) {
+      conn.logger.info({ topic }, 'SUBSCRIBE refused: a device may only subscribe to its own C2D topic');
+      return SUBACK_FAILURE;
+    }
+    // QoS 2 is granted as 1: the hub never publishes QoS 2.
+    qos = requested === 0 ? 0 : 1;
+    return qos;
+  });
+  if (qos !== conn.c2dQos) await saveSession(conn, qos);
+  conn.send({ cmd: 'suback', messageId: packet.messageId!, granted });
+  if (qos !== conn.c2dQos) {
+    conn.c2dQos = qos;
+    // After the SUBACK, so the client learns of its subscription before the first message.
+    conn.pump?.setQos(qos);
+  }
+}
+
+export async function handleUnsubscribe(conn: MqttConnection, packet: IUnsubscribePacket): Promise<void> {
+  const own = c2dTopicFilter(conn.deviceId!);
+  if (packet.unsubscriptions.includes(own) && conn.c2dQos !== null) {
+    await saveSession(conn, null);
+    conn.c2dQos = null;
+    // Messages already in flight may still be acknowledged; nothing new is leased.
+    conn.pump?.setQos(null);
+  }
+  conn.send({ cmd: 'unsuback', messageId: packet.messageId!, granted: [] });
+}
+
+async function saveSession(conn: MqttConnection, c2dQos: 0 | 1 | null): Promise<void> {
+  // A clean session lives and dies with the connection; only clean session 0 is stored.
+  if (conn.cleanSession) return;
+  await conn.owner.sessions.putMqttSession({ deviceId: conn.deviceId!, c2dQos });
+}
