@@ -1,0 +1,69 @@
+/**
+ * The HTTPS gateway: registry REST, purge, device C2D, feedback and Ferry's send extension.
+ * The TLS listener calls handle() for every request on 443 (WebSocket upgrades go elsewhere).
+ * Order per request: route (404/405), api-version (400), Authorization (401/403), handler.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FerryError } from '@ferry/common';
+import type { GatewayContext } from '../context.js';
+import { deviceRoutes } from './device-routes.js';
+import { sendError } from './errors.js';
+import { feedbackRoutes } from './feedback-routes.js';
+import { queryValue } from './params.js';
+import { registryRoutes } from './registry-routes.js';
+import { type Route, Router } from './router.js';
+import { sendRoute } from './send-route.js';
+
+export const HTTP_ROUTES: readonly Route[] = [...registryRoutes, ...deviceRoutes, sendRoute, ...feedbackRoutes];
+
+export interface HttpGateway {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
+export function createHttpGateway(ctx: GatewayContext): HttpGateway {
+  const router = new Router(HTTP_ROUTES);
+  const baseLog = ctx.logger.child({ gateway: 'http' });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    let log = baseLog.child({ method: req.method, path: rawPath });
+    try {
+      if (!rawPath.startsWith('/')) throw new FerryError('NotFound', 'The request path must start with /');
+      const match = router.match(req.method ?? '', rawPath);
+      if (match.kind === 'none') throw new FerryError('NotFound', `No resource at ${rawPath.slice(0, 200)}`);
+      if (match.kind === 'wrong-method') {
+        sendError(res, new FerryError('MethodNotAllowed', `${req.method} is not allowed here`), log, ctx.clock, {
+          Allow: match.allowed.join(', '),
+        });
+        return;
+      }
+      const { route, params } = match;
+      if (params.id !== undefined) log = log.child({ deviceId: params.id });
+      // Spec c2d-semantics.md 7.1: any api-version is accepted, a missing one is refused.
+      if (!queryValue(query, 'api-version')) {
+        throw new FerryError('InvalidProtocolVersion', 'The api-version query parameter is required');
+      }
+      const authorization = req.headers.authorization;
+      if (!authorization) throw new FerryError('IotHubUnauthorizedAccess', 'The Authorization header is missing');
+      const principal = await ctx.auth.authenticate(authorization);
+      ctx.auth.authorize(principal, route.operation(params));
+      await route.handle({ ctx, req, res, params, query, principal, log });
+    } catch (err) {
+      sendError(res, err, log, ctx.clock);
+    }
+  }
+
+  return {
+    handle(req, res) {
+      // serve() catches everything it awaits; this catch is for a bug in the error path itself.
+      serve(req, res).catch((err: unknown) => {
+        baseLog.error({ err }, 'unhandled error in the HTTP gateway');
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    },
+  };
+}
