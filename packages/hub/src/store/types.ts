@@ -3,6 +3,7 @@
  * Adapters: sqlite/ (better-sqlite3 12.x) now, postgres/ (pg) later; both must pass
  * test/store-contract. No transaction handle ever crosses an await.
  */
+import type { Ack, Delivery, FeedbackBatch } from '@ferry/common';
 
 /** A device identity row, as the registry keeps it. */
 export interface DeviceRecord {
@@ -54,5 +55,114 @@ export interface RegistryStore {
   deleteMqttSession(deviceId: string): Promise<void>;
 }
 
-// The C2D part of the Store (QueueStore) is defined by the engine's author in this file,
-// and `Store` = RegistryStore & QueueStore & { close(): Promise<void> }.
+// ---------------------------------------------------------------------------------------------
+// The C2D part. Every write is a domain operation (QueueOp); `commit` applies a group of them in
+// ONE transaction, in order, each isolated from the others (a savepoint in SQL), so the engine
+// can group-commit whatever arrived while the previous commit was in flight. Outcomes that the
+// protocol knows (lock lost, queue full, ...) are results, not exceptions. Deadlines that were
+// due before `now` are applied lazily by every operation that touches the device (or the
+// feedback queue), so results never depend on whether the scheduler has run yet.
+// ---------------------------------------------------------------------------------------------
+
+/** The limits the store applies; the engine passes its configuration with every commit. */
+export interface QueuePolicy {
+  maxQueueDepth: number;
+  maxDeliveryCount: number;
+  /** Decision 1: lock expiry (and release) raise the delivery count too. */
+  countLockExpiry: boolean;
+  lockTimeoutMs: number;
+  feedback: {
+    batchMaxRecords: number;
+    /** 0 = batch at once */
+    batchDelayMs: number;
+    lockDurationMs: number;
+    ttlMs: number;
+    maxDeliveryCount: number;
+  };
+}
+
+/** A message to enqueue; the store assigns the sequence number and enqueued time. */
+export interface NewMessage {
+  deviceId: string;
+  messageId?: string;
+  correlationId?: string;
+  userId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  ack: Ack;
+  /** ms since the epoch, already validated by the engine */
+  expiryTimeUtc: number;
+  properties: Record<string, string>;
+  body: Buffer;
+}
+
+export type SettleAction = 'complete' | 'abandon' | 'reject';
+
+export type QueueOp =
+  /** Checks device exists + enabled and depth (Enqueued + Invisible) < maxQueueDepth. */
+  | { kind: 'enqueue'; message: NewMessage }
+  /** Leases up to max of the device's lowest-sequence Enqueued messages, one new lock token each. */
+  | { kind: 'lease'; deviceId: string; max: number }
+  | { kind: 'settle'; deviceId: string; lockToken: string; action: SettleAction }
+  /** Back to Enqueued as a lock expiry would; unknown tokens are ignored. */
+  | { kind: 'release'; deviceId: string; lockTokens: readonly string[] }
+  /** Dead-letters every pending message of the device with status Purged. */
+  | { kind: 'purge'; deviceId: string }
+  /** The scheduler's work: TTL and lock expiries, feedback batching, feedback lock/TTL, at most `limit` of each. */
+  | { kind: 'expire'; limit: number }
+  | { kind: 'leaseFeedback' }
+  | { kind: 'settleFeedback'; lockToken: string; action: SettleAction };
+
+export type EnqueueResult =
+  | { ok: true; sequenceNumber: number }
+  | { ok: false; error: 'DeviceNotFound' | 'DeviceMaximumQueueDepthExceeded' };
+export type LeaseResult = { ok: true; deliveries: Delivery[] };
+export type SettleResult =
+  | { ok: true; outcome: 'completed' | 'requeued' | 'deadLettered' }
+  | { ok: false; error: 'DeviceMessageLockLost' };
+export type ReleaseResult = { ok: true; released: number };
+export type PurgeResult = { ok: true; purged: number } | { ok: false; error: 'DeviceNotFound' };
+/** `more` is true when a limit was reached: call again at once. */
+export type ExpireResult = { ok: true; expired: number; locksExpired: number; more: boolean };
+export type LeaseFeedbackResult = { ok: true; batch: FeedbackBatch | null };
+export type SettleFeedbackResult = { ok: true } | { ok: false; error: 'DeviceMessageLockLost' };
+/** An operation that threw (a bug or a storage fault); its savepoint was rolled back. */
+export type FailedResult = { ok: false; error: 'ServerError'; cause: unknown };
+
+export interface QueueOpResults {
+  enqueue: EnqueueResult;
+  lease: LeaseResult;
+  settle: SettleResult;
+  release: ReleaseResult;
+  purge: PurgeResult;
+  expire: ExpireResult;
+  leaseFeedback: LeaseFeedbackResult;
+  settleFeedback: SettleFeedbackResult;
+}
+
+export type QueueOpResult<K extends QueueOp['kind'] = QueueOp['kind']> = QueueOpResults[K] | FailedResult;
+
+export interface CommitResult {
+  /** One per op, in order. */
+  results: QueueOpResult[];
+  /** Devices that have a message newly available (enqueue, abandon, release, lock expiry). */
+  wokenDevices: string[];
+  /** True when a feedback batch became available (new batch, abandon, lock expiry). */
+  feedbackAvailable: boolean;
+}
+
+export interface QueueStore {
+  /** Applies ops in one transaction, in order, each isolated; resolves after the commit is durable. */
+  commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult>;
+  /**
+   * The earliest moment something is due: a message TTL, a lock expiry, a feedback batch to make
+   * (last batch + batchDelay while records wait), a feedback lock or TTL. null when nothing.
+   */
+  nextDeadline(policy: QueuePolicy): Promise<number | null>;
+  /** Enqueued + Invisible messages of the device that have not expired by `now`. */
+  queueDepth(deviceId: string, now: number): Promise<number>;
+}
+
+export interface Store extends RegistryStore, QueueStore {
+  close(): Promise<void>;
+}

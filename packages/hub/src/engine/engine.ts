@@ -1,0 +1,214 @@
+/**
+ * The C2D engine: IoT Hub's queue and feedback semantics over a Store and a Clock. Every write
+ * goes through the group committer, so a promise resolves only after its transaction is durable;
+ * one scheduler handles every deadline. No sockets, no protocol words.
+ */
+import { type Delivery, type FeedbackBatch, FerryError, type OutgoingMessage, toFerryError } from '@ferry/common';
+import pino, { type Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import { InProcessSignalBus } from '../cluster/in-process-signal-bus.js';
+import type { SignalBus } from '../cluster/signal-bus.js';
+import type { C2dConfig, FeedbackConfig } from '../config/types.js';
+import type { CommitResult, QueueOp, QueueOpResult, QueuePolicy, SettleAction, Store } from '../store/types.js';
+import { GroupCommitter } from './group-commit.js';
+import { Scheduler } from './scheduler.js';
+import type { C2dEngine, SendResult } from './types.js';
+import { validateSend } from './validation.js';
+
+export interface EngineOptions {
+  store: Store;
+  clock: Clock;
+  c2d: C2dConfig;
+  feedback: FeedbackConfig;
+  logger?: Logger;
+  /** Defaults to an in-process bus (single node, SQLite). */
+  signals?: SignalBus;
+}
+
+/** How many due items of each kind one scheduler batch handles. */
+const EXPIRE_BATCH = 500;
+/** Upper bound of one receive (a gateway asking for more gets this many). */
+const MAX_LEASE = 100;
+
+type Success<K extends QueueOp['kind']> = Extract<QueueOpResult<K>, { ok: true }>;
+type Refusal<K extends QueueOp['kind']> = Exclude<Extract<QueueOpResult<K>, { ok: false }>, { error: 'ServerError' }>;
+
+export class Engine implements C2dEngine {
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly c2d: C2dConfig;
+  private readonly policy: QueuePolicy;
+  private readonly logger: Logger;
+  private readonly signals: SignalBus;
+  private readonly committer: GroupCommitter;
+  private readonly scheduler: Scheduler;
+  private stopped = false;
+
+  constructor(options: EngineOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.c2d = options.c2d;
+    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.signals =
+      options.signals ?? new InProcessSignalBus((err) => this.logger.error({ err }, 'signal listener threw'));
+    const f = options.feedback;
+    this.policy = Object.freeze({
+      maxQueueDepth: this.c2d.maxQueueDepth,
+      maxDeliveryCount: this.c2d.maxDeliveryCount,
+      countLockExpiry: this.c2d.countLockExpiry,
+      lockTimeoutMs: this.c2d.lockTimeoutMs,
+      feedback: Object.freeze({
+        batchMaxRecords: f.batchMaxRecords,
+        batchDelayMs: f.batchDelayMs,
+        lockDurationMs: f.lockDurationMs,
+        ttlMs: f.ttlMs,
+        maxDeliveryCount: f.maxDeliveryCount,
+      }),
+    });
+    this.committer = new GroupCommitter(
+      (ops) => this.store.commit(ops, this.clock.now(), this.policy),
+      (result) => this.afterCommit(result),
+    );
+    this.scheduler = new Scheduler(
+      this.clock,
+      () => this.store.nextDeadline(this.policy),
+      async () => (await this.run({ kind: 'expire', limit: EXPIRE_BATCH })).more,
+      this.logger.child({ component: 'scheduler' }),
+    );
+  }
+
+  /** Starts the scheduler; deadlines already in the store (from before a restart) are picked up. */
+  start(): void {
+    this.stopped = false;
+    this.scheduler.start();
+  }
+
+  /** Refuses new work, lets queued operations commit, and cancels the timer. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.scheduler.stop();
+    await this.committer.idle();
+  }
+
+  /** Resolves when no commit, scheduler batch or due deadline is pending (for tests and shutdown). */
+  async idle(): Promise<void> {
+    do {
+      await this.committer.idle();
+      await this.scheduler.idle();
+    } while (!this.committer.quiet || !this.scheduler.quiet);
+  }
+
+  async send(deviceId: string, message: OutgoingMessage): Promise<SendResult> {
+    const m = validateSend(deviceId, message, this.clock.now(), this.c2d);
+    const r = await this.run({ kind: 'enqueue', message: m });
+    if (!r.ok) throw new FerryError(r.error, refusalText(r, deviceId, this.c2d.maxQueueDepth));
+    return { messageId: m.messageId, sequenceNumber: r.sequenceNumber };
+  }
+
+  async sendMany(
+    items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>,
+  ): Promise<Array<SendResult | Error>> {
+    return Promise.all(
+      items.map((i) =>
+        this.send(i.deviceId, i.message).catch((err: unknown) => (err instanceof Error ? err : toFerryError(err))),
+      ),
+    );
+  }
+
+  async receive(deviceId: string, max = 1): Promise<Delivery[]> {
+    const n = Math.min(MAX_LEASE, Math.max(1, Math.floor(Number.isFinite(max) ? max : 1)));
+    return (await this.run({ kind: 'lease', deviceId, max: n })).deliveries;
+  }
+
+  complete(deviceId: string, lockToken: string): Promise<void> {
+    return this.settle(deviceId, lockToken, 'complete');
+  }
+
+  abandon(deviceId: string, lockToken: string): Promise<void> {
+    return this.settle(deviceId, lockToken, 'abandon');
+  }
+
+  reject(deviceId: string, lockToken: string): Promise<void> {
+    return this.settle(deviceId, lockToken, 'reject');
+  }
+
+  async release(deviceId: string, lockTokens: readonly string[]): Promise<void> {
+    if (lockTokens.length === 0) return;
+    await this.run({ kind: 'release', deviceId, lockTokens: [...lockTokens] });
+  }
+
+  async purge(deviceId: string): Promise<number> {
+    const r = await this.run({ kind: 'purge', deviceId });
+    if (!r.ok) throw new FerryError(r.error, `device "${deviceId}" is not registered`);
+    return r.purged;
+  }
+
+  queueDepth(deviceId: string): Promise<number> {
+    return this.store.queueDepth(deviceId, this.clock.now());
+  }
+
+  onAvailable(deviceId: string, listener: () => void): () => void {
+    return this.signals.onDevice(deviceId, listener);
+  }
+
+  async receiveFeedback(): Promise<FeedbackBatch | null> {
+    return (await this.run({ kind: 'leaseFeedback' })).batch;
+  }
+
+  completeFeedback(lockToken: string): Promise<void> {
+    return this.settleFeedback(lockToken, 'complete');
+  }
+
+  abandonFeedback(lockToken: string): Promise<void> {
+    return this.settleFeedback(lockToken, 'abandon');
+  }
+
+  rejectFeedback(lockToken: string): Promise<void> {
+    return this.settleFeedback(lockToken, 'reject');
+  }
+
+  onFeedbackAvailable(listener: () => void): () => void {
+    return this.signals.onFeedback(listener);
+  }
+
+  private async settle(deviceId: string, lockToken: string, action: SettleAction): Promise<void> {
+    const r = await this.run({ kind: 'settle', deviceId, lockToken, action });
+    if (!r.ok) throw new FerryError(r.error, 'the lock token is unknown, expired, or its message is gone');
+  }
+
+  private async settleFeedback(lockToken: string, action: SettleAction): Promise<void> {
+    const r = await this.run({ kind: 'settleFeedback', lockToken, action });
+    if (!r.ok) throw new FerryError(r.error, 'the feedback lock token is unknown, expired, or its message is gone');
+  }
+
+  /** Commits one op with its group; a store fault becomes ServerError, refusals are returned. */
+  private async run<K extends QueueOp['kind']>(op: QueueOp & { kind: K }): Promise<Success<K> | Refusal<K>> {
+    if (this.stopped && op.kind !== 'expire') throw new FerryError('ServiceUnavailable', 'the hub is stopping');
+    let r: QueueOpResult<K>;
+    try {
+      // The store answers each op with the result of its kind.
+      r = (await this.committer.submit(op)) as QueueOpResult<K>;
+    } catch (err) {
+      this.logger.error({ err, op: op.kind }, 'commit failed');
+      throw toFerryError(err);
+    }
+    if (!r.ok && r.error === 'ServerError') {
+      this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
+      throw toFerryError(r.cause);
+    }
+    return r as Success<K> | Refusal<K>;
+  }
+
+  private afterCommit(result: CommitResult): void {
+    for (const deviceId of result.wokenDevices) this.signals.notifyDevice(deviceId);
+    if (result.feedbackAvailable) this.signals.notifyFeedback();
+    // Any commit may have moved the earliest deadline (a new TTL, a lock, feedback waiting).
+    this.scheduler.refresh();
+  }
+}
+
+function refusalText(r: { error: string }, deviceId: string, maxDepth: number): string {
+  return r.error === 'DeviceMaximumQueueDepthExceeded'
+    ? `Device Queue depth cannot exceed ${maxDepth} messages`
+    : `device "${deviceId}" is not registered or is disabled`;
+}

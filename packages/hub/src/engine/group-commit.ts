@@ -1,0 +1,79 @@
+/**
+ * Group commit: operations that arrive while a commit is in flight, or in the same turn of the
+ * event loop, are written together in the next single transaction, then all their promises are
+ * settled. One fsync then acknowledges many operations. Each op has its own result, so one
+ * failing item does not fail the others; only a failed transaction fails the whole group.
+ */
+import type { CommitResult, QueueOp, QueueOpResult } from '../store/types.js';
+
+interface Waiting {
+  op: QueueOp;
+  resolve: (r: QueueOpResult) => void;
+  reject: (err: unknown) => void;
+}
+
+export class GroupCommitter {
+  private queue: Waiting[] = [];
+  private busy = false;
+  private idleWaiters: Array<() => void> = [];
+
+  /**
+   * @param commit writes one group in one transaction
+   * @param afterCommit runs after each successful group (signals, scheduler), never throws back
+   * @param maxGroup bounds one transaction's size
+   */
+  constructor(
+    private readonly commit: (ops: QueueOp[]) => Promise<CommitResult>,
+    private readonly afterCommit: (result: CommitResult, ops: QueueOp[]) => void,
+    private readonly maxGroup = 1000,
+  ) {}
+
+  /** Resolves with the op's result once its group is committed. */
+  submit(op: QueueOp): Promise<QueueOpResult> {
+    return new Promise<QueueOpResult>((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when nothing is queued or being written. */
+  idle(): Promise<void> {
+    if (!this.busy && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  get quiet(): boolean {
+    return !this.busy && this.queue.length === 0;
+  }
+
+  private schedule(): void {
+    if (this.busy) return;
+    this.busy = true;
+    // setImmediate, not a microtask: lets this turn's I/O callbacks add their ops to the group.
+    setImmediate(() => void this.flush());
+  }
+
+  private async flush(): Promise<void> {
+    const group = this.queue.splice(0, this.maxGroup);
+    const ops = group.map((w) => w.op);
+    try {
+      const result = await this.commit(ops);
+      group.forEach((w, i) => {
+        const r = result.results[i];
+        if (r) w.resolve(r);
+        else w.reject(new Error(`store returned no result for op ${i} (${w.op.kind})`));
+      });
+      this.afterCommit(result, ops);
+    } catch (err) {
+      for (const w of group) w.reject(err);
+    }
+    if (this.queue.length > 0) {
+      setImmediate(() => void this.flush());
+      return;
+    }
+    this.busy = false;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}

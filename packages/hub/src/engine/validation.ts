@@ -1,0 +1,46 @@
+/**
+ * The checks a send must pass before it reaches the store (spec §1.5, §2.4, §3.1 and decisions
+ * 3-5). Queue depth and the device's existence are checked by the store, inside the transaction.
+ */
+import { ACK_VALUES, type Ack, FerryError, messageSize, type OutgoingMessage } from '@ferry/common';
+import type { C2dConfig } from '../config/types.js';
+import type { NewMessage } from '../store/types.js';
+
+export function validateSend(deviceId: string, m: OutgoingMessage, now: number, c2d: C2dConfig): NewMessage {
+  if (typeof deviceId !== 'string' || deviceId === '') throw new FerryError('ArgumentInvalid', 'deviceId is required');
+  if (!m || !Buffer.isBuffer(m.body)) throw new FerryError('ArgumentInvalid', 'the message body must be a Buffer');
+  const properties = m.properties ?? {};
+  for (const [k, v] of Object.entries(properties)) {
+    if (typeof v !== 'string') throw new FerryError('ArgumentInvalid', `application property "${k}" must be a string`);
+  }
+  // Decision 4: an unknown ack value is refused rather than silently treated as none.
+  const ack: Ack = m.ack ?? 'none';
+  if (!ACK_VALUES.includes(ack)) {
+    throw new FerryError(
+      'ArgumentInvalid',
+      `iothub-ack must be none, positive, negative or full, got "${String(ack)}"`,
+    );
+  }
+  const size = messageSize(m);
+  if (size > c2d.maxMessageSize) {
+    throw new FerryError('MessageTooLarge', `the message is ${size} bytes; the limit is ${c2d.maxMessageSize}`);
+  }
+  // Decision 3: an expiry that is not in the future or lies beyond the max TTL is refused.
+  let expiry = now + c2d.defaultTtlMs;
+  if (m.expiryTimeUtc !== undefined) {
+    expiry = m.expiryTimeUtc;
+    if (typeof expiry !== 'number' || !Number.isFinite(expiry) || expiry <= now || expiry > now + c2d.maxTtlMs) {
+      throw new FerryError(
+        'InvalidMessageExpiryTime',
+        `the expiry must be after now and at most ${c2d.maxTtlMs} ms ahead`,
+      );
+    }
+  }
+  const out: NewMessage = { deviceId, ack, expiryTimeUtc: expiry, properties: { ...properties }, body: m.body };
+  if (m.messageId !== undefined) out.messageId = m.messageId;
+  if (m.correlationId !== undefined) out.correlationId = m.correlationId;
+  if (m.userId !== undefined) out.userId = m.userId;
+  if (m.contentType !== undefined) out.contentType = m.contentType;
+  if (m.contentEncoding !== undefined) out.contentEncoding = m.contentEncoding;
+  return out;
+}

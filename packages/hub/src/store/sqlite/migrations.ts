@@ -1,0 +1,115 @@
+/**
+ * Versioned schema. Migrations are an ordered list; each runs once, in its own transaction, and is
+ * recorded in schema_migrations. Never edit a released migration: append a new one.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'registry, c2d queues, feedback',
+    sql: `
+      CREATE TABLE devices (
+        device_id TEXT PRIMARY KEY,
+        generation_id TEXT NOT NULL,
+        etag TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_reason TEXT,
+        status_updated_time TEXT NOT NULL,
+        auth_type TEXT NOT NULL,
+        primary_key TEXT,
+        secondary_key TEXT,
+        primary_thumbprint TEXT,
+        secondary_thumbprint TEXT,
+        iot_edge INTEGER NOT NULL,
+        -- per-device sequence numbers; kept here so a device's counter dies with it
+        next_seq INTEGER NOT NULL DEFAULT 1
+      );
+      CREATE TABLE policies (
+        key_name TEXT PRIMARY KEY,
+        primary_key TEXT NOT NULL,
+        secondary_key TEXT NOT NULL,
+        rights TEXT NOT NULL
+      );
+      CREATE TABLE mqtt_sessions (
+        device_id TEXT PRIMARY KEY,
+        c2d_qos INTEGER
+      );
+      -- Pending C2D messages. lock_token NULL = Enqueued, else Invisible. Gone messages are deleted.
+      CREATE TABLE c2d_messages (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        message_id TEXT,
+        correlation_id TEXT,
+        user_id TEXT,
+        content_type TEXT,
+        content_encoding TEXT,
+        ack TEXT NOT NULL,
+        expiry INTEGER NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        properties TEXT NOT NULL,
+        body BLOB NOT NULL,
+        delivery_count INTEGER NOT NULL DEFAULT 0,
+        leased_before INTEGER NOT NULL DEFAULT 0,
+        lock_token TEXT,
+        locked_until INTEGER
+      );
+      CREATE UNIQUE INDEX c2d_messages_device_seq ON c2d_messages (device_id, seq);
+      CREATE INDEX c2d_messages_expiry ON c2d_messages (expiry);
+      CREATE INDEX c2d_messages_locked_until ON c2d_messages (locked_until) WHERE lock_token IS NOT NULL;
+      CREATE UNIQUE INDEX c2d_messages_lock_token ON c2d_messages (lock_token) WHERE lock_token IS NOT NULL;
+      -- Feedback records not yet in a batch.
+      CREATE TABLE feedback_pending (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        record TEXT NOT NULL
+      );
+      CREATE INDEX feedback_pending_device ON feedback_pending (device_id);
+      -- Feedback messages: one batch of records each, with their own lock, TTL and delivery count.
+      CREATE TABLE feedback_batches (
+        id INTEGER PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        expiry INTEGER NOT NULL,
+        records TEXT NOT NULL,
+        delivery_count INTEGER NOT NULL DEFAULT 0,
+        lock_token TEXT,
+        locked_until INTEGER
+      );
+      CREATE INDEX feedback_batches_expiry ON feedback_batches (expiry);
+      CREATE INDEX feedback_batches_locked_until ON feedback_batches (locked_until) WHERE lock_token IS NOT NULL;
+      CREATE UNIQUE INDEX feedback_batches_lock_token ON feedback_batches (lock_token) WHERE lock_token IS NOT NULL;
+      -- Hub-wide counters (last feedback batch time).
+      CREATE TABLE hub_state (
+        key TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
+    `,
+  },
+];
+
+/** Applies the migrations newer than the database; refuses a database from a newer Ferry. */
+export function migrate(db: Database.Database, now: number): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  const current = row.v ?? 0;
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this Ferry supports (${latest}); upgrade Ferry`);
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, now);
+    })();
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The Store on SQLite (better-sqlite3 12.x): WAL, synchronous=FULL by default, versioned
+ * migrations. better-sqlite3 is synchronous, so every transaction opens and commits inside one
+ * call; nothing is held across an await. A commit applies its ops in one transaction, each in its
+ * own savepoint, so an op that throws is rolled back alone.
+ */
+import Database from 'better-sqlite3';
+import type {
+  CommitResult,
+  DeviceRecord,
+  FailedResult,
+  MqttSessionRecord,
+  PolicyRecord,
+  QueueOp,
+  QueueOpResult,
+  QueuePolicy,
+  Store,
+} from '../types.js';
+import { CommitContext } from './commit-context.js';
+import { FeedbackQueue } from './feedback-queue.js';
+import { MessageQueue } from './message-queue.js';
+import { migrate } from './migrations.js';
+import { RegistryTables } from './registry-tables.js';
+
+export interface SqliteStoreOptions {
+  /** A file path, or ':memory:' for tests. */
+  path: string;
+  /** FULL (default) syncs the WAL on every commit; NORMAL may lose the last commits on power loss. */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+const OPTION_KEYS = new Set(['path', 'synchronous']);
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly registry: RegistryTables;
+  private readonly messages: MessageQueue;
+  private readonly feedback: FeedbackQueue;
+  private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
+  private readonly commitAll: Database.Transaction<(ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]>;
+  private readonly ensureAll: (policies: PolicyRecord[]) => void;
+  /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
+  commitCount = 0;
+
+  constructor(options: SqliteStoreOptions) {
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key))
+        throw new TypeError(`SqliteStore: unknown option "${key}" (expected path, synchronous)`);
+    }
+    if (typeof options.path !== 'string' || options.path === '') {
+      throw new TypeError('SqliteStore: option "path" must be a non-empty string (a file path or ":memory:")');
+    }
+    const synchronous = options.synchronous ?? 'FULL';
+    if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
+      throw new TypeError(`SqliteStore: option "synchronous" must be 'FULL' or 'NORMAL', got ${String(synchronous)}`);
+    }
+    this.db = new Database(options.path);
+    if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${synchronous}`); // a checked literal, not user text
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db, Date.now());
+
+    this.registry = new RegistryTables(this.db);
+    this.feedback = new FeedbackQueue(this.db);
+    this.messages = new MessageQueue(this.db, this.feedback);
+    // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
+    this.applyIsolated = this.db.transaction((op: QueueOp, ctx: CommitContext) => this.apply(op, ctx));
+    this.commitAll = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
+      const results = ops.map((op): QueueOpResult => {
+        try {
+          return this.applyIsolated(op, ctx);
+        } catch (cause) {
+          return { ok: false, error: 'ServerError', cause } satisfies FailedResult;
+        }
+      });
+      if (ctx.feedbackAppended) this.feedback.makeBatches(ctx);
+      return results;
+    });
+    this.ensureAll = this.db.transaction((policies: PolicyRecord[]) => this.registry.ensurePolicies(policies));
+  }
+
+  async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
+    const ctx = new CommitContext(now, policy);
+    const results = ops.length ? this.commitAll.immediate(ops, ctx) : [];
+    if (ops.length) this.commitCount++;
+    return { results, wokenDevices: [...ctx.woken], feedbackAvailable: ctx.feedbackAvailable };
+  }
+
+  private apply(op: QueueOp, ctx: CommitContext): QueueOpResult {
+    switch (op.kind) {
+      case 'enqueue':
+        return this.messages.enqueue(op.message, ctx);
+      case 'lease':
+        return this.messages.lease(op.deviceId, op.max, ctx);
+      case 'settle':
+        return this.messages.settle(op.deviceId, op.lockToken, op.action, ctx);
+      case 'release':
+        return this.messages.release(op.deviceId, op.lockTokens, ctx);
+      case 'purge':
+        return this.messages.purge(op.deviceId, ctx);
+      case 'expire': {
+        const m = this.messages.expireDue(ctx, op.limit);
+        const f = this.feedback.expireDue(ctx, op.limit);
+        this.feedback.makeBatches(ctx);
+        return { ok: true, expired: m.expired, locksExpired: m.locksExpired, more: m.more || f.more };
+      }
+      case 'leaseFeedback':
+        return this.feedback.lease(ctx);
+      case 'settleFeedback':
+        return this.feedback.settle(op.lockToken, op.action, ctx);
+    }
+  }
+
+  async nextDeadline(policy: QueuePolicy): Promise<number | null> {
+    const times = [this.messages.nextDeadline(), this.feedback.nextDeadline(policy)].filter(
+      (t): t is number => t !== null,
+    );
+    return times.length ? Math.min(...times) : null;
+  }
+
+  async queueDepth(deviceId: string, now: number): Promise<number> {
+    return this.messages.queueDepth(deviceId, now);
+  }
+
+  async insertDevice(device: DeviceRecord): Promise<boolean> {
+    return this.registry.insertDevice(device);
+  }
+
+  async replaceDevice(device: DeviceRecord, expectedEtag?: string): Promise<boolean> {
+    return this.registry.replaceDevice(device, expectedEtag ?? null);
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+    return this.registry.getDevice(deviceId);
+  }
+
+  async listDevices(limit: number): Promise<DeviceRecord[]> {
+    return this.registry.listDevices(limit);
+  }
+
+  async deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
+    return this.registry.deleteDevice(deviceId, expectedEtag ?? null);
+  }
+
+  async countDevices(): Promise<{ total: number; enabled: number; disabled: number }> {
+    return this.registry.countDevices();
+  }
+
+  async getPolicies(): Promise<PolicyRecord[]> {
+    return this.registry.getPolicies();
+  }
+
+  async ensurePolicies(policies: PolicyRecord[]): Promise<void> {
+    this.ensureAll(policies);
+  }
+
+  async getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
+    return this.registry.getMqttSession(deviceId);
+  }
+
+  async putMqttSession(session: MqttSessionRecord): Promise<void> {
+    this.registry.putMqttSession(session);
+  }
+
+  async deleteMqttSession(deviceId: string): Promise<void> {
+    this.registry.deleteMqttSession(deviceId);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,86 @@
+/** Shared set-up for the engine tests: a manual clock, a store, an engine, devices. */
+import { ManualClock } from '../src/clock.js';
+import type { C2dConfig, FeedbackConfig } from '../src/config/types.js';
+import { Engine } from '../src/engine/engine.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { DeviceRecord, Store } from '../src/store/types.js';
+
+export const C2D_DEFAULTS: C2dConfig = {
+  defaultTtlMs: 3_600_000,
+  maxTtlMs: 2 * 86_400_000,
+  maxDeliveryCount: 10,
+  lockTimeoutMs: 60_000,
+  maxQueueDepth: 50,
+  maxMessageSize: 65_536,
+  countLockExpiry: false,
+};
+
+export const FEEDBACK_DEFAULTS: FeedbackConfig = {
+  batchMaxRecords: 64,
+  batchDelayMs: 15_000,
+  lockDurationMs: 60_000,
+  ttlMs: 3_600_000,
+  maxDeliveryCount: 10,
+};
+
+export function deviceRecord(deviceId: string, status: 'enabled' | 'disabled' = 'enabled'): DeviceRecord {
+  return {
+    deviceId,
+    generationId: `gen-${deviceId}`,
+    etag: 'AAAA',
+    status,
+    statusReason: null,
+    statusUpdatedTime: '2026-01-01T00:00:00.000Z',
+    authType: 'sas',
+    primaryKey: 'cHJpbWFyeQ==',
+    secondaryKey: 'c2Vjb25kYXJ5',
+    primaryThumbprint: null,
+    secondaryThumbprint: null,
+    iotEdge: false,
+  };
+}
+
+export interface Harness {
+  clock: ManualClock;
+  store: Store;
+  engine: Engine;
+  addDevice(id: string, status?: 'enabled' | 'disabled'): Promise<void>;
+  /** Moves the clock and waits until every due deadline was handled. */
+  advance(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function harness(
+  options: { c2d?: Partial<C2dConfig>; feedback?: Partial<FeedbackConfig>; store?: Store; clock?: ManualClock } = {},
+): Promise<Harness> {
+  const clock = options.clock ?? new ManualClock();
+  const store = options.store ?? new SqliteStore({ path: ':memory:' });
+  const engine = new Engine({
+    store,
+    clock,
+    c2d: { ...C2D_DEFAULTS, ...options.c2d },
+    feedback: { ...FEEDBACK_DEFAULTS, ...options.feedback },
+  });
+  engine.start();
+  await engine.idle();
+  return {
+    clock,
+    store,
+    engine,
+    async addDevice(id, status = 'enabled') {
+      await store.insertDevice(deviceRecord(id, status));
+    },
+    async advance(ms) {
+      clock.advance(ms);
+      await engine.idle();
+    },
+    async close() {
+      await engine.stop();
+      await store.close();
+    },
+  };
+}
+
+export function msg(text: string, extra: Record<string, unknown> = {}) {
+  return { body: Buffer.from(text), ...extra };
+}
