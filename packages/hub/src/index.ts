@@ -1,1 +1,30 @@
-export {};
+/** @ferry/hub: the server. The CLI and tests start it through Hub; everything else is internal. */
+export type { Authenticator, Operation, Permission, Principal } from './auth/types.js';
+export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.js';
+export {
+  ConfigError,
+  type ConfigSources,
+  DEFAULT_CONFIG,
+  envName,
+  parseConfig,
+  parseIsoDuration,
+  readConfigFile,
+} from './config/index.js';
+export { closest as suggestClosest } from './config/suggest.js';
+export type * from './config/types.js';
+export {
+  DB_FILE,
+  ensureDataDir,
+  HUB_INFO_FILE,
+  type HubInfo,
+  readHubInfo,
+  readPolicyConnectionString,
+  sqlitePath,
+} from './data-dir.js';
+export type { C2dEngine, SendResult } from './engine/types.js';
+export type { ConnectionInfo, GatewayContext, StreamGateway } from './gateways/context.js';
+export { Hub, type HubStartOptions } from './hub.js';
+export { createLogger } from './observability/logger.js';
+export { HubMetrics } from './observability/metrics.js';
+export type { DeviceJson, Registry, SharedAccessPolicy } from './registry/types.js';
+export { type CaFiles, ensureCa, ensureTlsMaterial, type TlsMaterial, tlsDir } from './tls/index.js';

@@ -1,0 +1,26 @@
+/** `ferry hub connection-string` and `ferry hub ca`: one line on stdout, for scripts. */
+import { ensureCa, readPolicyConnectionString } from '@ferry/hub';
+import { parse, str } from '../args.js';
+import { loadConfig } from '../config.js';
+import type { Io } from '../io.js';
+import { USAGE } from '../usage.js';
+
+export async function hubConnectionString(args: string[], io: Io): Promise<number> {
+  const { values } = parse(
+    args,
+    { 'data-dir': { type: 'string' }, policy: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' } },
+    USAGE['hub connection-string'],
+    0,
+  );
+  const config = loadConfig(values, io.env, { dataDir: str(values['data-dir']) });
+  const host = str(values.host);
+  io.out(await readPolicyConnectionString({ config, policy: str(values.policy) ?? 'iothubowner', ...(host ? { host } : {}) }));
+  return 0;
+}
+
+export async function hubCa(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { 'data-dir': { type: 'string' } }, USAGE['hub ca'], 0);
+  const dataDir = str(values['data-dir']) ?? str(io.env.FERRY_DATA_DIR) ?? './ferry-data';
+  io.out(ensureCa(dataDir).caFile);
+  return 0;
+}

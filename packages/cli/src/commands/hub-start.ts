@@ -1,0 +1,85 @@
+/** `ferry hub start`: run a hub until SIGTERM or SIGINT, then stop it gracefully and exit 0. */
+import { resolve } from 'node:path';
+import { Hub, type HubConfig } from '@ferry/hub';
+import { num, parse, str } from '../args.js';
+import { loadConfig } from '../config.js';
+import type { Io } from '../io.js';
+import { USAGE } from '../usage.js';
+
+/** The line scripts (and test/compat/harness.ts) wait for. */
+export const READY_LINE = 'Ferry hub ready';
+
+const OPTIONS = {
+  'data-dir': { type: 'string' },
+  host: { type: 'string', multiple: true },
+  bind: { type: 'string' },
+  config: { type: 'string' },
+  'port-https': { type: 'string' },
+  'port-mqtts': { type: 'string' },
+  'port-amqps': { type: 'string' },
+  'log-level': { type: 'string' },
+} as const;
+
+function banner(hub: Hub, config: Readonly<HubConfig>): string {
+  const { bind } = config;
+  const lines = [
+    `Ferry hub "${hub.hubName}" is running.`,
+    `  hosts      ${config.hosts.join(', ')}`,
+    `  HTTPS      ${bind}:${hub.ports.https}  (registry REST, device HTTP, MQTT and AMQP over WebSocket)`,
+    `  MQTT/TLS   ${bind}:${hub.ports.mqtts}`,
+    `  AMQP/TLS   ${bind}:${hub.ports.amqps}`,
+    `  data       ${resolve(config.dataDir)}`,
+    '',
+    'iothubowner connection string:',
+    `  ${hub.connectionString('iothubowner')}`,
+  ];
+  if (hub.ports.https !== 443) {
+    lines.push(
+      `  (the official SDKs always use port 443 for HTTPS and WebSockets; only MQTT and AMQP over TLS accept HostName=host:port)`,
+    );
+  }
+  if (hub.caFile) {
+    lines.push(
+      '',
+      `CA certificate: ${hub.caFile}`,
+      '  trust it in service apps (azure-iothub):  NODE_EXTRA_CA_CERTS=<that file> node app.js',
+      "  and in device apps (azure-iot-device):    client.setOptions({ ca: fs.readFileSync('<that file>', 'utf8') })",
+    );
+  }
+  lines.push('', `${READY_LINE}. Stop it with Ctrl+C (SIGINT) or SIGTERM.`);
+  return lines.join('\n');
+}
+
+export async function hubStart(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, OPTIONS, USAGE['hub start'], 0);
+  const config = loadConfig(values, io.env, {
+    dataDir: str(values['data-dir']),
+    hosts: values.host,
+    bind: str(values.bind),
+    ports: { https: num(values['port-https']), mqtts: num(values['port-mqtts']), amqps: num(values['port-amqps']) },
+    log: { level: str(values['log-level']) },
+  });
+  const hub = await Hub.start(config);
+  io.out(banner(hub, config));
+
+  return new Promise<number>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        io.err(`ferry: ${signal} again; exiting without waiting`);
+        process.exit(1);
+      }
+      hub.logger.info({ signal }, 'stopping on signal');
+      hub.stop().then(
+        () => resolve(0),
+        (err) => {
+          io.err(`ferry: error while stopping: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}

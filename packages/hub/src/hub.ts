@@ -1,0 +1,199 @@
+/**
+ * The composition root. Hub.start() builds the hub from a parsed configuration: TLS material,
+ * store, engine, registry, authenticator, gateways, listeners; stop() takes it down in the
+ * reverse order so that nothing acknowledged is lost:
+ *   stop accepting -> close gateways (leased messages released) -> engine.stop (last group
+ *   commit flushed) -> store.close.
+ */
+import { FerryError, formatHubConnectionString } from '@ferry/common';
+import type { Logger } from 'pino';
+import { SasAuthenticator } from './auth/authenticator.js';
+import { hubNameOf } from './auth/hub-name.js';
+import { type Clock, systemClock } from './clock.js';
+import type { HubConfig } from './config/types.js';
+import { ensureDataDir, sqlitePath, writeHubInfo } from './data-dir.js';
+import type { GatewayContext, StreamGateway } from './gateways/context.js';
+import { type HttpGatewayHandler, Listeners } from './listeners/index.js';
+import { createLogger } from './observability/logger.js';
+import { meteredEngine } from './observability/metered-engine.js';
+import { HubMetrics } from './observability/metrics.js';
+import { createAmqpGateway, createHttpGateway, createMqttGateway, Engine } from './pending.js';
+import { DeviceRegistry } from './registry/registry.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/types.js';
+import { ensureTlsMaterial } from './tls/material.js';
+
+export interface HubStartOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+interface Parts {
+  store?: Store;
+  engine?: Engine;
+  gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
+  listeners?: Listeners;
+}
+
+function openStore(config: Readonly<HubConfig>): Store {
+  if (config.store.kind === 'postgres') {
+    throw new FerryError('NotImplemented', 'store.kind "postgres" is not available yet; use "sqlite"');
+  }
+  return new SqliteStore({ path: sqlitePath(config), synchronous: config.store.synchronous });
+}
+
+/** Takes down whatever was built, last part first. Safe to call on a half-started hub. */
+async function teardown(parts: Parts, logger: Logger): Promise<void> {
+  const step = async (what: string, fn: () => Promise<void> | void) => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.error({ err }, `error while stopping: ${what}`);
+    }
+  };
+  parts.listeners?.stopAccepting();
+  const { gateways } = parts;
+  if (gateways) {
+    await Promise.all([
+      step('MQTT gateway', () => gateways.mqtt.close()),
+      step('AMQP gateway', () => gateways.amqp.close()),
+      step('HTTPS gateway', () => gateways.http.close?.()),
+    ]);
+  }
+  if (parts.listeners) await step('listeners', () => parts.listeners!.close());
+  if (parts.engine) await step('engine', () => parts.engine!.stop());
+  if (parts.store) await step('store', () => parts.store!.close());
+}
+
+export class Hub {
+  readonly config: Readonly<HubConfig>;
+  readonly logger: Logger;
+  readonly metrics: HubMetrics;
+  readonly registry: DeviceRegistry;
+  /** The PEM file clients should trust; undefined for a user certificate given without tls.caFile. */
+  readonly caFile: string | undefined;
+  /** Ports actually bound (they differ from the configured ones only when those were 0). */
+  readonly ports: { readonly https: number; readonly mqtts: number; readonly amqps: number };
+  private readonly parts: Parts;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(init: {
+    config: Readonly<HubConfig>;
+    logger: Logger;
+    metrics: HubMetrics;
+    registry: DeviceRegistry;
+    caFile: string | undefined;
+    parts: Parts;
+  }) {
+    this.config = init.config;
+    this.logger = init.logger;
+    this.metrics = init.metrics;
+    this.registry = init.registry;
+    this.caFile = init.caFile;
+    this.parts = init.parts;
+    this.ports = Object.freeze({ ...init.parts.listeners!.ports });
+  }
+
+  static async start(config: Readonly<HubConfig>, opts: HubStartOptions = {}): Promise<Hub> {
+    const logger = opts.logger ?? createLogger(config.log.level);
+    const clock = opts.clock ?? systemClock;
+    const dataDir = ensureDataDir(config.dataDir);
+    const tls = ensureTlsMaterial({ dataDir, hosts: config.hosts, tls: config.tls });
+    if (tls.issued) logger.info({ hosts: config.hosts }, 'issued a new server certificate');
+
+    const parts: Parts = {};
+    try {
+      parts.store = openStore(config);
+      const metrics = new HubMetrics();
+      parts.engine = new Engine({
+        store: parts.store,
+        clock,
+        c2d: config.c2d,
+        feedback: config.feedback,
+        logger: logger.child({ component: 'engine' }),
+      });
+      await parts.engine.start();
+      const engine = meteredEngine(parts.engine, metrics);
+      const registry = new DeviceRegistry({ store: parts.store, engine, clock });
+      await registry.init();
+      const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
+      const ctx = (component: string): GatewayContext => ({
+        engine,
+        registry,
+        auth,
+        config,
+        clock,
+        logger: logger.child({ component }),
+        hubName: hubNameOf(config.hosts[0]!),
+        sessions: parts.store!,
+      });
+      parts.gateways = {
+        http: createHttpGateway(ctx('http')),
+        mqtt: createMqttGateway(ctx('mqtt')),
+        amqp: createAmqpGateway(ctx('amqp')),
+      };
+      metrics.watchConnections('mqtt', parts.gateways.mqtt);
+      metrics.watchConnections('amqp', parts.gateways.amqp);
+      parts.listeners = await Listeners.start({
+        bind: config.bind,
+        ports: config.ports,
+        tls: { certPem: tls.certPem, keyPem: tls.keyPem },
+        gateways: parts.gateways,
+        maxConnections: { mqtt: config.mqtt.maxConnections, amqp: config.amqp.maxConnections },
+        logger: logger.child({ component: 'listeners' }),
+        onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
+      });
+      const hub = new Hub({ config, logger, metrics, registry, caFile: tls.caFile, parts });
+      writeHubInfo(dataDir, {
+        hosts: [...config.hosts],
+        bind: config.bind,
+        ports: { ...hub.ports },
+        caFile: tls.caFile,
+        pid: process.pid,
+        startedAt: new Date(clock.now()).toISOString(),
+      });
+      logger.info({ hosts: config.hosts, bind: config.bind, ports: hub.ports, dataDir }, 'hub ready');
+      return hub;
+    } catch (err) {
+      await teardown(parts, logger);
+      throw err;
+    }
+  }
+
+  /** The hub name: the first DNS label of the first host. */
+  get hubName(): string {
+    return hubNameOf(this.config.hosts[0]!);
+  }
+
+  /** True from a successful start until stop() begins. */
+  get ready(): boolean {
+    return this.stopping === undefined;
+  }
+
+  /** A shared access policy's connection string (HostName = the first host). */
+  connectionString(policy = 'iothubowner'): string {
+    const p = this.registry.policy(policy);
+    if (!p) {
+      const known = this.registry
+        .policies()
+        .map((x) => x.keyName)
+        .join(', ');
+      throw new FerryError('ArgumentInvalid', `no shared access policy named ${policy}; this hub has ${known}`);
+    }
+    return formatHubConnectionString({
+      hostName: this.config.hosts[0]!,
+      sharedAccessKeyName: p.keyName,
+      sharedAccessKey: p.primaryKey,
+    });
+  }
+
+  /** Graceful stop; calling it again returns the same promise. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.logger.info('hub stopping');
+      await teardown(this.parts, this.logger);
+      this.logger.info('hub stopped');
+    })();
+    return this.stopping;
+  }
+}
