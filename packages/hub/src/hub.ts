@@ -12,12 +12,15 @@ import { hubNameOf } from './auth/hub-name.js';
 import { type Clock, systemClock } from './clock.js';
 import type { HubConfig } from './config/types.js';
 import { ensureDataDir, sqlitePath, writeHubInfo } from './data-dir.js';
+import { Engine } from './engine/index.js';
 import type { GatewayContext, StreamGateway } from './gateways/context.js';
+import { createHttpGateway } from './gateways/http/gateway.js';
+import { createMqttGateway } from './gateways/mqtt/index.js';
 import { type HttpGatewayHandler, Listeners } from './listeners/index.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
-import { createAmqpGateway, createHttpGateway, createMqttGateway, Engine } from './pending.js';
+import { createAmqpGateway } from './pending.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
@@ -112,7 +115,7 @@ export class Hub {
         feedback: config.feedback,
         logger: logger.child({ component: 'engine' }),
       });
-      await parts.engine.start();
+      parts.engine.start();
       const engine = meteredEngine(parts.engine, metrics);
       const registry = new DeviceRegistry({ store: parts.store, engine, clock });
       await registry.init();
