@@ -3,7 +3,7 @@
  * connection it replaces, and which session it resumes. Refusals carry the CONNACK code the
  * official client understands: 4 and 5 are final for it, 3 makes it retry.
  */
-import { isFerryError, SAS_CLOCK_SKEW_MS } from '@ferry/common';
+import { isFerryError } from '@ferry/common';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Principal } from '../../auth/types.js';
 import type { MqttConnection } from './connection.js';
@@ -76,8 +76,8 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
     sessionPresent,
     c2dQos,
     keepaliveSeconds: packet.keepalive ?? 0,
-    // The authenticator accepts a token up to its expiry plus the clock skew; so does the connection.
-    tokenExpiresAt: auth.principal.expiresAt + SAS_CLOCK_SKEW_MS,
+    // The principal's expiry already includes the authenticator's clock skew.
+    tokenExpiresAt: auth.principal.expiresAt,
   });
 }
 
