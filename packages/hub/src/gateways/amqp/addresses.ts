@@ -1,0 +1,55 @@
+/**
+ * Link addresses IoT Hub serves over AMQP (c2d-semantics.md 8.2), matched case-insensitively
+ * (the official service SDK spells the feedback source `/messages/serviceBound/feedback`, the
+ * C# one `/messages/servicebound/feedback`). A full `amqps://host[:port]/path` is accepted too.
+ */
+import { FerryError } from '@ferry/common';
+
+export type LinkAddress =
+  | { kind: 'cbs' }
+  | { kind: 'service-send' }
+  | { kind: 'feedback' }
+  | { kind: 'file-notifications' }
+  | { kind: 'device-bound'; deviceId: string }
+  | { kind: 'device-events'; deviceId: string }
+  | { kind: 'unknown'; address: string };
+
+function pathOf(address: string): string {
+  const m = /^amqps?:\/\/[^/]*(\/.*)?$/i.exec(address);
+  const path = m ? (m[1] ?? '/') : address;
+  return path.replace(/\/+$/, '');
+}
+
+export function parseLinkAddress(address: unknown): LinkAddress {
+  if (typeof address !== 'string' || address === '') return { kind: 'unknown', address: String(address ?? '') };
+  if (address === '$cbs') return { kind: 'cbs' };
+  const path = pathOf(address);
+  const lower = path.toLowerCase();
+  if (lower === '/messages/devicebound') return { kind: 'service-send' };
+  if (lower === '/messages/servicebound/feedback') return { kind: 'feedback' };
+  if (lower === '/messages/servicebound/filenotifications') return { kind: 'file-notifications' };
+  // The device SDK puts the raw device id in its link address (official-sdk-wire.md G.15).
+  const m = /^\/devices\/([^/]+)\/messages\/(devicebound|events)$/i.exec(path);
+  if (m) {
+    const deviceId = m[1]!;
+    return m[2]!.toLowerCase() === 'devicebound' ? { kind: 'device-bound', deviceId } : { kind: 'device-events', deviceId };
+  }
+  return { kind: 'unknown', address };
+}
+
+/**
+ * The device a service message is for: `to` = `/devices/{url-encoded id}/messages/devicebound`.
+ * Throws FerryError ArgumentInvalid when `to` is missing or has another shape.
+ */
+export function deviceIdFromTo(to: unknown): string {
+  if (typeof to !== 'string' || to === '') {
+    throw new FerryError('ArgumentInvalid', 'The message has no "to" property; expected /devices/{deviceId}/messages/devicebound');
+  }
+  const m = /^\/devices\/([^/]+)\/messages\/devicebound\/?$/i.exec(to);
+  if (!m) throw new FerryError('ArgumentInvalid', `"to" must be /devices/{deviceId}/messages/devicebound, got "${to.slice(0, 200)}"`);
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch (cause) {
+    throw new FerryError('ArgumentInvalid', `"to" holds a device id that is not valid percent-encoding: "${to.slice(0, 200)}"`, { cause });
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * One AMQP connection: rhea (the codec and AMQP state machine) on one Duplex, plus the hub's
+ * state for it: the claims of its tokens, and a handler per attached link. Attaches are routed by
+ * address and refused (attach without terminus + detach with an error) when unknown, not covered
+ * by a token, or over the per-connection link cap.
+ */
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import rhea, {
+  type AmqpError,
+  type Connection,
+  type ConnectionOptions,
+  type EventContext,
+  type Receiver,
+  type Sender,
+  type ServerConnectionOptions,
+} from 'rhea';
+import type { Operation } from '../../auth/types.js';
+import type { TimerHandle } from '../../clock.js';
+import type { ConnectionInfo, GatewayContext } from '../context.js';
+import { parseLinkAddress } from './addresses.js';
+import { CbsNode } from './cbs.js';
+import { Claims } from './claims.js';
+import { DeviceLink } from './device-link.js';
+import { amqpError, CONNECTION_FORCED, NOT_IMPLEMENTED, RESOURCE_LIMIT_EXCEEDED } from './errors.js';
+import { FeedbackLink } from './feedback-link.js';
+import type { LinkHandler } from './link-handler.js';
+import { acceptSocket, bufferedFrameSize } from './rhea-internals.js';
+import { checkPlainUsername, PlainMechanism } from './sasl.js';
+import { ServiceSendLink } from './service-sender.js';
+import { RheaSocketAdapter } from './socket-adapter.js';
+
+/** Largest frame we accept (advertised in open); a peer announcing a bigger one is cut off. */
+export const MAX_FRAME_SIZE = 256 * 1024;
+
+type Link = Sender | Receiver;
+
+/** Gateway-wide: one receiving link per device; a new one replaces the old. */
+export interface DeviceLinkDirectory {
+  claim(link: DeviceLink): void;
+  gone(link: DeviceLink): void;
+}
+
+export interface ConnectionDeps {
+  ctx: GatewayContext;
+  devices: DeviceLinkDirectory;
+  logger: Logger;
+  /** When set, the connection is over a cap: it is closed with this error as soon as it opens. */
+  refuse?: AmqpError;
+}
+
+export class AmqpConnection {
+  /** Resolves when the stream has closed and every lease of this connection is back. */
+  readonly closed: Promise<void>;
+  private readonly conn: Connection;
+  private readonly links = new Map<Link, LinkHandler>();
+  private readonly claims: Claims;
+  private readonly cbs: CbsNode;
+  private readonly handshakeTimer: TimerHandle;
+  private opened = false;
+  private torndown: Promise<void> | undefined;
+
+  constructor(
+    private readonly stream: Duplex,
+    info: ConnectionInfo,
+    private readonly deps: ConnectionDeps,
+  ) {
+    const { ctx, logger } = deps;
+    this.claims = new Claims(ctx.auth, ctx.clock, () => this.recheckLinks());
+    this.cbs = new CbsNode({ auth: ctx.auth, claims: this.claims, logger });
+
+    const container = rhea.create_container({ id: ctx.hubName });
+    container.sasl_server_mechanisms.enable_anonymous();
+    container.sasl_server_mechanisms.PLAIN = () =>
+      new PlainMechanism(
+        async ({ username, password }) => {
+          const principal = await ctx.auth.authenticate(password);
+          checkPlainUsername(username, principal);
+          this.claims.put('sasl', principal);
+          return true;
+        },
+        () => this.abort('sasl authentication failed'),
+      );
+    // Link and session errors the handlers below did not take: never let them become throws.
+    container.on('error', (err: unknown) => logger.debug({ err }, 'amqp endpoint error'));
+
+    const options: ServerConnectionOptions = {
+      container_id: ctx.hubName,
+      idle_time_out: ctx.config.amqp.idleTimeoutMs,
+      max_frame_size: MAX_FRAME_SIZE,
+      // Every link the peer attaches where we receive: we grant credit ourselves, settle ourselves.
+      receiver_options: { credit_window: 0, autoaccept: false },
+      sender_options: { autosettle: true },
+    };
+    // rhea types create_connection for clients only; accept() below makes it the server side.
+    this.conn = container.create_connection(options as ConnectionOptions);
+    this.listen();
+
+    let closedResolve!: () => void;
+    this.closed = new Promise((resolve) => (closedResolve = resolve));
+    stream.on('close', () => {
+      void this.teardown().then(closedResolve);
+    });
+    this.handshakeTimer = ctx.clock.setTimer(() => {
+      if (!this.opened) this.abort('no AMQP open within the idle time-out');
+    }, ctx.config.amqp.idleTimeoutMs);
+
+    const adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, () => {
+      if (bufferedFrameSize(this.conn) > MAX_FRAME_SIZE) this.abort('frame larger than max-frame-size');
+    });
+    acceptSocket(this.conn, adapter);
+  }
+
+  /** Hub shutdown: detach everything (leases go back), close the connection, wait for the stream to close. */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.links.values()].map((h) => h.detached()));
+    if (!this.stream.destroyed) {
+      this.conn.close({ condition: CONNECTION_FORCED, description: 'The hub is stopping' });
+      const backstop = this.deps.ctx.clock.setTimer(() => this.stream.destroy(), 2000);
+      await this.closed;
+      backstop.cancel();
+    }
+    await this.closed;
+  }
+
+  private listen(): void {
+    const { logger } = this.deps;
+    const c = this.conn;
+    c.on('connection_open', () => {
+      this.opened = true;
+      this.handshakeTimer.cancel();
+      if (this.deps.refuse) {
+        logger.warn({ reason: this.deps.refuse.description }, 'amqp connection refused');
+        c.close(this.deps.refuse);
+      }
+    });
+    c.on('connection_close', () => void this.teardown());
+    c.on('connection_error', (ctx: EventContext) => logger.debug({ err: ctx.error }, 'amqp connection error'));
+    c.on('disconnected', () => {
+      void this.teardown();
+      this.stream.end();
+    });
+    c.on('protocol_error', (err: unknown) => this.abort('protocol error', err));
+    c.on('error', (err: unknown) => this.abort('amqp error', err));
+    c.on('session_close', (ctx: EventContext) => {
+      for (const link of [...this.links.keys()]) if (link.session === ctx.session) this.linkGone(link);
+    });
+    c.on('session_error', (ctx: EventContext) => logger.debug({ err: ctx.session?.error }, 'session ended with error'));
+    c.on('sender_open', (ctx: EventContext) => this.guard(() => this.onSenderOpen(ctx.sender!)));
+    c.on('receiver_open', (ctx: EventContext) => this.guard(() => this.onReceiverOpen(ctx.receiver!)));
+    for (const ev of ['sender_close', 'receiver_close']) {
+      c.on(ev, (ctx: EventContext) => {
+        const link = ctx.sender ?? ctx.receiver;
+        if (link) this.linkGone(link);
+      });
+    }
+    for (const ev of ['sender_error', 'receiver_error']) {
+      c.on(ev, (ctx: EventContext) => logger.debug({ err: (ctx.sender ?? ctx.receiver)?.error }, 'peer detached with error'));
+    }
+  }
+
+  /** The peer attached a receiving link: we send (C2D to a device, feedback, $cbs replies). */
+  private onSenderOpen(sender: Sender): void {
+    const address = parseLinkAddress(sender.source?.address);
+    if (this.links.size >= this.deps.ctx.config.amqp.maxLinksPerConnection) {
+      return this.refuse(sender, { condition: RESOURCE_LIMIT_EXCEEDED, description: 'Too many links on this connection' });
+    }
+    const { ctx, logger } = this.deps;
+    switch (address.kind) {
+      case 'cbs':
+        return this.accept(sender, this.cbs.serveReplies(sender));
+      case 'feedback': {
+        if (!this.authorized(sender, { permission: 'ServiceConnect' })) return;
+        return this.accept(sender, new FeedbackLink(sender, { engine: ctx.engine, hubName: ctx.hubName, logger }));
+      }
+      case 'device-bound': {
+        const { deviceId } = address;
+        if (!this.authorized(sender, { permission: 'DeviceConnect', deviceId })) return;
+        const link = new DeviceLink(sender, deviceId, {
+          engine: ctx.engine,
+          registry: ctx.registry,
+          logger: logger.child({ deviceId }),
+          onGone: (l) => this.deps.devices.gone(l),
+        });
+        this.accept(sender, link);
+        this.deps.devices.claim(link);
+        link.begin().catch((err: unknown) => logger.error({ err, deviceId }, 'device link failed to start'));
+        return;
+      }
+      case 'file-notifications':
+        return this.refuse(sender, { condition: NOT_IMPLEMENTED, description: 'File upload notifications are not implemented' });
+      default:
+        return this.refuse(sender, amqpError('NotFound', `No node to receive from at "${describe(sender.source?.address)}"`));
+    }
+  }
+
+  /** The peer attached a sending link: we receive (service sends, $cbs requests). */
+  private onReceiverOpen(receiver: Receiver): void {
+    const address = parseLinkAddress(receiver.target?.address);
+    if (this.links.size >= this.deps.ctx.config.amqp.maxLinksPerConnection) {
+      return this.refuse(receiver, { condition: RESOURCE_LIMIT_EXCEEDED, description: 'Too many links on this connection' });
+    }
+    const { ctx, logger } = this.deps;
+    switch (address.kind) {
+      case 'cbs':
+        return this.accept(receiver, this.cbs.serveRequests(receiver));
+      case 'service-send': {
+        if (!this.authorized(receiver, { permission: 'ServiceConnect' })) return;
+        return this.accept(receiver, new ServiceSendLink(receiver, { engine: ctx.engine, claims: this.claims, logger }));
+      }
+      case 'device-events':
+        return this.refuse(receiver, {
+          condition: NOT_IMPLEMENTED,
+          description: 'Device-to-cloud telemetry is not implemented by Ferry',
+        });
+      default:
+        return this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
+    }
+  }
+
+  private authorized(link: Link, op: Operation): boolean {
+    if (this.claims.can(op)) return true;
+    const what = op.permission === 'DeviceConnect' ? `DeviceConnect for device "${op.deviceId}"` : op.permission;
+    this.refuse(link, amqpError('IotHubUnauthorizedAccess', `No valid token on this connection grants ${what}; put one on $cbs first`));
+    return false;
+  }
+
+  /** Echo the peer's terminus (rhea writes our attach on the next tick, after this handler). */
+  private accept(link: Link, handler: LinkHandler): void {
+    const source = link.source?.address;
+    const target = link.target?.address;
+    link.set_source(source !== undefined ? { address: source } : ({} as { address: string }));
+    link.set_target(target !== undefined ? { address: target } : ({} as { address: string }));
+    this.links.set(link, handler);
+  }
+
+  /** Our attach goes out without a terminus, then the detach carries the error (AMQP 1.0 2.6.3). */
+  private refuse(link: Link, error: AmqpError): void {
+    this.deps.logger.info({ condition: error.condition, reason: error.description, link: link.name }, 'link refused');
+    link.close(error);
+  }
+
+  private linkGone(link: Link): void {
+    const handler = this.links.get(link);
+    if (!handler) return;
+    this.links.delete(link);
+    handler.detached().catch((err: unknown) => this.deps.logger.warn({ err }, 'link clean-up failed'));
+  }
+
+  /** A token expired: links it alone covered are closed. */
+  private recheckLinks(): void {
+    for (const [link, handler] of [...this.links]) {
+      if (handler.requires && !this.claims.can(handler.requires)) {
+        this.links.delete(link);
+        void handler.close(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired'));
+      }
+    }
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.abort('link set-up failed', err);
+    }
+  }
+
+  private abort(reason: string, err?: unknown): void {
+    if (this.stream.destroyed) return;
+    this.deps.logger.info({ reason, err }, 'amqp connection aborted');
+    this.stream.destroy();
+  }
+
+  private teardown(): Promise<void> {
+    if (!this.torndown) {
+      this.handshakeTimer.cancel();
+      this.claims.dispose();
+      const handlers = [...this.links.values()];
+      this.links.clear();
+      this.torndown = Promise.allSettled(handlers.map((h) => h.detached())).then(() => undefined);
+    }
+    return this.torndown;
+  }
+}
+
+function describe(address: unknown): string {
+  return typeof address === 'string' ? address.slice(0, 200) : '';
+}

@@ -1,0 +1,78 @@
+/**
+ * The AMQP 1.0 gateway (issue 3): the official service SDK sends C2D and receives feedback, the
+ * official AMQP device client receives. rhea is the codec and protocol engine, acting as a server
+ * on whatever Duplex a listener hands over (TLS socket on 5671, WebSocket stream for AMQPWSB10,
+ * in-memory pair in tests). Device-to-cloud telemetry is refused with amqp:not-implemented.
+ */
+import type { Duplex } from 'node:stream';
+import type { ConnectionInfo, GatewayContext, StreamGateway } from '../context.js';
+import { AmqpConnection, type DeviceLinkDirectory } from './connection.js';
+import type { DeviceLink } from './device-link.js';
+import { amqpError, CONNECTION_FORCED, RESOURCE_LIMIT_EXCEEDED } from './errors.js';
+
+export { MAX_FRAME_SIZE } from './connection.js';
+
+class DeviceLinks implements DeviceLinkDirectory {
+  private readonly byDevice = new Map<string, DeviceLink>();
+
+  constructor(private readonly ctx: GatewayContext) {}
+
+  claim(link: DeviceLink): void {
+    const old = this.byDevice.get(link.deviceId);
+    this.byDevice.set(link.deviceId, link);
+    if (old && old !== link) {
+      this.ctx.logger.info({ deviceId: link.deviceId }, 'a new device link replaces the old one');
+      void old.close(amqpError('LinkCreationConflict', 'A newer link for this device replaced this one'));
+    }
+  }
+
+  gone(link: DeviceLink): void {
+    if (this.byDevice.get(link.deviceId) !== link) return;
+    this.byDevice.delete(link.deviceId);
+    this.ctx.registry.setConnectionState(link.deviceId, 'Disconnected');
+  }
+}
+
+class AmqpGateway implements StreamGateway {
+  private readonly connections = new Set<AmqpConnection>();
+  private readonly devices: DeviceLinks;
+  private closing = false;
+  private nextId = 1;
+
+  constructor(private readonly ctx: GatewayContext) {
+    this.devices = new DeviceLinks(ctx);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  handle(stream: Duplex, info: ConnectionInfo): void {
+    const id = this.nextId++;
+    const logger = this.ctx.logger.child({ amqp: id, remote: info.remoteAddress, transport: info.transport });
+    // Errors are also seen by rhea (through the adapter); this one only keeps the process alive.
+    stream.on('error', (err) => logger.debug({ err }, 'amqp stream error'));
+    let refuse: { condition: string; description: string } | undefined;
+    if (this.closing) refuse = { condition: CONNECTION_FORCED, description: 'The hub is stopping' };
+    else if (this.connections.size >= this.ctx.config.amqp.maxConnections) {
+      refuse = { condition: RESOURCE_LIMIT_EXCEEDED, description: 'Too many AMQP connections' };
+    }
+    try {
+      const conn = new AmqpConnection(stream, info, { ctx: this.ctx, devices: this.devices, logger, ...(refuse ? { refuse } : {}) });
+      this.connections.add(conn);
+      void conn.closed.then(() => this.connections.delete(conn));
+    } catch (err) {
+      logger.error({ err }, 'could not serve amqp connection');
+      stream.destroy();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.connections].map((c) => c.shutdown()));
+  }
+}
+
+export function createAmqpGateway(ctx: GatewayContext): StreamGateway {
+  return new AmqpGateway(ctx);
+}

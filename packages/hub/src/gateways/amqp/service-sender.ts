@@ -1,0 +1,125 @@
+/**
+ * The service's sender link to `/messages/devicebound` (official-sdk-wire.md D.1, F "Service
+ * Client"). We grant enough credit for many sends in flight; the transfers that arrive in one read
+ * go to the engine in one sendMany, which group-commits with everything else in flight. Each
+ * transfer is settled Accepted only after its enqueue committed, otherwise Rejected with an error
+ * condition (the SDK reads released or an error-less rejected as success, G.4).
+ */
+import { FerryError, type OutgoingMessage } from '@ferry/common';
+import type { Logger } from 'pino';
+import type { AmqpError, Delivery as RheaDelivery, EventContext, Receiver } from 'rhea';
+import type { Operation } from '../../auth/types.js';
+import type { C2dEngine } from '../../engine/types.js';
+import type { Claims } from './claims.js';
+import { TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
+import type { LinkHandler } from './link-handler.js';
+import { decodeServiceMessage } from './message-codec.js';
+
+/** Sends one link may have in flight (granted credit + awaiting commit). Below rhea's 2048-delivery session window. */
+export const SERVICE_SEND_CREDIT = 1000;
+
+interface ServiceSendDeps {
+  engine: C2dEngine;
+  claims: Claims;
+  logger: Logger;
+}
+
+interface Pending {
+  delivery: RheaDelivery;
+  deviceId: string;
+  message: OutgoingMessage;
+}
+
+const SERVICE_CONNECT: Operation = { permission: 'ServiceConnect' };
+
+export class ServiceSendLink implements LinkHandler {
+  readonly requires = SERVICE_CONNECT;
+  /** Credit the peer holds (granted, not yet used). */
+  private granted = 0;
+  /** Transfers received and not yet settled. */
+  private inFlight = 0;
+  private batch: Pending[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly receiver: Receiver,
+    private readonly deps: ServiceSendDeps,
+  ) {
+    receiver.on('message', (ctx: EventContext) => this.onTransfer(ctx));
+    this.refill();
+  }
+
+  async detached(): Promise<void> {
+    this.closed = true;
+  }
+
+  async close(error: AmqpError): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.receiver.close(error);
+  }
+
+  private onTransfer(ctx: EventContext): void {
+    const delivery = ctx.delivery;
+    if (this.closed || !delivery) return;
+    if (this.granted <= 0) {
+      this.deps.logger.warn('transfer without link credit on /messages/devicebound');
+      void this.close({ condition: TRANSFER_LIMIT_EXCEEDED, description: 'Transfer without link credit' });
+      return;
+    }
+    this.granted--;
+    this.inFlight++;
+    let decoded: { deviceId: string; message: OutgoingMessage };
+    try {
+      if (!ctx.message) throw new FerryError('ArgumentInvalid', 'Only AMQP messages (format 0) can be sent');
+      decoded = decodeServiceMessage(ctx.message);
+      // A token can expire between the timer check and this transfer.
+      if (!this.deps.claims.can(SERVICE_CONNECT)) {
+        throw new FerryError('IotHubUnauthorizedAccess', 'No valid token with ServiceConnect on this connection');
+      }
+    } catch (err) {
+      this.settle(delivery, err);
+      return;
+    }
+    this.batch.push({ delivery, ...decoded });
+    // Transfers of one read arrive synchronously: gather them, then hand them over together.
+    if (this.batch.length === 1) queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    const items = this.batch;
+    this.batch = [];
+    if (items.length === 0) return;
+    this.deps.engine
+      .sendMany(items.map(({ deviceId, message }) => ({ deviceId, message })))
+      .then(
+        (results) => items.forEach((item, i) => this.settle(item.delivery, results[i] instanceof Error ? results[i] : undefined)),
+        (err: unknown) => items.forEach((item) => this.settle(item.delivery, err)),
+      )
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'settling service sends failed'));
+  }
+
+  private settle(delivery: RheaDelivery, err: unknown): void {
+    this.inFlight--;
+    if (this.closed) return;
+    if (err === undefined) {
+      delivery.accept();
+    } else {
+      const error = toAmqpError(err);
+      if (error.condition === 'amqp:internal-error') this.deps.logger.error({ err }, 'service send failed');
+      else this.deps.logger.debug({ condition: error.condition, reason: error.description }, 'service send rejected');
+      delivery.reject(error);
+    }
+    this.refill();
+  }
+
+  /** Top the peer's credit back up, in steps of a quarter so flows stay rare. */
+  private refill(): void {
+    if (this.closed) return;
+    const room = SERVICE_SEND_CREDIT - this.inFlight - this.granted;
+    if (room >= SERVICE_SEND_CREDIT / 4 || (this.granted === 0 && room > 0)) {
+      this.granted += room;
+      this.receiver.add_credit(room);
+    }
+  }
+}
