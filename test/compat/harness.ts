@@ -8,10 +8,19 @@
  * and FERRY_TEST_CA_DIR=<tmp>/ferry-test-ca. startHub() copies that CA into each new data dir
  * (`<dataDir>/tls/ca.pem`, `<dataDir>/tls/ca-key.pem`) so the hub issues its server certificate from it.
  *
- * Each hub gets its own loopback address (127.0.0.2, 127.0.0.3, ...) with the standard ports
+ * Each hub gets its own loopback address (127.0.P.2, 127.0.P.3, ..., P derived from the test process id) with the standard ports
  * 443 / 8883 / 5671, and that address is the HostName in every connection string (the
  * certificate carries it as an IP SAN).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSasToken, formatDeviceConnectionString, parseHubConnectionString } from '@ferry/common';
+import { ensureCa, parseConfig, readHubInfo, readPolicyConnectionString } from '@ferry/hub';
+
 export interface StartHubOptions {
   /** Config overrides written to a JSON config file passed with --config, e.g. { c2d: { lockTimeoutMs: 2000 } }. */
   config?: Record<string, unknown>;
@@ -44,12 +53,219 @@ export interface HubProcess {
   output(): string;
 }
 
-export declare function startHub(opts?: StartHubOptions): Promise<HubProcess>;
+export const CLI_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
+/** What `ferry hub start` prints once it serves (packages/cli/src/commands/hub-start.ts READY_LINE). */
+const READY_LINE = 'Ferry hub ready';
+const POLICIES = ['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite'] as const;
+const START_TIMEOUT_MS = 30_000;
+const API = 'api-version=2021-04-12';
+
+// 127.0.<pid-derived>.<counter>: parallel test processes get different /24s, so their hubs never
+// share an address; 127.0.0.0/8 all routes to lo on Linux.
+const octet3 = 1 + (process.pid % 250);
+let nextHost = 2;
+
+function nextAddress(): string {
+  const host = nextHost;
+  nextHost = nextHost >= 254 ? 2 : nextHost + 1;
+  return `127.0.${octet3}.${host}`;
+}
+
+/** The shared test CA (scripts/test.mjs makes it); made here when a test file is run on its own. */
+function testCaDir(): string {
+  const dir = process.env.FERRY_TEST_CA_DIR ?? join(tmpdir(), 'ferry-test-ca');
+  ensureCa(dir);
+  if (!process.env.NODE_EXTRA_CA_CERTS) {
+    process.stderr.write(
+      `harness: NODE_EXTRA_CA_CERTS is not set, so the service SDK will not trust the hub; run tests with \`node scripts/test.mjs\` or set NODE_EXTRA_CA_CERTS=${join(dir, 'tls', 'ca.pem')}\n`,
+    );
+  }
+  return dir;
+}
+
+function seedCa(dataDir: string): void {
+  const from = join(testCaDir(), 'tls');
+  const to = join(dataDir, 'tls');
+  if (existsSync(join(to, 'ca.pem'))) return;
+  mkdirSync(to, { recursive: true, mode: 0o700 });
+  copyFileSync(join(from, 'ca.pem'), join(to, 'ca.pem'));
+  copyFileSync(join(from, 'ca-key.pem'), join(to, 'ca-key.pem'));
+  chmodSync(join(to, 'ca-key.pem'), 0o600);
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+class HubProcessImpl implements HubProcess {
+  readonly caFile: string;
+  ownerConnectionString = '';
+  /** The HTTPS port the hub bound (443 unless the config says otherwise). */
+  httpsPort = 443;
+  private child: ChildProcess | undefined;
+  private printed = '';
+  private strings = new Map<string, string>();
+
+  constructor(
+    readonly address: string,
+    readonly dataDir: string,
+    private readonly configFile: string,
+    private readonly env: Record<string, string>,
+  ) {
+    this.caFile = join(dataDir, 'tls', 'ca.pem');
+  }
+
+  /** Spawns the hub and resolves once it prints the ready line; rejects with its output otherwise. */
+  async launch(): Promise<void> {
+    const args = [CLI_BIN, 'hub', 'start', '--data-dir', this.dataDir, '--host', this.address];
+    args.push('--bind', this.address, '--config', this.configFile);
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    running.add(child);
+    child.once('exit', () => running.delete(child));
+    let stdout = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`hub at ${this.address} not ready after ${START_TIMEOUT_MS} ms:\n${this.printed}`));
+      }, START_TIMEOUT_MS);
+      const fail = (code: number | null) => {
+        clearTimeout(timer);
+        reject(new Error(`hub at ${this.address} exited with ${code} before it was ready:\n${this.printed}`));
+      };
+      child.once('exit', fail);
+      child.stderr!.on('data', (c: Buffer) => {
+        this.printed += c.toString('utf8');
+      });
+      child.stdout!.on('data', (c: Buffer) => {
+        const text = c.toString('utf8');
+        this.printed += text;
+        stdout += text;
+        if (stdout.includes(READY_LINE)) {
+          clearTimeout(timer);
+          child.off('exit', fail);
+          resolve();
+        }
+      });
+    });
+    this.httpsPort = readHubInfo(this.dataDir)?.ports.https ?? 443;
+    const config = parseConfig({ flags: { dataDir: this.dataDir } });
+    for (const policy of POLICIES) {
+      this.strings.set(policy, await readPolicyConnectionString({ config, policy, host: this.address }));
+    }
+    this.ownerConnectionString = this.connectionString('iothubowner');
+  }
+
+  connectionString(policy: string): string {
+    const cs = this.strings.get(policy);
+    if (!cs) throw new Error(`no shared access policy ${policy}; the hub has ${[...this.strings.keys()].join(', ')}`);
+    return cs;
+  }
+
+  async createDevice(deviceId: string, opts: { status?: 'enabled' | 'disabled' } = {}): Promise<string> {
+    const owner = parseHubConnectionString(this.ownerConnectionString);
+    const authorization = createSasToken({
+      resourceUri: owner.hostName,
+      encode: false,
+      key: owner.sharedAccessKey,
+      keyName: owner.sharedAccessKeyName,
+      expiry: Math.ceil(Date.now() / 1000) + 3600,
+    });
+    const res = await hubRequest(this, 'PUT', `/devices/${encodeURIComponent(deviceId)}?${API}`, {
+      headers: { authorization, 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId, status: opts.status ?? 'enabled' }),
+    });
+    const text = res.body.toString('utf8');
+    if (res.status !== 200) throw new Error(`createDevice ${deviceId}: ${res.status} ${text.slice(0, 300)}`);
+    const device = JSON.parse(text) as { authentication: { symmetricKey: { primaryKey: string } } };
+    return formatDeviceConnectionString({
+      hostName: this.address,
+      deviceId,
+      sharedAccessKey: device.authentication.symmetricKey.primaryKey,
+    });
+  }
+
+  async stop(): Promise<number | null> {
+    const child = this.child;
+    if (!child) return null;
+    child.kill('SIGTERM');
+    return exited(child);
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await exited(child);
+  }
+
+  async restart(): Promise<void> {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) await this.stop();
+    await this.launch();
+  }
+
+  output(): string {
+    return this.printed;
+  }
+}
+
+export async function startHub(opts: StartHubOptions = {}): Promise<HubProcess> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ferry-hub-'));
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  seedCa(dataDir);
+  const configFile = join(dataDir, 'test-config.json');
+  const config = { ...opts.config, log: { level: 'warn', ...(opts.config?.log as object | undefined) } };
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  // A hub of another test process may hold an address; try the next ones before giving up.
+  for (let attempt = 0; ; attempt++) {
+    const hub = new HubProcessImpl(opts.address ?? nextAddress(), dataDir, configFile, opts.env ?? {});
+    try {
+      await hub.launch();
+      return hub;
+    } catch (err) {
+      if (opts.address || attempt >= 4 || !hub.output().includes('EADDRINUSE')) throw err;
+    }
+  }
+}
 
 /** HTTPS request to a hub (CA trusted), for raw protocol tests. */
-export declare function hubRequest(
+export function hubRequest(
   hub: HubProcess,
   method: string,
   path: string,
-  opts?: { headers?: Record<string, string>; body?: string | Buffer },
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
+  opts: { headers?: Record<string, string>; body?: string | Buffer } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: hub.address,
+        port: hub instanceof HubProcessImpl ? hub.httpsPort : 443,
+        method,
+        path,
+        ca: readFileSync(hub.caFile, 'utf8'),
+        agent: false,
+        headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...opts.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}

@@ -13,7 +13,12 @@ export interface Parsed {
 export function parse(args: string[], options: Options, usage: string, maxPositionals: number): Parsed {
   let parsed: Parsed;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as Parsed;
+    parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    }) as Parsed;
   } catch (err) {
     const code = (err as { code?: string }).code;
     let text = (err as Error).message;

@@ -2,8 +2,8 @@
 import { isFerryError } from '@ferry/common';
 import { HelpRequested } from './args.js';
 import { device } from './commands/device.js';
-import { hubStart } from './commands/hub-start.js';
 import { hubCa, hubConnectionString } from './commands/hub-scripts.js';
+import { hubStart } from './commands/hub-start.js';
 import { CliError, type Io } from './io.js';
 import { USAGE } from './usage.js';
 

@@ -33,7 +33,9 @@ const TLS_TRUST_CODES = new Set([
 function networkError(target: RegistryTarget, err: NodeJS.ErrnoException): CliError {
   const where = `${target.cs.hostName}:${target.port}`;
   if (err.code === 'ECONNREFUSED') {
-    return new CliError(`cannot reach the hub at ${where} (connection refused). Is it running? Start it with \`npx ferry hub start\`.`);
+    return new CliError(
+      `cannot reach the hub at ${where} (connection refused). Is it running? Start it with \`npx ferry hub start\`.`,
+    );
   }
   if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') {
     return new CliError(`cannot resolve ${target.cs.hostName}; check HostName in the connection string.`);
@@ -44,7 +46,9 @@ function networkError(target: RegistryTarget, err: NodeJS.ErrnoException): CliEr
     );
   }
   if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return new CliError(`the hub's certificate is not valid for ${target.cs.hostName}; start the hub with --host ${target.cs.hostName}.`);
+    return new CliError(
+      `the hub's certificate is not valid for ${target.cs.hostName}; start the hub with --host ${target.cs.hostName}.`,
+    );
   }
   return new CliError(`request to the hub at ${where} failed: ${err.code ?? ''} ${err.message}`.trim());
 }

@@ -29,7 +29,13 @@ export async function device(action: string | undefined, args: string[], io: Io)
       const created = await new RegistryClient(target).create(id, values.disabled ? 'disabled' : 'enabled');
       const key = created.authentication.symmetricKey.primaryKey;
       if (!key) throw new CliError(`device ${id} was created without a symmetric key`);
-      io.out(formatDeviceConnectionString({ hostName: target.cs.hostName, deviceId: created.deviceId, sharedAccessKey: key }));
+      io.out(
+        formatDeviceConnectionString({
+          hostName: target.cs.hostName,
+          deviceId: created.deviceId,
+          sharedAccessKey: key,
+        }),
+      );
       return 0;
     }
     case 'show': {
@@ -43,7 +49,9 @@ export async function device(action: string | undefined, args: string[], io: Io)
       const { values } = parse(args, { ...COMMON, top: { type: 'string' } }, USAGE.device, 0);
       const top = str(values.top);
       if (top !== undefined && !/^\d+$/.test(top)) throw new CliError(`--top must be a whole number, got "${top}"`, 2);
-      const devices = await new RegistryClient(await resolveTarget(values, io)).list(top === undefined ? undefined : Number(top));
+      const devices = await new RegistryClient(await resolveTarget(values, io)).list(
+        top === undefined ? undefined : Number(top),
+      );
       if (devices.length === 0) {
         io.out('No devices yet. Create one with `npx ferry device create <id>`.');
         return 0;

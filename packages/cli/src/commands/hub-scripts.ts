@@ -8,13 +8,24 @@ import { USAGE } from '../usage.js';
 export async function hubConnectionString(args: string[], io: Io): Promise<number> {
   const { values } = parse(
     args,
-    { 'data-dir': { type: 'string' }, policy: { type: 'string' }, host: { type: 'string' }, config: { type: 'string' } },
+    {
+      'data-dir': { type: 'string' },
+      policy: { type: 'string' },
+      host: { type: 'string' },
+      config: { type: 'string' },
+    },
     USAGE['hub connection-string'],
     0,
   );
   const config = loadConfig(values, io.env, { dataDir: str(values['data-dir']) });
   const host = str(values.host);
-  io.out(await readPolicyConnectionString({ config, policy: str(values.policy) ?? 'iothubowner', ...(host ? { host } : {}) }));
+  io.out(
+    await readPolicyConnectionString({
+      config,
+      policy: str(values.policy) ?? 'iothubowner',
+      ...(host ? { host } : {}),
+    }),
+  );
   return 0;
 }
 

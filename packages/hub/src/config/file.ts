@@ -8,7 +8,10 @@ export function readConfigFile(path: string): object {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError('config', `cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
+    throw new ConfigError(
+      'config',
+      `cannot read config file ${path}: ${code === 'ENOENT' ? 'no such file' : String(err)}`,
+    );
   }
   let parsed: unknown;
   try {

@@ -143,7 +143,10 @@ function nest(values: Values): Record<string, unknown> {
   for (const [path, value] of values) {
     const parts = path.split('.');
     let node = root;
-    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    for (const part of parts.slice(0, -1)) {
+      node[part] ??= {};
+      node = node[part] as Record<string, unknown>;
+    }
     node[parts[parts.length - 1]!] = Array.isArray(value) ? [...value] : value;
   }
   return root;

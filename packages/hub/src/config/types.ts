@@ -28,7 +28,7 @@ export interface TlsConfig {
 }
 
 export type StoreConfig =
-  | { kind: 'sqlite'; /** default `${dataDir}/ferry.db` */ path?: string; synchronous: 'FULL' | 'NORMAL' }
+  | { kind: 'sqlite' /** default `${dataDir}/ferry.db` */; path?: string; synchronous: 'FULL' | 'NORMAL' }
   | { kind: 'postgres'; url: string };
 
 export interface HubConfig {

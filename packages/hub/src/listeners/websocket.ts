@@ -50,24 +50,37 @@ export class WebSocketRouter {
     });
   }
 
+  /** Why an upgrade request is refused, or the protocol it gets. */
+  private route(req: IncomingMessage): { protocol: WsProtocol } | { status: number; reason: string; text: string } {
+    if (!this.accepting) return { status: 503, reason: 'Service Unavailable', text: 'The hub is stopping.\n' };
+    const path = (req.url ?? '').split('?')[0]!.toLowerCase();
+    if (path !== WEBSOCKET_PATH.toLowerCase()) {
+      return {
+        status: 404,
+        reason: 'Not Found',
+        text: `WebSocket connections are served on ${WEBSOCKET_PATH} only.\n`,
+      };
+    }
+    const picked = pickProtocol((req.headers['sec-websocket-protocol'] ?? '').split(','));
+    if (!picked) {
+      return { status: 400, reason: 'Bad Request', text: 'Sec-WebSocket-Protocol must offer mqtt or AMQPWSB10.\n' };
+    }
+    if (this.opts.gateways[picked.protocol].connectionCount >= this.opts.maxConnections[picked.protocol]) {
+      this.opts.logger.warn({ protocol: picked.protocol }, 'connection limit reached; websocket refused');
+      return { status: 503, reason: 'Service Unavailable', text: 'Connection limit reached.\n' };
+    }
+    return { protocol: picked.protocol };
+  }
+
   /** The HTTPS server's 'upgrade' handler. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (err) => this.opts.logger.debug({ err }, 'websocket upgrade socket error'));
-    if (!this.accepting) return refuse(socket, 503, 'Service Unavailable', 'The hub is stopping.\n');
-    const path = (req.url ?? '').split('?')[0]!.toLowerCase();
-    if (path !== WEBSOCKET_PATH.toLowerCase()) {
-      return refuse(socket, 404, 'Not Found', `WebSocket connections are served on ${WEBSOCKET_PATH} only.\n`);
+    const route = this.route(req);
+    if (!('protocol' in route)) {
+      refuse(socket, route.status, route.reason, route.text);
+      return;
     }
-    const header = req.headers['sec-websocket-protocol'] ?? '';
-    const picked = pickProtocol(header.split(','));
-    if (!picked) {
-      return refuse(socket, 400, 'Bad Request', 'Sec-WebSocket-Protocol must offer mqtt or AMQPWSB10.\n');
-    }
-    const gateway = this.opts.gateways[picked.protocol];
-    if (gateway.connectionCount >= this.opts.maxConnections[picked.protocol]) {
-      this.opts.logger.warn({ protocol: picked.protocol }, 'connection limit reached; websocket refused');
-      return refuse(socket, 503, 'Service Unavailable', 'Connection limit reached.\n');
-    }
+    const gateway = this.opts.gateways[route.protocol];
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const stream = createWebSocketStream(ws);
       stream.on('error', (err) => this.opts.logger.debug({ err }, 'websocket stream error'));

@@ -2,7 +2,7 @@
  * The hub's pino logger. Logs go to stderr so that stdout stays for what a user or a script
  * reads (connection strings, file paths, the ready line).
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { HubConfig } from '../config/types.js';
 
 export function createLogger(level: HubConfig['log']['level'], destination: number = 2): Logger {

@@ -104,7 +104,9 @@ export function issueServerCert(ca: KeyAndCert, hosts: readonly string[], now = 
 /** The SANs of a certificate in sanList's notation. */
 export function sansOf(certPem: string): string[] {
   const cert = forge.pki.certificateFromPem(certPem);
-  const ext = cert.getExtension('subjectAltName') as { altNames?: Array<{ type: number; value?: string; ip?: string }> };
+  const ext = cert.getExtension('subjectAltName') as {
+    altNames?: Array<{ type: number; value?: string; ip?: string }>;
+  };
   return (ext?.altNames ?? []).map((a) => (a.type === 7 ? `IP:${a.ip}` : `DNS:${a.value}`));
 }
 
@@ -112,7 +114,12 @@ export function sansOf(certPem: string): string[] {
  * True when the server certificate can be kept: issued by this CA, matching its key, valid for
  * at least 30 more days, and carrying exactly the SANs the hosts need.
  */
-export function serverCertFits(server: KeyAndCert, ca: KeyAndCert, hosts: readonly string[], now = Date.now()): boolean {
+export function serverCertFits(
+  server: KeyAndCert,
+  ca: KeyAndCert,
+  hosts: readonly string[],
+  now = Date.now(),
+): boolean {
   try {
     const cert = forge.pki.certificateFromPem(server.certPem);
     const caCert = forge.pki.certificateFromPem(ca.certPem);
