@@ -1,0 +1,522 @@
+/**
+ * The contract every Store adapter must pass (SQLite now, PostgreSQL later). It talks to the
+ * Store interface only, with explicit times and limits, so it proves the C2D rules live in the
+ * adapter's transactions and not in the engine.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type {
+  DeviceRecord,
+  EnqueueResult,
+  NewMessage,
+  QueueOp,
+  QueueOpResult,
+  QueueOpResults,
+  QueuePolicy,
+  Store,
+} from '../src/store/types.js';
+
+const T0 = Date.UTC(2026, 0, 1);
+
+export const POLICY: QueuePolicy = {
+  maxQueueDepth: 5,
+  maxDeliveryCount: 3,
+  countLockExpiry: false,
+  lockTimeoutMs: 60_000,
+  feedback: { batchMaxRecords: 4, batchDelayMs: 15_000, lockDurationMs: 60_000, ttlMs: 3_600_000, maxDeliveryCount: 3 },
+};
+
+function device(deviceId: string, status: 'enabled' | 'disabled' = 'enabled', etag = 'e1'): DeviceRecord {
+  return {
+    deviceId,
+    generationId: `g-${deviceId}`,
+    etag,
+    status,
+    statusReason: null,
+    statusUpdatedTime: new Date(T0).toISOString(),
+    authType: 'sas',
+    primaryKey: 'cA==',
+    secondaryKey: 'cw==',
+    primaryThumbprint: null,
+    secondaryThumbprint: null,
+    iotEdge: false,
+  };
+}
+
+function message(deviceId: string, text: string, extra: Partial<NewMessage> = {}): NewMessage {
+  return { deviceId, ack: 'none', expiryTimeUtc: T0 + 3_600_000, properties: {}, body: Buffer.from(text), ...extra };
+}
+
+export function runStoreContract(name: string, makeStore: () => Promise<Store>): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    /** Commits one op and returns its result, typed by kind. */
+    async function one<K extends QueueOp['kind']>(
+      op: QueueOp & { kind: K },
+      now = T0,
+      policy = POLICY,
+    ): Promise<QueueOpResults[K]> {
+      const { results } = await store.commit([op], now, policy);
+      const r = results[0] as QueueOpResult<K>;
+      if (!r.ok && r.error === 'ServerError') throw r.cause;
+      return r as QueueOpResults[K];
+    }
+    const enqueue = (m: NewMessage, now = T0) => one({ kind: 'enqueue', message: m }, now);
+    const lease = async (deviceId: string, max = 1, now = T0) =>
+      (await one({ kind: 'lease', deviceId, max }, now)).deliveries;
+    const feedbackBatch = async (now: number) => (await one({ kind: 'leaseFeedback' }, now)).batch;
+
+    describe('registry', () => {
+      test('insert, get, list, count; a second insert of the same id is refused', async () => {
+        assert.equal(await store.insertDevice(device('b')), true);
+        assert.equal(await store.insertDevice(device('a', 'disabled')), true);
+        assert.equal(await store.insertDevice(device('a')), false);
+        assert.deepEqual(await store.getDevice('b'), device('b'));
+        assert.equal(await store.getDevice('zz'), undefined);
+        assert.deepEqual(
+          (await store.listDevices(10)).map((d) => d.deviceId),
+          ['a', 'b'],
+        );
+        assert.equal((await store.listDevices(1)).length, 1);
+        assert.deepEqual(await store.countDevices(), { total: 2, enabled: 1, disabled: 1 });
+      });
+
+      test('replace honours the expected etag', async () => {
+        await store.insertDevice(device('a'));
+        assert.equal(await store.replaceDevice({ ...device('a', 'disabled'), etag: 'e2' }, 'wrong'), false);
+        assert.equal(await store.replaceDevice({ ...device('a', 'disabled'), etag: 'e2' }, 'e1'), true);
+        assert.equal((await store.getDevice('a'))?.status, 'disabled');
+        assert.equal(await store.replaceDevice({ ...device('a'), etag: 'e3' }), true);
+        assert.equal(await store.replaceDevice(device('missing')), false);
+      });
+
+      test('policies are inserted once and kept', async () => {
+        const p = { keyName: 'service', primaryKey: 'k1', secondaryKey: 'k2', rights: ['ServiceConnect'] };
+        await store.ensurePolicies([p]);
+        await store.ensurePolicies([{ ...p, primaryKey: 'other' }]);
+        assert.deepEqual(await store.getPolicies(), [p]);
+      });
+
+      test('MQTT sessions: put, replace, delete', async () => {
+        await store.putMqttSession({ deviceId: 'a', c2dQos: 1 });
+        await store.putMqttSession({ deviceId: 'a', c2dQos: 0 });
+        assert.deepEqual(await store.getMqttSession('a'), { deviceId: 'a', c2dQos: 0 });
+        await store.putMqttSession({ deviceId: 'a', c2dQos: null });
+        assert.deepEqual(await store.getMqttSession('a'), { deviceId: 'a', c2dQos: null });
+        await store.deleteMqttSession('a');
+        assert.equal(await store.getMqttSession('a'), undefined);
+      });
+
+      test('deleteDevice removes the queue, the MQTT session and un-batched feedback, and honours the etag', async () => {
+        await store.insertDevice(device('a'));
+        await store.insertDevice(device('b'));
+        await enqueue(message('a', 'x'));
+        await enqueue(message('a', 'y', { ack: 'positive' }));
+        await enqueue(message('b', 'z', { ack: 'positive' }));
+        // Batch at once for b's record later, but a's record must be gone before.
+        const [da] = await lease('a', 2);
+        const [db] = await lease('b');
+        await one({ kind: 'settle', deviceId: 'a', lockToken: da!.lockToken, action: 'complete' }); // ack none
+        await store.putMqttSession({ deviceId: 'a', c2dQos: 1 });
+        assert.equal(await store.deleteDevice('a', 'wrong'), false);
+        assert.equal(await store.deleteDevice('a', 'e1'), true);
+        assert.equal(await store.deleteDevice('a'), false);
+        assert.equal(await store.getDevice('a'), undefined);
+        assert.equal(await store.queueDepth('a', T0), 0);
+        assert.equal(await store.getMqttSession('a'), undefined);
+        await one({ kind: 'settle', deviceId: 'b', lockToken: db!.lockToken, action: 'complete' });
+        // Recreated device starts a fresh queue.
+        await store.insertDevice(device('a'));
+        const r = await enqueue(message('a', 'again'));
+        assert.deepEqual(r, { ok: true, sequenceNumber: 1 });
+      });
+
+      test('deleteDevice drops the device’s pending feedback records', async () => {
+        await store.insertDevice(device('a'));
+        await store.insertDevice(device('b'));
+        const policy = { ...POLICY, feedback: { ...POLICY.feedback, batchDelayMs: 15_000 } };
+        // First batch is made at once (no batch yet); a later record waits 15 s.
+        await one({ kind: 'enqueue', message: message('b', 'first', { ack: 'positive' }) }, T0, policy);
+        const [first] = await lease('b');
+        await one({ kind: 'settle', deviceId: 'b', lockToken: first!.lockToken, action: 'complete' }, T0, policy);
+        await enqueue(message('a', 'x', { ack: 'positive', messageId: 'from-a' }));
+        const [d] = await lease('a');
+        await one({ kind: 'settle', deviceId: 'a', lockToken: d!.lockToken, action: 'complete' }, T0 + 1);
+        await store.deleteDevice('a');
+        await one({ kind: 'expire', limit: 100 }, T0 + 20_000);
+        const b1 = await feedbackBatch(T0 + 20_000);
+        assert.deepEqual(
+          b1?.records.map((r) => r.deviceId),
+          ['b'],
+        );
+        await one({ kind: 'settleFeedback', lockToken: b1!.lockToken, action: 'complete' }, T0 + 20_000);
+        assert.equal(await feedbackBatch(T0 + 20_000), null);
+      });
+    });
+
+    describe('enqueue and lease', () => {
+      beforeEach(async () => {
+        await store.insertDevice(device('d'));
+        await store.insertDevice(device('off', 'disabled'));
+      });
+
+      test('unknown and disabled devices are refused with DeviceNotFound', async () => {
+        assert.deepEqual(await enqueue(message('nope', 'x')), { ok: false, error: 'DeviceNotFound' });
+        assert.deepEqual(await enqueue(message('off', 'x')), { ok: false, error: 'DeviceNotFound' });
+      });
+
+      test('per-device sequence numbers and FIFO lease with all fields', async () => {
+        const full = message('d', 'one', {
+          messageId: 'm1',
+          correlationId: 'c1',
+          userId: 'u1',
+          contentType: 'text/plain',
+          contentEncoding: 'utf-8',
+          ack: 'full',
+          properties: { a: '1', b: '' },
+        });
+        assert.deepEqual(await enqueue(full), { ok: true, sequenceNumber: 1 });
+        assert.deepEqual(await enqueue(message('d', 'two')), { ok: true, sequenceNumber: 2 });
+        assert.deepEqual(await enqueue(message('d', 'three', { body: Buffer.alloc(0) })), {
+          ok: true,
+          sequenceNumber: 3,
+        });
+        const got = await lease('d', 2, T0 + 5);
+        assert.equal(got.length, 2);
+        const [a, b] = got;
+        assert.equal(a!.sequenceNumber, 1);
+        assert.equal(a!.messageId, 'm1');
+        assert.equal(a!.correlationId, 'c1');
+        assert.equal(a!.userId, 'u1');
+        assert.equal(a!.contentType, 'text/plain');
+        assert.equal(a!.contentEncoding, 'utf-8');
+        assert.equal(a!.ack, 'full');
+        assert.deepEqual(a!.properties, { a: '1', b: '' });
+        assert.equal(a!.body.toString(), 'one');
+        assert.equal(a!.enqueuedTimeUtc, T0);
+        assert.equal(a!.expiryTimeUtc, T0 + 3_600_000);
+        assert.equal(a!.deliveryCount, 0);
+        assert.equal(a!.redelivered, false);
+        assert.equal(a!.lockedUntil, T0 + 5 + 60_000);
+        assert.equal(b!.sequenceNumber, 2);
+        assert.equal(b!.messageId, undefined);
+        assert.notEqual(a!.lockToken, b!.lockToken);
+        const [c] = await lease('d', 5);
+        assert.equal(c!.sequenceNumber, 3);
+        assert.equal(c!.body.length, 0);
+        assert.deepEqual(await lease('d'), []);
+        assert.deepEqual(await lease('nope'), []);
+      });
+
+      test('queue depth counts Enqueued and Invisible; the limit refuses the next send', async () => {
+        for (let i = 0; i < 5; i++) assert.equal((await enqueue(message('d', `m${i}`))).ok, true);
+        await lease('d', 2);
+        assert.equal(await store.queueDepth('d', T0), 5);
+        assert.deepEqual(await enqueue(message('d', 'm6')), { ok: false, error: 'DeviceMaximumQueueDepthExceeded' });
+      });
+
+      test('one failing op does not fail the others in the same commit', async () => {
+        const broken = { ...message('d', 'x'), body: { not: 'a buffer' } as unknown as Buffer };
+        const { results } = await store.commit(
+          [
+            { kind: 'enqueue', message: message('d', 'a') },
+            { kind: 'enqueue', message: broken },
+            { kind: 'enqueue', message: message('nope', 'b') },
+            { kind: 'enqueue', message: message('d', 'c') },
+          ],
+          T0,
+          POLICY,
+        );
+        assert.deepEqual(results[0], { ok: true, sequenceNumber: 1 });
+        assert.equal(results[1]!.ok, false);
+        assert.equal((results[1] as { error: string }).error, 'ServerError');
+        assert.deepEqual(results[2], { ok: false, error: 'DeviceNotFound' });
+        assert.deepEqual(results[3], { ok: true, sequenceNumber: 2 });
+        assert.equal(await store.queueDepth('d', T0), 2);
+      });
+
+      test('a commit reports the devices it woke', async () => {
+        const r = await store.commit([{ kind: 'enqueue', message: message('d', 'a') }], T0, POLICY);
+        assert.deepEqual(r.wokenDevices, ['d']);
+      });
+    });
+
+    describe('settle, expiry and deadlines', () => {
+      beforeEach(async () => {
+        await store.insertDevice(device('d'));
+      });
+
+      test('complete removes; a second complete is lock lost; a token is bound to its device', async () => {
+        await enqueue(message('d', 'x'));
+        const [m] = await lease('d');
+        assert.deepEqual(
+          await one({ kind: 'settle', deviceId: 'other', lockToken: m!.lockToken, action: 'complete' }),
+          {
+            ok: false,
+            error: 'DeviceMessageLockLost',
+          },
+        );
+        assert.deepEqual(await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }), {
+          ok: true,
+          outcome: 'completed',
+        });
+        assert.deepEqual(await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }), {
+          ok: false,
+          error: 'DeviceMessageLockLost',
+        });
+        assert.equal(await store.queueDepth('d', T0), 0);
+      });
+
+      test('abandon keeps the position and counts; the max dead-letters', async () => {
+        await enqueue(message('d', 'first'));
+        await enqueue(message('d', 'second'));
+        for (let i = 1; i < POLICY.maxDeliveryCount; i++) {
+          const [m] = await lease('d');
+          assert.equal(m!.body.toString(), 'first');
+          assert.equal(m!.deliveryCount, i - 1);
+          assert.equal(m!.redelivered, i > 1);
+          const r = await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'abandon' });
+          assert.deepEqual(r, { ok: true, outcome: 'requeued' });
+        }
+        const [last] = await lease('d');
+        const r = await one({ kind: 'settle', deviceId: 'd', lockToken: last!.lockToken, action: 'abandon' });
+        assert.deepEqual(r, { ok: true, outcome: 'deadLettered' });
+        const [next] = await lease('d');
+        assert.equal(next!.body.toString(), 'second');
+      });
+
+      test('lock expiry returns the message without counting, unless countLockExpiry', async () => {
+        await enqueue(message('d', 'x'));
+        const [m] = await lease('d');
+        assert.equal(await store.nextDeadline(POLICY), m!.lockedUntil);
+        const due = m!.lockedUntil;
+        const r = await one({ kind: 'expire', limit: 100 }, due);
+        assert.deepEqual(r, { ok: true, expired: 0, locksExpired: 1, more: false });
+        assert.deepEqual(
+          await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }, due),
+          {
+            ok: false,
+            error: 'DeviceMessageLockLost',
+          },
+        );
+        const [again] = await lease('d', 1, due);
+        assert.equal(again!.deliveryCount, 0);
+        assert.equal(again!.redelivered, true);
+        const counting = { ...POLICY, countLockExpiry: true };
+        await one({ kind: 'expire', limit: 100 }, again!.lockedUntil, counting);
+        const [third] = await lease('d', 1, again!.lockedUntil);
+        assert.equal(third!.deliveryCount, 1);
+      });
+
+      test('an expired lock is lost even before the scheduler ran', async () => {
+        await enqueue(message('d', 'x'));
+        const [m] = await lease('d');
+        const late = m!.lockedUntil;
+        assert.deepEqual(
+          await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }, late),
+          { ok: false, error: 'DeviceMessageLockLost' },
+        );
+        const [again] = await lease('d', 1, late);
+        assert.equal(again!.sequenceNumber, m!.sequenceNumber);
+      });
+
+      test('TTL expiry dead-letters a locked message at once; its settle is lock lost', async () => {
+        await enqueue(message('d', 'x', { expiryTimeUtc: T0 + 10_000, ack: 'negative', messageId: 'm' }));
+        await enqueue(message('d', 'y'));
+        const [m] = await lease('d');
+        assert.equal(await store.nextDeadline(POLICY), T0 + 10_000);
+        const r = await one({ kind: 'expire', limit: 100 }, T0 + 10_000);
+        assert.deepEqual(r, { ok: true, expired: 1, locksExpired: 0, more: false });
+        assert.equal(await store.queueDepth('d', T0 + 10_000), 1);
+        assert.deepEqual(
+          await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }, T0 + 10_000),
+          { ok: false, error: 'DeviceMessageLockLost' },
+        );
+        const b = await feedbackBatch(T0 + 10_000);
+        assert.deepEqual(b?.records, [
+          {
+            originalMessageId: 'm',
+            enqueuedTimeUtc: new Date(T0 + 10_000).toISOString(),
+            statusCode: 'Expired',
+            description: 'Expired',
+            deviceId: 'd',
+            deviceGenerationId: 'g-d',
+          },
+        ]);
+      });
+
+      test('an expired message is never leased, even before the scheduler ran', async () => {
+        await enqueue(message('d', 'x', { expiryTimeUtc: T0 + 10 }));
+        assert.deepEqual(await lease('d', 1, T0 + 10), []);
+        assert.equal(await store.queueDepth('d', T0 + 10), 0);
+      });
+
+      test('expire works in batches and says when more is due', async () => {
+        for (let i = 0; i < 5; i++) await enqueue(message('d', `m${i}`, { expiryTimeUtc: T0 + 100 }));
+        const r1 = await one({ kind: 'expire', limit: 2 }, T0 + 100);
+        assert.deepEqual(r1, { ok: true, expired: 2, locksExpired: 0, more: true });
+        await one({ kind: 'expire', limit: 2 }, T0 + 100);
+        const r3 = await one({ kind: 'expire', limit: 2 }, T0 + 100);
+        assert.deepEqual(r3, { ok: true, expired: 1, locksExpired: 0, more: false });
+        assert.equal(await store.nextDeadline(POLICY), null);
+      });
+
+      test('release returns locked messages; unknown tokens are ignored', async () => {
+        await enqueue(message('d', 'a'));
+        await enqueue(message('d', 'b'));
+        const ms = await lease('d', 2);
+        const r = await one({ kind: 'release', deviceId: 'd', lockTokens: [...ms.map((m) => m.lockToken), 'junk'] });
+        assert.deepEqual(r, { ok: true, released: 2 });
+        const again = await lease('d', 2);
+        assert.deepEqual(
+          again.map((m) => [m.sequenceNumber, m.deliveryCount, m.redelivered]),
+          [
+            [1, 0, true],
+            [2, 0, true],
+          ],
+        );
+      });
+
+      test('reject dead-letters', async () => {
+        await enqueue(message('d', 'a', { ack: 'negative' }));
+        const [m] = await lease('d');
+        assert.deepEqual(await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'reject' }), {
+          ok: true,
+          outcome: 'deadLettered',
+        });
+        assert.equal(await store.queueDepth('d', T0), 0);
+      });
+
+      test('purge removes pending and locked messages; unknown device is refused', async () => {
+        await enqueue(message('d', 'a'));
+        await enqueue(message('d', 'b'));
+        const [m] = await lease('d');
+        assert.deepEqual(await one({ kind: 'purge', deviceId: 'd' }), { ok: true, purged: 2 });
+        assert.deepEqual(await one({ kind: 'purge', deviceId: 'nope' }), { ok: false, error: 'DeviceNotFound' });
+        assert.deepEqual(await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }), {
+          ok: false,
+          error: 'DeviceMessageLockLost',
+        });
+        assert.equal(await store.queueDepth('d', T0), 0);
+      });
+    });
+
+    describe('feedback queue', () => {
+      beforeEach(async () => {
+        await store.insertDevice(device('d'));
+      });
+
+      /** Completes n messages with ack positive at `now`. */
+      async function outcomes(n: number, now: number, policy = POLICY): Promise<void> {
+        for (let i = 0; i < n; i++) {
+          await one(
+            { kind: 'enqueue', message: message('d', `m${i}`, { ack: 'positive', messageId: `id${i}` }) },
+            now,
+            policy,
+          );
+          const [m] = (await one({ kind: 'lease', deviceId: 'd', max: 1 }, now, policy)).deliveries;
+          await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }, now, policy);
+        }
+      }
+
+      test('first record batches at once; later ones wait batchDelay; full batches at once', async () => {
+        await outcomes(1, T0);
+        const b1 = await feedbackBatch(T0);
+        assert.equal(b1?.records.length, 1);
+        assert.equal(b1?.enqueuedTimeUtc, T0);
+        await outcomes(2, T0 + 1000);
+        assert.equal(await feedbackBatch(T0 + 1000), null);
+        assert.equal(await store.nextDeadline(POLICY), Math.min(T0 + 15_000, b1!.lockedUntil));
+        await outcomes(2, T0 + 2000); // 4 pending = batchMaxRecords: one full batch at once
+        const b2 = await feedbackBatch(T0 + 2000);
+        assert.deepEqual(
+          b2?.records.map((r) => r.originalMessageId),
+          ['id0', 'id1', 'id0', 'id1'],
+        );
+        await outcomes(1, T0 + 3000);
+        assert.equal(await feedbackBatch(T0 + 3000), null);
+        await one({ kind: 'expire', limit: 100 }, T0 + 17_000);
+        const b3 = await feedbackBatch(T0 + 17_000);
+        assert.equal(b3?.records.length, 1);
+      });
+
+      test('batchDelay 0 batches at once', async () => {
+        const now0 = { ...POLICY, feedback: { ...POLICY.feedback, batchDelayMs: 0 } };
+        await outcomes(1, T0, now0);
+        await outcomes(1, T0 + 1, now0);
+        assert.equal((await one({ kind: 'leaseFeedback' }, T0 + 1, now0)).batch?.records.length, 1);
+        assert.equal((await one({ kind: 'leaseFeedback' }, T0 + 1, now0)).batch?.records.length, 1);
+      });
+
+      test('competing receivers get different batches; complete removes one', async () => {
+        const now0 = { ...POLICY, feedback: { ...POLICY.feedback, batchDelayMs: 0 } };
+        await outcomes(2, T0, now0);
+        const { results } = await store.commit(
+          [{ kind: 'leaseFeedback' }, { kind: 'leaseFeedback' }, { kind: 'leaseFeedback' }],
+          T0,
+          now0,
+        );
+        const [a, b, c] = results as Array<QueueOpResults['leaseFeedback']>;
+        assert.ok(a!.batch && b!.batch);
+        assert.notEqual(a!.batch.lockToken, b!.batch.lockToken);
+        assert.equal(c!.batch, null);
+        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: a!.batch.lockToken, action: 'complete' }), {
+          ok: true,
+        });
+        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: a!.batch.lockToken, action: 'complete' }), {
+          ok: false,
+          error: 'DeviceMessageLockLost',
+        });
+      });
+
+      test('feedback abandon and lock expiry count; the max drops the batch', async () => {
+        await outcomes(1, T0);
+        let now = T0;
+        const b = await feedbackBatch(now);
+        assert.equal(b?.deliveryCount, 0);
+        await one({ kind: 'settleFeedback', lockToken: b!.lockToken, action: 'abandon' }, now);
+        const b2 = await feedbackBatch(now);
+        assert.equal(b2?.deliveryCount, 1);
+        now = b2!.lockedUntil;
+        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: b2!.lockToken, action: 'complete' }, now), {
+          ok: false,
+          error: 'DeviceMessageLockLost',
+        });
+        // Lock expiry was the second delivery; the third ends it (maxDeliveryCount 3).
+        const b3 = await feedbackBatch(now);
+        assert.equal(b3?.deliveryCount, 2);
+        await one({ kind: 'settleFeedback', lockToken: b3!.lockToken, action: 'abandon' }, now);
+        assert.equal(await feedbackBatch(now), null);
+      });
+
+      test('feedback TTL drops a batch even when locked', async () => {
+        await outcomes(1, T0);
+        const b = await feedbackBatch(T0);
+        const expiry = T0 + POLICY.feedback.ttlMs;
+        await one({ kind: 'settleFeedback', lockToken: b!.lockToken, action: 'abandon' }, T0);
+        assert.equal(await store.nextDeadline(POLICY), expiry);
+        await one({ kind: 'expire', limit: 100 }, expiry);
+        assert.equal(await feedbackBatch(expiry), null);
+        assert.equal(await store.nextDeadline(POLICY), null);
+      });
+
+      test('reject drops a feedback batch', async () => {
+        await outcomes(1, T0);
+        const b = await feedbackBatch(T0);
+        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: b!.lockToken, action: 'reject' }), {
+          ok: true,
+        });
+        assert.equal(await feedbackBatch(T0 + 120_000), null);
+      });
+    });
+  });
+}
+
+export type { EnqueueResult };
