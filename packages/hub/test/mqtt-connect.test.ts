@@ -21,7 +21,12 @@ describe('MQTT CONNECT', () => {
   test('the username host matches with or without a port and in any case; the query is ignored', async () => {
     const hub = await startTestHub();
     const key = await hub.device('dev1');
-    for (const username of [`${HOST}:8883/dev1/?api-version=2021-04-12`, 'FERRY.test/dev1/', `${HOST}/dev1`, `${HOST}/dev1/?x=1&y=%2F`]) {
+    for (const username of [
+      `${HOST}:8883/dev1/?api-version=2021-04-12`,
+      'FERRY.test/dev1/',
+      `${HOST}/dev1`,
+      `${HOST}/dev1/?x=1&y=%2F`,
+    ]) {
       const { client, connack } = await hub.connect('dev1', key, { username });
       assert.equal(connack.returnCode, 0, username);
       client.send({ cmd: 'disconnect' });
@@ -118,7 +123,12 @@ describe('MQTT CONNECT', () => {
     test('a policy token for a device that is not registered', async () => {
       const hub = await startTestHub();
       const device = hub.registry.policy('device')!;
-      const password = createSasToken({ resourceUri: HOST, key: device.primaryKey, keyName: 'device', expiry: Math.floor(hub.clock.now() / 1000) + 60 });
+      const password = createSasToken({
+        resourceUri: HOST,
+        key: device.primaryKey,
+        keyName: 'device',
+        expiry: Math.floor(hub.clock.now() / 1000) + 60,
+      });
       const { client, connack } = await hub.connect('ghost', '', { password });
       assert.equal(connack.returnCode, 5);
       await client.waitClosed();
@@ -138,7 +148,12 @@ describe('MQTT CONNECT', () => {
       const hub = await startTestHub();
       await hub.device('dev1', 'disabled');
       const device = hub.registry.policy('device')!;
-      const password = createSasToken({ resourceUri: HOST, key: device.primaryKey, keyName: 'device', expiry: Math.floor(hub.clock.now() / 1000) + 60 });
+      const password = createSasToken({
+        resourceUri: HOST,
+        key: device.primaryKey,
+        keyName: 'device',
+        expiry: Math.floor(hub.clock.now() / 1000) + 60,
+      });
       const { client, connack } = await hub.connect('dev1', '', { password });
       assert.equal(connack.returnCode, 3);
       await client.waitClosed();
@@ -148,9 +163,21 @@ describe('MQTT CONNECT', () => {
   test('CONNACK 1 for MQTT 3.1 and MQTT 5', async () => {
     const hub = await startTestHub();
     const key = await hub.device('dev1');
-    for (const [protocolId, protocolVersion] of [['MQIsdp', 3], ['MQTT', 5]] as const) {
+    for (const [protocolId, protocolVersion] of [
+      ['MQIsdp', 3],
+      ['MQTT', 5],
+    ] as const) {
       const client = hub.open();
-      client.send({ cmd: 'connect', protocolId, protocolVersion, clientId: 'dev1', clean: false, keepalive: 60, username: `${HOST}/dev1/`, password: Buffer.from(hub.token('dev1', key)) });
+      client.send({
+        cmd: 'connect',
+        protocolId,
+        protocolVersion,
+        clientId: 'dev1',
+        clean: false,
+        keepalive: 60,
+        username: `${HOST}/dev1/`,
+        password: Buffer.from(hub.token('dev1', key)),
+      });
       await until(() => client.received.length > 0 || client.isClosed, 'an answer');
       // The CONNACK is written in 3.1.1 form; its return code is the last byte.
       const bytes = Buffer.concat(client.received);
@@ -164,7 +191,16 @@ describe('MQTT CONNECT', () => {
     const hub = await startTestHub();
     const key = await hub.device('dev1');
     const client = hub.open();
-    client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: '', clean: true, keepalive: 60, username: `${HOST}/dev1/`, password: Buffer.from(hub.token('dev1', key)) });
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: '',
+      clean: true,
+      keepalive: 60,
+      username: `${HOST}/dev1/`,
+      password: Buffer.from(hub.token('dev1', key)),
+    });
     assert.equal((await client.next('connack')).returnCode, 2);
     await client.waitClosed();
   });
@@ -181,7 +217,16 @@ describe('MQTT CONNECT', () => {
     const hub = await startTestHub();
     const key = await hub.device('dev1');
     const { client } = await hub.connect('dev1', key);
-    client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'dev1', clean: false, keepalive: 60, username: `${HOST}/dev1/`, password: Buffer.from(hub.token('dev1', key)) });
+    client.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: 'dev1',
+      clean: false,
+      keepalive: 60,
+      username: `${HOST}/dev1/`,
+      password: Buffer.from(hub.token('dev1', key)),
+    });
     await client.waitClosed();
     assert.equal(client.packets.filter((p) => p.cmd === 'connack').length, 0);
   });

@@ -1,28 +1,22 @@
 /**
  * Test kit for the MQTT gateway: an in-memory Duplex pair, a raw MQTT client over it that speaks
- * real bytes (mqtt-packet), a hub context with the real registry and authenticator, and a small
- * in-memory engine with the C2D lease/lock semantics the gateway relies on.
+ * real bytes (mqtt-packet), and a hub context made of the real pieces: SQLite store (in memory),
+ * engine, registry and authenticator, all on a manual clock.
  */
 import { Duplex } from 'node:stream';
-import {
-  type Delivery,
-  FerryError,
-  type FeedbackBatch,
-  type OutgoingMessage,
-  type StoredMessage,
-  createSasToken,
-} from '@ferry/common';
-import { generate, type Packet, parser as mqttParser } from 'mqtt-packet';
+import { createSasToken, type Delivery, type FeedbackBatch, type OutgoingMessage } from '@ferry/common';
+import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import { pino } from 'pino';
 import { SasAuthenticator } from '../src/auth/authenticator.js';
 import { ManualClock } from '../src/clock.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { HubConfig } from '../src/config/types.js';
+import { Engine } from '../src/engine/engine.js';
 import type { C2dEngine, SendResult } from '../src/engine/types.js';
 import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
-import { FakeRegistryStore } from './registry-fake-store.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
 export const HOST = 'ferry.test';
 
@@ -46,7 +40,10 @@ export function duplexPair(): [Duplex, Duplex] {
         cb(err);
       },
     });
-  sides.push(make(() => sides[1]!), make(() => sides[0]!));
+  sides.push(
+    make(() => sides[1]!),
+    make(() => sides[0]!),
+  );
   return [sides[0]!, sides[1]!];
 }
 
@@ -119,171 +116,98 @@ export class RawClient {
   }
 }
 
-interface QueuedMessage {
-  stored: StoredMessage;
-  lock: { token: string; until: number } | undefined;
-  leasedBefore: boolean;
-}
-
 /**
- * The engine semantics the gateway relies on, in memory: FIFO per device, leases with a lock
- * timeout driven by the clock, release, complete, redelivered flag, onAvailable signals.
+ * The real engine, with a record of what the gateway settled (for assertions). Every call goes
+ * straight through; nothing is faked.
  */
-export class FakeEngine implements C2dEngine {
+export class RecordingEngine implements C2dEngine {
   readonly completed: Array<{ deviceId: string; messageId: string | undefined }> = [];
   readonly rejected: Array<{ deviceId: string; messageId: string | undefined }> = [];
   readonly released: string[] = [];
-  private readonly queues = new Map<string, QueuedMessage[]>();
-  private readonly listeners = new Map<string, Set<() => void>>();
-  private seq = 0;
-  private tokens = 0;
+  private readonly messageIds = new Map<string, string | undefined>();
+  private readonly listening = new Map<string, number>();
 
-  constructor(
-    private readonly clock: ManualClock,
-    private readonly lockTimeoutMs: number,
-  ) {}
+  constructor(readonly inner: Engine) {}
 
-  async send(deviceId: string, m: OutgoingMessage): Promise<SendResult> {
-    const stored: StoredMessage = {
-      deviceId,
-      sequenceNumber: ++this.seq,
-      messageId: m.messageId,
-      correlationId: m.correlationId,
-      userId: m.userId,
-      contentType: m.contentType,
-      contentEncoding: m.contentEncoding,
-      ack: m.ack ?? 'none',
-      expiryTimeUtc: m.expiryTimeUtc ?? this.clock.now() + 3600_000,
-      enqueuedTimeUtc: this.clock.now(),
-      properties: { ...(m.properties ?? {}) },
-      body: m.body,
-      deliveryCount: 0,
-    };
-    this.queue(deviceId).push({ stored, lock: undefined, leasedBefore: false });
-    this.signal(deviceId);
-    return { messageId: m.messageId, sequenceNumber: stored.sequenceNumber };
+  send(deviceId: string, m: OutgoingMessage): Promise<SendResult> {
+    return this.inner.send(deviceId, m);
   }
 
-  async sendMany(items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>): Promise<Array<SendResult | Error>> {
-    const out: Array<SendResult | Error> = [];
-    for (const i of items) out.push(await this.send(i.deviceId, i.message));
-    return out;
+  sendMany(items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>): Promise<Array<SendResult | Error>> {
+    return this.inner.sendMany(items);
   }
 
-  async receive(deviceId: string, max = 1): Promise<Delivery[]> {
-    const out: Delivery[] = [];
-    for (const q of this.queue(deviceId)) {
-      if (out.length >= max) break;
-      if (q.lock) continue;
-      const token = `lock-${++this.tokens}`;
-      const until = this.clock.now() + this.lockTimeoutMs;
-      q.lock = { token, until };
-      out.push({ ...q.stored, lockToken: token, lockedUntil: until, redelivered: q.leasedBefore });
-      q.leasedBefore = true;
-      this.clock.setTimer(() => {
-        if (q.lock?.token === token) {
-          q.lock = undefined;
-          this.signal(deviceId);
-        }
-      }, this.lockTimeoutMs);
-    }
+  async receive(deviceId: string, max?: number): Promise<Delivery[]> {
+    const out = await this.inner.receive(deviceId, max);
+    for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
     return out;
   }
 
   async complete(deviceId: string, lockToken: string): Promise<void> {
-    const q = this.take(deviceId, lockToken);
-    this.completed.push({ deviceId, messageId: q.stored.messageId });
+    await this.inner.complete(deviceId, lockToken);
+    this.completed.push({ deviceId, messageId: this.messageIds.get(lockToken) });
   }
 
-  async abandon(deviceId: string, lockToken: string): Promise<void> {
-    const q = this.locked(deviceId, lockToken);
-    q.lock = undefined;
-    this.signal(deviceId);
+  abandon(deviceId: string, lockToken: string): Promise<void> {
+    return this.inner.abandon(deviceId, lockToken);
   }
 
   async reject(deviceId: string, lockToken: string): Promise<void> {
-    const q = this.take(deviceId, lockToken);
-    this.rejected.push({ deviceId, messageId: q.stored.messageId });
+    await this.inner.reject(deviceId, lockToken);
+    this.rejected.push({ deviceId, messageId: this.messageIds.get(lockToken) });
   }
 
   async release(deviceId: string, lockTokens: readonly string[]): Promise<void> {
-    // A real release waits for a commit: let other work run first, as it would.
-    await new Promise<void>((r) => setImmediate(r));
-    for (const q of this.queue(deviceId)) {
-      if (q.lock && lockTokens.includes(q.lock.token)) {
-        this.released.push(q.lock.token);
-        q.lock = undefined;
-      }
-    }
-    this.signal(deviceId);
+    await this.inner.release(deviceId, lockTokens);
+    this.released.push(...lockTokens);
   }
 
-  async purge(deviceId: string): Promise<number> {
-    const n = this.queue(deviceId).length;
-    this.queues.set(deviceId, []);
-    return n;
+  purge(deviceId: string): Promise<number> {
+    return this.inner.purge(deviceId);
   }
 
-  async queueDepth(deviceId: string): Promise<number> {
-    return this.queue(deviceId).length;
-  }
-
-  /** Messages still queued (enqueued or locked), by message id. */
-  pending(deviceId: string): Array<string | undefined> {
-    return this.queue(deviceId).map((q) => q.stored.messageId);
+  queueDepth(deviceId: string): Promise<number> {
+    return this.inner.queueDepth(deviceId);
   }
 
   onAvailable(deviceId: string, listener: () => void): () => void {
-    let set = this.listeners.get(deviceId);
-    if (!set) this.listeners.set(deviceId, (set = new Set()));
-    const fn = () => listener();
-    set.add(fn);
-    return () => set.delete(fn);
+    const off = this.inner.onAvailable(deviceId, listener);
+    this.listening.set(deviceId, (this.listening.get(deviceId) ?? 0) + 1);
+    let on = true;
+    return () => {
+      if (on) this.listening.set(deviceId, this.listening.get(deviceId)! - 1);
+      on = false;
+      off();
+    };
   }
 
+  /** onAvailable listeners currently registered for the device. */
   listenerCount(deviceId: string): number {
-    return this.listeners.get(deviceId)?.size ?? 0;
+    return this.listening.get(deviceId) ?? 0;
   }
 
-  async receiveFeedback(): Promise<FeedbackBatch | null> {
-    return null;
+  receiveFeedback(): Promise<FeedbackBatch | null> {
+    return this.inner.receiveFeedback();
   }
-  async completeFeedback(): Promise<void> {}
-  async abandonFeedback(): Promise<void> {}
-  async rejectFeedback(): Promise<void> {}
-  onFeedbackAvailable(): () => void {
-    return () => {};
+  completeFeedback(lockToken: string): Promise<void> {
+    return this.inner.completeFeedback(lockToken);
   }
-
-  private queue(deviceId: string): QueuedMessage[] {
-    let q = this.queues.get(deviceId);
-    if (!q) this.queues.set(deviceId, (q = []));
-    return q;
+  abandonFeedback(lockToken: string): Promise<void> {
+    return this.inner.abandonFeedback(lockToken);
   }
-
-  private locked(deviceId: string, lockToken: string): QueuedMessage {
-    const q = this.queue(deviceId).find((m) => m.lock?.token === lockToken && m.lock.until > this.clock.now());
-    if (!q) throw new FerryError('DeviceMessageLockLost');
-    return q;
+  rejectFeedback(lockToken: string): Promise<void> {
+    return this.inner.rejectFeedback(lockToken);
   }
-
-  private take(deviceId: string, lockToken: string): QueuedMessage {
-    const q = this.locked(deviceId, lockToken);
-    const list = this.queue(deviceId);
-    list.splice(list.indexOf(q), 1);
-    return q;
-  }
-
-  private signal(deviceId: string): void {
-    for (const l of this.listeners.get(deviceId) ?? []) l();
+  onFeedbackAvailable(listener: () => void): () => void {
+    return this.inner.onFeedbackAvailable(listener);
   }
 }
 
 export interface TestHub {
   clock: ManualClock;
-  engine: FakeEngine;
+  engine: RecordingEngine;
   registry: DeviceRegistry;
-  store: FakeRegistryStore;
+  store: SqliteStore;
   ctx: GatewayContext;
   gateway: StreamGateway;
   /** Registers a device and returns its primary key. */
@@ -293,7 +217,11 @@ export interface TestHub {
   /** Opens an in-memory connection to the gateway. */
   open(): RawClient;
   /** open() + CONNECT; returns the client and its CONNACK. */
-  connect(deviceId: string, key: string, opts?: Partial<ConnectOptions>): Promise<{ client: RawClient; connack: Extract<Packet, { cmd: 'connack' }> }>;
+  connect(
+    deviceId: string,
+    key: string,
+    opts?: Partial<ConnectOptions>,
+  ): Promise<{ client: RawClient; connack: Extract<Packet, { cmd: 'connack' }> }>;
   /** A new gateway over the same store, engine and registry (a hub restart). */
   restart(): Promise<void>;
 }
@@ -305,18 +233,23 @@ export interface ConnectOptions {
   password: string | undefined;
 }
 
-export async function startTestHub(opts: { mqtt?: Partial<HubConfig['mqtt']>; lockTimeoutMs?: number; sessions?: boolean } = {}): Promise<TestHub> {
+export async function startTestHub(
+  opts: { mqtt?: Partial<HubConfig['mqtt']>; lockTimeoutMs?: number; sessions?: boolean } = {},
+): Promise<TestHub> {
   const clock = new ManualClock();
   const lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
-  const engine = new FakeEngine(clock, lockTimeoutMs);
-  const store = new FakeRegistryStore();
+  const store = new SqliteStore({ path: ':memory:' });
+  const c2d = { ...DEFAULT_CONFIG.c2d, lockTimeoutMs };
+  const inner = new Engine({ store, clock, c2d, feedback: DEFAULT_CONFIG.feedback });
+  inner.start();
+  const engine = new RecordingEngine(inner);
   const registry = new DeviceRegistry({ store, engine, clock });
   await registry.init();
   const auth = new SasAuthenticator({ registry, hosts: [HOST], clock });
   const config: HubConfig = {
     ...DEFAULT_CONFIG,
     hosts: [HOST],
-    c2d: { ...DEFAULT_CONFIG.c2d, lockTimeoutMs },
+    c2d,
     mqtt: { ...DEFAULT_CONFIG.mqtt, ...opts.mqtt },
   };
   const ctx: GatewayContext = {
@@ -341,7 +274,11 @@ export async function startTestHub(opts: { mqtt?: Partial<HubConfig['mqtt']>; lo
       return d.authentication.symmetricKey.primaryKey!;
     },
     token(deviceId, key, expiry) {
-      return createSasToken({ resourceUri: `${HOST}/devices/${deviceId}`, key, expiry: expiry ?? Math.floor(clock.now() / 1000) + 3600 });
+      return createSasToken({
+        resourceUri: `${HOST}/devices/${deviceId}`,
+        key,
+        expiry: expiry ?? Math.floor(clock.now() / 1000) + 3600,
+      });
     },
     open() {
       const [server, client] = duplexPair();
@@ -384,7 +321,12 @@ export async function until(cond: () => boolean, what = 'condition'): Promise<vo
 /** The C2D topic filter of a device. */
 export const c2dFilter = (deviceId: string) => `devices/${deviceId}/messages/devicebound/#`;
 
-export async function subscribe(client: RawClient, deviceId: string, qos: 0 | 1 | 2 = 1, messageId = 1): Promise<number[]> {
+export async function subscribe(
+  client: RawClient,
+  deviceId: string,
+  qos: 0 | 1 | 2 = 1,
+  messageId = 1,
+): Promise<number[]> {
   client.send({ cmd: 'subscribe', messageId, subscriptions: [{ topic: c2dFilter(deviceId), qos }] });
   const suback = await client.next('suback');
   return suback.granted as number[];

@@ -76,7 +76,11 @@ describe('MQTT sessions', () => {
       got.push([mid(p), p.dup]);
       b.client.send({ cmd: 'puback', messageId: p.messageId! });
     }
-    assert.deepEqual(got, [['m1', true], ['m2', true], ['m3', false]]);
+    assert.deepEqual(got, [
+      ['m1', true],
+      ['m2', true],
+      ['m3', false],
+    ]);
   });
 
   test('the subscription and its QoS survive a hub restart (store-backed sessions)', async () => {

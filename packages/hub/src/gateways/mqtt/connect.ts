@@ -24,7 +24,10 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   const clientId = packet.clientId;
 
   if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
-    return conn.refuse(CONNACK.unacceptableProtocolVersion, `only MQTT 3.1.1 is supported, got ${packet.protocolId} level ${packet.protocolVersion}`);
+    return conn.refuse(
+      CONNACK.unacceptableProtocolVersion,
+      `only MQTT 3.1.1 is supported, got ${packet.protocolId} level ${packet.protocolVersion}`,
+    );
   }
   if (!clientId) return conn.refuse(CONNACK.identifierRejected, 'the client id must be the device id'); // MQTT-3.1.3-8
   if (packet.username === undefined || packet.password === undefined) {
@@ -36,7 +39,10 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   if (!usernameCheck.ok) return conn.refuse(CONNACK.badUsernameOrPassword, usernameCheck.why);
   // A device replacing its own connection does not add one.
   if (conn.owner.establishedCount >= ctx.config.mqtt.maxConnections && !conn.owner.hasDevice(clientId)) {
-    return conn.refuse(CONNACK.serverUnavailable, `the hub already has ${ctx.config.mqtt.maxConnections} MQTT connections (mqtt.maxConnections)`);
+    return conn.refuse(
+      CONNACK.serverUnavailable,
+      `the hub already has ${ctx.config.mqtt.maxConnections} MQTT connections (mqtt.maxConnections)`,
+    );
   }
 
   const auth = await authorize(conn, clientId, password);
@@ -99,7 +105,8 @@ async function authorize(conn: MqttConnection, deviceId: string, token: string):
     // A policy token says nothing about the device itself.
     const identity = await ctx.registry.identity(deviceId);
     if (!identity) return { ok: false, code: CONNACK.notAuthorized, why: 'no such device' };
-    if (identity.status === 'disabled') return { ok: false, code: CONNACK.serverUnavailable, why: 'the device is disabled' };
+    if (identity.status === 'disabled')
+      return { ok: false, code: CONNACK.serverUnavailable, why: 'the device is disabled' };
   } catch (err) {
     return authFailure(conn, err);
   }
@@ -107,7 +114,8 @@ async function authorize(conn: MqttConnection, deviceId: string, token: string):
 }
 
 function authFailure(conn: MqttConnection, err: unknown): Refusal {
-  if (isFerryError(err, 'DeviceDisabled')) return { ok: false, code: CONNACK.serverUnavailable, why: 'the device is disabled' };
+  if (isFerryError(err, 'DeviceDisabled'))
+    return { ok: false, code: CONNACK.serverUnavailable, why: 'the device is disabled' };
   if (isFerryError(err)) {
     // Unauthorized (bad signature, expired, unknown policy...) -> 5; a hub-side failure -> 3 (retried).
     const code = err.httpStatus >= 500 ? CONNACK.serverUnavailable : (err.connack ?? CONNACK.notAuthorized);

@@ -4,7 +4,7 @@
  * It never touches sockets: the stream can be a TLS socket, a WebSocket stream or a memory pair.
  */
 import type { Duplex } from 'node:stream';
-import { generate, type Packet, parser as mqttParser } from 'mqtt-packet';
+import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { TimerHandle } from '../../clock.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
@@ -72,7 +72,11 @@ export class MqttConnection {
     readonly info: ConnectionInfo,
     readonly owner: ConnectionOwner,
   ) {
-    this.logger = owner.ctx.logger.child({ gateway: 'mqtt', remoteAddress: info.remoteAddress, transport: info.transport });
+    this.logger = owner.ctx.logger.child({
+      gateway: 'mqtt',
+      remoteAddress: info.remoteAddress,
+      transport: info.transport,
+    });
     this.parser.on('packet', (p: Packet) => this.enqueue(p));
     this.parser.on('error', (err: Error) => this.close(`malformed MQTT packet: ${err.message}`, 'warn'));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -120,7 +124,9 @@ export class MqttConnection {
     this.send({ cmd: 'connack', returnCode: 0, sessionPresent: e.sessionPresent });
     const timeout = keepAliveTimeoutMs(e.keepaliveSeconds);
     if (timeout !== null) {
-      this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () => this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'));
+      this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () =>
+        this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'),
+      );
     }
     if (e.tokenExpiresAt !== undefined) this.closeAt(e.tokenExpiresAt, 'the SAS token expired');
     ctx.registry.setConnectionState(e.deviceId, 'Connected');
@@ -135,7 +141,15 @@ export class MqttConnection {
       publish: (p) => this.send(p),
       drained: () => this.drained(),
     });
-    this.logger.info({ cleanSession: e.cleanSession, sessionPresent: e.sessionPresent, c2dQos: e.c2dQos, keepalive: e.keepaliveSeconds }, 'MQTT device connected');
+    this.logger.info(
+      {
+        cleanSession: e.cleanSession,
+        sessionPresent: e.sessionPresent,
+        c2dQos: e.c2dQos,
+        keepalive: e.keepaliveSeconds,
+      },
+      'MQTT device connected',
+    );
     this.pump.setQos(e.c2dQos);
   }
 
@@ -213,7 +227,8 @@ export class MqttConnection {
 
   private async dispatch(p: Packet): Promise<void> {
     if (this.state === 'awaiting-connect') {
-      if (p.cmd !== 'connect') return void this.close(`the first packet must be CONNECT, got ${p.cmd.toUpperCase()}`, 'info'); // MQTT-3.1.0-1
+      if (p.cmd !== 'connect')
+        return void this.close(`the first packet must be CONNECT, got ${p.cmd.toUpperCase()}`, 'info'); // MQTT-3.1.0-1
       this.state = 'connecting';
       return handleConnect(this, p);
     }
@@ -244,7 +259,10 @@ export class MqttConnection {
     const MAX_DELAY = 2 ** 31 - 1; // setTimeout overflows past this
     const { clock } = this.owner.ctx;
     const delay = at - clock.now();
-    const timer = clock.setTimer(() => (delay > MAX_DELAY ? this.closeAt(at, reason) : this.close(reason, 'info')), Math.min(delay, MAX_DELAY));
+    const timer = clock.setTimer(
+      () => (delay > MAX_DELAY ? this.closeAt(at, reason) : this.close(reason, 'info')),
+      Math.min(delay, MAX_DELAY),
+    );
     this.timers.push(timer);
   }
 

@@ -124,7 +124,10 @@ export class DeliveryPump {
       topic = c2dTopic(this.deps.deviceId, d);
     } catch (err) {
       // It can never be delivered over MQTT; waiting would only block the queue behind it.
-      this.deps.logger.error({ err, sequenceNumber: d.sequenceNumber, messageId: d.messageId }, 'C2D message cannot be encoded as an MQTT topic; rejecting it');
+      this.deps.logger.error(
+        { err, sequenceNumber: d.sequenceNumber, messageId: d.messageId },
+        'C2D message cannot be encoded as an MQTT topic; rejecting it',
+      );
       this.settle('reject', d);
       return true;
     }
@@ -136,7 +139,15 @@ export class DeliveryPump {
     }
     const messageId = this.allocatePacketId();
     this.inflight.set(messageId, d);
-    return this.deps.publish({ cmd: 'publish', qos: 1, dup: d.redelivered, retain: false, messageId, topic, payload: d.body });
+    return this.deps.publish({
+      cmd: 'publish',
+      qos: 1,
+      dup: d.redelivered,
+      retain: false,
+      messageId,
+      topic,
+      payload: d.body,
+    });
   }
 
   private allocatePacketId(): number {
@@ -162,7 +173,10 @@ export class DeliveryPump {
       for (const [id, d] of this.inflight) {
         if (d.lockedUntil <= now) {
           this.inflight.delete(id);
-          this.deps.logger.debug({ packetId: id, sequenceNumber: d.sequenceNumber }, 'C2D lock expired before PUBACK; it will be published again with DUP');
+          this.deps.logger.debug(
+            { packetId: id, sequenceNumber: d.sequenceNumber },
+            'C2D lock expired before PUBACK; it will be published again with DUP',
+          );
         }
       }
       this.armLockTimer();

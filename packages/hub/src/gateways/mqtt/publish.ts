@@ -12,5 +12,8 @@ export function refusePublish(conn: MqttConnection, packet: IPublishPacket): voi
     conn.close(`PUBLISH with QoS 2 to "${topic}": IoT Hub does not support QoS 2`, 'warn');
     return;
   }
-  conn.close(`PUBLISH to "${topic}" is not supported: Ferry carries cloud-to-device messages only (no telemetry, twins or direct methods yet)`, 'warn');
+  conn.close(
+    `PUBLISH to "${topic}" is not supported: Ferry carries cloud-to-device messages only (no telemetry, twins or direct methods yet)`,
+    'warn',
+  );
 }

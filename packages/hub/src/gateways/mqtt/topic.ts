@@ -35,7 +35,10 @@ export function c2dPropertyBag(deviceId: string, d: Delivery): PropertyBag {
 export function c2dTopic(deviceId: string, d: Delivery): string {
   const topic = `devices/${deviceId}/messages/devicebound/${encodePropertyBag(c2dPropertyBag(deviceId, d))}`;
   if (Buffer.byteLength(topic) > MAX_TOPIC_BYTES) {
-    throw new FerryError('ArgumentInvalid', `The properties of the message make its MQTT topic longer than ${MAX_TOPIC_BYTES} bytes`);
+    throw new FerryError(
+      'ArgumentInvalid',
+      `The properties of the message make its MQTT topic longer than ${MAX_TOPIC_BYTES} bytes`,
+    );
   }
   return topic;
 }
