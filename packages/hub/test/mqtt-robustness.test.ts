@@ -195,7 +195,6 @@ describe('MQTT framing', () => {
     assert.deepEqual(
       await session(
         hub,
-        key,
         [...bytes].map((b) => Buffer.from([b])),
       ),
       expected,
