@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { createSasToken, isFerryError, parseHubConnectionString } from '@ferry/common';
+import { pino } from 'pino';
+import { parseConfig } from '../src/config/index.js';
+import { readHubInfo, readPolicyConnectionString } from '../src/data-dir.js';
+import { Hub } from '../src/hub.js';
+
+const ADDRESS = '127.0.0.1';
+const logger = pino({ level: 'silent' });
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function config(dataDir = mkdtempSync(join(tmpdir(), 'ferry-hub-test-')), ports = { https: 0, mqtts: 0, amqps: 0 }) {
+  dirs.push(dataDir);
+  return parseConfig({ flags: { dataDir, hosts: [ADDRESS], bind: ADDRESS, ports } });
+}
+
+function registryCall(
+  hub: Hub,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  const cs = parseHubConnectionString(hub.connectionString('registryReadWrite'));
+  const authorization = createSasToken({
+    resourceUri: cs.hostName,
+    encode: false,
+    key: cs.sharedAccessKey,
+    keyName: cs.sharedAccessKeyName,
+    expiry: Math.ceil(Date.now() / 1000) + 600,
+  });
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: ADDRESS,
+        port: hub.ports.https,
+        method,
+        path: `${path}?api-version=2021-04-12`,
+        ca: readFileSync(hub.caFile!, 'utf8'),
+        agent: false,
+        headers: { authorization, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+test('a started hub serves the registry over TLS with its own CA, and stops cleanly', async () => {
+  const cfg = config();
+  const hub = await Hub.start(cfg, { logger });
+  try {
+    assert.equal(hub.ready, true);
+    assert.ok(hub.caFile && existsSync(hub.caFile));
+    assert.equal(hub.hubName, ADDRESS);
+    const owner = parseHubConnectionString(hub.connectionString());
+    assert.equal(owner.hostName, ADDRESS);
+    assert.equal(owner.sharedAccessKeyName, 'iothubowner');
+    assert.throws(
+      () => hub.connectionString('nobody'),
+      (err: Error) => isFerryError(err, 'ArgumentInvalid'),
+    );
+
+    const created = await registryCall(hub, 'PUT', '/devices/dev1', { deviceId: 'dev1' });
+    assert.equal(created.status, 200);
+    assert.equal((created.json as { deviceId: string }).deviceId, 'dev1');
+
+    const info = readHubInfo(cfg.dataDir);
+    assert.deepEqual(info?.ports, { ...hub.ports });
+    assert.deepEqual(info?.hosts, [ADDRESS]);
+    assert.equal(info?.caFile, hub.caFile);
+    const cert = new X509Certificate(readFileSync(join(cfg.dataDir, 'tls', 'server.pem')));
+    assert.equal(cert.checkIP(ADDRESS), ADDRESS);
+  } finally {
+    await hub.stop();
+  }
+  assert.equal(hub.ready, false);
+  await hub.stop(); // a second stop is harmless
+});
+
+test('a restart on the same data dir keeps the policy keys and the devices', async () => {
+  const cfg = config();
+  const first = await Hub.start(cfg, { logger });
+  const owner = first.connectionString();
+  assert.equal((await registryCall(first, 'PUT', '/devices/keep', { deviceId: 'keep' })).status, 200);
+  await first.stop();
+
+  assert.equal(await readPolicyConnectionString({ config: cfg, policy: 'iothubowner' }), owner);
+
+  const second = await Hub.start(cfg, { logger });
+  try {
+    assert.equal(second.connectionString(), owner);
+    const got = await registryCall(second, 'GET', '/devices/keep');
+    assert.equal(got.status, 200);
+  } finally {
+    await second.stop();
+  }
+});
+
+test('a bind failure tears down what was started, so the same data dir starts afterwards', async () => {
+  const blocker = createNetServer();
+  await new Promise<void>((resolve) => blocker.listen(0, ADDRESS, resolve));
+  const { port } = blocker.address() as { port: number };
+  const cfg = config(undefined, { https: 0, mqtts: port, amqps: 0 });
+  await assert.rejects(Hub.start(cfg, { logger }), /mqtts on 127\.0\.0\.1:\d+: the port is already in use/);
+  blocker.close();
+  const hub = await Hub.start(config(cfg.dataDir), { logger });
+  await hub.stop();
+});
+
+test('a data dir without a hub: reading a connection string says how to start one', async () => {
+  const cfg = config();
+  await assert.rejects(readPolicyConnectionString({ config: cfg, policy: 'iothubowner' }), (err: Error) => {
+    assert.ok(isFerryError(err));
+    assert.match(err.message, /npx ferry hub start/);
+    return true;
+  });
+});
