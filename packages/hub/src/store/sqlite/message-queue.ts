@@ -85,9 +85,9 @@ export class MessageQueue {
     this.countLive = db.prepare<[string, number], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ? AND expiry > ?',
     );
-    this.dueForDevice = db.prepare<[string, number, number], StateRow>(
-      `SELECT ${STATE} FROM c2d_messages WHERE device_id = ?
-       AND (expiry <= ? OR (lock_token IS NOT NULL AND locked_until <= ?)) ORDER BY seq`,
+    this.dueForDevice = db.prepare<[{ deviceId: string; now: number }], StateRow>(
+      `SELECT ${STATE} FROM c2d_messages WHERE device_id = @deviceId AND expiry <= @now
+       UNION SELECT ${STATE} FROM c2d_messages WHERE device_id = @deviceId AND lock_token IS NOT NULL AND locked_until <= @now`,
     );
     this.allForDevice = db.prepare<[string], StateRow>(
       `SELECT ${STATE} FROM c2d_messages WHERE device_id = ? ORDER BY seq`,
@@ -220,7 +220,7 @@ export class MessageQueue {
 
   /** What was due for this device by ctx.now, so a result never depends on the scheduler's timing. */
   private applyDue(deviceId: string, ctx: CommitContext): void {
-    for (const r of this.dueForDevice.all(deviceId, ctx.now, ctx.now)) {
+    for (const r of this.dueForDevice.all({ deviceId, now: ctx.now })) {
       if (r.expiry <= ctx.now) this.finish(r, 'Expired', ctx);
       else this.requeue(r, ctx.policy.countLockExpiry, ctx);
     }

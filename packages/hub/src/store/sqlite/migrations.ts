@@ -65,6 +65,10 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX c2d_messages_expiry ON c2d_messages (expiry);
       CREATE INDEX c2d_messages_locked_until ON c2d_messages (locked_until) WHERE lock_token IS NOT NULL;
       CREATE UNIQUE INDEX c2d_messages_lock_token ON c2d_messages (lock_token) WHERE lock_token IS NOT NULL;
+      -- Per-device paths: next Enqueued message, and what is due for one device.
+      CREATE INDEX c2d_messages_enqueued ON c2d_messages (device_id, seq) WHERE lock_token IS NULL;
+      CREATE INDEX c2d_messages_device_expiry ON c2d_messages (device_id, expiry);
+      CREATE INDEX c2d_messages_device_locked ON c2d_messages (device_id, locked_until) WHERE lock_token IS NOT NULL;
       -- Feedback records not yet in a batch.
       CREATE TABLE feedback_pending (
         id INTEGER PRIMARY KEY,

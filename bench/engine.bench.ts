@@ -1,0 +1,103 @@
+/**
+ * Engine throughput on a durable SQLite store (file in a temp dir, WAL, synchronous=FULL):
+ * N devices x M messages, each device working concurrently, one operation at a time:
+ * send all, receive all (one lease each), complete all. Group commit turns the concurrent
+ * operations into few transactions; the table shows how few.
+ *
+ * Sizes: FERRY_BENCH_DEVICES (default 500), FERRY_BENCH_MESSAGES (default 20),
+ * FERRY_BENCH_SYNC (FULL | NORMAL, default FULL).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { systemClock } from '../packages/hub/src/clock.js';
+import { Engine } from '../packages/hub/src/engine/engine.js';
+import { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
+import { envInt, type PhaseRow, phaseRow, since } from './stats.js';
+
+export async function run(): Promise<void> {
+  const devices = envInt('FERRY_BENCH_DEVICES', 500);
+  const messages = envInt('FERRY_BENCH_MESSAGES', 20);
+  const sync = process.env.FERRY_BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL';
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: sync });
+  const engine = new Engine({
+    store,
+    clock: systemClock,
+    c2d: {
+      defaultTtlMs: 3_600_000,
+      maxTtlMs: 2 * 86_400_000,
+      maxDeliveryCount: 10,
+      lockTimeoutMs: 60_000,
+      maxQueueDepth: Math.max(50, messages),
+      maxMessageSize: 65_536,
+      countLockExpiry: false,
+    },
+    feedback: {
+      batchMaxRecords: 64,
+      batchDelayMs: 15_000,
+      lockDurationMs: 60_000,
+      ttlMs: 3_600_000,
+      maxDeliveryCount: 10,
+    },
+  });
+  engine.start();
+  try {
+    const ids = Array.from({ length: devices }, (_, i) => `bench-${i}`);
+    for (const deviceId of ids) {
+      await store.insertDevice({
+        deviceId,
+        generationId: '1',
+        etag: 'e',
+        status: 'enabled',
+        statusReason: null,
+        statusUpdatedTime: new Date().toISOString(),
+        authType: 'sas',
+        primaryKey: null,
+        secondaryKey: null,
+        primaryThumbprint: null,
+        secondaryThumbprint: null,
+        iotEdge: false,
+      });
+    }
+    const body = Buffer.alloc(256, 'x');
+    const tokens = new Map<string, string[]>(ids.map((id) => [id, []]));
+    const rows: PhaseRow[] = [];
+
+    /** Runs `step` M times per device, devices concurrently, and records per-op latency. */
+    async function phase(name: string, step: (deviceId: string, i: number) => Promise<void>): Promise<void> {
+      const latencies: number[] = [];
+      const before = store.commitCount;
+      const start = process.hrtime.bigint();
+      await Promise.all(
+        ids.map(async (deviceId) => {
+          for (let i = 0; i < messages; i++) {
+            const t = process.hrtime.bigint();
+            await step(deviceId, i);
+            latencies.push(since(t));
+          }
+        }),
+      );
+      rows.push(phaseRow(name, latencies, since(start), store.commitCount - before));
+    }
+
+    await phase('send', async (deviceId, i) => {
+      await engine.send(deviceId, { body, messageId: `${deviceId}-${i}`, ack: 'none' });
+    });
+    await phase('receive', async (deviceId) => {
+      const [d] = await engine.receive(deviceId, 1);
+      if (!d) throw new Error(`bench: ${deviceId} had no message to receive`);
+      tokens.get(deviceId)!.push(d.lockToken);
+    });
+    await phase('complete', async (deviceId, i) => {
+      await engine.complete(deviceId, tokens.get(deviceId)![i]!);
+    });
+
+    console.log(`${devices} devices x ${messages} messages, 256-byte bodies, SQLite synchronous=${sync}, WAL`);
+    console.table(rows);
+  } finally {
+    await engine.stop();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,44 @@
+/** Small helpers shared by the benchmarks: timing, percentiles, env sizes. */
+
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+/** Milliseconds from a high-resolution start mark. */
+export function since(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export interface PhaseRow {
+  op: string;
+  ops: number;
+  'ops/s': number;
+  'p50 ms': number;
+  'p99 ms': number;
+  transactions: number;
+  'ops/transaction': number;
+}
+
+export function phaseRow(op: string, latencies: number[], wallMs: number, transactions: number): PhaseRow {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    op,
+    ops: latencies.length,
+    'ops/s': Math.round((latencies.length / wallMs) * 1000),
+    'p50 ms': round(percentile(sorted, 50)),
+    'p99 ms': round(percentile(sorted, 99)),
+    transactions,
+    'ops/transaction': round(latencies.length / Math.max(1, transactions), 1),
+  };
+}
