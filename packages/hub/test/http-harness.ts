@@ -1,0 +1,148 @@
+/**
+ * The HTTP gateway in-process on the real stack: Engine over SqliteStore(':memory:'),
+ * DeviceRegistry, SasAuthenticator, a manual clock, and a plain node:http server on 127.0.0.1:0
+ * calling handle() (TLS belongs to the listeners and is tested there).
+ */
+import { once } from 'node:events';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createSasToken } from '@ferry/common';
+import pino from 'pino';
+import { SasAuthenticator } from '../src/auth/authenticator.js';
+import { ManualClock } from '../src/clock.js';
+import { DEFAULT_CONFIG } from '../src/config/defaults.js';
+import type { C2dConfig, FeedbackConfig, HubConfig } from '../src/config/types.js';
+import { Engine } from '../src/engine/engine.js';
+import { createHttpGateway } from '../src/gateways/http/gateway.js';
+import { DeviceRegistry } from '../src/registry/registry.js';
+import type { DeviceJson } from '../src/registry/types.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+
+export const HOST = 'localhost';
+export const API = 'api-version=2021-04-12';
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  json(): unknown;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  /** Sent as separate writes without Content-Length (chunked). */
+  chunks?: Buffer[];
+  /** false: a connection of its own instead of the keep-alive pool. */
+  agent?: false;
+}
+
+export interface HttpHarness {
+  clock: ManualClock;
+  engine: Engine;
+  registry: DeviceRegistry;
+  config: Readonly<HubConfig>;
+  request(method: string, path: string, opts?: RequestOptions): Promise<HttpResponse>;
+  /** A policy token as the service SDK makes it: sr = raw host. */
+  serviceToken(policy?: string, opts?: { key?: string; expiry?: number }): string;
+  /** A device-key token as the device SDK makes it: sr = encoded host/devices/{id}. */
+  deviceToken(deviceId: string, opts?: { key?: string; expiry?: number }): Promise<string>;
+  createDevice(deviceId: string, status?: 'enabled' | 'disabled'): Promise<DeviceJson>;
+  /** Moves the clock and waits for the engine to handle what fell due. */
+  advance(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHttpHarness(
+  overrides: { c2d?: Partial<C2dConfig>; feedback?: Partial<FeedbackConfig>; maxBodyBytes?: number } = {},
+): Promise<HttpHarness> {
+  const clock = new ManualClock();
+  const config: HubConfig = {
+    ...DEFAULT_CONFIG,
+    c2d: { ...DEFAULT_CONFIG.c2d, ...overrides.c2d },
+    feedback: { ...DEFAULT_CONFIG.feedback, batchDelayMs: 0, ...overrides.feedback },
+    http: { maxBodyBytes: overrides.maxBodyBytes ?? DEFAULT_CONFIG.http.maxBodyBytes },
+  };
+  const logger = pino({ level: 'silent' });
+  const store = new SqliteStore({ path: ':memory:' });
+  const engine = new Engine({ store, clock, c2d: config.c2d, feedback: config.feedback, logger });
+  engine.start();
+  const registry = new DeviceRegistry({ store, engine, clock });
+  await registry.init();
+  const auth = new SasAuthenticator({ registry, hosts: [HOST], clock });
+  const gateway = createHttpGateway({ engine, registry, auth, config, clock, logger, hubName: HOST });
+  const server: Server = createServer((req, res) => gateway.handle(req, res));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+
+  const expiry = () => Math.floor(clock.now() / 1000) + 3600;
+
+  return {
+    clock,
+    engine,
+    registry,
+    config,
+    request(method, path, opts = {}) {
+      return new Promise((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, method, path, headers: opts.headers, agent: opts.agent },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const body = Buffer.concat(chunks);
+              resolve({
+                status: res.statusCode ?? 0,
+                headers: res.headers,
+                body,
+                json: () => JSON.parse(body.toString()),
+              });
+            });
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        if (opts.chunks) {
+          for (const c of opts.chunks) req.write(c);
+          req.end();
+        } else req.end(opts.body);
+      });
+    },
+    serviceToken(policy = 'iothubowner', opts = {}) {
+      const p = registry.policy(policy);
+      if (!p) throw new Error(`no policy ${policy}`);
+      return createSasToken({
+        resourceUri: HOST,
+        key: opts.key ?? p.primaryKey,
+        keyName: policy,
+        expiry: opts.expiry ?? expiry(),
+        encode: false,
+      });
+    },
+    async deviceToken(deviceId, opts = {}) {
+      const key = opts.key ?? (await registry.identity(deviceId))?.primaryKey;
+      if (!key) throw new Error(`no key for device ${deviceId}`);
+      return createSasToken({ resourceUri: `${HOST}/devices/${deviceId}`, key, expiry: opts.expiry ?? expiry() });
+    },
+    createDevice(deviceId, status = 'enabled') {
+      return registry.create({ deviceId, status });
+    },
+    async advance(ms) {
+      clock.advance(ms);
+      await engine.idle();
+    },
+    async close() {
+      server.closeAllConnections();
+      server.close();
+      await engine.stop();
+      await store.close();
+    },
+  };
+}
+
+/** Asserts nothing itself: returns what a test needs of IoT Hub's error envelope. */
+export function hubError(res: HttpResponse): { code: string | undefined; message: string } {
+  const body = res.json() as { Message?: string };
+  return { code: res.headers['iothub-errorcode'] as string | undefined, message: body.Message ?? '' };
+}
