@@ -13,6 +13,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { HubConfig } from './config/types.js';
 import { ensureDataDir, sqlitePath, writeHubInfo } from './data-dir.js';
 import { Engine } from './engine/index.js';
+import { createAmqpGateway } from './gateways/amqp/index.js';
 import type { GatewayContext, StreamGateway } from './gateways/context.js';
 import { createHttpGateway } from './gateways/http/gateway.js';
 import { createMqttGateway } from './gateways/mqtt/index.js';
@@ -20,7 +21,6 @@ import { type HttpGatewayHandler, Listeners } from './listeners/index.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
-import { createAmqpGateway } from './pending.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
@@ -142,7 +142,6 @@ export class Hub {
         ports: config.ports,
         tls: { certPem: tls.certPem, keyPem: tls.keyPem },
         gateways: parts.gateways,
-        maxConnections: { mqtt: config.mqtt.maxConnections, amqp: config.amqp.maxConnections },
         logger: logger.child({ component: 'listeners' }),
         onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
       });

@@ -21,8 +21,8 @@ export interface ListenerOptions {
   bind: string;
   ports: { https: number; mqtts: number; amqps: number };
   tls: { certPem: string; keyPem: string };
+  /** Connection caps (mqtt/amqp.maxConnections) are the gateways' job: they refuse at protocol level. */
   gateways: { http: HttpGatewayHandler; mqtt: StreamGateway; amqp: StreamGateway };
-  maxConnections: { mqtt: number; amqp: number };
   /** Largest WebSocket message accepted. */
   maxWebSocketPayload?: number;
   logger: Logger;
@@ -84,11 +84,6 @@ export class Listeners {
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', (socket: TLSSocket) => {
       socket.on('error', (err) => logger.debug({ err, protocol }, 'socket error'));
-      if (gateway.connectionCount >= this.opts.maxConnections[protocol]) {
-        logger.warn({ protocol }, 'connection limit reached; connection refused');
-        socket.destroy();
-        return;
-      }
       this.opts.onConnection?.(protocol, 'tls');
       gateway.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tls' });
     });
@@ -116,7 +111,6 @@ export class Listeners {
     });
     this.ws = new WebSocketRouter({
       gateways: { mqtt: gateways.mqtt, AMQPWSB10: gateways.amqp },
-      maxConnections: { mqtt: this.opts.maxConnections.mqtt, AMQPWSB10: this.opts.maxConnections.amqp },
       maxPayload: this.opts.maxWebSocketPayload ?? 16 * 1024 * 1024,
       logger,
     });

@@ -31,8 +31,6 @@ function refuse(socket: Duplex, status: number, reason: string, text: string): v
 
 export interface WebSocketRouterOptions {
   gateways: Record<WsProtocol, StreamGateway>;
-  /** Connection caps per protocol (mqtt.maxConnections, amqp.maxConnections). */
-  maxConnections: Record<WsProtocol, number>;
   maxPayload: number;
   logger: Logger;
 }
@@ -64,10 +62,6 @@ export class WebSocketRouter {
     const picked = pickProtocol((req.headers['sec-websocket-protocol'] ?? '').split(','));
     if (!picked) {
       return { status: 400, reason: 'Bad Request', text: 'Sec-WebSocket-Protocol must offer mqtt or AMQPWSB10.\n' };
-    }
-    if (this.opts.gateways[picked.protocol].connectionCount >= this.opts.maxConnections[picked.protocol]) {
-      this.opts.logger.warn({ protocol: picked.protocol }, 'connection limit reached; websocket refused');
-      return { status: 503, reason: 'Service Unavailable', text: 'Connection limit reached.\n' };
     }
     return { protocol: picked.protocol };
   }
