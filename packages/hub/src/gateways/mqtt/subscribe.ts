@@ -27,6 +27,7 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
   if (qos !== conn.c2dQos) await saveSession(conn, qos);
   conn.send({ cmd: 'suback', messageId: packet.messageId!, granted });
   if (qos !== conn.c2dQos) {
+    conn.logger.info({ qos }, 'MQTT C2D subscription');
     conn.c2dQos = qos;
     // After the SUBACK, so the client learns of its subscription before the first message.
     conn.pump?.setQos(qos);
