@@ -57,6 +57,15 @@ describe('batched feedback (batchMaxRecords 3, long batchDelayMs)', () => {
   });
 
   test('three outcomes give one batch of three records in Azure shape', T, async () => {
+    // The delay counts from the last batch sent, so the first record after a quiet period goes at once.
+    await outcome(hub, cs, 'fb-batch', 'b0-first', 'full', 'complete');
+    const opening = await waitForFeedback(hub);
+    assert.deepEqual(
+      opening.records.map((r) => r.originalMessageId),
+      ['b0-first'],
+    );
+    await completeFeedback(hub, opening.lockToken);
+
     await outcome(hub, cs, 'fb-batch', 'b1-ok', 'full', 'complete');
     await outcome(hub, cs, 'fb-batch', 'b1-rej', 'full', 'reject');
     assert.equal(await receiveFeedback(hub), undefined, 'two records do not make a batch yet');
@@ -114,6 +123,31 @@ describe('batched feedback (batchMaxRecords 3, long batchDelayMs)', () => {
       204,
       'iothubowner has ServiceConnect',
     );
+  });
+});
+
+describe('delayed feedback (batchDelayMs 1500)', () => {
+  let hub: HubProcess;
+  let cs: string;
+
+  before(async () => {
+    hub = await startHub({ config: { feedback: { batchMaxRecords: 64, batchDelayMs: 1500 } } });
+    cs = await hub.createDevice('fb-delay');
+  });
+
+  after(async () => {
+    await hub?.stop();
+  });
+
+  test('records that arrive within the delay leave together in one batch when it passes', T, async () => {
+    await outcome(hub, cs, 'fb-delay', 'd0-first', 'full', 'complete');
+    const opening = await waitForFeedback(hub);
+    await completeFeedback(hub, opening.lockToken);
+    await outcome(hub, cs, 'fb-delay', 'd1-ok', 'full', 'complete');
+    await outcome(hub, cs, 'fb-delay', 'd1-rej', 'full', 'reject');
+    const batch = await waitForFeedback(hub, { timeoutMs: 10_000 });
+    assert.deepEqual(batch.records.map((r) => r.originalMessageId).sort(), ['d1-ok', 'd1-rej']);
+    await completeFeedback(hub, batch.lockToken);
   });
 });
 
