@@ -144,6 +144,18 @@ test('a body over 64 KiB is refused with 413 MessageTooLarge', T, async () => {
   assert.equal(await queued('bad-b'), 0);
 });
 
+test('application properties count toward the 64 KiB (c2d-semantics.md 2.4)', T, async () => {
+  const body = Buffer.alloc(60 * 1024, 0x62);
+  const properties = { big: 'p'.repeat(6 * 1024) };
+  assertHubError(await sendRaw(hub, 'bad-b', { body, properties }), 413, 'MessageTooLarge', 'body + properties');
+  assert.equal(await queued('bad-b'), 0);
+  // The same body with small properties fits, so the limit is not set lower than 64 KiB.
+  await send(hub, 'bad-b', { body, properties: { small: 's' }, messageId: 'fits-60k' });
+  const m = await receive(hub, csB);
+  assert.equal(m?.body.length, body.length);
+  await settle(hub, csB, 'complete', m!.lockToken);
+});
+
 test('the 51st pending message is refused with 403 DeviceMaximumQueueDepthExceeded', T, async () => {
   const cs = await hub.createDevice('bad-full');
   for (let i = 0; i < 50; i++) await send(hub, 'bad-full', { body: `m${i}`, messageId: `full-${i}` });

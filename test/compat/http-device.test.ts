@@ -90,6 +90,21 @@ test(
   },
 );
 
+test('a send without a message id is answered with a generated UUID, which the device then sees', T, async () => {
+  const cs = await hub.createDevice('http-noid');
+  const id = await send(hub, 'http-noid', { body: 'no id' });
+  assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+  const device = await openHttpDevice(hub, cs);
+  try {
+    const m = await device.next();
+    device.stopReceiving();
+    assert.equal(m.messageId, id);
+    await device.client.complete(m);
+  } finally {
+    await device.close();
+  }
+});
+
 test('reject removes the message for good and gives Rejected feedback', T, async () => {
   const cs = await hub.createDevice('http-reject');
   await send(hub, 'http-reject', { body: 'reject me', messageId: 'mid-reject-1', ack: 'full' });
