@@ -124,15 +124,16 @@ export async function connectSilent(
 ): Promise<SilentClient> {
   const publishes: IPublishPacket[] = [];
   const waiters: Array<() => void> = [];
-  const client = mqtt.connect(`mqtts://${hub.address}:8883`, {
-    ...mqttOptions(hub, cs, extra),
-    // Refusing every acknowledgement: mqtt.js then sends no PUBACK and goes on reading.
-    customHandleAcks: (_topic, _message, packet, done) => {
+  const client = mqtt.connect(`mqtts://${hub.address}:8883`, mqttOptions(hub, cs, extra));
+  // Manual acknowledgement that never acknowledges: mqtt.js sends the PUBACK only when
+  // handleMessage calls back without an error; with an error it sends none and goes on reading.
+  client.handleMessage = (packet, callback) => {
+    if (packet.cmd === 'publish') {
       publishes.push(packet);
       for (const w of waiters.splice(0)) w();
-      done(new Error('this test client never acknowledges'));
-    },
-  });
+    }
+    callback(new Error('this test client never acknowledges'));
+  };
   client.on('error', () => undefined);
   const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
   await withTimeout(
