@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import common from 'azure-iot-common';
+import iothub from 'azure-iothub';
 import { type HubProcess, startHub } from './harness.js';
 import { expectFeedback } from './helpers/feedback.js';
 import { send } from './helpers/send.js';
@@ -81,6 +83,39 @@ describe('official MQTT device client', () => {
             timeoutMs: 15_000,
           });
         } finally {
+          await device.close();
+        }
+      },
+    );
+  }
+
+  for (const transport of ['Mqtt', 'MqttWs'] as MqttTransportName[]) {
+    test(
+      `${transport}: property names with spaces, =, /, & and non-ASCII, sent by the official service client (AMQP)`,
+      T,
+      async () => {
+        // HTTP header names cannot carry these characters; AMQP application properties can.
+        const deviceId = `prop-names-${transport}`;
+        const cs = await hub.createDevice(deviceId);
+        const device = await openMqttDevice(hub, cs, transport);
+        const service = iothub.Client.fromConnectionString(hub.connectionString('service'));
+        try {
+          await withTimeout(service.open(), 15_000, 'service open');
+          const m = new common.Message('names');
+          m.messageId = `names-${transport}`;
+          const properties: Record<string, string> = {
+            'my prop': 'a b',
+            'a=b&c': 'x=y&z',
+            'x/y+z': '/+/',
+            'ünï 日本': 'ünï 日本 😀',
+          };
+          for (const [k, v] of Object.entries(properties)) m.properties.add(k, v);
+          await withTimeout(service.send(deviceId, m), 15_000, 'service send');
+          const got = await device.next(15_000);
+          assert.equal(got.messageId, `names-${transport}`);
+          assert.deepEqual(propertiesOf(got), { 'iothub-ack': 'none', ...properties });
+        } finally {
+          await withTimeout(service.close(), 5000, 'service close').catch(() => undefined);
           await device.close();
         }
       },

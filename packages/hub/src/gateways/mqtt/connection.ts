@@ -65,6 +65,8 @@ export class MqttConnection {
   private readonly timers: TimerHandle[] = [];
   private lastTouch = 0;
   private teardown: Promise<void> | undefined;
+  /** A CONNECT was answered with a refusal (logged at the level given, not demoted). */
+  private refused = false;
   private readonly drainWaiters: Array<() => void> = [];
 
   constructor(
@@ -155,6 +157,7 @@ export class MqttConnection {
 
   /** Refuse CONNECT with a CONNACK return code, then close. */
   refuse(returnCode: number, why: string): void {
+    this.refused = true;
     this.send({ cmd: 'connack', returnCode, sessionPresent: false });
     this.close(`CONNECT refused with CONNACK ${returnCode}: ${why}`, 'info');
   }
@@ -171,7 +174,10 @@ export class MqttConnection {
     this.keepAlive?.stop();
     for (const t of this.timers.splice(0)) t.cancel();
     this.releaseDrainWaiters();
-    this.logger[level]({ reason }, wasConnected ? 'MQTT connection closed' : 'MQTT connection dropped');
+    // Garbage before a CONNECT (scanners, wrong protocol) is debug noise; refusals and closes of
+    // devices are what an operator wants to see.
+    const logLevel = wasConnected || this.refused ? level : 'debug';
+    this.logger[logLevel]({ reason }, wasConnected ? 'MQTT connection closed' : 'MQTT connection dropped');
     this.endStream();
     this.teardown = (async () => {
       await this.pump?.stop();
