@@ -89,6 +89,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX feedback_batches_expiry ON feedback_batches (expiry);
       CREATE INDEX feedback_batches_locked_until ON feedback_batches (locked_until) WHERE lock_token IS NOT NULL;
       CREATE UNIQUE INDEX feedback_batches_lock_token ON feedback_batches (lock_token) WHERE lock_token IS NOT NULL;
+      CREATE INDEX feedback_batches_available ON feedback_batches (id) WHERE lock_token IS NULL;
       -- Hub-wide counters (last feedback batch time).
       CREATE TABLE hub_state (
         key TEXT PRIMARY KEY,
