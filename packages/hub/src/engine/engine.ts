@@ -72,7 +72,12 @@ export class Engine implements C2dEngine {
     this.scheduler = new Scheduler(
       this.clock,
       () => this.store.nextDeadline(this.policy),
-      async () => (await this.run({ kind: 'expire', limit: EXPIRE_BATCH })).more,
+      async () => {
+        const r = await this.run({ kind: 'expire', limit: EXPIRE_BATCH });
+        if (r.expired || r.locksExpired)
+          this.logger.debug({ expired: r.expired, locksExpired: r.locksExpired }, 'deadlines handled');
+        return r.more;
+      },
       this.logger.child({ component: 'scheduler' }),
     );
   }
