@@ -134,7 +134,10 @@ export class AmqpConnection {
         c.close(this.deps.refuse);
       }
     });
-    c.on('connection_close', () => void this.teardown());
+    // rhea dispatches outcomes of a disposition on the next tick, but a detach, end or close in the
+    // same read right away: let those outcomes land first, or a completed message would be released.
+    const afterPending = (fn: () => void) => setImmediate(fn);
+    c.on('connection_close', () => afterPending(() => void this.teardown()));
     c.on('connection_error', (ctx: EventContext) => logger.debug({ err: ctx.error }, 'amqp connection error'));
     c.on('disconnected', () => {
       void this.teardown();
@@ -142,16 +145,18 @@ export class AmqpConnection {
     });
     c.on('protocol_error', (err: unknown) => this.abort('protocol error', err));
     c.on('error', (err: unknown) => this.abort('amqp error', err));
-    c.on('session_close', (ctx: EventContext) => {
-      for (const link of [...this.links.keys()]) if (link.session === ctx.session) this.linkGone(link);
-    });
+    c.on('session_close', (ctx: EventContext) =>
+      afterPending(() => {
+        for (const link of [...this.links.keys()]) if (link.session === ctx.session) this.linkGone(link);
+      }),
+    );
     c.on('session_error', (ctx: EventContext) => logger.debug({ err: ctx.session?.error }, 'session ended with error'));
     c.on('sender_open', (ctx: EventContext) => this.guard(() => this.onSenderOpen(ctx.sender!)));
     c.on('receiver_open', (ctx: EventContext) => this.guard(() => this.onReceiverOpen(ctx.receiver!)));
     for (const ev of ['sender_close', 'receiver_close']) {
       c.on(ev, (ctx: EventContext) => {
         const link = ctx.sender ?? ctx.receiver;
-        if (link) this.linkGone(link);
+        if (link) afterPending(() => this.linkGone(link));
       });
     }
     for (const ev of ['sender_error', 'receiver_error']) {
