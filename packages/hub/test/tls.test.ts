@@ -107,7 +107,7 @@ describe('CA handling', () => {
     assert.equal(readFileSync(b.caFile, 'utf8'), pem);
   });
 
-  test('a CA copied into a new data dir issues that dir\'s server certificate (the compat harness does this)', () => {
+  test("a CA copied into a new data dir issues that dir's server certificate (the compat harness does this)", () => {
     const shared = ensureCa(freshDir());
     const dataDir = freshDir();
     const target = ensureCa(dataDir); // make the dir, then overwrite with the shared CA
@@ -157,7 +157,12 @@ describe("the user's own certificate", () => {
 
   test('a missing file is named', () => {
     assert.throws(
-      () => ensureTlsMaterial({ dataDir: freshDir(), hosts: ['h'], tls: { certFile: '/nope/c.pem', keyFile: '/nope/k.pem' } }),
+      () =>
+        ensureTlsMaterial({
+          dataDir: freshDir(),
+          hosts: ['h'],
+          tls: { certFile: '/nope/c.pem', keyFile: '/nope/k.pem' },
+        }),
       (err: Error) => err.message.includes('/nope/c.pem'),
     );
   });
