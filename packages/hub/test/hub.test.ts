@@ -79,6 +79,7 @@ test('a started hub serves the registry over TLS with its own CA, and stops clea
     const created = await registryCall(hub, 'PUT', '/devices/dev1', { deviceId: 'dev1' });
     assert.equal(created.status, 200);
     assert.equal((created.json as { deviceId: string }).deviceId, 'dev1');
+    assert.match(await hub.metrics.text(), /ferry_connections_total\{protocol="https",transport="tls"\} [1-9]/);
 
     const info = readHubInfo(cfg.dataDir);
     assert.deepEqual(info?.ports, { ...hub.ports });

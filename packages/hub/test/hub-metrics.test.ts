@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FerryError, type OutgoingMessage } from '@ferry/common';
+import type { C2dEngine } from '../src/engine/types.js';
+import { meteredEngine } from '../src/observability/metered-engine.js';
+import { HubMetrics } from '../src/observability/metrics.js';
+
+/** Only what the metered calls reach; anything else fails the test loudly. */
+function fakeEngine(): C2dEngine {
+  const unused = () => {
+    throw new Error('not used by this test');
+  };
+  return {
+    send: async (deviceId: string) => {
+      if (deviceId === 'missing') throw new FerryError('DeviceNotFound');
+      return { messageId: 'm', sequenceNumber: 1 };
+    },
+    sendMany: async (items) =>
+      items.map(({ deviceId }) =>
+        deviceId === 'missing' ? new FerryError('DeviceNotFound') : { messageId: undefined, sequenceNumber: 2 },
+      ),
+    complete: async (_d: string, token: string) => {
+      if (token === 'lost') throw new FerryError('DeviceMessageLockLost');
+    },
+    abandon: async () => {},
+    reject: async () => {},
+    receive: unused,
+    release: unused,
+    purge: unused,
+    queueDepth: unused,
+    onAvailable: unused,
+    receiveFeedback: unused,
+    completeFeedback: unused,
+    abandonFeedback: unused,
+    rejectFeedback: unused,
+    onFeedbackAvailable: unused,
+  };
+}
+
+const message: OutgoingMessage = { body: Buffer.from('x') };
+
+test('sends and settlements are counted by result, errors still reach the caller', async () => {
+  const metrics = new HubMetrics();
+  const engine = meteredEngine(fakeEngine(), metrics);
+  await engine.send('d1', message);
+  await assert.rejects(engine.send('missing', message), (err: Error) => err instanceof FerryError);
+  await engine.sendMany([
+    { deviceId: 'd1', message },
+    { deviceId: 'missing', message },
+  ]);
+  await engine.complete('d1', 't');
+  await assert.rejects(engine.complete('d1', 'lost'));
+  await engine.reject('d1', 't');
+  const text = await metrics.text();
+  assert.match(text, /ferry_c2d_sends_total\{result="ok"\} 2/);
+  assert.match(text, /ferry_c2d_sends_total\{result="DeviceNotFound"\} 2/);
+  assert.match(text, /ferry_c2d_settles_total\{outcome="complete",result="ok"\} 1/);
+  assert.match(text, /ferry_c2d_settles_total\{outcome="complete",result="DeviceMessageLockLost"\} 1/);
+  assert.match(text, /ferry_c2d_settles_total\{outcome="reject",result="ok"\} 1/);
+});
+
+test('live connections are read from the gateways at scrape time; two hubs do not share counters', async () => {
+  const a = new HubMetrics();
+  const b = new HubMetrics();
+  const gateway = { connectionCount: 3 };
+  a.watchConnections('mqtt', gateway);
+  a.connectionsTotal.inc({ protocol: 'mqtt', transport: 'ws' });
+  assert.match(await a.text(), /ferry_connections\{protocol="mqtt"\} 3/);
+  gateway.connectionCount = 1;
+  assert.match(await a.text(), /ferry_connections\{protocol="mqtt"\} 1/);
+  assert.match(await a.text(), /ferry_connections_total\{protocol="mqtt",transport="ws"\} 1/);
+  assert.doesNotMatch(await b.text(), /protocol="mqtt"/);
+});
