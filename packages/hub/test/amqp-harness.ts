@@ -261,9 +261,10 @@ export class Client {
     return this.closed;
   }
 
+  /** Drops the socket. With an error, so that rhea notices and stops its heartbeat timer. */
   destroy(): void {
-    const socket = (this.conn as unknown as { socket?: { destroy(): void } }).socket;
-    socket?.destroy();
+    const socket = (this.conn as unknown as { socket?: { destroyed?: boolean; destroy(err?: Error): void } }).socket;
+    if (socket && !socket.destroyed) socket.destroy(new Error('dropped by the test'));
   }
 }
 
