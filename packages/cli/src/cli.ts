@@ -2,8 +2,10 @@
 import { isFerryError } from '@ferry/common';
 import { HelpRequested } from './args.js';
 import { device } from './commands/device.js';
+import { feedback } from './commands/feedback.js';
 import { hubCa, hubConnectionString } from './commands/hub-scripts.js';
 import { hubStart } from './commands/hub-start.js';
+import { message } from './commands/message.js';
 import { CliError, type Io } from './io.js';
 import { USAGE } from './usage.js';
 
@@ -24,6 +26,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     throw new CliError(`unknown command \`ferry hub ${action}\`\n\n${USAGE.main}`, 2);
   }
   if (group === 'device') return device(action, rest, io);
+  if (group === 'message') return message(action, rest, io);
+  if (group === 'feedback') return feedback(argv.slice(1), io);
   throw new CliError(`unknown command \`ferry ${group}\`\n\n${USAGE.main}`, 2);
 }
 

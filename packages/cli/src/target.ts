@@ -1,5 +1,5 @@
 /**
- * Which hub `ferry device` talks to, and how it trusts it: --connection-string, else
+ * Which hub `ferry device|message|feedback` talk to, and how it trusts it: --connection-string, else
  * $FERRY_CONNECTION_STRING, else the iothubowner string of the local hub in --data-dir; the CA
  * from --ca, else the data directory's; the port from --port, else the local hub's, else 443.
  */
@@ -9,10 +9,18 @@ import { parseHubConnectionString } from '@ferry/common';
 import { parseConfig, readHubInfo, readPolicyConnectionString, tlsDir } from '@ferry/hub';
 import type { Parsed } from './args.js';
 import { str } from './args.js';
+import type { HubTarget } from './hub-http.js';
 import { CliError, type Io } from './io.js';
-import type { RegistryTarget } from './registry-client.js';
 
-export async function resolveTarget(values: Parsed['values'], io: Io): Promise<RegistryTarget> {
+/** The flags every command that talks to a running hub takes. */
+export const TARGET_OPTIONS = {
+  'connection-string': { type: 'string' },
+  'data-dir': { type: 'string' },
+  ca: { type: 'string' },
+  port: { type: 'string' },
+} as const;
+
+export async function resolveTarget(values: Parsed['values'], io: Io): Promise<HubTarget> {
   const dataDir = str(values['data-dir']) ?? str(io.env.FERRY_DATA_DIR) ?? './ferry-data';
   let text = str(values['connection-string']) ?? str(io.env.FERRY_CONNECTION_STRING);
   if (text === undefined) {

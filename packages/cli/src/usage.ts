@@ -1,15 +1,28 @@
 /** Help texts, printed on --help and after a usage error. */
+
+/** The options of every command that talks to a running hub (target.ts TARGET_OPTIONS). */
+const TARGET = `  --connection-string CS   a hub connection string
+                           (default: $FERRY_CONNECTION_STRING, else iothubowner of --data-dir)
+  --data-dir DIR           data directory of a local hub (default ./ferry-data)
+  --ca FILE                CA certificate to trust (default: the data directory's CA)
+  --port N                 the hub's HTTPS port (default: the local hub's, else 443)`;
+
 export const USAGE = {
   main: `Usage: ferry <command> [options]
 
 Commands:
-  hub start               run a hub (HTTPS 443, MQTT 8883, AMQP 5671)
-  hub connection-string   print a shared access policy's connection string
-  hub ca                  print the path of the hub's CA certificate (created when missing)
-  device create <id>      register a device and print its connection string
-  device show <id>        print a device as JSON
-  device list             list devices
-  device delete <id>      delete a device and its queue
+  hub start                   run a hub (HTTPS 443, MQTT 8883, AMQP 5671)
+  hub connection-string       print a shared access policy's connection string
+  hub ca                      print the path of the hub's CA certificate (created when missing)
+  device create <id>          register a device and print its connection string
+  device show <id>            print a device as JSON
+  device list                 list devices
+  device delete <id>          delete a device and its queue
+  message send <id> [body]    send a cloud-to-device message; prints its message id
+  message receive <id>        receive a message as the device; --complete, --reject or --abandon it
+  message complete <id> <lockToken>   (also reject, abandon) settle a message receive left locked
+  message purge <id>          delete every message queued for a device
+  feedback                    show (and complete) a batch of delivery feedback (--ack)
 
 Run \`ferry <command> --help\` for a command's options.`,
 
@@ -49,4 +62,45 @@ environment, which wins over the config file.`,
   --data-dir DIR           data directory of a local hub (default ./ferry-data)
   --ca FILE                CA certificate to trust (default: the data directory's CA)
   --port N                 the hub's HTTPS port (default: the local hub's, else 443)`,
+
+  message: `Usage: ferry message send <deviceId> [body] [options]
+       ferry message receive <deviceId> [--complete | --reject | --abandon] [--wait SECONDS] [--json]
+       ferry message complete|reject|abandon <deviceId> <lockToken>
+       ferry message purge <deviceId>
+
+send (as the service; needs ServiceConnect: iothubowner or service). Prints the message id.
+  [body]                   the payload; else --body-file; else standard input when it is not a terminal
+  --body-file FILE         read the payload from FILE (any bytes)
+  --ack VALUE              feedback wanted: none (default), positive, negative or full
+  --message-id ID          message id (default: one the hub makes)
+  --correlation-id ID      correlation id
+  --content-type T         content type, e.g. application/json
+  --content-encoding E     content encoding, e.g. utf-8
+  --expiry ISO             absolute expiry, e.g. 2030-01-01T00:00:00Z (default: now + c2d.defaultTtl, 1 h)
+  --ttl SECONDS            expiry as seconds from now (instead of --expiry)
+  --property KEY=VALUE     application property; repeat for several (names arrive lower-case)
+
+receive (as the device, with its key from the registry; needs iothubowner or registryRead).
+Prints the message, then settles it as asked; without a choice it stays locked and the
+commands to settle it are printed.
+  --complete               done: remove it (feedback Success when asked for)
+  --reject                 dead-letter it (feedback Rejected when asked for)
+  --abandon                put it back in the queue for another delivery
+  --wait SECONDS           ask every second until a message arrives or SECONDS pass
+  --json                   print the message as JSON (body as text, or base64 when binary)
+
+purge deletes the queue, locked messages included, and prints how many (needs ServiceConnect).
+
+${TARGET}`,
+
+  feedback: `Usage: ferry feedback [--wait SECONDS] [--json] [--no-complete]
+
+Takes the next batch of delivery feedback (records of messages sent with --ack), prints its
+records and completes it. Needs ServiceConnect (iothubowner or service). The hub batches
+records (feedback.batchDelayMs, 15 s by default), so give --wait to wait for them.
+  --wait SECONDS           ask every second until a batch arrives or SECONDS pass
+  --json                   print the batch as JSON
+  --no-complete            leave the batch locked; the hub offers it again after feedback.lockDurationMs
+
+${TARGET}`,
 } as const;

@@ -4,15 +4,10 @@ import { parse, str } from '../args.js';
 import { CliError, type Io } from '../io.js';
 import { RegistryClient } from '../registry-client.js';
 import { table } from '../table.js';
-import { resolveTarget } from '../target.js';
+import { resolveTarget, TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
 
-const COMMON = {
-  'connection-string': { type: 'string' },
-  'data-dir': { type: 'string' },
-  ca: { type: 'string' },
-  port: { type: 'string' },
-} as const;
+const COMMON = TARGET_OPTIONS;
 
 function needId(positionals: string[], action: string): string {
   const id = positionals[0];
