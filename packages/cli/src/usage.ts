@@ -20,7 +20,8 @@ Commands:
   device delete <id>          delete a device and its queue
   message send <id> [body]    send a cloud-to-device message; prints its message id
   message receive <id>        receive a message as the device; --complete, --reject or --abandon it
-  message complete <id> <lockToken>   (also reject, abandon) settle a message receive left locked
+  message complete <id> <lockToken>
+                              settle a message that receive left locked (also: reject, abandon)
   message purge <id>          delete every message queued for a device
   feedback                    show (and complete) a batch of delivery feedback (--ack)
 
