@@ -3,7 +3,7 @@
  * Adapters: sqlite/ (better-sqlite3 12.x) now, postgres/ (pg) later; both must pass
  * test/store-contract. No transaction handle ever crosses an await.
  */
-import type { Ack, Delivery, FeedbackBatch } from '@ferry/common';
+import type { Delivery, FeedbackBatch, StoredMessage } from '@ferry/common';
 
 /** A device identity row, as the registry keeps it. */
 export interface DeviceRecord {
@@ -81,20 +81,8 @@ export interface QueuePolicy {
   };
 }
 
-/** A message to enqueue; the store assigns the sequence number and enqueued time. */
-export interface NewMessage {
-  deviceId: string;
-  messageId?: string;
-  correlationId?: string;
-  userId?: string;
-  contentType?: string;
-  contentEncoding?: string;
-  ack: Ack;
-  /** ms since the epoch, already validated by the engine */
-  expiryTimeUtc: number;
-  properties: Record<string, string>;
-  body: Buffer;
-}
+/** A message to enqueue (expiry already validated by the engine); the store assigns the sequence number and enqueued time. */
+export type NewMessage = Omit<StoredMessage, 'sequenceNumber' | 'enqueuedTimeUtc' | 'deliveryCount'>;
 
 export type SettleAction = 'complete' | 'abandon' | 'reject';
 
