@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Receiver, Sender } from 'rhea';
-import { type AmqpHarness, bodyOf, c2d, type Client, eventually, Inbox, startAmqpHarness } from './amqp-harness.js';
+import { type AmqpHarness, bodyOf, type Client, c2d, eventually, Inbox, startAmqpHarness } from './amqp-harness.js';
 
 describe('AMQP device link', () => {
   let h: AmqpHarness;
@@ -13,7 +13,10 @@ describe('AMQP device link', () => {
     assert.equal(o.state, 'accepted');
   }
 
-  async function device(deviceId: string, opts: Record<string, unknown> = {}): Promise<{ c: Client; link: Receiver; inbox: Inbox }> {
+  async function device(
+    deviceId: string,
+    opts: Record<string, unknown> = {},
+  ): Promise<{ c: Client; link: Receiver; inbox: Inbox }> {
     const c = await h.connect();
     assert.equal((await c.putToken(await h.deviceToken(deviceId))).status, 200);
     const r = await c.attachReceiver(`/devices/${deviceId}/messages/devicebound`, opts);
@@ -72,7 +75,10 @@ describe('AMQP device link', () => {
     // With credit 2 the hub leased exactly two: the other three are still there for anyone.
     const rest = await h.engine.receive('credit', 10);
     assert.equal(rest.length, 3);
-    await h.engine.release('credit', rest.map((r) => r.lockToken));
+    await h.engine.release(
+      'credit',
+      rest.map((r) => r.lockToken),
+    );
     d.link.add_credit(3);
     const all = await d.inbox.atLeast(5);
     assert.deepEqual(

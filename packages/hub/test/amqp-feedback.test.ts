@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FeedbackRecord } from '@ferry/common';
 import rhea, { type Receiver } from 'rhea';
-import { type AmqpHarness, bodyOf, c2d, type Client, eventually, HUB_NAME, Inbox, startAmqpHarness } from './amqp-harness.js';
+import {
+  type AmqpHarness,
+  bodyOf,
+  type Client,
+  c2d,
+  eventually,
+  HUB_NAME,
+  Inbox,
+  startAmqpHarness,
+} from './amqp-harness.js';
 
 describe('AMQP feedback link', () => {
   let h: AmqpHarness;
@@ -13,7 +22,10 @@ describe('AMQP feedback link', () => {
   async function makeFeedback(deviceId: string, n: number): Promise<void> {
     const s = await svc.attachSender('/messages/devicebound');
     for (let i = 0; i < n; i++) {
-      const o = await svc.send(s.link, c2d(deviceId, 'x', { message_id: `${deviceId}-${i}`, application_properties: { 'iothub-ack': 'full' } }));
+      const o = await svc.send(
+        s.link,
+        c2d(deviceId, 'x', { message_id: `${deviceId}-${i}`, application_properties: { 'iothub-ack': 'full' } }),
+      );
       assert.equal(o.state, 'accepted');
     }
     const ds = await h.engine.receive(deviceId, n);
@@ -21,7 +33,10 @@ describe('AMQP feedback link', () => {
     s.link.close();
   }
 
-  async function feedbackReceiver(address = '/messages/serviceBound/feedback', opts = {}): Promise<{ c: Client; link: Receiver; inbox: Inbox }> {
+  async function feedbackReceiver(
+    address = '/messages/serviceBound/feedback',
+    opts = {},
+  ): Promise<{ c: Client; link: Receiver; inbox: Inbox }> {
     const c = await h.connect();
     assert.equal((await c.putToken(h.serviceToken('service'))).status, 200);
     const r = await c.attachReceiver(address, opts);

@@ -24,8 +24,8 @@ import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { C2dConfig, FeedbackConfig, HubConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
 import type { C2dEngine } from '../src/engine/types.js';
-import type { StreamGateway } from '../src/gateways/context.js';
 import { createAmqpGateway } from '../src/gateways/amqp/index.js';
+import type { StreamGateway } from '../src/gateways/context.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
@@ -112,7 +112,13 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
     serviceToken(policy = 'iothubowner', opts = {}) {
       const p = registry.policy(policy);
       if (!p) throw new Error(`no policy ${policy}`);
-      return createSasToken({ resourceUri: HOST, key: opts.key ?? p.primaryKey, keyName: policy, expiry: opts.expiry ?? expiry(), encode: false });
+      return createSasToken({
+        resourceUri: HOST,
+        key: opts.key ?? p.primaryKey,
+        keyName: policy,
+        expiry: opts.expiry ?? expiry(),
+        encode: false,
+      });
     },
     async deviceToken(deviceId, opts = {}) {
       const key = opts.key ?? (await registry.identity(deviceId))?.primaryKey;
@@ -186,7 +192,10 @@ export class Client {
 
   /** Attach a client receiver (the hub sends) and wait for the hub's answer. */
   attachReceiver(source: string, opts: Record<string, unknown> = {}): Promise<AttachResult<Receiver>> {
-    return this.attach(this.conn.open_receiver({ source: { address: source }, autoaccept: false, ...opts }), 'receiver');
+    return this.attach(
+      this.conn.open_receiver({ source: { address: source }, autoaccept: false, ...opts }),
+      'receiver',
+    );
   }
 
   private attach<L extends Sender | Receiver>(link: L, role: 'sender' | 'receiver'): Promise<AttachResult<L>> {
@@ -211,7 +220,10 @@ export class Client {
   }
 
   /** The official SDK's put-token: string message_id, reply_to 'cbs', token as amqp-value string. */
-  async putToken(token: string, opts: { audience?: string; type?: string; operation?: string; messageId?: unknown } = {}): Promise<CbsReply> {
+  async putToken(
+    token: string,
+    opts: { audience?: string; type?: string; operation?: string; messageId?: unknown } = {},
+  ): Promise<CbsReply> {
     await this.cbsLinks();
     const messageId = opts.messageId ?? rhea.generate_uuid();
     const key = Buffer.isBuffer(messageId) ? messageId.toString('hex') : String(messageId);
@@ -243,7 +255,11 @@ export class Client {
       const id = m.correlation_id;
       const key = Buffer.isBuffer(id) ? id.toString('hex') : String(id);
       const app = m.application_properties ?? {};
-      this.cbsWaiters.get(key)?.({ status: app['status-code'], description: app['status-description'], correlationId: id });
+      this.cbsWaiters.get(key)?.({
+        status: app['status-code'],
+        description: app['status-description'],
+        correlationId: id,
+      });
       this.cbsWaiters.delete(key);
     });
   }

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import rhea, { type Sender } from 'rhea';
 import type { Authenticator } from '../src/auth/types.js';
 import type { C2dEngine } from '../src/engine/types.js';
-import { type AmqpHarness, c2d, type Client, startAmqpHarness } from './amqp-harness.js';
+import { type AmqpHarness, type Client, c2d, startAmqpHarness } from './amqp-harness.js';
 
 async function serviceSender(h: AmqpHarness): Promise<{ c: Client; sender: Sender }> {
   const c = await h.connect();
@@ -67,11 +67,18 @@ describe('AMQP service send', () => {
     const { c, sender } = await serviceSender(h);
     assert.equal((await c.send(sender, c2d('dev1', 'a', { message_id: 4242 as unknown as string }))).state, 'accepted');
     assert.equal(
-      (await c.send(sender, c2d('dev1', 'b', { message_id: rhea.types.wrap_binary(Buffer.from([1, 2, 255])) as unknown as string })))
-        .state,
+      (
+        await c.send(
+          sender,
+          c2d('dev1', 'b', { message_id: rhea.types.wrap_binary(Buffer.from([1, 2, 255])) as unknown as string }),
+        )
+      ).state,
       'accepted',
     );
-    assert.equal((await c.send(sender, c2d('dev1', 'c', { message_id: 'plain', correlation_id: 17 as unknown as string }))).state, 'accepted');
+    assert.equal(
+      (await c.send(sender, c2d('dev1', 'c', { message_id: 'plain', correlation_id: 17 as unknown as string }))).state,
+      'accepted',
+    );
     const ds = await h.engine.receive('dev1', 3);
     assert.deepEqual(
       ds.map((d) => [d.messageId, d.correlationId]),
@@ -95,9 +102,18 @@ describe('AMQP service send', () => {
     assert.equal(await cond(c2d('nobody', 'x')), 'amqp:not-found');
     assert.equal(await cond(c2d('off', 'x')), 'amqp:not-found');
     assert.equal(await cond(c2d('dev1', 'x'.repeat(2000))), 'amqp:link:message-size-exceeded');
-    assert.equal(await cond(c2d('dev1', 'x', { application_properties: { 'iothub-ack': 'sometimes' } })), 'com.microsoft:argument-error');
-    assert.equal(await cond(c2d('dev1', 'x', { absolute_expiry_time: (h.clock.now() - 1000) as unknown as Date })), 'com.microsoft:argument-error');
-    assert.equal(await cond({ ...c2d('dev1', 'x'), to: '/devices/dev1/messages/events' }), 'com.microsoft:argument-error');
+    assert.equal(
+      await cond(c2d('dev1', 'x', { application_properties: { 'iothub-ack': 'sometimes' } })),
+      'com.microsoft:argument-error',
+    );
+    assert.equal(
+      await cond(c2d('dev1', 'x', { absolute_expiry_time: (h.clock.now() - 1000) as unknown as Date })),
+      'com.microsoft:argument-error',
+    );
+    assert.equal(
+      await cond({ ...c2d('dev1', 'x'), to: '/devices/dev1/messages/events' }),
+      'com.microsoft:argument-error',
+    );
     assert.equal(await cond({ ...c2d('dev1', 'x'), to: undefined }), 'com.microsoft:argument-error');
     for (let i = 0; i < 60; i++) assert.equal((await c.send(sender, c2d('full', `m${i}`))).state, 'accepted');
     assert.equal(await cond(c2d('full', 'one too many')), 'amqp:resource-limit-exceeded');

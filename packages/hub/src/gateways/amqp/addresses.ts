@@ -32,7 +32,9 @@ export function parseLinkAddress(address: unknown): LinkAddress {
   const m = /^\/devices\/([^/]+)\/messages\/(devicebound|events)$/i.exec(path);
   if (m) {
     const deviceId = m[1]!;
-    return m[2]!.toLowerCase() === 'devicebound' ? { kind: 'device-bound', deviceId } : { kind: 'device-events', deviceId };
+    return m[2]!.toLowerCase() === 'devicebound'
+      ? { kind: 'device-bound', deviceId }
+      : { kind: 'device-events', deviceId };
   }
   return { kind: 'unknown', address };
 }
@@ -43,13 +45,24 @@ export function parseLinkAddress(address: unknown): LinkAddress {
  */
 export function deviceIdFromTo(to: unknown): string {
   if (typeof to !== 'string' || to === '') {
-    throw new FerryError('ArgumentInvalid', 'The message has no "to" property; expected /devices/{deviceId}/messages/devicebound');
+    throw new FerryError(
+      'ArgumentInvalid',
+      'The message has no "to" property; expected /devices/{deviceId}/messages/devicebound',
+    );
   }
   const m = /^\/devices\/([^/]+)\/messages\/devicebound\/?$/i.exec(to);
-  if (!m) throw new FerryError('ArgumentInvalid', `"to" must be /devices/{deviceId}/messages/devicebound, got "${to.slice(0, 200)}"`);
+  if (!m)
+    throw new FerryError(
+      'ArgumentInvalid',
+      `"to" must be /devices/{deviceId}/messages/devicebound, got "${to.slice(0, 200)}"`,
+    );
   try {
     return decodeURIComponent(m[1]!);
   } catch (cause) {
-    throw new FerryError('ArgumentInvalid', `"to" holds a device id that is not valid percent-encoding: "${to.slice(0, 200)}"`, { cause });
+    throw new FerryError(
+      'ArgumentInvalid',
+      `"to" holds a device id that is not valid percent-encoding: "${to.slice(0, 200)}"`,
+      { cause },
+    );
   }
 }

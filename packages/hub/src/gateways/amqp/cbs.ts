@@ -99,7 +99,8 @@ export class CbsNode {
       const principal = await this.deps.auth.authenticate(token);
       const audience = typeof props.name === 'string' && props.name !== '' ? props.name : token;
       this.deps.claims.put(audience, principal);
-      this.deps.logger.debug(
+      // info: renewals are rare (45 min by default) and worth seeing.
+      this.deps.logger.info(
         { audience, principal: principal.kind === 'device' ? principal.deviceId : principal.policyName },
         'cbs put-token accepted',
       );
@@ -120,7 +121,8 @@ export class CbsNode {
     }
     let correlation = request.message_id;
     // rhea writes a Buffer message id as a uuid; keep a binary id binary.
-    if (Buffer.isBuffer(correlation) && correlation.length !== 16) correlation = rhea.types.wrap_binary(correlation) as unknown as Buffer;
+    if (Buffer.isBuffer(correlation) && correlation.length !== 16)
+      correlation = rhea.types.wrap_binary(correlation) as unknown as Buffer;
     const msg: Message = {
       body: null,
       application_properties: {

@@ -160,7 +160,9 @@ export class AmqpConnection {
       });
     }
     for (const ev of ['sender_error', 'receiver_error']) {
-      c.on(ev, (ctx: EventContext) => logger.debug({ err: (ctx.sender ?? ctx.receiver)?.error }, 'peer detached with error'));
+      c.on(ev, (ctx: EventContext) =>
+        logger.debug({ err: (ctx.sender ?? ctx.receiver)?.error }, 'peer detached with error'),
+      );
     }
   }
 
@@ -168,15 +170,21 @@ export class AmqpConnection {
   private onSenderOpen(sender: Sender): void {
     const address = parseLinkAddress(sender.source?.address);
     if (this.links.size >= this.deps.ctx.config.amqp.maxLinksPerConnection) {
-      return this.refuse(sender, { condition: RESOURCE_LIMIT_EXCEEDED, description: 'Too many links on this connection' });
+      this.refuse(sender, {
+        condition: RESOURCE_LIMIT_EXCEEDED,
+        description: 'Too many links on this connection',
+      });
+      return;
     }
     const { ctx, logger } = this.deps;
     switch (address.kind) {
       case 'cbs':
-        return this.accept(sender, this.cbs.serveReplies(sender));
+        this.accept(sender, this.cbs.serveReplies(sender));
+        return;
       case 'feedback': {
         if (!this.authorized(sender, { permission: 'ServiceConnect' })) return;
-        return this.accept(sender, new FeedbackLink(sender, { engine: ctx.engine, hubName: ctx.hubName, logger }));
+        this.accept(sender, new FeedbackLink(sender, { engine: ctx.engine, hubName: ctx.hubName, logger }));
+        return;
       }
       case 'device-bound': {
         const { deviceId } = address;
@@ -193,9 +201,14 @@ export class AmqpConnection {
         return;
       }
       case 'file-notifications':
-        return this.refuse(sender, { condition: NOT_IMPLEMENTED, description: 'File upload notifications are not implemented' });
+        this.refuse(sender, {
+          condition: NOT_IMPLEMENTED,
+          description: 'File upload notifications are not implemented',
+        });
+        return;
       default:
-        return this.refuse(sender, amqpError('NotFound', `No node to receive from at "${describe(sender.source?.address)}"`));
+        this.refuse(sender, amqpError('NotFound', `No node to receive from at "${describe(sender.source?.address)}"`));
+        return;
     }
   }
 
@@ -203,30 +216,41 @@ export class AmqpConnection {
   private onReceiverOpen(receiver: Receiver): void {
     const address = parseLinkAddress(receiver.target?.address);
     if (this.links.size >= this.deps.ctx.config.amqp.maxLinksPerConnection) {
-      return this.refuse(receiver, { condition: RESOURCE_LIMIT_EXCEEDED, description: 'Too many links on this connection' });
+      this.refuse(receiver, {
+        condition: RESOURCE_LIMIT_EXCEEDED,
+        description: 'Too many links on this connection',
+      });
+      return;
     }
     const { ctx, logger } = this.deps;
     switch (address.kind) {
       case 'cbs':
-        return this.accept(receiver, this.cbs.serveRequests(receiver));
+        this.accept(receiver, this.cbs.serveRequests(receiver));
+        return;
       case 'service-send': {
         if (!this.authorized(receiver, { permission: 'ServiceConnect' })) return;
-        return this.accept(receiver, new ServiceSendLink(receiver, { engine: ctx.engine, claims: this.claims, logger }));
+        this.accept(receiver, new ServiceSendLink(receiver, { engine: ctx.engine, claims: this.claims, logger }));
+        return;
       }
       case 'device-events':
-        return this.refuse(receiver, {
+        this.refuse(receiver, {
           condition: NOT_IMPLEMENTED,
           description: 'Device-to-cloud telemetry is not implemented by Ferry',
         });
+        return;
       default:
-        return this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
+        this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
+        return;
     }
   }
 
   private authorized(link: Link, op: Operation): boolean {
     if (this.claims.can(op)) return true;
     const what = op.permission === 'DeviceConnect' ? `DeviceConnect for device "${op.deviceId}"` : op.permission;
-    this.refuse(link, amqpError('IotHubUnauthorizedAccess', `No valid token on this connection grants ${what}; put one on $cbs first`));
+    this.refuse(
+      link,
+      amqpError('IotHubUnauthorizedAccess', `No valid token on this connection grants ${what}; put one on $cbs first`),
+    );
     return false;
   }
 

@@ -43,7 +43,7 @@ export class DeviceLink extends OutgoingLink<Delivery> {
   async begin(): Promise<void> {
     const identity = await this.deps.registry.identity(this.deviceId);
     if (this.closed) return;
-    if (!identity || identity.status !== 'enabled') {
+    if (identity?.status !== 'enabled') {
       await this.close(amqpError('DeviceNotFound', `Device "${this.deviceId}" is not registered or is disabled`));
       return;
     }

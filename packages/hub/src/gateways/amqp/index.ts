@@ -58,7 +58,12 @@ class AmqpGateway implements StreamGateway {
       refuse = { condition: RESOURCE_LIMIT_EXCEEDED, description: 'Too many AMQP connections' };
     }
     try {
-      const conn = new AmqpConnection(stream, info, { ctx: this.ctx, devices: this.devices, logger, ...(refuse ? { refuse } : {}) });
+      const conn = new AmqpConnection(stream, info, {
+        ctx: this.ctx,
+        devices: this.devices,
+        logger,
+        ...(refuse ? { refuse } : {}),
+      });
       this.connections.add(conn);
       void conn.closed.then(() => this.connections.delete(conn));
     } catch (err) {

@@ -3,7 +3,14 @@
  * encoding itself is rhea's. See official-sdk-wire.md B ("Receiving C2D") and D.1, and
  * c2d-semantics.md 3.3 (feedback) and 8.2 (C2D over AMQP).
  */
-import { ACK_VALUES, type Ack, type Delivery, FerryError, type FeedbackBatch, type OutgoingMessage } from '@ferry/common';
+import {
+  ACK_VALUES,
+  type Ack,
+  type Delivery,
+  type FeedbackBatch,
+  FerryError,
+  type OutgoingMessage,
+} from '@ferry/common';
 import rhea, { type Message } from 'rhea';
 import { deviceIdFromTo } from './addresses.js';
 

@@ -24,7 +24,10 @@ export function checkPlainUsername(username: string, principal: Principal): void
     if (principal.kind === 'device' && principal.deviceId === device[1]) return;
     throw new FerryError('IotHubUnauthorizedAccess', `The token is not for device "${device[1]}"`);
   }
-  throw new FerryError('IotHubUnauthorizedAccess', 'SASL PLAIN username must be {policy}@sas.root.{hub} or {deviceId}@sas.{hub}');
+  throw new FerryError(
+    'IotHubUnauthorizedAccess',
+    'SASL PLAIN username must be {policy}@sas.root.{hub} or {deviceId}@sas.{hub}',
+  );
 }
 
 /** Splits a PLAIN initial response `[authzid] NUL authcid NUL passwd` (RFC 4616). */

@@ -7,7 +7,7 @@
  */
 import { FerryError, type OutgoingMessage } from '@ferry/common';
 import type { Logger } from 'pino';
-import type { AmqpError, Delivery as RheaDelivery, EventContext, Receiver } from 'rhea';
+import type { AmqpError, EventContext, Receiver, Delivery as RheaDelivery } from 'rhea';
 import type { Operation } from '../../auth/types.js';
 import type { C2dEngine } from '../../engine/types.js';
 import type { Claims } from './claims.js';
@@ -93,8 +93,14 @@ export class ServiceSendLink implements LinkHandler {
     this.deps.engine
       .sendMany(items.map(({ deviceId, message }) => ({ deviceId, message })))
       .then(
-        (results) => items.forEach((item, i) => this.settle(item.delivery, results[i] instanceof Error ? results[i] : undefined)),
-        (err: unknown) => items.forEach((item) => this.settle(item.delivery, err)),
+        (results) => {
+          items.forEach((item, i) => {
+            this.settle(item.delivery, results[i] instanceof Error ? results[i] : undefined);
+          });
+        },
+        (err: unknown) => {
+          for (const item of items) this.settle(item.delivery, err);
+        },
       )
       .catch((err: unknown) => this.deps.logger.error({ err }, 'settling service sends failed'));
   }
