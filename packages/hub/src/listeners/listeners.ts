@@ -74,6 +74,8 @@ export class Listeners {
   }
 
   private track(socket: Socket): void {
+    // Small protocol frames (PUBACK, dispositions) must not wait for Nagle's 40 ms delay.
+    socket.setNoDelay(true);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
   }
