@@ -11,6 +11,7 @@
  *             arrival: deliveries/s at the devices, completes/s committed by the hub
  *   live      the service sends M per device again with the links attached: accept latency and
  *             send->receive latency under load, deliveries/s, completes/s
+ *   one at a time  P more messages, each sent when the previous was accepted: unloaded latency
  * Memory before and after connecting the K devices, as in mqtt.bench.ts.
  *
  * Sizes (environment):
@@ -19,6 +20,7 @@
  *   FERRY_BENCH_AMQP_INFLIGHT  I unsettled service transfers in flight (default 500; the hub
  *                              grants 1000 credit per link)
  *   FERRY_BENCH_AMQP_CREDIT    credit each device link keeps (default 100)
+ *   FERRY_BENCH_AMQP_PROBES    messages sent one at a time at the end, for unloaded latency (default 200)
  *   FERRY_BENCH_BODY_BYTES     body size (default 256)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, SQLite synchronous (default FULL)
  *   FERRY_BENCH_ADDRESS        loopback address of the hub (default 127.0.0.200)
@@ -39,6 +41,7 @@ export async function run(): Promise<void> {
   const inflight = envInt('FERRY_BENCH_AMQP_INFLIGHT', 500);
   const creditWindow = envInt('FERRY_BENCH_AMQP_CREDIT', 100);
   const bodyBytes = envInt('FERRY_BENCH_BODY_BYTES', 256);
+  const probes = envInt('FERRY_BENCH_AMQP_PROBES', 200);
   const total = devices * messages;
   const timeoutMs = 120_000;
 
@@ -88,6 +91,13 @@ export async function run(): Promise<void> {
         ]),
       );
       const liveCpu = cpuPercent(cpu);
+
+      cpu = cpuMark();
+      const [probe, tProbed] = await Promise.all([
+        load.call<TrafficResult>('live', { total: probes, inflight: 1 }),
+        reached(() => bench.completed(), 2 * total + probes, timeoutMs, 'hub completes (probe)'),
+      ]);
+      const probeCpu = cpuPercent(cpu);
       const hub2 = memory();
       const sends = await bench.sends();
       await load.call('close');
@@ -112,6 +122,23 @@ export async function run(): Promise<void> {
           live.cpu,
         ),
         row('live: completed', total, spanMs(live.t0, tLiveDone), undefined, liveCpu, live.cpu),
+        row(
+          'one at a time: accepted',
+          probe.accept.count,
+          spanMs(probe.t0, probe.tSent),
+          probe.accept,
+          probeCpu,
+          probe.cpu,
+        ),
+        row(
+          'one at a time: delivered',
+          probe.endToEnd.count,
+          spanMs(probe.t0, probe.tReceived),
+          probe.endToEnd,
+          probeCpu,
+          probe.cpu,
+        ),
+        row('one at a time: completed', probes, spanMs(probe.t0, tProbed), undefined, probeCpu, probe.cpu),
       ]);
       console.table([
         memRow('hub heap', hub0.heapUsed, hub1.heapUsed, hub2.heapUsed, devices),
@@ -120,8 +147,8 @@ export async function run(): Promise<void> {
         memRow('load process heap (clients)', load0.heapUsed, load1.heapUsed, undefined, devices),
         memRow('load process RSS (clients)', load0.rss, load1.rss, undefined, devices),
       ]);
-      const errors = sent.sendErrors + live.sendErrors;
-      const dups = drain.duplicates + live.duplicates;
+      const errors = sent.sendErrors + live.sendErrors + probe.sendErrors;
+      const dups = drain.duplicates + live.duplicates + probe.duplicates;
       if (errors || dups || sends.failed) {
         console.log(
           `send errors: ${errors} (first: ${sent.firstSendError ?? live.firstSendError ?? '-'}); ` +

@@ -3,7 +3,7 @@
  * mqtt.js devices (MQTT 3.1.1 over TLS, clean session 0, QoS 1 subscription) and the official
  * service client (azure-iothub over AMQP) in a load worker thread. The service sends M messages
  * per device, round robin, with up to I sends awaiting their accept; each device's PUBACK
- * completes the message on the hub.
+ * completes the message on the hub. Then P more messages go one at a time (unloaded latency).
  *
  * Reported: connect + subscribe rate and latency; sends accepted/s and accept latency; deliveries
  * to the devices/s and send->receive latency; completes committed by the hub/s (rates over the
@@ -15,6 +15,7 @@
  *   FERRY_BENCH_MQTT_DEVICES   N devices (default 200)
  *   FERRY_BENCH_MQTT_MESSAGES  M messages per device (default 20)
  *   FERRY_BENCH_MQTT_INFLIGHT  I service sends in flight (default 256)
+ *   FERRY_BENCH_MQTT_PROBES    messages sent one at a time afterwards, for unloaded latency (default 200)
  *   FERRY_BENCH_BODY_BYTES     body size (default 256)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, SQLite synchronous (default FULL)
  *   FERRY_BENCH_ADDRESS        loopback address of the hub (default 127.0.0.200)
@@ -34,6 +35,7 @@ export async function run(): Promise<void> {
   const messages = envInt('FERRY_BENCH_MQTT_MESSAGES', 20);
   const inflight = envInt('FERRY_BENCH_MQTT_INFLIGHT', 256);
   const bodyBytes = envInt('FERRY_BENCH_BODY_BYTES', 256);
+  const probes = envInt('FERRY_BENCH_MQTT_PROBES', 200);
   const total = devices * messages;
   const timeoutMs = 120_000;
 
@@ -70,6 +72,14 @@ export async function run(): Promise<void> {
         ]),
       );
       const trafficCpu = cpuPercent(cpu);
+
+      // Unloaded latency: one message at a time.
+      cpu = cpuMark();
+      const [probe, tProbed] = await Promise.all([
+        load.call<TrafficResult>('traffic', { total: probes, inflight: 1 }),
+        reached(() => bench.completed(), total + warmUp + probes, timeoutMs, 'hub completes (probe)'),
+      ]);
+      const probeCpu = cpuPercent(cpu);
       const hub2 = memory();
       const sends = await bench.sends();
       await load.call('close');
@@ -95,6 +105,23 @@ export async function run(): Promise<void> {
           traffic.cpu,
         ),
         row('completed (PUBACK committed)', total, completedMs, undefined, trafficCpu, traffic.cpu),
+        row(
+          'one at a time: accepted',
+          probe.accept.count,
+          spanMs(probe.t0, probe.tSent),
+          probe.accept,
+          probeCpu,
+          probe.cpu,
+        ),
+        row(
+          'one at a time: delivered',
+          probe.endToEnd.count,
+          spanMs(probe.t0, probe.tReceived),
+          probe.endToEnd,
+          probeCpu,
+          probe.cpu,
+        ),
+        row('one at a time: completed', probes, spanMs(probe.t0, tProbed), undefined, probeCpu, probe.cpu),
       ]);
       console.table([
         memRow('hub heap', hub0.heapUsed, hub1.heapUsed, hub2.heapUsed, devices),
@@ -103,10 +130,12 @@ export async function run(): Promise<void> {
         memRow('load process heap (clients)', load0.heapUsed, load1.heapUsed, undefined, devices),
         memRow('load process RSS (clients)', load0.rss, load1.rss, undefined, devices),
       ]);
-      if (traffic.sendErrors || traffic.duplicates || sends.failed) {
+      const errors = traffic.sendErrors + probe.sendErrors;
+      const dups = traffic.duplicates + probe.duplicates;
+      if (errors || dups || sends.failed) {
         console.log(
-          `send errors: ${traffic.sendErrors} (first: ${traffic.firstSendError ?? '-'}); ` +
-            `hub refused ${sends.failed}; duplicate deliveries: ${traffic.duplicates}`,
+          `send errors: ${errors} (first: ${traffic.firstSendError ?? probe.firstSendError ?? '-'}); ` +
+            `hub refused ${sends.failed}; duplicate deliveries: ${dups}`,
         );
       }
     } finally {

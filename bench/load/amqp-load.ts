@@ -76,10 +76,10 @@ serveLoad<AmqpLoadInit>((init) => {
     return { t0, t1, latency: summarize(latencies), cpu: cpuPercent(cpu) };
   }
 
-  function sendPhase() {
+  function sendPhase(count = total, inflight = init.inflight) {
     const svc = service;
     if (!svc) throw new Error('call connect first');
-    return sendAll(total, init.inflight, init.bodyBytes, (k, body) =>
+    return sendAll(count, inflight, init.bodyBytes, (k, body) =>
       svc.send(c2dMessage(init.devices[k % n]!.deviceId, body, `m-${k}`)),
     );
   }
@@ -129,11 +129,16 @@ serveLoad<AmqpLoadInit>((init) => {
     };
   }
 
-  /** Sends again with the device links attached: accept and send->receive latency under load. */
-  async function live(): Promise<TrafficResult> {
+  /**
+   * Sends again with the device links attached: accept and send->receive latency under load.
+   * Optionally `total` messages with `inflight` at a time (1: unloaded latency).
+   */
+  async function live(arg: unknown): Promise<TrafficResult> {
+    const o = (arg ?? {}) as { total?: number; inflight?: number };
     const cpu = cpuMark();
-    deliveries = new Deliveries(total);
-    const sent = await sendPhase();
+    const count = o.total ?? total;
+    deliveries = new Deliveries(count);
+    const sent = await sendPhase(count, o.inflight);
     await deliveries.wait(init.timeoutMs, 'AMQP live deliveries');
     return {
       t0: sent.t0,

@@ -1,6 +1,6 @@
 /**
  * Load process of mqtt.bench.ts: N mqtt.js devices, and the official service client sending them
- * C2D messages over AMQP. Commands: connect, memory, traffic, close.
+ * C2D messages over AMQP. Commands: connectWarmUp, connect, memory, openService, traffic, close.
  */
 import { EventEmitter } from 'node:events';
 import { createSecureContext } from 'node:tls';
@@ -58,14 +58,16 @@ serveLoad<MqttLoadInit>((init) => {
     return service.warmUpMessages;
   }
 
-  async function traffic(): Promise<TrafficResult> {
+  /** `total` messages round robin over the devices (default M per device), `inflight` at a time. */
+  async function traffic(arg: unknown): Promise<TrafficResult> {
+    const o = (arg ?? {}) as { total?: number; inflight?: number };
     const n = init.devices.length;
-    const total = n * init.messagesPerDevice;
+    const total = o.total ?? n * init.messagesPerDevice;
     if (!service) throw new Error('call openService first');
     const svc = service;
     const cpu = cpuMark();
     deliveries = new Deliveries(total);
-    const sent = await sendAll(total, init.inflight, init.bodyBytes, (k, body) =>
+    const sent = await sendAll(total, o.inflight ?? init.inflight, init.bodyBytes, (k, body) =>
       svc.send(init.devices[k % n]!.deviceId, body, `m-${k}`),
     );
     await deliveries.wait(init.timeoutMs, 'MQTT deliveries');
