@@ -82,6 +82,13 @@ export async function startBenchHub(overrides: Record<string, unknown> = {}): Pr
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+  // An interrupted run (Ctrl-C, a timeout) leaves no data dir behind.
+  const interrupted = (signal: NodeJS.Signals) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   const endpoint: HubEndpoint = {
     address,
     ports: { ...hub.ports },
@@ -120,6 +127,8 @@ export async function startBenchHub(overrides: Record<string, unknown> = {}): Pr
       return { ok, failed };
     },
     async stop() {
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
       try {
         await hub.stop();
       } finally {
