@@ -117,7 +117,12 @@ export class Hub {
       });
       parts.engine.start();
       const engine = meteredEngine(parts.engine, metrics);
-      const registry = new DeviceRegistry({ store: parts.store, engine, clock });
+      const registry = new DeviceRegistry({
+        store: parts.store,
+        engine,
+        clock,
+        logger: logger.child({ component: 'registry' }),
+      });
       await registry.init();
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
       const ctx = (component: string): GatewayContext => ({

@@ -4,12 +4,13 @@
  * the gateways report. cloudToDeviceMessageCount is read from the engine on every read.
  */
 import { FerryError } from '@ferry/common';
+import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { C2dEngine } from '../engine/types.js';
 import type { DeviceRecord, RegistryStore } from '../store/types.js';
 import { type LiveState, NEVER, newEtag, newGenerationId, toDeviceJson } from './device-json.js';
 import { generateKey, newDefaultPolicies, toSharedAccessPolicy } from './policies.js';
-import type { DeviceIdentity, DeviceJson, Registry, SharedAccessPolicy } from './types.js';
+import type { DeviceChangeListener, DeviceIdentity, DeviceJson, Registry, SharedAccessPolicy } from './types.js';
 import { type DeviceInput, normalizeEtag, parseDeviceBody, validateDeviceId } from './validation.js';
 
 export const MAX_LIST_TOP = 1000;
@@ -20,6 +21,8 @@ export interface DeviceRegistryOptions {
   store: RegistryStore;
   engine: Pick<C2dEngine, 'queueDepth'>;
   clock: Clock;
+  /** Where a failing device-change listener is reported. */
+  logger?: Logger;
 }
 
 function notFound(deviceId: string): FerryError {
@@ -55,10 +58,22 @@ function credentials(
   return { primaryKey: null, secondaryKey: null, primaryThumbprint: null, secondaryThumbprint: null };
 }
 
+function toIdentity(r: DeviceRecord): DeviceIdentity {
+  return {
+    deviceId: r.deviceId,
+    generationId: r.generationId,
+    status: r.status,
+    primaryKey: r.primaryKey,
+    secondaryKey: r.secondaryKey,
+  };
+}
+
 export class DeviceRegistry implements Registry {
   private readonly store: RegistryStore;
   private readonly engine: Pick<C2dEngine, 'queueDepth'>;
   private readonly clock: Clock;
+  private readonly logger: Logger | undefined;
+  private readonly changeListeners = new Set<DeviceChangeListener>();
   private readonly live = new Map<string, LiveState>();
   private policyList: readonly SharedAccessPolicy[] = [];
   private policyByName = new Map<string, SharedAccessPolicy>();
@@ -67,6 +82,7 @@ export class DeviceRegistry implements Registry {
     this.store = opts.store;
     this.engine = opts.engine;
     this.clock = opts.clock;
+    this.logger = opts.logger;
   }
 
   /** Creates the default policies that do not exist yet (with new keys), then caches all policies. */
@@ -133,7 +149,10 @@ export class DeviceRegistry implements Registry {
         ...credentials(input, authType, existing),
         iotEdge: input.iotEdge ?? existing.iotEdge,
       };
-      if (await this.store.replaceDevice(record, existing.etag)) return this.json(record);
+      if (await this.store.replaceDevice(record, existing.etag)) {
+        this.changed(deviceId, toIdentity(record));
+        return this.json(record);
+      }
       // The row changed or vanished between our read and write: re-read to say which.
       if (wanted !== '*' || attempt + 1 >= UNCONDITIONAL_RETRIES) {
         if (!(await this.store.getDevice(deviceId))) throw notFound(deviceId);
@@ -164,6 +183,7 @@ export class DeviceRegistry implements Registry {
       throw preconditionFailed(deviceId);
     }
     this.live.delete(deviceId);
+    this.changed(deviceId, undefined);
   }
 
   async statistics(): Promise<{ totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number }> {
@@ -173,14 +193,25 @@ export class DeviceRegistry implements Registry {
 
   async identity(deviceId: string): Promise<DeviceIdentity | undefined> {
     const r = await this.store.getDevice(deviceId);
-    if (!r) return undefined;
-    return {
-      deviceId: r.deviceId,
-      generationId: r.generationId,
-      status: r.status,
-      primaryKey: r.primaryKey,
-      secondaryKey: r.secondaryKey,
-    };
+    return r && toIdentity(r);
+  }
+
+  onDeviceChange(listener: DeviceChangeListener): () => void {
+    // A wrapper per subscription, so the same function subscribed twice is two subscriptions.
+    const entry: DeviceChangeListener = (id, identity) => listener(id, identity);
+    this.changeListeners.add(entry);
+    return () => void this.changeListeners.delete(entry);
+  }
+
+  /** The write is committed: a listener's failure must not turn it into an error for the caller. */
+  private changed(deviceId: string, identity: DeviceIdentity | undefined): void {
+    for (const listener of [...this.changeListeners]) {
+      try {
+        listener(deviceId, identity);
+      } catch (err) {
+        this.logger?.error({ err, deviceId }, 'a device-change listener failed');
+      }
+    }
   }
 
   setConnectionState(deviceId: string, state: 'Connected' | 'Disconnected'): void {

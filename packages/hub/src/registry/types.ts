@@ -56,4 +56,12 @@ export interface Registry {
   /** Gateways report connection state and activity here (connectionState, lastActivityTime). */
   setConnectionState(deviceId: string, state: 'Connected' | 'Disconnected'): void;
   touch(deviceId: string): void;
+  /**
+   * Called after every committed update (with the new identity: status or keys may have changed)
+   * and after a committed delete (undefined), so the gateways can cut off a device that may no
+   * longer connect. Listeners run synchronously and must not throw. Returns the unsubscribe.
+   */
+  onDeviceChange(listener: DeviceChangeListener): () => void;
 }
+
+export type DeviceChangeListener = (deviceId: string, identity: DeviceIdentity | undefined) => void;

@@ -17,6 +17,7 @@ import rhea, {
 } from 'rhea';
 import type { Operation } from '../../auth/types.js';
 import type { TimerHandle } from '../../clock.js';
+import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
@@ -66,15 +67,18 @@ export class AmqpConnection {
     private readonly deps: ConnectionDeps,
   ) {
     const { ctx, logger } = deps;
-    this.claims = new Claims(ctx.auth, ctx.clock, () => this.recheckLinks());
-    this.cbs = new CbsNode({ auth: ctx.auth, claims: this.claims, logger });
+    this.claims = new Claims(ctx.auth, ctx.clock, () =>
+      this.recheckLinks(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired')),
+    );
+    // Through the claims' authenticator: it remembers which token proved which principal.
+    this.cbs = new CbsNode({ auth: this.claims.authenticator, claims: this.claims, logger });
 
     const container = rhea.create_container({ id: ctx.hubName });
     container.sasl_server_mechanisms.enable_anonymous();
     container.sasl_server_mechanisms.PLAIN = () =>
       new PlainMechanism(
         async ({ username, password }) => {
-          const principal = await ctx.auth.authenticate(password);
+          const principal = await this.claims.authenticator.authenticate(password);
           checkPlainUsername(username, principal);
           this.claims.put('sasl', principal);
           return true;
@@ -121,6 +125,17 @@ export class AmqpConnection {
       backstop.cancel();
     }
     await this.closed;
+  }
+
+  /**
+   * The device was changed in the registry: drop the device tokens it invalidates, so a later
+   * attach must bring a new one, and detach links they alone covered. Policy tokens stay.
+   */
+  deviceChanged(deviceId: string, identity: DeviceIdentity | undefined): void {
+    const cut = this.claims.revokeDevice(deviceId, identity);
+    if (!cut) return;
+    this.deps.logger.info({ deviceId, reason: cut.reason }, 'device token revoked by a registry change');
+    this.recheckLinks(amqpError(cut.error, `Device "${deviceId}": ${cut.reason}`));
   }
 
   private listen(): void {
@@ -276,12 +291,12 @@ export class AmqpConnection {
     handler.detached().catch((err: unknown) => this.deps.logger.warn({ err }, 'link clean-up failed'));
   }
 
-  /** A token expired: links it alone covered are closed. */
-  private recheckLinks(): void {
+  /** A token expired or was revoked: links it alone covered are closed with `error`. */
+  private recheckLinks(error: AmqpError): void {
     for (const [link, handler] of [...this.links]) {
       if (handler.requires && !this.claims.can(handler.requires)) {
         this.links.delete(link);
-        void handler.close(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired'));
+        void handler.close(error);
       }
     }
   }

@@ -5,7 +5,10 @@
  * in-memory pair in tests). Device-to-cloud telemetry is refused with amqp:not-implemented.
  */
 import type { Duplex } from 'node:stream';
+import type { AmqpError } from 'rhea';
+import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext, StreamGateway } from '../context.js';
+import { cutOffByChange } from '../device-change.js';
 import { AmqpConnection, type DeviceLinkDirectory } from './connection.js';
 import type { DeviceLink } from './device-link.js';
 import { amqpError, CONNECTION_FORCED, RESOURCE_LIMIT_EXCEEDED } from './errors.js';
@@ -26,6 +29,14 @@ class DeviceLinks implements DeviceLinkDirectory {
     }
   }
 
+  /** Detach the device's C2D link (its unsettled messages go back to the queue). */
+  cutOff(deviceId: string, reason: string, error: AmqpError): void {
+    const link = this.byDevice.get(deviceId);
+    if (!link) return;
+    this.ctx.logger.info({ deviceId, reason }, 'device link detached by a registry change');
+    void link.close(error);
+  }
+
   gone(link: DeviceLink): void {
     if (this.byDevice.get(link.deviceId) !== link) return;
     this.byDevice.delete(link.deviceId);
@@ -36,11 +47,13 @@ class DeviceLinks implements DeviceLinkDirectory {
 class AmqpGateway implements StreamGateway {
   private readonly connections = new Set<AmqpConnection>();
   private readonly devices: DeviceLinks;
+  private readonly unsubscribe: () => void;
   private closing = false;
   private nextId = 1;
 
   constructor(private readonly ctx: GatewayContext) {
     this.devices = new DeviceLinks(ctx);
+    this.unsubscribe = ctx.registry.onDeviceChange((id, identity) => this.deviceChanged(id, identity));
   }
 
   get connectionCount(): number {
@@ -72,8 +85,20 @@ class AmqpGateway implements StreamGateway {
     }
   }
 
+  /**
+   * Disabled or deleted: detach the device's C2D link with the matching error. Then every
+   * connection drops the device tokens the change invalidates (a key change included). Registry
+   * writes are rare, so a pass over the connections is cheap enough.
+   */
+  private deviceChanged(deviceId: string, identity: DeviceIdentity | undefined): void {
+    const cut = cutOffByChange(identity, undefined);
+    if (cut) this.devices.cutOff(deviceId, cut.reason, amqpError(cut.error, `Device "${deviceId}": ${cut.reason}`));
+    for (const conn of this.connections) conn.deviceChanged(deviceId, identity);
+  }
+
   async close(): Promise<void> {
     this.closing = true;
+    this.unsubscribe();
     await Promise.all([...this.connections].map((c) => c.shutdown()));
   }
 }

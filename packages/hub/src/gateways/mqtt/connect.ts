@@ -45,6 +45,9 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
     );
   }
 
+  conn.clientId = clientId;
+  conn.token = password;
+  conn.owner.authenticate(conn);
   const auth = await authorize(conn, clientId, password);
   if (!auth.ok) return conn.refuse(auth.code, auth.why);
   if (conn.closed) return;
@@ -68,6 +71,8 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
       const stored = await sessions.getMqttSession(clientId);
       sessionPresent = stored !== undefined;
       c2dQos = stored?.c2dQos ?? null;
+      // Cut off meanwhile (the device deleted): do not leave a session behind for its id.
+      if (conn.closed) return;
       if (!stored) await sessions.putMqttSession({ deviceId: clientId, c2dQos: null });
     }
   } catch (err) {

@@ -8,7 +8,8 @@ import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { TimerHandle } from '../../clock.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
-import { handleConnect } from './connect.js';
+import type { CutOff } from '../device-change.js';
+import { CONNACK, handleConnect } from './connect.js';
 import { DeliveryPump } from './delivery.js';
 import { KeepAliveWatchdog, keepAliveTimeoutMs } from './keepalive.js';
 import { handlePuback } from './puback.js';
@@ -23,6 +24,8 @@ export interface ConnectionOwner {
   /** Connections that completed CONNECT (the maxConnections cap counts these). */
   readonly establishedCount: number;
   hasDevice(deviceId: string): boolean;
+  /** CONNECT is being checked: registry changes of its client id reach it from now on. */
+  authenticate(conn: MqttConnection): void;
   /** Become the device's live connection; returns the one it replaces. */
   claim(deviceId: string, conn: MqttConnection): MqttConnection | undefined;
   /** The connection is gone. */
@@ -54,6 +57,9 @@ export class MqttConnection {
   state: State = 'awaiting-connect';
   logger: Logger;
   deviceId: string | undefined;
+  /** The CONNECT's client id and SAS token, kept so a registry change can be judged against them. */
+  clientId: string | undefined;
+  token: string | undefined;
   cleanSession = true;
   c2dQos: 0 | 1 | null = null;
   pump: DeliveryPump | undefined;
@@ -160,6 +166,18 @@ export class MqttConnection {
     this.refused = true;
     this.send({ cmd: 'connack', returnCode, sessionPresent: false });
     this.close(`CONNECT refused with CONNACK ${returnCode}: ${why}`, 'info');
+  }
+
+  /** The registry says the device may no longer be connected (see ../device-change.ts). */
+  cutOff(cut: CutOff): void {
+    if (this.closed) return;
+    if (this.state === 'connected') {
+      this.close(`${cut.reason} (${cut.error})`, 'info');
+      return;
+    }
+    // Not answered yet: refuse as a CONNECT arriving after the change would be.
+    const code = cut.error === 'DeviceDisabled' ? CONNACK.serverUnavailable : CONNACK.notAuthorized;
+    this.refuse(code, cut.reason);
   }
 
   /**

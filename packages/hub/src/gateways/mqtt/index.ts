@@ -4,7 +4,9 @@
  * `/$iothub/websocket` with subprotocol `mqtt`).
  */
 import type { Duplex } from 'node:stream';
+import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext, StreamGateway } from '../context.js';
+import { cutOffByChange } from '../device-change.js';
 import { type ConnectionOwner, MqttConnection } from './connection.js';
 import { MemorySessionStore, type MqttSessionStore } from './session.js';
 
@@ -19,10 +21,14 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
   readonly sessions: MqttSessionStore;
   private readonly connections = new Set<MqttConnection>();
   private readonly byDevice = new Map<string, MqttConnection>();
+  /** Connections between CONNECT and claim: a registry change must reach them too. */
+  private readonly authenticating = new Set<MqttConnection>();
+  private readonly unsubscribe: () => void;
   private closing = false;
 
   constructor(readonly ctx: GatewayContext) {
     this.sessions = ctx.sessions ?? new MemorySessionStore();
+    this.unsubscribe = ctx.registry.onDeviceChange((id, identity) => this.deviceChanged(id, identity));
   }
 
   get connectionCount(): number {
@@ -45,7 +51,12 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     return this.byDevice.has(deviceId);
   }
 
+  authenticate(conn: MqttConnection): void {
+    this.authenticating.add(conn);
+  }
+
   claim(deviceId: string, conn: MqttConnection): MqttConnection | undefined {
+    this.authenticating.delete(conn);
     const previous = this.byDevice.get(deviceId);
     conn.deviceId = deviceId;
     this.byDevice.set(deviceId, conn);
@@ -54,6 +65,7 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
 
   forget(conn: MqttConnection): void {
     this.connections.delete(conn);
+    this.authenticating.delete(conn);
     const id = conn.deviceId;
     // After a takeover the device's entry already belongs to the new connection.
     if (id !== undefined && this.byDevice.get(id) === conn) {
@@ -64,6 +76,28 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.unsubscribe();
     await Promise.all([...this.connections].map((c) => c.close('the hub is shutting down', 'info')));
+  }
+
+  /**
+   * Disabled, deleted, or its keys changed: cut off the device's connection (and one still
+   * authenticating) that may no longer connect; its in-flight messages go back as on any drop.
+   */
+  private deviceChanged(deviceId: string, identity: DeviceIdentity | undefined): void {
+    const affected = [...this.authenticating].filter((c) => c.clientId === deviceId);
+    const live = this.byDevice.get(deviceId);
+    if (live) affected.push(live);
+    for (const conn of affected) {
+      const cut = cutOffByChange(identity, conn.token);
+      if (cut) conn.cutOff(cut);
+    }
+    // The store drops the session with the device; a gateway-held session must go too, or a
+    // device re-created under the same id would resume it.
+    if (!identity) {
+      this.sessions.deleteMqttSession(deviceId).catch((err: unknown) => {
+        this.ctx.logger.error({ err, deviceId }, 'could not delete the MQTT session of a deleted device');
+      });
+    }
   }
 }
