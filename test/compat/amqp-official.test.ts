@@ -155,6 +155,26 @@ describe('official AMQP clients', () => {
         },
       );
 
+      // Regression: the official client attaches one sender link per send issued before its first
+      // link is up; with a 64-link cap a burst of 100 on a fresh client hung for good.
+      test('500 sends issued at once on a freshly opened client are all answered', T, async () => {
+        await hub.createDevice(dev('burst'));
+        const fresh = await openService(hub, transport, false);
+        try {
+          const results = await Promise.all(
+            Array.from({ length: 500 }, (_, i) =>
+              sendResult(fresh, dev('burst'), c2dMessage(`burst${i}`, { expiryTimeUtc: Date.now() + 60_000 })),
+            ),
+          );
+          const failures = results.filter((r) => r !== undefined);
+          // The queue holds 50: every send gets an answer, 50 accepted and the rest refused as queue full.
+          assert.equal(results.length - failures.length, 50);
+          assert.ok(failures.every((e) => e?.name === 'DeviceMaximumQueueDepthExceededError'));
+        } finally {
+          await fresh.close();
+        }
+      });
+
       test('200 sends issued at once are all accepted and all delivered', T, async () => {
         const ids = [0, 1, 2, 3].map((k) => dev(`bulk${k}`));
         const devices = [];

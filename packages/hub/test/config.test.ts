@@ -40,7 +40,7 @@ describe('defaults', () => {
     assert.equal(c.dataDir, './ferry-data');
     assert.deepEqual(c.store, { kind: 'sqlite', synchronous: 'FULL' });
     assert.deepEqual(c.mqtt, { maxInflight: 16, maxSubscriptions: 5, maxConnections: 100_000 });
-    assert.deepEqual(c.amqp, { idleTimeoutMs: 240_000, maxConnections: 100_000, maxLinksPerConnection: 64 });
+    assert.deepEqual(c.amqp, { idleTimeoutMs: 240_000, maxConnections: 100_000, maxLinksPerConnection: 4096 });
     assert.equal(c.http.maxBodyBytes, 262_144);
     assert.equal(c.log.level, 'info');
   });

@@ -30,7 +30,7 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
     maxDeliveryCount: 10,
   },
   mqtt: { maxInflight: 16, maxSubscriptions: 5, maxConnections: 100_000 },
-  amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 64 },
+  amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 4096 },
   http: { maxBodyBytes: 262_144 },
   log: { level: 'info' },
 } satisfies HubConfig);
