@@ -48,7 +48,7 @@ export class DeviceLink extends OutgoingLink<Delivery> {
       return;
     }
     this.deps.registry.setConnectionState(this.deviceId, 'Connected');
-    this.unsubscribe = this.deps.engine.onAvailable(this.deviceId, () => this.wake());
+    this.unsubscribe = this.deps.engine.onAvailable(this.deviceId, () => this.signal());
     this.start();
   }
 

@@ -28,7 +28,7 @@ export class FeedbackLink extends OutgoingLink<FeedbackBatch> {
     private readonly deps: FeedbackDeps,
   ) {
     super(sender, deps.logger, FEEDBACK_MAX_UNSETTLED, FEEDBACK_MAX_UNSETTLED);
-    this.unsubscribe = deps.engine.onFeedbackAvailable(() => this.wake());
+    this.unsubscribe = deps.engine.onFeedbackAvailable(() => this.signal());
     this.start();
   }
 

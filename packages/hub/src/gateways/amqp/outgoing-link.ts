@@ -22,6 +22,10 @@ export abstract class OutgoingLink<T extends { lockToken: string }> implements L
   private handedToRhea = 0;
   private pumping = false;
   private again = false;
+  /** False after a short lease, until the engine signals that something may be available again. */
+  private maybeMore = true;
+  /** Counts availability signals, so a signal that lands during a lease is not lost. */
+  private signals = 0;
   protected closed = false;
 
   constructor(
@@ -55,7 +59,14 @@ export abstract class OutgoingLink<T extends { lockToken: string }> implements L
     return this.unsettled.size;
   }
 
-  /** Something may be available: lease and send while the peer has credit. */
+  /** The engine says something may be available: lease and send while the peer has credit. */
+  signal(): void {
+    this.signals++;
+    this.maybeMore = true;
+    this.wake();
+  }
+
+  /** Credit or room changed: send what may be waiting, without re-asking an empty queue. */
   wake(): void {
     void this.pump();
   }
@@ -117,11 +128,14 @@ export abstract class OutgoingLink<T extends { lockToken: string }> implements L
 
   private async fill(): Promise<void> {
     for (;;) {
-      if (this.closed || !this.sender.is_open()) return;
+      if (this.closed || !this.sender.is_open() || !this.maybeMore) return;
       const room = Math.min(senderCapacity(this.sender, this.handedToRhea), this.maxUnsettled - this.unsettled.size);
       if (room <= 0) return;
       const want = Math.min(room, this.leaseBatch);
+      const signalsBefore = this.signals;
       const items = await this.lease(want);
+      // A short lease means the queue is empty for now; only a new signal makes asking worthwhile.
+      if (items.length < want && this.signals === signalsBefore) this.maybeMore = false;
       if (items.length === 0) return;
       const notSent: string[] = [];
       for (const item of items) {

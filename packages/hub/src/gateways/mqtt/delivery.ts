@@ -30,6 +30,10 @@ export class DeliveryPump {
   private stopped = false;
   private running: Promise<void> | undefined;
   private again = false;
+  /** False after a short lease, until the engine signals that something may be available again. */
+  private maybeMore = true;
+  /** Counts availability signals, so a signal that lands during a lease is not lost. */
+  private signals = 0;
   private nextPacketId = 1;
   private unlisten: (() => void) | undefined;
   private lockTimer: TimerHandle | undefined;
@@ -49,8 +53,8 @@ export class DeliveryPump {
       this.unlisten = undefined;
       return;
     }
-    this.unlisten ??= this.deps.engine.onAvailable(this.deps.deviceId, () => this.wake());
-    this.wake();
+    this.unlisten ??= this.deps.engine.onAvailable(this.deps.deviceId, () => this.signal());
+    this.signal();
   }
 
   /** PUBACK: complete the message. False when the packet id is not in flight (ignored). */
@@ -79,6 +83,14 @@ export class DeliveryPump {
     await this.release(tokens);
   }
 
+  /** The engine says the device may have a message. */
+  private signal(): void {
+    this.signals++;
+    this.maybeMore = true;
+    this.wake();
+  }
+
+  /** Room in flight changed, or a signal came: lease and publish, without re-asking an empty queue. */
   wake(): void {
     if (this.stopped || this.qos === null) return;
     if (this.running) {
@@ -95,10 +107,12 @@ export class DeliveryPump {
   private async run(): Promise<void> {
     do {
       this.again = false;
-      while (!this.stopped && this.qos !== null && this.inflight.size < this.deps.maxInflight) {
+      while (!this.stopped && this.qos !== null && this.maybeMore && this.inflight.size < this.deps.maxInflight) {
         let batch: Delivery[];
+        const wanted = this.deps.maxInflight - this.inflight.size;
+        const signalsBefore = this.signals;
         try {
-          batch = await this.deps.engine.receive(this.deps.deviceId, this.deps.maxInflight - this.inflight.size);
+          batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
         } catch (err) {
           // The next signal (send, abandon, lock expiry) tries again.
           this.deps.logger.warn({ err }, 'C2D receive failed');
@@ -108,6 +122,8 @@ export class DeliveryPump {
           await this.release(batch.map((d) => d.lockToken));
           return;
         }
+        // A short batch means the queue is empty for now; only a new signal makes asking again worthwhile.
+        if (batch.length < wanted && this.signals === signalsBefore) this.maybeMore = false;
         if (batch.length === 0) break;
         let flowing = true;
         for (const d of batch) flowing = this.deliver(d, this.qos) && flowing;
