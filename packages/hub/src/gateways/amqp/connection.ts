@@ -181,16 +181,17 @@ export class AmqpConnection {
     }
   }
 
+  /** Refuses the link when the connection already holds amqp.maxLinksPerConnection links. */
+  private refusedOverLinkCap(link: Sender | Receiver): boolean {
+    if (this.links.size < this.deps.ctx.config.amqp.maxLinksPerConnection) return false;
+    this.refuse(link, { condition: RESOURCE_LIMIT_EXCEEDED, description: 'Too many links on this connection' });
+    return true;
+  }
+
   /** The peer attached a receiving link: we send (C2D to a device, feedback, $cbs replies). */
   private onSenderOpen(sender: Sender): void {
     const address = parseLinkAddress(sender.source?.address);
-    if (this.links.size >= this.deps.ctx.config.amqp.maxLinksPerConnection) {
-      this.refuse(sender, {
-        condition: RESOURCE_LIMIT_EXCEEDED,
-        description: 'Too many links on this connection',
-      });
-      return;
-    }
+    if (this.refusedOverLinkCap(sender)) return;
     const { ctx, logger } = this.deps;
     switch (address.kind) {
       case 'cbs':
@@ -230,13 +231,7 @@ export class AmqpConnection {
   /** The peer attached a sending link: we receive (service sends, $cbs requests). */
   private onReceiverOpen(receiver: Receiver): void {
     const address = parseLinkAddress(receiver.target?.address);
-    if (this.links.size >= this.deps.ctx.config.amqp.maxLinksPerConnection) {
-      this.refuse(receiver, {
-        condition: RESOURCE_LIMIT_EXCEEDED,
-        description: 'Too many links on this connection',
-      });
-      return;
-    }
+    if (this.refusedOverLinkCap(receiver)) return;
     const { ctx, logger } = this.deps;
     switch (address.kind) {
       case 'cbs':
