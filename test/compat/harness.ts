@@ -223,7 +223,13 @@ export async function startHub(opts: StartHubOptions = {}): Promise<HubProcess> 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   seedCa(dataDir);
   const configFile = join(dataDir, 'test-config.json');
-  const config = { ...opts.config, log: { level: 'warn', ...(opts.config?.log as object | undefined) } };
+  // Several hubs run at once, each on its own loopback address; their operations endpoints would
+  // all want 127.0.0.1:9464, so it is off unless a test asks for it (operations.test.ts covers it).
+  const config = {
+    ...opts.config,
+    log: { level: 'warn', ...(opts.config?.log as object | undefined) },
+    observability: { port: 0, ...(opts.config?.observability as object | undefined) },
+  };
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   // A hub of another test process may hold an address; try the next ones before giving up.
   for (let attempt = 0; ; attempt++) {

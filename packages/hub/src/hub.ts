@@ -4,6 +4,8 @@
  * reverse order so that nothing acknowledged is lost:
  *   stop accepting -> close gateways (leased messages released) -> engine.stop (last group
  *   commit flushed) -> store.close.
+ * The operations endpoint (/metrics, /health, /ready) is bound first and closed last: /ready
+ * turns 503 the moment stop() begins, while /metrics still answers during the drain.
  */
 import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { Logger } from 'pino';
@@ -17,10 +19,11 @@ import { createAmqpGateway } from './gateways/amqp/index.js';
 import type { GatewayContext, StreamGateway } from './gateways/context.js';
 import { createHttpGateway } from './gateways/http/gateway.js';
 import { createMqttGateway } from './gateways/mqtt/index.js';
-import { type HttpGatewayHandler, Listeners } from './listeners/index.js';
+import { type HttpGatewayHandler, Listeners, OperationsListener } from './listeners/index.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
+import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
@@ -36,6 +39,7 @@ interface Parts {
   engine?: Engine;
   gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
   listeners?: Listeners;
+  operations?: OperationsListener;
 }
 
 function openStore(config: Readonly<HubConfig>): Store {
@@ -66,6 +70,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
   if (parts.engine) await step('engine', () => parts.engine!.stop());
   if (parts.store) await step('store', () => parts.store!.close());
+  if (parts.operations) await step('operations endpoint', () => parts.operations!.close());
 }
 
 export class Hub {
@@ -77,6 +82,8 @@ export class Hub {
   readonly caFile: string | undefined;
   /** Ports actually bound (they differ from the configured ones only when those were 0). */
   readonly ports: { readonly https: number; readonly mqtts: number; readonly amqps: number };
+  /** Where /metrics, /health and /ready are served; undefined when observability.port is 0. */
+  readonly operations: { readonly address: string; readonly port: number } | undefined;
   private readonly parts: Parts;
   private stopping: Promise<void> | undefined;
 
@@ -95,6 +102,8 @@ export class Hub {
     this.caFile = init.caFile;
     this.parts = init.parts;
     this.ports = Object.freeze({ ...init.parts.listeners!.ports });
+    const ops = init.parts.operations;
+    this.operations = ops ? Object.freeze({ address: ops.address, port: ops.port }) : undefined;
   }
 
   static async start(config: Readonly<HubConfig>, opts: HubStartOptions = {}): Promise<Hub> {
@@ -105,9 +114,23 @@ export class Hub {
     if (tls.issued) logger.info({ hosts: config.hosts }, 'issued a new server certificate');
 
     const parts: Parts = {};
+    const metrics = new HubMetrics();
+    // Set once start has finished: until then /ready says "starting".
+    let started: Hub | undefined;
     try {
+      if (config.observability.port !== 0) {
+        parts.operations = await OperationsListener.start({
+          bind: config.observability.bind,
+          port: config.observability.port,
+          handler: operationsHandler({
+            metrics,
+            isReady: () => started?.ready ?? false,
+            isStopping: () => started !== undefined && !started.ready,
+          }),
+          logger: logger.child({ component: 'operations' }),
+        });
+      }
       parts.store = openStore(config);
-      const metrics = new HubMetrics();
       parts.engine = new Engine({
         store: parts.store,
         clock,
@@ -159,7 +182,11 @@ export class Hub {
         pid: process.pid,
         startedAt: new Date(clock.now()).toISOString(),
       });
-      logger.info({ hosts: config.hosts, bind: config.bind, ports: hub.ports, dataDir }, 'hub ready');
+      logger.info(
+        { hosts: config.hosts, bind: config.bind, ports: hub.ports, operations: hub.operations, dataDir },
+        'hub ready',
+      );
+      started = hub;
       return hub;
     } catch (err) {
       await teardown(parts, logger);

@@ -43,6 +43,7 @@ describe('defaults', () => {
     assert.deepEqual(c.amqp, { idleTimeoutMs: 240_000, maxConnections: 100_000, maxLinksPerConnection: 4096 });
     assert.equal(c.http.maxBodyBytes, 262_144);
     assert.equal(c.log.level, 'info');
+    assert.deepEqual(c.observability, { port: 9464, bind: '127.0.0.1' });
   });
 
   test('the result is frozen all the way down, and so are the defaults', () => {
@@ -88,6 +89,8 @@ describe('merge order: defaults < file < env < flags', () => {
         FERRY_C2D_COUNT_LOCK_EXPIRY: 'true',
         FERRY_LOG_LEVEL: 'WARN',
         FERRY_STORE_SYNCHRONOUS: 'normal',
+        FERRY_OBSERVABILITY_PORT: '0',
+        FERRY_OBSERVABILITY_BIND: '0.0.0.0',
         PATH: '/usr/bin',
         FERRY_CONNECTION_STRING: 'not a config variable, ignored',
       },
@@ -97,6 +100,7 @@ describe('merge order: defaults < file < env < flags', () => {
     assert.equal(c.c2d.countLockExpiry, true);
     assert.equal(c.log.level, 'warn');
     assert.deepEqual(c.store, { kind: 'sqlite', synchronous: 'NORMAL' });
+    assert.deepEqual(c.observability, { port: 0, bind: '0.0.0.0' });
   });
 
   test('undefined flags leave the lower layers alone', () => {
@@ -113,6 +117,7 @@ describe('merge order: defaults < file < env < flags', () => {
     assert.equal(envName('dataDir'), 'FERRY_DATA_DIR');
     assert.equal(envName('ports.https'), 'FERRY_PORTS_HTTPS');
     assert.equal(envName('log.level'), 'FERRY_LOG_LEVEL');
+    assert.equal(envName('observability.port'), 'FERRY_OBSERVABILITY_PORT');
   });
 });
 
@@ -167,6 +172,7 @@ describe('ranges and types', () => {
       configError(() => parseConfig({ flags: { ports: { amqps: 'x' } } }), 'ports.amqps'),
       /from the command line/,
     );
+    configError(() => parseConfig({ file: { observability: { port: -1 } } }), 'observability.port');
   });
 
   test('a number given as a string in a file is refused (only the environment is text)', () => {

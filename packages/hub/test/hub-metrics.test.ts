@@ -71,3 +71,32 @@ test('live connections are read from the gateways at scrape time; two hubs do no
   assert.match(await a.text(), /ferry_connections_total\{protocol="mqtt",transport="ws"\} 1/);
   assert.doesNotMatch(await b.text(), /protocol="mqtt"/);
 });
+
+test('sends and settlements waiting for the engine are counted in flight, and leave the gauge when answered', async () => {
+  const metrics = new HubMetrics();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const slow: C2dEngine = {
+    ...fakeEngine(),
+    send: async () => {
+      await gate;
+      return { messageId: 'm', sequenceNumber: 1 };
+    },
+    complete: async () => {
+      await gate;
+      throw new FerryError('DeviceMessageLockLost');
+    },
+  };
+  const engine = meteredEngine(slow, metrics);
+  const sends = [engine.send('d1', message), engine.send('d2', message)];
+  const settle = engine.complete('d1', 't');
+  const text = await metrics.text();
+  assert.match(text, /ferry_c2d_operations_in_flight\{operation="send"\} 2/);
+  assert.match(text, /ferry_c2d_operations_in_flight\{operation="settle"\} 1/);
+  release();
+  await Promise.all(sends);
+  await assert.rejects(settle);
+  const after = await metrics.text();
+  assert.match(after, /ferry_c2d_operations_in_flight\{operation="send"\} 0/);
+  assert.match(after, /ferry_c2d_operations_in_flight\{operation="settle"\} 0/);
+});

@@ -21,7 +21,9 @@ after(() => {
 
 function config(dataDir = mkdtempSync(join(tmpdir(), 'ferry-hub-test-')), ports = { https: 0, mqtts: 0, amqps: 0 }) {
   dirs.push(dataDir);
-  return parseConfig({ flags: { dataDir, hosts: [ADDRESS], bind: ADDRESS, ports } });
+  // observability.port 0: no operations endpoint here (operations.test.ts covers it), so these
+  // hubs never compete for 9464 with anything else on the machine.
+  return parseConfig({ flags: { dataDir, hosts: [ADDRESS], bind: ADDRESS, ports, observability: { port: 0 } } });
 }
 
 function registryCall(

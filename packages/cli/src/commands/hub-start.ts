@@ -20,6 +20,11 @@ const OPTIONS = {
   'log-level': { type: 'string' },
 } as const;
 
+/** An address and port as a URL authority (IPv6 in brackets). */
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 function banner(hub: Hub, config: Readonly<HubConfig>): string {
   const { bind } = config;
   const lines = [
@@ -28,6 +33,9 @@ function banner(hub: Hub, config: Readonly<HubConfig>): string {
     `  HTTPS      ${bind}:${hub.ports.https}  (registry REST, device HTTP, MQTT and AMQP over WebSocket)`,
     `  MQTT/TLS   ${bind}:${hub.ports.mqtts}`,
     `  AMQP/TLS   ${bind}:${hub.ports.amqps}`,
+    ...(hub.operations
+      ? [`  operations http://${hostPort(hub.operations.address, hub.operations.port)}  (/metrics, /health, /ready)`]
+      : []),
     `  data       ${resolve(config.dataDir)}`,
     '',
     'iothubowner connection string:',

@@ -33,4 +33,6 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
   amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 4096 },
   http: { maxBodyBytes: 262_144 },
   log: { level: 'info' },
+  // Prometheus' registered default port for Node exporters; loopback only unless opted in.
+  observability: { port: 9464, bind: '127.0.0.1' },
 } satisfies HubConfig);

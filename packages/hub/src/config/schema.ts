@@ -60,6 +60,9 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'amqp.maxLinksPerConnection': int(1, 65536),
   'http.maxBodyBytes': int(1, 64 * 1024 * 1024),
   'log.level': enumOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  // 0 disables the endpoint (it does not mean "any free port" as it does for ports.*).
+  'observability.port': int(0, 65535),
+  'observability.bind': string,
 };
 
 /** Every object-valued path above a leaf ('ports', 'c2d', ...). */

@@ -46,4 +46,9 @@ export interface HubConfig {
   amqp: { idleTimeoutMs: number; maxConnections: number; maxLinksPerConnection: number };
   http: { maxBodyBytes: number };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  /**
+   * The operations endpoint (plain HTTP: /metrics, /health, /ready). port 0 = disabled; bind
+   * defaults to loopback so that operations data stays on the machine unless the operator opts in.
+   */
+  observability: { port: number; bind: string };
 }

@@ -6,11 +6,15 @@ export interface BindTarget {
   name: string;
   address: string;
   port: number;
+  /** The setting that moves this listener's port; default `ports.<name> (--port-<name>)`. */
+  portSetting?: string;
+  /** The setting that picks its address; default `bind (--bind)`. */
+  bindSetting?: string;
 }
 
 export function bindError(target: BindTarget, err: NodeJS.ErrnoException): FerryError {
   const where = `${target.address}:${target.port}`;
-  const flag = `ports.${target.name} (--port-${target.name})`;
+  const flag = target.portSetting ?? `ports.${target.name} (--port-${target.name})`;
   let text: string;
   switch (err.code) {
     case 'EADDRINUSE':
@@ -28,7 +32,7 @@ export function bindError(target: BindTarget, err: NodeJS.ErrnoException): Ferry
     case 'EADDRNOTAVAIL':
       text =
         `cannot listen for ${target.name} on ${where}: ${target.address} is not an address of this machine ` +
-        '(EADDRNOTAVAIL). Set bind (--bind) to one of its addresses, or to 0.0.0.0.';
+        `(EADDRNOTAVAIL). Set ${target.bindSetting ?? 'bind (--bind)'} to one of its addresses, or to 0.0.0.0.`;
       break;
     default:
       text = `cannot listen for ${target.name} on ${where}: ${err.code ?? ''} ${err.message}`.trim();

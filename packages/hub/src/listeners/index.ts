@@ -1,3 +1,4 @@
 export { type BindTarget, bindError } from './bind-error.js';
 export { type HttpGatewayHandler, type ListenerOptions, Listeners } from './listeners.js';
+export { OperationsListener, type OperationsListenerOptions } from './operations.js';
 export { pickProtocol, WEBSOCKET_PATH, WebSocketRouter, type WsProtocol } from './websocket.js';

@@ -7,30 +7,48 @@ function resultOf(err: unknown): string {
   return isFerryError(err) ? err.errorName : 'error';
 }
 
-async function counted<T>(work: Promise<T>, count: (result: string) => void): Promise<T> {
+async function counted<T>(work: () => Promise<T>, count: (result: string) => void, done: () => void): Promise<T> {
   try {
-    const value = await work;
+    const value = await work();
     count('ok');
     return value;
   } catch (err) {
     count(resultOf(err));
     throw err;
+  } finally {
+    done();
   }
 }
 
 export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine {
+  const { inFlight } = metrics;
+  const sent = (result: string) => metrics.sends.inc({ result });
+  const sendDone = () => inFlight.dec({ operation: 'send' });
   const settle = (outcome: string) => (result: string) => metrics.settles.inc({ outcome, result });
+  const settleDone = () => inFlight.dec({ operation: 'settle' });
+  const settling = <T>(work: () => Promise<T>, outcome: string): Promise<T> => {
+    inFlight.inc({ operation: 'settle' });
+    return counted(work, settle(outcome), settleDone);
+  };
   return {
-    send: (deviceId, message) => counted(engine.send(deviceId, message), (result) => metrics.sends.inc({ result })),
+    send(deviceId, message) {
+      inFlight.inc({ operation: 'send' });
+      return counted(() => engine.send(deviceId, message), sent, sendDone);
+    },
     async sendMany(items) {
-      const results = await engine.sendMany(items);
-      for (const r of results) metrics.sends.inc({ result: r instanceof Error ? resultOf(r) : 'ok' });
-      return results;
+      inFlight.inc({ operation: 'send' }, items.length);
+      try {
+        const results = await engine.sendMany(items);
+        for (const r of results) sent(r instanceof Error ? resultOf(r) : 'ok');
+        return results;
+      } finally {
+        inFlight.dec({ operation: 'send' }, items.length);
+      }
     },
     receive: (deviceId, max) => engine.receive(deviceId, max),
-    complete: (deviceId, lockToken) => counted(engine.complete(deviceId, lockToken), settle('complete')),
-    abandon: (deviceId, lockToken) => counted(engine.abandon(deviceId, lockToken), settle('abandon')),
-    reject: (deviceId, lockToken) => counted(engine.reject(deviceId, lockToken), settle('reject')),
+    complete: (deviceId, lockToken) => settling(() => engine.complete(deviceId, lockToken), 'complete'),
+    abandon: (deviceId, lockToken) => settling(() => engine.abandon(deviceId, lockToken), 'abandon'),
+    reject: (deviceId, lockToken) => settling(() => engine.reject(deviceId, lockToken), 'reject'),
     release: (deviceId, lockTokens) => engine.release(deviceId, lockTokens),
     purge: (deviceId) => engine.purge(deviceId),
     queueDepth: (deviceId) => engine.queueDepth(deviceId),

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics, in a registry of the hub's own (no global state, so two hubs in one test
- * process do not collide). Minimal on purpose: connections, sends, completes.
+ * process do not collide). Minimal on purpose: connections, sends, settlements, work in flight.
+ * Nothing here queries the store: a scrape must stay cheap however deep the queues are.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 
@@ -13,6 +14,8 @@ export class HubMetrics {
   readonly connectionsTotal: Counter<'protocol' | 'transport'>;
   readonly sends: Counter<'result'>;
   readonly settles: Counter<'outcome' | 'result'>;
+  /** Sends and settlements handed to the engine and not yet answered (mostly: waiting for a group commit). */
+  readonly inFlight: Gauge<'operation'>;
   private readonly sources = new Map<string, ConnectionSource>();
 
   constructor() {
@@ -34,6 +37,15 @@ export class HubMetrics {
       labelNames: ['outcome', 'result'],
       registers: [this.registry],
     });
+    // Kept up to date by the metered engine, so a scrape reads a number instead of querying the store.
+    this.inFlight = new Gauge({
+      name: 'ferry_c2d_operations_in_flight',
+      help: 'C2D sends and settlements accepted by the engine and not yet committed, by operation (send, settle).',
+      labelNames: ['operation'],
+      registers: [this.registry],
+    });
+    this.inFlight.set({ operation: 'send' }, 0);
+    this.inFlight.set({ operation: 'settle' }, 0);
     const sources = this.sources;
     new Gauge({
       name: 'ferry_connections',
