@@ -5,47 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type {
-  DeviceRecord,
-  EnqueueResult,
-  NewMessage,
-  QueueOp,
-  QueueOpResult,
-  QueueOpResults,
-  QueuePolicy,
-  Store,
-} from '../src/store/types.js';
+import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
+import { feedbackQueueContract } from './store-contract-feedback.js';
+import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
-const T0 = Date.UTC(2026, 0, 1);
-
-export const POLICY: QueuePolicy = {
-  maxQueueDepth: 5,
-  maxDeliveryCount: 3,
-  countLockExpiry: false,
-  lockTimeoutMs: 60_000,
-  feedback: { batchMaxRecords: 4, batchDelayMs: 15_000, lockDurationMs: 60_000, ttlMs: 3_600_000, maxDeliveryCount: 3 },
-};
-
-function device(deviceId: string, status: 'enabled' | 'disabled' = 'enabled', etag = 'e1'): DeviceRecord {
-  return {
-    deviceId,
-    generationId: `g-${deviceId}`,
-    etag,
-    status,
-    statusReason: null,
-    statusUpdatedTime: new Date(T0).toISOString(),
-    authType: 'sas',
-    primaryKey: 'cA==',
-    secondaryKey: 'cw==',
-    primaryThumbprint: null,
-    secondaryThumbprint: null,
-    iotEdge: false,
-  };
-}
-
-function message(deviceId: string, text: string, extra: Partial<NewMessage> = {}): NewMessage {
-  return { deviceId, ack: 'none', expiryTimeUtc: T0 + 3_600_000, properties: {}, body: Buffer.from(text), ...extra };
-}
+export { POLICY };
 
 export function runStoreContract(name: string, makeStore: () => Promise<Store>): void {
   describe(`Store contract: ${name}`, () => {
@@ -408,113 +372,12 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
-    describe('feedback queue', () => {
-      beforeEach(async () => {
-        await store.insertDevice(device('d'));
-      });
-
-      /** Completes n messages with ack positive at `now`. */
-      async function outcomes(n: number, now: number, policy = POLICY): Promise<void> {
-        for (let i = 0; i < n; i++) {
-          await one(
-            { kind: 'enqueue', message: message('d', `m${i}`, { ack: 'positive', messageId: `id${i}` }) },
-            now,
-            policy,
-          );
-          const [m] = (await one({ kind: 'lease', deviceId: 'd', max: 1 }, now, policy)).deliveries;
-          await one({ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }, now, policy);
-        }
-      }
-
-      test('first record batches at once; later ones wait batchDelay; full batches at once', async () => {
-        await outcomes(1, T0);
-        const b1 = await feedbackBatch(T0);
-        assert.equal(b1?.records.length, 1);
-        assert.equal(b1?.enqueuedTimeUtc, T0);
-        await outcomes(2, T0 + 1000);
-        assert.equal(await feedbackBatch(T0 + 1000), null);
-        assert.equal(await store.nextDeadline(POLICY), Math.min(T0 + 15_000, b1!.lockedUntil));
-        await outcomes(2, T0 + 2000); // 4 pending = batchMaxRecords: one full batch at once
-        const b2 = await feedbackBatch(T0 + 2000);
-        assert.deepEqual(
-          b2?.records.map((r) => r.originalMessageId),
-          ['id0', 'id1', 'id0', 'id1'],
-        );
-        await outcomes(1, T0 + 3000);
-        assert.equal(await feedbackBatch(T0 + 3000), null);
-        await one({ kind: 'expire', limit: 100 }, T0 + 17_000);
-        const b3 = await feedbackBatch(T0 + 17_000);
-        assert.equal(b3?.records.length, 1);
-      });
-
-      test('batchDelay 0 batches at once', async () => {
-        const now0 = { ...POLICY, feedback: { ...POLICY.feedback, batchDelayMs: 0 } };
-        await outcomes(1, T0, now0);
-        await outcomes(1, T0 + 1, now0);
-        assert.equal((await one({ kind: 'leaseFeedback' }, T0 + 1, now0)).batch?.records.length, 1);
-        assert.equal((await one({ kind: 'leaseFeedback' }, T0 + 1, now0)).batch?.records.length, 1);
-      });
-
-      test('competing receivers get different batches; complete removes one', async () => {
-        const now0 = { ...POLICY, feedback: { ...POLICY.feedback, batchDelayMs: 0 } };
-        await outcomes(2, T0, now0);
-        const { results } = await store.commit(
-          [{ kind: 'leaseFeedback' }, { kind: 'leaseFeedback' }, { kind: 'leaseFeedback' }],
-          T0,
-          now0,
-        );
-        const [a, b, c] = results as Array<QueueOpResults['leaseFeedback']>;
-        assert.ok(a!.batch && b!.batch);
-        assert.notEqual(a!.batch.lockToken, b!.batch.lockToken);
-        assert.equal(c!.batch, null);
-        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: a!.batch.lockToken, action: 'complete' }), {
-          ok: true,
-        });
-        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: a!.batch.lockToken, action: 'complete' }), {
-          ok: false,
-          error: 'DeviceMessageLockLost',
-        });
-      });
-
-      test('feedback abandon and lock expiry count; the max drops the batch', async () => {
-        await outcomes(1, T0);
-        let now = T0;
-        const b = await feedbackBatch(now);
-        assert.equal(b?.deliveryCount, 0);
-        await one({ kind: 'settleFeedback', lockToken: b!.lockToken, action: 'abandon' }, now);
-        const b2 = await feedbackBatch(now);
-        assert.equal(b2?.deliveryCount, 1);
-        now = b2!.lockedUntil;
-        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: b2!.lockToken, action: 'complete' }, now), {
-          ok: false,
-          error: 'DeviceMessageLockLost',
-        });
-        // Lock expiry was the second delivery; the third ends it (maxDeliveryCount 3).
-        const b3 = await feedbackBatch(now);
-        assert.equal(b3?.deliveryCount, 2);
-        await one({ kind: 'settleFeedback', lockToken: b3!.lockToken, action: 'abandon' }, now);
-        assert.equal(await feedbackBatch(now), null);
-      });
-
-      test('feedback TTL drops a batch even when locked', async () => {
-        await outcomes(1, T0);
-        const b = await feedbackBatch(T0);
-        const expiry = T0 + POLICY.feedback.ttlMs;
-        await one({ kind: 'settleFeedback', lockToken: b!.lockToken, action: 'abandon' }, T0);
-        assert.equal(await store.nextDeadline(POLICY), expiry);
-        await one({ kind: 'expire', limit: 100 }, expiry);
-        assert.equal(await feedbackBatch(expiry), null);
-        assert.equal(await store.nextDeadline(POLICY), null);
-      });
-
-      test('reject drops a feedback batch', async () => {
-        await outcomes(1, T0);
-        const b = await feedbackBatch(T0);
-        assert.deepEqual(await one({ kind: 'settleFeedback', lockToken: b!.lockToken, action: 'reject' }), {
-          ok: true,
-        });
-        assert.equal(await feedbackBatch(T0 + 120_000), null);
-      });
+    feedbackQueueContract({
+      get store() {
+        return store;
+      },
+      one,
+      feedbackBatch,
     });
   });
 }
