@@ -5,7 +5,6 @@
  */
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import { createSasToken } from '@ferry/common';
 import pino from 'pino';
 import rhea, {
   type AmqpError,
@@ -28,11 +27,12 @@ import { createAmqpGateway } from '../src/gateways/amqp/index.js';
 import type { StreamGateway } from '../src/gateways/context.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { type TestTokens, testTokens } from './test-tokens.js';
 
 export const HOST = 'localhost';
 export const HUB_NAME = 'localhost';
 
-export interface AmqpHarness {
+export interface AmqpHarness extends TestTokens {
   clock: ManualClock;
   engine: Engine;
   registry: DeviceRegistry;
@@ -42,8 +42,6 @@ export interface AmqpHarness {
   /** Server-side sockets, to cut a connection from the hub side. */
   sockets: Set<Socket>;
   connect(opts?: Partial<ConnectionOptions>): Promise<Client>;
-  serviceToken(policy?: string, opts?: { key?: string; expiry?: number }): string;
-  deviceToken(deviceId: string, opts?: { key?: string; expiry?: number }): Promise<string>;
   createDevice(deviceId: string, status?: 'enabled' | 'disabled'): Promise<void>;
   advance(ms: number): Promise<void>;
   close(): Promise<void>;
@@ -93,7 +91,6 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   const clients: Client[] = [];
-  const expiry = () => Math.floor(clock.now() / 1000) + 3600;
 
   return {
     clock,
@@ -109,22 +106,7 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
       await c.opened;
       return c;
     },
-    serviceToken(policy = 'iothubowner', opts = {}) {
-      const p = registry.policy(policy);
-      if (!p) throw new Error(`no policy ${policy}`);
-      return createSasToken({
-        resourceUri: HOST,
-        key: opts.key ?? p.primaryKey,
-        keyName: policy,
-        expiry: opts.expiry ?? expiry(),
-        encode: false,
-      });
-    },
-    async deviceToken(deviceId, opts = {}) {
-      const key = opts.key ?? (await registry.identity(deviceId))?.primaryKey;
-      if (!key) throw new Error(`no key for device ${deviceId}`);
-      return createSasToken({ resourceUri: `${HOST}/devices/${deviceId}`, key, expiry: opts.expiry ?? expiry() });
-    },
+    ...testTokens(registry, HOST, clock),
     async createDevice(deviceId, status = 'enabled') {
       await registry.create({ deviceId, status });
     },

@@ -6,7 +6,6 @@
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSasToken } from '@ferry/common';
 import pino from 'pino';
 import { SasAuthenticator } from '../src/auth/authenticator.js';
 import { ManualClock } from '../src/clock.js';
@@ -17,6 +16,7 @@ import { createHttpGateway } from '../src/gateways/http/gateway.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import type { DeviceJson } from '../src/registry/types.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { type TestTokens, testTokens } from './test-tokens.js';
 
 export const HOST = 'localhost';
 export const API = 'api-version=2021-04-12';
@@ -37,16 +37,14 @@ export interface RequestOptions {
   agent?: false;
 }
 
-export interface HttpHarness {
+export interface HttpHarness extends TestTokens {
   clock: ManualClock;
   engine: Engine;
   registry: DeviceRegistry;
   config: Readonly<HubConfig>;
   request(method: string, path: string, opts?: RequestOptions): Promise<HttpResponse>;
   /** A policy token as the service SDK makes it: sr = raw host. */
-  serviceToken(policy?: string, opts?: { key?: string; expiry?: number }): string;
   /** A device-key token as the device SDK makes it: sr = encoded host/devices/{id}. */
-  deviceToken(deviceId: string, opts?: { key?: string; expiry?: number }): Promise<string>;
   createDevice(deviceId: string, status?: 'enabled' | 'disabled'): Promise<DeviceJson>;
   /** Moves the clock and waits for the engine to handle what fell due. */
   advance(ms: number): Promise<void>;
@@ -75,8 +73,6 @@ export async function startHttpHarness(
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-
-  const expiry = () => Math.floor(clock.now() / 1000) + 3600;
 
   return {
     clock,
@@ -109,22 +105,7 @@ export async function startHttpHarness(
         } else req.end(opts.body);
       });
     },
-    serviceToken(policy = 'iothubowner', opts = {}) {
-      const p = registry.policy(policy);
-      if (!p) throw new Error(`no policy ${policy}`);
-      return createSasToken({
-        resourceUri: HOST,
-        key: opts.key ?? p.primaryKey,
-        keyName: policy,
-        expiry: opts.expiry ?? expiry(),
-        encode: false,
-      });
-    },
-    async deviceToken(deviceId, opts = {}) {
-      const key = opts.key ?? (await registry.identity(deviceId))?.primaryKey;
-      if (!key) throw new Error(`no key for device ${deviceId}`);
-      return createSasToken({ resourceUri: `${HOST}/devices/${deviceId}`, key, expiry: opts.expiry ?? expiry() });
-    },
+    ...testTokens(registry, HOST, clock),
     createDevice(deviceId, status = 'enabled') {
       return registry.create({ deviceId, status });
     },
