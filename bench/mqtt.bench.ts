@@ -25,7 +25,7 @@ import { startBenchHub } from './kit/bench-hub.js';
 import { startLoad } from './kit/load.js';
 import { cpuMark, cpuPercent, type MemorySnapshot, memory, reached, spanMs } from './kit/measure.js';
 import { profile } from './kit/profile.js';
-import { memRow, row } from './kit/table.js';
+import { memoryRows, oneAtATimeRows, row } from './kit/table.js';
 import type { ConnectResult, TrafficResult } from './kit/traffic.js';
 import type { MqttLoadInit } from './load/mqtt-load.js';
 import { envInt } from './stats.js';
@@ -105,31 +105,9 @@ export async function run(): Promise<void> {
           traffic.cpu,
         ),
         row('completed (PUBACK committed)', total, completedMs, undefined, trafficCpu, traffic.cpu),
-        row(
-          'one at a time: accepted',
-          probe.accept.count,
-          spanMs(probe.t0, probe.tSent),
-          probe.accept,
-          probeCpu,
-          probe.cpu,
-        ),
-        row(
-          'one at a time: delivered',
-          probe.endToEnd.count,
-          spanMs(probe.t0, probe.tReceived),
-          probe.endToEnd,
-          probeCpu,
-          probe.cpu,
-        ),
-        row('one at a time: completed', probes, spanMs(probe.t0, tProbed), undefined, probeCpu, probe.cpu),
+        ...oneAtATimeRows(probe, probes, tProbed, probeCpu),
       ]);
-      console.table([
-        memRow('hub heap', hub0.heapUsed, hub1.heapUsed, hub2.heapUsed, devices),
-        memRow('hub external', hub0.external, hub1.external, hub2.external, devices),
-        memRow('hub process RSS', hub0.rss, hub1.rss, hub2.rss, devices),
-        memRow('load process heap (clients)', load0.heapUsed, load1.heapUsed, undefined, devices),
-        memRow('load process RSS (clients)', load0.rss, load1.rss, undefined, devices),
-      ]);
+      console.table(memoryRows([hub0, hub1, hub2], [load0, load1], devices));
       const errors = traffic.sendErrors + probe.sendErrors;
       const dups = traffic.duplicates + probe.duplicates;
       if (errors || dups || sends.failed) {
