@@ -5,34 +5,12 @@ import deviceSdk, { type Client as DeviceClient, type Message } from 'azure-iot-
 import deviceAmqp from 'azure-iot-device-amqp';
 import iothub from 'azure-iothub';
 import type { HubProcess } from './harness.js';
+import { Inbox } from './helpers/inbox.js';
 import { withTimeout } from './helpers/wait.js';
 
 export type AmqpTransportName = 'Amqp' | 'AmqpWs';
 
 /** A queue of things an event emits, awaited in order. */
-export class Inbox<T> {
-  private items: T[] = [];
-  private waiters: Array<(t: T) => void> = [];
-  push = (t: T): void => {
-    const w = this.waiters.shift();
-    if (w) w(t);
-    else this.items.push(t);
-  };
-  next(timeoutMs = 15_000, what = 'a message'): Promise<T> {
-    const queued = this.items.shift();
-    if (queued !== undefined) return Promise.resolve(queued);
-    let waiter!: (t: T) => void;
-    const p = new Promise<T>((resolve) => {
-      waiter = resolve;
-      this.waiters.push(resolve);
-    });
-    return withTimeout(p, timeoutMs, what).finally(() => {
-      const i = this.waiters.indexOf(waiter);
-      if (i >= 0) this.waiters.splice(i, 1);
-    });
-  }
-}
-
 export interface FeedbackRecord {
   originalMessageId: string;
   deviceId: string;

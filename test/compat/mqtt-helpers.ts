@@ -13,6 +13,7 @@ import deviceMqtt from 'azure-iot-device-mqtt';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { HubProcess } from './harness.js';
 import { deviceSas } from './helpers/auth.js';
+import { Inbox } from './helpers/inbox.js';
 import { withTimeout } from './helpers/wait.js';
 
 export type MqttTransportName = 'Mqtt' | 'MqttWs';
@@ -46,34 +47,19 @@ export async function openMqttDevice(
     5000,
     'device setOptions',
   );
-  const inbox: Message[] = [];
-  const waiters: Array<(m: Message) => void> = [];
+  const inbox = new Inbox<Message>();
   const errors: Error[] = [];
   const onMessage = (m: Message): void => {
     // On MQTT complete() is a no-op (the PUBACK already went out); call it as an app would.
     void client.complete(m).catch(() => undefined);
-    const w = waiters.shift();
-    if (w) w(m);
-    else inbox.push(m);
+    inbox.push(m);
   };
   client.on('error', (err: Error) => errors.push(err));
   client.on('message', onMessage);
   return {
     client,
     errors,
-    next(timeoutMs = 10_000) {
-      const queued = inbox.shift();
-      if (queued) return Promise.resolve(queued);
-      let waiter: ((m: Message) => void) | undefined;
-      const arrived = new Promise<Message>((resolve) => {
-        waiter = resolve;
-        waiters.push(resolve);
-      });
-      return withTimeout(arrived, timeoutMs, `a C2D message on the ${transport} device client`).finally(() => {
-        const i = waiters.indexOf(waiter!);
-        if (i >= 0) waiters.splice(i, 1);
-      });
-    },
+    next: (timeoutMs = 10_000) => inbox.next(timeoutMs, `a C2D message on the ${transport} device client`),
     async close() {
       client.removeAllListeners('message');
       await withTimeout(client.close(), 5000, 'device close').catch(() => undefined);

@@ -5,6 +5,7 @@ import type { Client, Message } from 'azure-iot-device';
 import deviceSdk from 'azure-iot-device';
 import deviceHttp from 'azure-iot-device-http';
 import type { HubProcess } from '../harness.js';
+import { Inbox } from './inbox.js';
 import { withTimeout } from './wait.js';
 
 /** Poll period in seconds; the SDK accepts fractions (setInterval(interval * 1000)). */
@@ -27,32 +28,14 @@ export async function openHttpDevice(hub: HubProcess, deviceConnectionString: st
     5000,
     'device setOptions',
   );
-  const inbox: Message[] = [];
-  const waiters: Array<(m: Message) => void> = [];
-  const onMessage = (m: Message): void => {
-    const w = waiters.shift();
-    if (w) w(m);
-    else inbox.push(m);
-  };
+  const inbox = new Inbox<Message>();
+  const onMessage = inbox.push;
   client.on('message', onMessage);
   // Polling errors never reach the app on HTTP (official-sdk-wire.md G.14); keep the process alive.
   client.on('error', () => {});
   return {
     client,
-    next(timeoutMs = 10_000) {
-      const queued = inbox.shift();
-      if (queued) return Promise.resolve(queued);
-      let waiter: ((m: Message) => void) | undefined;
-      const arrived = new Promise<Message>((resolve) => {
-        waiter = resolve;
-        waiters.push(resolve);
-      });
-      // A waiter that timed out must not swallow a later message.
-      return withTimeout(arrived, timeoutMs, 'a C2D message on the HTTP device client').finally(() => {
-        const i = waiters.indexOf(waiter!);
-        if (i >= 0) waiters.splice(i, 1);
-      });
-    },
+    next: (timeoutMs = 10_000) => inbox.next(timeoutMs, 'a C2D message on the HTTP device client'),
     stopReceiving() {
       client.removeListener('message', onMessage);
     },
