@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createSasToken, isFerryError, parseHubConnectionString } from '@ferry/common';
+import { isFerryError, parseHubConnectionString } from '@ferry/common';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/index.js';
 import { readHubInfo, readPolicyConnectionString } from '../src/data-dir.js';
 import { Hub } from '../src/hub.js';
+import { hubCall } from './hub-call.js';
 
 const ADDRESS = '127.0.0.1';
 const logger = pino({ level: 'silent' });
@@ -26,41 +26,17 @@ function config(dataDir = mkdtempSync(join(tmpdir(), 'ferry-hub-test-')), ports 
   return parseConfig({ flags: { dataDir, hosts: [ADDRESS], bind: ADDRESS, ports, observability: { port: 0 } } });
 }
 
-function registryCall(
+async function registryCall(
   hub: Hub,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: unknown }> {
-  const cs = parseHubConnectionString(hub.connectionString('registryReadWrite'));
-  const authorization = createSasToken({
-    resourceUri: cs.hostName,
-    encode: false,
-    key: cs.sharedAccessKey,
-    keyName: cs.sharedAccessKeyName,
-    expiry: Math.ceil(Date.now() / 1000) + 600,
+  const reply = await hubCall(hub, method, path, {
+    policy: 'registryReadWrite',
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: ADDRESS,
-        port: hub.ports.https,
-        method,
-        path: `${path}?api-version=2021-04-12`,
-        ca: readFileSync(hub.caFile!, 'utf8'),
-        agent: false,
-        headers: { authorization, 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+  return { status: reply.status, json: reply.text ? JSON.parse(reply.text) : undefined };
 }
 
 test('a started hub serves the registry over TLS with its own CA, and stops cleanly', async () => {

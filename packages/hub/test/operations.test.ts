@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { request } from 'node:https';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createSasToken, isFerryError, parseHubConnectionString } from '@ferry/common';
+import { isFerryError } from '@ferry/common';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/index.js';
 import { Hub } from '../src/hub.js';
 import { HubMetrics } from '../src/observability/metrics.js';
 import { operationsHandler } from '../src/observability/operations.js';
+import { hubCall } from './hub-call.js';
 
 const ADDRESS = '127.0.0.1';
 const logger = pino({ level: 'silent' });
@@ -65,37 +65,6 @@ function scrape(port: number, path: string): Promise<Reply> {
   });
 }
 
-/** One HTTPS call to the hub with an iothubowner token (registry write and service connect). */
-function hubCall(hub: Hub, method: string, path: string, body: string): Promise<number> {
-  const cs = parseHubConnectionString(hub.connectionString());
-  const authorization = createSasToken({
-    resourceUri: cs.hostName,
-    encode: false,
-    key: cs.sharedAccessKey,
-    keyName: cs.sharedAccessKeyName,
-    expiry: Math.ceil(Date.now() / 1000) + 600,
-  });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: ADDRESS,
-        port: hub.ports.https,
-        method,
-        path: `${path}?api-version=2021-04-12`,
-        ca: readFileSync(hub.caFile!, 'utf8'),
-        agent: false,
-        headers: { authorization, 'content-type': 'application/json' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 describe('a hub with the operations endpoint', () => {
   test('serves /metrics (counting a send over HTTPS), /health, /ready, 404 elsewhere; /ready drops at stop', async () => {
     const port = await freePort();
@@ -104,8 +73,11 @@ describe('a hub with the operations endpoint', () => {
     try {
       assert.deepEqual(hub.operations, { address: ADDRESS, port });
 
-      assert.equal(await hubCall(hub, 'PUT', '/devices/ops1', JSON.stringify({ deviceId: 'ops1' })), 200);
-      assert.equal(await hubCall(hub, 'POST', '/devices/ops1/messages/deviceBound', 'hello'), 204);
+      assert.equal(
+        (await hubCall(hub, 'PUT', '/devices/ops1', { body: JSON.stringify({ deviceId: 'ops1' }) })).status,
+        200,
+      );
+      assert.equal((await hubCall(hub, 'POST', '/devices/ops1/messages/deviceBound', { body: 'hello' })).status, 204);
 
       const metrics = await scrape(port, '/metrics');
       assert.equal(metrics.status, 200);
