@@ -102,6 +102,30 @@ export class Deliveries {
   }
 }
 
+/** What sendAll measured. */
+export interface SendOutcome {
+  t0: bigint;
+  tSent: bigint;
+  accept: LatencySummary;
+  errors: number;
+  firstError: string | undefined;
+}
+
+/** A phase's TrafficResult from its sends and, when devices received, their deliveries. */
+export function trafficResult(sent: SendOutcome, deliveries: Deliveries | undefined, cpu: number): TrafficResult {
+  return {
+    t0: sent.t0,
+    tSent: sent.tSent,
+    tReceived: deliveries?.lastAt ?? sent.tSent,
+    accept: sent.accept,
+    endToEnd: deliveries?.summary() ?? summarize([]),
+    duplicates: deliveries?.duplicates ?? 0,
+    sendErrors: sent.errors,
+    firstSendError: sent.firstError,
+    cpu,
+  };
+}
+
 /**
  * Sends message numbers 0..total-1 (`target(n)` says to which device) through `send`, with at
  * most `inflight` awaiting their accept, in number order; records each accept latency.
@@ -111,7 +135,7 @@ export async function sendAll(
   inflight: number,
   bodyBytes: number,
   send: (n: number, body: Buffer) => Promise<void>,
-): Promise<{ t0: bigint; tSent: bigint; accept: LatencySummary; errors: number; firstError: string | undefined }> {
+): Promise<SendOutcome> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;

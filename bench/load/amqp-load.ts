@@ -12,7 +12,7 @@ import type { BenchDevice, HubEndpoint } from '../kit/bench-hub.js';
 import { serveLoad } from '../kit/load.js';
 import { cpuMark, cpuPercent, memory, summarize } from '../kit/measure.js';
 import { pool } from '../kit/pool.js';
-import { type ConnectResult, Deliveries, sendAll, type TrafficResult } from '../kit/traffic.js';
+import { type ConnectResult, Deliveries, sendAll, type TrafficResult, trafficResult } from '../kit/traffic.js';
 
 export interface AmqpLoadInit {
   endpoint: HubEndpoint;
@@ -88,17 +88,7 @@ serveLoad<AmqpLoadInit>((init) => {
   async function send(): Promise<TrafficResult> {
     const cpu = cpuMark();
     const sent = await sendPhase();
-    return {
-      t0: sent.t0,
-      tSent: sent.tSent,
-      tReceived: sent.tSent,
-      accept: sent.accept,
-      endToEnd: summarize([]),
-      duplicates: 0,
-      sendErrors: sent.errors,
-      firstSendError: sent.firstError,
-      cpu: cpuPercent(cpu),
-    };
+    return trafficResult(sent, undefined, cpuPercent(cpu));
   }
 
   /** Attaches every device link; the queued messages drain, each accepted (completed) on arrival. */
@@ -140,17 +130,7 @@ serveLoad<AmqpLoadInit>((init) => {
     deliveries = new Deliveries(count);
     const sent = await sendPhase(count, o.inflight);
     await deliveries.wait(init.timeoutMs, 'AMQP live deliveries');
-    return {
-      t0: sent.t0,
-      tSent: sent.tSent,
-      tReceived: deliveries.lastAt,
-      accept: sent.accept,
-      endToEnd: deliveries.summary(),
-      duplicates: deliveries.duplicates,
-      sendErrors: sent.errors,
-      firstSendError: sent.firstError,
-      cpu: cpuPercent(cpu),
-    };
+    return trafficResult(sent, deliveries, cpuPercent(cpu));
   }
 
   async function close(): Promise<void> {

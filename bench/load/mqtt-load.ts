@@ -11,7 +11,7 @@ import { cpuMark, cpuPercent, memory, summarize } from '../kit/measure.js';
 import { connectMqttDevice, endAll } from '../kit/mqtt-device.js';
 import { pool } from '../kit/pool.js';
 import { openServiceClient, type ServiceClient } from '../kit/service-client.js';
-import { type ConnectResult, Deliveries, sendAll, type TrafficResult } from '../kit/traffic.js';
+import { type ConnectResult, Deliveries, sendAll, type TrafficResult, trafficResult } from '../kit/traffic.js';
 
 export interface MqttLoadInit {
   endpoint: HubEndpoint;
@@ -71,17 +71,7 @@ serveLoad<MqttLoadInit>((init) => {
       svc.send(init.devices[k % n]!.deviceId, body, `m-${k}`),
     );
     await deliveries.wait(init.timeoutMs, 'MQTT deliveries');
-    return {
-      t0: sent.t0,
-      tSent: sent.tSent,
-      tReceived: deliveries.lastAt,
-      accept: sent.accept,
-      endToEnd: deliveries.summary(),
-      duplicates: deliveries.duplicates,
-      sendErrors: sent.errors,
-      firstSendError: sent.firstError,
-      cpu: cpuPercent(cpu),
-    };
+    return trafficResult(sent, deliveries, cpuPercent(cpu));
   }
 
   async function close(): Promise<void> {
