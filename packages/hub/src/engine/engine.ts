@@ -207,8 +207,8 @@ export class Engine implements C2dEngine {
   private afterCommit(result: CommitResult): void {
     for (const deviceId of result.wokenDevices) this.signals.notifyDevice(deviceId);
     if (result.feedbackAvailable) this.signals.notifyFeedback();
-    // Any commit may have moved the earliest deadline (a new TTL, a lock, feedback waiting).
-    this.scheduler.refresh();
+    // A new TTL, lock or feedback batch may be due before the timer.
+    this.scheduler.consider(result.earliestDeadline);
   }
 }
 
