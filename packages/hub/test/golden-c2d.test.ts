@@ -10,7 +10,10 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import { type Delivery, encodePropertyBag } from '@ferry/common';
+import { generate } from 'mqtt-packet';
 import rhea from 'rhea';
+import { C2dTopicWriter, c2dPropertyBag, c2dPublishPacket } from '../src/gateways/mqtt/topic.js';
 import { bodyOf, c2d, Inbox, startAmqpHarness } from './amqp-harness.js';
 import { startTestHub, subscribe, until } from './mqtt-helpers.js';
 
@@ -103,6 +106,54 @@ describe('C2D golden vectors', () => {
     assert.equal(pub.dup, true);
     assert.deepEqual(pub.payload, Buffer.from('hi'));
     assert.equal(Buffer.concat(client.received).subarray(before).toString('hex'), MQTT_SUBACK_THEN_DUP.toString('hex'));
+  });
+
+  test('MQTT: the direct PUBLISH encoder writes what the property bag and mqtt-packet write', () => {
+    const base: Delivery = {
+      ...RICH,
+      deviceId: 'd',
+      sequenceNumber: 7,
+      enqueuedTimeUtc: EXPIRY - 1000,
+      deliveryCount: 0,
+      lockToken: '00000000-0000-0000-0000-000000000000',
+      lockedUntil: EXPIRY,
+      redelivered: false,
+    };
+    const minimal: Delivery = { ...base, properties: {} };
+    for (const k of ['messageId', 'correlationId', 'userId', 'contentType', 'contentEncoding'] as const)
+      delete minimal[k];
+    const cases: Array<[Delivery, number]> = [
+      [base, 10],
+      [minimal, 0],
+      [{ ...base, body: Buffer.alloc(20_000, 1) }, 300],
+      [{ ...base, properties: { big: 'x'.repeat(60_000) }, body: Buffer.alloc(2_100_000, 2) }, 65_535],
+    ];
+    for (const [d, packetId] of cases) {
+      const topic = new C2dTopicWriter('dev-1').topic(d);
+      assert.equal(topic, `devices/dev-1/messages/devicebound/${encodePropertyBag(c2dPropertyBag('dev-1', d))}`);
+      for (const [qos, dup] of [
+        [1, false],
+        [1, true],
+        [0, false],
+      ] as const) {
+        const reference = generate({
+          cmd: 'publish',
+          qos,
+          dup,
+          retain: false,
+          messageId: packetId,
+          topic,
+          payload: d.body,
+        });
+        assert.ok(
+          c2dPublishPacket(topic, d.body, qos, dup, packetId).equals(reference),
+          `${topic.length} ${qos} ${dup}`,
+        );
+      }
+    }
+    assert.throws(() => new C2dTopicWriter('d').topic({ ...base, properties: { '': 'x' } }), /Property name is empty/);
+    assert.throws(() => new C2dTopicWriter('d').topic({ ...base, messageId: '\ud800' }), /not valid Unicode/);
+    assert.throws(() => c2dPublishPacket('t'.repeat(65_536), Buffer.alloc(0), 1, false, 1), /longer than 65535/);
   });
 
   test('AMQP: the whole transfer of a message with every property, byte for byte (tag masked)', async () => {
