@@ -96,7 +96,11 @@ export async function startMosquitto(o: MosquittoOptions): Promise<PrivateMosqui
     '',
   ].join('\n');
   writeFileSync(join(dir, 'mosquitto.conf'), config);
-  const child = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its errors and warnings, but not the one about running as root (`user` above handles that).
+  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    for (const line of text.split('\n')) if (line && !line.includes('run as root')) console.error(`mosquitto: ${line}`);
+  });
   const cleanUp = () => rmSync(dir, { recursive: true, force: true });
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
