@@ -14,7 +14,7 @@ import { GroupCommitter } from './group-commit.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
-import { WaitingReceivers } from './waiting-receivers.js';
+import { type WaitHandle, WaitingReceivers } from './waiting-receivers.js';
 
 export interface EngineOptions {
   store: Store;
@@ -130,9 +130,9 @@ export class Engine implements C2dEngine {
     return (await this.run({ kind: 'lease', deviceId, max: leaseSize(max) })).deliveries;
   }
 
-  awaitMessages(deviceId: string, max: number, signal: AbortSignal): Promise<Delivery[]> {
-    if (this.stopped) return Promise.resolve([]);
-    return this.waiting.wait(deviceId, leaseSize(max), signal);
+  awaitMessages(deviceId: string, max: number): WaitHandle {
+    if (this.stopped) return { deliveries: Promise.resolve([]), cancel: () => undefined };
+    return this.waiting.wait(deviceId, leaseSize(max));
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {
