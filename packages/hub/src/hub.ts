@@ -26,6 +26,7 @@ import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { WorkerStore } from './store/sqlite/worker-store.js';
 import type { Store } from './store/types.js';
 import { ensureTlsMaterial } from './tls/material.js';
 
@@ -42,11 +43,12 @@ interface Parts {
   operations?: OperationsListener;
 }
 
-function openStore(config: Readonly<HubConfig>): Store {
+async function openStore(config: Readonly<HubConfig>): Promise<Store> {
   if (config.store.kind === 'postgres') {
     throw new FerryError('NotImplemented', 'store.kind "postgres" is not available yet; use "sqlite"');
   }
-  return new SqliteStore({ path: sqlitePath(config), synchronous: config.store.synchronous });
+  const options = { path: sqlitePath(config), synchronous: config.store.synchronous };
+  return config.store.worker ? WorkerStore.open(options) : new SqliteStore(options);
 }
 
 /** Takes down whatever was built, last part first. Safe to call on a half-started hub. */
@@ -130,7 +132,7 @@ export class Hub {
           logger: logger.child({ component: 'operations' }),
         });
       }
-      parts.store = openStore(config);
+      parts.store = await openStore(config);
       parts.engine = new Engine({
         store: parts.store,
         clock,

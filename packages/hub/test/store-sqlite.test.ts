@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WorkerStore } from '../src/store/sqlite/worker-store.js';
 import { runStoreContract } from './store-contract.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
@@ -15,6 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ferry-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 runStoreContract('sqlite file (WAL)', async () => new SqliteStore({ path: join(dir, `contract-${n++}.db`) }));
+runStoreContract('sqlite in a worker thread', async () => WorkerStore.open({ path: join(dir, `worker-${n++}.db`) }));
 
 describe('SqliteStore specifics', () => {
   test('a file database uses WAL and synchronous FULL by default, NORMAL when asked', async () => {
