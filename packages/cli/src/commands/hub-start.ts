@@ -111,7 +111,10 @@ function watchParent(hub: Hub, stop: () => void): void {
       hub.logger.warn({ parent }, 'npm, which started this hub, has exited; stopping the hub');
       stop();
     } else {
-      hub.logger.warn({ parent, pid: process.pid }, 'the process that started this hub has exited; the hub keeps running');
+      hub.logger.warn(
+        { parent, pid: process.pid },
+        'the process that started this hub has exited; the hub keeps running',
+      );
     }
   }, PARENT_POLL_MS);
   timer.unref();
