@@ -69,3 +69,24 @@ test(
     assert.equal(await queued('full'), DEPTH);
   },
 );
+
+/** The input that killed the hub (issue 7): AMQP header, then an array32 of 0x7fffffff nulls. */
+const KILLER = Buffer.from('414d5150000100000000001802000000005310c01001f0000000057fffffff40', 'hex');
+
+for (const transport of ['tls', 'ws'] as const) {
+  test(
+    `the 32-byte frame on ${transport === 'tls' ? '5671' : 'the AMQP WebSocket on 443'} closes that connection with amqp:decode-error; the hub keeps serving`,
+    T,
+    async () => {
+      const bad = await (transport === 'tls' ? RawAmqp.tls(hub) : RawAmqp.ws(hub));
+      bad.write(KILLER);
+      const close = await bad.next(CODE.close);
+      assert.equal((close.error as { condition?: string } | undefined)?.condition, 'amqp:decode-error');
+      await bad.closed;
+      // Another connection is served at once (the event loop is not stuck decoding).
+      const good = await RawAmqp.tls(hub);
+      await good.openAsService(serviceSas(hub));
+      good.destroy();
+    },
+  );
+}

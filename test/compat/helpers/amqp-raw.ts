@@ -89,7 +89,11 @@ export class RawAmqp {
   private constructor(readonly stream: Duplex) {
     stream.on('error', () => {});
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.closed = new Promise((resolve) => stream.once('close', () => resolve()));
+    // The hub's end counts as closed (a WebSocket stream emits 'close' only once both sides ended).
+    this.closed = new Promise((resolve) => {
+      stream.once('close', () => resolve());
+      stream.once('end', () => resolve());
+    });
     void this.closed.then(() => {
       this.ended = true;
       this.wake();

@@ -124,12 +124,16 @@ export class AmqpConnection {
     }, ctx.config.amqp.idleTimeoutMs);
 
     const frames = new FrameGuard(MAX_FRAME_SIZE);
-    this.adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, (chunk) => {
-      const refused = frames.check(chunk);
-      if (refused === undefined) return true;
-      this.closeWith({ condition: FRAMING_ERROR, description: refused });
-      return false;
-    });
+    let refused: { reason: string; offset: number } | undefined;
+    this.adapter = new RheaSocketAdapter(
+      stream,
+      `${info.transport}:${info.remoteAddress ?? '?'}`,
+      (chunk) => {
+        refused = frames.check(chunk);
+        return refused ? refused.offset : chunk.length;
+      },
+      () => this.closeWith({ condition: FRAMING_ERROR, description: refused?.reason ?? 'framing error' }),
+    );
     acceptSocket(this.conn, this.adapter);
   }
 

@@ -16,8 +16,11 @@ export class FrameGuard {
 
   constructor(private readonly maxFrameSize: number) {}
 
-  /** Checks the next chunk of the stream; returns why it is refused, or undefined. */
-  check(chunk: Buffer): string | undefined {
+  /**
+   * Checks the next chunk of the stream. Returns undefined when it is fine, else why it is
+   * refused and where in the chunk the refused frame starts (what comes before may be decoded).
+   */
+  check(chunk: Buffer): { reason: string; offset: number } | undefined {
     let i = 0;
     while (i < chunk.length) {
       if (this.skip > 0) {
@@ -35,8 +38,11 @@ export class FrameGuard {
       }
       const size = this.head.readUInt32BE(0);
       this.headLength = 0;
-      if (size < FRAME_HEADER_SIZE) return `frame size ${size} is below the 8-byte frame header`;
-      if (size > this.maxFrameSize) return `frame of ${size} bytes exceeds max-frame-size ${this.maxFrameSize}`;
+      const offset = Math.max(0, i - 4);
+      if (size < FRAME_HEADER_SIZE) return { reason: `frame size ${size} is below the 8-byte frame header`, offset };
+      if (size > this.maxFrameSize) {
+        return { reason: `frame of ${size} bytes exceeds max-frame-size ${this.maxFrameSize}`, offset };
+      }
       this.skip = size - 4;
     }
     return undefined;

@@ -196,10 +196,7 @@ function patchDecoder(): void {
   const sizeAndCount = (r: Reader, width: number): { size: number; count: number } => {
     const size = r.read_uint(width);
     if (size < width || size > r.remaining()) throw new AmqpDecodeError(`Encoded size ${size} exceeds the frame`);
-    const count = r.read_uint(width);
-    // Every element of a list or map takes at least one byte (its constructor).
-    if (count > size - width) throw new AmqpDecodeError(`Element count ${count} exceeds the ${size} bytes encoded`);
-    return { size, count };
+    return { size, count: r.read_uint(width) };
   };
   const originalRead = reader.read;
   reader.read = function (this: Reader) {
@@ -214,7 +211,10 @@ function patchDecoder(): void {
   };
   const replace = reader as unknown as Record<string, (this: Reader, type: RheaType) => unknown>;
   replace.read_compound = function (type) {
-    const { count } = sizeAndCount(this, type.width);
+    const { size, count } = sizeAndCount(this, type.width);
+    // Every element of a list or map takes at least one byte (its constructor).
+    if (count > size - type.width)
+      throw new AmqpDecodeError(`Element count ${count} exceeds the ${size} bytes encoded`);
     return type.create(this.read_n(count));
   };
   replace.read_array = function (type) {

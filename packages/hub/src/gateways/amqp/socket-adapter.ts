@@ -16,16 +16,20 @@ export class RheaSocketAdapter {
   constructor(
     private readonly stream: Duplex,
     private readonly id: string,
-    /** Sees each chunk before rhea; false: rhea gets neither it nor anything after it. */
-    private readonly admit: (chunk: Buffer) => boolean,
+    /**
+     * Sees each chunk before rhea: how many of its bytes rhea may have (all, or those before a
+     * refused frame); after a refusal rhea gets nothing more, and `refused` is called.
+     */
+    private readonly admit: (chunk: Buffer) => number,
+    private readonly refused: () => void,
   ) {
     stream.on('data', (chunk: Buffer) => {
       if (!this.reading) return;
-      if (!this.admit(chunk)) {
-        this.reading = false;
-        return;
-      }
-      for (const h of this.handlers.data) h(chunk);
+      const admitted = this.admit(chunk);
+      if (admitted < chunk.length) this.reading = false;
+      if (admitted > 0)
+        for (const h of this.handlers.data) h(admitted < chunk.length ? chunk.subarray(0, admitted) : chunk);
+      if (!this.reading) this.refused();
     });
     stream.on('error', (err: Error) => {
       for (const h of this.handlers.error) h(err);
