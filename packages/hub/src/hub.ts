@@ -172,6 +172,7 @@ export class Hub {
         gateways: parts.gateways,
         logger: logger.child({ component: 'listeners' }),
         onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
+        limits: config.connections,
       });
       const hub = new Hub({ config, logger, metrics, registry, caFile: tls.caFile, parts });
       writeHubInfo(dataDir, {

@@ -19,6 +19,7 @@ import type { Operation } from '../../auth/types.js';
 import type { TimerHandle } from '../../clock.js';
 import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
+import { WriteStallWatch } from '../write-stall.js';
 import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
@@ -124,16 +125,29 @@ export class AmqpConnection {
     }, ctx.config.amqp.idleTimeoutMs);
 
     const frames = new FrameGuard(MAX_FRAME_SIZE);
+    const limits = ctx.config.connections;
+    const stall = new WriteStallWatch(stream, ctx.clock, limits.writeStallTimeoutMs, () =>
+      this.abort('the peer does not read what the hub sends (writes not drained in time)', undefined, 'warn'),
+    );
+    // The AMQP (or SASL) header is the first packet: it must come soon after the stream opens.
+    let bytesIn = 0;
+    const firstPacket = ctx.clock.setTimer(() => {
+      if (bytesIn < 8) this.abort('no AMQP header in time');
+    }, limits.firstPacketTimeoutMs);
+    stream.once('close', () => {
+      firstPacket.cancel();
+      stall.stop();
+    });
     let refused: { reason: string; offset: number } | undefined;
-    this.adapter = new RheaSocketAdapter(
-      stream,
-      `${info.transport}:${info.remoteAddress ?? '?'}`,
-      (chunk) => {
+    this.adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, {
+      admit: (chunk) => {
+        bytesIn += chunk.length;
         refused = frames.check(chunk);
         return refused ? refused.offset : chunk.length;
       },
-      () => this.closeWith({ condition: FRAMING_ERROR, description: refused?.reason ?? 'framing error' }),
-    );
+      refused: () => this.closeWith({ condition: FRAMING_ERROR, description: refused?.reason ?? 'framing error' }),
+      wrote: (ok) => stall.wrote(ok),
+    });
     acceptSocket(this.conn, this.adapter);
   }
 
@@ -354,9 +368,9 @@ export class AmqpConnection {
     this.stream.once('close', () => backstop.cancel());
   }
 
-  private abort(reason: string, err?: unknown): void {
+  private abort(reason: string, err?: unknown, level: 'info' | 'warn' = 'info'): void {
     if (this.stream.destroyed) return;
-    this.deps.logger.info({ reason, err }, 'amqp connection aborted');
+    this.deps.logger[level]({ reason, err }, 'amqp connection aborted');
     this.stream.destroy();
   }
 

@@ -8,6 +8,17 @@ import type { Duplex } from 'node:stream';
 
 type Handler = (arg?: unknown) => void;
 
+export interface AdapterHooks {
+  /**
+   * Sees each chunk before rhea: how many of its bytes rhea may have (all, or those before a
+   * refused frame); after a refusal rhea gets nothing more, and `refused` is called.
+   */
+  admit(chunk: Buffer): number;
+  refused(): void;
+  /** After each write rhea makes, with what the stream's write() returned. */
+  wrote(ok: boolean): void;
+}
+
 export class RheaSocketAdapter {
   private handlers: Record<'data' | 'error' | 'end', Handler[]> = { data: [], error: [], end: [] };
   private ended = false;
@@ -16,20 +27,17 @@ export class RheaSocketAdapter {
   constructor(
     private readonly stream: Duplex,
     private readonly id: string,
-    /**
-     * Sees each chunk before rhea: how many of its bytes rhea may have (all, or those before a
-     * refused frame); after a refusal rhea gets nothing more, and `refused` is called.
-     */
-    private readonly admit: (chunk: Buffer) => number,
-    private readonly refused: () => void,
+    private readonly hooks: AdapterHooks,
   ) {
     stream.on('data', (chunk: Buffer) => {
       if (!this.reading) return;
-      const admitted = this.admit(chunk);
+      const admitted = hooks.admit(chunk);
       if (admitted < chunk.length) this.reading = false;
-      if (admitted > 0)
-        for (const h of this.handlers.data) h(admitted < chunk.length ? chunk.subarray(0, admitted) : chunk);
-      if (!this.reading) this.refused();
+      if (admitted > 0) {
+        const data = admitted < chunk.length ? chunk.subarray(0, admitted) : chunk;
+        for (const h of this.handlers.data) h(data);
+      }
+      if (!this.reading) hooks.refused();
     });
     stream.on('error', (err: Error) => {
       for (const h of this.handlers.error) h(err);
@@ -61,7 +69,9 @@ export class RheaSocketAdapter {
 
   write(buf: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
-    return this.stream.write(buf);
+    const ok = this.stream.write(buf);
+    this.hooks.wrote(ok);
+    return ok;
   }
 
   end(): void {
