@@ -3,8 +3,14 @@
  * it stored, and malformed AMQP input closes one connection while the hub keeps serving.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import iothub from 'azure-iothub';
+import { createWebSocketStream, WebSocket } from 'ws';
 import { type HubProcess, startHub } from './harness.js';
 import { attachSender, CODE, c2d, outcomes, RawAmqp, transfer } from './helpers/amqp-raw.js';
 import { serviceSas } from './helpers/auth.js';
@@ -16,7 +22,9 @@ const PAIRS = 20;
 let hub: HubProcess;
 
 before(async () => {
-  hub = await startHub({ config: { c2d: { maxQueueDepth: DEPTH } } });
+  hub = await startHub({
+    config: { c2d: { maxQueueDepth: DEPTH }, connections: { tlsHandshakeTimeoutMs: 1000, firstPacketTimeoutMs: 1000 } },
+  });
   await hub.createDevice('room');
   await hub.createDevice('full');
 });
@@ -90,3 +98,36 @@ for (const transport of ['tls', 'ws'] as const) {
     },
   );
 }
+
+/** Resolves when the hub has closed the stream; we never end it ourselves. */
+function closedByHub(stream: Duplex): Promise<void> {
+  stream.on('error', () => {});
+  stream.resume();
+  return new Promise((resolve) => {
+    stream.once('close', () => resolve());
+    stream.once('end', () => resolve());
+  });
+}
+
+test('sockets that never send a ClientHello, or nothing after TLS, are closed on 8883, 5671 and 443', T, async () => {
+  const waits: Array<Promise<void>> = [];
+  for (const port of [8883, 5671, 443]) {
+    // No ClientHello at all (issue 7: these were kept for good).
+    const raw = netConnect(port, hub.address);
+    waits.push(closedByHub(raw));
+    // TLS, then no CONNECT / AMQP header / HTTP request.
+    const tls = tlsConnect({ host: hub.address, port, ca: readFileSync(hub.caFile) });
+    await once(tls, 'secureConnect');
+    waits.push(closedByHub(tls));
+  }
+  for (const protocol of ['mqtt', 'AMQPWSB10']) {
+    const ws = new WebSocket(`wss://${hub.address}/$iothub/websocket`, protocol, { ca: readFileSync(hub.caFile) });
+    await once(ws, 'open');
+    waits.push(closedByHub(createWebSocketStream(ws)));
+  }
+  await Promise.all(waits);
+  // And the hub still serves.
+  const good = await RawAmqp.tls(hub);
+  await good.openAsService(serviceSas(hub));
+  good.destroy();
+});
