@@ -19,6 +19,7 @@ import type { Operation } from '../../auth/types.js';
 import type { TimerHandle } from '../../clock.js';
 import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
+import { RefusalLog } from '../refusals.js';
 import { WriteStallWatch } from '../write-stall.js';
 import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
@@ -74,6 +75,7 @@ export class AmqpConnection {
   private opened = false;
   private closing = false;
   private readonly adapter: RheaSocketAdapter;
+  private readonly refusals: RefusalLog;
   private torndown: Promise<void> | undefined;
 
   constructor(
@@ -85,8 +87,19 @@ export class AmqpConnection {
     this.claims = new Claims(ctx.auth, ctx.clock, () =>
       this.recheckLinks(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired')),
     );
+    this.refusals = new RefusalLog(logger, ctx.config.connections, () =>
+      this.closeWith({
+        condition: RESOURCE_LIMIT_EXCEEDED,
+        description: 'Too many refused requests on this connection',
+      }),
+    );
     // Through the claims' authenticator: it remembers which token proved which principal.
-    this.cbs = new CbsNode({ auth: this.claims.authenticator, claims: this.claims, logger });
+    this.cbs = new CbsNode({
+      auth: this.claims.authenticator,
+      claims: this.claims,
+      logger,
+      refused: (fields, message) => this.refusals.refused(fields, message),
+    });
 
     const container = rhea.create_container({ id: ctx.hubName });
     container.sasl_server_mechanisms.enable_anonymous();
@@ -314,8 +327,8 @@ export class AmqpConnection {
 
   /** Our attach goes out without a terminus, then the detach carries the error (AMQP 1.0 2.6.3). */
   private refuse(link: Link, error: AmqpError): void {
-    this.deps.logger.info({ condition: error.condition, reason: error.description, link: link.name }, 'link refused');
     link.close(error);
+    this.refusals.refused({ condition: error.condition, reason: error.description, link: link.name }, 'link refused');
   }
 
   private linkGone(link: Link): void {
@@ -378,6 +391,7 @@ export class AmqpConnection {
     if (!this.torndown) {
       this.handshakeTimer.cancel();
       this.claims.dispose();
+      this.refusals.summarise();
       const handlers = [...this.links.values()];
       this.links.clear();
       this.torndown = Promise.allSettled(handlers.map((h) => h.detached())).then(() => undefined);

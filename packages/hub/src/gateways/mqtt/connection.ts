@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { TimerHandle } from '../../clock.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import type { CutOff } from '../device-change.js';
+import { RefusalLog } from '../refusals.js';
 import { WriteStallWatch } from '../write-stall.js';
 import { CONNACK, handleConnect } from './connect.js';
 import { DeliveryPump } from './delivery.js';
@@ -74,6 +75,8 @@ export class MqttConnection {
   private refused = false;
   private readonly drainWaiters: Array<() => void> = [];
   private readonly writeStall: WriteStallWatch;
+  /** Refused requests (subscriptions): logged up to a limit, then counted; too many close the connection. */
+  refusals: RefusalLog;
 
   constructor(
     readonly stream: Duplex,
@@ -93,6 +96,9 @@ export class MqttConnection {
     stream.on('end', () => this.close('the client closed the connection', 'debug'));
     stream.on('close', () => this.close('the connection closed', 'debug'));
     const { clock, config } = owner.ctx;
+    this.refusals = new RefusalLog(this.logger, config.connections, () =>
+      this.close('too many refused requests', 'warn'),
+    );
     this.writeStall = new WriteStallWatch(stream, clock, config.connections.writeStallTimeoutMs, () =>
       this.close('the client does not read what the hub sends (writes not drained in time)', 'warn'),
     );
@@ -134,6 +140,9 @@ export class MqttConnection {
     this.cleanSession = e.cleanSession;
     this.c2dQos = e.c2dQos;
     this.logger = this.logger.child({ deviceId: e.deviceId });
+    this.refusals = new RefusalLog(this.logger, ctx.config.connections, () =>
+      this.close('too many refused requests', 'warn'),
+    );
     for (const t of this.timers.splice(0)) t.cancel();
     this.send({ cmd: 'connack', returnCode: 0, sessionPresent: e.sessionPresent });
     const timeout = keepAliveTimeoutMs(e.keepaliveSeconds);
@@ -195,6 +204,7 @@ export class MqttConnection {
     this.queue.length = 0;
     this.keepAlive?.stop();
     this.writeStall.stop();
+    this.refusals.summarise();
     for (const t of this.timers.splice(0)) t.cancel();
     this.releaseDrainWaiters();
     // Garbage before a CONNECT (scanners, wrong protocol) is debug noise; refusals and closes of
