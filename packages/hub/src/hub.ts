@@ -34,6 +34,7 @@ import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { guardStore, StorageHealth } from './store/storage-health.js';
 import type { Store } from './store/types.js';
 import { ensureTlsMaterial } from './tls/material.js';
 
@@ -126,6 +127,7 @@ export class Hub {
     const metrics = new HubMetrics();
     // Set once start has finished: until then /ready says "starting".
     let started: Hub | undefined;
+    let storage: StorageHealth | undefined;
     try {
       if (config.observability.port !== 0) {
         parts.operations = await OperationsListener.start({
@@ -133,13 +135,16 @@ export class Hub {
           port: config.observability.port,
           handler: operationsHandler({
             metrics,
-            isReady: () => started?.ready ?? false,
+            isReady: () => (started?.ready ?? false) && storage?.healthy !== false,
+            storageFailing: () => storage?.healthy === false,
             isStopping: () => started !== undefined && !started.ready,
           }),
           logger: logger.child({ component: 'operations' }),
         });
       }
-      parts.store = openStore(config);
+      // Storage faults (disk full, I/O errors) become ServerBusy answers, one log line, /ready 503.
+      storage = new StorageHealth(logger.child({ component: 'storage' }), metrics.registry);
+      parts.store = guardStore(openStore(config), storage);
       parts.engine = new Engine({
         store: parts.store,
         clock,
@@ -181,6 +186,7 @@ export class Hub {
         gateways: parts.gateways,
         logger: logger.child({ component: 'listeners' }),
         onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
+        limits: config.connections,
       });
       const hub = new Hub({ config, logger, metrics, registry, caFile: tls.caFile, parts });
       writeHubInfo(dataDir, {
