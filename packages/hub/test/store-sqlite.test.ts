@@ -118,6 +118,30 @@ describe('SqliteStore specifics', () => {
     await a.close();
   });
 
+  test('MQTT session writes made together keep their order; reads and device deletes see them', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const writes = [
+      store.putMqttSession({ deviceId: 'a', c2dQos: 1 }),
+      store.putMqttSession({ deviceId: 'b', c2dQos: 0 }),
+      store.deleteMqttSession('b'),
+      store.putMqttSession({ deviceId: 'a', c2dQos: null }),
+    ];
+    // A read issued meanwhile sees every write issued before it.
+    assert.deepEqual(await store.getMqttSession('a'), { deviceId: 'a', c2dQos: null });
+    await Promise.all(writes);
+    assert.equal(await store.getMqttSession('b'), undefined);
+    // A put not yet committed does not bring a session back after its device is deleted.
+    await store.insertDevice(device('c'));
+    const put = store.putMqttSession({ deviceId: 'c', c2dQos: 1 });
+    assert.equal(await store.deleteDevice('c'), true);
+    await put;
+    assert.equal(await store.getMqttSession('c'), undefined);
+    // What waits is written before close.
+    const last = store.putMqttSession({ deviceId: 'd', c2dQos: 1 });
+    await store.close();
+    await last;
+  });
+
   test('misspelled or invalid options are named in the error', () => {
     assert.throws(() => new SqliteStore({ path: ':memory:', sync: 'FULL' } as never), /unknown option "sync"/);
     assert.throws(() => new SqliteStore({ path: ':memory:', synchronous: 'OFF' } as never), /synchronous/);
