@@ -13,13 +13,21 @@ import { SasAuthenticator } from './auth/authenticator.js';
 import { hubNameOf } from './auth/hub-name.js';
 import { type Clock, systemClock } from './clock.js';
 import type { HubConfig } from './config/types.js';
-import { ensureDataDir, sqlitePath, writeHubInfo } from './data-dir.js';
+import { ensureDataDir, readHubInfo, sqlitePath, writeHubInfo } from './data-dir.js';
 import { Engine } from './engine/index.js';
 import { createAmqpGateway } from './gateways/amqp/index.js';
 import type { GatewayContext, StreamGateway } from './gateways/context.js';
 import { createHttpGateway } from './gateways/http/gateway.js';
 import { createMqttGateway } from './gateways/mqtt/index.js';
-import { type HttpGatewayHandler, Listeners, OperationsListener } from './listeners/index.js';
+import {
+  type BindTarget,
+  checkPortsFree,
+  type HttpGatewayHandler,
+  Listeners,
+  OperationsListener,
+  operationsTarget,
+  type RunningHubHint,
+} from './listeners/index.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
@@ -111,6 +119,7 @@ export class Hub {
     const logger = opts.logger ?? createLogger(config.log.level);
     const clock = opts.clock ?? systemClock;
     const dataDir = ensureDataDir(config.dataDir);
+    await checkPortsFree(portTargets(config), runningHubHint(dataDir));
     const tls = ensureTlsMaterial({ dataDir, hosts: config.hosts, tls: config.tls });
     if (tls.issued) logger.info({ hosts: config.hosts }, 'issued a new server certificate');
 
@@ -236,4 +245,23 @@ export class Hub {
     })();
     return this.stopping;
   }
+}
+
+/** Every port the hub will bind, in the order it binds them. */
+function portTargets(config: Readonly<HubConfig>): BindTarget[] {
+  const targets: BindTarget[] = (['https', 'mqtts', 'amqps'] as const).map((name) => ({
+    name,
+    address: config.bind,
+    port: config.ports[name],
+  }));
+  if (config.observability.port !== 0) {
+    targets.push(operationsTarget(config.observability.bind, config.observability.port));
+  }
+  return targets;
+}
+
+/** The hub that last ran from this data dir, if its hub.json says so. */
+function runningHubHint(dataDir: string): RunningHubHint | undefined {
+  const info = readHubInfo(dataDir);
+  return info ? { pid: info.pid, dataDir, startedAt: info.startedAt } : undefined;
 }
