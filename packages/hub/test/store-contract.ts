@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
+import { inspectionContract } from './store-contract-inspection.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
 export { POLICY };
@@ -373,6 +374,13 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     });
 
     feedbackQueueContract({
+      get store() {
+        return store;
+      },
+      one,
+      feedbackBatch,
+    });
+    inspectionContract({
       get store() {
         return store;
       },

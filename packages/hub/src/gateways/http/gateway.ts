@@ -5,9 +5,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
+import type { HubInspector } from '../../console/inspector.js';
+import { CONSOLE_PATH, type ConsoleFiles } from '../../console/static-files.js';
 import type { GatewayContext } from '../context.js';
+import { consoleRoutes } from './console-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { sendError } from './errors.js';
+import { EventStreams } from './event-stream.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { queryValue } from './params.js';
 import { registryRoutes } from './registry-routes.js';
@@ -18,10 +22,21 @@ export const HTTP_ROUTES: readonly Route[] = [...registryRoutes, ...deviceRoutes
 
 export interface HttpGateway {
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Ends the open event streams. */
+  close(): Promise<void>;
 }
 
-export function createHttpGateway(ctx: GatewayContext): HttpGateway {
-  const router = new Router(HTTP_ROUTES);
+/** The web console's parts; without them /console and Ferry's console endpoints are 404. */
+export interface ConsoleParts {
+  inspector?: HubInspector;
+  files?: ConsoleFiles;
+}
+
+export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {}): HttpGateway {
+  const streams = new EventStreams();
+  const router = new Router(
+    parts.inspector ? [...HTTP_ROUTES, ...consoleRoutes(parts.inspector, streams)] : HTTP_ROUTES,
+  );
   const baseLog = ctx.logger.child({ gateway: 'http' });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -32,6 +47,10 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
     let log = baseLog.child({ method: req.method, path: rawPath });
     try {
       if (!rawPath.startsWith('/')) throw new FerryError('NotFound', 'The request path must start with /');
+      if (parts.files && (rawPath === CONSOLE_PATH || rawPath.startsWith(`${CONSOLE_PATH}/`))) {
+        parts.files.serve(req, res, rawPath);
+        return;
+      }
       const match = router.match(req.method ?? '', rawPath);
       if (match.kind === 'none') throw new FerryError('NotFound', `No resource at ${rawPath.slice(0, 200)}`);
       if (match.kind === 'wrong-method') {
@@ -64,6 +83,9 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
         if (!res.headersSent) res.writeHead(500);
         res.end();
       });
+    },
+    async close() {
+      streams.closeAll();
     },
   };
 }

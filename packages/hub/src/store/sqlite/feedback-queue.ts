@@ -78,6 +78,7 @@ export class FeedbackQueue {
   append(record: FeedbackRecord, ctx: CommitContext): void {
     this.insertPending.run(record.deviceId, JSON.stringify(record));
     ctx.feedbackAppended = true;
+    ctx.feedbackRecords.push(record);
   }
 
   /** Full batches at once; the remainder when batchDelay has passed since the last batch. */

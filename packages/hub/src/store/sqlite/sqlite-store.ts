@@ -7,9 +7,11 @@
 import Database from 'better-sqlite3';
 import type {
   CommitResult,
+  DevicePageQuery,
   DeviceRecord,
   FailedResult,
   MqttSessionRecord,
+  PendingMessage,
   PolicyRecord,
   QueueOp,
   QueueOpResult,
@@ -18,6 +20,7 @@ import type {
 } from '../types.js';
 import { CommitContext } from './commit-context.js';
 import { FeedbackQueue } from './feedback-queue.js';
+import { InspectionQueries } from './inspection-queries.js';
 import { MessageQueue } from './message-queue.js';
 import { migrate } from './migrations.js';
 import { RegistryTables } from './registry-tables.js';
@@ -36,6 +39,7 @@ export class SqliteStore implements Store {
   private readonly registry: RegistryTables;
   private readonly messages: MessageQueue;
   private readonly feedback: FeedbackQueue;
+  private readonly inspection: InspectionQueries;
   private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
   private readonly commitAll: Database.Transaction<(ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]>;
   private readonly ensureAll: (policies: PolicyRecord[]) => void;
@@ -63,13 +67,17 @@ export class SqliteStore implements Store {
     this.registry = new RegistryTables(this.db);
     this.feedback = new FeedbackQueue(this.db);
     this.messages = new MessageQueue(this.db, this.feedback);
+    this.inspection = new InspectionQueries(this.db);
     // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
     this.applyIsolated = this.db.transaction((op: QueueOp, ctx: CommitContext) => this.apply(op, ctx));
     this.commitAll = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
       const results = ops.map((op): QueueOpResult => {
+        const recordsBefore = ctx.feedbackRecords.length;
         try {
           return this.applyIsolated(op, ctx);
         } catch (cause) {
+          // Its savepoint was rolled back, and so were the feedback records it appended.
+          ctx.feedbackRecords.length = recordsBefore;
           return { ok: false, error: 'ServerError', cause } satisfies FailedResult;
         }
       });
@@ -83,7 +91,9 @@ export class SqliteStore implements Store {
     const ctx = new CommitContext(now, policy);
     const results = ops.length ? this.commitAll.immediate(ops, ctx) : [];
     if (ops.length) this.commitCount++;
-    return { results, wokenDevices: [...ctx.woken], feedbackAvailable: ctx.feedbackAvailable };
+    const result: CommitResult = { results, wokenDevices: [...ctx.woken], feedbackAvailable: ctx.feedbackAvailable };
+    if (ctx.feedbackRecords.length) result.feedbackRecords = ctx.feedbackRecords;
+    return result;
   }
 
   private apply(op: QueueOp, ctx: CommitContext): QueueOpResult {
@@ -164,6 +174,18 @@ export class SqliteStore implements Store {
 
   async deleteMqttSession(deviceId: string): Promise<void> {
     this.registry.deleteMqttSession(deviceId);
+  }
+
+  async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
+    return this.inspection.devicePageIds(query).flatMap((id) => this.registry.getDevice(id) ?? []);
+  }
+
+  async peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
+    return this.inspection.peekMessages(deviceId, now, limit);
+  }
+
+  async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
+    return this.inspection.queueTotals(now);
   }
 
   async close(): Promise<void> {

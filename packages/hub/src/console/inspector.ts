@@ -1,0 +1,68 @@
+/**
+ * What the console (and any client of Ferry's extension endpoints) may look at without changing
+ * anything: a device's pending messages, hub statistics, and the feedback records as the engine
+ * creates them. Reads only; nothing here leases, settles or takes feedback from the queue.
+ */
+import type { FeedbackRecord } from '@ferry/common';
+import type { Clock } from '../clock.js';
+import type { ConnectionSource, HubMetrics } from '../observability/metrics.js';
+import type { InspectionStore, PendingMessage } from '../store/types.js';
+
+/** Totals since the hub started, so a client turns two samples into rates. */
+export interface HubStats {
+  /** ISO 8601, when the sample was taken. */
+  time: string;
+  /** Open connections by protocol. */
+  connections: Record<string, number>;
+  c2d: { sent: number; completed: number; abandoned: number; rejected: number };
+  /** Hub-wide pending messages. */
+  queues: { enqueued: number; invisible: number };
+}
+
+export interface HubInspector {
+  pending(deviceId: string, limit: number): Promise<PendingMessage[]>;
+  stats(): Promise<HubStats>;
+  /** Feedback records as committed; returns the unsubscribe function. */
+  onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void;
+}
+
+export interface InspectorOptions {
+  store: Pick<InspectionStore, 'peekMessages' | 'queueTotals'>;
+  clock: Clock;
+  metrics: HubMetrics;
+  connections: Readonly<Record<string, ConnectionSource>>;
+  feedback: { onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void };
+}
+
+export function createInspector(opts: InspectorOptions): HubInspector {
+  const { store, clock, metrics } = opts;
+  return {
+    pending: (deviceId, limit) => store.peekMessages(deviceId, clock.now(), limit),
+    async stats() {
+      const now = clock.now();
+      const [sends, settles, queues] = await Promise.all([
+        metrics.sends.get(),
+        metrics.settles.get(),
+        store.queueTotals(now),
+      ]);
+      const settled = (outcome: string) =>
+        settles.values
+          .filter((v) => v.labels.outcome === outcome && v.labels.result === 'ok')
+          .reduce((n, v) => n + v.value, 0);
+      const connections: Record<string, number> = {};
+      for (const [protocol, source] of Object.entries(opts.connections)) connections[protocol] = source.connectionCount;
+      return {
+        time: new Date(now).toISOString(),
+        connections,
+        c2d: {
+          sent: sends.values.filter((v) => v.labels.result === 'ok').reduce((n, v) => n + v.value, 0),
+          completed: settled('complete'),
+          abandoned: settled('abandon'),
+          rejected: settled('reject'),
+        },
+        queues,
+      };
+    },
+    onFeedbackRecords: (listener) => opts.feedback.onFeedbackRecords(listener),
+  };
+}
