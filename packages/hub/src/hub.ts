@@ -178,7 +178,11 @@ export class Hub {
         feedback: parts.engine,
       });
       parts.gateways = {
-        http: createHttpGateway(ctx('http'), { inspector, files: consoleFilesFor(config, logger) }),
+        http: createHttpGateway(ctx('http'), {
+          inspector,
+          files: consoleFilesFor(config, logger),
+          caFile: tls.caFile,
+        }),
         mqtt,
         amqp,
       };

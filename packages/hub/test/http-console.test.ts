@@ -235,3 +235,44 @@ describe('GET /events (Server-Sent Events)', () => {
     assert.equal(hubError(res).code, 'IotHubUnauthorizedAccess');
   });
 });
+
+describe('GET /hubInfo', () => {
+  test('any policy: its own rights and the connection strings of policies granting no more', async () => {
+    const info = async (policy: string) => {
+      const res = await h.request('GET', `/hubInfo?${API}`, { headers: auth(policy) });
+      assert.equal(res.status, 200);
+      return res.json() as {
+        caller: { policyName: string; rights: string[] };
+        policies: Array<{ keyName: string; connectionString: string }>;
+      };
+    };
+    const owner = await info('iothubowner');
+    assert.deepEqual(owner.policies.map((p) => p.keyName).sort(), [
+      'device',
+      'iothubowner',
+      'registryRead',
+      'registryReadWrite',
+      'service',
+    ]);
+    const key = h.registry.policy('service')!.primaryKey;
+    assert.equal(
+      owner.policies.find((p) => p.keyName === 'service')!.connectionString,
+      `HostName=localhost;SharedAccessKeyName=service;SharedAccessKey=${key}`,
+    );
+    const service = await info('service');
+    assert.deepEqual(service.caller, { policyName: 'service', rights: ['ServiceConnect'] });
+    assert.deepEqual(
+      service.policies.map((p) => p.keyName),
+      ['service'],
+    );
+    const rw = await info('registryReadWrite');
+    assert.deepEqual(rw.policies.map((p) => p.keyName).sort(), ['registryRead', 'registryReadWrite']);
+    await h.createDevice('info-1');
+    const device = await h.request('GET', `/hubInfo?${API}`, {
+      headers: { authorization: await h.deviceToken('info-1') },
+    });
+    assert.equal(device.status, 401);
+    const anonymous = await h.request('GET', `/hubInfo?${API}`);
+    assert.equal(anonymous.status, 401);
+  });
+});

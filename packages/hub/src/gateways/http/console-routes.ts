@@ -2,9 +2,10 @@
  * Ferry's extension endpoints for the console and any other client (README "Web console"):
  * - GET /devices/{id}/messages/deviceBound/pending?top=N  the queue's messages, leasing nothing
  * - GET /events[?deviceId=X]  a Server-Sent Events stream of statistics and feedback records
- * Both need ServiceConnect; the statistics include the registry's counts for RegistryRead.
+ * - GET /hubInfo  the caller's rights, the CA file, and the policies that grant no more than it has
+ * The first two need ServiceConnect; the statistics include the registry's counts for RegistryRead.
  */
-import { FerryError } from '@ferry/common';
+import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { HubInspector } from '../../console/inspector.js';
 import type { PendingMessage } from '../../store/types.js';
 import type { EventStreams } from './event-stream.js';
@@ -40,8 +41,41 @@ function pendingJson(m: PendingMessage) {
   };
 }
 
-export function consoleRoutes(inspector: HubInspector, streams: EventStreams): Route[] {
+export function consoleRoutes(inspector: HubInspector, streams: EventStreams, caFile?: string): Route[] {
   return [
+    {
+      method: 'GET',
+      path: '/hubInfo',
+      // Any shared access policy: it learns its own rights and the policies that grant no more.
+      operation: () => null,
+      async handle({ ctx, res, principal }) {
+        if (principal.kind !== 'policy') {
+          throw new FerryError('IotHubUnauthorizedAccess', 'GET /hubInfo needs a shared access policy credential');
+        }
+        const mine = principal.permissions;
+        const host = ctx.config.hosts[0]!;
+        const { c2d } = ctx.config;
+        sendJson(res, 200, {
+          hubName: ctx.hubName,
+          hosts: ctx.config.hosts,
+          caFile: caFile ?? null,
+          caller: { policyName: principal.policyName, rights: [...mine] },
+          policies: ctx.registry
+            .policies()
+            .filter((p) => p.rights.every((r) => mine.has(r)))
+            .map((p) => ({
+              keyName: p.keyName,
+              rights: p.rights,
+              connectionString: formatHubConnectionString({
+                hostName: host,
+                sharedAccessKeyName: p.keyName,
+                sharedAccessKey: p.primaryKey,
+              }),
+            })),
+          c2d: { maxQueueDepth: c2d.maxQueueDepth, maxTtlMs: c2d.maxTtlMs, defaultTtlMs: c2d.defaultTtlMs },
+        });
+      },
+    },
     {
       method: 'GET',
       path: '/devices/{id}/messages/deviceBound/pending',

@@ -30,12 +30,14 @@ export interface HttpGateway {
 export interface ConsoleParts {
   inspector?: HubInspector;
   files?: ConsoleFiles;
+  /** The CA file clients should trust, shown by GET /hubInfo. */
+  caFile?: string;
 }
 
 export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {}): HttpGateway {
   const streams = new EventStreams();
   const router = new Router(
-    parts.inspector ? [...HTTP_ROUTES, ...consoleRoutes(parts.inspector, streams)] : HTTP_ROUTES,
+    parts.inspector ? [...HTTP_ROUTES, ...consoleRoutes(parts.inspector, streams, parts.caFile)] : HTTP_ROUTES,
   );
   const baseLog = ctx.logger.child({ gateway: 'http' });
 
@@ -68,7 +70,8 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
       const authorization = req.headers.authorization;
       if (!authorization) throw new FerryError('IotHubUnauthorizedAccess', 'The Authorization header is missing');
       const principal = await ctx.auth.authenticate(authorization);
-      ctx.auth.authorize(principal, route.operation(params));
+      const operation = route.operation(params);
+      if (operation) ctx.auth.authorize(principal, operation);
       await route.handle({ ctx, req, res, params, query, principal, log });
     } catch (err) {
       sendError(res, err, log, ctx.clock);
