@@ -3,7 +3,6 @@
  * feedback record since, so any page shows the records that arrived while another was open.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { RatePoint } from './components/rate-chart.js';
 import { type FeedbackRecord, type HubStats, openEventStream } from './events.js';
 import type { Session } from './session.js';
 
@@ -11,6 +10,13 @@ import type { Session } from './session.js';
 const KEEP_POINTS = 60;
 /** Records kept on screen. */
 const KEEP_RECORDS = 500;
+
+export interface RatePoint {
+  /** ms since the epoch */
+  t: number;
+  sent: number;
+  completed: number;
+}
 
 export interface HubEvents {
   stats: HubStats | null;

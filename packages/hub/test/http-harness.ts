@@ -12,6 +12,7 @@ import { ManualClock } from '../src/clock.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { C2dConfig, FeedbackConfig, HubConfig } from '../src/config/types.js';
 import { createInspector } from '../src/console/inspector.js';
+import type { ConsoleFiles } from '../src/console/static-files.js';
 import { Engine } from '../src/engine/engine.js';
 import { createHttpGateway } from '../src/gateways/http/gateway.js';
 import { HubMetrics } from '../src/observability/metrics.js';
@@ -56,7 +57,13 @@ export interface HttpHarness extends TestTokens {
 }
 
 export async function startHttpHarness(
-  overrides: { c2d?: Partial<C2dConfig>; feedback?: Partial<FeedbackConfig>; maxBodyBytes?: number } = {},
+  overrides: {
+    c2d?: Partial<C2dConfig>;
+    feedback?: Partial<FeedbackConfig>;
+    maxBodyBytes?: number;
+    /** The console's files; without them /console is an unknown path (console.enabled false). */
+    consoleFiles?: ConsoleFiles;
+  } = {},
 ): Promise<HttpHarness> {
   const clock = new ManualClock();
   const config: HubConfig = {
@@ -73,7 +80,13 @@ export async function startHttpHarness(
   await registry.init();
   const auth = new SasAuthenticator({ registry, hosts: [HOST], clock });
   const inspector = createInspector({ store, clock, metrics: new HubMetrics(), connections: {}, feedback: engine });
-  const gateway = createHttpGateway({ engine, registry, auth, config, clock, logger, hubName: HOST }, { inspector });
+  const gateway = createHttpGateway(
+    { engine, registry, auth, config, clock, logger, hubName: HOST },
+    {
+      inspector,
+      files: overrides.consoleFiles,
+    },
+  );
   const server: Server = createServer((req, res) => gateway.handle(req, res));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -1,11 +1,6 @@
 /** A live line chart in plain SVG: C2D sends and completions per second over the last minute. */
 
-export interface RatePoint {
-  /** ms since the epoch */
-  t: number;
-  sent: number;
-  completed: number;
-}
+import type { RatePoint } from '../hub-events.js';
 
 const W = 600;
 const H = 160;
