@@ -145,6 +145,42 @@ test('the service policy cannot create devices: the control is disabled, and a f
   assert.deepEqual(b.errors, []);
 });
 
+test('at phone width, in the dark theme, signed in with the keyboard only', async () => {
+  const { page } = b;
+  await step('phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click('button:text-is("Sign out")');
+    await page.waitForSelector('#cs');
+    // Sign-in page: the theme button, then the text area, then the Sign in button.
+    const focused = () => page.evaluate(() => globalThis.document.activeElement?.id ?? '');
+    for (let i = 0; i < 5 && (await focused()) !== 'cs'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'cs');
+    await page.keyboard.insertText(hub.connectionString('iothubowner'));
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('header .who:text-is("iothubowner")', WAIT);
+    while ((await page.textContent('button:has-text("Theme:")')) !== 'Theme: dark') {
+      await page.click('button:has-text("Theme:")');
+    }
+    const background = await page.evaluate(() => getComputedStyle(globalThis.document.body).backgroundColor);
+    assert.equal(background, 'rgb(15, 19, 24)');
+    for (const hash of ['#/', '#/devices', `#/devices/${DEVICE}`, '#/feedback']) {
+      await page.goto(`${origin}/console/${hash}`);
+      await page.waitForSelector('main h1', WAIT);
+      const [scroll, inner] = await page.evaluate(() => [
+        globalThis.document.documentElement.scrollWidth,
+        globalThis.innerWidth,
+      ]);
+      assert.ok(scroll <= inner, `${hash} is ${scroll}px wide in a ${inner}px window`);
+    }
+    // Signed in anew, the device page still shows the feedback made before (the hub's recent records).
+    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1")', WAIT);
+    await b.screenshot('08-phone-dark-device');
+  });
+  assert.deepEqual(b.errors, []);
+});
+
 test('the page asked nothing of any host but the hub', () => {
   assert.deepEqual(b.external, []);
 });

@@ -49,13 +49,20 @@ export function useHubEvents(session: Session | null): HubEvents {
   useEffect(() => {
     setEvents({ stats: null, points: [], records: [], connected: false, error: null });
     if (!session?.can('ServiceConnect')) return;
+    const seen = new Set<string>();
     return openEventStream(session.api, {
       onStats: (s) =>
         setEvents((e) => {
           const p = e.stats && rate(e.stats, s);
           return { ...e, stats: s, points: p ? [...e.points, p].slice(-KEEP_POINTS) : e.points };
         }),
-      onFeedback: (r) => setEvents((e) => ({ ...e, records: [r, ...e.records].slice(0, KEEP_RECORDS) })),
+      onFeedback: (r) => {
+        // A new stream starts with the hub's recent records, which may have been seen already.
+        const key = `${r.deviceId}|${r.originalMessageId}|${r.statusCode}|${r.enqueuedTimeUtc}`;
+        if (seen.has(key)) return;
+        seen.add(key);
+        setEvents((e) => ({ ...e, records: [r, ...e.records].slice(0, KEEP_RECORDS) }));
+      },
       onState: (connected, error) => setEvents((e) => ({ ...e, connected, error: error ?? null })),
     });
   }, [session]);

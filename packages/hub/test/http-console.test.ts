@@ -217,9 +217,12 @@ describe('GET /events (Server-Sent Events)', () => {
     one.close();
   });
 
-  test('the owner sees device counts; the stream ends with "expired" when the token does', async () => {
+  test('recent records first; the owner sees device counts; the stream ends with "expired" when the token does', async () => {
     const now = Math.floor(h.clock.now() / 1000);
     const sse = await openEvents(`/events?${API}`, h.serviceToken('iothubowner', { expiry: now + 60 }));
+    // The hub's recent records come first, so a page opened now still sees the earlier ones.
+    const replayed = await sse.next('feedback', (r) => r.originalMessageId === 'fb-ev-1');
+    assert.equal(replayed.statusCode, 'Success');
     const stats = await sse.next('stats');
     assert.equal(typeof (stats.devices as { total: number }).total, 'number');
     assert.equal(typeof (stats.queues as { enqueued: number }).enqueued, 'number');

@@ -24,7 +24,12 @@ export interface HubInspector {
   stats(): Promise<HubStats>;
   /** Feedback records as committed; returns the unsubscribe function. */
   onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void;
+  /** The last records made since the hub started (at most RECENT_RECORDS), oldest first. */
+  recentFeedback(): readonly FeedbackRecord[];
 }
+
+/** Feedback records a new event stream is given first, so a page opened later sees recent ones. */
+export const RECENT_RECORDS = 100;
 
 export interface InspectorOptions {
   store: Pick<InspectionStore, 'peekMessages' | 'queueTotals'>;
@@ -36,6 +41,11 @@ export interface InspectorOptions {
 
 export function createInspector(opts: InspectorOptions): HubInspector {
   const { store, clock, metrics } = opts;
+  let recent: FeedbackRecord[] = [];
+  // Kept for the life of the hub; the subscription ends with the engine.
+  opts.feedback.onFeedbackRecords((records) => {
+    recent = recent.concat(records).slice(-RECENT_RECORDS);
+  });
   return {
     pending: (deviceId, limit) => store.peekMessages(deviceId, clock.now(), limit),
     async stats() {
@@ -64,5 +74,6 @@ export function createInspector(opts: InspectorOptions): HubInspector {
       };
     },
     onFeedbackRecords: (listener) => opts.feedback.onFeedbackRecords(listener),
+    recentFeedback: () => recent,
   };
 }

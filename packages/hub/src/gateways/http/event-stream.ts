@@ -1,7 +1,8 @@
 /**
  * A read-only Server-Sent Events stream (text/event-stream) of hub statistics and feedback
  * records: `event: stats` at once and then every interval, `event: feedback` per record as it is
- * committed, and `event: expired` when the caller's SAS token expires (the stream then ends; the
+ * committed (the hub's most recent records first, so a client may see a record again after a
+ * reconnect), and `event: expired` when the caller's SAS token expires (the stream then ends; the
  * client reconnects with a fresh token). A client too slow to read is cut off.
  */
 import type { ServerResponse } from 'node:http';
@@ -56,9 +57,11 @@ export class EventStreams {
         opts.log.error({ err }, 'event stream: statistics failed');
       }
     };
-    const unsubscribe = opts.inspector.onFeedbackRecords((records: readonly FeedbackRecord[]) => {
+    const feedback = (records: readonly FeedbackRecord[]) => {
       for (const r of records) if (opts.deviceId === undefined || r.deviceId === opts.deviceId) send('feedback', r);
-    });
+    };
+    feedback(opts.inspector.recentFeedback());
+    const unsubscribe = opts.inspector.onFeedbackRecords(feedback);
     const ticker = setInterval(stats, opts.intervalMs).unref();
     // A token valid for longer than a timer can wait gets a later check.
     let expiry = opts.clock.setTimer(
