@@ -125,6 +125,60 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
   assert.deepEqual(b.errors, []);
 });
 
+test('the owner manages devices: given keys, enable/disable, new keys, delete, search and pages', async () => {
+  const { page } = b;
+  const primary = Buffer.alloc(32, 3).toString('base64');
+  const secondary = Buffer.alloc(32, 4).toString('base64');
+  const row = (id: string) => page.locator(`tr[data-device="${id}"]`);
+  const shownKey = async (id: string) => {
+    await page.goto(`${origin}/console/#/devices/${id}`);
+    const secret = page.locator('.secret', { has: page.locator('code[title="Device connection string"]') });
+    await secret.locator('button:text-is("Show")').click();
+    return /SharedAccessKey=(.*)$/.exec((await secret.locator('code').textContent()) ?? '')?.[1];
+  };
+  await step('given-keys', async () => {
+    await page.goto(`${origin}/console/#/devices`);
+    await page.fill('#new-id', 'console-dev-2');
+    await page.uncheck('text=Generate keys');
+    await page.fill('#new-primary', primary);
+    await page.fill('#new-secondary', secondary);
+    await page.click('#create-device');
+    await row('console-dev-2').waitFor(WAIT);
+    assert.equal(await shownKey('console-dev-2'), primary);
+  });
+  await step('disable-enable-keys-delete', async () => {
+    await page.goto(`${origin}/console/#/devices`);
+    await row('console-dev-2').locator('button:text-is("Disable")').click();
+    await row('console-dev-2').locator('.pill:text-is("disabled")').waitFor(WAIT);
+    await row('console-dev-2').locator('button:text-is("Enable")').click();
+    await row('console-dev-2').locator('.pill:text-is("enabled")').waitFor(WAIT);
+    await row('console-dev-2').locator('button:text-is("New keys")').click();
+    await page.waitForSelector('text=New keys for console-dev-2', WAIT);
+    const renewed = await shownKey('console-dev-2');
+    assert.ok(renewed && renewed !== primary && Buffer.from(renewed, 'base64').length === 32, renewed);
+    await page.goto(`${origin}/console/#/devices`);
+    page.once('dialog', (d) => void d.accept());
+    await row('console-dev-2').locator('button:text-is("Delete")').click();
+    await page.waitForSelector('text=Deleted console-dev-2', WAIT);
+    assert.equal(await row('console-dev-2').count(), 0);
+  });
+  await step('search-and-pages', async () => {
+    for (let i = 0; i < 23; i++) await hub.createDevice(`bulk-${String(i).padStart(2, '0')}`);
+    await page.fill('#search', 'BULK-');
+    await page.click('button:text-is("Search")');
+    await row('bulk-19').waitFor(WAIT);
+    assert.equal(await page.locator('tr[data-device]').count(), 20);
+    assert.equal(await row('console-dev-1').count(), 0);
+    await page.click('button:text-is("Next page")');
+    await row('bulk-22').waitFor(WAIT);
+    assert.deepEqual(await page.locator('tr[data-device] th').allTextContents(), ['bulk-20', 'bulk-21', 'bulk-22']);
+    assert.equal(await page.isDisabled('button:text-is("Next page")'), true);
+    await page.click('button:text-is("Previous page")');
+    await row('bulk-00').waitFor(WAIT);
+  });
+  assert.deepEqual(b.errors, []);
+});
+
 test('the service policy cannot create devices: the control is disabled, and a forced try shows the 401', async () => {
   const { page } = b;
   await step('service', async () => {

@@ -16,7 +16,7 @@ export interface HubBrowser {
   readonly page: Page;
   /** Requests to anything but the hub's origin, refused. */
   readonly external: string[];
-  /** Uncaught exceptions in the page. */
+  /** Uncaught exceptions in the page, and anything the Content-Security-Policy refused. */
   readonly errors: string[];
   screenshot(name: string): Promise<void>;
   close(): Promise<void>;
@@ -46,6 +46,9 @@ export async function openBrowser(origin: string, viewport = { width: 1280, heig
   page.setDefaultTimeout(20_000);
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) errors.push(m.text());
+  });
   return {
     page,
     external,

@@ -30,6 +30,8 @@ export interface HubInspector {
 
 /** Feedback records a new event stream is given first, so a page opened later sees recent ones. */
 export const RECENT_RECORDS = 100;
+/** How long one statistics sample is reused. */
+const STATS_REUSE_MS = 500;
 
 export interface InspectorOptions {
   store: Pick<InspectionStore, 'peekMessages' | 'queueTotals'>;
@@ -46,32 +48,43 @@ export function createInspector(opts: InspectorOptions): HubInspector {
   opts.feedback.onFeedbackRecords((records) => {
     recent = recent.concat(records).slice(-RECENT_RECORDS);
   });
+  async function sample(now: number): Promise<HubStats> {
+    const [sends, settles, queues] = await Promise.all([
+      metrics.sends.get(),
+      metrics.settles.get(),
+      store.queueTotals(now),
+    ]);
+    const settled = (outcome: string) =>
+      settles.values
+        .filter((v) => v.labels.outcome === outcome && v.labels.result === 'ok')
+        .reduce((n, v) => n + v.value, 0);
+    const connections: Record<string, number> = {};
+    for (const [protocol, source] of Object.entries(opts.connections)) connections[protocol] = source.connectionCount;
+    return {
+      time: new Date(now).toISOString(),
+      connections,
+      c2d: {
+        sent: sends.values.filter((v) => v.labels.result === 'ok').reduce((n, v) => n + v.value, 0),
+        completed: settled('complete'),
+        abandoned: settled('abandon'),
+        rejected: settled('reject'),
+      },
+      queues,
+    };
+  }
+  let cached: { at: number; stats: Promise<HubStats> } | undefined;
   return {
     pending: (deviceId, limit) => store.peekMessages(deviceId, clock.now(), limit),
-    async stats() {
-      const now = clock.now();
-      const [sends, settles, queues] = await Promise.all([
-        metrics.sends.get(),
-        metrics.settles.get(),
-        store.queueTotals(now),
-      ]);
-      const settled = (outcome: string) =>
-        settles.values
-          .filter((v) => v.labels.outcome === outcome && v.labels.result === 'ok')
-          .reduce((n, v) => n + v.value, 0);
-      const connections: Record<string, number> = {};
-      for (const [protocol, source] of Object.entries(opts.connections)) connections[protocol] = source.connectionCount;
-      return {
-        time: new Date(now).toISOString(),
-        connections,
-        c2d: {
-          sent: sends.values.filter((v) => v.labels.result === 'ok').reduce((n, v) => n + v.value, 0),
-          completed: settled('complete'),
-          abandoned: settled('abandon'),
-          rejected: settled('reject'),
-        },
-        queues,
-      };
+    stats() {
+      // Every open stream asks each second; one sample serves them all for a moment.
+      const at = clock.now();
+      if (cached && at - cached.at < STATS_REUSE_MS) return cached.stats;
+      const stats = sample(at);
+      cached = { at, stats };
+      stats.catch(() => {
+        if (cached?.stats === stats) cached = undefined;
+      });
+      return stats;
     },
     onFeedbackRecords: (listener) => opts.feedback.onFeedbackRecords(listener),
     recentFeedback: () => recent,
