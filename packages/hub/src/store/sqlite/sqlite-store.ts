@@ -78,6 +78,9 @@ export class SqliteStore implements Store {
         } catch (cause) {
           // Its savepoint was rolled back, and so were the feedback records it appended.
           ctx.feedbackRecords.length = recordsBefore;
+          // SQLITE_FULL, SQLITE_IOERR and the like roll the whole transaction back: fail the
+          // commit with that cause (not a later "no transaction is active").
+          if (!this.db.inTransaction) throw cause;
           return { ok: false, error: 'ServerError', cause } satisfies FailedResult;
         }
       });
