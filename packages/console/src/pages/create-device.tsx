@@ -12,7 +12,8 @@ export function CreateDeviceForm({
   onCreate,
 }: {
   canWrite: boolean;
-  onCreate: (body: NewDevice) => Promise<void>;
+  /** Resolves true when the device was created. */
+  onCreate: (body: NewDevice) => Promise<boolean>;
 }) {
   const [id, setId] = useState('');
   const [auto, setAuto] = useState(true);
@@ -21,7 +22,7 @@ export function CreateDeviceForm({
   const submit = async (e: Event) => {
     e.preventDefault();
     // Empty keys: the hub generates them.
-    await onCreate({
+    const created = await onCreate({
       deviceId: id.trim(),
       status: 'enabled',
       authentication: {
@@ -29,7 +30,7 @@ export function CreateDeviceForm({
         symmetricKey: { primaryKey: auto ? '' : primary.trim(), secondaryKey: auto ? '' : secondary.trim() },
       },
     });
-    setId('');
+    if (created) setId('');
   };
   const input = (value: string, set: (v: string) => void) => ({
     value,

@@ -33,16 +33,19 @@ export function DevicesPage({ session }: { session: Session }) {
   useEffect(() => void load(), [load]);
 
   /** Runs one change, shows its refusal if any, reloads the page. */
-  const act = async (what: string, work: () => Promise<unknown>) => {
+  const act = async (what: string, work: () => Promise<unknown>): Promise<boolean> => {
     setError(null);
     setNotice('');
+    let done = false;
     try {
       await work();
       setNotice(what);
+      done = true;
     } catch (err) {
       setError(err);
     }
     await load();
+    return done;
   };
 
   const host = api.connection.hostName;
@@ -60,131 +63,140 @@ export function DevicesPage({ session }: { session: Session }) {
         onCreate={(body) => act(`Created ${body.deviceId}`, () => api.putDevice(body))}
       />
       {!canRead && <p class="note">Listing devices needs RegistryRead (this policy has not).</p>}
-      <form
-        class="toolbar"
-        aria-label="Search devices"
-        onSubmit={(e) => {
-          e.preventDefault();
-          setTrail([]);
-          setCurrent('');
-          setApplied(search.trim());
-        }}
-      >
-        <label for="search">Device id contains</label>
-        <input
-          id="search"
-          type="search"
-          value={search}
-          onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
-        />
-        <button type="submit">Search</button>
-      </form>
-      <div class="table-wrap">
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Device id</th>
-              <th scope="col">Status</th>
-              <th scope="col">Connection</th>
-              <th scope="col">Last activity</th>
-              <th scope="col">Waiting</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page?.devices.map((d) => (
-              <tr key={d.deviceId} data-device={d.deviceId}>
-                <th scope="row">
-                  <a href={deviceHref(d.deviceId)}>{d.deviceId}</a>
-                </th>
-                <td>
-                  <span class={`pill ${d.status}`}>{d.status}</span>
-                </td>
-                <td>{d.connectionState}</td>
-                <td>{when(d.lastActivityTime)}</td>
-                <td>{d.cloudToDeviceMessageCount}</td>
-                <td class="actions">
-                  <button
-                    type="button"
-                    class="small"
-                    disabled={!canWrite}
-                    onClick={() =>
-                      act(`${d.status === 'enabled' ? 'Disabled' : 'Enabled'} ${d.deviceId}`, () =>
-                        api.putDevice({ ...d, status: d.status === 'enabled' ? 'disabled' : 'enabled' }, d.etag),
-                      )
-                    }
-                  >
-                    {d.status === 'enabled' ? 'Disable' : 'Enable'}
-                  </button>
-                  <button
-                    type="button"
-                    class="small"
-                    disabled={!canWrite || d.authentication.type !== 'sas'}
-                    onClick={() =>
-                      act(`New keys for ${d.deviceId}`, () =>
-                        api.putDevice(
-                          {
-                            ...d,
-                            authentication: {
-                              ...d.authentication,
-                              symmetricKey: { primaryKey: newKey(), secondaryKey: newKey() },
-                            },
-                          },
-                          d.etag,
-                        ),
-                      )
-                    }
-                  >
-                    New keys
-                  </button>
-                  <button
-                    type="button"
-                    class="small danger"
-                    disabled={!canWrite}
-                    onClick={() => {
-                      if (confirm(`Delete device ${d.deviceId} and its queue?`))
-                        void act(`Deleted ${d.deviceId}`, () => api.deleteDevice(d.deviceId));
-                    }}
-                  >
-                    Delete
-                  </button>
-                  {d.authentication.symmetricKey.primaryKey && (
-                    <CopyButton
-                      label="Copy connection string"
-                      text={deviceConnectionString(host, d.deviceId, d.authentication.symmetricKey.primaryKey)}
-                    />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {page && page.devices.length === 0 && (
-        <p class="note">No devices{applied ? ` whose id contains "${applied}"` : ''}.</p>
-      )}
-      <div class="pager">
-        <button
-          type="button"
-          disabled={trail.length === 0}
-          onClick={() => {
-            setCurrent(trail[trail.length - 1] ?? '');
-            setTrail(trail.slice(0, -1));
-          }}
-        >
-          Previous page
-        </button>
-        <button
-          type="button"
-          disabled={!page?.next}
-          onClick={() => {
-            setTrail([...trail, current]);
-            setCurrent(page!.next!);
-          }}
-        >
-          Next page
-        </button>
-      </div>
+      {canRead && deviceList()}
     </div>
   );
+
+  /** The search, table and pager (a plain call, not a component, so the inputs keep their focus). */
+  function deviceList() {
+    return (
+      <>
+        <form
+          class="toolbar"
+          aria-label="Search devices"
+          onSubmit={(e) => {
+            e.preventDefault();
+            setTrail([]);
+            setCurrent('');
+            setApplied(search.trim());
+          }}
+        >
+          <label for="search">Device id contains</label>
+          <input
+            id="search"
+            type="search"
+            value={search}
+            onInput={(e) => setSearch((e.target as HTMLInputElement).value)}
+          />
+          <button type="submit">Search</button>
+        </form>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">Device id</th>
+                <th scope="col">Status</th>
+                <th scope="col">Connection</th>
+                <th scope="col">Last activity</th>
+                <th scope="col">Waiting</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page?.devices.map((d) => (
+                <tr key={d.deviceId} data-device={d.deviceId}>
+                  <th scope="row">
+                    <a href={deviceHref(d.deviceId)}>{d.deviceId}</a>
+                  </th>
+                  <td>
+                    <span class={`pill ${d.status}`}>{d.status}</span>
+                  </td>
+                  <td>{d.connectionState}</td>
+                  <td>{when(d.lastActivityTime)}</td>
+                  <td>{d.cloudToDeviceMessageCount}</td>
+                  <td class="actions">
+                    <button
+                      type="button"
+                      class="small"
+                      disabled={!canWrite}
+                      onClick={() =>
+                        act(`${d.status === 'enabled' ? 'Disabled' : 'Enabled'} ${d.deviceId}`, () =>
+                          api.putDevice({ ...d, status: d.status === 'enabled' ? 'disabled' : 'enabled' }, d.etag),
+                        )
+                      }
+                    >
+                      {d.status === 'enabled' ? 'Disable' : 'Enable'}
+                    </button>
+                    <button
+                      type="button"
+                      class="small"
+                      disabled={!canWrite || d.authentication.type !== 'sas'}
+                      onClick={() =>
+                        act(`New keys for ${d.deviceId}`, () =>
+                          api.putDevice(
+                            {
+                              ...d,
+                              authentication: {
+                                ...d.authentication,
+                                symmetricKey: { primaryKey: newKey(), secondaryKey: newKey() },
+                              },
+                            },
+                            d.etag,
+                          ),
+                        )
+                      }
+                    >
+                      New keys
+                    </button>
+                    <button
+                      type="button"
+                      class="small danger"
+                      disabled={!canWrite}
+                      onClick={() => {
+                        if (confirm(`Delete device ${d.deviceId} and its queue?`))
+                          void act(`Deleted ${d.deviceId}`, () => api.deleteDevice(d.deviceId));
+                      }}
+                    >
+                      Delete
+                    </button>
+                    {d.authentication.symmetricKey.primaryKey && (
+                      <CopyButton
+                        label="Copy connection string"
+                        text={deviceConnectionString(host, d.deviceId, d.authentication.symmetricKey.primaryKey)}
+                      />
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        {page && page.devices.length === 0 && (
+          <p class="note">No devices{applied ? ` whose id contains "${applied}"` : ''}.</p>
+        )}
+        <div class="pager">
+          <button
+            type="button"
+            disabled={trail.length === 0}
+            onClick={() => {
+              setCurrent(trail[trail.length - 1] ?? '');
+              setTrail(trail.slice(0, -1));
+            }}
+          >
+            Previous page
+          </button>
+          <button
+            type="button"
+            disabled={!page?.next}
+            onClick={() => {
+              setTrail([...trail, current]);
+              setCurrent(page!.next!);
+            }}
+          >
+            Next page
+          </button>
+        </div>
+      </>
+    );
+  }
 }
