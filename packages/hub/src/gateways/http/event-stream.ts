@@ -6,7 +6,7 @@
  * client reconnects with a fresh token). A client too slow to read is cut off.
  */
 import type { ServerResponse } from 'node:http';
-import type { FeedbackRecord } from '@ferry/common';
+import { type FeedbackRecord, FerryError } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import type { HubInspector, HubStats } from '../../console/inspector.js';
@@ -28,6 +28,8 @@ export interface EventStreamOptions {
 
 /** Unread bytes past which a client is considered gone. */
 const MAX_BUFFERED = 1024 * 1024;
+/** Open streams per hub; one more is refused with 429 ThrottlingException. */
+export const MAX_STREAMS = 256;
 /** setTimeout's limit. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -35,6 +37,9 @@ export class EventStreams {
   private readonly open = new Set<ServerResponse>();
 
   start(res: ServerResponse, opts: EventStreamOptions): void {
+    if (this.open.size >= MAX_STREAMS) {
+      throw new FerryError('ThrottlingException', `This hub already serves ${MAX_STREAMS} event streams`);
+    }
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
