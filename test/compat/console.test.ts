@@ -104,6 +104,15 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
     await device.close();
   }
 
+  await step('overview-live', async () => {
+    await page.click('nav a:text-is("Overview")');
+    // The live chart has lines once two samples came in; the send above is in its last minute.
+    await page.waitForSelector('.chart polyline.sent', WAIT);
+    await page.waitForSelector('.chart polyline.completed', WAIT);
+    assert.equal(await page.textContent('[data-testid=devices-total]'), '1');
+    await b.screenshot('02b-overview-live');
+  });
+
   await step('feedback-page', async () => {
     await page.click('nav a:text-is("Feedback")');
     await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1"):has-text("Success")', WAIT);
