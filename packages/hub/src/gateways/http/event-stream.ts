@@ -36,9 +36,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class EventStreams {
   private readonly open = new Set<ServerResponse>();
 
+  constructor(private readonly maxStreams = MAX_STREAMS) {}
+
   start(res: ServerResponse, opts: EventStreamOptions): void {
-    if (this.open.size >= MAX_STREAMS) {
-      throw new FerryError('ThrottlingException', `This hub already serves ${MAX_STREAMS} event streams`);
+    if (this.open.size >= this.maxStreams) {
+      throw new FerryError('ThrottlingException', `This hub already serves ${this.maxStreams} event streams`);
     }
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
