@@ -50,7 +50,12 @@ test('one stream more than the cap is 429 ThrottlingException; closeAll ends the
     assert.equal(c.statusCode, 429);
     assert.equal(c.headers['iothub-errorcode'], 'ThrottlingException');
     c.resume();
-    const ended = Promise.all([a, b].map((r) => (r.resume(), once(r, 'end'))));
+    const ended = Promise.all(
+      [a, b].map((r) => {
+        r.resume();
+        return once(r, 'end');
+      }),
+    );
     streams.closeAll();
     await ended;
     // Closed streams free their places (the server sees the close a moment after the client).
