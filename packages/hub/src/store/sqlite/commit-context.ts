@@ -9,9 +9,16 @@ export class CommitContext {
   feedbackAvailable = false;
   /** Records appended by this commit, for CommitResult.feedbackRecords. */
   readonly feedbackRecords: FeedbackRecord[] = [];
+  /** The earliest deadline an op created (CommitResult.earliestDeadline). */
+  earliestDeadline: number | null = null;
 
   constructor(
     readonly now: number,
     readonly policy: QueuePolicy,
   ) {}
+
+  /** An op created a deadline at `at`. */
+  deadline(at: number): void {
+    if (this.earliestDeadline === null || at < this.earliestDeadline) this.earliestDeadline = at;
+  }
 }
