@@ -117,7 +117,7 @@ export class HubApi {
     opts: {
       query?: Record<string, string | undefined>;
       headers?: Record<string, string>;
-      body?: string;
+      body?: string | Blob;
       signal?: AbortSignal;
     } = {},
   ): Promise<Response> {
@@ -179,9 +179,11 @@ export class HubApi {
     return r.totalMessagesPurged;
   }
 
-  /** Ferry's HTTPS send; resolves with the message id once the hub committed the message. */
+  /** Ferry's HTTPS send; resolves with the message id ('' when none) once the hub committed the message. */
   async send(id: string, m: OutgoingC2d): Promise<string> {
-    const headers: Record<string, string> = { 'content-type': m.contentType || 'text/plain; charset=utf-8' };
+    const headers: Record<string, string> = {};
+    // A Blob without a type goes without Content-Type (a string body would get text/plain).
+    if (m.contentType) headers['content-type'] = m.contentType;
     if (m.messageId) headers['iothub-messageid'] = headerValue(m.messageId);
     if (m.correlationId) headers['iothub-correlationid'] = headerValue(m.correlationId);
     if (m.ack && m.ack !== 'none') headers['iothub-ack'] = m.ack;
@@ -189,7 +191,7 @@ export class HubApi {
     for (const [name, value] of m.properties) headers[`iothub-app-${name}`] = headerValue(value);
     const res = await this.call('POST', `/devices/${encodeURIComponent(id)}/messages/deviceBound`, {
       headers,
-      body: m.body,
+      body: new Blob([m.body]),
     });
     return res.headers.get('iothub-messageid') ?? '';
   }

@@ -44,7 +44,7 @@ export function DevicePage({ session, deviceId, events }: { session: Session; de
     setError(null);
     try {
       const id = await api.send(deviceId, m);
-      setNotice(`Sent message ${id}`);
+      setNotice(id ? `Sent message ${id}` : 'Sent a message without a message id');
       await refresh();
       return true;
     } catch (err) {

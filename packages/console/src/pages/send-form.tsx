@@ -58,7 +58,7 @@ export function SendForm({ canSend, onSend }: { canSend: boolean; onSend: (m: Ou
       </div>
       <div class="cols">
         {text('send-content-type', 'Content type', contentType, setContentType)}
-        {text('send-message-id', 'Message id', messageId, setMessageId, 'generated when empty')}
+        {text('send-message-id', 'Message id', messageId, setMessageId, 'none when empty')}
         {text('send-correlation-id', 'Correlation id', correlationId, setCorrelationId)}
         <div class="row">
           <label for="send-ack">Ack</label>
