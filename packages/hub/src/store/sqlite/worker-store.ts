@@ -12,8 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type {
   CommitResult,
+  DevicePageQuery,
   DeviceRecord,
   MqttSessionRecord,
+  PendingMessage,
   PolicyRecord,
   QueueOp,
   QueuePolicy,
@@ -124,6 +126,20 @@ export class WorkerStore implements Store {
 
   async deleteMqttSession(deviceId: string): Promise<void> {
     await this.call('deleteMqttSession', [deviceId]);
+  }
+
+  listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
+    return this.call('listDevicePage', [query]) as Promise<DeviceRecord[]>;
+  }
+
+  async peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
+    const messages = (await this.call('peekMessages', [deviceId, now, limit])) as PendingMessage[];
+    for (const m of messages) m.body = toBuffer(m.body) as Buffer;
+    return messages;
+  }
+
+  queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
+    return this.call('queueTotals', [now]) as Promise<{ enqueued: number; invisible: number }>;
   }
 
   async close(): Promise<void> {
