@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './message.js';
 export * from './property-bag.js';
 export * from './sas.js';
+export * from './wire/index.js';
