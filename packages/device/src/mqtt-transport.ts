@@ -66,10 +66,12 @@ export class MqttTransport implements DeviceTransport {
     let connecting = true;
     let failure: FerryError | undefined;
     let handshake: { resolve(p: Packet): void; reject(e: FerryError): void } | undefined;
+    const deadline = setTimeout(() => lost(connectionLost(this.where, new Error('no answer within 30 s'))), 30_000);
     const lost = (err: FerryError) => {
       if (this.stream !== stream) return;
       this.stream = undefined;
       clearInterval(this.pingTimer);
+      clearTimeout(deadline);
       stream.destroy();
       if (connecting) {
         failure = err;
@@ -94,7 +96,6 @@ export class MqttTransport implements DeviceTransport {
             handshake = { resolve, reject };
           });
 
-    const deadline = setTimeout(() => lost(connectionLost(this.where, new Error('no answer within 30 s'))), 30_000);
     const { deviceId, hostName } = this.o;
     const keepalive = this.o.keepaliveS ?? 60;
     this.write({
@@ -116,7 +117,6 @@ export class MqttTransport implements DeviceTransport {
             `The hub refused the device's credentials (CONNACK ${rc}); is the key right and the device enabled?`,
           )
         : new FerryError('ServiceUnavailable', `The hub refused the connection (CONNACK ${rc})`);
-      clearTimeout(deadline);
       lost(err);
       throw err;
     }

@@ -36,6 +36,9 @@ const TLS_TRUST_CODES = new Set([
 /** A socket error as a FerryError: TLS trust failures are permanent (retrying will not help), the rest transient. */
 export function socketError(where: string, err: unknown): FerryError {
   if (err instanceof FerryError) return err;
+  // rhea over ws hands on ws's ErrorEvent, which carries the socket's error inside.
+  const inner = (err as { error?: unknown } | undefined)?.error;
+  if (!(err instanceof Error) && inner instanceof Error) err = inner;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code && TLS_TRUST_CODES.has(code)) {
     return new FerryError(
