@@ -5,7 +5,7 @@
  * complete = accepted, reject = rejected, abandon = released.
  */
 import { amqpBodyBytes, FerryError, receivedFromAmqp } from '@ferry/common';
-import { AmqpConnection, type TokenSource } from '@ferry/common/client';
+import { AmqpConnection, errorFromAmqp, type TokenSource } from '@ferry/common/client';
 import type { Delivery, Receiver } from 'rhea';
 import type { DeviceTransport, Settlement, TransportEvents } from './transport.js';
 
@@ -64,11 +64,12 @@ export class AmqpTransport implements DeviceTransport {
       this.connection = undefined;
       this.receiver = undefined;
       void connection.close();
+      const error = ctx.receiver?.error as { condition?: unknown; description?: unknown } | undefined;
+      // No condition: the hub just closed the link (a transient drop); else its reason decides.
       events.lost(
-        new FerryError(
-          'DeviceConnectionClosedRemotely',
-          String(ctx.receiver?.error?.description ?? 'The hub closed the C2D link'),
-        ),
+        error?.condition
+          ? errorFromAmqp(error)
+          : new FerryError('DeviceConnectionClosedRemotely', 'The hub closed the C2D link'),
       );
     });
     this.receiver.on('message', (ctx) => {

@@ -78,6 +78,7 @@ export class ServiceClient {
   private sender: { connection: AmqpConnection; link: Promise<Sender> } | undefined;
   private readonly inflight = new Map<Delivery, Pending>();
   private readonly sendableWaiters = new Set<() => void>();
+  private readonly linkErrors = new WeakMap<Sender, FerryError>();
   private readonly wakers = new Set<() => void>();
   private closed = false;
 
@@ -157,9 +158,20 @@ export class ServiceClient {
         sender.on('sendable', () => {
           for (const wake of this.sendableWaiters) wake();
         });
-        sender.on('sender_close', () => {
+        sender.on('sender_close', (ctx) => {
+          // The hub detached the link (e.g. the policy lacks ServiceConnect): say why to whoever waits on it.
+          const err = errorFromAmqp(
+            ctx.sender?.error ?? { condition: 'amqp:link:detach-forced', description: 'The hub closed the send link' },
+          );
+          this.linkErrors.set(sender, err);
           if (this.sender?.connection === connection) this.sender = undefined;
-          void connection.close();
+          for (const [delivery, p] of this.inflight) {
+            if (delivery.link === sender) {
+              this.inflight.delete(delivery);
+              p.reject(err);
+            }
+          }
+          for (const wake of this.sendableWaiters) wake();
         });
         return sender;
       });
@@ -173,6 +185,8 @@ export class ServiceClient {
 
   private async transfer(sender: Sender, message: object, body: Buffer): Promise<void> {
     while (!sender.sendable()) {
+      const linkError = this.linkErrors.get(sender);
+      if (linkError) throw linkError;
       if (!sender.is_open()) throw connectionLost(this.rest.host);
       await new Promise<void>((resolve) => {
         const wake = () => {
@@ -242,7 +256,9 @@ export class ServiceClient {
     const signal = () => wake?.();
     this.wakers.add(signal);
     try {
+      let attempt = 0;
       while (!this.closed) {
+        let linkError: FerryError | undefined;
         const connection = await withRetry(
           () => this.amqp.get(),
           this.retry,
@@ -281,10 +297,15 @@ export class ServiceClient {
           });
           signal();
         });
-        receiver.on('receiver_close', signal);
+        receiver.on('receiver_close', (ctx) => {
+          const error = ctx.receiver?.error as { condition?: unknown; description?: unknown } | undefined;
+          if (error?.condition) linkError = errorFromAmqp(error);
+          signal();
+        });
         while (!this.closed && receiver.is_open() && connection.isOpen) {
           const batch = queue.shift();
           if (batch) {
+            attempt = 0;
             yield batch;
             continue;
           }
@@ -294,6 +315,12 @@ export class ServiceClient {
           });
         }
         while (queue.length > 0) yield queue.shift()!; // already here: let the app see them before reconnecting
+        if (this.closed) break;
+        // Lost: retry as the policy says (a refusal such as Unauthorized is raised at once).
+        const err = linkError ?? connectionLost(this.rest.host);
+        const delay = this.retry.nextDelayMs(++attempt, err);
+        if (delay === undefined) throw err;
+        await realSleep(delay);
       }
     } finally {
       this.wakers.delete(signal);

@@ -196,14 +196,22 @@ export class AmqpConnection {
 
   private attached<L extends Receiver | Sender>(link: L, kind: 'receiver' | 'sender'): Promise<L> {
     return new Promise((resolve, reject) => {
-      const onClose = (ctx: EventContext) =>
-        reject(errorFromAmqp((kind === 'receiver' ? ctx.receiver : ctx.sender)?.error as never));
+      let refused: FerryError | undefined;
+      const onClose = (ctx: EventContext) => {
+        refused = errorFromAmqp((kind === 'receiver' ? ctx.receiver : ctx.sender)?.error as never);
+        reject(refused);
+      };
       link.once(`${kind}_close`, onClose);
       link.on(`${kind}_error`, () => {});
-      link.once(`${kind}_open`, () => {
-        link.removeListener(`${kind}_close`, onClose);
-        resolve(link);
-      });
+      // A hub that refuses a link answers the attach and detaches at once, usually in the same
+      // read: wait a turn so a refusal is not taken for an open link.
+      link.once(`${kind}_open`, () =>
+        setImmediate(() => {
+          link.removeListener(`${kind}_close`, onClose);
+          if (refused) reject(refused);
+          else resolve(link);
+        }),
+      );
       this.onClosed((err) => reject(err));
     });
   }
