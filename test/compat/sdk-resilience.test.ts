@@ -92,3 +92,36 @@ test('every message the hub accepted around a kill reaches the device', T, async
       assert.ok(received.get(t)!.has(id), `${t}: ${id} was accepted but never received`);
   }
 });
+
+test(
+  'SAS tokens are renewed before they expire: MQTT reconnects with a new one, AMQP puts one on $cbs',
+  T,
+  async () => {
+    const ca = readFileSync(hub.caFile, 'utf8');
+    for (const transport of TRANSPORTS) {
+      const id = `renew-${transport}`;
+      const cs = await hub.createDevice(id);
+      // A 4-second token is renewed after 3 s.
+      const client = DeviceClient.fromConnectionString(cs, { transport, ca, retry, tokenLifetimeS: 4 });
+      const seen: Array<[ConnectionState, string | undefined]> = [];
+      client.on('state', (s, e) => seen.push([s, e?.errorName]));
+      try {
+        await client.open();
+        const renewals = () => seen.filter(([s, e]) => s === 'reconnecting' && e === 'IotHubUnauthorized').length;
+        const start = Date.now();
+        // MQTT: two renewals (each a new CONNECT); AMQP: past the first renewal, on the same connection.
+        while (transport === 'mqtt' ? renewals() < 2 && Date.now() - start < 30_000 : Date.now() - start < 5000) {
+          await new Promise((r) => setTimeout(r, 250));
+        }
+        await service.send(id, { body: 'after renewals', messageId: `renewed-${transport}` });
+        const m = await client.receive({ timeoutMs: 20_000 });
+        assert.equal(m?.messageId, `renewed-${transport}`);
+        await client.complete(m!);
+        if (transport === 'mqtt') assert.ok(renewals() >= 2, `MQTT reconnects to renew: ${JSON.stringify(seen)}`);
+        else assert.equal(renewals(), 0, `AMQP renews on the open connection: ${JSON.stringify(seen)}`);
+      } finally {
+        await client.close();
+      }
+    }
+  },
+);
