@@ -28,6 +28,7 @@ describe('ExponentialBackoffWithJitter', () => {
     assert.equal(p.nextDelayMs(1, notFound), undefined);
     assert.equal(p.nextDelayMs(1, new Error('x')), undefined);
     assert.equal(p.nextDelayMs(1, new FerryError('ThrottlingException')), 100);
+    assert.equal(p.nextDelayMs(1, new FerryError('ServerBusy')), 100);
   });
 
   test('options are checked by name and range', () => {

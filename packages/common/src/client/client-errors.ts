@@ -7,6 +7,7 @@ import { ERRORS, type ErrorName, FerryError } from '../errors.js';
 
 const TRANSIENT: ReadonlySet<ErrorName> = new Set<ErrorName>([
   'ServiceUnavailable',
+  'ServerBusy',
   'ThrottlingException',
   'ServerError',
   'DeviceConnectionClosedRemotely',
@@ -106,6 +107,7 @@ const BY_CONDITION: Record<string, ErrorName> = {
   'com.microsoft:quota-exceeded': 'IotHubQuotaExceeded',
   'com.microsoft:argument-error': 'ArgumentInvalid',
   'com.microsoft:timeout': 'ServiceUnavailable',
+  'com.microsoft:server-busy': 'ServerBusy',
   'com.microsoft:device-already-exists': 'DeviceAlreadyExists',
   'amqp:internal-error': 'ServerError',
   'amqp:not-implemented': 'NotImplemented',
