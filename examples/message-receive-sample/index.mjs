@@ -2,7 +2,7 @@
 // means nothing came within the time-out: keep waiting) and completes each message; typing `n`
 // moves to phase 2, a message handler. `q` (or Ctrl+C) quits.
 import { DeviceClient } from '@ferry/device';
-import { now, onInputLine, sampleArgs } from '../example-args.mjs';
+import { now, onInputLine, sampleArgs } from './args.mjs';
 
 const USAGE = `Usage: node examples/message-receive-sample/index.mjs "<device connection string>" [--transport mqtt|amqp|https] [--ca FILE]
   (or set FERRY_DEVICE_CONNECTION_STRING; the CA defaults to ./ferry-data/tls/ca.pem when there is one)`;

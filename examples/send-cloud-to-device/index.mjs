@@ -2,7 +2,7 @@
 // message." with full delivery acknowledgement, and the feedback batches are printed and
 // completed as they come. `q` (or Ctrl+C) quits.
 import { ServiceClient } from '@ferry/service';
-import { onInputLine, sampleArgs } from '../example-args.mjs';
+import { onInputLine, sampleArgs } from './args.mjs';
 
 const USAGE = `Usage: node examples/send-cloud-to-device/index.mjs "<service connection string>" <deviceId> [--transport amqp|amqp-ws] [--ca FILE]
   (or set FERRY_SERVICE_CONNECTION_STRING and give only the device id; the CA defaults to ./ferry-data/tls/ca.pem when there is one)`;

@@ -1,5 +1,6 @@
-// What both samples take from the command line: a connection string (else an environment
+// What this sample takes from the command line: a connection string (else an environment
 // variable), --transport, and --ca (else the local Ferry hub's CA in ./ferry-data, else none).
+// Each sample carries its own copy, so it can be copied out on its own.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
