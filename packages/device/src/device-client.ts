@@ -161,6 +161,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private onLost(err: FerryError): void {
     if (this.currentState === 'closed' || this.currentState === 'reconnecting') return;
     clearTimeout(this.renewTimer);
+    // Their locks died with the connection; the hub delivers them again.
+    this.inbox.length = 0;
     this.setState('reconnecting', err);
     this.connectWithRetry().then(
       () => this.setState('connected'),

@@ -33,7 +33,7 @@ import {
 } from '@ferry/common/client';
 import type { Delivery, Sender } from 'rhea';
 import { ServiceConnection } from './amqp-link.js';
-import { type FeedbackBatch, parseRecords } from './feedback.js';
+import { type FeedbackBatch, feedbackBatches, parseRecords } from './feedback.js';
 import { checkOptions, type ServiceClientOptions } from './options.js';
 import { RegistryClient } from './registry.js';
 
@@ -250,81 +250,23 @@ export class ServiceClient {
    * Feedback batches as they come, until close() (AMQP; survives reconnects). Complete each
    * batch, or the hub offers it again when its lock expires.
    */
-  async *feedback(): AsyncGenerator<FeedbackBatch, void, undefined> {
-    const queue: FeedbackBatch[] = [];
-    let wake: (() => void) | undefined;
-    const signal = () => wake?.();
-    this.wakers.add(signal);
-    try {
-      let attempt = 0;
-      while (!this.closed) {
-        let linkError: FerryError | undefined;
-        const connection = await withRetry(
+  feedback(): AsyncGenerator<FeedbackBatch, void, undefined> {
+    return feedbackBatches({
+      connection: () =>
+        withRetry(
           () => this.amqp.get(),
           this.retry,
           realSleep,
           () => this.closed,
-        );
-        const receiver = await withRetry(
-          () => connection.openReceiver({ source: { address: FEEDBACK }, autoaccept: false, credit_window: 0 }),
-          this.retry,
-          realSleep,
-          () => this.closed,
-        );
-        receiver.on('message', (ctx) => {
-          const delivery = ctx.delivery!;
-          const msg = ctx.message!;
-          const enqueued = msg.message_annotations?.['iothub-enqueuedtime'];
-          let settled = false;
-          const settle = async (how: 'accept' | 'release') => {
-            if (settled) return;
-            if (!receiver.is_open())
-              throw new FerryError(
-                'DeviceMessageLockLost',
-                'The connection that delivered this batch is gone; the hub offers it again',
-              );
-            settled = true;
-            delivery[how]();
-          };
-          queue.push({
-            records: parseRecords(
-              Buffer.isBuffer(msg.body) ? msg.body : Buffer.from((msg.body as { content?: Buffer })?.content ?? []),
-            ),
-            ...(enqueued instanceof Date ? { enqueuedTimeUtc: enqueued.getTime() } : {}),
-            lockToken: String(msg.message_id ?? ''),
-            complete: () => settle('accept'),
-            abandon: () => settle('release'),
-          });
-          signal();
-        });
-        receiver.on('receiver_close', (ctx) => {
-          const error = ctx.receiver?.error as { condition?: unknown; description?: unknown } | undefined;
-          if (error?.condition) linkError = errorFromAmqp(error);
-          signal();
-        });
-        while (!this.closed && receiver.is_open() && connection.isOpen) {
-          const batch = queue.shift();
-          if (batch) {
-            attempt = 0;
-            yield batch;
-            continue;
-          }
-          if (((receiver as unknown as { credit: number }).credit ?? 0) < 1) receiver.add_credit(1);
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-        }
-        while (queue.length > 0) yield queue.shift()!; // already here: let the app see them before reconnecting
-        if (this.closed) break;
-        // Lost: retry as the policy says (a refusal such as Unauthorized is raised at once).
-        const err = linkError ?? connectionLost(this.rest.host);
-        const delay = this.retry.nextDelayMs(++attempt, err);
-        if (delay === undefined) throw err;
-        await realSleep(delay);
-      }
-    } finally {
-      this.wakers.delete(signal);
-    }
+        ),
+      retry: this.retry,
+      isClosed: () => this.closed,
+      onWake: (wake) => {
+        this.wakers.add(wake);
+        return () => this.wakers.delete(wake);
+      },
+      host: this.rest.host,
+    });
   }
 
   private call(method: string, path: string) {
