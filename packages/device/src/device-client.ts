@@ -105,6 +105,11 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     return this.currentState === 'closed';
   }
 
+  /** @internal Tests drive the client over a fake transport. */
+  static fromTransport(deviceId: string, transport: DeviceTransport, options: DeviceClientOptions = {}): DeviceClient {
+    return new DeviceClient(deviceId, options.transport ?? 'mqtt', transport, options, () => undefined);
+  }
+
   get state(): ConnectionState {
     return this.currentState;
   }
