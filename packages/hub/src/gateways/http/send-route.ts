@@ -4,7 +4,6 @@
  * Answered 204 only after the engine committed the message (DESIGN.md "Durability").
  * Documented in ./README.md.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { headerReader, messageFromSendHeaders, type OutgoingMessage } from '@ferry/common';
 import { readBody } from './body.js';
@@ -14,8 +13,8 @@ import type { Route } from './router.js';
 
 /** Everything but the body, from the request headers (the mapping in @ferry/common). Throws ArgumentInvalid on a bad ack or expiry. */
 export function messageFromHeaders(req: IncomingMessage): Omit<OutgoingMessage, 'body'> {
-  const fields = messageFromSendHeaders(Object.keys(req.headers), headerReader(req.headers), parseIsoDateTime);
-  return { ...fields, messageId: fields.messageId ?? randomUUID() };
+  // Issue 13: no id is made up for the sender (decision 5: a message may have none).
+  return messageFromSendHeaders(Object.keys(req.headers), headerReader(req.headers), parseIsoDateTime);
 }
 
 export const sendRoute: Route = {
@@ -28,8 +27,8 @@ export const sendRoute: Route = {
     const limit = Math.min(ctx.config.http.maxBodyBytes, ctx.config.c2d.maxMessageSize);
     const message: OutgoingMessage = { ...fields, body: await readBody(req, limit) };
     const result = await ctx.engine.send(id, message);
-    const messageId = result.messageId ?? message.messageId!;
+    const messageId = result.messageId ?? message.messageId;
     log.debug({ deviceId: id, messageId, sequenceNumber: result.sequenceNumber }, 'message enqueued');
-    sendNoContent(res, { 'iothub-messageid': messageId });
+    sendNoContent(res, messageId === undefined ? {} : { 'iothub-messageid': messageId });
   },
 };
