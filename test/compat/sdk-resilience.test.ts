@@ -48,10 +48,12 @@ test('a receive() in progress survives the hub being killed and restarted', T, a
   await hub.restart();
   for (const t of TRANSPORTS) await service.send(`kill-${t}`, { body: 'after the restart', messageId: `after-${t}` });
   const got = await Promise.all(pending);
+  // The clients reconnected by themselves (the hub may cut a connection again while it settles).
+  while (TRANSPORTS.some((t) => devices.get(t)!.state !== 'connected')) await new Promise((r) => setTimeout(r, 50));
   for (const [i, t] of TRANSPORTS.entries()) {
     assert.equal(got[i]?.messageId, `after-${t}`);
     await devices.get(t)!.complete(got[i]!);
-    assert.deepEqual(states.get(t)!.slice(-2), ['reconnecting', 'connected']);
+    assert.ok(states.get(t)!.includes('reconnecting'), `${t} noticed the loss: ${states.get(t)}`);
   }
 });
 
@@ -61,7 +63,8 @@ test('every message the hub accepted around a kill reaches the device', T, async
   let sending = true;
   const receivers = TRANSPORTS.map(async (t) => {
     const device = devices.get(t)!;
-    while (sending || received.get(t)!.size < accepted.get(t)!.size) {
+    const missing = () => [...accepted.get(t)!].some((id) => !received.get(t)!.has(id));
+    while (sending || missing()) {
       const m = await device.receive({ timeoutMs: 2000 });
       if (!m) continue;
       received.get(t)!.add(m.messageId!);
