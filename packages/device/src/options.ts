@@ -8,7 +8,7 @@ export const DEVICE_TRANSPORTS: readonly DeviceTransportName[] = ['mqtt', 'mqtt-
 export interface DeviceClientOptions {
   /** Default 'mqtt'. */
   transport?: DeviceTransportName;
-  /** PEM of the CA(s) that signed the hub's certificate, besides the system's (a Ferry hub's `<data-dir>/tls/ca.pem`). */
+  /** PEM of the CA(s) that signed the hub's certificate; given, it replaces the system's CAs (Node's rule) (a Ferry hub's `<data-dir>/tls/ca.pem`). */
   ca?: string | Buffer;
   /** How to retry transient failures and reconnect; default ExponentialBackoffWithJitter(). `noRetry` disables it. */
   retry?: RetryPolicy;

@@ -8,7 +8,7 @@ export const SERVICE_TRANSPORTS: readonly ServiceTransportName[] = ['amqp', 'amq
 export interface ServiceClientOptions {
   /** How send() and feedback() reach the hub; default 'amqp'. Registry, purge and receiveFeedback() use HTTPS. */
   transport?: ServiceTransportName;
-  /** PEM of the CA(s) that signed the hub's certificate, besides the system's (a Ferry hub's `<data-dir>/tls/ca.pem`). */
+  /** PEM of the CA(s) that signed the hub's certificate; given, it replaces the system's CAs (Node's rule) (a Ferry hub's `<data-dir>/tls/ca.pem`). */
   ca?: string | Buffer;
   /** How to retry transient failures; default ExponentialBackoffWithJitter(). `noRetry` disables it. */
   retry?: RetryPolicy;

@@ -9,7 +9,7 @@ export interface HttpsTarget {
   host: string;
   /** 443 unless a Ferry hub listens elsewhere. */
   port: number;
-  /** PEM text of the CA(s) to trust besides the system's. */
+  /** PEM text of the CA(s) to trust; given, it replaces the system's (Node's rule). */
   ca?: string | Buffer | undefined;
 }
 
