@@ -4,7 +4,8 @@ import { FerryError } from './errors.js';
 /** [key, value] pairs; a null value is written as the key alone. */
 export type PropertyBag = ReadonlyArray<readonly [string, string | null]>;
 
-function encode(what: string, s: string): string {
+/** encodeURIComponent of one key or value; FerryError ArgumentInvalid naming `what` for bad Unicode. */
+export function encodeBagComponent(what: string, s: string): string {
   try {
     return encodeURIComponent(s);
   } catch (cause) {
@@ -40,8 +41,8 @@ export function encodePropertyBag(bag: PropertyBag): string {
   return bag
     .map(([key, value]) => {
       if (key === '') throw new FerryError('ArgumentInvalid', 'Property name is empty');
-      const k = encode('name', key);
-      return value === null ? k : `${k}=${encode(`${JSON.stringify(key)} value`, value)}`;
+      const k = encodeBagComponent('name', key);
+      return value === null ? k : `${k}=${encodeBagComponent(`${JSON.stringify(key)} value`, value)}`;
     })
     .join('&');
 }

@@ -48,6 +48,21 @@ export function inspectionContract(kit: ContractKit): void {
       assert.equal(again?.sequenceNumber, 2);
     });
 
+    test('peekMessages shows what the sender did not set as unset: no ack, a default expiry', async () => {
+      await kit.store.insertDevice(device('u'));
+      const bare = {
+        deviceId: 'u',
+        expiryTimeUtc: T0 + 5000,
+        defaultExpiry: true,
+        properties: {},
+        body: Buffer.from('b'),
+      };
+      await kit.one({ kind: 'enqueue', message: bare });
+      const [m] = await kit.store.peekMessages('u', T0, 10);
+      assert.equal(m!.ack, undefined);
+      assert.equal(m!.defaultExpiry, true);
+    });
+
     test('a commit reports the feedback records it created', async () => {
       await kit.store.insertDevice(device('f'));
       await kit.one({ kind: 'enqueue', message: message('f', 'x', { ack: 'full', messageId: 'fm' }) });

@@ -1,5 +1,5 @@
 /** The one C2D topic of a device, and the property bag the official clients decode from it. */
-import { type Delivery, FerryError, type PropertyBag } from '@ferry/common';
+import { type Delivery, encodeBagComponent, FerryError, type PropertyBag } from '@ferry/common';
 
 /** The only topic filter a device may subscribe to (official-sdk-wire.md A, "C2D subscription"). */
 export function c2dTopicFilter(deviceId: string): string {
@@ -51,20 +51,7 @@ function checkTopicLength(bytes: number): void {
   }
 }
 
-function component(what: string, s: string): string {
-  try {
-    return encodeURIComponent(s);
-  } catch (cause) {
-    // Only a lone UTF-16 surrogate can get here.
-    throw new FerryError(
-      'ArgumentInvalid',
-      `Property ${what} is not valid Unicode: ${JSON.stringify(s.slice(0, 40))}`,
-      {
-        cause,
-      },
-    );
-  }
-}
+const component = encodeBagComponent;
 
 /**
  * The C2D topics of one device, written straight into one string: what

@@ -2,24 +2,11 @@
  * The store's read-only queries on SQLite (InspectionStore): a page of devices, a peek at one
  * device's queue, hub-wide queue totals. Plain SELECTs; nothing here writes or applies deadlines.
  */
-import type { Ack } from '@ferry/common';
 import type Database from 'better-sqlite3';
 import type { DevicePageQuery, PendingMessage } from '../types.js';
+import { type MessageRow, storedMessageOf } from './message-queue.js';
 
-interface PeekRow {
-  device_id: string;
-  seq: number;
-  message_id: string | null;
-  correlation_id: string | null;
-  user_id: string | null;
-  content_type: string | null;
-  content_encoding: string | null;
-  ack: Ack;
-  expiry: number;
-  enqueued_at: number;
-  properties: string;
-  body: Buffer;
-  delivery_count: number;
+interface PeekRow extends MessageRow {
   lock_token: string | null;
   locked_until: number | null;
 }
@@ -42,7 +29,7 @@ export class InspectionQueries {
     );
     this.peek = db.prepare<[string, number, number], PeekRow>(
       `SELECT device_id, seq, message_id, correlation_id, user_id, content_type, content_encoding, ack, expiry,
-       enqueued_at, properties, body, delivery_count, lock_token, locked_until
+       default_expiry, enqueued_at, properties, body, delivery_count, lock_token, locked_until
        FROM c2d_messages WHERE device_id = ? AND expiry > ? ORDER BY seq LIMIT ?`,
     );
     this.totals = db.prepare<[{ now: number }], { total: number; invisible: number | null }>(
@@ -72,22 +59,9 @@ export class InspectionQueries {
 
 function toPending(r: PeekRow, now: number): PendingMessage {
   const locked = r.lock_token !== null && r.locked_until !== null && r.locked_until > now;
-  const m: PendingMessage = {
-    deviceId: r.device_id,
-    sequenceNumber: r.seq,
-    ack: r.ack,
-    expiryTimeUtc: r.expiry,
-    enqueuedTimeUtc: r.enqueued_at,
-    properties: JSON.parse(r.properties) as Record<string, string>,
-    body: r.body,
-    deliveryCount: r.delivery_count,
+  return {
+    ...storedMessageOf(r),
     state: locked ? 'Invisible' : 'Enqueued',
     lockedUntil: locked ? r.locked_until : null,
   };
-  if (r.message_id !== null) m.messageId = r.message_id;
-  if (r.correlation_id !== null) m.correlationId = r.correlation_id;
-  if (r.user_id !== null) m.userId = r.user_id;
-  if (r.content_type !== null) m.contentType = r.content_type;
-  if (r.content_encoding !== null) m.contentEncoding = r.content_encoding;
-  return m;
 }

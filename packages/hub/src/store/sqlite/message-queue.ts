@@ -10,7 +10,7 @@
  * table kept in memory (fed by inserts and leases, re-read after the scheduler's batches).
  */
 import { randomUUID } from 'node:crypto';
-import type { Ack, Delivery, FeedbackStatus } from '@ferry/common';
+import type { Ack, Delivery, FeedbackStatus, StoredMessage } from '@ferry/common';
 import type Database from 'better-sqlite3';
 import { feedbackRecord, wantsFeedback } from '../feedback-rules.js';
 import type {
@@ -308,8 +308,28 @@ export class MessageQueue {
   }
 }
 
-function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Delivery {
-  const d: Delivery = {
+/** The columns a stored message is read from (what every reader of c2d_messages maps). */
+export type MessageRow = Pick<
+  FullRow,
+  | 'device_id'
+  | 'seq'
+  | 'message_id'
+  | 'correlation_id'
+  | 'user_id'
+  | 'content_type'
+  | 'content_encoding'
+  | 'ack'
+  | 'expiry'
+  | 'default_expiry'
+  | 'enqueued_at'
+  | 'properties'
+  | 'body'
+  | 'delivery_count'
+>;
+
+/** A row as the message model: unset fields stay absent (issue 13), '' in ack meaning unset. */
+export function storedMessageOf(r: MessageRow): StoredMessage {
+  const m: StoredMessage = {
     deviceId: r.device_id,
     sequenceNumber: r.seq,
     expiryTimeUtc: r.expiry,
@@ -317,17 +337,18 @@ function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Deliver
     properties: r.properties === '{}' ? {} : (JSON.parse(r.properties) as Record<string, string>),
     body: r.body,
     deliveryCount: r.delivery_count,
-    lockToken,
-    lockedUntil,
-    // RETURNING shows the count after this lease.
-    redelivered: r.lease_count > 1,
   };
-  if (r.ack !== '') d.ack = r.ack;
-  if (r.default_expiry === 1) d.defaultExpiry = true;
-  if (r.message_id !== null) d.messageId = r.message_id;
-  if (r.correlation_id !== null) d.correlationId = r.correlation_id;
-  if (r.user_id !== null) d.userId = r.user_id;
-  if (r.content_type !== null) d.contentType = r.content_type;
-  if (r.content_encoding !== null) d.contentEncoding = r.content_encoding;
-  return d;
+  if (r.ack !== '') m.ack = r.ack;
+  if (r.default_expiry === 1) m.defaultExpiry = true;
+  if (r.message_id !== null) m.messageId = r.message_id;
+  if (r.correlation_id !== null) m.correlationId = r.correlation_id;
+  if (r.user_id !== null) m.userId = r.user_id;
+  if (r.content_type !== null) m.contentType = r.content_type;
+  if (r.content_encoding !== null) m.contentEncoding = r.content_encoding;
+  return m;
+}
+
+function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Delivery {
+  // RETURNING shows the lease count after this lease.
+  return { ...storedMessageOf(r), lockToken, lockedUntil, redelivered: r.lease_count > 1 };
 }
