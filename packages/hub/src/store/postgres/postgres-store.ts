@@ -287,7 +287,13 @@ function decode(r: Record<string, unknown>, op: QueueOp): QueueOpResult {
     return { ok: true, deliveries: (r.deliveries as DeliveryRow[]).map((d) => toDelivery(op.deviceId, d)) };
   }
   if (op.kind === 'leaseFeedback' && r.ok && r.batch) {
-    const b = r.batch as { lockToken: string; lockedUntil: number; enqueuedTimeUtc: number; deliveryCount: number; records: string };
+    const b = r.batch as {
+      lockToken: string;
+      lockedUntil: number;
+      enqueuedTimeUtc: number;
+      deliveryCount: number;
+      records: string;
+    };
     return { ok: true, batch: { ...b, records: JSON.parse(b.records) as FeedbackRecord[] } };
   }
   // Every other result already has the contract's shape.
