@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { runStoreContract } from './store-contract.js';
+import { runSharedStoreContract } from './store-contract-shared.js';
 
 runStoreContract('sqlite :memory:', async () => new SqliteStore({ path: ':memory:' }));
 
@@ -64,4 +65,10 @@ describe('SqliteStore specifics', () => {
     assert.throws(() => new SqliteStore({ path: ':memory:', synchronous: 'OFF' } as never), /synchronous/);
     assert.throws(() => new SqliteStore({ path: '' }), /path/);
   });
+});
+
+runSharedStoreContract('sqlite file (WAL)', async () => {
+  const path = join(dir, `shared-${n++}.db`);
+  const first = new SqliteStore({ path });
+  return [first, new SqliteStore({ path })];
 });
