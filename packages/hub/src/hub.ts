@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { SasAuthenticator } from './auth/authenticator.js';
 import { hubNameOf } from './auth/hub-name.js';
 import { type Clock, systemClock } from './clock.js';
+import { type ClusterEvents, InProcessSignalBus, PostgresSignalBus, type SignalBus } from './cluster/index.js';
 import type { HubConfig } from './config/types.js';
 import { ensureDataDir, sqlitePath, writeHubInfo } from './data-dir.js';
 import { Engine } from './engine/index.js';
@@ -25,6 +26,7 @@ import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
+import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 import { ensureTlsMaterial } from './tls/material.js';
@@ -36,17 +38,45 @@ export interface HubStartOptions {
 
 interface Parts {
   store?: Store;
+  /** The LISTEN connection of a PostgreSQL hub. */
+  signals?: { close(): Promise<void> };
   engine?: Engine;
   gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
   listeners?: Listeners;
   operations?: OperationsListener;
 }
 
-function openStore(config: Readonly<HubConfig>): Store {
+/** How often a node re-reads the earliest deadline when others may have set it (several nodes). */
+const CLUSTER_DEADLINE_POLL_MS = 5000;
+
+/** Opens the store and the signal bus its nodes share: in-process for SQLite, LISTEN/NOTIFY for PostgreSQL. */
+async function openStore(
+  config: Readonly<HubConfig>,
+  logger: Logger,
+  parts: Parts,
+): Promise<SignalBus & ClusterEvents> {
   if (config.store.kind === 'postgres') {
-    throw new FerryError('NotImplemented', 'store.kind "postgres" is not available yet; use "sqlite"');
+    const { url, schema } = config.store;
+    const store = await PostgresStore.open({
+      url,
+      schema,
+      onPoolError: (err) => logger.warn({ err }, 'a pooled PostgreSQL connection failed'),
+    });
+    parts.store = store;
+    const bus = new PostgresSignalBus({
+      url,
+      channel: store.channel,
+      nodeId: store.nodeId,
+      pool: store.pool,
+      logger: logger.child({ component: 'cluster' }),
+    });
+    parts.signals = bus;
+    await bus.start();
+    logger.info({ store: redactUrl(url), schema, node: store.nodeId }, 'PostgreSQL store open');
+    return bus;
   }
-  return new SqliteStore({ path: sqlitePath(config), synchronous: config.store.synchronous });
+  parts.store = new SqliteStore({ path: sqlitePath(config), synchronous: config.store.synchronous });
+  return new InProcessSignalBus((err) => logger.error({ err }, 'signal listener threw'));
 }
 
 /** Takes down whatever was built, last part first. Safe to call on a half-started hub. */
@@ -69,6 +99,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   }
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
   if (parts.engine) await step('engine', () => parts.engine!.stop());
+  if (parts.signals) await step('cluster signals', () => parts.signals!.close());
   if (parts.store) await step('store', () => parts.store!.close());
   if (parts.operations) await step('operations endpoint', () => parts.operations!.close());
 }
@@ -130,21 +161,25 @@ export class Hub {
           logger: logger.child({ component: 'operations' }),
         });
       }
-      parts.store = openStore(config);
+      const signals = await openStore(config, logger, parts);
+      const store = parts.store!;
       parts.engine = new Engine({
-        store: parts.store,
+        store,
         clock,
         c2d: config.c2d,
         feedback: config.feedback,
         logger: logger.child({ component: 'engine' }),
+        signals,
+        ...(config.store.kind === 'postgres' ? { deadlinePollMs: CLUSTER_DEADLINE_POLL_MS } : {}),
       });
       parts.engine.start();
       const engine = meteredEngine(parts.engine, metrics);
       const registry = new DeviceRegistry({
-        store: parts.store,
+        store,
         engine,
         clock,
         logger: logger.child({ component: 'registry' }),
+        cluster: signals,
       });
       await registry.init();
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
@@ -156,7 +191,8 @@ export class Hub {
         clock,
         logger: logger.child({ component }),
         hubName: hubNameOf(config.hosts[0]!),
-        sessions: parts.store!,
+        sessions: store,
+        cluster: signals,
       });
       parts.gateways = {
         http: createHttpGateway(ctx('http')),

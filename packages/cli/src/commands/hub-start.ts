@@ -18,6 +18,8 @@ const OPTIONS = {
   'port-mqtts': { type: 'string' },
   'port-amqps': { type: 'string' },
   'log-level': { type: 'string' },
+  'store-url': { type: 'string' },
+  'store-schema': { type: 'string' },
 } as const;
 
 /** An address and port as a URL authority (IPv6 in brackets). */
@@ -66,6 +68,7 @@ export async function hubStart(args: string[], io: Io): Promise<number> {
     bind: str(values.bind),
     ports: { https: num(values['port-https']), mqtts: num(values['port-mqtts']), amqps: num(values['port-amqps']) },
     log: { level: str(values['log-level']) },
+    store: { url: str(values['store-url']), schema: str(values['store-schema']) },
   });
   const hub = await Hub.start(config);
   io.out(banner(hub, config));

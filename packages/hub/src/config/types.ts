@@ -29,7 +29,8 @@ export interface TlsConfig {
 
 export type StoreConfig =
   | { kind: 'sqlite' /** default `${dataDir}/ferry.db` */; path?: string; synchronous: 'FULL' | 'NORMAL' }
-  | { kind: 'postgres'; url: string };
+  /** Several nodes share one hub through it; `schema` (default "ferry") lets hubs share a database. */
+  | { kind: 'postgres'; url: string; schema: string };
 
 export interface HubConfig {
   /** Names and addresses clients use; the first names the hub (hub name = its first DNS label). */

@@ -23,6 +23,11 @@ export interface EngineOptions {
   logger?: Logger;
   /** Defaults to an in-process bus (single node, SQLite). */
   signals?: SignalBus;
+  /**
+   * Several nodes: other nodes' commits move the earliest deadline too, so re-read it this often
+   * (a node only learns of its own commits). Undefined for one process.
+   */
+  deadlinePollMs?: number;
 }
 
 /** How many due items of each kind one scheduler batch handles. */
@@ -43,12 +48,15 @@ export class Engine implements C2dEngine {
   private readonly committer: GroupCommitter;
   private readonly scheduler: Scheduler;
   private stopped = false;
+  private readonly deadlinePollMs: number | undefined;
+  private deadlinePoll: NodeJS.Timeout | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
     this.clock = options.clock;
     this.c2d = options.c2d;
     this.logger = options.logger ?? pino({ level: 'silent' });
+    this.deadlinePollMs = options.deadlinePollMs;
     this.signals =
       options.signals ?? new InProcessSignalBus((err) => this.logger.error({ err }, 'signal listener threw'));
     const f = options.feedback;
@@ -86,11 +94,17 @@ export class Engine implements C2dEngine {
   start(): void {
     this.stopped = false;
     this.scheduler.start();
+    if (this.deadlinePollMs !== undefined && !this.deadlinePoll) {
+      this.deadlinePoll = setInterval(() => this.scheduler.refresh(), this.deadlinePollMs);
+      this.deadlinePoll.unref();
+    }
   }
 
   /** Refuses new work, lets queued operations commit, and cancels the timer. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.deadlinePoll);
+    this.deadlinePoll = undefined;
     this.scheduler.stop();
     await this.committer.idle();
   }
