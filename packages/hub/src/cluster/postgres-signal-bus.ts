@@ -120,7 +120,12 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url, keepAlive: true });
+    const client = new pg.Client({
+      connectionString: this.options.url,
+      keepAlive: true,
+      // Names the connection in pg_stat_activity: one LISTEN connection per node.
+      application_name: `ferry-signals-${this.options.nodeId}`.slice(0, 63),
+    });
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, undefined));
     client.on('notification', (n) => {

@@ -103,6 +103,7 @@ export class PostgresStore implements Store {
       options: `-c search_path=${schema}`,
       connectionTimeoutMillis: 5000,
       keepAlive: true,
+      application_name: 'ferry',
     });
     pool.on('error', options.onPoolError ?? (() => {}));
     try {
