@@ -54,10 +54,12 @@ export interface HarnessOptions {
   /** Wrap the engine or the authenticator the gateway sees (a gate, a revocation). */
   wrapEngine?: (engine: C2dEngine) => C2dEngine;
   wrapAuth?: (auth: Authenticator) => Authenticator;
+  /** Where the manual clock starts (ms since the epoch; default now). */
+  clockStart?: number;
 }
 
 export async function startAmqpHarness(options: HarnessOptions = {}): Promise<AmqpHarness> {
-  const clock = new ManualClock(Date.now());
+  const clock = new ManualClock(options.clockStart ?? Date.now());
   const config: HubConfig = {
     ...DEFAULT_CONFIG,
     c2d: { ...DEFAULT_CONFIG.c2d, ...options.c2d },

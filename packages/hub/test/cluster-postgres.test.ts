@@ -99,6 +99,19 @@ describe('two nodes on one PostgreSQL schema', () => {
     );
   });
 
+  test('a receiver waiting on node B (direct delivery) gets a message sent through node A', async () => {
+    const abort = new AbortController();
+    const waiting = b.engine.awaitMessages('d', 5, abort.signal);
+    await a.engine.send('d', msg('direct'));
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    const got = await waiting;
+    clearTimeout(timer);
+    assert.deepEqual(
+      got.map((m) => m.body.toString()),
+      ['direct'],
+    );
+  });
+
   test('registry changes and connection claims reach the other node, and a node ignores its own', async () => {
     const seenByA: string[] = [];
     a.bus.onRemoteDeviceChange((id) => seenByA.push(id));

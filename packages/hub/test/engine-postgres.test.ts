@@ -8,3 +8,4 @@ await import('./engine-feedback.test.js');
 await import('./engine-lifecycle.test.js');
 await import('./engine-scheduler.test.js');
 await import('./engine-commit.test.js');
+await import('./engine-direct.test.js');

@@ -1,11 +1,15 @@
 /**
  * The contract every Store adapter must pass (SQLite now, PostgreSQL later). It talks to the
  * Store interface only, with explicit times and limits, so it proves the C2D rules live in the
- * adapter's transactions and not in the engine.
+ * adapter's transactions and not in the engine. An adapter's test file runs it with
+ * `runStoreContract('name', async () => openAFreshEmptyStore())`; each test gets a new store and
+ * closes it. Parts: registry, queue (here), commit groups (store-contract-commit.ts), feedback
+ * (store-contract-feedback.ts).
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
+import { commitContract } from './store-contract-commit.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
@@ -372,13 +376,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
-    feedbackQueueContract({
+    const kit = {
       get store() {
         return store;
       },
       one,
       feedbackBatch,
-    });
+    };
+    commitContract(kit);
+    feedbackQueueContract(kit);
   });
 }
 

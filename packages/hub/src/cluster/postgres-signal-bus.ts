@@ -28,6 +28,7 @@ export interface PostgresSignalBusOptions {
 
 const CHANGE = 'change';
 const CONNECTION = 'connection';
+const WAKE = 'wake';
 
 export class PostgresSignalBus implements SignalBus, ClusterEvents {
   private readonly local: InProcessSignalBus;
@@ -99,6 +100,10 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     return this.on(CONNECTION, fn);
   }
 
+  onRemoteWake(fn: (deviceId: string) => void): () => void {
+    return this.on(WAKE, fn);
+  }
+
   private on<A extends unknown[]>(event: string, fn: (...args: A) => void): () => void {
     const safe = (...args: unknown[]) => {
       try {
@@ -153,8 +158,10 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     if (first < 0 || second < 0 || payload.slice(0, first) === this.options.nodeId) return;
     const kind = payload.slice(first + 1, second);
     const rest = payload.slice(second + 1);
-    if (kind === 'w') this.local.notifyDevice(rest);
-    else if (kind === 'f') this.local.notifyFeedback();
+    if (kind === 'w') {
+      this.local.notifyDevice(rest);
+      this.remote.emit(WAKE, rest);
+    } else if (kind === 'f') this.local.notifyFeedback();
     else if (kind === 'c') this.remote.emit(CHANGE, rest);
     else if (kind === 'm' || kind === 'a') {
       const bar = rest.indexOf('|');

@@ -24,4 +24,6 @@ export interface ClusterEvents {
   /** This node now holds the device's connection (claimed at `at`, ms): the others drop theirs, as the newest wins. */
   publishConnection(protocol: ConnectionProtocol, deviceId: string, at: number): void;
   onRemoteConnection(fn: (protocol: ConnectionProtocol, deviceId: string, at: number) => void): () => void;
+  /** A device woken by another node's commit (its onDevice listeners are called as well). */
+  onRemoteWake(fn: (deviceId: string) => void): () => void;
 }

@@ -7,13 +7,14 @@ import { type Delivery, type FeedbackBatch, FerryError, type OutgoingMessage, to
 import pino, { type Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { InProcessSignalBus } from '../cluster/in-process-signal-bus.js';
-import type { SignalBus } from '../cluster/signal-bus.js';
+import type { ClusterEvents, SignalBus } from '../cluster/signal-bus.js';
 import type { C2dConfig, FeedbackConfig } from '../config/types.js';
 import type { CommitResult, QueueOp, QueueOpResult, QueuePolicy, SettleAction, Store } from '../store/types.js';
 import { GroupCommitter } from './group-commit.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
+import { WaitingReceivers } from './waiting-receivers.js';
 
 export interface EngineOptions {
   store: Store;
@@ -22,7 +23,7 @@ export interface EngineOptions {
   feedback: FeedbackConfig;
   logger?: Logger;
   /** Defaults to an in-process bus (single node, SQLite). */
-  signals?: SignalBus;
+  signals?: SignalBus & Partial<Pick<ClusterEvents, 'onRemoteWake'>>;
   /**
    * Several nodes: other nodes' commits move the earliest deadline too, so re-read it this often
    * (a node only learns of its own commits). Undefined for one process.
@@ -47,6 +48,7 @@ export class Engine implements C2dEngine {
   private readonly signals: SignalBus;
   private readonly committer: GroupCommitter;
   private readonly scheduler: Scheduler;
+  private readonly waiting: WaitingReceivers;
   private stopped = false;
   private readonly deadlinePollMs: number | undefined;
   private deadlinePoll: NodeJS.Timeout | undefined;
@@ -76,7 +78,12 @@ export class Engine implements C2dEngine {
     this.committer = new GroupCommitter(
       (ops) => this.store.commit(ops, this.clock.now(), this.policy),
       (result) => this.afterCommit(result),
+      1000,
+      (ops, add) => this.waiting.extendGroup(ops, add),
     );
+    this.waiting = new WaitingReceivers((op) => this.committer.submit(op));
+    // Messages committed by another node wake this node's waiting receivers too.
+    options.signals?.onRemoteWake?.((deviceId) => this.waiting.woken(deviceId));
     this.scheduler = new Scheduler(
       this.clock,
       () => this.store.nextDeadline(this.policy),
@@ -106,6 +113,7 @@ export class Engine implements C2dEngine {
     clearInterval(this.deadlinePoll);
     this.deadlinePoll = undefined;
     this.scheduler.stop();
+    this.waiting.close();
     await this.committer.idle();
   }
 
@@ -135,8 +143,12 @@ export class Engine implements C2dEngine {
   }
 
   async receive(deviceId: string, max = 1): Promise<Delivery[]> {
-    const n = Math.min(MAX_LEASE, Math.max(1, Math.floor(Number.isFinite(max) ? max : 1)));
-    return (await this.run({ kind: 'lease', deviceId, max: n })).deliveries;
+    return (await this.run({ kind: 'lease', deviceId, max: leaseSize(max) })).deliveries;
+  }
+
+  awaitMessages(deviceId: string, max: number, signal: AbortSignal): Promise<Delivery[]> {
+    if (this.stopped) return Promise.resolve([]);
+    return this.waiting.wait(deviceId, leaseSize(max), signal);
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {
@@ -219,11 +231,20 @@ export class Engine implements C2dEngine {
   }
 
   private afterCommit(result: CommitResult): void {
-    for (const deviceId of result.wokenDevices) this.signals.notifyDevice(deviceId);
+    for (const deviceId of result.wokenDevices) {
+      // A device whose waiting receiver just leased its whole queue needs no signal.
+      if (this.waiting.needsSignal(deviceId)) this.signals.notifyDevice(deviceId);
+      this.waiting.woken(deviceId);
+    }
+    this.waiting.endGroup();
     if (result.feedbackAvailable) this.signals.notifyFeedback();
-    // Any commit may have moved the earliest deadline (a new TTL, a lock, feedback waiting).
-    this.scheduler.refresh();
+    // A new TTL, lock or feedback batch may be due before the timer.
+    this.scheduler.consider(result.earliestDeadline);
   }
+}
+
+function leaseSize(max: number): number {
+  return Math.min(MAX_LEASE, Math.max(1, Math.floor(Number.isFinite(max) ? max : 1)));
 }
 
 function refusalText(r: { error: string }, deviceId: string, maxDepth: number): string {

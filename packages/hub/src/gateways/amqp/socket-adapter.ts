@@ -11,6 +11,7 @@ type Handler = (arg?: unknown) => void;
 export class RheaSocketAdapter {
   private handlers: Record<'data' | 'error' | 'end', Handler[]> = { data: [], error: [], end: [] };
   private ended = false;
+  private corked = false;
 
   constructor(
     private readonly stream: Duplex,
@@ -45,10 +46,21 @@ export class RheaSocketAdapter {
     return this;
   }
 
+  /** rhea writes frame by frame; the frames of one tick leave in one write (one TLS record). */
   write(buf: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
     return this.stream.write(buf);
   }
+
+  private readonly uncork = () => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   end(): void {
     if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.end();

@@ -53,6 +53,7 @@ interface CommitRow {
   results: Array<Record<string, unknown>>;
   woken: string[];
   feedbackAvailable: boolean;
+  earliestDeadline: number | null;
 }
 
 /** The URL without its password, for messages and logs. */
@@ -136,13 +137,25 @@ export class PostgresStore implements Store {
         results.push({ ok: false, error: 'ServerError', cause } satisfies FailedResult);
       }
     });
-    if (sent.length === 0) return { results: results as QueueOpResult[], wokenDevices: [], feedbackAvailable: false };
+    if (sent.length === 0) {
+      return {
+        results: results as QueueOpResult[],
+        wokenDevices: [],
+        feedbackAvailable: false,
+        earliestDeadline: null,
+      };
+    }
     const row = await this.run(sent, now, policy);
     this.commitCount++;
     row.results.forEach((r, j) => {
       results[at[j]!] = decode(r, ops[at[j]!]!);
     });
-    return { results: results as QueueOpResult[], wokenDevices: row.woken, feedbackAvailable: row.feedbackAvailable };
+    return {
+      results: results as QueueOpResult[],
+      wokenDevices: row.woken,
+      feedbackAvailable: row.feedbackAvailable,
+      earliestDeadline: row.earliestDeadline,
+    };
   }
 
   private async run(ops: Encoded[], now: number, policy: QueuePolicy): Promise<CommitRow> {

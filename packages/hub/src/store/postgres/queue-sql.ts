@@ -74,8 +74,10 @@ BEGIN
 END $$;
 
 -- One operation. p_op is the compact form postgres-store.ts encodes ({k: kind, d: deviceId, ...}).
+-- deadline: the earliest deadline the op created (a TTL, a lock), null when none.
 CREATE FUNCTION ferry_apply(p_op jsonb, p_body bytea, p_now bigint, p_now_iso text, p_policy jsonb,
-  OUT result jsonb, OUT woken text[], OUT appended integer, OUT available boolean) LANGUAGE plpgsql AS $$
+  OUT result jsonb, OUT woken text[], OUT appended integer, OUT available boolean, OUT deadline bigint)
+LANGUAGE plpgsql AS $$
 DECLARE
   kind text := p_op->>'k';
   dev text := p_op->>'d';
@@ -121,6 +123,7 @@ BEGIN
       p_op->>'contentEncoding', p_op->>'ack', (p_op->>'expiry')::bigint, p_now, p_op->>'properties', p_body);
     UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = dev;
     woken := woken || dev;
+    deadline := (p_op->>'expiry')::bigint;
     result := jsonb_build_object('ok', true, 'sequenceNumber', v_seq);
 
   WHEN 'lease' THEN
@@ -140,6 +143,9 @@ BEGIN
         'deliveryCount', l.delivery_count, 'lockToken', l.lock_token, 'lockedUntil', l.locked_until,
         'redelivered', l.was_leased) ORDER BY l.seq), '[]'))
     INTO result FROM locked l;
+    IF jsonb_array_length(result->'deliveries') > 0 THEN
+      deadline := p_now + (p_policy->>'lockTimeoutMs')::bigint;
+    END IF;
 
   WHEN 'settle' THEN
     SELECT array_agg(id) INTO ids FROM (
@@ -200,6 +206,7 @@ BEGIN
 
   WHEN 'leaseFeedback' THEN
     SELECT * INTO result, available FROM ferry_feedback_lease(p_now, p_policy);
+    deadline := (result->'batch'->>'lockedUntil')::bigint;
 
   WHEN 'settleFeedback' THEN
     SELECT * INTO result, available FROM ferry_feedback_settle(p_now, p_op->>'t', p_op->>'a', p_policy);
@@ -219,6 +226,8 @@ DECLARE
   woken text[] := '{}';
   appended integer := 0;
   available boolean := false;
+  earliest bigint;
+  delay bigint := (p_policy->'feedback'->>'batchDelayMs')::bigint;
   op jsonb;
   i integer := 0;
   r record;
@@ -233,7 +242,7 @@ BEGIN
         SELECT * INTO r FROM ferry_apply(op, p_bodies[i], p_now, p_now_iso, p_policy);
       EXCEPTION WHEN OTHERS THEN
         SELECT jsonb_build_object('ok', false, 'error', 'ServerError', 'cause', SQLERRM, 'sqlstate', SQLSTATE)
-          AS result, '{}'::text[] AS woken, 0 AS appended, false AS available INTO r;
+          AS result, '{}'::text[] AS woken, 0 AS appended, false AS available, NULL::bigint AS deadline INTO r;
       END;
     ELSE
       SELECT * INTO r FROM ferry_apply(op, p_bodies[i], p_now, p_now_iso, p_policy);
@@ -242,16 +251,27 @@ BEGIN
     woken := woken || r.woken;
     appended := appended + r.appended;
     available := available OR r.available;
+    earliest := least(earliest, r.deadline);
   END LOOP;
   IF appended > 0 THEN
     available := ferry_make_batches(p_now, p_policy) OR available;
+    -- Records left waiting are due for a batch at once or batchDelay after the last one.
+    IF EXISTS (SELECT 1 FROM feedback_pending) THEN
+      earliest := least(earliest, CASE WHEN delay = 0 THEN p_now ELSE
+        coalesce((SELECT value FROM hub_state WHERE key = 'feedback.lastBatchAt') + delay, p_now) END);
+    END IF;
+  END IF;
+  IF available THEN
+    -- A batch made (or back) now lives until its TTL at most.
+    earliest := least(earliest, p_now + (p_policy->'feedback'->>'ttlMs')::bigint);
   END IF;
   woken := ARRAY(SELECT DISTINCT unnest(woken));
   IF p_channel IS NOT NULL THEN
     PERFORM pg_notify(p_channel, p_node || '|w|' || d) FROM unnest(woken) d;
     IF available THEN PERFORM pg_notify(p_channel, p_node || '|f|'); END IF;
   END IF;
-  RETURN jsonb_build_object('results', to_jsonb(results), 'woken', to_jsonb(woken), 'feedbackAvailable', available);
+  RETURN jsonb_build_object('results', to_jsonb(results), 'woken', to_jsonb(woken), 'feedbackAvailable', available,
+    'earliestDeadline', earliest);
 END $$;
 
 CREATE FUNCTION ferry_next_deadline(p_batch_delay bigint) RETURNS double precision LANGUAGE sql STABLE AS $$
