@@ -1,6 +1,6 @@
 /** `ferry hub start`: run a hub until SIGTERM or SIGINT, then stop it gracefully and exit 0. */
 import { resolve } from 'node:path';
-import { Hub, type HubConfig } from '@ferry/hub';
+import { Hub, type HubConfig, redactUrl } from '@ferry/hub';
 import { num, parse, str } from '../args.js';
 import { loadConfig } from '../config.js';
 import type { Io } from '../io.js';
@@ -39,6 +39,11 @@ function banner(hub: Hub, config: Readonly<HubConfig>): string {
       ? [`  operations http://${hostPort(hub.operations.address, hub.operations.port)}  (/metrics, /health, /ready)`]
       : []),
     `  data       ${resolve(config.dataDir)}`,
+    ...(config.store.kind === 'postgres'
+      ? [
+          `  store      PostgreSQL ${redactUrl(config.store.url)}, schema ${config.store.schema} (nodes with the same URL and schema serve this hub)`,
+        ]
+      : []),
     '',
     'iothubowner connection string:',
     `  ${hub.connectionString('iothubowner')}`,

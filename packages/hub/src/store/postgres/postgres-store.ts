@@ -10,7 +10,7 @@
  * nothing is acknowledged that was not committed.
  */
 import { randomUUID } from 'node:crypto';
-import type { Delivery, FeedbackRecord } from '@ferry/common';
+import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
 import type {
   CommitResult,
@@ -116,9 +116,12 @@ export class PostgresStore implements Store {
       }
     } catch (err) {
       await pool.end().catch(() => {});
-      throw new Error(`cannot open the PostgreSQL store at ${redactUrl(options.url)}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      // A FerryError, so `ferry hub start` prints one line saying what and where.
+      throw new FerryError(
+        'ServiceUnavailable',
+        `cannot open the PostgreSQL store at ${redactUrl(options.url)} (schema ${schema}): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
     const channel = `ferry_${schema}`.slice(0, 63);
     return new PostgresStore(pool, schema, channel, options.nodeId ?? randomUUID(), options.url);
