@@ -66,6 +66,7 @@ async function runNodes(tasks: NodeTask[]): Promise<{ reports: NodeReport[]; ms:
     });
     const exited = new Promise<number | null>((resolve) => c.once('exit', resolve));
     return {
+      exited,
       async line(n: number): Promise<string> {
         while (out.length <= n) {
           const more = new Promise<void>((resolve) => waiters.push(resolve));
@@ -83,7 +84,7 @@ async function runNodes(tasks: NodeTask[]): Promise<{ reports: NodeReport[]; ms:
   const reports = await Promise.all(lines.map(async (l) => JSON.parse(await l.line(1)) as NodeReport));
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const pgUs = postgresCpuUs() - pg0;
-  await Promise.all(children.map((c) => new Promise((resolve) => c.once('exit', resolve))));
+  await Promise.all(lines.map((l) => l.exited));
   return { reports, ms, pgUs };
 }
 

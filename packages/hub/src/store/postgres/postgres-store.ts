@@ -41,8 +41,32 @@ export interface PostgresStoreOptions {
 
 const OPTION_KEYS = new Set(['url', 'schema', 'poolSize', 'nodeId', 'onPoolError']);
 
-/** SQLSTATE classes of a lost or refused connection: the group's outcome is no SQL error, so no retry. */
-const CONNECTION_LOST = /^(08|53|57|58|XX)/;
+/** SQLSTATE classes where replaying the group op by op cannot help (connection, resources, system). */
+const NOT_RETRIED = /^(08|53|57|58|XX)/;
+
+/**
+ * A lost or refused database connection (no SQLSTATE at all: a socket error, a terminated or
+ * timed-out connection; or class 08, or 57P: the server shut down or is starting) is answered as
+ * IoT Hub answers an internal failure: ServerError (HTTP 500, amqp:internal-error), issue 9. Real
+ * storage faults the server reports (class 53 disk full, 58 I/O) pass through unchanged, so the
+ * hub's storage health check answers them ServerBusy like SQLite's.
+ */
+function connectionLost(err: unknown): FerryError | undefined {
+  if (err instanceof FerryError) return undefined;
+  const code = err instanceof pg.DatabaseError ? (err.code ?? '') : undefined;
+  if (code !== undefined && !/^(08|57P)/.test(code)) return undefined;
+  const what = err instanceof Error ? err.message : String(err);
+  return new FerryError('ServerError', `the PostgreSQL connection failed: ${what}`, { cause: err });
+}
+
+/** Runs one database call; a lost connection becomes ServerError (see connectionLost). */
+async function guarded<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw connectionLost(err) ?? err;
+  }
+}
 
 interface Encoded {
   json: Record<string, unknown>;
@@ -148,7 +172,7 @@ export class PostgresStore implements Store {
         earliestDeadline: null,
       };
     }
-    const row = await this.run(sent, now, policy);
+    const row = await guarded(this.run(sent, now, policy));
     this.commitCount++;
     row.results.forEach((r, j) => {
       results[at[j]!] = decode(r, ops[at[j]!]!);
@@ -182,68 +206,70 @@ export class PostgresStore implements Store {
     try {
       return await call(false);
     } catch (err) {
-      if (!(err instanceof pg.DatabaseError) || CONNECTION_LOST.test(err.code ?? '')) throw err;
+      if (!(err instanceof pg.DatabaseError) || NOT_RETRIED.test(err.code ?? '')) throw err;
       return call(true);
     }
   }
 
   async nextDeadline(policy: QueuePolicy): Promise<number | null> {
-    const r = await this.pool.query<{ t: number | null }>('SELECT ferry_next_deadline($1) AS t', [
-      policy.feedback.batchDelayMs,
-    ]);
+    const r = await guarded(
+      this.pool.query<{ t: number | null }>('SELECT ferry_next_deadline($1) AS t', [policy.feedback.batchDelayMs]),
+    );
     return r.rows[0]?.t ?? null;
   }
 
   async queueDepth(deviceId: string, now: number): Promise<number> {
-    const r = await this.pool.query<{ n: number }>(
-      'SELECT count(*)::integer AS n FROM c2d_messages WHERE device_id = $1 AND expiry > $2',
-      [deviceId, now],
+    const r = await guarded(
+      this.pool.query<{ n: number }>(
+        'SELECT count(*)::integer AS n FROM c2d_messages WHERE device_id = $1 AND expiry > $2',
+        [deviceId, now],
+      ),
     );
     return r.rows[0]!.n;
   }
 
   insertDevice(device: DeviceRecord): Promise<boolean> {
-    return this.registry.insertDevice(device);
+    return guarded(this.registry.insertDevice(device));
   }
 
   replaceDevice(device: DeviceRecord, expectedEtag?: string): Promise<boolean> {
-    return this.registry.replaceDevice(device, expectedEtag ?? null);
+    return guarded(this.registry.replaceDevice(device, expectedEtag ?? null));
   }
 
   getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
-    return this.registry.getDevice(deviceId);
+    return guarded(this.registry.getDevice(deviceId));
   }
 
   listDevices(limit: number): Promise<DeviceRecord[]> {
-    return this.registry.listDevices(limit);
+    return guarded(this.registry.listDevices(limit));
   }
 
   deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
-    return this.registry.deleteDevice(deviceId, expectedEtag ?? null);
+    return guarded(this.registry.deleteDevice(deviceId, expectedEtag ?? null));
   }
 
   countDevices(): Promise<{ total: number; enabled: number; disabled: number }> {
-    return this.registry.countDevices();
+    return guarded(this.registry.countDevices());
   }
 
   getPolicies(): Promise<PolicyRecord[]> {
-    return this.registry.getPolicies();
+    return guarded(this.registry.getPolicies());
   }
 
   ensurePolicies(policies: PolicyRecord[]): Promise<void> {
-    return this.registry.ensurePolicies(policies);
+    return guarded(this.registry.ensurePolicies(policies));
   }
 
   getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
-    return this.registry.getMqttSession(deviceId);
+    return guarded(this.registry.getMqttSession(deviceId));
   }
 
   putMqttSession(session: MqttSessionRecord): Promise<void> {
-    return this.registry.putMqttSession(session);
+    return guarded(this.registry.putMqttSession(session));
   }
 
   deleteMqttSession(deviceId: string): Promise<void> {
-    return this.registry.deleteMqttSession(deviceId);
+    return guarded(this.registry.deleteMqttSession(deviceId));
   }
 
   private closed: Promise<void> | undefined;
