@@ -35,8 +35,7 @@ describe('direct delivery', () => {
 
   test('a waiting receiver gets the message leased in the enqueue’s own transaction', async () => {
     await setUp();
-    const abort = new AbortController();
-    const waiting = h.engine.awaitMessages('d', 5, abort.signal);
+    const waiting = h.engine.awaitMessages('d', 5).deliveries;
     let signals = 0;
     h.engine.onAvailable('d', () => signals++);
     store.commits = [];
@@ -55,8 +54,7 @@ describe('direct delivery', () => {
 
   test('a send to another device leaves the receiver waiting; several sends in one group come together', async () => {
     await setUp();
-    const abort = new AbortController();
-    const waiting = h.engine.awaitMessages('d', 5, abort.signal);
+    const waiting = h.engine.awaitMessages('d', 5).deliveries;
     await h.engine.send('other', msg('x'));
     let settled = false;
     void waiting.then(() => {
@@ -71,12 +69,11 @@ describe('direct delivery', () => {
     );
   });
 
-  test('abort resolves with nothing, and a later send is not leased for it', async () => {
+  test('cancel resolves with nothing, and a later send is not leased for it', async () => {
     await setUp();
-    const abort = new AbortController();
-    const waiting = h.engine.awaitMessages('d', 5, abort.signal);
-    abort.abort();
-    assert.deepEqual(await waiting, []);
+    const waiting = h.engine.awaitMessages('d', 5);
+    waiting.cancel();
+    assert.deepEqual(await waiting.deliveries, []);
     store.commits = [];
     await h.engine.send('d', msg('x'));
     assert.deepEqual(store.commits, [['enqueue']]);
@@ -87,8 +84,7 @@ describe('direct delivery', () => {
     await setUp();
     await h.engine.send('d', msg('x'));
     const [m] = await h.engine.receive('d', 1);
-    const abort = new AbortController();
-    const waiting = h.engine.awaitMessages('d', 1, abort.signal);
+    const waiting = h.engine.awaitMessages('d', 1).deliveries;
     await h.engine.abandon('d', m!.lockToken);
     const [again] = await waiting;
     assert.equal(again?.sequenceNumber, m!.sequenceNumber);
@@ -97,8 +93,7 @@ describe('direct delivery', () => {
 
   test('max is honoured; a receiver that waits again gets the rest', async () => {
     await setUp();
-    const abort = new AbortController();
-    const first = h.engine.awaitMessages('d', 2, abort.signal);
+    const first = h.engine.awaitMessages('d', 2).deliveries;
     await Promise.all(['a', 'b', 'c'].map((t) => h.engine.send('d', msg(t))));
     assert.deepEqual(
       (await first).map((m) => m.body.toString()),
@@ -112,8 +107,8 @@ describe('direct delivery', () => {
 
   test('stop resolves waiting receivers with nothing', async () => {
     await setUp();
-    const waiting = h.engine.awaitMessages('d', 1, new AbortController().signal);
+    const waiting = h.engine.awaitMessages('d', 1);
     await h.engine.stop();
-    assert.deepEqual(await waiting, []);
+    assert.deepEqual(await waiting.deliveries, []);
   });
 });

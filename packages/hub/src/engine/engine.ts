@@ -14,7 +14,7 @@ import { GroupCommitter } from './group-commit.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
-import { WaitingReceivers } from './waiting-receivers.js';
+import { type WaitHandle, WaitingReceivers } from './waiting-receivers.js';
 
 export interface EngineOptions {
   store: Store;
@@ -146,9 +146,9 @@ export class Engine implements C2dEngine {
     return (await this.run({ kind: 'lease', deviceId, max: leaseSize(max) })).deliveries;
   }
 
-  awaitMessages(deviceId: string, max: number, signal: AbortSignal): Promise<Delivery[]> {
-    if (this.stopped) return Promise.resolve([]);
-    return this.waiting.wait(deviceId, leaseSize(max), signal);
+  awaitMessages(deviceId: string, max: number): WaitHandle {
+    if (this.stopped) return { deliveries: Promise.resolve([]), cancel: () => undefined };
+    return this.waiting.wait(deviceId, leaseSize(max));
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {
@@ -220,11 +220,11 @@ export class Engine implements C2dEngine {
       // The store answers each op with the result of its kind.
       r = (await this.committer.submit(op)) as QueueOpResult<K>;
     } catch (err) {
-      this.logger.error({ err, op: op.kind }, 'commit failed');
+      if (!isServerBusy(err)) this.logger.error({ err, op: op.kind }, 'commit failed');
       throw toFerryError(err);
     }
     if (!r.ok && r.error === 'ServerError') {
-      this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
+      if (!isServerBusy(r.cause)) this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
       throw toFerryError(r.cause);
     }
     return r as Success<K> | Refusal<K>;
@@ -251,4 +251,9 @@ function refusalText(r: { error: string }, deviceId: string, maxDepth: number): 
   return r.error === 'DeviceMaximumQueueDepthExceeded'
     ? `Device Queue depth cannot exceed ${maxDepth} messages`
     : `device "${deviceId}" is not registered or is disabled`;
+}
+
+/** Storage full or failing: the storage health check has logged it once; not again per op. */
+function isServerBusy(err: unknown): boolean {
+  return err instanceof FerryError && err.errorName === 'ServerBusy';
 }

@@ -21,7 +21,14 @@ interface Waiter {
   aborted: boolean;
   resolve(deliveries: Delivery[]): void;
   reject(err: unknown): void;
-  detach(): void;
+}
+
+/** A receiver waiting in the engine (C2dEngine.awaitMessages). */
+export interface WaitHandle {
+  /** The next non-empty lease, or [] after cancel() or when the engine stops. */
+  readonly deliveries: Promise<Delivery[]>;
+  /** Stop waiting; a lease already in flight still resolves `deliveries` (release what you cannot use). */
+  cancel(): void;
 }
 
 /** What the committer needs to add a lease op to the group it is about to write. */
@@ -37,26 +44,16 @@ export class WaitingReceivers {
    */
   constructor(private readonly submit: (op: QueueOp) => Promise<QueueOpResult>) {}
 
-  /** Resolves with the next non-empty lease for the device, or [] once `signal` aborts (or close). */
-  wait(deviceId: string, max: number, signal: AbortSignal): Promise<Delivery[]> {
-    if (signal.aborted) return Promise.resolve([]);
-    return new Promise<Delivery[]>((resolve, reject) => {
-      const onAbort = () => this.abort(w);
-      const w: Waiter = {
-        deviceId,
-        max,
-        state: 'parked',
-        again: false,
-        aborted: false,
-        resolve,
-        reject,
-        detach: () => signal.removeEventListener('abort', onAbort),
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      let set = this.byDevice.get(deviceId);
-      if (!set) this.byDevice.set(deviceId, (set = new Set()));
-      set.add(w);
+  /** The next non-empty lease for the device; cancel() makes it resolve with [] (unless a lease is in flight). */
+  wait(deviceId: string, max: number): WaitHandle {
+    let w!: Waiter;
+    const deliveries = new Promise<Delivery[]>((resolve, reject) => {
+      w = { deviceId, max, state: 'parked', again: false, aborted: false, resolve, reject };
     });
+    const set = this.byDevice.get(deviceId);
+    if (set) set.add(w);
+    else this.byDevice.set(deviceId, new Set([w]));
+    return { deliveries, cancel: () => this.abort(w) };
   }
 
   /** Before a group is written: a lease after it for each parked waiter of a device it enqueues to. */
@@ -128,6 +125,7 @@ export class WaitingReceivers {
   }
 
   private abort(w: Waiter): void {
+    if (w.aborted) return;
     w.aborted = true;
     // A lease in flight resolves it (the caller gives back what it cannot use).
     if (w.state === 'leasing') return;
@@ -136,7 +134,6 @@ export class WaitingReceivers {
   }
 
   private remove(w: Waiter): void {
-    w.detach();
     const set = this.byDevice.get(w.deviceId);
     if (!set) return;
     set.delete(w);

@@ -10,7 +10,7 @@ import { C2dTopicWriter, c2dPublishPacket } from './topic.js';
 
 export interface PumpDeps {
   deviceId: string;
-  engine: Pick<C2dEngine, 'receive' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
+  engine: Pick<C2dEngine, 'receive' | 'awaitMessages' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
   clock: Clock;
   maxInflight: number;
   logger: Logger;
@@ -36,6 +36,8 @@ export class DeliveryPump {
   private maybeMore = true;
   /** Counts availability signals, so a signal that lands during a lease is not lost. */
   private signals = 0;
+  /** Cancels the engine's awaitMessages while the pump waits in it (empty queue, room in flight). */
+  private waiting: (() => void) | undefined;
   private nextPacketId = 1;
   private unlisten: (() => void) | undefined;
   /** One coarse timer for the locks of all in-flight messages, armed at or before the earliest. */
@@ -58,6 +60,7 @@ export class DeliveryPump {
     if (qos === null) {
       this.unlisten?.();
       this.unlisten = undefined;
+      this.waiting?.();
       return;
     }
     this.unlisten ??= this.deps.engine.onAvailable(this.deps.deviceId, () => this.signal());
@@ -82,6 +85,7 @@ export class DeliveryPump {
     this.stopped = true;
     this.unlisten?.();
     this.unlisten = undefined;
+    this.waiting?.();
     this.lockTimer?.cancel();
     const tokens = [...this.inflight.values()].map((d) => d.lockToken);
     this.inflight.clear();
@@ -113,21 +117,35 @@ export class DeliveryPump {
   private async run(): Promise<void> {
     do {
       this.again = false;
-      while (!this.stopped && this.qos !== null && this.maybeMore && this.inflight.size < this.deps.maxInflight) {
+      while (!this.stopped && this.qos !== null && this.inflight.size < this.deps.maxInflight) {
         let batch: Delivery[];
         const wanted = this.deps.maxInflight - this.inflight.size;
         const signalsBefore = this.signals;
+        const waitFor = this.maybeMore ? undefined : this.deps.engine.awaitMessages;
+        if (!this.maybeMore && !waitFor) break;
         try {
-          batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
+          if (waitFor) {
+            // The queue was empty: wait in the engine, which leases for us in the transaction
+            // of the next enqueue (direct delivery) instead of signalling us to ask again.
+            const wait = waitFor.call(this.deps.engine, this.deps.deviceId, wanted);
+            this.waiting = wait.cancel;
+            batch = await wait.deliveries;
+          } else {
+            batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
+          }
         } catch (err) {
           // The next signal (send, abandon, lock expiry) tries again.
           this.deps.logger.warn({ err }, 'C2D receive failed');
           return;
+        } finally {
+          this.waiting = undefined;
         }
         if (this.stopped || this.qos === null) {
           await this.release(batch.map((d) => d.lockToken));
           return;
         }
+        // Waiting ended without messages: the engine is stopping.
+        if (waitFor && batch.length === 0) return;
         // A short batch means the queue is empty for now; only a new signal makes asking again worthwhile.
         if (batch.length < wanted && this.signals === signalsBefore) this.maybeMore = false;
         if (batch.length === 0) break;
