@@ -84,6 +84,7 @@ async function runNodes(tasks: NodeTask[]): Promise<{ reports: NodeReport[]; ms:
   const reports = await Promise.all(lines.map(async (l) => JSON.parse(await l.line(1)) as NodeReport));
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const pgUs = postgresCpuUs() - pg0;
+  for (const c of children) c.stdin!.end('bye\n');
   await Promise.all(lines.map((l) => l.exited));
   return { reports, ms, pgUs };
 }

@@ -2,7 +2,8 @@
  * One hub node for the PostgreSQL bench, as its own process: an Engine on a PostgresStore with the
  * LISTEN/NOTIFY bus. It works on a range of devices and reports what it measured as one JSON line.
  * Argument (JSON): { url, schema, devices: [from, to), messages, phases: ["send" | "receive" | "complete"] }.
- * It prints "ready", waits for a line on stdin (so several nodes start together), runs, prints the result.
+ * It prints "ready", waits for a line on stdin (so several nodes start together), runs, prints the
+ * result, and waits for another line before it closes its connections.
  */
 import { createInterface } from 'node:readline';
 import pino from 'pino';
@@ -67,8 +68,8 @@ const tokens = new Map<string, string[]>(ids.map((id) => [id, []]));
 
 process.stdout.write('ready\n');
 const input = createInterface({ input: process.stdin });
-await new Promise<void>((resolve) => input.once('line', () => resolve()));
-input.close();
+const nextLine = () => new Promise<void>((resolve) => input.once('line', () => resolve()));
+await nextLine();
 
 const cpu = process.cpuUsage();
 const before = store.commitCount;
@@ -100,6 +101,9 @@ const report: NodeReport = {
   cpuUs: used.user + used.system,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
+// The parent reads PostgreSQL's CPU while this node's backends still exist, then lets it go.
+await nextLine();
+input.close();
 await engine.stop();
 await bus.close();
 await store.close();
