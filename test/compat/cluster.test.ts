@@ -7,11 +7,12 @@ import { after, afterEach, before, test } from 'node:test';
 import { parseHubConnectionString } from '@ferry/common';
 import common from 'azure-iot-common';
 import iothub from 'azure-iothub';
+import mqtt, { type IConnackPacket } from 'mqtt';
 import { c2dMessage, openAmqpDevice, openService, type Service } from './amqp-helpers.js';
 import { type HubProcess, startHub } from './harness.js';
 import { atNode, clusterStore, dropSchema } from './helpers/postgres.js';
 import { withTimeout } from './helpers/wait.js';
-import { openMqttDevice } from './mqtt-helpers.js';
+import { mqttOptions, openMqttDevice } from './mqtt-helpers.js';
 
 const T = { timeout: 90_000 };
 const store = clusterStore('cluster');
@@ -131,5 +132,29 @@ test('disabling the device on node A cuts its connection on node B', T, async ()
     await withTimeout(dropped, 15_000, 'the node B connection cut by the disable on node A');
   } finally {
     await device.close();
+  }
+});
+
+test('an MQTT persistent session made on node A is resumed on node B', T, async () => {
+  const cs = await a.createDevice('session');
+  const first = await mqtt.connectAsync(`mqtts://${a.address}:8883`, mqttOptions(a, cs));
+  await first.subscribeAsync('devices/session/messages/devicebound/#', { qos: 1 });
+  await first.endAsync();
+  await withTimeout(service.client.send('session', c2dMessage('kept', { messageId: 'kept' })), 20_000, 'send');
+  const csB = atNode(cs, b.address);
+  const second = mqtt.connect(`mqtts://${b.address}:8883`, mqttOptions(b, csB));
+  second.on('error', () => undefined);
+  try {
+    const message = new Promise<Buffer>((resolve) => second.once('message', (_topic, payload) => resolve(payload)));
+    const connack = await withTimeout(
+      new Promise<IConnackPacket>((resolve) => second.once('connect', resolve)),
+      10_000,
+      'CONNACK from node B',
+    );
+    assert.equal(connack.sessionPresent, true, 'the session made on node A is present on node B');
+    // No SUBSCRIBE on node B: the stored subscription delivers.
+    assert.equal((await withTimeout(message, 15_000, 'the message on the resumed session')).toString(), 'kept');
+  } finally {
+    await second.endAsync();
   }
 });
