@@ -246,6 +246,7 @@ export async function startTestHub(
   opts: {
     mqtt?: Partial<HubConfig['mqtt']>;
     connections?: Partial<HubConfig['connections']>;
+    maxQueueDepth?: number;
     lockTimeoutMs?: number;
     sessions?: boolean;
   } = {},
@@ -253,7 +254,11 @@ export async function startTestHub(
   const clock = new ManualClock();
   const lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
   const store = new SqliteStore({ path: ':memory:' });
-  const c2d = { ...DEFAULT_CONFIG.c2d, lockTimeoutMs };
+  const c2d = {
+    ...DEFAULT_CONFIG.c2d,
+    lockTimeoutMs,
+    maxQueueDepth: opts.maxQueueDepth ?? DEFAULT_CONFIG.c2d.maxQueueDepth,
+  };
   const inner = new Engine({ store, clock, c2d, feedback: DEFAULT_CONFIG.feedback });
   inner.start();
   const engine = new RecordingEngine(inner);

@@ -183,6 +183,27 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.deepEqual(await lease('nope'), []);
       });
 
+      test('what the sender did not set stays unset: no ack, a default expiry (issue 13)', async () => {
+        const bare: NewMessage = {
+          deviceId: 'd',
+          expiryTimeUtc: T0 + 3_600_000,
+          defaultExpiry: true,
+          properties: {},
+          body: Buffer.from('b'),
+        };
+        await enqueue(bare);
+        await enqueue(message('d', 'explicit', { ack: 'none' }));
+        const [a, b] = await lease('d', 2);
+        assert.equal(a!.ack, undefined);
+        assert.equal(a!.defaultExpiry, true);
+        assert.equal(a!.expiryTimeUtc, T0 + 3_600_000);
+        assert.equal(b!.ack, 'none');
+        assert.notEqual(b!.defaultExpiry, true);
+        // An unset ack means none: rejecting leaves no feedback record.
+        await one({ kind: 'settle', deviceId: 'd', lockToken: a!.lockToken, action: 'reject' });
+        assert.equal(await feedbackBatch(T0 + 20_000), null);
+      });
+
       test('queue depth counts Enqueued and Invisible; the limit refuses the next send', async () => {
         for (let i = 0; i < 5; i++) assert.equal((await enqueue(message('d', `m${i}`))).ok, true);
         await lease('d', 2);

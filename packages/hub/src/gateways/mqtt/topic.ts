@@ -11,7 +11,8 @@ const MAX_TOPIC_BYTES = 65535;
 
 /**
  * The bag as pairs, what C2dTopicWriter writes (for readers and tests): system properties first
- * (`$.` keys), then `iothub-ack`, then the application properties.
+ * (`$.` keys), then `iothub-ack`, then the application properties. Only what the sender set
+ * appears (no default ack or expiry); `$.to` is the hub's own, as IoT Hub writes it.
  */
 export function c2dPropertyBag(deviceId: string, d: Delivery): PropertyBag {
   const bag: Array<readonly [string, string | null]> = [];
@@ -20,7 +21,7 @@ export function c2dPropertyBag(deviceId: string, d: Delivery): PropertyBag {
   };
   add('$.mid', d.messageId);
   add('$.to', `/devices/${deviceId}/messages/devicebound`);
-  add('$.exp', new Date(d.expiryTimeUtc).toISOString());
+  add('$.exp', d.defaultExpiry ? undefined : new Date(d.expiryTimeUtc).toISOString());
   add('$.cid', d.correlationId);
   add('$.uid', d.userId);
   add('$.ct', d.contentType);
@@ -83,7 +84,7 @@ export class C2dTopicWriter {
     let t = this.prefix;
     if (d.messageId !== undefined) t += `%24.mid=${component('"$.mid" value', d.messageId)}&`;
     t += this.to;
-    t += `&%24.exp=${encodeURIComponent(new Date(d.expiryTimeUtc).toISOString())}`;
+    if (!d.defaultExpiry) t += `&%24.exp=${encodeURIComponent(new Date(d.expiryTimeUtc).toISOString())}`;
     if (d.correlationId !== undefined) t += `&%24.cid=${component('"$.cid" value', d.correlationId)}`;
     if (d.userId !== undefined) t += `&%24.uid=${component('"$.uid" value', d.userId)}`;
     if (d.contentType !== undefined) t += `&%24.ct=${component('"$.ct" value', d.contentType)}`;

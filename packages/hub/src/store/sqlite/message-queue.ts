@@ -30,7 +30,8 @@ interface StateRow {
   id: number;
   device_id: string;
   message_id: string | null;
-  ack: Ack;
+  /** '' when the sender set no ack (the column is NOT NULL since migration 1). */
+  ack: Ack | '';
   expiry: number;
   delivery_count: number;
 }
@@ -46,11 +47,13 @@ interface FullRow extends StateRow {
   body: Buffer;
   /** How many times it was leased (including the lease that returns it). */
   lease_count: number;
+  /** 1 when the sender set no expiry. */
+  default_expiry: number;
 }
 
 const STATE = 'id, device_id, message_id, ack, expiry, delivery_count';
 const FULL = `${STATE}, seq, correlation_id, user_id, content_type, content_encoding, enqueued_at, properties, body,
-  lease_count`;
+  lease_count, default_expiry`;
 
 /** A random UUID whose last 12 hex digits are the row id (74 random bits are left). */
 function mintLockToken(id: number): string {
@@ -99,8 +102,8 @@ export class MessageQueue {
       "UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = ? AND status = 'enabled' RETURNING next_seq - 1 AS seq",
     );
     this.insert = db.prepare(`INSERT INTO c2d_messages (device_id, seq, message_id, correlation_id, user_id,
-      content_type, content_encoding, ack, expiry, enqueued_at, properties, body)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      content_type, content_encoding, ack, expiry, default_expiry, enqueued_at, properties, body)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.countDevice = db.prepare<[string], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ?',
     );
@@ -167,8 +170,9 @@ export class MessageQueue {
       m.userId ?? null,
       m.contentType ?? null,
       m.contentEncoding ?? null,
-      m.ack,
+      m.ack ?? '',
       m.expiryTimeUtc,
+      m.defaultExpiry ? 1 : 0,
       ctx.now,
       JSON.stringify(m.properties),
       m.body,
@@ -295,7 +299,7 @@ export class MessageQueue {
   }
 
   private feedbackFor(r: StateRow, status: FeedbackStatus, ctx: CommitContext): void {
-    if (!wantsFeedback(r.ack, status)) return;
+    if (r.ack === '' || !wantsFeedback(r.ack, status)) return;
     const generationId = this.generation.get(r.device_id)?.generation_id ?? '';
     this.feedback.append(
       feedbackRecord(status, { deviceId: r.device_id, messageId: r.message_id }, generationId, ctx.now),
@@ -308,7 +312,6 @@ function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Deliver
   const d: Delivery = {
     deviceId: r.device_id,
     sequenceNumber: r.seq,
-    ack: r.ack,
     expiryTimeUtc: r.expiry,
     enqueuedTimeUtc: r.enqueued_at,
     properties: r.properties === '{}' ? {} : (JSON.parse(r.properties) as Record<string, string>),
@@ -319,6 +322,8 @@ function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Deliver
     // RETURNING shows the count after this lease.
     redelivered: r.lease_count > 1,
   };
+  if (r.ack !== '') d.ack = r.ack;
+  if (r.default_expiry === 1) d.defaultExpiry = true;
   if (r.message_id !== null) d.messageId = r.message_id;
   if (r.correlation_id !== null) d.correlationId = r.correlation_id;
   if (r.user_id !== null) d.userId = r.user_id;

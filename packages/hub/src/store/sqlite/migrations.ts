@@ -117,6 +117,13 @@ export const MIGRATIONS: readonly Migration[] = [
       UPDATE c2d_messages SET lock_token = NULL, locked_until = NULL WHERE lock_token IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    name: 'c2d_messages: whether the expiry is the hub default',
+    // Issue 13: an expiry the sender did not set is written on no wire. (An unset ack is stored
+    // as '' in the NOT NULL ack column.) Messages stored before this had their expiry shown.
+    sql: 'ALTER TABLE c2d_messages ADD COLUMN default_expiry INTEGER NOT NULL DEFAULT 0;',
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */
