@@ -299,8 +299,9 @@ function encode(op: QueueOp): Encoded {
         userId: m.userId ?? null,
         contentType: m.contentType ?? null,
         contentEncoding: m.contentEncoding ?? null,
-        ack: m.ack,
+        ack: m.ack ?? null,
         expiry: m.expiryTimeUtc,
+        defaultExpiry: m.defaultExpiry === true,
         properties: JSON.stringify(m.properties),
       };
       return { json, body: m.body };
@@ -350,8 +351,9 @@ interface DeliveryRow {
   userId: string | null;
   contentType: string | null;
   contentEncoding: string | null;
-  ack: Delivery['ack'];
+  ack: NonNullable<Delivery['ack']> | null;
   expiry: number;
+  defaultExpiry: boolean;
   enqueuedAt: number;
   properties: string;
   body: string;
@@ -365,7 +367,6 @@ function toDelivery(deviceId: string, r: DeliveryRow): Delivery {
   const d: Delivery = {
     deviceId,
     sequenceNumber: r.seq,
-    ack: r.ack,
     expiryTimeUtc: r.expiry,
     enqueuedTimeUtc: r.enqueuedAt,
     properties: JSON.parse(r.properties) as Record<string, string>,
@@ -375,6 +376,8 @@ function toDelivery(deviceId: string, r: DeliveryRow): Delivery {
     lockedUntil: r.lockedUntil,
     redelivered: r.redelivered,
   };
+  if (r.ack !== null) d.ack = r.ack;
+  if (r.defaultExpiry) d.defaultExpiry = true;
   if (r.messageId !== null) d.messageId = r.messageId;
   if (r.correlationId !== null) d.correlationId = r.correlationId;
   if (r.userId !== null) d.userId = r.userId;

@@ -118,9 +118,10 @@ BEGIN
       RETURN;
     END IF;
     INSERT INTO c2d_messages (device_id, seq, message_id, correlation_id, user_id, content_type, content_encoding,
-      ack, expiry, enqueued_at, properties, body)
+      ack, expiry, default_expiry, enqueued_at, properties, body)
     VALUES (dev, v_seq, p_op->>'messageId', p_op->>'correlationId', p_op->>'userId', p_op->>'contentType',
-      p_op->>'contentEncoding', p_op->>'ack', (p_op->>'expiry')::bigint, p_now, p_op->>'properties', p_body);
+      p_op->>'contentEncoding', p_op->>'ack', (p_op->>'expiry')::bigint, (p_op->>'defaultExpiry')::boolean, p_now,
+      p_op->>'properties', p_body);
     UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = dev;
     woken := woken || dev;
     deadline := (p_op->>'expiry')::bigint;
@@ -139,6 +140,7 @@ BEGIN
     SELECT jsonb_build_object('ok', true, 'deliveries', coalesce(jsonb_agg(jsonb_build_object(
         'seq', l.seq, 'messageId', l.message_id, 'correlationId', l.correlation_id, 'userId', l.user_id,
         'contentType', l.content_type, 'contentEncoding', l.content_encoding, 'ack', l.ack, 'expiry', l.expiry,
+        'defaultExpiry', l.default_expiry,
         'enqueuedAt', l.enqueued_at, 'properties', l.properties, 'body', encode(l.body, 'base64'),
         'deliveryCount', l.delivery_count, 'lockToken', l.lock_token, 'lockedUntil', l.locked_until,
         'redelivered', l.was_leased) ORDER BY l.seq), '[]'))

@@ -41,8 +41,11 @@ CREATE TABLE c2d_messages (
   user_id text,
   content_type text,
   content_encoding text,
-  ack text NOT NULL,
+  -- NULL when the sender set none (issue 13: it then appears on no wire, and means none)
+  ack text,
   expiry bigint NOT NULL,
+  -- the expiry is the hub's default (the sender set none): it appears on no wire
+  default_expiry boolean NOT NULL DEFAULT false,
   enqueued_at bigint NOT NULL,
   -- JSON text, not jsonb: the sender's property order is kept
   properties text NOT NULL,
