@@ -14,15 +14,18 @@ import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
 import type {
   CommitResult,
+  DevicePageQuery,
   DeviceRecord,
   FailedResult,
   MqttSessionRecord,
+  PendingMessage,
   PolicyRecord,
   QueueOp,
   QueueOpResult,
   QueuePolicy,
   Store,
 } from '../types.js';
+import { InspectionQueries } from './inspection-queries.js';
 import { migrate, SCHEMA_NAME } from './migrations.js';
 import { RegistryQueries } from './registry-queries.js';
 
@@ -95,6 +98,7 @@ export class PostgresStore implements Store {
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
   commitCount = 0;
   private readonly registry: RegistryQueries;
+  private readonly inspection: InspectionQueries;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -105,6 +109,7 @@ export class PostgresStore implements Store {
     readonly url: string,
   ) {
     this.registry = new RegistryQueries(pool);
+    this.inspection = new InspectionQueries(pool);
   }
 
   /** Connects, creates or migrates the schema (safe when several nodes start at once), and returns the store. */
@@ -270,6 +275,20 @@ export class PostgresStore implements Store {
 
   deleteMqttSession(deviceId: string): Promise<void> {
     return guarded(this.registry.deleteMqttSession(deviceId));
+  }
+
+  async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
+    const ids = await guarded(this.inspection.devicePageIds(query));
+    const records = await Promise.all(ids.map((id) => guarded(this.registry.getDevice(id))));
+    return records.filter((r): r is DeviceRecord => r !== undefined);
+  }
+
+  peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
+    return guarded(this.inspection.peekMessages(deviceId, now, limit));
+  }
+
+  queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
+    return guarded(this.inspection.queueTotals(now));
   }
 
   private closed: Promise<void> | undefined;
