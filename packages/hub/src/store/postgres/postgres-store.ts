@@ -81,6 +81,8 @@ interface CommitRow {
   woken: string[];
   feedbackAvailable: boolean;
   earliestDeadline: number | null;
+  /** The JSON text of each feedback record the commit appended; null when none. */
+  feedbackRecords: string[] | null;
 }
 
 /** The URL without its password, for messages and logs. */
@@ -187,6 +189,7 @@ export class PostgresStore implements Store {
       wokenDevices: row.woken,
       feedbackAvailable: row.feedbackAvailable,
       earliestDeadline: row.earliestDeadline,
+      ...(row.feedbackRecords && { feedbackRecords: row.feedbackRecords.map((r) => JSON.parse(r) as FeedbackRecord) }),
     };
   }
 

@@ -229,6 +229,9 @@ DECLARE
   appended integer := 0;
   available boolean := false;
   earliest bigint;
+  -- feedback_pending rows above this id were appended by this commit (CommitResult.feedbackRecords)
+  fb_mark bigint := (SELECT coalesce(max(id), 0) FROM feedback_pending);
+  records text[];
   delay bigint := (p_policy->'feedback'->>'batchDelayMs')::bigint;
   op jsonb;
   i integer := 0;
@@ -256,6 +259,7 @@ BEGIN
     earliest := least(earliest, r.deadline);
   END LOOP;
   IF appended > 0 THEN
+    SELECT array_agg(record ORDER BY id) INTO records FROM feedback_pending WHERE id > fb_mark;
     available := ferry_make_batches(p_now, p_policy) OR available;
     -- Records left waiting are due for a batch at once or batchDelay after the last one.
     IF EXISTS (SELECT 1 FROM feedback_pending) THEN
@@ -273,7 +277,7 @@ BEGIN
     IF available THEN PERFORM pg_notify(p_channel, p_node || '|f|'); END IF;
   END IF;
   RETURN jsonb_build_object('results', to_jsonb(results), 'woken', to_jsonb(woken), 'feedbackAvailable', available,
-    'earliestDeadline', earliest);
+    'earliestDeadline', earliest, 'feedbackRecords', to_jsonb(records));
 END $$;
 
 CREATE FUNCTION ferry_next_deadline(p_batch_delay bigint) RETURNS double precision LANGUAGE sql STABLE AS $$
