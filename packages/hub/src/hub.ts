@@ -38,6 +38,7 @@ import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { WorkerStore } from './store/sqlite/worker-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
 import type { Store } from './store/types.js';
 import { ensureTlsMaterial } from './tls/material.js';
@@ -86,7 +87,8 @@ async function openStore(
     logger.info({ store: redactUrl(url), schema, node: store.nodeId }, 'PostgreSQL store open');
     return bus;
   }
-  parts.store = new SqliteStore({ path: sqlitePath(config), synchronous: config.store.synchronous });
+  const options = { path: sqlitePath(config), synchronous: config.store.synchronous };
+  parts.store = config.store.worker ? await WorkerStore.open(options) : new SqliteStore(options);
   return new InProcessSignalBus((err) => logger.error({ err }, 'signal listener threw'));
 }
 

@@ -28,7 +28,12 @@ export interface TlsConfig {
 }
 
 export type StoreConfig =
-  | { kind: 'sqlite' /** default `${dataDir}/ferry.db` */; path?: string; synchronous: 'FULL' | 'NORMAL' }
+  | {
+      kind: 'sqlite' /** default `${dataDir}/ferry.db` */;
+      path?: string;
+      synchronous: 'FULL' | 'NORMAL';
+      worker?: boolean;
+    }
   /** Several nodes share one hub through it; `schema` (default "ferry") lets hubs share a database. */
   | { kind: 'postgres'; url: string; schema: string };
 
