@@ -29,6 +29,8 @@ export interface StartHubOptions {
   /** Reuse an address instead of the next free one. */
   address?: string;
   env?: Record<string, string>;
+  /** A PostgreSQL store (passed as --store-url and --store-schema): hubs given the same one are nodes of one hub. */
+  store?: { url: string; schema: string };
 }
 
 export interface HubProcess {
@@ -117,6 +119,7 @@ class HubProcessImpl implements HubProcess {
     readonly dataDir: string,
     private readonly configFile: string,
     private readonly env: Record<string, string>,
+    private readonly store: { url: string; schema: string } | undefined,
   ) {
     this.caFile = join(dataDir, 'tls', 'ca.pem');
   }
@@ -125,6 +128,7 @@ class HubProcessImpl implements HubProcess {
   async launch(): Promise<void> {
     const args = [CLI_BIN, 'hub', 'start', '--data-dir', this.dataDir, '--host', this.address];
     args.push('--bind', this.address, '--config', this.configFile);
+    if (this.store) args.push('--store-url', this.store.url, '--store-schema', this.store.schema);
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -158,7 +162,7 @@ class HubProcessImpl implements HubProcess {
       });
     });
     this.httpsPort = readHubInfo(this.dataDir)?.ports.https ?? 443;
-    const config = parseConfig({ flags: { dataDir: this.dataDir } });
+    const config = parseConfig({ flags: { dataDir: this.dataDir, ...(this.store ? { store: this.store } : {}) } });
     for (const policy of POLICIES) {
       this.strings.set(policy, await readPolicyConnectionString({ config, policy, host: this.address }));
     }
@@ -233,7 +237,7 @@ export async function startHub(opts: StartHubOptions = {}): Promise<HubProcess> 
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   // A hub of another test process may hold an address; try the next ones before giving up.
   for (let attempt = 0; ; attempt++) {
-    const hub = new HubProcessImpl(opts.address ?? nextAddress(), dataDir, configFile, opts.env ?? {});
+    const hub = new HubProcessImpl(opts.address ?? nextAddress(), dataDir, configFile, opts.env ?? {}, opts.store);
     try {
       await hub.launch();
       return hub;

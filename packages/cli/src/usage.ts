@@ -38,9 +38,12 @@ Run \`ferry <command> --help\` for a command's options.`,
   --port-mqtts N      MQTT over TLS port (default 8883)
   --port-amqps N      AMQP over TLS port (default 5671)
   --log-level LEVEL   fatal, error, warn, info (default), debug, trace or silent
+  --store-url URL     keep the hub in PostgreSQL (postgres://user@host:5432/db) instead of SQLite;
+                      every node started with the same URL serves the same hub (docs/postgres.md)
+  --store-schema NAME the PostgreSQL schema of this hub (default ferry)
 
 Every option can also come from the environment (FERRY_DATA_DIR, FERRY_HOSTS=a,b, FERRY_BIND,
-FERRY_PORTS_HTTPS, FERRY_LOG_LEVEL, FERRY_C2D_LOCK_TIMEOUT_MS, ...). Flags win over the
+FERRY_PORTS_HTTPS, FERRY_LOG_LEVEL, FERRY_STORE_URL, FERRY_C2D_LOCK_TIMEOUT_MS, ...). Flags win over the
 environment, which wins over the config file.`,
 
   'hub connection-string': `Usage: ferry hub connection-string [options]

@@ -6,7 +6,9 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { HubConfig } from './config/types.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/types.js';
 import { writeAtomic } from './tls/files.js';
 
 export interface HubInfo {
@@ -63,12 +65,14 @@ export async function readPolicyConnectionString(opts: {
   host?: string;
 }): Promise<string> {
   const { config } = opts;
-  if (config.store.kind !== 'sqlite') {
-    throw new FerryError('NotImplemented', 'reading connection strings from a PostgreSQL store is not supported yet');
+  let store: Store;
+  if (config.store.kind === 'postgres') {
+    store = await PostgresStore.open({ url: config.store.url, schema: config.store.schema, poolSize: 1 });
+  } else {
+    const dbFile = sqlitePath(config);
+    if (!existsSync(dbFile)) throw noHub(config.dataDir);
+    store = new SqliteStore({ path: dbFile });
   }
-  const dbFile = sqlitePath(config);
-  if (!existsSync(dbFile)) throw noHub(config.dataDir);
-  const store = new SqliteStore({ path: dbFile });
   try {
     const policies = await store.getPolicies();
     if (policies.length === 0) throw noHub(config.dataDir);

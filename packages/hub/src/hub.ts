@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { SasAuthenticator } from './auth/authenticator.js';
 import { hubNameOf } from './auth/hub-name.js';
 import { type Clock, systemClock } from './clock.js';
+import { type ClusterEvents, InProcessSignalBus, PostgresSignalBus, type SignalBus } from './cluster/index.js';
 import type { HubConfig } from './config/types.js';
 import { createInspector } from './console/inspector.js';
 import { type ConsoleFiles, consoleFiles, findConsoleDist } from './console/static-files.js';
@@ -35,6 +36,7 @@ import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
+import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { WorkerStore } from './store/sqlite/worker-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
@@ -48,18 +50,46 @@ export interface HubStartOptions {
 
 interface Parts {
   store?: Store;
+  /** The LISTEN connection of a PostgreSQL hub. */
+  signals?: { close(): Promise<void> };
   engine?: Engine;
   gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
   listeners?: Listeners;
   operations?: OperationsListener;
 }
 
-async function openStore(config: Readonly<HubConfig>): Promise<Store> {
+/** How often a node re-reads the earliest deadline when others may have set it (several nodes). */
+const CLUSTER_DEADLINE_POLL_MS = 5000;
+
+/** Opens the store and the signal bus its nodes share: in-process for SQLite, LISTEN/NOTIFY for PostgreSQL. */
+async function openStore(
+  config: Readonly<HubConfig>,
+  logger: Logger,
+  parts: Parts,
+): Promise<SignalBus & ClusterEvents> {
   if (config.store.kind === 'postgres') {
-    throw new FerryError('NotImplemented', 'store.kind "postgres" is not available yet; use "sqlite"');
+    const { url, schema } = config.store;
+    const store = await PostgresStore.open({
+      url,
+      schema,
+      onPoolError: (err) => logger.warn({ err }, 'a pooled PostgreSQL connection failed'),
+    });
+    parts.store = store;
+    const bus = new PostgresSignalBus({
+      url,
+      channel: store.channel,
+      nodeId: store.nodeId,
+      pool: store.pool,
+      logger: logger.child({ component: 'cluster' }),
+    });
+    parts.signals = bus;
+    await bus.start();
+    logger.info({ store: redactUrl(url), schema, node: store.nodeId }, 'PostgreSQL store open');
+    return bus;
   }
   const options = { path: sqlitePath(config), synchronous: config.store.synchronous };
-  return config.store.worker ? WorkerStore.open(options) : new SqliteStore(options);
+  parts.store = config.store.worker ? await WorkerStore.open(options) : new SqliteStore(options);
+  return new InProcessSignalBus((err) => logger.error({ err }, 'signal listener threw'));
 }
 
 /** The console's files when console.enabled; a hub without a built console still starts (and says so). */
@@ -90,6 +120,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   }
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
   if (parts.engine) await step('engine', () => parts.engine!.stop());
+  if (parts.signals) await step('cluster signals', () => parts.signals!.close());
   if (parts.store) await step('store', () => parts.store!.close());
   if (parts.operations) await step('operations endpoint', () => parts.operations!.close());
 }
@@ -156,21 +187,26 @@ export class Hub {
       }
       // Storage faults (disk full, I/O errors) become ServerBusy answers, one log line, /ready 503.
       storage = new StorageHealth(logger.child({ component: 'storage' }), metrics.registry);
-      parts.store = guardStore(await openStore(config), storage);
+      const signals = await openStore(config, logger, parts);
+      const store = guardStore(parts.store!, storage);
+      parts.store = store;
       parts.engine = new Engine({
-        store: parts.store,
+        store,
         clock,
         c2d: config.c2d,
         feedback: config.feedback,
         logger: logger.child({ component: 'engine' }),
+        signals,
+        ...(config.store.kind === 'postgres' ? { deadlinePollMs: CLUSTER_DEADLINE_POLL_MS } : {}),
       });
       parts.engine.start();
       const engine = meteredEngine(parts.engine, metrics);
       const registry = new DeviceRegistry({
-        store: parts.store,
+        store,
         engine,
         clock,
         logger: logger.child({ component: 'registry' }),
+        cluster: signals,
       });
       await registry.init();
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
@@ -182,7 +218,8 @@ export class Hub {
         clock,
         logger: logger.child({ component }),
         hubName: hubNameOf(config.hosts[0]!),
-        sessions: parts.store!,
+        sessions: store,
+        cluster: signals,
       });
       const mqtt = createMqttGateway(ctx('mqtt'));
       const amqp = createAmqpGateway(ctx('amqp'));

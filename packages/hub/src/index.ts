@@ -28,4 +28,5 @@ export { Hub, type HubStartOptions } from './hub.js';
 export { createLogger } from './observability/logger.js';
 export { HubMetrics } from './observability/metrics.js';
 export type { DeviceJson, Registry, SharedAccessPolicy } from './registry/types.js';
+export { redactUrl } from './store/postgres/postgres-store.js';
 export { type CaFiles, ensureCa, ensureTlsMaterial, type TlsMaterial, tlsDir } from './tls/index.js';

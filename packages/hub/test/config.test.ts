@@ -208,6 +208,7 @@ describe('ranges and types', () => {
     assert.deepEqual(parseConfig({ env: { FERRY_STORE_KIND: 'postgres', FERRY_STORE_URL: 'postgres://x' } }).store, {
       kind: 'postgres',
       url: 'postgres://x',
+      schema: 'ferry',
     });
     assert.deepEqual(parseConfig({ file: { store: { path: '/db.sqlite' } } }).store, {
       kind: 'sqlite',
@@ -227,6 +228,27 @@ describe('ranges and types', () => {
       synchronous: 'FULL',
     });
     configError(() => parseConfig({ file: { store: { worker: 'yes' } } }), 'store.worker');
+  });
+});
+
+describe('store: postgres', () => {
+  test('store.url alone selects postgres; store.schema is taken', () => {
+    assert.deepEqual(parseConfig({ flags: { store: { url: 'postgresql://h/db', schema: 'hub_b' } } }).store, {
+      kind: 'postgres',
+      url: 'postgresql://h/db',
+      schema: 'hub_b',
+    });
+  });
+
+  test('options of the other store kind, a bad url or schema are refused by name', () => {
+    configError(() => parseConfig({ file: { store: { kind: 'sqlite', url: 'postgres://x' } } }), 'store.url');
+    configError(() => parseConfig({ file: { store: { schema: 'x' } } }), 'store.schema');
+    configError(() => parseConfig({ file: { store: { url: 'postgres://x', path: '/db' } } }), 'store.path');
+    configError(() => parseConfig({ env: { FERRY_STORE_URL: 'mysql://x' } }), 'store.url');
+    configError(
+      () => parseConfig({ env: { FERRY_STORE_URL: 'postgres://x', FERRY_STORE_SCHEMA: 'Bad-Name' } }),
+      'store.schema',
+    );
   });
 });
 

@@ -4,6 +4,7 @@ import type { C2dConfig, FeedbackConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { DeviceRecord, Store } from '../src/store/types.js';
+import { openTestStore } from './pg-test-db.js';
 
 export const C2D_DEFAULTS: C2dConfig = {
   defaultTtlMs: 3_600_000,
@@ -54,7 +55,7 @@ export async function harness(
   options: { c2d?: Partial<C2dConfig>; feedback?: Partial<FeedbackConfig>; store?: Store; clock?: ManualClock } = {},
 ): Promise<Harness> {
   const clock = options.clock ?? new ManualClock();
-  const store = options.store ?? new SqliteStore({ path: ':memory:' });
+  const store = options.store ?? (await defaultStore());
   const engine = new Engine({
     store,
     clock,
@@ -79,6 +80,11 @@ export async function harness(
       await store.close();
     },
   };
+}
+
+/** SQLite in memory, or a fresh PostgreSQL schema when FERRY_TEST_STORE=postgres (engine-postgres.test.ts). */
+async function defaultStore(): Promise<Store> {
+  return process.env.FERRY_TEST_STORE === 'postgres' ? openTestStore() : new SqliteStore({ path: ':memory:' });
 }
 
 export function msg(text: string, extra: Record<string, unknown> = {}) {

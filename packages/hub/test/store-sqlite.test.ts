@@ -9,6 +9,7 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../src/store/sqlite/worker-store.js';
 import { runStoreContract } from './store-contract.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
+import { runSharedStoreContract } from './store-contract-shared.js';
 
 runStoreContract('sqlite :memory:', async () => new SqliteStore({ path: ':memory:' }));
 
@@ -147,4 +148,10 @@ describe('SqliteStore specifics', () => {
     assert.throws(() => new SqliteStore({ path: ':memory:', synchronous: 'OFF' } as never), /synchronous/);
     assert.throws(() => new SqliteStore({ path: '' }), /path/);
   });
+});
+
+runSharedStoreContract('sqlite file (WAL)', async () => {
+  const path = join(dir, `shared-${n++}.db`);
+  const first = new SqliteStore({ path });
+  return [first, new SqliteStore({ path })];
 });

@@ -1,6 +1,6 @@
 /** `ferry hub start`: run a hub until SIGTERM or SIGINT, then stop it gracefully and exit 0. */
 import { resolve } from 'node:path';
-import { Hub, type HubConfig } from '@ferry/hub';
+import { Hub, type HubConfig, redactUrl } from '@ferry/hub';
 import { num, parse, str } from '../args.js';
 import { loadConfig } from '../config.js';
 import type { Io } from '../io.js';
@@ -18,6 +18,8 @@ const OPTIONS = {
   'port-mqtts': { type: 'string' },
   'port-amqps': { type: 'string' },
   'log-level': { type: 'string' },
+  'store-url': { type: 'string' },
+  'store-schema': { type: 'string' },
 } as const;
 
 /** An address and port as a URL authority (IPv6 in brackets). */
@@ -37,6 +39,11 @@ function banner(hub: Hub, config: Readonly<HubConfig>): string {
       ? [`  operations http://${hostPort(hub.operations.address, hub.operations.port)}  (/metrics, /health, /ready)`]
       : []),
     `  data       ${resolve(config.dataDir)}`,
+    ...(config.store.kind === 'postgres'
+      ? [
+          `  store      PostgreSQL ${redactUrl(config.store.url)}, schema ${config.store.schema} (nodes with the same URL and schema serve this hub)`,
+        ]
+      : []),
     '',
     'iothubowner connection string:',
     `  ${hub.connectionString('iothubowner')}`,
@@ -66,6 +73,7 @@ export async function hubStart(args: string[], io: Io): Promise<number> {
     bind: str(values.bind),
     ports: { https: num(values['port-https']), mqtts: num(values['port-mqtts']), amqps: num(values['port-amqps']) },
     log: { level: str(values['log-level']) },
+    store: { url: str(values['store-url']), schema: str(values['store-schema']) },
   });
   const hub = await Hub.start(config);
   io.out(banner(hub, config));

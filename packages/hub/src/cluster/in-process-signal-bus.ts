@@ -1,10 +1,10 @@
 /** The SignalBus of a single process (SQLite): an EventEmitter, one event name per device. */
 import { EventEmitter } from 'node:events';
-import type { SignalBus } from './signal-bus.js';
+import type { ClusterEvents, SignalBus } from './signal-bus.js';
 
 const FEEDBACK = Symbol('feedback');
 
-export class InProcessSignalBus implements SignalBus {
+export class InProcessSignalBus implements SignalBus, ClusterEvents {
   private readonly emitter = new EventEmitter();
 
   constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {
@@ -26,6 +26,27 @@ export class InProcessSignalBus implements SignalBus {
 
   onFeedback(fn: () => void): () => void {
     return this.subscribe(FEEDBACK, fn);
+  }
+
+  /** Wakes every device and feedback listener (after signals may have been missed). */
+  wakeAll(): void {
+    for (const event of this.emitter.eventNames()) this.emitter.emit(event);
+  }
+
+  publishDeviceChange(): void {}
+
+  onRemoteDeviceChange(): () => void {
+    return () => {};
+  }
+
+  publishConnection(): void {}
+
+  onRemoteConnection(): () => void {
+    return () => {};
+  }
+
+  onRemoteWake(): () => void {
+    return () => {};
   }
 
   private subscribe(event: string | symbol, fn: () => void): () => void {

@@ -1,2 +1,3 @@
 export { InProcessSignalBus } from './in-process-signal-bus.js';
-export type { SignalBus } from './signal-bus.js';
+export { PostgresSignalBus } from './postgres-signal-bus.js';
+export type { ClusterEvents, ConnectionProtocol, SignalBus } from './signal-bus.js';

@@ -10,3 +10,20 @@ export interface SignalBus {
   notifyFeedback(): void;
   onFeedback(fn: () => void): () => void;
 }
+
+export type ConnectionProtocol = 'mqtt' | 'amqp';
+
+/**
+ * What one node tells the others beyond C2D wake-ups. A single process has no others, so its bus
+ * sends nothing and never calls back.
+ */
+export interface ClusterEvents {
+  /** A registry write committed on this node: the others re-read the device and cut off what it no longer allows. */
+  publishDeviceChange(deviceId: string): void;
+  onRemoteDeviceChange(fn: (deviceId: string) => void): () => void;
+  /** This node now holds the device's connection (claimed at `at`, ms): the others drop theirs, as the newest wins. */
+  publishConnection(protocol: ConnectionProtocol, deviceId: string, at: number): void;
+  onRemoteConnection(fn: (protocol: ConnectionProtocol, deviceId: string, at: number) => void): () => void;
+  /** A device woken by another node's commit (its onDevice listeners are called as well). */
+  onRemoteWake(fn: (deviceId: string) => void): () => void;
+}

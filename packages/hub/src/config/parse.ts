@@ -168,17 +168,49 @@ function crossCheck(values: Values): void {
   if (get('tls.caFile') !== undefined && get('tls.certFile') === undefined) {
     throw new ConfigError('tls.caFile', 'tls.caFile is only used with tls.certFile and tls.keyFile');
   }
+}
+
+/**
+ * store.url alone selects PostgreSQL (`ferry hub start --store-url URL`); options of the other
+ * store kind are refused by name.
+ */
+function checkStore(values: Values, given: ReadonlySet<string>): void {
+  const get = (p: string) => values.get(p);
+  if (get('store.url') !== undefined && !given.has('store.kind')) values.set('store.kind', 'postgres');
   const kind = get('store.kind');
-  if (kind === 'postgres' && get('store.url') === undefined) {
-    throw new ConfigError('store.url', `store.kind "postgres" needs store.url (or ${envName('store.url')})`);
-  }
-  if (kind === 'sqlite' && get('store.url') !== undefined) {
-    throw new ConfigError('store.url', 'store.url is only used with store.kind "postgres"');
+  if (kind === 'postgres') {
+    const url = get('store.url') as string | undefined;
+    if (url === undefined) {
+      throw new ConfigError('store.url', `store.kind "postgres" needs store.url (or ${envName('store.url')})`);
+    }
+    if (!/^postgres(ql)?:\/\//.test(url)) {
+      throw new ConfigError('store.url', 'store.url must be a postgres:// URL (postgres://user:password@host:5432/db)');
+    }
+    const schema = get('store.schema') as string | undefined;
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,56}$/.test(schema)) {
+      throw new ConfigError(
+        'store.schema',
+        'store.schema must be a lower-case SQL identifier of at most 57 characters',
+      );
+    }
+    for (const p of ['store.path', 'store.synchronous', 'store.worker']) {
+      if (given.has(p)) throw new ConfigError(p, `${p} is only used with store.kind "sqlite"`);
+    }
+  } else {
+    for (const p of ['store.url', 'store.schema']) {
+      if (given.has(p)) throw new ConfigError(p, `${p} is only used with store.kind "postgres"`);
+    }
   }
 }
 
 function storeOf(values: Values): StoreConfig {
-  if (values.get('store.kind') === 'postgres') return { kind: 'postgres', url: values.get('store.url') as string };
+  if (values.get('store.kind') === 'postgres') {
+    return {
+      kind: 'postgres',
+      url: values.get('store.url') as string,
+      schema: (values.get('store.schema') as string) ?? 'ferry',
+    };
+  }
   const path = values.get('store.path') as string | undefined;
   const synchronous = values.get('store.synchronous') as 'FULL' | 'NORMAL';
   const sqlite =
@@ -193,13 +225,17 @@ function storeOf(values: Values): StoreConfig {
  */
 export function parseConfig(sources: ConfigSources = {}): Readonly<HubConfig> {
   const values: Values = new Map();
-  flatten(DEFAULT_CONFIG, '', values);
   if (sources.file !== undefined) {
     readObject(sources.file, `(in config file${sources.fileName ? ` ${sources.fileName}` : ''})`, values);
   }
   if (sources.env) readEnv(sources.env, values);
   if (sources.flags !== undefined) readObject(sources.flags, '(from the command line)', values);
+  const given = new Set(values.keys());
+  const defaults: Values = new Map();
+  flatten(DEFAULT_CONFIG, '', defaults);
+  for (const [path, value] of defaults) if (!values.has(path)) values.set(path, value);
   crossCheck(values);
+  checkStore(values, given);
   const store = storeOf(values);
   for (const p of [...values.keys()]) if (p.startsWith('store.')) values.delete(p);
   const config = nest(values) as unknown as HubConfig;

@@ -41,6 +41,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'store.synchronous': enumOf('FULL', 'NORMAL'),
   'store.worker': bool,
   'store.url': string,
+  'store.schema': string,
   'c2d.defaultTtlMs': duration(1, 365 * DAY),
   'c2d.maxTtlMs': duration(1, 365 * DAY),
   'c2d.maxDeliveryCount': int(1, 100),

@@ -34,7 +34,8 @@ export type StoreConfig =
       synchronous: 'FULL' | 'NORMAL';
       worker?: boolean;
     }
-  | { kind: 'postgres'; url: string };
+  /** Several nodes share one hub through it; `schema` (default "ferry") lets hubs share a database. */
+  | { kind: 'postgres'; url: string; schema: string };
 
 export interface ConnectionLimits {
   /** A TLS handshake not finished in this time is dropped (8883, 5671, 443). */

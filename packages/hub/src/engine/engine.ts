@@ -14,7 +14,7 @@ import {
 import pino, { type Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { InProcessSignalBus } from '../cluster/in-process-signal-bus.js';
-import type { SignalBus } from '../cluster/signal-bus.js';
+import type { ClusterEvents, SignalBus } from '../cluster/signal-bus.js';
 import type { C2dConfig, FeedbackConfig } from '../config/types.js';
 import type { CommitResult, QueueOp, QueueOpResult, QueuePolicy, SettleAction, Store } from '../store/types.js';
 import { GroupCommitter } from './group-commit.js';
@@ -30,7 +30,12 @@ export interface EngineOptions {
   feedback: FeedbackConfig;
   logger?: Logger;
   /** Defaults to an in-process bus (single node, SQLite). */
-  signals?: SignalBus;
+  signals?: SignalBus & Partial<Pick<ClusterEvents, 'onRemoteWake'>>;
+  /**
+   * Several nodes: other nodes' commits move the earliest deadline too, so re-read it this often
+   * (a node only learns of its own commits). Undefined for one process.
+   */
+  deadlinePollMs?: number;
 }
 
 /** How many due items of each kind one scheduler batch handles. */
@@ -52,6 +57,8 @@ export class Engine implements C2dEngine {
   private readonly scheduler: Scheduler;
   private readonly waiting: WaitingReceivers;
   private stopped = false;
+  private readonly deadlinePollMs: number | undefined;
+  private deadlinePoll: NodeJS.Timeout | undefined;
   private readonly recordListeners = new Set<(records: readonly FeedbackRecord[]) => void>();
 
   constructor(options: EngineOptions) {
@@ -59,6 +66,7 @@ export class Engine implements C2dEngine {
     this.clock = options.clock;
     this.c2d = options.c2d;
     this.logger = options.logger ?? pino({ level: 'silent' });
+    this.deadlinePollMs = options.deadlinePollMs;
     this.signals =
       options.signals ?? new InProcessSignalBus((err) => this.logger.error({ err }, 'signal listener threw'));
     const f = options.feedback;
@@ -82,6 +90,8 @@ export class Engine implements C2dEngine {
       (ops, add) => this.waiting.extendGroup(ops, add),
     );
     this.waiting = new WaitingReceivers((op) => this.committer.submit(op));
+    // Messages committed by another node wake this node's waiting receivers too.
+    options.signals?.onRemoteWake?.((deviceId) => this.waiting.woken(deviceId));
     this.scheduler = new Scheduler(
       this.clock,
       () => this.store.nextDeadline(this.policy),
@@ -99,11 +109,17 @@ export class Engine implements C2dEngine {
   start(): void {
     this.stopped = false;
     this.scheduler.start();
+    if (this.deadlinePollMs !== undefined && !this.deadlinePoll) {
+      this.deadlinePoll = setInterval(() => this.scheduler.refresh(), this.deadlinePollMs);
+      this.deadlinePoll.unref();
+    }
   }
 
   /** Refuses new work, lets queued operations commit, and cancels the timer. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.deadlinePoll);
+    this.deadlinePoll = undefined;
     this.scheduler.stop();
     this.waiting.close();
     await this.committer.idle();

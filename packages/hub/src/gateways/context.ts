@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/types.js';
 import type { Clock } from '../clock.js';
+import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HubConfig } from '../config/types.js';
 import type { C2dEngine } from '../engine/types.js';
 import type { Registry } from '../registry/types.js';
@@ -19,6 +20,8 @@ export interface GatewayContext {
   hubName: string;
   /** Persistent MQTT sessions (clean session 0); the MQTT gateway keeps them in memory when absent. */
   sessions?: Pick<RegistryStore, 'getMqttSession' | 'putMqttSession' | 'deleteMqttSession'>;
+  /** Connection claims between nodes (a device has one connection hub-wide); absent for one process. */
+  cluster?: Pick<ClusterEvents, 'publishConnection' | 'onRemoteConnection'>;
 }
 
 export interface ConnectionInfo {

@@ -6,6 +6,7 @@
 import { FerryError } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { C2dEngine } from '../engine/types.js';
 import type { DeviceRecord, InspectionStore, RegistryStore } from '../store/types.js';
 import { type LiveState, NEVER, newEtag, newGenerationId, toDeviceJson } from './device-json.js';
@@ -32,6 +33,8 @@ export interface DeviceRegistryOptions {
   clock: Clock;
   /** Where a failing device-change listener is reported. */
   logger?: Logger;
+  /** Several nodes: changes made here are published, and changes made elsewhere reach this node's listeners. */
+  cluster?: Pick<ClusterEvents, 'publishDeviceChange' | 'onRemoteDeviceChange'>;
 }
 
 function notFound(deviceId: string): FerryError {
@@ -86,12 +89,28 @@ export class DeviceRegistry implements Registry {
   private readonly live = new Map<string, LiveState>();
   private policyList: readonly SharedAccessPolicy[] = [];
   private policyByName = new Map<string, SharedAccessPolicy>();
+  private readonly cluster: DeviceRegistryOptions['cluster'];
 
   constructor(opts: DeviceRegistryOptions) {
     this.store = opts.store;
     this.engine = opts.engine;
     this.clock = opts.clock;
     this.logger = opts.logger;
+    this.cluster = opts.cluster;
+    this.cluster?.onRemoteDeviceChange((deviceId) => void this.changedElsewhere(deviceId));
+  }
+
+  /** Another node wrote the device: re-read it, then tell this node's listeners as for a local change. */
+  private async changedElsewhere(deviceId: string): Promise<void> {
+    let record: DeviceRecord | undefined;
+    try {
+      record = await this.store.getDevice(deviceId);
+    } catch (err) {
+      this.logger?.error({ err, deviceId }, 'could not re-read a device changed on another node');
+      return;
+    }
+    if (!record) this.live.delete(deviceId);
+    this.tellListeners(deviceId, record && toIdentity(record));
   }
 
   /** Creates the default policies that do not exist yet (with new keys), then caches all policies. */
@@ -225,8 +244,13 @@ export class DeviceRegistry implements Registry {
     return () => void this.changeListeners.delete(entry);
   }
 
-  /** The write is committed: a listener's failure must not turn it into an error for the caller. */
   private changed(deviceId: string, identity: DeviceIdentity | undefined): void {
+    this.tellListeners(deviceId, identity);
+    this.cluster?.publishDeviceChange(deviceId);
+  }
+
+  /** The write is committed: a listener's failure must not turn it into an error for the caller. */
+  private tellListeners(deviceId: string, identity: DeviceIdentity | undefined): void {
     for (const listener of [...this.changeListeners]) {
       try {
         listener(deviceId, identity);

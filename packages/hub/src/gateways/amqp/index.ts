@@ -18,16 +18,31 @@ export { MAX_FRAME_SIZE } from './connection.js';
 
 class DeviceLinks implements DeviceLinkDirectory {
   private readonly byDevice = new Map<string, DeviceLink>();
+  /** When each device's live link claimed it (a newer claim on another node takes over). */
+  private readonly claimedAt = new Map<string, number>();
 
   constructor(private readonly ctx: GatewayContext) {}
 
   claim(link: DeviceLink): void {
     const old = this.byDevice.get(link.deviceId);
     this.byDevice.set(link.deviceId, link);
+    const now = this.ctx.clock.now();
+    this.claimedAt.set(link.deviceId, now);
+    this.ctx.cluster?.publishConnection('amqp', link.deviceId, now);
     if (old && old !== link) {
       this.ctx.logger.info({ deviceId: link.deviceId }, 'a new device link replaces the old one');
       void old.close(amqpError('LinkCreationConflict', 'A newer link for this device replaced this one'));
     }
+  }
+
+  /** The device attached on another node after it attached here: the newest wins, as on one node. */
+  claimedElsewhere(deviceId: string, at: number): void {
+    const link = this.byDevice.get(deviceId);
+    if (!link || (this.claimedAt.get(deviceId) ?? 0) >= at) return;
+    this.ctx.logger.info({ deviceId }, 'a device link on another node replaces this one');
+    void link.close(
+      amqpError('LinkCreationConflict', 'A newer link for this device on another node replaced this one'),
+    );
   }
 
   /** Detach the device's C2D link (its unsettled messages go back to the queue). */
@@ -41,6 +56,7 @@ class DeviceLinks implements DeviceLinkDirectory {
   gone(link: DeviceLink): void {
     if (this.byDevice.get(link.deviceId) !== link) return;
     this.byDevice.delete(link.deviceId);
+    this.claimedAt.delete(link.deviceId);
     this.ctx.registry.setConnectionState(link.deviceId, 'Disconnected');
   }
 }
@@ -49,12 +65,17 @@ class AmqpGateway implements StreamGateway {
   private readonly connections = new Set<AmqpConnection>();
   private readonly devices: DeviceLinks;
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeCluster: () => void;
   private closing = false;
   private nextId = 1;
 
   constructor(private readonly ctx: GatewayContext) {
     this.devices = new DeviceLinks(ctx);
     this.unsubscribe = ctx.registry.onDeviceChange((id, identity) => this.deviceChanged(id, identity));
+    this.unsubscribeCluster =
+      ctx.cluster?.onRemoteConnection((protocol, id, at) => {
+        if (protocol === 'amqp') this.devices.claimedElsewhere(id, at);
+      }) ?? (() => {});
   }
 
   get connectionCount(): number {
@@ -100,6 +121,7 @@ class AmqpGateway implements StreamGateway {
   async close(): Promise<void> {
     this.closing = true;
     this.unsubscribe();
+    this.unsubscribeCluster();
     await Promise.all([...this.connections].map((c) => c.shutdown()));
   }
 }

@@ -23,12 +23,19 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
   private readonly byDevice = new Map<string, MqttConnection>();
   /** Connections between CONNECT and claim: a registry change must reach them too. */
   private readonly authenticating = new Set<MqttConnection>();
+  /** When each device's live connection claimed it (a newer claim on another node takes over). */
+  private readonly claimedAt = new Map<string, number>();
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeCluster: () => void;
   private closing = false;
 
   constructor(readonly ctx: GatewayContext) {
     this.sessions = ctx.sessions ?? new MemorySessionStore();
     this.unsubscribe = ctx.registry.onDeviceChange((id, identity) => this.deviceChanged(id, identity));
+    this.unsubscribeCluster =
+      ctx.cluster?.onRemoteConnection((protocol, id, at) => {
+        if (protocol === 'mqtt') this.claimedElsewhere(id, at);
+      }) ?? (() => {});
   }
 
   get connectionCount(): number {
@@ -60,7 +67,18 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     const previous = this.byDevice.get(deviceId);
     conn.deviceId = deviceId;
     this.byDevice.set(deviceId, conn);
+    const now = this.ctx.clock.now();
+    this.claimedAt.set(deviceId, now);
+    this.ctx.cluster?.publishConnection('mqtt', deviceId, now);
     return previous === conn ? undefined : previous;
+  }
+
+  /** The device connected to another node after it connected here: the newest wins, as on one node. */
+  private claimedElsewhere(deviceId: string, at: number): void {
+    const conn = this.byDevice.get(deviceId);
+    if (!conn || (this.claimedAt.get(deviceId) ?? 0) >= at) return;
+    conn.logger.info({ deviceId }, 'a connection of the same device on another node takes over');
+    void conn.close('taken over by a new connection of the same device on another node', 'info');
   }
 
   forget(conn: MqttConnection): void {
@@ -70,6 +88,7 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     // After a takeover the device's entry already belongs to the new connection.
     if (id !== undefined && this.byDevice.get(id) === conn) {
       this.byDevice.delete(id);
+      this.claimedAt.delete(id);
       this.ctx.registry.setConnectionState(id, 'Disconnected');
     }
   }
@@ -77,6 +96,7 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
   async close(): Promise<void> {
     this.closing = true;
     this.unsubscribe();
+    this.unsubscribeCluster();
     await Promise.all([...this.connections].map((c) => c.close('the hub is shutting down', 'info')));
   }
 

@@ -1,0 +1,91 @@
+/**
+ * The store's read-only queries on PostgreSQL (InspectionStore), as on SQLite: a page of devices,
+ * a peek at one device's queue, hub-wide queue totals. Plain SELECTs; nothing here writes.
+ */
+import type { Ack } from '@ferry/common';
+import type pg from 'pg';
+import type { DevicePageQuery, PendingMessage } from '../types.js';
+
+interface PeekRow {
+  device_id: string;
+  seq: string;
+  message_id: string | null;
+  correlation_id: string | null;
+  user_id: string | null;
+  content_type: string | null;
+  content_encoding: string | null;
+  ack: Ack | null;
+  expiry: string;
+  default_expiry: boolean;
+  enqueued_at: string;
+  properties: string;
+  body: Buffer;
+  delivery_count: number;
+  lock_token: string | null;
+  locked_until: string | null;
+}
+
+/** LIKE with `\` as the escape character, so `%` and `_` in the search text match themselves. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export class InspectionQueries {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** The ids of one page, in byte order as on SQLite; the store reads the records. */
+  async devicePageIds(q: DevicePageQuery): Promise<string[]> {
+    const like = q.idContains ? likePattern(q.idContains) : null;
+    const r = await this.pool.query<{ device_id: string }>(
+      `SELECT device_id FROM devices WHERE device_id COLLATE "C" > $1
+       AND ($2::text IS NULL OR device_id ILIKE $2) ORDER BY device_id COLLATE "C" LIMIT $3`,
+      [q.afterDeviceId ?? '', like, Math.max(0, Math.floor(q.limit))],
+    );
+    return r.rows.map((x) => x.device_id);
+  }
+
+  async peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
+    const r = await this.pool.query<PeekRow>(
+      `SELECT device_id, seq, message_id, correlation_id, user_id, content_type, content_encoding, ack, expiry,
+       default_expiry, enqueued_at, properties, body, delivery_count, lock_token, locked_until
+       FROM c2d_messages WHERE device_id = $1 AND expiry > $2 ORDER BY seq LIMIT $3`,
+      [deviceId, now, Math.max(0, Math.floor(limit))],
+    );
+    return r.rows.map((row) => toPending(row, now));
+  }
+
+  async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
+    const r = await this.pool.query<{ total: number; invisible: number }>(
+      `SELECT count(*)::integer AS total,
+       count(*) FILTER (WHERE lock_token IS NOT NULL AND locked_until > $1)::integer AS invisible
+       FROM c2d_messages WHERE expiry > $1`,
+      [now],
+    );
+    const { total, invisible } = r.rows[0]!;
+    return { enqueued: total - invisible, invisible };
+  }
+}
+
+function toPending(r: PeekRow, now: number): PendingMessage {
+  const lockedUntil = r.locked_until === null ? null : Number(r.locked_until);
+  const locked = r.lock_token !== null && lockedUntil !== null && lockedUntil > now;
+  const m: PendingMessage = {
+    deviceId: r.device_id,
+    sequenceNumber: Number(r.seq),
+    expiryTimeUtc: Number(r.expiry),
+    enqueuedTimeUtc: Number(r.enqueued_at),
+    properties: JSON.parse(r.properties) as Record<string, string>,
+    body: r.body,
+    deliveryCount: r.delivery_count,
+    state: locked ? 'Invisible' : 'Enqueued',
+    lockedUntil: locked ? lockedUntil : null,
+  };
+  if (r.ack !== null) m.ack = r.ack;
+  if (r.default_expiry) m.defaultExpiry = true;
+  if (r.message_id !== null) m.messageId = r.message_id;
+  if (r.correlation_id !== null) m.correlationId = r.correlation_id;
+  if (r.user_id !== null) m.userId = r.user_id;
+  if (r.content_type !== null) m.contentType = r.content_type;
+  if (r.content_encoding !== null) m.contentEncoding = r.content_encoding;
+  return m;
+}

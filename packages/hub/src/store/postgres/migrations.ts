@@ -1,0 +1,56 @@
+/**
+ * Versioned schema for PostgreSQL. All migrations run in one transaction under a transaction-scoped
+ * advisory lock keyed by the schema name, so two nodes starting at once never both apply one: the
+ * second waits, then finds the schema current. Never edit a released migration: append a new one.
+ */
+import type pg from 'pg';
+import { FEEDBACK_SQL } from './feedback-sql.js';
+import { QUEUE_SQL } from './queue-sql.js';
+import { TABLES_SQL } from './schema-sql.js';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'registry, c2d queues, feedback, commit functions', sql: TABLES_SQL + FEEDBACK_SQL + QUEUE_SQL },
+];
+
+/** A schema name is quoted into DDL, so only plain identifiers are accepted. */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Creates the schema when missing and applies the migrations newer than it; refuses a newer schema. */
+export async function migrate(client: pg.ClientBase, schema: string, now: number): Promise<void> {
+  if (!SCHEMA_NAME.test(schema)) throw new TypeError(`invalid schema name "${schema}"`);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1), 0)', [schema]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(`SET LOCAL search_path TO "${schema}"`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at bigint NOT NULL)`);
+    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
+    const current = rows[0]?.v ?? 0;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+    if (current > latest) {
+      throw new Error(
+        `database schema "${schema}" is at version ${current}, newer than this Ferry supports (${latest}); upgrade Ferry`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+        m.version,
+        m.name,
+        now,
+      ]);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,409 @@
+/**
+ * The Store on PostgreSQL (node-postgres, a pool), so several hub processes serve one hub. The
+ * registry is one statement per call; a group commit is ONE call of the server-side function
+ * ferry_commit (queue-sql.ts): one transaction, one round trip, whatever the group's size. The
+ * ops travel as JSON and the message bodies as one bytea array beside it.
+ *
+ * A group runs first without per-op subtransactions (they cost on a busy server). When it raises
+ * an SQL error it is run again with each op in its own savepoint, so one bad op fails alone, as on
+ * SQLite. A lost connection is not retried: the group fails and its callers get ServerError, and
+ * nothing is acknowledged that was not committed.
+ */
+import { randomUUID } from 'node:crypto';
+import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
+import pg from 'pg';
+import type {
+  CommitResult,
+  DevicePageQuery,
+  DeviceRecord,
+  FailedResult,
+  MqttSessionRecord,
+  PendingMessage,
+  PolicyRecord,
+  QueueOp,
+  QueueOpResult,
+  QueuePolicy,
+  Store,
+} from '../types.js';
+import { InspectionQueries } from './inspection-queries.js';
+import { migrate, SCHEMA_NAME } from './migrations.js';
+import { RegistryQueries } from './registry-queries.js';
+
+export interface PostgresStoreOptions {
+  /** A postgres:// URL. */
+  url: string;
+  /** Where the tables live; several hubs (or test runs) can share one database. Default "ferry". */
+  schema?: string;
+  /** Pool size (default 8). */
+  poolSize?: number;
+  /** This process's name in cross-node signals (default a random UUID). */
+  nodeId?: string;
+  /** Errors of idle pooled connections (the server went away); they are replaced on next use. */
+  onPoolError?: (err: Error) => void;
+}
+
+const OPTION_KEYS = new Set(['url', 'schema', 'poolSize', 'nodeId', 'onPoolError']);
+
+/** SQLSTATE classes where replaying the group op by op cannot help (connection, resources, system). */
+const NOT_RETRIED = /^(08|53|57|58|XX)/;
+
+/**
+ * A lost or refused database connection (no SQLSTATE at all: a socket error, a terminated or
+ * timed-out connection; or class 08, or 57P: the server shut down or is starting) is answered as
+ * IoT Hub answers an internal failure: ServerError (HTTP 500, amqp:internal-error), issue 9. Real
+ * storage faults the server reports (class 53 disk full, 58 I/O) pass through unchanged, so the
+ * hub's storage health check answers them ServerBusy like SQLite's.
+ */
+function connectionLost(err: unknown): FerryError | undefined {
+  if (err instanceof FerryError) return undefined;
+  const code = err instanceof pg.DatabaseError ? (err.code ?? '') : undefined;
+  if (code !== undefined && !/^(08|57P)/.test(code)) return undefined;
+  const what = err instanceof Error ? err.message : String(err);
+  return new FerryError('ServerError', `the PostgreSQL connection failed: ${what}`, { cause: err });
+}
+
+/** Runs one database call; a lost connection becomes ServerError (see connectionLost). */
+async function guarded<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw connectionLost(err) ?? err;
+  }
+}
+
+interface Encoded {
+  json: Record<string, unknown>;
+  body: Buffer | null;
+}
+
+interface CommitRow {
+  results: Array<Record<string, unknown>>;
+  woken: string[];
+  feedbackAvailable: boolean;
+  earliestDeadline: number | null;
+  /** The JSON text of each feedback record the commit appended; null when none. */
+  feedbackRecords: string[] | null;
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+export class PostgresStore implements Store {
+  /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
+  commitCount = 0;
+  private readonly registry: RegistryQueries;
+  private readonly inspection: InspectionQueries;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly schema: string,
+    /** The LISTEN/NOTIFY channel of this hub (one per schema). */
+    readonly channel: string,
+    readonly nodeId: string,
+    readonly url: string,
+  ) {
+    this.registry = new RegistryQueries(pool);
+    this.inspection = new InspectionQueries(pool);
+  }
+
+  /** Connects, creates or migrates the schema (safe when several nodes start at once), and returns the store. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key)) {
+        throw new TypeError(`PostgresStore: unknown option "${key}" (expected ${[...OPTION_KEYS].join(', ')})`);
+      }
+    }
+    if (typeof options.url !== 'string' || !/^postgres(ql)?:\/\//.test(options.url)) {
+      throw new TypeError('PostgresStore: option "url" must be a postgres:// URL');
+    }
+    const schema = options.schema ?? 'ferry';
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new TypeError(`PostgresStore: option "schema" must be a lower-case SQL identifier, got "${schema}"`);
+    }
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 8,
+      // Every statement finds the hub's tables and functions in its schema.
+      options: `-c search_path=${schema}`,
+      connectionTimeoutMillis: 5000,
+      keepAlive: true,
+      application_name: 'ferry',
+    });
+    pool.on('error', options.onPoolError ?? (() => {}));
+    try {
+      const client = await pool.connect();
+      try {
+        await migrate(client, schema, Date.now());
+      } finally {
+        client.release();
+      }
+    } catch (err) {
+      await pool.end().catch(() => {});
+      // A FerryError, so `ferry hub start` prints one line saying what and where.
+      throw new FerryError(
+        'ServiceUnavailable',
+        `cannot open the PostgreSQL store at ${redactUrl(options.url)} (schema ${schema}): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const channel = `ferry_${schema}`.slice(0, 63);
+    return new PostgresStore(pool, schema, channel, options.nodeId ?? randomUUID(), options.url);
+  }
+
+  async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
+    const results: Array<QueueOpResult | undefined> = [];
+    const sent: Encoded[] = [];
+    const at: number[] = [];
+    ops.forEach((op, i) => {
+      try {
+        sent.push(encode(op));
+        at.push(i);
+        results.push(undefined);
+      } catch (cause) {
+        results.push({ ok: false, error: 'ServerError', cause } satisfies FailedResult);
+      }
+    });
+    if (sent.length === 0) {
+      return {
+        results: results as QueueOpResult[],
+        wokenDevices: [],
+        feedbackAvailable: false,
+        earliestDeadline: null,
+      };
+    }
+    const row = await guarded(this.run(sent, now, policy));
+    this.commitCount++;
+    row.results.forEach((r, j) => {
+      results[at[j]!] = decode(r, ops[at[j]!]!);
+    });
+    return {
+      results: results as QueueOpResult[],
+      wokenDevices: row.woken,
+      feedbackAvailable: row.feedbackAvailable,
+      earliestDeadline: row.earliestDeadline,
+      ...(row.feedbackRecords && { feedbackRecords: row.feedbackRecords.map((r) => JSON.parse(r) as FeedbackRecord) }),
+    };
+  }
+
+  private async run(ops: Encoded[], now: number, policy: QueuePolicy): Promise<CommitRow> {
+    const call = async (isolate: boolean) => {
+      const r = await this.pool.query<{ r: CommitRow }>({
+        name: isolate ? 'ferry_commit_isolated' : 'ferry_commit',
+        text: 'SELECT ferry_commit($1, $2, $3, $4, $5, $6, $7, $8) AS r',
+        values: [
+          JSON.stringify(ops.map((o) => o.json)),
+          ops.map((o) => o.body),
+          now,
+          new Date(now).toISOString(),
+          JSON.stringify(policy),
+          isolate,
+          this.channel,
+          this.nodeId,
+        ],
+      });
+      return r.rows[0]!.r;
+    };
+    try {
+      return await call(false);
+    } catch (err) {
+      if (!(err instanceof pg.DatabaseError) || NOT_RETRIED.test(err.code ?? '')) throw err;
+      return call(true);
+    }
+  }
+
+  async nextDeadline(policy: QueuePolicy): Promise<number | null> {
+    const r = await guarded(
+      this.pool.query<{ t: number | null }>('SELECT ferry_next_deadline($1) AS t', [policy.feedback.batchDelayMs]),
+    );
+    return r.rows[0]?.t ?? null;
+  }
+
+  async queueDepth(deviceId: string, now: number): Promise<number> {
+    const r = await guarded(
+      this.pool.query<{ n: number }>(
+        'SELECT count(*)::integer AS n FROM c2d_messages WHERE device_id = $1 AND expiry > $2',
+        [deviceId, now],
+      ),
+    );
+    return r.rows[0]!.n;
+  }
+
+  insertDevice(device: DeviceRecord): Promise<boolean> {
+    return guarded(this.registry.insertDevice(device));
+  }
+
+  replaceDevice(device: DeviceRecord, expectedEtag?: string): Promise<boolean> {
+    return guarded(this.registry.replaceDevice(device, expectedEtag ?? null));
+  }
+
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+    return guarded(this.registry.getDevice(deviceId));
+  }
+
+  listDevices(limit: number): Promise<DeviceRecord[]> {
+    return guarded(this.registry.listDevices(limit));
+  }
+
+  deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
+    return guarded(this.registry.deleteDevice(deviceId, expectedEtag ?? null));
+  }
+
+  countDevices(): Promise<{ total: number; enabled: number; disabled: number }> {
+    return guarded(this.registry.countDevices());
+  }
+
+  getPolicies(): Promise<PolicyRecord[]> {
+    return guarded(this.registry.getPolicies());
+  }
+
+  ensurePolicies(policies: PolicyRecord[]): Promise<void> {
+    return guarded(this.registry.ensurePolicies(policies));
+  }
+
+  getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
+    return guarded(this.registry.getMqttSession(deviceId));
+  }
+
+  putMqttSession(session: MqttSessionRecord): Promise<void> {
+    return guarded(this.registry.putMqttSession(session));
+  }
+
+  deleteMqttSession(deviceId: string): Promise<void> {
+    return guarded(this.registry.deleteMqttSession(deviceId));
+  }
+
+  async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
+    const ids = await guarded(this.inspection.devicePageIds(query));
+    const records = await Promise.all(ids.map((id) => guarded(this.registry.getDevice(id))));
+    return records.filter((r): r is DeviceRecord => r !== undefined);
+  }
+
+  peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
+    return guarded(this.inspection.peekMessages(deviceId, now, limit));
+  }
+
+  queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
+    return guarded(this.inspection.queueTotals(now));
+  }
+
+  private closed: Promise<void> | undefined;
+
+  close(): Promise<void> {
+    this.closed ??= this.pool.end();
+    return this.closed;
+  }
+}
+
+function text(v: unknown, what: string): string {
+  if (typeof v !== 'string') throw new TypeError(`${what} must be a string`);
+  return v;
+}
+
+/** The compact form ferry_apply reads; throws on a malformed op, which then fails alone. */
+function encode(op: QueueOp): Encoded {
+  switch (op.kind) {
+    case 'enqueue': {
+      const m = op.message;
+      if (!Buffer.isBuffer(m.body)) throw new TypeError('the message body must be a Buffer');
+      const json = {
+        k: 'enqueue',
+        d: text(m.deviceId, 'deviceId'),
+        messageId: m.messageId ?? null,
+        correlationId: m.correlationId ?? null,
+        userId: m.userId ?? null,
+        contentType: m.contentType ?? null,
+        contentEncoding: m.contentEncoding ?? null,
+        ack: m.ack ?? null,
+        expiry: m.expiryTimeUtc,
+        defaultExpiry: m.defaultExpiry === true,
+        properties: JSON.stringify(m.properties),
+      };
+      return { json, body: m.body };
+    }
+    case 'lease':
+      return { json: { k: 'lease', d: text(op.deviceId, 'deviceId'), max: Math.floor(op.max) }, body: null };
+    case 'settle':
+      return { json: { k: 'settle', d: text(op.deviceId, 'deviceId'), t: op.lockToken, a: op.action }, body: null };
+    case 'release':
+      return { json: { k: 'release', d: text(op.deviceId, 'deviceId'), t: [...op.lockTokens] }, body: null };
+    case 'purge':
+      return { json: { k: 'purge', d: text(op.deviceId, 'deviceId') }, body: null };
+    case 'expire':
+      return { json: { k: 'expire', limit: Math.floor(op.limit) }, body: null };
+    case 'leaseFeedback':
+      return { json: { k: 'leaseFeedback' }, body: null };
+    case 'settleFeedback':
+      return { json: { k: 'settleFeedback', t: op.lockToken, a: op.action }, body: null };
+  }
+}
+
+function decode(r: Record<string, unknown>, op: QueueOp): QueueOpResult {
+  if (r.ok === false && r.error === 'ServerError') {
+    return { ok: false, error: 'ServerError', cause: new Error(`${String(r.cause)} (SQLSTATE ${String(r.sqlstate)})`) };
+  }
+  if (op.kind === 'lease' && r.ok) {
+    return { ok: true, deliveries: (r.deliveries as DeliveryRow[]).map((d) => toDelivery(op.deviceId, d)) };
+  }
+  if (op.kind === 'leaseFeedback' && r.ok && r.batch) {
+    const b = r.batch as {
+      lockToken: string;
+      lockedUntil: number;
+      enqueuedTimeUtc: number;
+      deliveryCount: number;
+      records: string;
+    };
+    return { ok: true, batch: { ...b, records: JSON.parse(b.records) as FeedbackRecord[] } };
+  }
+  // Every other result already has the contract's shape.
+  return r as unknown as QueueOpResult;
+}
+
+interface DeliveryRow {
+  seq: number;
+  messageId: string | null;
+  correlationId: string | null;
+  userId: string | null;
+  contentType: string | null;
+  contentEncoding: string | null;
+  ack: NonNullable<Delivery['ack']> | null;
+  expiry: number;
+  defaultExpiry: boolean;
+  enqueuedAt: number;
+  properties: string;
+  body: string;
+  deliveryCount: number;
+  lockToken: string;
+  lockedUntil: number;
+  redelivered: boolean;
+}
+
+function toDelivery(deviceId: string, r: DeliveryRow): Delivery {
+  const d: Delivery = {
+    deviceId,
+    sequenceNumber: r.seq,
+    expiryTimeUtc: r.expiry,
+    enqueuedTimeUtc: r.enqueuedAt,
+    properties: JSON.parse(r.properties) as Record<string, string>,
+    body: Buffer.from(r.body, 'base64'),
+    deliveryCount: r.deliveryCount,
+    lockToken: r.lockToken,
+    lockedUntil: r.lockedUntil,
+    redelivered: r.redelivered,
+  };
+  if (r.ack !== null) d.ack = r.ack;
+  if (r.defaultExpiry) d.defaultExpiry = true;
+  if (r.messageId !== null) d.messageId = r.messageId;
+  if (r.correlationId !== null) d.correlationId = r.correlationId;
+  if (r.userId !== null) d.userId = r.userId;
+  if (r.contentType !== null) d.contentType = r.contentType;
+  if (r.contentEncoding !== null) d.contentEncoding = r.contentEncoding;
+  return d;
+}

@@ -1,0 +1,163 @@
+/** Devices, shared access policies and MQTT sessions on PostgreSQL: one statement each, so each is atomic. */
+import type pg from 'pg';
+import type { DeviceRecord, MqttSessionRecord, PolicyRecord } from '../types.js';
+
+interface DeviceRow {
+  device_id: string;
+  generation_id: string;
+  etag: string;
+  status: 'enabled' | 'disabled';
+  status_reason: string | null;
+  status_updated_time: string;
+  auth_type: DeviceRecord['authType'];
+  primary_key: string | null;
+  secondary_key: string | null;
+  primary_thumbprint: string | null;
+  secondary_thumbprint: string | null;
+  iot_edge: boolean;
+}
+
+const COLUMNS = `device_id, generation_id, etag, status, status_reason, status_updated_time, auth_type,
+  primary_key, secondary_key, primary_thumbprint, secondary_thumbprint, iot_edge`;
+
+function toRecord(r: DeviceRow): DeviceRecord {
+  return {
+    deviceId: r.device_id,
+    generationId: r.generation_id,
+    etag: r.etag,
+    status: r.status,
+    statusReason: r.status_reason,
+    statusUpdatedTime: r.status_updated_time,
+    authType: r.auth_type,
+    primaryKey: r.primary_key,
+    secondaryKey: r.secondary_key,
+    primaryThumbprint: r.primary_thumbprint,
+    secondaryThumbprint: r.secondary_thumbprint,
+    iotEdge: r.iot_edge,
+  };
+}
+
+/** $1..$12 in COLUMNS order. */
+function values(d: DeviceRecord): unknown[] {
+  return [
+    d.deviceId,
+    d.generationId,
+    d.etag,
+    d.status,
+    d.statusReason,
+    d.statusUpdatedTime,
+    d.authType,
+    d.primaryKey,
+    d.secondaryKey,
+    d.primaryThumbprint,
+    d.secondaryThumbprint,
+    d.iotEdge,
+  ];
+}
+
+export class RegistryQueries {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async insertDevice(d: DeviceRecord): Promise<boolean> {
+    const r = await this.pool.query(
+      `INSERT INTO devices (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (device_id) DO NOTHING`,
+      values(d),
+    );
+    return r.rowCount === 1;
+  }
+
+  async replaceDevice(d: DeviceRecord, expectedEtag: string | null): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE devices SET generation_id = $2, etag = $3, status = $4, status_reason = $5, status_updated_time = $6,
+         auth_type = $7, primary_key = $8, secondary_key = $9, primary_thumbprint = $10, secondary_thumbprint = $11,
+         iot_edge = $12
+       WHERE device_id = $1 AND ($13::text IS NULL OR etag = $13)`,
+      [...values(d), expectedEtag],
+    );
+    return r.rowCount === 1;
+  }
+
+  async getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+    const r = await this.pool.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE device_id = $1`, [deviceId]);
+    return r.rows[0] && toRecord(r.rows[0]);
+  }
+
+  async listDevices(limit: number): Promise<DeviceRecord[]> {
+    const r = await this.pool.query<DeviceRow>(
+      // COLLATE "C": the same byte order as SQLite's, whatever the database's collation.
+      `SELECT ${COLUMNS} FROM devices ORDER BY device_id COLLATE "C" LIMIT $1`,
+      [Math.max(0, Math.floor(limit))],
+    );
+    return r.rows.map(toRecord);
+  }
+
+  /** The device, its queue, its session and its un-batched feedback go together (spec §1.9), in one statement. */
+  async deleteDevice(deviceId: string, expectedEtag: string | null): Promise<boolean> {
+    const r = await this.pool.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM devices WHERE device_id = $1 AND ($2::text IS NULL OR etag = $2) RETURNING device_id),
+         q AS (DELETE FROM c2d_messages WHERE device_id IN (SELECT device_id FROM gone)),
+         s AS (DELETE FROM mqtt_sessions WHERE device_id IN (SELECT device_id FROM gone)),
+         f AS (DELETE FROM feedback_pending WHERE device_id IN (SELECT device_id FROM gone))
+       SELECT count(*)::integer AS n FROM gone`,
+      [deviceId, expectedEtag],
+    );
+    return r.rows[0]?.n === 1;
+  }
+
+  async countDevices(): Promise<{ total: number; enabled: number; disabled: number }> {
+    const r = await this.pool.query<{ total: number; enabled: number }>(
+      "SELECT count(*)::integer AS total, count(*) FILTER (WHERE status = 'enabled')::integer AS enabled FROM devices",
+    );
+    const { total, enabled } = r.rows[0]!;
+    return { total, enabled, disabled: total - enabled };
+  }
+
+  async getPolicies(): Promise<PolicyRecord[]> {
+    const r = await this.pool.query<{ key_name: string; primary_key: string; secondary_key: string; rights: string }>(
+      'SELECT key_name, primary_key, secondary_key, rights FROM policies ORDER BY key_name COLLATE "C"',
+    );
+    return r.rows.map((p) => ({
+      keyName: p.key_name,
+      primaryKey: p.primary_key,
+      secondaryKey: p.secondary_key,
+      rights: JSON.parse(p.rights) as string[],
+    }));
+  }
+
+  /** Two nodes starting at once both offer new keys; the first insert wins and both read it back. */
+  async ensurePolicies(policies: PolicyRecord[]): Promise<void> {
+    if (policies.length === 0) return;
+    await this.pool.query(
+      `INSERT INTO policies (key_name, primary_key, secondary_key, rights)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) ON CONFLICT (key_name) DO NOTHING`,
+      [
+        policies.map((p) => p.keyName),
+        policies.map((p) => p.primaryKey),
+        policies.map((p) => p.secondaryKey),
+        policies.map((p) => JSON.stringify(p.rights)),
+      ],
+    );
+  }
+
+  async getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
+    const r = await this.pool.query<{ device_id: string; c2d_qos: number | null }>(
+      'SELECT device_id, c2d_qos FROM mqtt_sessions WHERE device_id = $1',
+      [deviceId],
+    );
+    const s = r.rows[0];
+    return s && { deviceId: s.device_id, c2dQos: s.c2d_qos === 0 || s.c2d_qos === 1 ? s.c2d_qos : null };
+  }
+
+  async putMqttSession(s: MqttSessionRecord): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO mqtt_sessions (device_id, c2d_qos) VALUES ($1, $2)
+       ON CONFLICT (device_id) DO UPDATE SET c2d_qos = excluded.c2d_qos`,
+      [s.deviceId, s.c2dQos],
+    );
+  }
+
+  async deleteMqttSession(deviceId: string): Promise<void> {
+    await this.pool.query('DELETE FROM mqtt_sessions WHERE device_id = $1', [deviceId]);
+  }
+}

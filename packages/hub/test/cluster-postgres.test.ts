@@ -1,0 +1,156 @@
+/**
+ * Two nodes in one process on one PostgreSQL schema: each with its own store (pool), LISTEN/NOTIFY
+ * signal bus and engine, as two hub processes have. Signals cross between them, a node ignores its
+ * own, and a dropped LISTEN connection comes back by itself.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
+import pino from 'pino';
+import { systemClock } from '../src/clock.js';
+import { PostgresSignalBus } from '../src/cluster/postgres-signal-bus.js';
+import { Engine } from '../src/engine/engine.js';
+import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { C2D_DEFAULTS, deviceRecord, FEEDBACK_DEFAULTS, msg } from './engine-harness.js';
+import { dropSchemasWhenPassed, openTestStore, PG_URL, testSchema } from './pg-test-db.js';
+
+dropSchemasWhenPassed();
+
+interface Node {
+  store: PostgresStore;
+  bus: PostgresSignalBus;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+async function startNode(schema: string): Promise<Node> {
+  const store = await openTestStore(schema);
+  const bus = new PostgresSignalBus({
+    url: PG_URL,
+    channel: store.channel,
+    nodeId: store.nodeId,
+    pool: store.pool,
+    logger: pino({ level: 'silent' }),
+    retryMs: 50,
+  });
+  await bus.start();
+  const engine = new Engine({
+    store,
+    clock: systemClock,
+    c2d: C2D_DEFAULTS,
+    feedback: { ...FEEDBACK_DEFAULTS, batchDelayMs: 0 },
+    signals: bus,
+  });
+  engine.start();
+  return {
+    store,
+    bus,
+    engine,
+    async close() {
+      await engine.stop();
+      await bus.close();
+      await store.close();
+    },
+  };
+}
+
+/** Resolves on the first call of the returned callback; fails the test after 10 s. */
+function once<A extends unknown[]>(what: string): { fn: (...args: A) => void; called: Promise<A> } {
+  let fn!: (...args: A) => void;
+  const called = new Promise<A>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: not called within 10 s`)), 10_000);
+    fn = (...args: A) => {
+      clearTimeout(timer);
+      resolve(args);
+    };
+  });
+  return { fn, called };
+}
+
+describe('two nodes on one PostgreSQL schema', () => {
+  let a: Node;
+  let b: Node;
+  beforeEach(async () => {
+    const schema = testSchema();
+    [a, b] = await Promise.all([startNode(schema), startNode(schema)]);
+    await a.store.insertDevice(deviceRecord('d'));
+  });
+  afterEach(async () => {
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('a send through node A wakes the receiver on node B; its feedback wakes node A', async () => {
+    const woken = once('node B device signal');
+    const off = b.engine.onAvailable('d', woken.fn);
+    const feedback = once('node A feedback signal');
+    const offFeedback = a.engine.onFeedbackAvailable(feedback.fn);
+    await a.engine.send('d', msg('hello', { ack: 'positive', messageId: 'm1' }));
+    await woken.called;
+    off();
+    const [m] = await b.engine.receive('d');
+    assert.equal(m?.body.toString(), 'hello');
+    await b.engine.complete('d', m!.lockToken);
+    await feedback.called;
+    offFeedback();
+    const batch = await a.engine.receiveFeedback();
+    assert.deepEqual(
+      batch?.records.map((r) => [r.originalMessageId, r.statusCode]),
+      [['m1', 'Success']],
+    );
+  });
+
+  test('a receiver waiting on node B (direct delivery) gets a message sent through node A', async () => {
+    const waiting = b.engine.awaitMessages('d', 5);
+    await a.engine.send('d', msg('direct'));
+    const timer = setTimeout(() => waiting.cancel(), 10_000);
+    const got = await waiting.deliveries;
+    clearTimeout(timer);
+    assert.deepEqual(
+      got.map((m) => m.body.toString()),
+      ['direct'],
+    );
+  });
+
+  test('registry changes and connection claims reach the other node, and a node ignores its own', async () => {
+    const seenByA: string[] = [];
+    a.bus.onRemoteDeviceChange((id) => seenByA.push(id));
+    const change = once<[string]>('node B device change');
+    b.bus.onRemoteDeviceChange(change.fn);
+    a.bus.publishDeviceChange('d');
+    assert.deepEqual(await change.called, ['d']);
+    const claim = once<[string, string, number]>('node B connection claim');
+    b.bus.onRemoteConnection(claim.fn);
+    a.bus.publishConnection('mqtt', 'd', 1234);
+    assert.deepEqual(await claim.called, ['mqtt', 'd', 1234]);
+    // NOTIFYs arrive in commit order: once B's marker reached A, A's own change had arrived before it.
+    const marker = once<[string]>('node A marker');
+    a.bus.onRemoteDeviceChange(marker.fn);
+    b.bus.publishDeviceChange('marker');
+    await marker.called;
+    assert.deepEqual(seenByA, ['marker']);
+  });
+
+  test('a dropped LISTEN connection reconnects, wakes every listener, and signals flow again', async () => {
+    const resync = once('wake after reconnect');
+    const off = b.engine.onAvailable('idle-device', resync.fn);
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      const r = await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+        [`ferry-signals-${b.store.nodeId}`],
+      );
+      assert.equal(r.rowCount, 1);
+    } finally {
+      await admin.end();
+    }
+    await resync.called;
+    off();
+    await b.bus.whenListening();
+    const woken = once('node B device signal after reconnect');
+    const offD = b.engine.onAvailable('d', woken.fn);
+    await a.engine.send('d', msg('again'));
+    await woken.called;
+    offD();
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * Two real `ferry hub start` processes on one PostgreSQL schema, on two loopback addresses, driven
+ * by the official SDKs: one hub served by both nodes (issue 9).
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, test } from 'node:test';
+import { parseHubConnectionString } from '@ferry/common';
+import common from 'azure-iot-common';
+import iothub from 'azure-iothub';
+import mqtt, { type IConnackPacket } from 'mqtt';
+import { c2dMessage, openAmqpDevice, openService, type Service } from './amqp-helpers.js';
+import { type HubProcess, startHub } from './harness.js';
+import { atNode, clusterStore, dropSchema } from './helpers/postgres.js';
+import { withTimeout } from './helpers/wait.js';
+import { mqttOptions, openMqttDevice } from './mqtt-helpers.js';
+
+const T = { timeout: 90_000 };
+const store = clusterStore('cluster');
+let a: HubProcess;
+let b: HubProcess;
+let service: Service;
+let failed = false;
+
+before(async () => {
+  // Started together: the schema migration and the first policies are made once under a lock.
+  const config = { feedback: { batchDelayMs: 0 } };
+  [a, b] = await Promise.all([startHub({ store, config }), startHub({ store, config })]);
+  service = await openService(a, 'Amqp');
+});
+
+afterEach((t) => {
+  if ((t as unknown as { passed?: boolean }).passed === false) failed = true;
+});
+
+after(async () => {
+  await service?.close();
+  await Promise.all([a?.stop(), b?.stop()]);
+  if (!failed) await dropSchema(store.schema);
+});
+
+/** Resolves when the official client reports it lost its connection. */
+function cut(client: NodeJS.EventEmitter): Promise<unknown> {
+  return new Promise((resolve) => {
+    client.once('disconnect', resolve);
+    client.once('error', resolve);
+  });
+}
+
+test('both nodes print and accept the same shared access policies', T, async () => {
+  for (const policy of ['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite']) {
+    const ka = parseHubConnectionString(a.connectionString(policy)).sharedAccessKey;
+    const kb = parseHubConnectionString(b.connectionString(policy)).sharedAccessKey;
+    assert.equal(ka, kb, `policy ${policy}`);
+  }
+  // A device created on A is known to B.
+  const registryB = iothub.Registry.fromConnectionString(b.ownerConnectionString);
+  await a.createDevice('shared-dev');
+  assert.equal((await registryB.get('shared-dev')).responseBody.deviceId, 'shared-dev');
+});
+
+test('sent through node A, received by an MQTT device on node B; node A gets the Success feedback', T, async () => {
+  const cs = await a.createDevice('mqtt-b');
+  const device = await openMqttDevice(b, atNode(cs, b.address));
+  try {
+    await withTimeout(
+      service.client.send('mqtt-b', c2dMessage('hello', { messageId: 'x1', ack: 'full' })),
+      20_000,
+      'send',
+    );
+    const m = await device.next(15_000);
+    assert.equal(m.messageId, 'x1');
+    assert.equal(m.data.toString(), 'hello');
+    const record = await service.feedback.next(15_000, 'the Success feedback record');
+    assert.deepEqual([record.originalMessageId, record.deviceId, record.statusCode], ['x1', 'mqtt-b', 'Success']);
+  } finally {
+    await device.close();
+  }
+});
+
+test('an AMQP device that reconnects to the other node gets the messages it did not settle', T, async () => {
+  const cs = await a.createDevice('amqp-move');
+  const first = await openAmqpDevice(a, cs, 'Amqp');
+  for (const id of ['u1', 'u2'])
+    await withTimeout(service.client.send('amqp-move', c2dMessage(id, { messageId: id })), 20_000, 'send');
+  const got = [await first.inbox.next(15_000), await first.inbox.next(15_000)].map((m) => m.messageId);
+  assert.deepEqual(got, ['u1', 'u2']);
+  await first.close(); // not settled: the hub releases them when the link goes
+  const second = await openAmqpDevice(b, atNode(cs, b.address), 'Amqp');
+  try {
+    const again = [await second.inbox.next(15_000), await second.inbox.next(15_000)];
+    assert.deepEqual(
+      again.map((m) => m.messageId),
+      ['u1', 'u2'],
+    );
+    for (const m of again) await withTimeout(second.client.complete(m), 10_000, 'complete');
+  } finally {
+    await second.close();
+  }
+});
+
+test('a device connecting to node B while connected to node A takes over', T, async () => {
+  const cs = await a.createDevice('takeover');
+  const first = await openMqttDevice(a, cs);
+  first.client.setRetryPolicy(new common.NoRetry());
+  const second = await (async () => {
+    await withTimeout(service.client.send('takeover', c2dMessage('1', { messageId: 'before' })), 20_000, 'send');
+    assert.equal((await first.next(15_000)).messageId, 'before'); // first is connected
+    const dropped = cut(first.client);
+    const s = await openMqttDevice(b, atNode(cs, b.address));
+    await withTimeout(dropped, 15_000, 'the node A connection dropped by the takeover');
+    return s;
+  })();
+  try {
+    await first.close();
+    await withTimeout(service.client.send('takeover', c2dMessage('2', { messageId: 'after' })), 20_000, 'send');
+    assert.equal((await second.next(15_000)).messageId, 'after');
+  } finally {
+    await second.close();
+  }
+});
+
+test('disabling the device on node A cuts its connection on node B', T, async () => {
+  const cs = await a.createDevice('disable-me');
+  const device = await openMqttDevice(b, atNode(cs, b.address));
+  device.client.setRetryPolicy(new common.NoRetry());
+  try {
+    await withTimeout(service.client.send('disable-me', c2dMessage('1', { messageId: 'on' })), 20_000, 'send');
+    assert.equal((await device.next(15_000)).messageId, 'on');
+    const dropped = cut(device.client);
+    const registryA = iothub.Registry.fromConnectionString(a.ownerConnectionString);
+    await registryA.update({ deviceId: 'disable-me', status: 'disabled' });
+    await withTimeout(dropped, 15_000, 'the node B connection cut by the disable on node A');
+  } finally {
+    await device.close();
+  }
+});
+
+test('an MQTT persistent session made on node A is resumed on node B', T, async () => {
+  const cs = await a.createDevice('session');
+  const first = await mqtt.connectAsync(`mqtts://${a.address}:8883`, mqttOptions(a, cs));
+  await first.subscribeAsync('devices/session/messages/devicebound/#', { qos: 1 });
+  await first.endAsync();
+  await withTimeout(service.client.send('session', c2dMessage('kept', { messageId: 'kept' })), 20_000, 'send');
+  const csB = atNode(cs, b.address);
+  const second = mqtt.connect(`mqtts://${b.address}:8883`, mqttOptions(b, csB));
+  second.on('error', () => undefined);
+  try {
+    const message = new Promise<Buffer>((resolve) => second.once('message', (_topic, payload) => resolve(payload)));
+    const connack = await withTimeout(
+      new Promise<IConnackPacket>((resolve) => second.once('connect', resolve)),
+      10_000,
+      'CONNACK from node B',
+    );
+    assert.equal(connack.sessionPresent, true, 'the session made on node A is present on node B');
+    // No SUBSCRIBE on node B: the stored subscription delivers.
+    assert.equal((await withTimeout(message, 15_000, 'the message on the resumed session')).toString(), 'kept');
+  } finally {
+    await second.endAsync();
+  }
+});
