@@ -11,6 +11,7 @@ import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { Logger } from 'pino';
 import { SasAuthenticator } from './auth/authenticator.js';
 import { hubNameOf } from './auth/hub-name.js';
+import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
 import type { HubConfig } from './config/types.js';
 import { ensureDataDir, sqlitePath, writeHubInfo } from './data-dir.js';
@@ -24,6 +25,7 @@ import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
+import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
@@ -148,6 +150,8 @@ export class Hub {
       });
       await registry.init();
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
+      const caCertificates = new CaCertificates(parts.store, clock);
+      const x509 = new X509Authenticator({ registry, caCertificates, clock });
       const ctx = (component: string): GatewayContext => ({
         engine,
         registry,
@@ -157,6 +161,8 @@ export class Hub {
         logger: logger.child({ component }),
         hubName: hubNameOf(config.hosts[0]!),
         sessions: parts.store!,
+        x509,
+        caCertificates,
       });
       parts.gateways = {
         http: createHttpGateway(ctx('http')),

@@ -1,5 +1,5 @@
 /** An in-memory RegistryStore for registry and HTTP tests (the SQLite adapter has its own contract suite). */
-import type { DeviceRecord, MqttSessionRecord, PolicyRecord, RegistryStore } from '../src/store/types.js';
+import type { DeviceRecord, DeviceWrite, MqttSessionRecord, PolicyRecord, RegistryStore } from '../src/store/types.js';
 
 export class FakeRegistryStore implements RegistryStore {
   readonly devices = new Map<string, DeviceRecord>();
@@ -65,5 +65,15 @@ export class FakeRegistryStore implements RegistryStore {
 
   async deleteMqttSession(deviceId: string): Promise<void> {
     this.sessions.delete(deviceId);
+  }
+
+  async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const w of writes) {
+      if (w.kind === 'insert') out.push(await this.insertDevice(w.device));
+      else if (w.kind === 'replace') out.push(await this.replaceDevice(w.device, w.expectedEtag));
+      else out.push(await this.deleteDevice(w.deviceId, w.expectedEtag));
+    }
+    return out;
   }
 }

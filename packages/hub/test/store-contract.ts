@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
+import { registryExtrasContract } from './store-contract-registry-extras.js';
 
 export { POLICY };
 
@@ -378,6 +379,12 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       },
       one,
       feedbackBatch,
+    });
+
+    registryExtrasContract({
+      get store() {
+        return store;
+      },
     });
   });
 }

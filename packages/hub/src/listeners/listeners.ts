@@ -9,12 +9,14 @@ import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { StreamGateway } from '../gateways/context.js';
+import type { HttpClientInfo } from '../gateways/http/authenticate.js';
 import { type BindTarget, bindError } from './bind-error.js';
+import { presentedCertificates, REQUEST_CLIENT_CERTIFICATE } from './client-certificates.js';
 import { WebSocketRouter } from './websocket.js';
 
 /** What the HTTPS gateway offers the listener. */
 export interface HttpGatewayHandler {
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): void;
 }
 
 export interface ListenerOptions {
@@ -82,12 +84,21 @@ export class Listeners {
 
   private streamServer(protocol: 'mqtt' | 'amqp', gateway: StreamGateway): TlsServer {
     const { logger } = this.opts;
-    const server = createTlsServer({ cert: this.opts.tls.certPem, key: this.opts.tls.keyPem, minVersion: 'TLSv1.2' });
+    const server = createTlsServer({
+      cert: this.opts.tls.certPem,
+      key: this.opts.tls.keyPem,
+      minVersion: 'TLSv1.2',
+      ...REQUEST_CLIENT_CERTIFICATE,
+    });
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', (socket: TLSSocket) => {
       socket.on('error', (err) => logger.debug({ err, protocol }, 'socket error'));
       this.opts.onConnection?.(protocol, 'tls');
-      gateway.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tls' });
+      gateway.handle(socket, {
+        remoteAddress: socket.remoteAddress,
+        transport: 'tls',
+        clientCertificates: presentedCertificates(socket),
+      });
     });
     server.on('tlsClientError', (err, socket) => {
       logger.debug({ err, protocol, remoteAddress: socket.remoteAddress }, 'TLS handshake failed');
@@ -98,8 +109,9 @@ export class Listeners {
   private httpsServer(): HttpsServer {
     const { gateways, logger } = this.opts;
     const server = createHttpsServer(
-      { cert: this.opts.tls.certPem, key: this.opts.tls.keyPem, minVersion: 'TLSv1.2' },
-      (req, res) => gateways.http.handle(req, res),
+      { cert: this.opts.tls.certPem, key: this.opts.tls.keyPem, minVersion: 'TLSv1.2', ...REQUEST_CLIENT_CERTIFICATE },
+      (req, res) =>
+        gateways.http.handle(req, res, { clientCertificates: presentedCertificates(req.socket as TLSSocket) }),
     );
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', () => this.opts.onConnection?.('https', 'tls'));

@@ -4,6 +4,7 @@
  * address and refused (attach without terminus + detach with an error) when unknown, not covered
  * by a token, or over the per-connection link cap.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import rhea, {
@@ -23,11 +24,11 @@ import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
 import { DeviceLink } from './device-link.js';
-import { amqpError, CONNECTION_FORCED, NOT_IMPLEMENTED, RESOURCE_LIMIT_EXCEEDED } from './errors.js';
+import { amqpError, CONNECTION_FORCED, NOT_IMPLEMENTED, RESOURCE_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
 import { FeedbackLink } from './feedback-link.js';
 import type { LinkHandler } from './link-handler.js';
-import { acceptSocket, bufferedFrameSize } from './rhea-internals.js';
-import { checkPlainUsername, PlainMechanism } from './sasl.js';
+import { acceptSocket, bufferedFrameSize, holdAttach } from './rhea-internals.js';
+import { checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
 import { RheaSocketAdapter } from './socket-adapter.js';
 
@@ -60,6 +61,8 @@ export class AmqpConnection {
   private readonly handshakeTimer: TimerHandle;
   private opened = false;
   private torndown: Promise<void> | undefined;
+  /** The TLS client certificates (leaf first), when the client presented any. */
+  private readonly certificates: readonly X509Certificate[] | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -67,6 +70,7 @@ export class AmqpConnection {
     private readonly deps: ConnectionDeps,
   ) {
     const { ctx, logger } = deps;
+    this.certificates = info.clientCertificates;
     this.claims = new Claims(ctx.auth, ctx.clock, () =>
       this.recheckLinks(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired')),
     );
@@ -75,6 +79,8 @@ export class AmqpConnection {
 
     const container = rhea.create_container({ id: ctx.hubName });
     container.sasl_server_mechanisms.enable_anonymous();
+    // SASL EXTERNAL = "the TLS client certificate": the device it proves is checked at attach.
+    if (this.certificates?.length) container.sasl_server_mechanisms.EXTERNAL = () => new ExternalMechanism();
     container.sasl_server_mechanisms.PLAIN = () =>
       new PlainMechanism(
         async ({ username, password }) => {
@@ -204,16 +210,14 @@ export class AmqpConnection {
       }
       case 'device-bound': {
         const { deviceId } = address;
-        if (!this.authorized(sender, { permission: 'DeviceConnect', deviceId })) return;
-        const link = new DeviceLink(sender, deviceId, {
-          engine: ctx.engine,
-          registry: ctx.registry,
-          logger: logger.child({ deviceId }),
-          onGone: (l) => this.deps.devices.gone(l),
-        });
-        this.accept(sender, link);
-        this.deps.devices.claim(link);
-        link.begin().catch((err: unknown) => logger.error({ err, deviceId }, 'device link failed to start'));
+        const op = { permission: 'DeviceConnect', deviceId } as const;
+        // X.509 devices bring no token: the TLS client certificate proves the device named here.
+        if (!this.claims.can(op) && this.certificates?.length && ctx.x509) {
+          this.attachWithCertificate(sender, deviceId, () => this.openDeviceLink(sender, deviceId));
+          return;
+        }
+        if (!this.authorized(sender, op)) return;
+        this.openDeviceLink(sender, deviceId);
         return;
       }
       case 'file-notifications':
@@ -252,6 +256,44 @@ export class AmqpConnection {
         this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
         return;
     }
+  }
+
+  private openDeviceLink(sender: Sender, deviceId: string): void {
+    const { ctx, logger } = this.deps;
+    const link = new DeviceLink(sender, deviceId, {
+      engine: ctx.engine,
+      registry: ctx.registry,
+      logger: logger.child({ deviceId }),
+      onGone: (l) => this.deps.devices.gone(l),
+    });
+    this.accept(sender, link);
+    this.deps.devices.claim(link);
+    link.begin().catch((err: unknown) => logger.error({ err, deviceId }, 'device link failed to start'));
+  }
+
+  /**
+   * Holds the attach answer while the client certificate is checked for `deviceId`; then `open`
+   * (the certificate is now a claim of this connection) or refuses the link with the error.
+   */
+  private attachWithCertificate(link: Link, deviceId: string, open: () => void): void {
+    const release = holdAttach(link);
+    const x509 = this.deps.ctx.x509!;
+    const settle = (fn: () => void) => {
+      if (this.torndown || this.stream.destroyed || !link.is_remote_open()) return;
+      release();
+      this.guard(fn);
+    };
+    x509.authenticate(deviceId, this.certificates!).then(
+      (principal) =>
+        settle(() => {
+          if (!this.claims.put(`x509:${deviceId}`, principal, this.certificates![0])) {
+            this.refuse(link, amqpError('IotHubUnauthorizedAccess', `Device "${deviceId}" may no longer connect`));
+            return;
+          }
+          open();
+        }),
+      (err: unknown) => settle(() => this.refuse(link, toAmqpError(err))),
+    );
   }
 
   private authorized(link: Link, op: Operation): boolean {

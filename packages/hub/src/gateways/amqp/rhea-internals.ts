@@ -12,6 +12,11 @@ interface LinkCounters {
   delivery_count: number;
 }
 
+interface LinkState {
+  /** rhea's EndpointState (rhea/lib/endpoint.js): whether our attach is requested and still to write. */
+  state: { local_open: boolean; open_requests: number };
+}
+
 interface ConnectionInternals {
   /** Size of the frame rhea is currently buffering, when it has read the size but not the frame. */
   frame_size?: number;
@@ -37,4 +42,18 @@ export function bufferedFrameSize(connection: Connection): number {
 
 export function acceptSocket(connection: Connection, socket: unknown): void {
   (connection as unknown as ConnectionInternals).accept(socket);
+}
+
+/**
+ * rhea answers a peer's attach at once (link.open() before 'sender_open' is dispatched; the frame
+ * goes out on the next tick). This takes that request back so an asynchronous check can decide
+ * first; call the returned function (it opens the link) before accepting or refusing it.
+ */
+export function holdAttach(link: Sender | Receiver): () => void {
+  const { state } = link as unknown as LinkState;
+  if (state.local_open) {
+    state.local_open = false;
+    state.open_requests = Math.max(0, state.open_requests - 1);
+  }
+  return () => link.open();
 }

@@ -6,6 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
 import type { GatewayContext } from '../context.js';
+import { authenticateRequest, type HttpClientInfo } from './authenticate.js';
+import { certificateRoutes } from './certificate-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { sendError } from './errors.js';
 import { feedbackRoutes } from './feedback-routes.js';
@@ -14,17 +16,23 @@ import { registryRoutes } from './registry-routes.js';
 import { type Route, Router } from './router.js';
 import { sendRoute } from './send-route.js';
 
-export const HTTP_ROUTES: readonly Route[] = [...registryRoutes, ...deviceRoutes, sendRoute, ...feedbackRoutes];
+export const HTTP_ROUTES: readonly Route[] = [
+  ...registryRoutes,
+  ...deviceRoutes,
+  sendRoute,
+  ...feedbackRoutes,
+  ...certificateRoutes,
+];
 
 export interface HttpGateway {
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): void;
 }
 
 export function createHttpGateway(ctx: GatewayContext): HttpGateway {
   const router = new Router(HTTP_ROUTES);
   const baseLog = ctx.logger.child({ gateway: 'http' });
 
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function serve(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
@@ -46,10 +54,9 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
       if (!queryValue(query, 'api-version')) {
         throw new FerryError('InvalidProtocolVersion', 'The api-version query parameter is required');
       }
-      const authorization = req.headers.authorization;
-      if (!authorization) throw new FerryError('IotHubUnauthorizedAccess', 'The Authorization header is missing');
-      const principal = await ctx.auth.authenticate(authorization);
-      ctx.auth.authorize(principal, route.operation(params));
+      const operation = route.operation(params);
+      const principal = await authenticateRequest(ctx, req, operation, client);
+      ctx.auth.authorize(principal, operation);
       await route.handle({ ctx, req, res, params, query, principal, log });
     } catch (err) {
       sendError(res, err, log, ctx.clock);
@@ -57,9 +64,9 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
   }
 
   return {
-    handle(req, res) {
+    handle(req, res, client) {
       // serve() catches everything it awaits; this catch is for a bug in the error path itself.
-      serve(req, res).catch((err: unknown) => {
+      serve(req, res, client).catch((err: unknown) => {
         baseLog.error({ err }, 'unhandled error in the HTTP gateway');
         if (!res.headersSent) res.writeHead(500);
         res.end();

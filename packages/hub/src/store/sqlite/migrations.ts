@@ -97,6 +97,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'hub CA certificates',
+    sql: `
+      CREATE TABLE ca_certificates (
+        name TEXT PRIMARY KEY,
+        etag TEXT NOT NULL,
+        certificate TEXT NOT NULL,
+        is_verified INTEGER NOT NULL,
+        verification_code TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

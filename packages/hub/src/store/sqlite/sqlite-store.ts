@@ -6,8 +6,10 @@
  */
 import Database from 'better-sqlite3';
 import type {
+  CaCertificateRecord,
   CommitResult,
   DeviceRecord,
+  DeviceWrite,
   FailedResult,
   MqttSessionRecord,
   PolicyRecord,
@@ -16,6 +18,7 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
+import { CaCertificateTable } from './ca-certificate-table.js';
 import { CommitContext } from './commit-context.js';
 import { FeedbackQueue } from './feedback-queue.js';
 import { MessageQueue } from './message-queue.js';
@@ -34,6 +37,7 @@ const OPTION_KEYS = new Set(['path', 'synchronous']);
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly registry: RegistryTables;
+  private readonly caCertificates: CaCertificateTable;
   private readonly messages: MessageQueue;
   private readonly feedback: FeedbackQueue;
   private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
@@ -61,6 +65,7 @@ export class SqliteStore implements Store {
     migrate(this.db, Date.now());
 
     this.registry = new RegistryTables(this.db);
+    this.caCertificates = new CaCertificateTable(this.db);
     this.feedback = new FeedbackQueue(this.db);
     this.messages = new MessageQueue(this.db, this.feedback);
     // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
@@ -164,6 +169,30 @@ export class SqliteStore implements Store {
 
   async deleteMqttSession(deviceId: string): Promise<void> {
     this.registry.deleteMqttSession(deviceId);
+  }
+
+  async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
+    return writes.length ? this.registry.writeDevices(writes) : [];
+  }
+
+  async listCaCertificates(): Promise<CaCertificateRecord[]> {
+    return this.caCertificates.list();
+  }
+
+  async getCaCertificate(name: string): Promise<CaCertificateRecord | undefined> {
+    return this.caCertificates.find(name);
+  }
+
+  async insertCaCertificate(cert: CaCertificateRecord): Promise<boolean> {
+    return this.caCertificates.add(cert);
+  }
+
+  async replaceCaCertificate(cert: CaCertificateRecord, expectedEtag: string): Promise<boolean> {
+    return this.caCertificates.put(cert, expectedEtag);
+  }
+
+  async deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean> {
+    return this.caCertificates.delete(name, expectedEtag ?? null);
   }
 
   async close(): Promise<void> {
