@@ -79,9 +79,9 @@ export async function openX509Device(
 
 /**
  * The error the hub refuses `cert` for `deviceId` with, as the official client reports it:
- * MQTT fails open(), AMQP the C2D link ('disconnect'; open() only opens the connection), HTTP the
- * settle call (Error with `response.statusCode`: the HTTP transport translates only send errors).
- * Resolves undefined when the hub accepted (MQTT, AMQP).
+ * MQTT fails open(), AMQP the C2D link ('disconnect'; open() only opens the connection), HTTP
+ * fails sendEvent. Resolves undefined when MQTT or AMQP accepted; over HTTP an accepted
+ * certificate gets the NotFound of telemetry instead.
  */
 export async function refusal(
   hub: HubProcess,
@@ -101,14 +101,10 @@ export async function refusal(
   try {
     await withTimeout(client.setOptions(options), 10_000, 'device setOptions');
     if (transport === 'Http') {
-      // HTTP polling errors never reach the app (G.14): settle a made-up lock token instead; an
-      // accepted device gets DeviceMessageLockLost (412), a refused one 401. The settle calls send
-      // the User-Agent only once another call has fetched it: a telemetry send does (Ferry takes
-      // no telemetry, so it fails either way).
-      await withTimeout(client.sendEvent(new deviceSdk.Message('x')), 10_000, 'HTTP send').catch(() => undefined);
-      const m = new deviceSdk.Message('');
-      m.lockToken = '00000000-0000-0000-0000-000000000000';
-      await withTimeout(client.complete(m), 10_000, 'HTTP complete');
+      // Polling errors never reach the app over HTTP (G.14), but sendEvent's do, translated, and
+      // the hub authenticates before it routes: a refused certificate gets 401 UnauthorizedError,
+      // an accepted one the 404 of telemetry Ferry does not take.
+      await withTimeout(client.sendEvent(new deviceSdk.Message('x')), 10_000, 'HTTP sendEvent');
       return undefined;
     }
     await withTimeout(client.open(), 30_000, `${transport} device open`);
@@ -175,9 +171,4 @@ export async function uploadAndVerifyCa(hub: HubProcess, name: string, ca: KeyAn
   const verified = await certificatesCall(hub, 'POST', `/${name}/verify`, { certificate: proof.certPem });
   assert.equal(verified.properties.isVerified, true);
   return verified;
-}
-
-/** The HTTP status of an error of the official HTTP transport (it keeps the response). */
-export function httpStatusOf(err: Error): number | undefined {
-  return (err as Error & { response?: { statusCode?: number } }).response?.statusCode;
 }

@@ -1,7 +1,9 @@
 /**
  * The HTTPS gateway: registry REST, purge, device C2D, feedback and Ferry's send extension.
  * The TLS listener calls handle() for every request on 443 (WebSocket upgrades go elsewhere).
- * Order per request: route (404/405), api-version (400), Authorization (401/403), handler.
+ * Order per request: route (404/405), api-version (400), Authorization (401/403), handler; except
+ * that under IoT Hub's own prefixes (/devices/, /messages/, ...) the Authorization header is
+ * checked first (401 before 404/405/400), as IoT Hub does.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
@@ -24,6 +26,14 @@ export const HTTP_ROUTES: readonly Route[] = [
   ...certificateRoutes,
 ];
 
+/** Decision 12: paths under these prefixes authenticate before they route. */
+const AUTH_FIRST_PREFIXES = ['devices', 'messages', 'twins', 'statistics', 'certificates', 'configurations', 'jobs'];
+
+function authenticatesFirst(rawPath: string): boolean {
+  const first = rawPath.split('/')[1]?.toLowerCase() ?? '';
+  return AUTH_FIRST_PREFIXES.includes(first);
+}
+
 export interface HttpGateway {
   handle(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): void;
 }
@@ -40,6 +50,10 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
     let log = baseLog.child({ method: req.method, path: rawPath });
     try {
       if (!rawPath.startsWith('/')) throw new FerryError('NotFound', 'The request path must start with /');
+      // Decision 12: under IoT Hub's prefixes the caller is authenticated before the path is
+      // routed, so only an authenticated caller learns that a path is not served (404/405).
+      const authenticate = () => authenticateRequest(ctx, req, rawPath, client);
+      let principal = authenticatesFirst(rawPath) ? await authenticate() : undefined;
       const match = router.match(req.method ?? '', rawPath);
       if (match.kind === 'none') throw new FerryError('NotFound', `No resource at ${rawPath.slice(0, 200)}`);
       if (match.kind === 'wrong-method') {
@@ -54,9 +68,8 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
       if (!queryValue(query, 'api-version')) {
         throw new FerryError('InvalidProtocolVersion', 'The api-version query parameter is required');
       }
-      const operation = route.operation(params);
-      const principal = await authenticateRequest(ctx, req, operation, client);
-      ctx.auth.authorize(principal, operation);
+      principal ??= await authenticate();
+      ctx.auth.authorize(principal, route.operation(params));
       await route.handle({ ctx, req, res, params, query, principal, log });
     } catch (err) {
       sendError(res, err, log, ctx.clock);
