@@ -18,6 +18,10 @@ Commands:
   device show <id>            print a device as JSON
   device list                 list devices
   device delete <id>          delete a device and its queue
+  device import <file.jsonl>  register many devices (bulk, 100 a call, with progress)
+  device cert <id>            make a development X.509 certificate (--ca FILE or --self-signed)
+  ca-cert add|verify|list|delete
+                              the hub's CA certificates for X.509 devices (proof of possession)
   message send <id> [body]    send a cloud-to-device message; prints its message id
   message receive <id>        receive a message as the device; --complete, --reject or --abandon it
   message complete <id> <lockToken>
@@ -57,6 +61,8 @@ environment, which wins over the config file.`,
        ferry device show <id>
        ferry device list [--top N]
        ferry device delete <id>
+       ferry device import <file.jsonl>    (see ferry device import --help)
+       ferry device cert <id>              (see ferry device cert --help)
 
   --connection-string CS   a hub connection string with registry rights
                            (default: $FERRY_CONNECTION_STRING, else iothubowner of --data-dir)

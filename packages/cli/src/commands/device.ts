@@ -6,6 +6,8 @@ import { RegistryClient } from '../registry-client.js';
 import { table } from '../table.js';
 import { resolveTarget, TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
+import { deviceCert } from './device-cert.js';
+import { deviceImport } from './device-import.js';
 
 const COMMON = TARGET_OPTIONS;
 
@@ -72,6 +74,10 @@ export async function device(action: string | undefined, args: string[], io: Io)
       io.out(`Deleted device ${id}.`);
       return 0;
     }
+    case 'cert':
+      return deviceCert(args, io);
+    case 'import':
+      return deviceImport(args, io);
     case undefined:
     case '--help':
     case '-h':
