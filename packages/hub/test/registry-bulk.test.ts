@@ -1,4 +1,4 @@
-/** Bulk registry writes (POST /devices): per-entry planning, errors and change notifications. */
+/** Bulk registry writes (POST /devices): per-entry planning, errors and change notifications; X.509 auth types. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isFerryError } from '@ferry/common';
@@ -82,5 +82,38 @@ describe('DeviceRegistry bulk', () => {
     const hundred = Array.from({ length: 100 }, (_, i) => ({ id: `d${i}`, importMode: 'create' }));
     assert.equal((await registry.bulk(hundred)).isSuccessful, true);
     assert.equal((await registry.statistics()).totalDeviceCount, 100);
+  });
+});
+
+describe('DeviceRegistry X.509 authentication types', () => {
+  test('thumbprints are 40 or 64 hex digits, stored upper-case; selfSigned needs a primary one', async () => {
+    const { registry } = await setup();
+    const sha256 = 'ab'.repeat(32);
+    const d = await registry.create({
+      deviceId: 's1',
+      authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: sha256, secondaryThumbprint: '' } },
+    });
+    assert.deepEqual(d.authentication.x509Thumbprint, {
+      primaryThumbprint: 'AB'.repeat(32),
+      secondaryThumbprint: null,
+    });
+    assert.equal(d.authentication.symmetricKey.primaryKey, null);
+    for (const bad of ['AB'.repeat(19), 'zz'.repeat(20), 42]) {
+      await assert.rejects(
+        registry.create({
+          deviceId: 's2',
+          authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: bad } },
+        }),
+        (err: unknown) => isFerryError(err, 'ArgumentInvalid'),
+      );
+    }
+    await assert.rejects(registry.create({ deviceId: 's3', authentication: { type: 'selfSigned' } }), (err: unknown) =>
+      isFerryError(err, 'ArgumentInvalid'),
+    );
+    // certificateAuthority: no keys, no thumbprints; switching back to sas makes new keys.
+    const ca = await registry.update('s1', { authentication: { type: 'certificateAuthority' } }, '*');
+    assert.deepEqual(ca.authentication.x509Thumbprint, { primaryThumbprint: null, secondaryThumbprint: null });
+    const sas = await registry.update('s1', { authentication: { type: 'sas' } }, '*');
+    assert.equal(Buffer.from(sas.authentication.symmetricKey.primaryKey!, 'base64').length, 32);
   });
 });
