@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { C2dConfig, FeedbackConfig, HubConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
 import { createHttpGateway } from '../src/gateways/http/gateway.js';
+import { CaCertificates } from '../src/registry/ca-certificates.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import type { DeviceJson } from '../src/registry/types.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -68,7 +69,8 @@ export async function startHttpHarness(
   const registry = new DeviceRegistry({ store, engine, clock });
   await registry.init();
   const auth = new SasAuthenticator({ registry, hosts: [HOST], clock });
-  const gateway = createHttpGateway({ engine, registry, auth, config, clock, logger, hubName: HOST });
+  const caCertificates = new CaCertificates(store, clock);
+  const gateway = createHttpGateway({ engine, registry, auth, config, clock, logger, hubName: HOST, caCertificates });
   const server: Server = createServer((req, res) => gateway.handle(req, res));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -20,6 +20,7 @@ import type { Operation } from '../../auth/types.js';
 import type { TimerHandle } from '../../clock.js';
 import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
+import { cutOffByChange } from '../device-change.js';
 import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
@@ -36,6 +37,13 @@ import { RheaSocketAdapter } from './socket-adapter.js';
 export const MAX_FRAME_SIZE = 256 * 1024;
 
 type Link = Sender | Receiver;
+
+/** A device link held while its certificate is checked, and the registry changes seen meanwhile. */
+interface PendingCertificateCheck {
+  deviceId: string;
+  changed: boolean;
+  identity: DeviceIdentity | undefined;
+}
 
 /** Gateway-wide: one receiving link per device; a new one replaces the old. */
 export interface DeviceLinkDirectory {
@@ -63,6 +71,7 @@ export class AmqpConnection {
   private torndown: Promise<void> | undefined;
   /** The TLS client certificates (leaf first), when the client presented any. */
   private readonly certificates: readonly X509Certificate[] | undefined;
+  private readonly certificateChecks = new Set<PendingCertificateCheck>();
 
   constructor(
     private readonly stream: Duplex,
@@ -138,6 +147,11 @@ export class AmqpConnection {
    * attach must bring a new one, and detach links they alone covered. Policy tokens stay.
    */
   deviceChanged(deviceId: string, identity: DeviceIdentity | undefined): void {
+    for (const check of this.certificateChecks) {
+      if (check.deviceId !== deviceId) continue;
+      check.changed = true;
+      check.identity = identity;
+    }
     const cut = this.claims.revokeDevice(deviceId, identity);
     if (!cut) return;
     this.deps.logger.info({ deviceId, reason: cut.reason }, 'device token revoked by a registry change');
@@ -278,7 +292,12 @@ export class AmqpConnection {
   private attachWithCertificate(link: Link, deviceId: string, open: () => void): void {
     const release = holdAttach(link);
     const x509 = this.deps.ctx.x509!;
+    const certificate = this.certificates![0]!;
+    // A registry change while the check runs may come after the identity it read: judge it too.
+    const check: PendingCertificateCheck = { deviceId, changed: false, identity: undefined };
+    this.certificateChecks.add(check);
     const settle = (fn: () => void) => {
+      this.certificateChecks.delete(check);
       if (this.torndown || this.stream.destroyed || !link.is_remote_open()) return;
       release();
       this.guard(fn);
@@ -286,8 +305,10 @@ export class AmqpConnection {
     x509.authenticate(deviceId, this.certificates!).then(
       (principal) =>
         settle(() => {
-          if (!this.claims.put(`x509:${deviceId}`, principal, this.certificates![0])) {
-            this.refuse(link, amqpError('IotHubUnauthorizedAccess', `Device "${deviceId}" may no longer connect`));
+          const cut = check.changed ? cutOffByChange(check.identity, undefined, certificate) : undefined;
+          if (cut || !this.claims.put(`x509:${deviceId}`, principal, certificate)) {
+            const why = cut?.reason ?? 'the device may no longer connect';
+            this.refuse(link, amqpError(cut?.error ?? 'IotHubUnauthorizedAccess', `Device "${deviceId}": ${why}`));
             return;
           }
           open();
