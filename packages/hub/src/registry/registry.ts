@@ -119,8 +119,8 @@ export class DeviceRegistry implements Registry {
         errors.push(w.failure);
         return;
       }
-      if (w.write.kind === 'insert') this.live.delete(w.deviceId);
-      else if (w.write.kind === 'delete') this.live.delete(w.deviceId);
+      if (w.write.kind !== 'replace') this.live.delete(w.deviceId);
+      // As after single-device writes: updated and deleted devices reach the gateways.
       if (w.write.kind !== 'insert') this.changed(w.deviceId, w.record && toIdentity(w.record));
     });
     return { isSuccessful: errors.length === 0, errors, warnings: [] };
