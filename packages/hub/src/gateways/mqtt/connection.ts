@@ -10,6 +10,8 @@ import type { Logger } from 'pino';
 import type { TimerHandle } from '../../clock.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import type { CutOff } from '../device-change.js';
+import { RefusalLog } from '../refusals.js';
+import { WriteStallWatch } from '../write-stall.js';
 import { CONNACK, handleConnect } from './connect.js';
 import { DeliveryPump } from './delivery.js';
 import { KeepAliveWatchdog, keepAliveTimeoutMs } from './keepalive.js';
@@ -35,10 +37,13 @@ export interface ConnectionOwner {
 
 /** Nothing a device may send is this big (C2D-only gateway); a larger frame is an attack or a bug. */
 const MAX_BUFFERED_BYTES = 256 * 1024 + 1024;
+/**
+ * Packets parsed but not yet handled: past this, the connection stops reading (and TCP pushes
+ * back on the client) until the handlers catch up. One chunk may overshoot it by what it holds.
+ */
+const MAX_QUEUED_PACKETS = 64;
 /** A client that does not read its PINGRESPs/publishes is dropped before it costs memory. */
 const MAX_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
-/** CONNECT must come soon after the stream opens. */
-const CONNECT_TIMEOUT_MS = 30_000;
 /** After the last packet is written and the stream ended, how long the peer has to close its side. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -70,6 +75,8 @@ export class MqttConnection {
   private readonly parser = mqttParser({ protocolVersion: 4 });
   private readonly queue: Packet[] = [];
   private draining = false;
+  /** Reading stopped because the queue was full; the drain loop resumes it. */
+  private readStalled = false;
   private keepAlive: KeepAliveWatchdog | undefined;
   private readonly timers: TimerHandle[] = [];
   private lastTouch = 0;
@@ -77,6 +84,9 @@ export class MqttConnection {
   /** A CONNECT was answered with a refusal (logged at the level given, not demoted). */
   private refused = false;
   private readonly drainWaiters: Array<() => void> = [];
+  private readonly writeStall: WriteStallWatch;
+  /** Refused requests (subscriptions): logged up to a limit, then counted; too many close the connection. */
+  refusals: RefusalLog;
 
   constructor(
     readonly stream: Duplex,
@@ -90,15 +100,24 @@ export class MqttConnection {
     });
     this.parser.on('packet', (p: Packet) => this.enqueue(p));
     this.parser.on('error', (err: Error) => this.close(`malformed MQTT packet: ${err.message}`, 'warn'));
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    // Pull, as far as the queue has room: a client cannot make the hub buffer without bound.
+    stream.on('readable', () => this.readMore());
     stream.on('drain', () => this.releaseDrainWaiters());
     stream.on('error', (err: Error) => this.close(`stream error: ${err.message}`, 'debug'));
     stream.on('end', () => this.close('the client closed the connection', 'debug'));
     stream.on('close', () => this.close('the connection closed', 'debug'));
+    const { clock, config } = owner.ctx;
+    this.refusals = new RefusalLog(this.logger, config.connections, () =>
+      this.close('too many refused requests', 'warn'),
+    );
+    this.writeStall = new WriteStallWatch(stream, clock, config.connections.writeStallTimeoutMs, () =>
+      this.close('the client does not read what the hub sends (writes not drained in time)', 'warn'),
+    );
+    // CONNECT is the first packet: it must come soon after the stream opens.
     this.timers.push(
-      owner.ctx.clock.setTimer(() => {
+      clock.setTimer(() => {
         if (this.state === 'awaiting-connect' || this.state === 'connecting') this.close('no CONNECT in time', 'info');
-      }, CONNECT_TIMEOUT_MS),
+      }, config.connections.firstPacketTimeoutMs),
     );
   }
 
@@ -108,8 +127,14 @@ export class MqttConnection {
 
   /** Write one packet. False when the stream wants us to wait for 'drain'. */
   send(packet: Packet): boolean {
+    return this.write(generate(packet, { protocolVersion: 4 }));
+  }
+
+  /** Write one encoded packet. False when the stream wants us to wait for 'drain'. */
+  write(bytes: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
-    const ok = this.stream.write(generate(packet, { protocolVersion: 4 }));
+    const ok = this.stream.write(bytes);
+    this.writeStall.wrote(ok);
     if (this.stream.writableLength > MAX_WRITE_BUFFER_BYTES) {
       this.close('the client does not read what the hub sends', 'warn');
       return false;
@@ -131,14 +156,15 @@ export class MqttConnection {
     this.cleanSession = e.cleanSession;
     this.c2dQos = e.c2dQos;
     this.logger = this.logger.child({ deviceId: e.deviceId });
+    this.refusals = new RefusalLog(this.logger, ctx.config.connections, () =>
+      this.close('too many refused requests', 'warn'),
+    );
     for (const t of this.timers.splice(0)) t.cancel();
     this.send({ cmd: 'connack', returnCode: 0, sessionPresent: e.sessionPresent });
     const timeout = keepAliveTimeoutMs(e.keepaliveSeconds);
-    if (timeout !== null) {
-      this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () =>
-        this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'),
-      );
-    }
+    this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () =>
+      this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'),
+    );
     if (e.tokenExpiresAt !== undefined) this.closeAt(e.tokenExpiresAt, 'the SAS token expired');
     ctx.registry.setConnectionState(e.deviceId, 'Connected');
     ctx.registry.touch(e.deviceId);
@@ -149,7 +175,9 @@ export class MqttConnection {
       clock: ctx.clock,
       maxInflight: Math.max(1, ctx.config.mqtt.maxInflight),
       logger: this.logger,
-      publish: (p) => this.send(p),
+      publish: (bytes) => this.write(bytes),
+      cork: () => this.stream.cork(),
+      uncork: () => this.stream.uncork(),
       drained: () => this.drained(),
     });
     this.logger.info(
@@ -193,6 +221,8 @@ export class MqttConnection {
     this.state = 'closed';
     this.queue.length = 0;
     this.keepAlive?.stop();
+    this.writeStall.stop();
+    this.refusals.summarise();
     for (const t of this.timers.splice(0)) t.cancel();
     this.releaseDrainWaiters();
     // Garbage before a CONNECT (scanners, wrong protocol) is debug noise; refusals and closes of
@@ -229,8 +259,32 @@ export class MqttConnection {
     if (buffered > MAX_BUFFERED_BYTES) this.close(`packet larger than ${MAX_BUFFERED_BYTES} bytes`, 'warn');
   }
 
+  private readMore(): void {
+    this.readStalled = false;
+    while (!this.closed) {
+      if (this.queue.length >= MAX_QUEUED_PACKETS) {
+        this.readStalled = true;
+        return;
+      }
+      const chunk: Buffer | null = this.stream.read();
+      if (chunk === null) return;
+      this.onData(chunk);
+    }
+  }
+
   private enqueue(packet: Packet): void {
     if (this.closed) return;
+    // A PUBACK with nothing ahead of it is handled at once: no queue, no await (most of the traffic).
+    if (packet.cmd === 'puback' && !this.draining && this.state === 'connected') {
+      try {
+        this.touchRegistry();
+        handlePuback(this, packet);
+      } catch (err) {
+        this.logger.error({ err, cmd: packet.cmd }, 'MQTT packet handler failed');
+        this.close('internal error', 'warn');
+      }
+      return;
+    }
     this.queue.push(packet);
     if (!this.draining) void this.drainQueue();
   }
@@ -246,6 +300,7 @@ export class MqttConnection {
           this.logger.error({ err, cmd: p.cmd }, 'MQTT packet handler failed');
           this.close('internal error', 'warn');
         }
+        if (this.readStalled && this.queue.length < MAX_QUEUED_PACKETS) this.readMore();
       }
     } finally {
       this.draining = false;
