@@ -3,77 +3,61 @@
  * registry writes (POST /devices), for `ferry ca-cert` and `ferry device import`.
  */
 import type { BulkResult, CertificateDescription } from '@ferry/hub';
-import { callHub, type Hints, type HubTarget, ok, serviceToken } from './hub-http.js';
+import { CliError } from './io.js';
+import { type RestHints, type RestTarget, rest } from './x509-rest.js';
 
-const HINTS: Hints = {
+const HINTS: RestHints = {
   IotHubUnauthorizedAccess:
-    'CA certificates and bulk registry writes need the iothubowner (or registryReadWrite) policy.',
+    'CA certificates and bulk registry writes need the iothubowner (or registryReadWrite) policy, or the key is wrong.',
   NotFound: '`npx ferry ca-cert list` shows the certificates.',
   PreconditionFailed: 'The certificate exists or changed meanwhile; `npx ferry ca-cert list` shows it.',
 };
 
-async function call(
-  target: HubTarget,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const reply = await callHub(target, {
-    method,
-    path,
-    authorization: serviceToken(target.cs),
-    headers: {
-      accept: 'application/json',
-      ...(payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
-    },
-    ...(payload ? { body: payload } : {}),
-  });
-  // A bulk call with failed entries answers 400 with the result: that is an answer, not an error.
-  const isBulkResult =
-    method === 'POST' &&
-    path === '/devices' &&
-    reply.status === 400 &&
-    /isSuccessful/.test(reply.body.toString('utf8'));
-  if (!isBulkResult) ok(reply, HINTS);
-  return { status: reply.status, json: reply.body.length > 0 ? JSON.parse(reply.body.toString('utf8')) : undefined };
-}
-
 const certPath = (name: string) => `/certificates/${encodeURIComponent(name)}`;
 
 export class CertificatesClient {
-  constructor(private readonly target: HubTarget) {}
+  constructor(private readonly target: RestTarget) {}
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await rest(this.target, method, path, body, { hints: HINTS })).json as T;
+  }
 
   async list(): Promise<CertificateDescription[]> {
-    return ((await call(this.target, 'GET', '/certificates')).json as { value: CertificateDescription[] }).value;
+    return (await this.call<{ value: CertificateDescription[] }>('GET', '/certificates')).value;
   }
 
-  async get(name: string): Promise<CertificateDescription> {
-    return (await call(this.target, 'GET', certPath(name))).json as CertificateDescription;
+  get(name: string): Promise<CertificateDescription> {
+    return this.call('GET', certPath(name));
   }
 
-  async add(name: string, certificatePem: string, isVerified: boolean): Promise<CertificateDescription> {
-    const body = { properties: { certificate: certificatePem, ...(isVerified ? { isVerified: true } : {}) } };
-    return (await call(this.target, 'PUT', certPath(name), body)).json as CertificateDescription;
+  add(name: string, certificatePem: string, isVerified: boolean): Promise<CertificateDescription> {
+    return this.call('PUT', certPath(name), {
+      properties: { certificate: certificatePem, ...(isVerified ? { isVerified: true } : {}) },
+    });
   }
 
   async generateVerificationCode(name: string): Promise<string> {
-    const cert = (await call(this.target, 'POST', `${certPath(name)}/generateVerificationCode`))
-      .json as CertificateDescription;
+    const cert = await this.call<CertificateDescription>('POST', `${certPath(name)}/generateVerificationCode`);
     return cert.properties.verificationCode ?? '';
   }
 
-  async verify(name: string, proofPem: string): Promise<CertificateDescription> {
-    return (await call(this.target, 'POST', `${certPath(name)}/verify`, { certificate: proofPem }))
-      .json as CertificateDescription;
+  verify(name: string, proofPem: string): Promise<CertificateDescription> {
+    return this.call('POST', `${certPath(name)}/verify`, { certificate: proofPem });
   }
 
   async delete(name: string): Promise<void> {
-    await call(this.target, 'DELETE', certPath(name));
+    await this.call('DELETE', certPath(name));
   }
 }
 
-/** One bulk registry call (1-100 ExportImportDevice entries). */
-export async function bulkDevices(target: HubTarget, entries: readonly unknown[]): Promise<BulkResult> {
-  return (await call(target, 'POST', '/devices', entries)).json as BulkResult;
+/** One bulk registry call (1-100 ExportImportDevice entries); 400 carries the per-device result. */
+export async function bulkDevices(target: RestTarget, entries: readonly unknown[]): Promise<BulkResult> {
+  const reply = await rest(target, 'POST', '/devices', entries, { hints: HINTS, accept: [400] });
+  const result = reply.json as Partial<BulkResult> | undefined;
+  if (typeof result?.isSuccessful !== 'boolean') {
+    // A 400 for the call as a whole (not 1-100 entries, not an array): the hub's error.
+    const message = String((reply.json as { Message?: unknown } | undefined)?.Message ?? '');
+    throw new CliError(`the hub answered ${reply.status}: ${message.replace(/^ErrorCode:([^;]+);/, '$1: ')}`);
+  }
+  return result as BulkResult;
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CertificateDescription, createTestCa, issueCertificate } from '@ferry/hub';
+import type { CertificateDescription } from '@ferry/hub';
 import { parse, str } from '../args.js';
 import { CertificatesClient } from '../certificates-client.js';
 import { CliError, type Io } from '../io.js';
@@ -135,6 +135,8 @@ export async function caCert(action: string | undefined, args: string[], io: Io)
       if (!values.force && (existsSync(certFile) || existsSync(keyFileName))) {
         throw new CliError(`${certFile} or ${keyFileName} exists; pass --force to replace them`);
       }
+      // @ferry/hub (with node-forge) is loaded only by the commands that make certificates.
+      const { createTestCa } = await import('@ferry/hub');
       const ca = createTestCa(str(values.cn) ?? `Ferry test CA ${base}`);
       writeFileSync(certFile, ca.certPem);
       writeFileSync(keyFileName, ca.keyPem, { mode: 0o600 });
@@ -160,6 +162,7 @@ async function proveAndVerify(
   keyPath: string,
 ): Promise<CertificateDescription> {
   const code = await client.generateVerificationCode(name);
+  const { issueCertificate } = await import('@ferry/hub');
   let proof: string;
   try {
     proof = issueCertificate({ certPem: caPem, keyPem: readPem(keyPath, 'CA key') }, code).certPem;

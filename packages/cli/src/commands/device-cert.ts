@@ -2,7 +2,7 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { issueCertificate, type KeyAndCert, selfSignedCertificate, thumbprintsOf } from '@ferry/hub';
+import type { KeyAndCert } from '@ferry/hub';
 import { parse, str } from '../args.js';
 import { CliError, type Io } from '../io.js';
 import { X509_USAGE } from './x509-usage.js';
@@ -42,6 +42,8 @@ export async function deviceCert(args: string[], io: Io): Promise<number> {
     throw new CliError(`${certFile} or ${keyFile} exists; pass --force to replace them`);
   }
 
+  // @ferry/hub (with node-forge) is loaded only by the commands that make certificates.
+  const { issueCertificate, selfSignedCertificate, thumbprintsOf } = await import('@ferry/hub');
   let made: KeyAndCert;
   if (caFile) {
     const caKeyFile = str(values['ca-key']) ?? caFile.replace(/\.pem$/, '.key.pem');
