@@ -1,4 +1,6 @@
 /** @ferry/hub: the server. The CLI and tests start it through Hub; everything else is internal. */
+
+export { suggestClosest } from '@ferry/common';
 export type { Authenticator, Operation, Permission, Principal } from './auth/types.js';
 export { commonNameOf, thumbprintsOf } from './auth/x509.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.js';
@@ -11,7 +13,6 @@ export {
   parseIsoDuration,
   readConfigFile,
 } from './config/index.js';
-export { closest as suggestClosest } from './config/suggest.js';
 export type * from './config/types.js';
 export {
   DB_FILE,
