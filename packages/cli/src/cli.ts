@@ -1,6 +1,7 @@
 /** Command dispatch. Every failure becomes one `ferry: ...` line and an exit code, never a stack trace. */
 import { isFerryError } from '@ferry/common';
 import { HelpRequested, usageError } from './args.js';
+import { caCert } from './commands/ca-cert.js';
 import { device } from './commands/device.js';
 import { feedback } from './commands/feedback.js';
 import { message } from './commands/message.js';
@@ -26,6 +27,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     throw usageError(`unknown command \`ferry hub ${action}\``, USAGE.main);
   }
   if (group === 'device') return device(action, rest, io);
+  if (group === 'ca-cert') return caCert(action, rest, io);
   if (group === 'message') return message(action, rest, io);
   if (group === 'feedback') return feedback(argv.slice(1), io);
   throw usageError(`unknown command \`ferry ${group}\``, USAGE.main);

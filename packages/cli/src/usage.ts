@@ -19,6 +19,10 @@ Commands:
   device list                 list devices
   device delete <id>          delete a device and its queue
   device receive <id>         act as the device: print each message as it arrives (Ctrl+C stops)
+  device import <file.jsonl>  register many devices (bulk, 100 a call, with progress)
+  device cert <id>            make a development X.509 certificate (--ca FILE or --self-signed)
+  ca-cert add|verify|list|delete
+                              the hub's CA certificates for X.509 devices (proof of possession)
   message send <id> [body]    send a cloud-to-device message; prints its message id
   message receive <id>        receive a message as the device; --complete, --reject or --abandon it
   message complete <id> <lockToken>
@@ -63,6 +67,8 @@ environment, which wins over the config file.`,
        ferry device delete <id>
        ferry device receive <id> [--transport mqtt|mqtt-ws|amqp|amqp-ws|https]
                                  [--complete | --abandon | --reject] [--count N] [--json]
+       ferry device import <file.jsonl>    (see ferry device import --help)
+       ferry device cert <id>              (see ferry device cert --help)
 
 receive connects as the device (its key is read from the registry), prints each message as it
 arrives and settles it: --complete (the default), --abandon or --reject (not over MQTT, whose

@@ -11,6 +11,7 @@ import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { Logger } from 'pino';
 import { SasAuthenticator } from './auth/authenticator.js';
 import { hubNameOf } from './auth/hub-name.js';
+import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ClusterEvents, InProcessSignalBus, PostgresSignalBus, type SignalBus } from './cluster/index.js';
 import type { HubConfig } from './config/types.js';
@@ -35,6 +36,7 @@ import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
+import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -210,6 +212,8 @@ export class Hub {
       });
       await registry.init();
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
+      const caCertificates = new CaCertificates(parts.store, clock);
+      const x509 = new X509Authenticator({ registry, caCertificates, clock });
       const ctx = (component: string): GatewayContext => ({
         engine,
         registry,
@@ -220,6 +224,8 @@ export class Hub {
         hubName: hubNameOf(config.hosts[0]!),
         sessions: store,
         cluster: signals,
+        x509,
+        caCertificates,
       });
       const mqtt = createMqttGateway(ctx('mqtt'));
       const amqp = createAmqpGateway(ctx('amqp'));

@@ -2,6 +2,7 @@
 
 export { suggestClosest } from '@ferry/common';
 export type { Authenticator, Operation, Permission, Principal } from './auth/types.js';
+export { commonNameOf, thumbprintsOf } from './auth/x509.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.js';
 export {
   ConfigError,
@@ -27,6 +28,19 @@ export type { ConnectionInfo, GatewayContext, StreamGateway } from './gateways/c
 export { Hub, type HubStartOptions } from './hub.js';
 export { createLogger } from './observability/logger.js';
 export { HubMetrics } from './observability/metrics.js';
+export type { BulkError, BulkResult } from './registry/bulk.js';
+export type { CertificateDescription } from './registry/ca-certificates.js';
 export type { DeviceJson, Registry, SharedAccessPolicy } from './registry/types.js';
 export { redactUrl } from './store/postgres/postgres-store.js';
-export { type CaFiles, ensureCa, ensureTlsMaterial, type TlsMaterial, tlsDir } from './tls/index.js';
+export {
+  type CaFiles,
+  type CertificateOptions,
+  createTestCa,
+  ensureCa,
+  ensureTlsMaterial,
+  issueCertificate,
+  type KeyAndCert,
+  selfSignedCertificate,
+  type TlsMaterial,
+  tlsDir,
+} from './tls/index.js';

@@ -18,7 +18,16 @@ class FakeRegistry implements Pick<Registry, 'identity' | 'policy'> {
   policies = new Map<string, SharedAccessPolicy>();
 
   addDevice(deviceId: string, status: 'enabled' | 'disabled' = 'enabled', keys: [string, string] = [K1, K2]): void {
-    this.devices.set(deviceId, { deviceId, generationId: '1', status, primaryKey: keys[0], secondaryKey: keys[1] });
+    this.devices.set(deviceId, {
+      deviceId,
+      generationId: '1',
+      status,
+      authType: 'sas',
+      primaryKey: keys[0],
+      secondaryKey: keys[1],
+      primaryThumbprint: null,
+      secondaryThumbprint: null,
+    });
   }
   addPolicy(keyName: string, rights: Permission[], keys: [string, string] = [K3, K4]): void {
     this.policies.set(keyName, { keyName, primaryKey: keys[0], secondaryKey: keys[1], rights });

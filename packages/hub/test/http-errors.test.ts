@@ -243,8 +243,11 @@ describe('internal failures', () => {
         deviceId,
         generationId: '1',
         status: 'enabled',
+        authType: 'sas',
         primaryKey: null,
         secondaryKey: null,
+        primaryThumbprint: null,
+        secondaryThumbprint: null,
       }),
       touch: () => {},
     } as Pick<Registry, 'identity' | 'touch'> as Registry;

@@ -16,6 +16,7 @@ import type { ConsoleFiles } from '../src/console/static-files.js';
 import { Engine } from '../src/engine/engine.js';
 import { createHttpGateway } from '../src/gateways/http/gateway.js';
 import { HubMetrics } from '../src/observability/metrics.js';
+import { CaCertificates } from '../src/registry/ca-certificates.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import type { DeviceJson } from '../src/registry/types.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -79,9 +80,10 @@ export async function startHttpHarness(
   const registry = new DeviceRegistry({ store, engine, clock });
   await registry.init();
   const auth = new SasAuthenticator({ registry, hosts: [HOST], clock });
+  const caCertificates = new CaCertificates(store, clock);
   const inspector = createInspector({ store, clock, metrics: new HubMetrics(), connections: {}, feedback: engine });
   const gateway = createHttpGateway(
-    { engine, registry, auth, config, clock, logger, hubName: HOST },
+    { engine, registry, auth, config, clock, logger, hubName: HOST, caCertificates },
     {
       inspector,
       files: overrides.consoleFiles,

@@ -2,6 +2,7 @@
 import type {
   DevicePageQuery,
   DeviceRecord,
+  DeviceWrite,
   InspectionStore,
   MqttSessionRecord,
   PolicyRecord,
@@ -82,5 +83,15 @@ export class FakeRegistryStore implements RegistryStore, Pick<InspectionStore, '
 
   async deleteMqttSession(deviceId: string): Promise<void> {
     this.sessions.delete(deviceId);
+  }
+
+  async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (const w of writes) {
+      if (w.kind === 'insert') out.push(await this.insertDevice(w.device));
+      else if (w.kind === 'replace') out.push(await this.replaceDevice(w.device, w.expectedEtag));
+      else out.push(await this.deleteDevice(w.deviceId, w.expectedEtag));
+    }
+    return out;
   }
 }

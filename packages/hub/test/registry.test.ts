@@ -181,11 +181,14 @@ describe('DeviceRegistry create', () => {
     const { registry } = await setup();
     const d = await registry.create({
       deviceId: 'x509',
-      authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: 'AB', secondaryThumbprint: null } },
+      authentication: {
+        type: 'selfSigned',
+        x509Thumbprint: { primaryThumbprint: 'ab'.repeat(20), secondaryThumbprint: null },
+      },
     });
     assert.equal(d.authentication.type, 'selfSigned');
     assert.equal(d.authentication.symmetricKey.primaryKey, null);
-    assert.equal(d.authentication.x509Thumbprint.primaryThumbprint, 'AB');
+    assert.equal(d.authentication.x509Thumbprint.primaryThumbprint, 'AB'.repeat(20));
   });
 });
 

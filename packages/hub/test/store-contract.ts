@@ -13,6 +13,7 @@ import { commitContract } from './store-contract-commit.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
 import { inspectionContract } from './store-contract-inspection.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
+import { registryExtrasContract } from './store-contract-registry-extras.js';
 
 export { POLICY };
 
@@ -407,6 +408,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     };
     commitContract(kit);
     feedbackQueueContract(kit);
+    registryExtrasContract(kit);
     inspectionContract(kit);
   });
 }

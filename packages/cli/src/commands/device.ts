@@ -8,6 +8,8 @@ import { CliError, type Io } from '../io.js';
 import { table } from '../table.js';
 import { type HubTarget, resolveTarget, TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
+import { deviceCert } from './device-cert.js';
+import { deviceImport } from './device-import.js';
 import { deviceReceive } from './device-receive.js';
 
 const COMMON = TARGET_OPTIONS;
@@ -99,6 +101,10 @@ export async function device(action: string | undefined, args: string[], io: Io)
     }
     case 'receive':
       return deviceReceive(args, io);
+    case 'cert':
+      return deviceCert(args, io);
+    case 'import':
+      return deviceImport(args, io);
     case undefined:
     case '--help':
     case '-h':

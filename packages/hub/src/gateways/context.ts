@@ -1,11 +1,15 @@
 /** What every gateway is given. Gateways never open sockets: listeners hand them streams. */
+
+import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/types.js';
+import type { X509Authenticator } from '../auth/x509.js';
 import type { Clock } from '../clock.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HubConfig } from '../config/types.js';
 import type { C2dEngine } from '../engine/types.js';
+import type { CaCertificates } from '../registry/ca-certificates.js';
 import type { Registry } from '../registry/types.js';
 import type { RegistryStore } from '../store/types.js';
 
@@ -22,11 +26,17 @@ export interface GatewayContext {
   sessions?: Pick<RegistryStore, 'getMqttSession' | 'putMqttSession' | 'deleteMqttSession'>;
   /** Connection claims between nodes (a device has one connection hub-wide); absent for one process. */
   cluster?: Pick<ClusterEvents, 'publishConnection' | 'onRemoteConnection'>;
+  /** X.509 device authentication; without it a device presenting only a certificate is refused. */
+  x509?: X509Authenticator;
+  /** The hub's CA certificates (REST /certificates); without it those routes answer NotImplemented. */
+  caCertificates?: CaCertificates;
 }
 
 export interface ConnectionInfo {
   remoteAddress: string | undefined;
   transport: 'tls' | 'ws' | 'memory';
+  /** The certificates the client presented in the TLS handshake, leaf first (unverified). */
+  clientCertificates?: readonly X509Certificate[];
 }
 
 /** A stream-based protocol gateway (MQTT, AMQP). */

@@ -3,7 +3,9 @@
  * disabled device cannot use any device-facing endpoint"; IoT Hub also stops honouring tokens
  * signed with a key that was regenerated). Both stream gateways apply the same verdict.
  */
+import type { X509Certificate } from 'node:crypto';
 import { type ErrorName, parseSasToken, verifySasSignature } from '@ferry/common';
+import { certificateStillAccepted } from '../auth/x509.js';
 import type { DeviceIdentity } from '../registry/types.js';
 
 export interface CutOff {
@@ -13,13 +15,24 @@ export interface CutOff {
 }
 
 /**
- * undefined when a connection that authenticated with `token` may stay; otherwise why it must go.
+ * undefined when a connection that authenticated with `token` (or `certificate`) may stay;
+ * otherwise why it must go.
  * A policy token (one with skn) does not depend on the device's keys, so only a deletion or a
  * disable cuts it off; a device token also goes when neither current key verifies it.
  */
-export function cutOffByChange(identity: DeviceIdentity | undefined, token: string | undefined): CutOff | undefined {
+export function cutOffByChange(
+  identity: DeviceIdentity | undefined,
+  token: string | undefined,
+  certificate?: X509Certificate,
+): CutOff | undefined {
   if (!identity) return { error: 'DeviceNotFound', reason: 'the device was deleted from the registry' };
   if (identity.status === 'disabled') return { error: 'DeviceDisabled', reason: 'the device was disabled' };
+  if (certificate !== undefined && !certificateStillAccepted(identity, certificate)) {
+    return {
+      error: 'IotHubUnauthorizedAccess',
+      reason: "the connection's certificate no longer matches the device's X.509 authentication",
+    };
+  }
   if (token !== undefined && !signedByCurrentKey(token, identity)) {
     return {
       error: 'IotHubUnauthorizedAccess',

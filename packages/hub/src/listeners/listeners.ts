@@ -10,13 +10,15 @@ import { createServer as createTlsServer, type TLSSocket, type Server as TlsServ
 import type { Logger } from 'pino';
 import type { ConnectionLimits } from '../config/types.js';
 import type { StreamGateway } from '../gateways/context.js';
+import type { HttpClientInfo } from '../gateways/http/authenticate.js';
 import { type BindTarget, bindError } from './bind-error.js';
+import { presentedCertificates, REQUEST_CLIENT_CERTIFICATE } from './client-certificates.js';
 import { TrustHint } from './trust-hint.js';
 import { WebSocketRouter } from './websocket.js';
 
 /** What the HTTPS gateway offers the listener. */
 export interface HttpGatewayHandler {
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): void;
 }
 
 export interface ListenerOptions {
@@ -141,6 +143,7 @@ export class Listeners {
       key: this.opts.tls.keyPem,
       minVersion: 'TLSv1.2',
       handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
+      ...REQUEST_CLIENT_CERTIFICATE,
     });
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', (socket: TLSSocket) => {
@@ -148,7 +151,11 @@ export class Listeners {
       this.trust.watch(socket, protocol);
       socket.on('error', (err) => logger.debug({ err, protocol }, 'socket error'));
       this.opts.onConnection?.(protocol, 'tls');
-      gateway.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tls' });
+      gateway.handle(socket, {
+        remoteAddress: socket.remoteAddress,
+        transport: 'tls',
+        clientCertificates: presentedCertificates(socket),
+      });
     });
     server.on('tlsClientError', (err, socket) => this.handshakeFailed(err, socket, protocol));
     return server;
@@ -168,8 +175,10 @@ export class Listeners {
         requestTimeout: Math.max(300_000, firstPacketTimeoutMs),
         // Node checks those deadlines on this interval (30 s by default): keep it below the deadline.
         connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(firstPacketTimeoutMs / 4))),
+        ...REQUEST_CLIENT_CERTIFICATE,
       },
-      (req, res) => gateways.http.handle(req, res),
+      (req, res) =>
+        gateways.http.handle(req, res, { clientCertificates: presentedCertificates(req.socket as TLSSocket) }),
     );
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', (socket: TLSSocket) => {

@@ -5,9 +5,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 import type { StreamGateway } from '../gateways/context.js';
+import { presentedCertificates } from './client-certificates.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 const PROTOCOLS = ['mqtt', 'AMQPWSB10'] as const;
@@ -78,7 +80,13 @@ export class WebSocketRouter {
     this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const stream = createWebSocketStream(ws);
       stream.on('error', (err) => this.opts.logger.debug({ err }, 'websocket stream error'));
-      gateway.handle(stream, { remoteAddress: req.socket.remoteAddress, transport: 'ws' });
+      const socket = req.socket as Partial<TLSSocket>;
+      gateway.handle(stream, {
+        remoteAddress: req.socket.remoteAddress,
+        transport: 'ws',
+        // Over wss the client certificate is the TLS connection's (MqttWs and AmqpWs send it).
+        clientCertificates: socket.encrypted ? presentedCertificates(req.socket as TLSSocket) : undefined,
+      });
     });
   }
 

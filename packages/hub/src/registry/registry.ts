@@ -9,8 +9,10 @@ import type { Clock } from '../clock.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { C2dEngine } from '../engine/types.js';
 import type { DeviceRecord, InspectionStore, RegistryStore } from '../store/types.js';
-import { type LiveState, NEVER, newEtag, newGenerationId, toDeviceJson } from './device-json.js';
-import { generateKey, newDefaultPolicies, toSharedAccessPolicy } from './policies.js';
+import { type BulkResult, bulkEntries, entryId, planBulk } from './bulk.js';
+import { type LiveState, toDeviceJson } from './device-json.js';
+import { newDeviceRecord, toIdentity, updatedDeviceRecord } from './device-records.js';
+import { newDefaultPolicies, toSharedAccessPolicy } from './policies.js';
 import type {
   DeviceChangeListener,
   DeviceIdentity,
@@ -19,7 +21,7 @@ import type {
   Registry,
   SharedAccessPolicy,
 } from './types.js';
-import { type DeviceInput, normalizeEtag, parseDeviceBody, validateDeviceId } from './validation.js';
+import { normalizeEtag, parseDeviceBody, validateDeviceId } from './validation.js';
 
 export const MAX_LIST_TOP = 1000;
 // An unconditional update retries when a concurrent write changed the row between read and write.
@@ -43,41 +45,6 @@ function notFound(deviceId: string): FerryError {
 
 function preconditionFailed(deviceId: string): FerryError {
   return new FerryError('PreconditionFailed', `The If-Match etag does not match device ${deviceId}`);
-}
-
-/** Keys and thumbprints for the chosen auth type; empty keys are kept from `previous` or generated. */
-function credentials(
-  input: DeviceInput,
-  type: DeviceRecord['authType'],
-  previous: DeviceRecord | undefined,
-): Pick<DeviceRecord, 'primaryKey' | 'secondaryKey' | 'primaryThumbprint' | 'secondaryThumbprint'> {
-  if (type === 'sas') {
-    return {
-      primaryKey: input.primaryKey ?? previous?.primaryKey ?? generateKey(),
-      secondaryKey: input.secondaryKey ?? previous?.secondaryKey ?? generateKey(),
-      primaryThumbprint: null,
-      secondaryThumbprint: null,
-    };
-  }
-  if (type === 'selfSigned') {
-    const primaryThumbprint = input.primaryThumbprint ?? previous?.primaryThumbprint ?? null;
-    if (!primaryThumbprint) {
-      throw new FerryError('ArgumentInvalid', 'authentication type selfSigned needs x509Thumbprint.primaryThumbprint');
-    }
-    const secondaryThumbprint = input.secondaryThumbprint ?? previous?.secondaryThumbprint ?? null;
-    return { primaryKey: null, secondaryKey: null, primaryThumbprint, secondaryThumbprint };
-  }
-  return { primaryKey: null, secondaryKey: null, primaryThumbprint: null, secondaryThumbprint: null };
-}
-
-function toIdentity(r: DeviceRecord): DeviceIdentity {
-  return {
-    deviceId: r.deviceId,
-    generationId: r.generationId,
-    status: r.status,
-    primaryKey: r.primaryKey,
-    secondaryKey: r.secondaryKey,
-  };
 }
 
 export class DeviceRegistry implements Registry {
@@ -134,18 +101,7 @@ export class DeviceRegistry implements Registry {
   async create(body: unknown): Promise<DeviceJson> {
     const input = parseDeviceBody(body);
     if (input.deviceId === undefined) throw new FerryError('ArgumentInvalid', 'deviceId is required');
-    const authType = input.authType ?? 'sas';
-    const record: DeviceRecord = {
-      deviceId: input.deviceId,
-      generationId: newGenerationId(this.clock.now()),
-      etag: newEtag(),
-      status: input.status ?? 'enabled',
-      statusReason: input.statusReason ?? null,
-      statusUpdatedTime: NEVER,
-      authType,
-      ...credentials(input, authType, undefined),
-      iotEdge: input.iotEdge ?? false,
-    };
+    const record = newDeviceRecord({ ...input, deviceId: input.deviceId }, this.clock.now());
     if (!(await this.store.insertDevice(record))) {
       throw new FerryError('DeviceAlreadyExists', `A device with id ${record.deviceId} already exists`);
     }
@@ -164,19 +120,7 @@ export class DeviceRegistry implements Registry {
       const existing = await this.store.getDevice(deviceId);
       if (!existing) throw notFound(deviceId);
       if (wanted !== '*' && wanted !== existing.etag) throw preconditionFailed(deviceId);
-      const authType = input.authType ?? existing.authType;
-      const status = input.status ?? existing.status;
-      const record: DeviceRecord = {
-        ...existing,
-        etag: newEtag(),
-        status,
-        statusReason: input.statusReason === undefined ? existing.statusReason : input.statusReason,
-        statusUpdatedTime:
-          status === existing.status ? existing.statusUpdatedTime : new Date(this.clock.now()).toISOString(),
-        authType,
-        ...credentials(input, authType, existing),
-        iotEdge: input.iotEdge ?? existing.iotEdge,
-      };
+      const record = updatedDeviceRecord(existing, input, this.clock.now());
       if (await this.store.replaceDevice(record, existing.etag)) {
         this.changed(deviceId, toIdentity(record));
         return this.json(record);
@@ -187,6 +131,27 @@ export class DeviceRegistry implements Registry {
         throw preconditionFailed(deviceId);
       }
     }
+  }
+
+  async bulk(body: unknown): Promise<BulkResult> {
+    const entries = bulkEntries(body);
+    const stored = new Map<string, DeviceRecord>();
+    for (const id of new Set(entries.map(entryId))) {
+      const record = id === '' ? undefined : await this.store.getDevice(id);
+      if (record) stored.set(id, record);
+    }
+    const { writes, errors } = planBulk(entries, stored, this.clock.now());
+    const results = await this.store.writeDevices(writes.map((w) => w.write));
+    writes.forEach((w, i) => {
+      if (!results[i]) {
+        errors.push(w.failure);
+        return;
+      }
+      if (w.write.kind !== 'replace') this.live.delete(w.deviceId);
+      // As after single-device writes: updated and deleted devices reach the gateways.
+      if (w.write.kind !== 'insert') this.changed(w.deviceId, w.record && toIdentity(w.record));
+    });
+    return { isSuccessful: errors.length === 0, errors, warnings: [] };
   }
 
   async get(deviceId: string): Promise<DeviceJson> {

@@ -1,5 +1,6 @@
 /** Device identities and shared access policies, in Azure's JSON shapes. */
 import type { Permission } from '../auth/types.js';
+import type { BulkResult } from './bulk.js';
 
 export type DeviceStatus = 'enabled' | 'disabled';
 
@@ -28,8 +29,12 @@ export interface DeviceIdentity {
   deviceId: string;
   generationId: string;
   status: DeviceStatus;
+  authType: DeviceJson['authentication']['type'];
   primaryKey: string | null;
   secondaryKey: string | null;
+  /** selfSigned devices: SHA-1 or SHA-256 thumbprints (hex) of their certificates. */
+  primaryThumbprint: string | null;
+  secondaryThumbprint: string | null;
 }
 
 export interface SharedAccessPolicy {
@@ -44,6 +49,11 @@ export interface Registry {
   create(body: unknown): Promise<DeviceJson>;
   /** ifMatch '*' or an etag (quoted or not). 404 DeviceNotFound, 412 PreconditionFailed. */
   update(deviceId: string, body: unknown, ifMatch: string): Promise<DeviceJson>;
+  /**
+   * Bulk create / update / delete (POST /devices, 1-100 entries): entries that fail are reported
+   * in the result (isSuccessful false), the others are applied. Throws only for a bad body.
+   */
+  bulk(body: unknown): Promise<BulkResult>;
   get(deviceId: string): Promise<DeviceJson>;
   list(top?: number): Promise<DeviceJson[]>;
   /**

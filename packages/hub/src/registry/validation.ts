@@ -43,6 +43,19 @@ export function validateKey(field: string, key: string): string {
   return key;
 }
 
+// A SHA-1 (40) or SHA-256 (64) hash in hex, as IoT Hub takes x509Thumbprint values.
+const THUMBPRINT = /^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$/;
+
+/** A thumbprint must be 40 or 64 hex digits; an empty one means "none" (undefined). */
+export function validateThumbprint(field: string, v: unknown): string | null | undefined {
+  const s = optionalString(field, v);
+  if (s === undefined || s === null || s.trim() === '') return s === undefined ? undefined : null;
+  if (!THUMBPRINT.test(s.trim())) {
+    throw invalid(`${field} must be a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) thumbprint`);
+  }
+  return s.trim().toUpperCase();
+}
+
 /** An empty If-Match or the etag stripped of W/ and quotes; '*' stays '*'. */
 export function normalizeEtag(value: string): string {
   let v = value.trim();
@@ -126,8 +139,11 @@ export function parseDeviceBody(body: unknown): DeviceInput {
     authType,
     primaryKey: optionalKey('authentication.symmetricKey.primaryKey', sym?.primaryKey),
     secondaryKey: optionalKey('authentication.symmetricKey.secondaryKey', sym?.secondaryKey),
-    primaryThumbprint: optionalString('authentication.x509Thumbprint.primaryThumbprint', x509?.primaryThumbprint),
-    secondaryThumbprint: optionalString('authentication.x509Thumbprint.secondaryThumbprint', x509?.secondaryThumbprint),
+    primaryThumbprint: validateThumbprint('authentication.x509Thumbprint.primaryThumbprint', x509?.primaryThumbprint),
+    secondaryThumbprint: validateThumbprint(
+      'authentication.x509Thumbprint.secondaryThumbprint',
+      x509?.secondaryThumbprint,
+    ),
     iotEdge: caps?.iotEdge as boolean | undefined,
   };
 }

@@ -53,6 +53,46 @@ export interface RegistryStore {
   getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined>;
   putMqttSession(session: MqttSessionRecord): Promise<void>;
   deleteMqttSession(deviceId: string): Promise<void>;
+  /**
+   * Bulk registry writes (POST /devices): applied in ONE transaction, in order; each result is what
+   * the single-device method (insertDevice, replaceDevice, deleteDevice) would have returned.
+   */
+  writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]>;
+}
+
+export type DeviceWrite =
+  | { kind: 'insert'; device: DeviceRecord }
+  | { kind: 'replace'; device: DeviceRecord; expectedEtag?: string }
+  | { kind: 'delete'; deviceId: string; expectedEtag?: string };
+
+// ---------------------------------------------------------------------------------------------
+// Hub CA certificates (X.509 certificateAuthority devices chain to a verified one). A few rows at
+// most (IoT Hub allows 25); subject, expiry and thumbprint are read from the PEM, not stored.
+// ---------------------------------------------------------------------------------------------
+
+export interface CaCertificateRecord {
+  /** 1-64 of A-Z a-z 0-9 - . _ */
+  name: string;
+  etag: string;
+  certificatePem: string;
+  isVerified: boolean;
+  /** The pending proof-of-possession code, or null. */
+  verificationCode: string | null;
+  /** ms since the epoch */
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface CaCertificateStore {
+  /** Ordered by name. */
+  listCaCertificates(): Promise<CaCertificateRecord[]>;
+  getCaCertificate(name: string): Promise<CaCertificateRecord | undefined>;
+  /** Insert; false when the name exists. */
+  insertCaCertificate(cert: CaCertificateRecord): Promise<boolean>;
+  /** Replace when the stored etag equals expectedEtag; false when missing or mismatched. */
+  replaceCaCertificate(cert: CaCertificateRecord, expectedEtag: string): Promise<boolean>;
+  /** Delete (when the etag matches, if given); false when missing or mismatched. */
+  deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -196,6 +236,6 @@ export interface InspectionStore {
   queueTotals(now: number): Promise<{ enqueued: number; invisible: number }>;
 }
 
-export interface Store extends RegistryStore, QueueStore, InspectionStore {
+export interface Store extends RegistryStore, CaCertificateStore, QueueStore, InspectionStore {
   close(): Promise<void>;
 }

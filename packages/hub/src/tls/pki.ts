@@ -16,7 +16,11 @@ const CA_VALIDITY_DAYS = 3650;
 // 825 days is the longest validity Apple platforms accept for a TLS server certificate.
 const SERVER_VALIDITY_DAYS = 825;
 
-function newKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.pki.rsa.PublicKey; keyPem: string } {
+export function newKeyPair(): {
+  privateKey: forge.pki.rsa.PrivateKey;
+  publicKey: forge.pki.rsa.PublicKey;
+  keyPem: string;
+} {
   const { privateKey: keyPem } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -27,7 +31,7 @@ function newKeyPair(): { privateKey: forge.pki.rsa.PrivateKey; publicKey: forge.
   return { privateKey, publicKey, keyPem };
 }
 
-function serial(): string {
+export function serial(): string {
   // Positive (high bit clear), 16 random bytes, as RFC 5280 asks for unpredictable serials.
   const bytes = randomBytes(16);
   bytes[0] = bytes[0]! & 0x7f;

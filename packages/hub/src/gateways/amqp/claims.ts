@@ -4,6 +4,7 @@
  * at the earliest expiry, drops expired principals and tells the connection to re-check its links.
  * A registry change drops the device's principals that it invalidates (revokeDevice).
  */
+import type { X509Certificate } from 'node:crypto';
 import { FerryError } from '@ferry/common';
 import type { Authenticator, Operation, Principal } from '../../auth/types.js';
 import type { Clock, TimerHandle } from '../../clock.js';
@@ -14,6 +15,8 @@ interface Claim {
   principal: Principal;
   /** The token it was proven with (undefined when put without `authenticator`). */
   token: string | undefined;
+  /** The client certificate it was proven with (X.509 devices). */
+  certificate?: X509Certificate;
 }
 
 /** A token being authenticated, or authenticated and not yet put. */
@@ -53,11 +56,11 @@ export class Claims {
   }
 
   /** False when a registry change revoked the principal between its authentication and now. */
-  put(audience: string, principal: Principal): boolean {
+  put(audience: string, principal: Principal, certificate?: X509Certificate): boolean {
     const p = [...this.pending].find((x) => x.principal === principal);
     if (p) this.pending.delete(p);
     if (this.disposed || p?.cut) return false;
-    this.byAudience.set(audience.toLowerCase(), { principal, token: p?.token });
+    this.byAudience.set(audience.toLowerCase(), { principal, token: p?.token, certificate });
     this.schedule();
     return true;
   }
@@ -78,9 +81,9 @@ export class Claims {
   revokeDevice(deviceId: string, identity: DeviceIdentity | undefined): CutOff | undefined {
     const ofDevice = (p: Principal) => p.kind === 'device' && p.deviceId === deviceId;
     let dropped: CutOff | undefined;
-    for (const [audience, { principal, token }] of this.byAudience) {
+    for (const [audience, { principal, token, certificate }] of this.byAudience) {
       if (!ofDevice(principal)) continue;
-      const cut = cutOffByChange(identity, token);
+      const cut = cutOffByChange(identity, token, certificate);
       if (!cut) continue;
       this.byAudience.delete(audience);
       dropped ??= cut;

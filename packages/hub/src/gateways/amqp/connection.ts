@@ -4,6 +4,7 @@
  * address and refused (attach without terminus + detach with an error) when unknown, not covered
  * by a token, or over the per-connection link cap.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import rhea, {
@@ -19,6 +20,7 @@ import type { Operation } from '../../auth/types.js';
 import type { TimerHandle } from '../../clock.js';
 import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
+import { cutOffByChange } from '../device-change.js';
 import { RefusalLog } from '../refusals.js';
 import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
@@ -31,13 +33,14 @@ import {
   FRAMING_ERROR,
   NOT_IMPLEMENTED,
   RESOURCE_LIMIT_EXCEEDED,
+  toAmqpError,
 } from './errors.js';
 import { FeedbackLink } from './feedback-link.js';
 import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
-import { acceptSocket, closeNow } from './rhea-internals.js';
+import { acceptSocket, closeNow, holdAttach } from './rhea-internals.js';
 import { AmqpDecodeError } from './rhea-patches.js';
-import { checkPlainUsername, PlainMechanism } from './sasl.js';
+import { checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
 import type { RheaSocketAdapter } from './socket-adapter.js';
 
@@ -48,6 +51,13 @@ export const MAX_FRAME_SIZE = 256 * 1024;
 const CLOSE_GRACE_MS = 2000;
 
 type Link = Sender | Receiver;
+
+/** A device link held while its certificate is checked, and the registry changes seen meanwhile. */
+interface PendingCertificateCheck {
+  deviceId: string;
+  changed: boolean;
+  identity: DeviceIdentity | undefined;
+}
 
 /** Gateway-wide: one receiving link per device; a new one replaces the old. */
 export interface DeviceLinkDirectory {
@@ -76,6 +86,9 @@ export class AmqpConnection {
   private readonly adapter: RheaSocketAdapter;
   private readonly refusals: RefusalLog;
   private torndown: Promise<void> | undefined;
+  /** The TLS client certificates (leaf first), when the client presented any. */
+  private readonly certificates: readonly X509Certificate[] | undefined;
+  private readonly certificateChecks = new Set<PendingCertificateCheck>();
 
   constructor(
     private readonly stream: Duplex,
@@ -83,6 +96,7 @@ export class AmqpConnection {
     private readonly deps: ConnectionDeps,
   ) {
     const { ctx, logger } = deps;
+    this.certificates = info.clientCertificates;
     this.claims = new Claims(ctx.auth, ctx.clock, () =>
       this.recheckLinks(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired')),
     );
@@ -102,6 +116,8 @@ export class AmqpConnection {
 
     const container = rhea.create_container({ id: ctx.hubName });
     container.sasl_server_mechanisms.enable_anonymous();
+    // SASL EXTERNAL = "the TLS client certificate": the device it proves is checked at attach.
+    if (this.certificates?.length) container.sasl_server_mechanisms.EXTERNAL = () => new ExternalMechanism();
     container.sasl_server_mechanisms.PLAIN = () =>
       new PlainMechanism(
         async ({ username, password }) => {
@@ -163,6 +179,11 @@ export class AmqpConnection {
    * attach must bring a new one, and detach links they alone covered. Policy tokens stay.
    */
   deviceChanged(deviceId: string, identity: DeviceIdentity | undefined): void {
+    for (const check of this.certificateChecks) {
+      if (check.deviceId !== deviceId) continue;
+      check.changed = true;
+      check.identity = identity;
+    }
     const cut = this.claims.revokeDevice(deviceId, identity);
     if (!cut) return;
     this.deps.logger.info({ deviceId, reason: cut.reason }, 'device token revoked by a registry change');
@@ -238,16 +259,14 @@ export class AmqpConnection {
       }
       case 'device-bound': {
         const { deviceId } = address;
-        if (!this.authorized(sender, { permission: 'DeviceConnect', deviceId })) return;
-        const link = new DeviceLink(sender, deviceId, {
-          engine: ctx.engine,
-          registry: ctx.registry,
-          logger: logger.child({ deviceId }),
-          onGone: (l) => this.deps.devices.gone(l),
-        });
-        this.accept(sender, link);
-        this.deps.devices.claim(link);
-        link.begin().catch((err: unknown) => logger.error({ err, deviceId }, 'device link failed to start'));
+        const op = { permission: 'DeviceConnect', deviceId } as const;
+        // X.509 devices bring no token: the TLS client certificate proves the device named here.
+        if (!this.claims.can(op) && this.certificates?.length && ctx.x509) {
+          this.attachWithCertificate(sender, deviceId, () => this.openDeviceLink(sender, deviceId));
+          return;
+        }
+        if (!this.authorized(sender, op)) return;
+        this.openDeviceLink(sender, deviceId);
         return;
       }
       case 'file-notifications':
@@ -286,6 +305,51 @@ export class AmqpConnection {
         this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
         return;
     }
+  }
+
+  private openDeviceLink(sender: Sender, deviceId: string): void {
+    const { ctx, logger } = this.deps;
+    const link = new DeviceLink(sender, deviceId, {
+      engine: ctx.engine,
+      registry: ctx.registry,
+      logger: logger.child({ deviceId }),
+      onGone: (l) => this.deps.devices.gone(l),
+    });
+    this.accept(sender, link);
+    this.deps.devices.claim(link);
+    link.begin().catch((err: unknown) => logger.error({ err, deviceId }, 'device link failed to start'));
+  }
+
+  /**
+   * Holds the attach answer while the client certificate is checked for `deviceId`; then `open`
+   * (the certificate is now a claim of this connection) or refuses the link with the error.
+   */
+  private attachWithCertificate(link: Link, deviceId: string, open: () => void): void {
+    const release = holdAttach(link);
+    const x509 = this.deps.ctx.x509!;
+    const certificate = this.certificates![0]!;
+    // A registry change while the check runs may come after the identity it read: judge it too.
+    const check: PendingCertificateCheck = { deviceId, changed: false, identity: undefined };
+    this.certificateChecks.add(check);
+    const settle = (fn: () => void) => {
+      this.certificateChecks.delete(check);
+      if (this.torndown || this.stream.destroyed || !link.is_remote_open()) return;
+      release();
+      this.guard(fn);
+    };
+    x509.authenticate(deviceId, this.certificates!).then(
+      (principal) =>
+        settle(() => {
+          const cut = check.changed ? cutOffByChange(check.identity, undefined, certificate) : undefined;
+          if (cut || !this.claims.put(`x509:${deviceId}`, principal, certificate)) {
+            const why = cut?.reason ?? 'the device may no longer connect';
+            this.refuse(link, amqpError(cut?.error ?? 'IotHubUnauthorizedAccess', `Device "${deviceId}": ${why}`));
+            return;
+          }
+          open();
+        }),
+      (err: unknown) => settle(() => this.refuse(link, toAmqpError(err))),
+    );
   }
 
   private authorized(link: Link, op: Operation): boolean {

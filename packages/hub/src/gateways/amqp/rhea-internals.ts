@@ -12,6 +12,11 @@ interface LinkCounters {
   delivery_count: number;
 }
 
+interface LinkState {
+  /** rhea's EndpointState (rhea/lib/endpoint.js): whether our attach is requested and still to write. */
+  state: { local_open: boolean; open_requests: number };
+}
+
 interface ConnectionInternals {
   /** The AMQP layer (below SASL); its header_received is set once the peer's AMQP header is read. */
   amqp_transport: { header_received?: unknown };
@@ -50,4 +55,18 @@ export function closeNow(connection: Connection, error: AmqpError): boolean {
 
 export function acceptSocket(connection: Connection, socket: unknown): void {
   (connection as unknown as ConnectionInternals).accept(socket);
+}
+
+/**
+ * rhea answers a peer's attach at once (link.open() before 'sender_open' is dispatched; the frame
+ * goes out on the next tick). This takes that request back so an asynchronous check can decide
+ * first; call the returned function (it opens the link) before accepting or refusing it.
+ */
+export function holdAttach(link: Sender | Receiver): () => void {
+  const { state } = link as unknown as LinkState;
+  if (state.local_open) {
+    state.local_open = false;
+    state.open_requests = Math.max(0, state.open_requests - 1);
+  }
+  return () => link.open();
 }

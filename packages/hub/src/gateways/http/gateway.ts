@@ -7,10 +7,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
-import type { Principal } from '../../auth/types.js';
 import type { HubInspector } from '../../console/inspector.js';
 import { CONSOLE_PATH, type ConsoleFiles } from '../../console/static-files.js';
 import type { GatewayContext } from '../context.js';
+import { authenticateRequest, type HttpClientInfo } from './authenticate.js';
+import { certificateRoutes } from './certificate-routes.js';
 import { consoleRoutes } from './console-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { sendError } from './errors.js';
@@ -21,7 +22,13 @@ import { registryRoutes } from './registry-routes.js';
 import { type Route, Router } from './router.js';
 import { sendRoute } from './send-route.js';
 
-export const HTTP_ROUTES: readonly Route[] = [...registryRoutes, ...deviceRoutes, sendRoute, ...feedbackRoutes];
+export const HTTP_ROUTES: readonly Route[] = [
+  ...registryRoutes,
+  ...deviceRoutes,
+  sendRoute,
+  ...feedbackRoutes,
+  ...certificateRoutes,
+];
 
 /** Decision 12: paths under these prefixes authenticate before they route. */
 const AUTH_FIRST_PREFIXES = ['devices', 'messages', 'twins', 'statistics', 'certificates', 'configurations', 'jobs'];
@@ -32,7 +39,7 @@ function authenticatesFirst(rawPath: string): boolean {
 }
 
 export interface HttpGateway {
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): void;
   /** Ends the open event streams. */
   close(): Promise<void>;
 }
@@ -52,13 +59,7 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
   );
   const baseLog = ctx.logger.child({ gateway: 'http' });
 
-  async function authenticate(req: IncomingMessage): Promise<Principal> {
-    const authorization = req.headers.authorization;
-    if (!authorization) throw new FerryError('IotHubUnauthorizedAccess', 'The Authorization header is missing');
-    return ctx.auth.authenticate(authorization);
-  }
-
-  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function serve(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const rawPath = q < 0 ? url : url.slice(0, q);
@@ -72,7 +73,8 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
       }
       // Decision 12: under IoT Hub's prefixes the caller is authenticated before the path is
       // routed, so only an authenticated caller learns that a path is not served (404/405).
-      let principal = authenticatesFirst(rawPath) ? await authenticate(req) : undefined;
+      const authenticate = () => authenticateRequest(ctx, req, rawPath, client);
+      let principal = authenticatesFirst(rawPath) ? await authenticate() : undefined;
       const match = router.match(req.method ?? '', rawPath);
       if (match.kind === 'none') throw new FerryError('NotFound', `No resource at ${rawPath.slice(0, 200)}`);
       if (match.kind === 'wrong-method') {
@@ -87,7 +89,7 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
       if (!queryValue(query, 'api-version')) {
         throw new FerryError('InvalidProtocolVersion', 'The api-version query parameter is required');
       }
-      principal ??= await authenticate(req);
+      principal ??= await authenticate();
       const operation = route.operation(params);
       if (operation) ctx.auth.authorize(principal, operation);
       await route.handle({ ctx, req, res, params, query, principal, log });
@@ -97,9 +99,9 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
   }
 
   return {
-    handle(req, res) {
+    handle(req, res, client) {
       // serve() catches everything it awaits; this catch is for a bug in the error path itself.
-      serve(req, res).catch((err: unknown) => {
+      serve(req, res, client).catch((err: unknown) => {
         baseLog.error({ err }, 'unhandled error in the HTTP gateway');
         if (!res.headersSent) res.writeHead(500);
         res.end();

@@ -75,6 +75,17 @@ export const registryRoutes: Route[] = [
     },
   },
   {
+    method: 'POST',
+    path: '/devices',
+    operation: registryWrite,
+    async handle({ ctx, req, res, log }) {
+      const result = await ctx.registry.bulk(parseJson(await readBody(req, ctx.config.http.maxBodyBytes)));
+      if (!result.isSuccessful) log.info({ errors: result.errors.length }, 'bulk registry call with failed entries');
+      // IoT Hub answers 400 with the same body when any entry failed.
+      sendJson(res, result.isSuccessful ? 200 : 400, result);
+    },
+  },
+  {
     method: 'GET',
     path: '/statistics/devices',
     operation: registryRead,

@@ -3,6 +3,7 @@
  * connection it replaces, and which session it resumes. Refusals carry the CONNACK code the
  * official client understands: 4 and 5 are final for it, 3 makes it retry.
  */
+import type { X509Certificate } from 'node:crypto';
 import { isFerryError } from '@ferry/common';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Principal } from '../../auth/types.js';
@@ -30,11 +31,15 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
     );
   }
   if (!clientId) return conn.refuse(CONNACK.identifierRejected, 'the client id must be the device id'); // MQTT-3.1.3-8
-  if (packet.username === undefined || packet.password === undefined) {
-    return conn.refuse(CONNACK.badUsernameOrPassword, 'username and password (a SAS token) are required');
+  const password = packet.password?.toString('utf8') ?? '';
+  // X.509 (x509=true): no password, the certificate of the TLS handshake proves the device.
+  const certificates = password === '' ? conn.info.clientCertificates : undefined;
+  if (packet.username === undefined || (password === '' && !certificates?.length)) {
+    return conn.refuse(
+      CONNACK.badUsernameOrPassword,
+      'a username and a password (a SAS token) or a client certificate are required',
+    );
   }
-  const password = packet.password.toString('utf8');
-  if (password === '') return conn.refuse(CONNACK.badUsernameOrPassword, 'the password (a SAS token) is empty');
   const usernameCheck = checkUsername(packet.username, clientId, ctx.config.hosts);
   if (!usernameCheck.ok) return conn.refuse(CONNACK.badUsernameOrPassword, usernameCheck.why);
   // A device replacing its own connection does not add one.
@@ -46,9 +51,12 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   }
 
   conn.clientId = clientId;
-  conn.token = password;
+  conn.token = certificates ? undefined : password;
+  conn.certificate = certificates?.[0];
   conn.owner.authenticate(conn);
-  const auth = await authorize(conn, clientId, password);
+  const auth = certificates
+    ? await authorizeCertificate(conn, clientId, certificates)
+    : await authorize(conn, clientId, password);
   if (!auth.ok) return conn.refuse(auth.code, auth.why);
   if (conn.closed) return;
 
@@ -87,7 +95,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
     sessionPresent,
     c2dQos,
     keepaliveSeconds: packet.keepalive ?? 0,
-    // The principal's expiry already includes the authenticator's clock skew.
+    // The principal's expiry already includes the authenticator's clock skew (or is the certificate's).
     tokenExpiresAt: auth.principal.expiresAt,
   });
 }
@@ -116,6 +124,20 @@ async function authorize(conn: MqttConnection, deviceId: string, token: string):
     return authFailure(conn, err);
   }
   return { ok: true, principal };
+}
+
+async function authorizeCertificate(
+  conn: MqttConnection,
+  deviceId: string,
+  certificates: readonly X509Certificate[],
+): Promise<AuthResult> {
+  const { x509 } = conn.owner.ctx;
+  if (!x509) return { ok: false, code: CONNACK.notAuthorized, why: 'this hub does not take X.509 certificates' };
+  try {
+    return { ok: true, principal: await x509.authenticate(deviceId, certificates) };
+  } catch (err) {
+    return authFailure(conn, err);
+  }
 }
 
 function authFailure(conn: MqttConnection, err: unknown): Refusal {

@@ -3,6 +3,7 @@
  * arrival order by the per-packet-type handlers, packets out through mqtt-packet's generator.
  * It never touches sockets: the stream can be a TLS socket, a WebSocket stream or a memory pair.
  */
+import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import type { Logger } from 'pino';
@@ -65,6 +66,8 @@ export class MqttConnection {
   /** The CONNECT's client id and SAS token, kept so a registry change can be judged against them. */
   clientId: string | undefined;
   token: string | undefined;
+  /** The client certificate that proved the device (X.509), judged again on registry changes. */
+  certificate: X509Certificate | undefined;
   cleanSession = true;
   c2dQos: 0 | 1 | null = null;
   pump: DeliveryPump | undefined;

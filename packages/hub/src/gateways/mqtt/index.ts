@@ -109,7 +109,7 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     const live = this.byDevice.get(deviceId);
     if (live) affected.push(live);
     for (const conn of affected) {
-      const cut = cutOffByChange(identity, conn.token);
+      const cut = cutOffByChange(identity, conn.token, conn.certificate);
       if (cut) conn.cutOff(cut);
     }
     // The store drops the session with the device; a gateway-held session must go too, or a

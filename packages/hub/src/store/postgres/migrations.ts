@@ -16,6 +16,19 @@ export interface Migration {
 
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'registry, c2d queues, feedback, commit functions', sql: TABLES_SQL + FEEDBACK_SQL + QUEUE_SQL },
+  {
+    version: 2,
+    name: 'hub CA certificates',
+    sql: `CREATE TABLE ca_certificates (
+      name text PRIMARY KEY,
+      etag text NOT NULL,
+      certificate text NOT NULL,
+      is_verified boolean NOT NULL,
+      verification_code text,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL
+    );`,
+  },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

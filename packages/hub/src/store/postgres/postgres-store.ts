@@ -13,9 +13,11 @@ import { randomUUID } from 'node:crypto';
 import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
 import type {
+  CaCertificateRecord,
   CommitResult,
   DevicePageQuery,
   DeviceRecord,
+  DeviceWrite,
   FailedResult,
   MqttSessionRecord,
   PendingMessage,
@@ -25,6 +27,7 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
+import { CaCertificateQueries } from './ca-certificate-queries.js';
 import { InspectionQueries } from './inspection-queries.js';
 import { migrate, SCHEMA_NAME } from './migrations.js';
 import { RegistryQueries } from './registry-queries.js';
@@ -101,6 +104,7 @@ export class PostgresStore implements Store {
   commitCount = 0;
   private readonly registry: RegistryQueries;
   private readonly inspection: InspectionQueries;
+  private readonly caCertificates: CaCertificateQueries;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -112,6 +116,7 @@ export class PostgresStore implements Store {
   ) {
     this.registry = new RegistryQueries(pool);
     this.inspection = new InspectionQueries(pool);
+    this.caCertificates = new CaCertificateQueries(pool);
   }
 
   /** Connects, creates or migrates the schema (safe when several nodes start at once), and returns the store. */
@@ -278,6 +283,48 @@ export class PostgresStore implements Store {
 
   deleteMqttSession(deviceId: string): Promise<void> {
     return guarded(this.registry.deleteMqttSession(deviceId));
+  }
+
+  /** Bulk registry writes: one transaction on one client, applied in order. */
+  async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
+    const client = await guarded(this.pool.connect());
+    try {
+      await guarded(client.query('BEGIN'));
+      const q = new RegistryQueries(client);
+      const results: boolean[] = [];
+      for (const w of writes) {
+        if (w.kind === 'insert') results.push(await guarded(q.insertDevice(w.device)));
+        else if (w.kind === 'replace') results.push(await guarded(q.replaceDevice(w.device, w.expectedEtag ?? null)));
+        else results.push(await guarded(q.deleteDevice(w.deviceId, w.expectedEtag ?? null)));
+      }
+      await guarded(client.query('COMMIT'));
+      return results;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  listCaCertificates(): Promise<CaCertificateRecord[]> {
+    return guarded(this.caCertificates.list());
+  }
+
+  getCaCertificate(name: string): Promise<CaCertificateRecord | undefined> {
+    return guarded(this.caCertificates.get(name));
+  }
+
+  insertCaCertificate(cert: CaCertificateRecord): Promise<boolean> {
+    return guarded(this.caCertificates.insert(cert));
+  }
+
+  replaceCaCertificate(cert: CaCertificateRecord, expectedEtag: string): Promise<boolean> {
+    return guarded(this.caCertificates.replace(cert, expectedEtag));
+  }
+
+  deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean> {
+    return guarded(this.caCertificates.delete(name, expectedEtag ?? null));
   }
 
   async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {

@@ -56,7 +56,8 @@ function values(d: DeviceRecord): unknown[] {
 }
 
 export class RegistryQueries {
-  constructor(private readonly pool: pg.Pool) {}
+  /** A pool, or one client inside a transaction (writeDevices). */
+  constructor(private readonly pool: pg.Pool | pg.PoolClient) {}
 
   async insertDevice(d: DeviceRecord): Promise<boolean> {
     const r = await this.pool.query(

@@ -124,6 +124,21 @@ export const MIGRATIONS: readonly Migration[] = [
     // as '' in the NOT NULL ack column.) Messages stored before this had their expiry shown.
     sql: 'ALTER TABLE c2d_messages ADD COLUMN default_expiry INTEGER NOT NULL DEFAULT 0;',
   },
+  {
+    version: 4,
+    name: 'hub CA certificates',
+    sql: `
+      CREATE TABLE ca_certificates (
+        name TEXT PRIMARY KEY,
+        etag TEXT NOT NULL,
+        certificate TEXT NOT NULL,
+        is_verified INTEGER NOT NULL,
+        verification_code TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -1,6 +1,6 @@
 /** Devices, shared access policies and MQTT sessions on SQLite. Synchronous; the store wraps it. */
 import type Database from 'better-sqlite3';
-import type { DeviceRecord, MqttSessionRecord, PolicyRecord } from '../types.js';
+import type { DeviceRecord, DeviceWrite, MqttSessionRecord, PolicyRecord } from '../types.js';
 
 interface DeviceRow {
   device_id: string;
@@ -69,6 +69,8 @@ export class RegistryTables {
   private readonly removeQueue;
   private readonly removePendingFeedback;
   readonly deleteDevice: (deviceId: string, expectedEtag: string | null) => boolean;
+  /** Bulk writes in one transaction (deleteDevice nests as a savepoint). */
+  readonly writeDevices: (writes: readonly DeviceWrite[]) => boolean[];
 
   constructor(db: Database.Database) {
     this.insert = db.prepare(`INSERT OR IGNORE INTO devices (${DEVICE_COLUMNS}) VALUES (@device_id, @generation_id,
@@ -108,6 +110,13 @@ export class RegistryTables {
       this.removePendingFeedback.run(deviceId);
       return true;
     });
+    this.writeDevices = db.transaction((writes: readonly DeviceWrite[]): boolean[] =>
+      writes.map((w) => {
+        if (w.kind === 'insert') return this.insertDevice(w.device);
+        if (w.kind === 'replace') return this.replaceDevice(w.device, w.expectedEtag ?? null);
+        return this.deleteDevice(w.deviceId, w.expectedEtag ?? null);
+      }),
+    );
   }
 
   insertDevice(d: DeviceRecord): boolean {

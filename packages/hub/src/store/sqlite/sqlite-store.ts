@@ -7,9 +7,11 @@
  */
 import Database from 'better-sqlite3';
 import type {
+  CaCertificateRecord,
   CommitResult,
   DevicePageQuery,
   DeviceRecord,
+  DeviceWrite,
   FailedResult,
   MqttSessionRecord,
   PendingMessage,
@@ -19,6 +21,7 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
+import { CaCertificateTable } from './ca-certificate-table.js';
 import { CommitContext } from './commit-context.js';
 import { FeedbackQueue } from './feedback-queue.js';
 import { InspectionQueries } from './inspection-queries.js';
@@ -39,6 +42,7 @@ const OPTION_KEYS = new Set(['path', 'synchronous']);
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly registry: RegistryTables;
+  private readonly caCertificates: CaCertificateTable;
   private readonly messages: MessageQueue;
   private readonly feedback: FeedbackQueue;
   private readonly inspection: InspectionQueries;
@@ -73,6 +77,7 @@ export class SqliteStore implements Store {
     migrate(this.db, Date.now());
 
     this.registry = new RegistryTables(this.db);
+    this.caCertificates = new CaCertificateTable(this.db);
     this.feedback = new FeedbackQueue(this.db);
     this.messages = new MessageQueue(this.db, this.feedback);
     this.inspection = new InspectionQueries(this.db);
@@ -224,6 +229,30 @@ export class SqliteStore implements Store {
 
   deleteMqttSession(deviceId: string): Promise<void> {
     return this.sessionWrites.submit({ remove: deviceId });
+  }
+
+  async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
+    return writes.length ? this.registry.writeDevices(writes) : [];
+  }
+
+  async listCaCertificates(): Promise<CaCertificateRecord[]> {
+    return this.caCertificates.list();
+  }
+
+  async getCaCertificate(name: string): Promise<CaCertificateRecord | undefined> {
+    return this.caCertificates.find(name);
+  }
+
+  async insertCaCertificate(cert: CaCertificateRecord): Promise<boolean> {
+    return this.caCertificates.add(cert);
+  }
+
+  async replaceCaCertificate(cert: CaCertificateRecord, expectedEtag: string): Promise<boolean> {
+    return this.caCertificates.put(cert, expectedEtag);
+  }
+
+  async deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean> {
+    return this.caCertificates.delete(name, expectedEtag ?? null);
   }
 
   async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {

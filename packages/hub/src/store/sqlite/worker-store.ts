@@ -11,9 +11,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type {
+  CaCertificateRecord,
   CommitResult,
   DevicePageQuery,
   DeviceRecord,
+  DeviceWrite,
   MqttSessionRecord,
   PendingMessage,
   PolicyRecord,
@@ -126,6 +128,30 @@ export class WorkerStore implements Store {
 
   async deleteMqttSession(deviceId: string): Promise<void> {
     await this.call('deleteMqttSession', [deviceId]);
+  }
+
+  writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
+    return this.call('writeDevices', [writes]) as Promise<boolean[]>;
+  }
+
+  listCaCertificates(): Promise<CaCertificateRecord[]> {
+    return this.call('listCaCertificates', []) as Promise<CaCertificateRecord[]>;
+  }
+
+  getCaCertificate(name: string): Promise<CaCertificateRecord | undefined> {
+    return this.call('getCaCertificate', [name]) as Promise<CaCertificateRecord | undefined>;
+  }
+
+  insertCaCertificate(cert: CaCertificateRecord): Promise<boolean> {
+    return this.call('insertCaCertificate', [cert]) as Promise<boolean>;
+  }
+
+  replaceCaCertificate(cert: CaCertificateRecord, expectedEtag: string): Promise<boolean> {
+    return this.call('replaceCaCertificate', [cert, expectedEtag]) as Promise<boolean>;
+  }
+
+  deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean> {
+    return this.call('deleteCaCertificate', [name, expectedEtag]) as Promise<boolean>;
   }
 
   listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {

@@ -1,0 +1,73 @@
+/** Hub CA certificates on PostgreSQL: one statement each, so each is atomic. */
+import type pg from 'pg';
+import type { CaCertificateRecord } from '../types.js';
+
+interface CaRow {
+  name: string;
+  etag: string;
+  certificate: string;
+  is_verified: boolean;
+  verification_code: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const COLUMNS = 'name, etag, certificate, is_verified, verification_code, created_at, updated_at';
+
+function toRecord(r: CaRow): CaCertificateRecord {
+  return {
+    name: r.name,
+    etag: r.etag,
+    certificatePem: r.certificate,
+    isVerified: r.is_verified,
+    verificationCode: r.verification_code,
+    // bigint columns arrive as strings from node-postgres.
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+/** $1..$7 in COLUMNS order. */
+function values(c: CaCertificateRecord): unknown[] {
+  return [c.name, c.etag, c.certificatePem, c.isVerified, c.verificationCode, c.createdAt, c.updatedAt];
+}
+
+export class CaCertificateQueries {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async list(): Promise<CaCertificateRecord[]> {
+    // COLLATE "C": the same byte order as SQLite's, whatever the database's collation.
+    const r = await this.pool.query<CaRow>(`SELECT ${COLUMNS} FROM ca_certificates ORDER BY name COLLATE "C"`);
+    return r.rows.map(toRecord);
+  }
+
+  async get(name: string): Promise<CaCertificateRecord | undefined> {
+    const r = await this.pool.query<CaRow>(`SELECT ${COLUMNS} FROM ca_certificates WHERE name = $1`, [name]);
+    return r.rows[0] && toRecord(r.rows[0]);
+  }
+
+  async insert(c: CaCertificateRecord): Promise<boolean> {
+    const r = await this.pool.query(
+      `INSERT INTO ca_certificates (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING`,
+      values(c),
+    );
+    return r.rowCount === 1;
+  }
+
+  async replace(c: CaCertificateRecord, expectedEtag: string): Promise<boolean> {
+    const r = await this.pool.query(
+      `UPDATE ca_certificates SET etag = $2, certificate = $3, is_verified = $4, verification_code = $5,
+         created_at = $6, updated_at = $7 WHERE name = $1 AND etag = $8`,
+      [...values(c), expectedEtag],
+    );
+    return r.rowCount === 1;
+  }
+
+  async delete(name: string, expectedEtag: string | null): Promise<boolean> {
+    const r = await this.pool.query('DELETE FROM ca_certificates WHERE name = $1 AND ($2::text IS NULL OR etag = $2)', [
+      name,
+      expectedEtag,
+    ]);
+    return r.rowCount === 1;
+  }
+}
