@@ -1,0 +1,108 @@
+/**
+ * `npm run chaos`: the fault campaign against real `ferry hub start` processes on loopback
+ * addresses. (a) kill -9 rounds under mixed sends and receiving devices, (b) a fuzzer of mutated
+ * recorded sessions on MQTT, AMQP, HTTPS and both WebSocket variants, (c) hostile clients while the
+ * official device client is served. (b) and (c) share one hub and run at the same time. Prints one
+ * table; exits 1 on any acknowledged loss, lie, hub exit or hang, socket past deadline, or missed
+ * message. Without flags it is the short pass CI runs (about three minutes); docs/chaos.md gives
+ * the long one.
+ *
+ *   --seed N        random choices (default 1)      --rounds N     kill -9 rounds (3)
+ *   --fuzz N        fuzz inputs at most (30000)     --minutes M    stop fuzzing after M minutes (3)
+ *   --deadline-s S  deadline of a socket that makes no progress (60)
+ *   --flood N       idle connections in the flood (1000)
+ *   --hostile N     connections of each other hostile kind, per port (20)
+ */
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ensureCa } from '@ferry/hub';
+import { startCanary } from './canary.js';
+import { recordSessions } from './capture.js';
+import { fuzz } from './fuzz.js';
+import { hostile } from './hostile.js';
+import { ChaosHub } from './hub.js';
+import { killRounds } from './kill-rounds.js';
+import { type CampaignResult, failures, markdown, rows } from './report.js';
+import { Rng } from './rng.js';
+
+// The official service client trusts only the CAs in NODE_EXTRA_CA_CERTS, read at start-up: run
+// again with the test CA there (the one test/compat/harness.ts issues every hub's certificate from).
+if (!process.env.NODE_EXTRA_CA_CERTS) {
+  const dir = process.env.FERRY_TEST_CA_DIR ?? join(tmpdir(), 'ferry-test-ca');
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: ensureCa(dir).caFile, FERRY_TEST_CA_DIR: dir };
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)];
+  const child = spawnSync(process.execPath, args, { stdio: 'inherit', env });
+  process.exit(child.status ?? 1);
+}
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '3' },
+    fuzz: { type: 'string', default: '30000' },
+    minutes: { type: 'string', default: '3' },
+    'deadline-s': { type: 'string', default: '60' },
+    flood: { type: 'string', default: '1000' },
+    hostile: { type: 'string', default: '20' },
+  },
+});
+const num = (name: keyof typeof values) => {
+  const n = Number(values[name]);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number, got ${values[name]}`);
+  return n;
+};
+const seed = num('seed');
+const started = Date.now();
+const log = (line: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(0)} s] ${line}\n`);
+const rng = new Rng(seed);
+const killRng = rng.fork();
+const fuzzRng = rng.fork();
+const result: CampaignResult = {};
+
+log(`seed ${seed}`);
+if (num('rounds') > 0) {
+  result.kill = await killRounds({ rounds: num('rounds'), rng: killRng, roundMs: [1500, 5000], log });
+}
+
+const hub = await ChaosHub.start({
+  c2d: { maxQueueDepth: 200 },
+  mqtt: { maxInflight: 200 },
+  log: { level: 'error' },
+});
+try {
+  const sessions = await recordSessions(hub);
+  log(`recorded ${sessions.length} sessions of real clients`);
+  const canary = await startCanary(hub, 'canary');
+  const fuzzing = fuzz(hub, {
+    sessions,
+    inputs: num('fuzz'),
+    rng: fuzzRng,
+    until: Date.now() + num('minutes') * 60_000,
+    concurrency: 32,
+    refresh: () => recordSessions(hub),
+    log,
+  });
+  const hostiles = hostile(hub, {
+    deadlineMs: num('deadline-s') * 1000,
+    flood: num('flood'),
+    perKind: num('hostile'),
+    log,
+  });
+  result.fuzz = await fuzzing;
+  log('fuzz done');
+  result.hostile = await hostiles;
+  log('hostile done');
+  result.canary = await canary.stop();
+} finally {
+  await hub.stop();
+  result.shared = hub.health;
+}
+
+console.log(markdown(rows(result)));
+const failed = failures(result);
+console.log(failed.length ? `\nFAILED (seed ${seed}):\n- ${failed.join('\n- ')}` : `\nPASSED (seed ${seed})`);
+log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+process.exit(failed.length ? 1 : 0);
