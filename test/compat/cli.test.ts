@@ -111,23 +111,31 @@ test('a read-only policy cannot create devices, and the error says why', T, asyn
   assert.match(r.stderr, /401: IotHubUnauthorizedAccess/);
 });
 
-test('a port already taken: the second hub names the port and the cause, and exits non-zero', T, async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-cli-taken-'));
-  const child = spawn(
-    process.execPath,
-    [CLI_BIN, 'hub', 'start', '--data-dir', dataDir, '--host', hub.address, '--bind', hub.address],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  assert.equal(code, 1);
-  assert.match(stderr, new RegExp(`cannot listen for https on ${hub.address.replace(/\./g, '\\.')}:443`));
-  assert.match(stderr, /already in use \(EADDRINUSE\)/);
-  assert.match(stderr, /--port-https/);
-});
+test(
+  'ports already taken: the second hub names every taken port, says another hub holds them, and exits non-zero',
+  T,
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ferry-cli-taken-'));
+    const child = spawn(
+      process.execPath,
+      [CLI_BIN, 'hub', 'start', '--data-dir', dataDir, '--host', hub.address, '--bind', hub.address],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 1);
+    const at = hub.address.replace(/\./g, '\\.');
+    assert.match(
+      stderr,
+      new RegExp(`ports ${at}:443 \\(https\\), ${at}:8883 \\(mqtts\\), ${at}:5671 \\(amqps\\) are already in use`),
+    );
+    assert.match(stderr, /Another Ferry hub, or another program, holds them/);
+    assert.match(stderr, /--port-https.*--port-mqtts.*--port-amqps/);
+  },
+);
 
 test('SIGTERM stops the hub gracefully with exit code 0; then device commands say to start it', T, async () => {
   const other = await startHub();

@@ -146,6 +146,13 @@ export const ERRORS = {
     amqpCondition: 'amqp:internal-error',
     description: 'Internal server error.',
   },
+  ServerBusy: {
+    code: 503001,
+    httpStatus: 503,
+    amqpCondition: 'com.microsoft:server-busy',
+    connack: 3,
+    description: "The hub's storage is full or failing; retry later.",
+  },
   ServiceUnavailable: {
     code: 503000,
     httpStatus: 503,

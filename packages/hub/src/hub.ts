@@ -13,19 +13,28 @@ import { SasAuthenticator } from './auth/authenticator.js';
 import { hubNameOf } from './auth/hub-name.js';
 import { type Clock, systemClock } from './clock.js';
 import type { HubConfig } from './config/types.js';
-import { ensureDataDir, sqlitePath, writeHubInfo } from './data-dir.js';
+import { ensureDataDir, readHubInfo, sqlitePath, writeHubInfo } from './data-dir.js';
 import { Engine } from './engine/index.js';
 import { createAmqpGateway } from './gateways/amqp/index.js';
 import type { GatewayContext, StreamGateway } from './gateways/context.js';
 import { createHttpGateway } from './gateways/http/gateway.js';
 import { createMqttGateway } from './gateways/mqtt/index.js';
-import { type HttpGatewayHandler, Listeners, OperationsListener } from './listeners/index.js';
+import {
+  type BindTarget,
+  checkPortsFree,
+  type HttpGatewayHandler,
+  Listeners,
+  OperationsListener,
+  operationsTarget,
+  type RunningHubHint,
+} from './listeners/index.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { guardStore, StorageHealth } from './store/storage-health.js';
 import type { Store } from './store/types.js';
 import { ensureTlsMaterial } from './tls/material.js';
 
@@ -110,6 +119,7 @@ export class Hub {
     const logger = opts.logger ?? createLogger(config.log.level);
     const clock = opts.clock ?? systemClock;
     const dataDir = ensureDataDir(config.dataDir);
+    await checkPortsFree(portTargets(config), runningHubHint(dataDir));
     const tls = ensureTlsMaterial({ dataDir, hosts: config.hosts, tls: config.tls });
     if (tls.issued) logger.info({ hosts: config.hosts }, 'issued a new server certificate');
 
@@ -117,6 +127,7 @@ export class Hub {
     const metrics = new HubMetrics();
     // Set once start has finished: until then /ready says "starting".
     let started: Hub | undefined;
+    let storage: StorageHealth | undefined;
     try {
       if (config.observability.port !== 0) {
         parts.operations = await OperationsListener.start({
@@ -124,13 +135,16 @@ export class Hub {
           port: config.observability.port,
           handler: operationsHandler({
             metrics,
-            isReady: () => started?.ready ?? false,
+            isReady: () => (started?.ready ?? false) && storage?.healthy !== false,
+            storageFailing: () => storage?.healthy === false,
             isStopping: () => started !== undefined && !started.ready,
           }),
           logger: logger.child({ component: 'operations' }),
         });
       }
-      parts.store = openStore(config);
+      // Storage faults (disk full, I/O errors) become ServerBusy answers, one log line, /ready 503.
+      storage = new StorageHealth(logger.child({ component: 'storage' }), metrics.registry);
+      parts.store = guardStore(openStore(config), storage);
       parts.engine = new Engine({
         store: parts.store,
         clock,
@@ -172,6 +186,7 @@ export class Hub {
         gateways: parts.gateways,
         logger: logger.child({ component: 'listeners' }),
         onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
+        limits: config.connections,
       });
       const hub = new Hub({ config, logger, metrics, registry, caFile: tls.caFile, parts });
       writeHubInfo(dataDir, {
@@ -230,4 +245,23 @@ export class Hub {
     })();
     return this.stopping;
   }
+}
+
+/** Every port the hub will bind, in the order it binds them. */
+function portTargets(config: Readonly<HubConfig>): BindTarget[] {
+  const targets: BindTarget[] = (['https', 'mqtts', 'amqps'] as const).map((name) => ({
+    name,
+    address: config.bind,
+    port: config.ports[name],
+  }));
+  if (config.observability.port !== 0) {
+    targets.push(operationsTarget(config.observability.bind, config.observability.port));
+  }
+  return targets;
+}
+
+/** The hub that last ran from this data dir, if its hub.json says so. */
+function runningHubHint(dataDir: string): RunningHubHint | undefined {
+  const info = readHubInfo(dataDir);
+  return info ? { pid: info.pid, dataDir, startedAt: info.startedAt } : undefined;
 }

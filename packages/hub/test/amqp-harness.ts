@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import rhea, {
   type AmqpError,
   type Connection,
@@ -51,9 +51,14 @@ export interface HarnessOptions {
   c2d?: Partial<C2dConfig>;
   feedback?: Partial<FeedbackConfig>;
   amqp?: Partial<HubConfig['amqp']>;
+  connections?: Partial<HubConfig['connections']>;
+  /** Where the hub logs (silent unless FERRY_TEST_LOG is set). */
+  logger?: Logger;
   /** Wrap the engine or the authenticator the gateway sees (a gate, a revocation). */
   wrapEngine?: (engine: C2dEngine) => C2dEngine;
   wrapAuth?: (auth: Authenticator) => Authenticator;
+  /** Sees each server-side socket before the gateway does (to tap what the hub writes). */
+  onSocket?: (socket: Socket) => void;
 }
 
 export async function startAmqpHarness(options: HarnessOptions = {}): Promise<AmqpHarness> {
@@ -63,8 +68,9 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
     c2d: { ...DEFAULT_CONFIG.c2d, ...options.c2d },
     feedback: { ...DEFAULT_CONFIG.feedback, batchDelayMs: 0, ...options.feedback },
     amqp: { ...DEFAULT_CONFIG.amqp, ...options.amqp },
+    connections: { ...DEFAULT_CONFIG.connections, ...options.connections },
   };
-  const logger = pino({ level: process.env.FERRY_TEST_LOG ?? 'silent' });
+  const logger = options.logger ?? pino({ level: process.env.FERRY_TEST_LOG ?? 'silent' });
   const store = new SqliteStore({ path: ':memory:' });
   const engine = new Engine({ store, clock, c2d: config.c2d, feedback: config.feedback, logger });
   engine.start();
@@ -85,6 +91,7 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
     sockets.add(socket);
     socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
+    options.onSocket?.(socket);
     gateway.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'memory' });
   });
   server.listen(0, '127.0.0.1');

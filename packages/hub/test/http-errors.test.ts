@@ -114,6 +114,51 @@ describe('routing', () => {
     }
   });
 
+  test('under IoT Hub prefixes an unserved path or method authenticates first: 401 before 404/405', async () => {
+    const now = Math.floor(h.clock.now() / 1000);
+    const device = await h.deviceToken('e1');
+    const bad: Array<Record<string, string>> = [
+      {},
+      { authorization: 'SharedAccessSignature garbage' },
+      { authorization: h.serviceToken('iothubowner', { key: Buffer.alloc(32, 3).toString('base64') }) },
+      { authorization: h.serviceToken('iothubowner', { expiry: now - 3600 }) },
+    ];
+    const unserved: Array<[string, string]> = [
+      ['POST', '/devices/e1/messages/events'],
+      ['GET', '/devices/e1/twin'],
+      ['GET', '/twins/e1'],
+      ['GET', '/messages/serviceBound/other'],
+      ['GET', '/statistics/service'],
+      ['GET', '/certificates'],
+      ['GET', '/configurations'],
+      ['GET', '/jobs/v2'],
+      ['PATCH', '/devices/e1'],
+    ];
+    for (const [method, path] of unserved) {
+      for (const headers of bad) {
+        assertError(await h.request(method, `${path}?${API}`, { headers }), 401, 'IotHubUnauthorizedAccess');
+      }
+      // Without api-version too: the token is checked before anything else is said.
+      assertError(await h.request(method, path, { headers: {} }), 401, 'IotHubUnauthorizedAccess');
+    }
+    // Authenticated callers (a policy, or the device itself) learn that the path is not served.
+    const events = await h.request('POST', `/devices/e1/messages/events?${API}`, {
+      headers: { authorization: device },
+      body: 'x',
+    });
+    assertError(events, 404, 'NotFound');
+    assertError(await h.request('GET', `/twins/e1?${API}`, { headers: owner() }), 404, 'NotFound');
+    assertError(
+      await h.request('PATCH', `/devices/e1?${API}`, { headers: owner(), body: '{}' }),
+      405,
+      'MethodNotAllowed',
+    );
+  });
+
+  test('outside IoT Hub prefixes unknown paths stay 404 without a token', async () => {
+    assertError(await h.request('GET', `/nothing?${API}`, { headers: {} }), 404, 'NotFound');
+  });
+
   test('a known path with the wrong method is 405 with Allow', async () => {
     const res = await h.request('PATCH', `/devices/e1?${API}`, { headers: owner(), body: '{}' });
     assertError(res, 405, 'MethodNotAllowed');

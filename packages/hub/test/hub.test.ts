@@ -96,7 +96,7 @@ test('a bind failure tears down what was started, so the same data dir starts af
   await new Promise<void>((resolve) => blocker.listen(0, ADDRESS, resolve));
   const { port } = blocker.address() as { port: number };
   const cfg = config(undefined, { https: 0, mqtts: port, amqps: 0 });
-  await assert.rejects(Hub.start(cfg, { logger }), /mqtts on 127\.0\.0\.1:\d+: the port is already in use/);
+  await assert.rejects(Hub.start(cfg, { logger }), /cannot start: port 127\.0\.0\.1:\d+ \(mqtts\) is already in use/);
   blocker.close();
   const hub = await Hub.start(config(cfg.dataDir), { logger });
   await hub.stop();

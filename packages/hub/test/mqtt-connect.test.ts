@@ -309,14 +309,17 @@ describe('MQTT keep-alive', () => {
     await client.waitClosed();
   });
 
-  test('keep-alive 0 means no timeout', async () => {
+  // Regression (issue 7): keep-alive 0 meant no timeout, so a client that stopped reading stayed for good.
+  test("keep-alive 0 gets IoT Hub's longest timeout (1767 s)", async () => {
     const hub = await startTestHub();
     const key = await hub.device('dev1');
     const password = hub.token('dev1', key, Math.floor(hub.clock.now() / 1000) + 30 * 86400);
     const { client } = await hub.connect('dev1', key, { keepalive: 0, password });
-    hub.clock.advance(10 * 3600_000);
+    hub.clock.advance(1_766_999);
     await settle();
     assert.equal(client.isClosed, false);
+    hub.clock.advance(1);
+    await client.waitClosed();
   });
 
   test('the connection is closed when its SAS token expires (after the clock skew)', async () => {

@@ -234,7 +234,12 @@ export interface ConnectOptions {
 }
 
 export async function startTestHub(
-  opts: { mqtt?: Partial<HubConfig['mqtt']>; lockTimeoutMs?: number; sessions?: boolean } = {},
+  opts: {
+    mqtt?: Partial<HubConfig['mqtt']>;
+    connections?: Partial<HubConfig['connections']>;
+    lockTimeoutMs?: number;
+    sessions?: boolean;
+  } = {},
 ): Promise<TestHub> {
   const clock = new ManualClock();
   const lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
@@ -251,6 +256,7 @@ export async function startTestHub(
     hosts: [HOST],
     c2d,
     mqtt: { ...DEFAULT_CONFIG.mqtt, ...opts.mqtt },
+    connections: { ...DEFAULT_CONFIG.connections, ...opts.connections },
   };
   const ctx: GatewayContext = {
     engine,

@@ -129,7 +129,7 @@ describe('a hub with the operations endpoint', () => {
       const cfg = config(port);
       await assert.rejects(Hub.start(cfg, { logger }), (err: Error) => {
         assert.ok(isFerryError(err, 'ServiceUnavailable'));
-        assert.match(err.message, new RegExp(`operations on 127\\.0\\.0\\.1:${port}: the port is already in use`));
+        assert.match(err.message, new RegExp(`port 127\\.0\\.0\\.1:${port} \\(operations\\) is already in use`));
         assert.match(err.message, /observability\.port \(FERRY_OBSERVABILITY_PORT; 0 disables/);
         return true;
       });

@@ -89,5 +89,33 @@ export async function hubStart(args: string[], io: Io): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    watchParent(hub, () => onSignal('SIGHUP'));
   });
+}
+
+const PARENT_POLL_MS = 1000;
+
+/**
+ * A hub must never outlive its parent unnoticed. Under `npm start` (npm sets
+ * npm_lifecycle_event) the parent is npm: if npm dies without passing a signal on (SIGKILL, a
+ * crash), the hub stops too. Started any other way (nohup, a supervisor that double-forks), being
+ * re-parented is logged once and the hub keeps serving.
+ */
+function watchParent(hub: Hub, stop: () => void): void {
+  const parent = process.ppid;
+  const underNpm = process.env.npm_lifecycle_event !== undefined;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    if (underNpm) {
+      hub.logger.warn({ parent }, 'npm, which started this hub, has exited; stopping the hub');
+      stop();
+    } else {
+      hub.logger.warn(
+        { parent, pid: process.pid },
+        'the process that started this hub has exited; the hub keeps running',
+      );
+    }
+  }, PARENT_POLL_MS);
+  timer.unref();
 }

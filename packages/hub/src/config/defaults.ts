@@ -32,6 +32,14 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
   mqtt: { maxInflight: 16, maxSubscriptions: 5, maxConnections: 100_000 },
   amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 4096 },
   http: { maxBodyBytes: 262_144 },
+  connections: {
+    tlsHandshakeTimeoutMs: 30 * SECOND,
+    firstPacketTimeoutMs: 30 * SECOND,
+    maxPendingHandshakes: 1000,
+    writeStallTimeoutMs: 60 * SECOND,
+    maxRefusals: 100,
+    loggedRefusals: 10,
+  },
   log: { level: 'info' },
   // Prometheus' registered default port for Node exporters; loopback only unless opted in.
   observability: { port: 9464, bind: '127.0.0.1' },

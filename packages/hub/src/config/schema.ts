@@ -59,6 +59,12 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'amqp.maxConnections': int(1, 10_000_000),
   'amqp.maxLinksPerConnection': int(1, 65536),
   'http.maxBodyBytes': int(1, 64 * 1024 * 1024),
+  'connections.tlsHandshakeTimeoutMs': duration(100, HOUR),
+  'connections.firstPacketTimeoutMs': duration(100, HOUR),
+  'connections.maxPendingHandshakes': int(1, 1_000_000),
+  'connections.writeStallTimeoutMs': duration(100, DAY),
+  'connections.maxRefusals': int(1, 1_000_000),
+  'connections.loggedRefusals': int(0, 1_000_000),
   'log.level': enumOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
   // 0 disables the endpoint (it does not mean "any free port" as it does for ports.*).
   'observability.port': int(0, 65535),

@@ -31,6 +31,21 @@ export type StoreConfig =
   | { kind: 'sqlite' /** default `${dataDir}/ferry.db` */; path?: string; synchronous: 'FULL' | 'NORMAL' }
   | { kind: 'postgres'; url: string };
 
+export interface ConnectionLimits {
+  /** A TLS handshake not finished in this time is dropped (8883, 5671, 443). */
+  tlsHandshakeTimeoutMs: number;
+  /** After TLS, the first protocol packet (MQTT CONNECT, AMQP header, HTTP request headers) must arrive within this. */
+  firstPacketTimeoutMs: number;
+  /** Accepted sockets still in their TLS handshake, across listeners; more are dropped at once. */
+  maxPendingHandshakes: number;
+  /** An MQTT or AMQP connection whose outgoing data has not drained for this long is closed (its leases go back). */
+  writeStallTimeoutMs: number;
+  /** Refused requests (link attaches, subscriptions) one connection may make before it is closed. */
+  maxRefusals: number;
+  /** Refusals logged one by one per connection; the rest are counted and summarised. */
+  loggedRefusals: number;
+}
+
 export interface HubConfig {
   /** Names and addresses clients use; the first names the hub (hub name = its first DNS label). */
   hosts: string[];
@@ -45,6 +60,8 @@ export interface HubConfig {
   mqtt: { maxInflight: number; maxSubscriptions: number; maxConnections: number };
   amqp: { idleTimeoutMs: number; maxConnections: number; maxLinksPerConnection: number };
   http: { maxBodyBytes: number };
+  /** Deadlines and caps on every accepted socket, whatever its protocol (docs/robustness.md). */
+  connections: ConnectionLimits;
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   /**
    * The operations endpoint (plain HTTP: /metrics, /health, /ready). port 0 = disabled; bind

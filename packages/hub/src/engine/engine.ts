@@ -194,11 +194,11 @@ export class Engine implements C2dEngine {
       // The store answers each op with the result of its kind.
       r = (await this.committer.submit(op)) as QueueOpResult<K>;
     } catch (err) {
-      this.logger.error({ err, op: op.kind }, 'commit failed');
+      if (!isServerBusy(err)) this.logger.error({ err, op: op.kind }, 'commit failed');
       throw toFerryError(err);
     }
     if (!r.ok && r.error === 'ServerError') {
-      this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
+      if (!isServerBusy(r.cause)) this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
       throw toFerryError(r.cause);
     }
     return r as Success<K> | Refusal<K>;
@@ -216,4 +216,9 @@ function refusalText(r: { error: string }, deviceId: string, maxDepth: number): 
   return r.error === 'DeviceMaximumQueueDepthExceeded'
     ? `Device Queue depth cannot exceed ${maxDepth} messages`
     : `device "${deviceId}" is not registered or is disabled`;
+}
+
+/** Storage full or failing: the storage health check has logged it once; not again per op. */
+function isServerBusy(err: unknown): boolean {
+  return err instanceof FerryError && err.errorName === 'ServerBusy';
 }

@@ -8,6 +8,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
+import type { ConnectionLimits } from '../config/types.js';
 import type { StreamGateway } from '../gateways/context.js';
 import { type BindTarget, bindError } from './bind-error.js';
 import { WebSocketRouter } from './websocket.js';
@@ -28,7 +29,15 @@ export interface ListenerOptions {
   logger: Logger;
   /** Called for every accepted connection (metrics). */
   onConnection?: (protocol: 'mqtt' | 'amqp' | 'https', transport: 'tls' | 'ws') => void;
+  /** Handshake deadlines and cap (connections.*); the MQTT and AMQP first-packet deadlines are the gateways'. */
+  limits?: Pick<ConnectionLimits, 'tlsHandshakeTimeoutMs' | 'firstPacketTimeoutMs' | 'maxPendingHandshakes'>;
 }
+
+const DEFAULT_LIMITS = {
+  tlsHandshakeTimeoutMs: 30_000,
+  firstPacketTimeoutMs: 30_000,
+  maxPendingHandshakes: 1000,
+};
 
 type AnyServer = TlsServer | HttpsServer;
 
@@ -53,13 +62,18 @@ function closeServer(server: AnyServer): Promise<void> {
 
 export class Listeners {
   private readonly sockets = new Set<Socket>();
+  /** Accepted sockets whose TLS handshake has not finished (bounded by limits.maxPendingHandshakes). */
+  private readonly handshaking = new Set<Socket>();
+  private readonly limits: NonNullable<ListenerOptions['limits']>;
   private readonly servers: Array<{ name: string; server: AnyServer }> = [];
   private ws!: WebSocketRouter;
   private serversClosed: Promise<void> | undefined;
   /** Ports actually bound (differs from the configured ones when those were 0). */
   readonly ports = { https: 0, mqtts: 0, amqps: 0 };
 
-  private constructor(private readonly opts: ListenerOptions) {}
+  private constructor(private readonly opts: ListenerOptions) {
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+  }
 
   /** Binds all three listeners; when one fails, closes those already bound and throws the bind error. */
   static async start(opts: ListenerOptions): Promise<Listeners> {
@@ -74,42 +88,97 @@ export class Listeners {
   }
 
   private track(socket: Socket): void {
+    if (this.handshaking.size >= this.limits.maxPendingHandshakes) {
+      this.refusedHandshakes++;
+      if (this.refusedHandshakes === 1 || this.refusedHandshakes % 1000 === 0) {
+        this.opts.logger.warn(
+          { pending: this.handshaking.size, refused: this.refusedHandshakes },
+          'too many connections in TLS handshake: new ones are dropped',
+        );
+      }
+      socket.destroy();
+      return;
+    }
     // Small protocol frames (PUBACK, dispositions) must not wait for Nagle's 40 ms delay.
     socket.setNoDelay(true);
     this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    this.handshaking.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.handshaking.delete(socket);
+    });
   }
+
+  /** Handshake done: the raw socket under the TLS socket no longer counts against the cap. */
+  private secured(tlsSocket: TLSSocket): void {
+    const raw = (tlsSocket as TLSSocket & { _parent?: Socket })._parent;
+    if (raw) this.handshaking.delete(raw);
+  }
+
+  /** The handshake failed or timed out (tlsHandshakeTimeoutMs): Node leaves the socket open when this is handled. */
+  private handshakeFailed(err: Error, socket: TLSSocket, listener: string): void {
+    this.opts.logger.debug({ err, listener, remoteAddress: socket.remoteAddress }, 'TLS handshake failed');
+    socket.destroy();
+  }
+
+  /** Sockets still in their TLS handshake (for tests and metrics). */
+  get pendingHandshakes(): number {
+    return this.handshaking.size;
+  }
+
+  private refusedHandshakes = 0;
 
   private streamServer(protocol: 'mqtt' | 'amqp', gateway: StreamGateway): TlsServer {
     const { logger } = this.opts;
-    const server = createTlsServer({ cert: this.opts.tls.certPem, key: this.opts.tls.keyPem, minVersion: 'TLSv1.2' });
+    const server = createTlsServer({
+      cert: this.opts.tls.certPem,
+      key: this.opts.tls.keyPem,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
+    });
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', (socket: TLSSocket) => {
+      this.secured(socket);
       socket.on('error', (err) => logger.debug({ err, protocol }, 'socket error'));
       this.opts.onConnection?.(protocol, 'tls');
       gateway.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tls' });
     });
-    server.on('tlsClientError', (err, socket) => {
-      logger.debug({ err, protocol, remoteAddress: socket.remoteAddress }, 'TLS handshake failed');
-    });
+    server.on('tlsClientError', (err, socket) => this.handshakeFailed(err, socket, protocol));
     return server;
   }
 
   private httpsServer(): HttpsServer {
     const { gateways, logger } = this.opts;
+    const { tlsHandshakeTimeoutMs, firstPacketTimeoutMs } = this.limits;
     const server = createHttpsServer(
-      { cert: this.opts.tls.certPem, key: this.opts.tls.keyPem, minVersion: 'TLSv1.2' },
+      {
+        cert: this.opts.tls.certPem,
+        key: this.opts.tls.keyPem,
+        minVersion: 'TLSv1.2',
+        handshakeTimeout: tlsHandshakeTimeoutMs,
+        // The request headers are the first packet: a connection that sends none gets 408 and is closed.
+        headersTimeout: firstPacketTimeoutMs,
+        requestTimeout: Math.max(300_000, firstPacketTimeoutMs),
+        // Node checks those deadlines on this interval (30 s by default): keep it below the deadline.
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(firstPacketTimeoutMs / 4))),
+      },
       (req, res) => gateways.http.handle(req, res),
     );
     server.on('connection', (socket: Socket) => this.track(socket));
-    server.on('secureConnection', () => this.opts.onConnection?.('https', 'tls'));
-    server.on('tlsClientError', (err, socket) => {
-      logger.debug({ err, remoteAddress: socket.remoteAddress }, 'TLS handshake failed (https)');
+    server.on('secureConnection', (socket: TLSSocket) => {
+      this.secured(socket);
+      this.opts.onConnection?.('https', 'tls');
     });
-    server.on('clientError', (err, socket) => {
-      logger.debug({ err }, 'malformed HTTP request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    server.on('tlsClientError', (err, socket) => this.handshakeFailed(err, socket, 'https'));
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      // No complete request within connections.firstPacketTimeoutMs: 408, as Node would answer.
+      const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      logger.debug({ err }, timedOut ? 'no HTTP request in time' : 'malformed HTTP request');
+      const status = timedOut ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       else socket.destroy();
+      // A peer that never reads our answer must not keep the socket open.
+      setTimeout(() => socket.destroy(), 2000).unref();
     });
     this.ws = new WebSocketRouter({
       gateways: { mqtt: gateways.mqtt, AMQPWSB10: gateways.amqp },

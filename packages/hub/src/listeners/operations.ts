@@ -5,7 +5,18 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { bindError } from './bind-error.js';
+import { type BindTarget, bindError } from './bind-error.js';
+
+/** The operations endpoint as a bind target, with the settings that move it. */
+export function operationsTarget(bind: string, port: number): BindTarget {
+  return {
+    name: 'operations',
+    address: bind,
+    port,
+    portSetting: 'observability.port (FERRY_OBSERVABILITY_PORT; 0 disables the operations endpoint)',
+    bindSetting: 'observability.bind (FERRY_OBSERVABILITY_BIND)',
+  };
+}
 
 export interface OperationsListenerOptions {
   bind: string;
@@ -31,13 +42,7 @@ export class OperationsListener {
       opts.logger.debug({ err }, 'malformed HTTP request (operations)');
       socket.destroy();
     });
-    const target = {
-      name: 'operations',
-      address: opts.bind,
-      port: opts.port,
-      portSetting: 'observability.port (FERRY_OBSERVABILITY_PORT; 0 disables the operations endpoint)',
-      bindSetting: 'observability.bind (FERRY_OBSERVABILITY_BIND)',
-    };
+    const target = operationsTarget(opts.bind, opts.port);
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => reject(bindError(target, err));
       server.once('error', onError);

@@ -4,7 +4,8 @@
  * costs the same however many messages are queued.
  *   GET /metrics  Prometheus text exposition
  *   GET /health   200 while the process runs (liveness)
- *   GET /ready    200 from a finished start until stop begins, else 503 (readiness)
+ *   GET /ready    200 from a finished start until stop begins, else 503 (readiness); 503 too
+ *                 while the store fails (disk full, I/O errors)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubMetrics } from './metrics.js';
@@ -14,6 +15,8 @@ export interface OperationsOptions {
   isReady(): boolean;
   /** Whether a not-ready hub is on its way down (503 "stopping") rather than up ("starting"). */
   isStopping?(): boolean;
+  /** The store fails (disk full, I/O errors): not ready, with that reason. */
+  storageFailing?(): boolean;
 }
 
 export type OperationsHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -46,6 +49,7 @@ export function operationsHandler(opts: OperationsOptions): OperationsHandler {
         return json(res, 200, { status: 'ok' });
       case '/ready':
         if (opts.isReady()) return json(res, 200, { status: 'ready' });
+        if (opts.storageFailing?.()) return json(res, 503, { status: 'storage failing' });
         return json(res, 503, { status: opts.isStopping?.() ? 'stopping' : 'starting' });
       default:
         return json(res, 404, { status: 'not found', endpoints: ['/metrics', '/health', '/ready'] });

@@ -20,6 +20,8 @@ interface CbsDeps {
   auth: Authenticator;
   claims: Claims;
   logger: Logger;
+  /** A put-token was refused (counted per connection, logged up to a limit). */
+  refused(fields: object, message: string): void;
 }
 
 interface Reply {
@@ -108,7 +110,7 @@ export class CbsNode {
     } catch (err) {
       const fe = toFerryError(err);
       if (fe.errorName === 'ServerError') this.deps.logger.error({ err }, 'cbs put-token failed');
-      else this.deps.logger.info({ code: fe.code, reason: fe.message }, 'cbs put-token refused');
+      else this.deps.refused({ code: fe.code, reason: fe.message }, 'cbs put-token refused');
       return { status: fe.httpStatus, description: fe instanceof FerryError ? fe.message : 'Error' };
     }
   }

@@ -19,20 +19,34 @@ import type { Operation } from '../../auth/types.js';
 import type { TimerHandle } from '../../clock.js';
 import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
+import { RefusalLog } from '../refusals.js';
+import { WriteStallWatch } from '../write-stall.js';
 import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
 import { DeviceLink } from './device-link.js';
-import { amqpError, CONNECTION_FORCED, NOT_IMPLEMENTED, RESOURCE_LIMIT_EXCEEDED } from './errors.js';
+import {
+  amqpError,
+  CONNECTION_FORCED,
+  DECODE_ERROR,
+  FRAMING_ERROR,
+  NOT_IMPLEMENTED,
+  RESOURCE_LIMIT_EXCEEDED,
+} from './errors.js';
 import { FeedbackLink } from './feedback-link.js';
+import { FrameGuard } from './frame-guard.js';
 import type { LinkHandler } from './link-handler.js';
-import { acceptSocket, bufferedFrameSize } from './rhea-internals.js';
+import { acceptSocket, closeNow } from './rhea-internals.js';
+import { AmqpDecodeError } from './rhea-patches.js';
 import { checkPlainUsername, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
 import { RheaSocketAdapter } from './socket-adapter.js';
 
 /** Largest frame we accept (advertised in open); a peer announcing a bigger one is cut off. */
 export const MAX_FRAME_SIZE = 256 * 1024;
+
+/** How long a peer closed for bad input has to read our close before its socket is destroyed. */
+const CLOSE_GRACE_MS = 2000;
 
 type Link = Sender | Receiver;
 
@@ -59,6 +73,9 @@ export class AmqpConnection {
   private readonly cbs: CbsNode;
   private readonly handshakeTimer: TimerHandle;
   private opened = false;
+  private closing = false;
+  private readonly adapter: RheaSocketAdapter;
+  private readonly refusals: RefusalLog;
   private torndown: Promise<void> | undefined;
 
   constructor(
@@ -70,8 +87,19 @@ export class AmqpConnection {
     this.claims = new Claims(ctx.auth, ctx.clock, () =>
       this.recheckLinks(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired')),
     );
+    this.refusals = new RefusalLog(logger, ctx.config.connections, () =>
+      this.closeWith({
+        condition: RESOURCE_LIMIT_EXCEEDED,
+        description: 'Too many refused requests on this connection',
+      }),
+    );
     // Through the claims' authenticator: it remembers which token proved which principal.
-    this.cbs = new CbsNode({ auth: this.claims.authenticator, claims: this.claims, logger });
+    this.cbs = new CbsNode({
+      auth: this.claims.authenticator,
+      claims: this.claims,
+      logger,
+      refused: (fields, message) => this.refusals.refused(fields, message),
+    });
 
     const container = rhea.create_container({ id: ctx.hubName });
     container.sasl_server_mechanisms.enable_anonymous();
@@ -109,10 +137,31 @@ export class AmqpConnection {
       if (!this.opened) this.abort('no AMQP open within the idle time-out');
     }, ctx.config.amqp.idleTimeoutMs);
 
-    const adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, () => {
-      if (bufferedFrameSize(this.conn) > MAX_FRAME_SIZE) this.abort('frame larger than max-frame-size');
+    const frames = new FrameGuard(MAX_FRAME_SIZE);
+    const limits = ctx.config.connections;
+    const stall = new WriteStallWatch(stream, ctx.clock, limits.writeStallTimeoutMs, () =>
+      this.abort('the peer does not read what the hub sends (writes not drained in time)', undefined, 'warn'),
+    );
+    // The AMQP (or SASL) header is the first packet: it must come soon after the stream opens.
+    let bytesIn = 0;
+    const firstPacket = ctx.clock.setTimer(() => {
+      if (bytesIn < 8) this.abort('no AMQP header in time');
+    }, limits.firstPacketTimeoutMs);
+    stream.once('close', () => {
+      firstPacket.cancel();
+      stall.stop();
     });
-    acceptSocket(this.conn, adapter);
+    let refused: { reason: string; offset: number } | undefined;
+    this.adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, {
+      admit: (chunk) => {
+        bytesIn += chunk.length;
+        refused = frames.check(chunk);
+        return refused ? refused.offset : chunk.length;
+      },
+      refused: () => this.closeWith({ condition: FRAMING_ERROR, description: refused?.reason ?? 'framing error' }),
+      wrote: (ok) => stall.wrote(ok),
+    });
+    acceptSocket(this.conn, this.adapter);
   }
 
   /** Hub shutdown: detach everything (leases go back), close the connection, wait for the stream to close. */
@@ -159,7 +208,10 @@ export class AmqpConnection {
       this.stream.end();
     });
     c.on('protocol_error', (err: unknown) => this.abort('protocol error', err));
-    c.on('error', (err: unknown) => this.abort('amqp error', err));
+    c.on('error', (err: unknown) => {
+      if (err instanceof AmqpDecodeError) this.closeWith({ condition: DECODE_ERROR, description: err.message });
+      else this.abort('amqp error', err);
+    });
     c.on('session_close', (ctx: EventContext) =>
       afterPending(() => {
         for (const link of [...this.links.keys()]) if (link.session === ctx.session) this.linkGone(link);
@@ -275,8 +327,8 @@ export class AmqpConnection {
 
   /** Our attach goes out without a terminus, then the detach carries the error (AMQP 1.0 2.6.3). */
   private refuse(link: Link, error: AmqpError): void {
-    this.deps.logger.info({ condition: error.condition, reason: error.description, link: link.name }, 'link refused');
     link.close(error);
+    this.refusals.refused({ condition: error.condition, reason: error.description, link: link.name }, 'link refused');
   }
 
   private linkGone(link: Link): void {
@@ -304,9 +356,34 @@ export class AmqpConnection {
     }
   }
 
-  private abort(reason: string, err?: unknown): void {
+  /**
+   * The peer sent what cannot be read: close this connection with `error` (a close frame when the
+   * AMQP layer is up, else just the socket), read nothing more from it, and destroy it if the peer
+   * does not finish the close in time.
+   */
+  private closeWith(error: AmqpError): void {
+    if (this.stream.destroyed || this.closing) return;
+    this.closing = true;
+    this.adapter.stopReading();
+    this.deps.logger.info({ condition: error.condition, reason: error.description }, 'amqp connection closed');
+    let sent = false;
+    try {
+      sent = closeNow(this.conn, error);
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'could not write the close frame');
+    }
+    if (!sent) {
+      this.stream.destroy();
+      return;
+    }
+    this.stream.end();
+    const backstop = this.deps.ctx.clock.setTimer(() => this.stream.destroy(), CLOSE_GRACE_MS);
+    this.stream.once('close', () => backstop.cancel());
+  }
+
+  private abort(reason: string, err?: unknown, level: 'info' | 'warn' = 'info'): void {
     if (this.stream.destroyed) return;
-    this.deps.logger.info({ reason, err }, 'amqp connection aborted');
+    this.deps.logger[level]({ reason, err }, 'amqp connection aborted');
     this.stream.destroy();
   }
 
@@ -314,6 +391,7 @@ export class AmqpConnection {
     if (!this.torndown) {
       this.handshakeTimer.cancel();
       this.claims.dispose();
+      this.refusals.summarise();
       const handlers = [...this.links.values()];
       this.links.clear();
       this.torndown = Promise.allSettled(handlers.map((h) => h.detached())).then(() => undefined);

@@ -12,6 +12,10 @@ export const RESOURCE_LIMIT_EXCEEDED = 'amqp:resource-limit-exceeded';
 /** The hub closes the connection (shutdown). */
 export const CONNECTION_FORCED = 'amqp:connection:forced';
 export const NOT_IMPLEMENTED = 'amqp:not-implemented';
+/** A frame or message that cannot be decoded (AMQP 1.0 2.8.15). */
+export const DECODE_ERROR = 'amqp:decode-error';
+/** A frame outside the negotiated limits (AMQP 1.0 2.8.16). */
+export const FRAMING_ERROR = 'amqp:connection:framing-error';
 
 /** The AMQP error for anything thrown; unknown failures become amqp:internal-error without leaking details. */
 export function toAmqpError(err: unknown): AmqpError {

@@ -12,6 +12,7 @@ import { cutOffByChange } from '../device-change.js';
 import { AmqpConnection, type DeviceLinkDirectory } from './connection.js';
 import type { DeviceLink } from './device-link.js';
 import { amqpError, CONNECTION_FORCED, RESOURCE_LIMIT_EXCEEDED } from './errors.js';
+import { installRheaPatches } from './rhea-patches.js';
 
 export { MAX_FRAME_SIZE } from './connection.js';
 
@@ -104,5 +105,7 @@ class AmqpGateway implements StreamGateway {
 }
 
 export function createAmqpGateway(ctx: GatewayContext): StreamGateway {
+  // rhea 3.0.5 merges dispositions of different outcomes and loops on zero-width arrays: fixed here.
+  installRheaPatches();
   return new AmqpGateway(ctx);
 }

@@ -3,7 +3,7 @@
  * Each is a plain field of rhea's link/connection objects (node_modules/rhea/lib/link.js,
  * connection.js); if a rhea upgrade renames one, only this file changes.
  */
-import type { Connection, Receiver, Sender } from 'rhea';
+import type { AmqpError, Connection, Receiver, Sender } from 'rhea';
 
 interface LinkCounters {
   /** Link credit as rhea tracks it (peer-granted for a sender, self-granted for a receiver). */
@@ -13,10 +13,13 @@ interface LinkCounters {
 }
 
 interface ConnectionInternals {
-  /** Size of the frame rhea is currently buffering, when it has read the size but not the frame. */
-  frame_size?: number;
+  /** The AMQP layer (below SASL); its header_received is set once the peer's AMQP header is read. */
+  amqp_transport: { header_received?: unknown };
+  state: { initialised: boolean };
   /** Serve the given socket-like object as the accepting side. */
   accept(socket: unknown): Connection;
+  /** Writes whatever open/close/session work is pending, now. */
+  _process(): void;
 }
 
 /** How many more transfers may be handed to rhea now: peer credit minus what rhea has queued but not written. */
@@ -31,8 +34,18 @@ export function receiverCredit(receiver: Receiver): number {
   return (receiver as unknown as LinkCounters).credit;
 }
 
-export function bufferedFrameSize(connection: Connection): number {
-  return (connection as unknown as ConnectionInternals).frame_size ?? 0;
+/**
+ * Closes the connection with `error` and writes the close frame now (our open first, if it never
+ * went out: AMQP 1.0 2.4.5), so it reaches the socket before rhea ends it. False when the peer
+ * is still in the SASL layer or before its AMQP header, where no close frame can be sent.
+ */
+export function closeNow(connection: Connection, error: AmqpError): boolean {
+  const c = connection as unknown as ConnectionInternals;
+  if (!c.amqp_transport.header_received) return false;
+  if (!c.state.initialised) connection.open();
+  connection.close(error);
+  c._process();
+  return true;
 }
 
 export function acceptSocket(connection: Connection, socket: unknown): void {

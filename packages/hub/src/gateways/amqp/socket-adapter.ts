@@ -2,25 +2,42 @@
  * I/O layer: presents any Duplex to rhea as the minimal socket it expects (`on`, `write`, `end`,
  * `destroy`). rhea removes every 'data'/'error'/'end' listener of a socket it aborts, so it gets
  * this adapter rather than the stream: the gateway's own listeners stay in place, and bytes pass
- * through one guard that bounds what a peer can make rhea buffer.
+ * through one guard before rhea sees them.
  */
 import type { Duplex } from 'node:stream';
 
 type Handler = (arg?: unknown) => void;
 
+export interface AdapterHooks {
+  /**
+   * Sees each chunk before rhea: how many of its bytes rhea may have (all, or those before a
+   * refused frame); after a refusal rhea gets nothing more, and `refused` is called.
+   */
+  admit(chunk: Buffer): number;
+  refused(): void;
+  /** After each write rhea makes, with what the stream's write() returned. */
+  wrote(ok: boolean): void;
+}
+
 export class RheaSocketAdapter {
   private handlers: Record<'data' | 'error' | 'end', Handler[]> = { data: [], error: [], end: [] };
   private ended = false;
+  private reading = true;
 
   constructor(
     private readonly stream: Duplex,
     private readonly id: string,
-    /** Called after each chunk has been handed to rhea; may destroy the stream. */
-    private readonly afterData: () => void,
+    private readonly hooks: AdapterHooks,
   ) {
     stream.on('data', (chunk: Buffer) => {
-      for (const h of this.handlers.data) h(chunk);
-      this.afterData();
+      if (!this.reading) return;
+      const admitted = hooks.admit(chunk);
+      if (admitted < chunk.length) this.reading = false;
+      if (admitted > 0) {
+        const data = admitted < chunk.length ? chunk.subarray(0, admitted) : chunk;
+        for (const h of this.handlers.data) h(data);
+      }
+      if (!this.reading) hooks.refused();
     });
     stream.on('error', (err: Error) => {
       for (const h of this.handlers.error) h(err);
@@ -35,6 +52,11 @@ export class RheaSocketAdapter {
     stream.on('close', eof);
   }
 
+  /** rhea gets no more input (the connection is being closed for what it sent). */
+  stopReading(): void {
+    this.reading = false;
+  }
+
   on(event: string, handler: Handler): this {
     if (event === 'data' || event === 'error' || event === 'end') this.handlers[event].push(handler);
     return this;
@@ -47,7 +69,9 @@ export class RheaSocketAdapter {
 
   write(buf: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
-    return this.stream.write(buf);
+    const ok = this.stream.write(buf);
+    this.hooks.wrote(ok);
+    return ok;
   }
 
   end(): void {

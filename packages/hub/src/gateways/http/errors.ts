@@ -30,7 +30,9 @@ export function sendError(
 ): void {
   const fe = toFerryError(err);
   const trackingId = randomUUID();
-  if (fe.httpStatus >= 500) log.error({ err, trackingId, code: fe.errorName }, 'request failed');
+  // ServerBusy (storage failing) is logged once by the storage health check, not per request.
+  if (fe.errorName === 'ServerBusy') log.debug({ trackingId, reason: fe.message }, 'request refused: storage failing');
+  else if (fe.httpStatus >= 500) log.error({ err, trackingId, code: fe.errorName }, 'request failed');
   else log.info({ code: fe.errorName, status: fe.httpStatus, reason: fe.message, trackingId }, 'request refused');
   if (res.headersSent) {
     // Too late for a status: cut the response so the client does not take it as complete.

@@ -1,10 +1,13 @@
 /**
  * The HTTPS gateway: registry REST, purge, device C2D, feedback and Ferry's send extension.
  * The TLS listener calls handle() for every request on 443 (WebSocket upgrades go elsewhere).
- * Order per request: route (404/405), api-version (400), Authorization (401/403), handler.
+ * Order per request: route (404/405), api-version (400), Authorization (401/403), handler; except
+ * that under IoT Hub's own prefixes (/devices/, /messages/, ...) the Authorization header is
+ * checked first (401 before 404/405/400), as IoT Hub does.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
+import type { Principal } from '../../auth/types.js';
 import type { GatewayContext } from '../context.js';
 import { deviceRoutes } from './device-routes.js';
 import { sendError } from './errors.js';
@@ -16,6 +19,14 @@ import { sendRoute } from './send-route.js';
 
 export const HTTP_ROUTES: readonly Route[] = [...registryRoutes, ...deviceRoutes, sendRoute, ...feedbackRoutes];
 
+/** Decision 12: paths under these prefixes authenticate before they route. */
+const AUTH_FIRST_PREFIXES = ['devices', 'messages', 'twins', 'statistics', 'certificates', 'configurations', 'jobs'];
+
+function authenticatesFirst(rawPath: string): boolean {
+  const first = rawPath.split('/')[1]?.toLowerCase() ?? '';
+  return AUTH_FIRST_PREFIXES.includes(first);
+}
+
 export interface HttpGateway {
   handle(req: IncomingMessage, res: ServerResponse): void;
 }
@@ -23,6 +34,12 @@ export interface HttpGateway {
 export function createHttpGateway(ctx: GatewayContext): HttpGateway {
   const router = new Router(HTTP_ROUTES);
   const baseLog = ctx.logger.child({ gateway: 'http' });
+
+  async function authenticate(req: IncomingMessage): Promise<Principal> {
+    const authorization = req.headers.authorization;
+    if (!authorization) throw new FerryError('IotHubUnauthorizedAccess', 'The Authorization header is missing');
+    return ctx.auth.authenticate(authorization);
+  }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
@@ -32,6 +49,9 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
     let log = baseLog.child({ method: req.method, path: rawPath });
     try {
       if (!rawPath.startsWith('/')) throw new FerryError('NotFound', 'The request path must start with /');
+      // Decision 12: under IoT Hub's prefixes the caller is authenticated before the path is
+      // routed, so only an authenticated caller learns that a path is not served (404/405).
+      let principal = authenticatesFirst(rawPath) ? await authenticate(req) : undefined;
       const match = router.match(req.method ?? '', rawPath);
       if (match.kind === 'none') throw new FerryError('NotFound', `No resource at ${rawPath.slice(0, 200)}`);
       if (match.kind === 'wrong-method') {
@@ -46,9 +66,7 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
       if (!queryValue(query, 'api-version')) {
         throw new FerryError('InvalidProtocolVersion', 'The api-version query parameter is required');
       }
-      const authorization = req.headers.authorization;
-      if (!authorization) throw new FerryError('IotHubUnauthorizedAccess', 'The Authorization header is missing');
-      const principal = await ctx.auth.authenticate(authorization);
+      principal ??= await authenticate(req);
       ctx.auth.authorize(principal, route.operation(params));
       await route.handle({ ctx, req, res, params, query, principal, log });
     } catch (err) {

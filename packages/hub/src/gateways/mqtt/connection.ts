@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import type { TimerHandle } from '../../clock.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import type { CutOff } from '../device-change.js';
+import { RefusalLog } from '../refusals.js';
+import { WriteStallWatch } from '../write-stall.js';
 import { CONNACK, handleConnect } from './connect.js';
 import { DeliveryPump } from './delivery.js';
 import { KeepAliveWatchdog, keepAliveTimeoutMs } from './keepalive.js';
@@ -36,8 +38,6 @@ export interface ConnectionOwner {
 const MAX_BUFFERED_BYTES = 256 * 1024 + 1024;
 /** A client that does not read its PINGRESPs/publishes is dropped before it costs memory. */
 const MAX_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
-/** CONNECT must come soon after the stream opens. */
-const CONNECT_TIMEOUT_MS = 30_000;
 /** After the last packet is written and the stream ended, how long the peer has to close its side. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -74,6 +74,9 @@ export class MqttConnection {
   /** A CONNECT was answered with a refusal (logged at the level given, not demoted). */
   private refused = false;
   private readonly drainWaiters: Array<() => void> = [];
+  private readonly writeStall: WriteStallWatch;
+  /** Refused requests (subscriptions): logged up to a limit, then counted; too many close the connection. */
+  refusals: RefusalLog;
 
   constructor(
     readonly stream: Duplex,
@@ -92,10 +95,18 @@ export class MqttConnection {
     stream.on('error', (err: Error) => this.close(`stream error: ${err.message}`, 'debug'));
     stream.on('end', () => this.close('the client closed the connection', 'debug'));
     stream.on('close', () => this.close('the connection closed', 'debug'));
+    const { clock, config } = owner.ctx;
+    this.refusals = new RefusalLog(this.logger, config.connections, () =>
+      this.close('too many refused requests', 'warn'),
+    );
+    this.writeStall = new WriteStallWatch(stream, clock, config.connections.writeStallTimeoutMs, () =>
+      this.close('the client does not read what the hub sends (writes not drained in time)', 'warn'),
+    );
+    // CONNECT is the first packet: it must come soon after the stream opens.
     this.timers.push(
-      owner.ctx.clock.setTimer(() => {
+      clock.setTimer(() => {
         if (this.state === 'awaiting-connect' || this.state === 'connecting') this.close('no CONNECT in time', 'info');
-      }, CONNECT_TIMEOUT_MS),
+      }, config.connections.firstPacketTimeoutMs),
     );
   }
 
@@ -107,6 +118,7 @@ export class MqttConnection {
   send(packet: Packet): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
     const ok = this.stream.write(generate(packet, { protocolVersion: 4 }));
+    this.writeStall.wrote(ok);
     if (this.stream.writableLength > MAX_WRITE_BUFFER_BYTES) {
       this.close('the client does not read what the hub sends', 'warn');
       return false;
@@ -128,14 +140,15 @@ export class MqttConnection {
     this.cleanSession = e.cleanSession;
     this.c2dQos = e.c2dQos;
     this.logger = this.logger.child({ deviceId: e.deviceId });
+    this.refusals = new RefusalLog(this.logger, ctx.config.connections, () =>
+      this.close('too many refused requests', 'warn'),
+    );
     for (const t of this.timers.splice(0)) t.cancel();
     this.send({ cmd: 'connack', returnCode: 0, sessionPresent: e.sessionPresent });
     const timeout = keepAliveTimeoutMs(e.keepaliveSeconds);
-    if (timeout !== null) {
-      this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () =>
-        this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'),
-      );
-    }
+    this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () =>
+      this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'),
+    );
     if (e.tokenExpiresAt !== undefined) this.closeAt(e.tokenExpiresAt, 'the SAS token expired');
     ctx.registry.setConnectionState(e.deviceId, 'Connected');
     ctx.registry.touch(e.deviceId);
@@ -190,6 +203,8 @@ export class MqttConnection {
     this.state = 'closed';
     this.queue.length = 0;
     this.keepAlive?.stop();
+    this.writeStall.stop();
+    this.refusals.summarise();
     for (const t of this.timers.splice(0)) t.cancel();
     this.releaseDrainWaiters();
     // Garbage before a CONNECT (scanners, wrong protocol) is debug noise; refusals and closes of

@@ -4,9 +4,12 @@ import type { Clock, TimerHandle } from '../../clock.js';
 /** IoT Hub's cap: 1.5 x keep-alive, at most 1767 s (c2d-semantics.md 8.1). */
 const MAX_TIMEOUT_S = 1767;
 
-/** The silence after which the connection is dropped, or null for keep-alive 0 (none). */
-export function keepAliveTimeoutMs(keepaliveSeconds: number): number | null {
-  if (keepaliveSeconds <= 0) return null;
+/**
+ * The silence after which the connection is dropped. Keep-alive 0 ("none") gets IoT Hub's
+ * longest, so a client that goes silent (or stops reading) is still dropped one day.
+ */
+export function keepAliveTimeoutMs(keepaliveSeconds: number): number {
+  if (keepaliveSeconds <= 0) return MAX_TIMEOUT_S * 1000;
   return Math.min(keepaliveSeconds * 1.5, MAX_TIMEOUT_S) * 1000;
 }
 

@@ -15,9 +15,12 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
   let qos = conn.c2dQos;
   const granted = packet.subscriptions.map(({ topic, qos: requested }, i) => {
     // "A device can only subscribe to five topics at a time" (c2d-semantics.md 8.1).
-    if (i >= max) return SUBACK_FAILURE;
+    if (i >= max) {
+      conn.refusals.refused({ topic, max }, 'SUBSCRIBE refused: more filters than mqtt.maxSubscriptions');
+      return SUBACK_FAILURE;
+    }
     if (topic !== own) {
-      conn.logger.info({ topic }, 'SUBSCRIBE refused: a device may only subscribe to its own C2D topic');
+      conn.refusals.refused({ topic }, 'SUBSCRIBE refused: a device may only subscribe to its own C2D topic');
       return SUBACK_FAILURE;
     }
     // QoS 2 is granted as 1: the hub never publishes QoS 2.

@@ -70,6 +70,9 @@ export class SqliteStore implements Store {
         try {
           return this.applyIsolated(op, ctx);
         } catch (cause) {
+          // SQLITE_FULL, SQLITE_IOERR and the like roll the whole transaction back: fail the
+          // commit with that cause (not a later "no transaction is active").
+          if (!this.db.inTransaction) throw cause;
           return { ok: false, error: 'ServerError', cause } satisfies FailedResult;
         }
       });

@@ -1,0 +1,45 @@
+/**
+ * Refused requests on one connection (link attaches, put-tokens, subscriptions): the first
+ * connections.loggedRefusals are logged one by one, the rest only counted and summarised once when
+ * the connection ends, so a peer cannot fill the disk with refusals; past connections.maxRefusals
+ * the connection is closed.
+ */
+import type { Logger } from 'pino';
+import type { ConnectionLimits } from '../config/types.js';
+
+export class RefusalLog {
+  private count = 0;
+  private closed = false;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly limits: Pick<ConnectionLimits, 'maxRefusals' | 'loggedRefusals'>,
+    /** Called once, when the connection has made maxRefusals refused requests. */
+    private readonly onTooMany: () => void,
+  ) {}
+
+  /** How many requests were refused so far. */
+  get total(): number {
+    return this.count;
+  }
+
+  refused(fields: object, message: string): void {
+    this.count++;
+    const { loggedRefusals, maxRefusals } = this.limits;
+    if (this.count <= loggedRefusals) this.logger.info(fields, message);
+    if (this.count === loggedRefusals + 1) {
+      this.logger.info({ logged: loggedRefusals }, 'further refusals on this connection are counted, not logged');
+    }
+    if (this.count >= maxRefusals && !this.closed) {
+      this.closed = true;
+      this.logger.warn({ refused: this.count }, 'too many refused requests: closing the connection');
+      this.onTooMany();
+    }
+  }
+
+  /** At the end of the connection: one line for what was not logged. */
+  summarise(): void {
+    const unlogged = this.count - this.limits.loggedRefusals;
+    if (unlogged > 0) this.logger.info({ refused: this.count, unlogged }, 'refused requests on this connection');
+  }
+}
