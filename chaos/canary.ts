@@ -1,11 +1,14 @@
 /**
- * The official device client (azure-iot-device over MQTT) receiving and completing a message sent
- * over HTTPS every quarter second while the fuzzer or the hostile clients run: the hub must keep
- * serving it. A message not received within CANARY_DEADLINE_MS counts as missed.
+ * The official clients at work while the fuzzer and the hostile clients run: azure-iothub sends a
+ * message over AMQP every quarter second, azure-iot-device receives and completes it over MQTT.
+ * Both keep their connections, as applications do (a flood may keep new connections out for a
+ * while: connections.maxPendingHandshakes). A message not received within CANARY_DEADLINE_MS, or
+ * whose send failed, counts as missed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDeviceConnectionString } from '@ferry/common';
-import { sendRaw } from '../test/compat/helpers/send.js';
+import common from 'azure-iot-common';
+import { openService, sendResult } from '../test/compat/amqp-helpers.js';
 import { openMqttDevice } from '../test/compat/mqtt-helpers.js';
 import type { ChaosHub } from './hub.js';
 
@@ -34,6 +37,7 @@ export async function startCanary(hub: ChaosHub, name: string): Promise<Canary> 
   const counts: CanaryCounts = { sent: 0, received: 0, missed: 0 };
   const waiting = new Map<string, number>();
   const client = await openMqttDevice(hub.process, cs, 'Mqtt');
+  const service = await openService(hub.process, 'Amqp', false);
   client.client.on('message', (m) => {
     const id = String(m.data);
     if (waiting.delete(id)) counts.received++;
@@ -42,15 +46,12 @@ export async function startCanary(hub: ChaosHub, name: string): Promise<Canary> 
   const loop = async () => {
     for (let n = 0; !stopped; n++) {
       const id = `${name}-${n}`;
-      try {
-        const res = await sendRaw(hub.process, device!.deviceId, { body: id, messageId: id });
-        if (res.status === 204) {
-          counts.sent++;
-          waiting.set(id, Date.now());
-        } else counts.missed++;
-      } catch {
-        counts.missed++;
-      }
+      const m = new common.Message(id);
+      m.messageId = id;
+      if ((await sendResult(service, device!.deviceId, m)) === undefined) {
+        counts.sent++;
+        waiting.set(id, Date.now());
+      } else counts.missed++;
       for (const [id, at] of waiting) {
         if (Date.now() - at > CANARY_DEADLINE_MS) {
           waiting.delete(id);
@@ -68,6 +69,7 @@ export async function startCanary(hub: ChaosHub, name: string): Promise<Canary> 
       const deadline = Date.now() + CANARY_DEADLINE_MS;
       while (waiting.size > 0 && Date.now() < deadline) await sleep(100);
       counts.missed += waiting.size;
+      await service.close();
       await client.close();
       return counts;
     },

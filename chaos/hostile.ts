@@ -26,7 +26,10 @@ export const HOSTILE_KINDS: readonly HostileKind[] = [
 ];
 
 export interface HostileOptions {
-  /** Every socket that stops making progress must be closed within this long. */
+  /**
+   * Every socket that stops making progress must be closed within this long (from its connect;
+   * for a never-reading subscriber, from the moment its queue was filled).
+   */
   deadlineMs: number;
   /** Idle connections opened at once (spread over the three ports). */
   flood: number;
@@ -53,8 +56,6 @@ interface Tracked {
   closedAt?: number;
 }
 
-/** Node's HTTP server checks its header timeout every 30 s, so a slowloris request may live that much longer. */
-const SLOWLORIS_SLACK_MS = 30_000;
 const GRACE_MS = 5_000;
 const POLL_MS = 1_000;
 const BIG = Buffer.alloc(60_000, 0x61);
@@ -107,15 +108,50 @@ function connectAndSubscribe(hub: ChaosHub, d: BenchDevice): Buffer {
   return Buffer.concat([connect, subscribe]);
 }
 
-export function hostileDeadline(kind: HostileKind, o: HostileOptions): number {
-  return o.deadlineMs + (kind === 'slowloris HTTP' ? SLOWLORIS_SLACK_MS : 0);
+/** Notes, every POLL_MS while `on()`, which sockets the hub no longer holds. */
+async function watch(hub: ChaosHub, list: readonly Tracked[], on: () => boolean): Promise<void> {
+  while (on()) {
+    await hub.ready();
+    const held = peerPorts(hub.pid());
+    const now = Date.now();
+    for (const t of list) {
+      if (t.closedAt !== undefined || t.localPort === undefined) continue;
+      if (held.has(t.localPort)) t.seenHeld = true;
+      else if (t.seenHeld || t.clientSawClose) t.closedAt = now;
+    }
+    await sleep(POLL_MS);
+  }
 }
 
 export async function hostile(hub: ChaosHub, o: HostileOptions): Promise<Map<HostileKind, HostileCounts>> {
   const list: Tracked[] = [];
   const { address, ports } = hub.endpoint;
+  // Registered before the flood: while it lasts, new connections may be refused (connections.maxPendingHandshakes).
+  const readers = await hub.createDevices(`hostile-reader-${Date.now()}`, Math.min(2, o.perKind));
   const all = [ports.mqtts, ports.amqps, ports.https];
   const tls = (port: number) => tlsConnect({ host: address, port, secureContext: hub.secureContext });
+  // Never-reading subscribers: connect, subscribe, stop reading, then fill their queues.
+  for (const d of readers) {
+    const t = track(list, 'never-reading MQTT', tls(ports.mqtts));
+    t.socket.once('secureConnect', () => t.socket.write(connectAndSubscribe(hub, d)));
+    await Promise.race([new Promise((resolve) => t.socket.once('data', resolve)), sleep(10_000)]);
+    t.socket.pause();
+    // It was answered, so the hub held it (a paused socket may never see the hub's FIN).
+    t.seenHeld = true;
+  }
+  await Promise.all(
+    readers.map(async (d) => {
+      for (let n = 0; n < 120; n++) {
+        const res = await sendRaw(hub.process, d.deviceId, { body: BIG }).catch(() => undefined);
+        if (res && res.status !== 204) break;
+      }
+    }),
+  );
+  const filled = Date.now();
+  for (const t of list) if (t.kind === 'never-reading MQTT') t.opened = filled;
+  // Then the rest, watched from the start, so a socket the hub closes early is seen closed early.
+  let watching = true;
+  const watcher = watch(hub, list, () => watching);
   for (let i = 0; i < o.perKind; i++) {
     for (const port of all) track(list, 'no ClientHello', tcpConnect({ host: address, port }));
     for (const port of all) track(list, 'TLS, no first packet', tls(port));
@@ -128,44 +164,19 @@ export async function hostile(hub: ChaosHub, o: HostileOptions): Promise<Map<Hos
   }
   for (let i = 0; i < o.flood; i++) track(list, 'flood', tcpConnect({ host: address, port: all[i % 3]! }));
 
-  // Never-reading subscribers: connect, subscribe, stop reading, then fill their queues.
-  const readers = await hub.createDevices(`hostile-reader-${Date.now()}`, Math.max(1, Math.ceil(o.perKind / 2)));
-  for (const d of readers) {
-    const t = track(list, 'never-reading MQTT', tls(ports.mqtts));
-    t.socket.once('secureConnect', () => t.socket.write(connectAndSubscribe(hub, d)));
-    await Promise.race([new Promise((resolve) => t.socket.once('data', resolve)), sleep(10_000)]);
-    t.socket.pause();
-  }
-  await Promise.all(
-    readers.map(async (d) => {
-      for (let n = 0; n < 150; n++) {
-        const res = await sendRaw(hub.process, d.deviceId, { body: BIG }).catch(() => undefined);
-        if (res && res.status !== 204) break;
-      }
-    }),
-  );
   o.log(`hostile: ${list.length} sockets open; watching them for ${o.deadlineMs / 1000} s past their deadline`);
 
-  const end = Date.now() + o.deadlineMs + SLOWLORIS_SLACK_MS + GRACE_MS;
-  while (Date.now() < end) {
-    await hub.ready();
-    const held = peerPorts(hub.pid());
-    const now = Date.now();
-    for (const t of list) {
-      if (t.closedAt !== undefined || t.localPort === undefined) continue;
-      if (held.has(t.localPort)) t.seenHeld = true;
-      else if (t.seenHeld || t.clientSawClose) t.closedAt = now;
-    }
-    if (list.every((t) => t.closedAt !== undefined)) break;
-    await sleep(POLL_MS);
-  }
+  const end = Date.now() + o.deadlineMs + GRACE_MS;
+  while (Date.now() < end && !list.every((t) => t.closedAt !== undefined)) await sleep(POLL_MS);
+  watching = false;
+  await watcher;
   const counts = new Map<HostileKind, HostileCounts>(
     HOSTILE_KINDS.map((k) => [k, { sockets: 0, closed: 0, pastDeadline: 0 }]),
   );
   for (const t of list) {
     const c = counts.get(t.kind)!;
     c.sockets++;
-    const late = t.closedAt === undefined || t.closedAt - t.opened > hostileDeadline(t.kind, o) + GRACE_MS;
+    const late = t.closedAt === undefined || t.closedAt - t.opened > o.deadlineMs + GRACE_MS;
     if (late) c.pastDeadline++;
     else c.closed++;
     t.socket.destroy();

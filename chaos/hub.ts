@@ -40,6 +40,7 @@ export class ChaosHub {
   private probing = false;
   private lastHealthy = Date.now();
   private recovering: Promise<void> | undefined;
+  private readonly troubleListeners = new Set<(what: string) => void>();
 
   private constructor(
     readonly process: HubProcess,
@@ -123,8 +124,16 @@ export class ChaosHub {
     }, SAMPLE_MS);
   }
 
+  /** Calls `listener` when the hub exits or hangs by itself (before it is started again); returns an unsubscribe. */
+  onTrouble(listener: (what: string) => void): () => void {
+    this.troubleListeners.add(listener);
+    return () => this.troubleListeners.delete(listener);
+  }
+
   private recover(why: string): void {
-    process.stderr.write(`chaos: the hub ${why}; last output:\n${this.process.output().slice(-2000)}\n`);
+    for (const l of this.troubleListeners) l(why);
+    const tail = why === 'exited' ? `; its last output:\n${this.process.output().slice(-1500)}` : '';
+    process.stderr.write(`chaos: the hub ${why}, starting it again${tail}\n`);
     this.recovering = (async () => {
       await this.process.kill();
       await this.process.restart();
