@@ -139,13 +139,16 @@ export async function hostile(hub: ChaosHub, o: HostileOptions): Promise<Map<Hos
     // It was answered, so the hub held it (a paused socket may never see the hub's FIN).
     t.seenHeld = true;
   }
+  // 120 messages of 60 KB each (more than loopback socket buffers hold), four sends at a time.
   await Promise.all(
-    readers.map(async (d) => {
-      for (let n = 0; n < 120; n++) {
-        const res = await sendRaw(hub.process, d.deviceId, { body: BIG }).catch(() => undefined);
-        if (res && res.status !== 204) break;
-      }
-    }),
+    readers.flatMap((d) =>
+      Array.from({ length: 4 }, async () => {
+        for (let n = 0; n < 30; n++) {
+          const res = await sendRaw(hub.process, d.deviceId, { body: BIG }).catch(() => undefined);
+          if (res && res.status !== 204) break;
+        }
+      }),
+    ),
   );
   const filled = Date.now();
   for (const t of list) if (t.kind === 'never-reading MQTT') t.opened = filled;

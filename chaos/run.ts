@@ -8,7 +8,7 @@
  * the long one.
  *
  *   --seed N        random choices (default 1)      --rounds N     kill -9 rounds (3)
- *   --fuzz N        fuzz inputs at most (30000)     --minutes M    stop fuzzing after M minutes (2)
+ *   --fuzz N        fuzz inputs at most (30000)     --minutes M    stop fuzzing after M minutes (1.5)
  *   --deadline-s S  a socket that makes no progress is gone by then (30); the hub's
  *                   connections.* timeouts are set to half of it
  *   --flood N       idle connections in the flood (1000)
@@ -47,7 +47,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     fuzz: { type: 'string', default: '30000' },
-    minutes: { type: 'string', default: '2' },
+    minutes: { type: 'string', default: '1.5' },
     'deadline-s': { type: 'string', default: '30' },
     flood: { type: 'string', default: '1000' },
     hostile: { type: 'string', default: '20' },
