@@ -68,6 +68,7 @@ export async function run(): Promise<void> {
     async function phase(name: string, step: (deviceId: string, i: number) => Promise<void>): Promise<void> {
       const latencies: number[] = [];
       const before = store.commitCount;
+      const cpu = process.cpuUsage();
       const start = process.hrtime.bigint();
       await Promise.all(
         ids.map(async (deviceId) => {
@@ -78,7 +79,7 @@ export async function run(): Promise<void> {
           }
         }),
       );
-      rows.push(phaseRow(name, latencies, since(start), store.commitCount - before));
+      rows.push(phaseRow(name, latencies, since(start), store.commitCount - before, process.cpuUsage(cpu)));
     }
 
     await phase('send', async (deviceId, i) => {

@@ -27,9 +27,17 @@ export interface PhaseRow {
   'p99 ms': number;
   transactions: number;
   'ops/transaction': number;
+  /** CPU time of this process (all threads) per op, in microseconds. */
+  'CPU µs/op'?: number;
 }
 
-export function phaseRow(op: string, latencies: number[], wallMs: number, transactions: number): PhaseRow {
+export function phaseRow(
+  op: string,
+  latencies: number[],
+  wallMs: number,
+  transactions: number,
+  cpu?: NodeJS.CpuUsage,
+): PhaseRow {
   const sorted = [...latencies].sort((a, b) => a - b);
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   return {
@@ -40,5 +48,6 @@ export function phaseRow(op: string, latencies: number[], wallMs: number, transa
     'p99 ms': round(percentile(sorted, 99)),
     transactions,
     'ops/transaction': round(latencies.length / Math.max(1, transactions), 1),
+    ...(cpu && { 'CPU µs/op': round((cpu.user + cpu.system) / Math.max(1, latencies.length), 1) }),
   };
 }

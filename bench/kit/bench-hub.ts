@@ -72,6 +72,8 @@ export async function startBenchHub(overrides: Record<string, unknown> = {}): Pr
       ports: { https: 0, mqtts: 0, amqps: 0 },
       store: { synchronous: benchSync() },
       log: { level: process.env.FERRY_BENCH_LOG ?? 'warn' },
+      // No operations endpoint: its fixed port may be taken by another hub on the machine.
+      observability: { port: 0 },
       ...overrides,
     },
   });

@@ -91,7 +91,7 @@ describe('official MQTT device client', () => {
 
   for (const transport of ['Mqtt', 'MqttWs'] as MqttTransportName[]) {
     test(
-      `${transport}: property names with spaces, =, /, & and non-ASCII, sent by the official service client (AMQP)`,
+      `${transport}: property names with spaces, =, /, & and non-ASCII, sent by the official service client (AMQP), arrive exactly as sent; iothub-ack only when set`,
       T,
       async () => {
         // HTTP header names cannot carry these characters; AMQP application properties can.
@@ -113,7 +113,17 @@ describe('official MQTT device client', () => {
           await withTimeout(service.send(deviceId, m), 15_000, 'service send');
           const got = await device.next(15_000);
           assert.equal(got.messageId, `names-${transport}`);
-          assert.deepEqual(propertiesOf(got), { 'iothub-ack': 'none', ...properties });
+          // Issue 13: exactly the properties sent; no ack or expiry the sender did not set.
+          assert.deepEqual(propertiesOf(got), properties);
+          assert.equal(got.expiryTimeUtc, undefined);
+          const withAck = new common.Message('with ack');
+          withAck.messageId = `ack-${transport}`;
+          withAck.ack = 'full';
+          withAck.properties.add('p', 'v');
+          await withTimeout(service.send(deviceId, withAck), 15_000, 'service send');
+          const acked = await device.next(15_000);
+          assert.equal(acked.messageId, `ack-${transport}`);
+          assert.deepEqual(propertiesOf(acked), { p: 'v', 'iothub-ack': 'full' });
         } finally {
           await withTimeout(service.close(), 5000, 'service close').catch(() => undefined);
           await device.close();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * The service side of C2D over HTTPS with a ServiceConnect token: Ferry's send extension
  * (`POST /devices/{id}/messages/deviceBound`, see packages/hub/src/gateways/http/README.md),
@@ -61,13 +62,14 @@ export class ServiceC2d {
     return serviceToken(this.target.cs);
   }
 
-  /** Queues a message; resolves with its message id (the given one, or the one the hub made). */
+  /** Queues a message; resolves with its message id (the given one, or a new UUID: decision 5). */
   async send(deviceId: string, m: SendRequest): Promise<string> {
+    const messageId = m.messageId ?? randomUUID();
     const headers: Record<string, string> = {};
     const set = (name: string, value: string | undefined) => {
       if (value !== undefined) headers[name] = headerValue(value);
     };
-    set('iothub-messageid', m.messageId);
+    set('iothub-messageid', messageId);
     set('iothub-correlationid', m.correlationId);
     set('iothub-ack', m.ack);
     set('iothub-expiry', m.expiry);
@@ -82,7 +84,7 @@ export class ServiceC2d {
       body: m.body,
     });
     ok(reply, deviceHints(deviceId));
-    return one(reply.headers['iothub-messageid']) ?? m.messageId ?? '';
+    return messageId;
   }
 
   /** Deletes every message of the device's queue, locked ones included; resolves with the count. */

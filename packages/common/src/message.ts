@@ -10,9 +10,9 @@ export interface OutgoingMessage {
   userId?: string;
   contentType?: string;
   contentEncoding?: string;
-  /** Defaults to 'none'. */
+  /** Unset means 'none' (no feedback); it then appears on no wire. */
   ack?: Ack;
-  /** Absolute expiry, ms since the epoch. Defaults to now + the hub's default TTL. */
+  /** Absolute expiry, ms since the epoch. Unset: now + the hub's default TTL, which appears on no wire. */
   expiryTimeUtc?: number;
   /** Application properties, never modified by the hub. */
   properties?: Record<string, string>;
@@ -28,9 +28,15 @@ export interface StoredMessage {
   userId?: string;
   contentType?: string;
   contentEncoding?: string;
-  ack: Ack;
-  /** ms since the epoch */
+  /**
+   * As the sender set it. Unset means 'none' inside the hub (no feedback) and is written on no
+   * wire: IoT Hub only shows `iothub-ack` when the sender set it.
+   */
+  ack?: Ack;
+  /** When the message expires, ms since the epoch: the sender's expiry, or now + the hub's default TTL. */
   expiryTimeUtc: number;
+  /** True when the sender set no expiry (expiryTimeUtc is the hub's default); such an expiry is written on no wire. */
+  defaultExpiry?: boolean;
   /** ms since the epoch */
   enqueuedTimeUtc: number;
   properties: Record<string, string>;

@@ -185,6 +185,7 @@ export class Hub {
         tls: { certPem: tls.certPem, keyPem: tls.keyPem },
         gateways: parts.gateways,
         logger: logger.child({ component: 'listeners' }),
+        caFile: tls.caFile,
         onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
         limits: config.connections,
       });

@@ -59,10 +59,12 @@ export interface HarnessOptions {
   wrapAuth?: (auth: Authenticator) => Authenticator;
   /** Sees each server-side socket before the gateway does (to tap what the hub writes). */
   onSocket?: (socket: Socket) => void;
+  /** Where the manual clock starts (ms since the epoch; default now). */
+  clockStart?: number;
 }
 
 export async function startAmqpHarness(options: HarnessOptions = {}): Promise<AmqpHarness> {
-  const clock = new ManualClock(Date.now());
+  const clock = new ManualClock(options.clockStart ?? Date.now());
   const config: HubConfig = {
     ...DEFAULT_CONFIG,
     c2d: { ...DEFAULT_CONFIG.c2d, ...options.c2d },

@@ -45,19 +45,21 @@ describe('the send extension', () => {
     assert.equal(m.body.toString(), 'payload');
     // Node lower-cases header names; the property name is kept as received.
     assert.deepEqual(m.properties, { mixed: 'x' });
-    assert.equal(m.ack, 'none');
+    // Unset ack and expiry stay unset (no wire shows them); the hub's default TTL still applies.
+    assert.equal(m.ack, undefined);
+    assert.equal(m.defaultExpiry, true);
     assert.equal(m.expiryTimeUtc, h.clock.now() + h.config.c2d.defaultTtlMs);
     await h.engine.complete('s1', m.lockToken);
   });
 
-  test('without iothub-messageid the hub assigns a UUID, answers it, and feedback carries it', async () => {
+  test('without iothub-messageid the message has none (decision 5), and its feedback says so', async () => {
     await h.createDevice('s2');
     const res = await sendRaw('s2', 'x', { 'iothub-ack': 'positive' });
     assert.equal(res.status, 204);
-    const id = res.headers['iothub-messageid'] as string;
-    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(res.headers['iothub-messageid'], undefined);
+    const id = '';
     const got = await receiveOne('s2');
-    assert.equal(got.headers['iothub-messageid'], id);
+    assert.equal(got.headers['iothub-messageid'], undefined);
     await h.engine.complete('s2', (got.headers.etag as string).slice(1, -1));
     const fb = await h.request('GET', `/messages/serviceBound/feedback?${API}`, {
       headers: { authorization: h.serviceToken('service') },

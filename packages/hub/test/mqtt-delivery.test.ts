@@ -91,7 +91,7 @@ describe('MQTT C2D delivery', () => {
     const pub = await client.next('publish');
     assert.equal(
       pub.topic,
-      'devices/dev1/messages/devicebound/%24.to=%2Fdevices%2Fdev1%2Fmessages%2Fdevicebound&%24.exp=2026-01-02T00%3A00%3A00.000Z&iothub-ack=none',
+      'devices/dev1/messages/devicebound/%24.to=%2Fdevices%2Fdev1%2Fmessages%2Fdevicebound&%24.exp=2026-01-02T00%3A00%3A00.000Z',
     );
     await hub.engine.send('dev1', {
       messageId: 'm',

@@ -12,7 +12,7 @@ import { ManualClock } from '../src/clock.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { HubConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
-import type { C2dEngine, SendResult } from '../src/engine/types.js';
+import type { C2dEngine, SendResult, WaitHandle } from '../src/engine/types.js';
 import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
@@ -143,6 +143,15 @@ export class RecordingEngine implements C2dEngine {
     return out;
   }
 
+  awaitMessages(deviceId: string, max: number): WaitHandle {
+    const wait = this.inner.awaitMessages(deviceId, max);
+    const deliveries = wait.deliveries.then((out) => {
+      for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
+      return out;
+    });
+    return { deliveries, cancel: wait.cancel };
+  }
+
   async complete(deviceId: string, lockToken: string): Promise<void> {
     await this.inner.complete(deviceId, lockToken);
     this.completed.push({ deviceId, messageId: this.messageIds.get(lockToken) });
@@ -237,6 +246,7 @@ export async function startTestHub(
   opts: {
     mqtt?: Partial<HubConfig['mqtt']>;
     connections?: Partial<HubConfig['connections']>;
+    maxQueueDepth?: number;
     lockTimeoutMs?: number;
     sessions?: boolean;
   } = {},
@@ -244,7 +254,11 @@ export async function startTestHub(
   const clock = new ManualClock();
   const lockTimeoutMs = opts.lockTimeoutMs ?? 60_000;
   const store = new SqliteStore({ path: ':memory:' });
-  const c2d = { ...DEFAULT_CONFIG.c2d, lockTimeoutMs };
+  const c2d = {
+    ...DEFAULT_CONFIG.c2d,
+    lockTimeoutMs,
+    maxQueueDepth: opts.maxQueueDepth ?? DEFAULT_CONFIG.c2d.maxQueueDepth,
+  };
   const inner = new Engine({ store, clock, c2d, feedback: DEFAULT_CONFIG.feedback });
   inner.start();
   const engine = new RecordingEngine(inner);

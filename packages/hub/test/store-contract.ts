@@ -1,11 +1,15 @@
 /**
  * The contract every Store adapter must pass (SQLite now, PostgreSQL later). It talks to the
  * Store interface only, with explicit times and limits, so it proves the C2D rules live in the
- * adapter's transactions and not in the engine.
+ * adapter's transactions and not in the engine. An adapter's test file runs it with
+ * `runStoreContract('name', async () => openAFreshEmptyStore())`; each test gets a new store and
+ * closes it. Parts: registry, queue (here), commit groups (store-contract-commit.ts), feedback
+ * (store-contract-feedback.ts).
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
+import { commitContract } from './store-contract-commit.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
@@ -177,6 +181,27 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.equal(c!.body.length, 0);
         assert.deepEqual(await lease('d'), []);
         assert.deepEqual(await lease('nope'), []);
+      });
+
+      test('what the sender did not set stays unset: no ack, a default expiry (issue 13)', async () => {
+        const bare: NewMessage = {
+          deviceId: 'd',
+          expiryTimeUtc: T0 + 3_600_000,
+          defaultExpiry: true,
+          properties: {},
+          body: Buffer.from('b'),
+        };
+        await enqueue(bare);
+        await enqueue(message('d', 'explicit', { ack: 'none' }));
+        const [a, b] = await lease('d', 2);
+        assert.equal(a!.ack, undefined);
+        assert.equal(a!.defaultExpiry, true);
+        assert.equal(a!.expiryTimeUtc, T0 + 3_600_000);
+        assert.equal(b!.ack, 'none');
+        assert.notEqual(b!.defaultExpiry, true);
+        // An unset ack means none: rejecting leaves no feedback record.
+        await one({ kind: 'settle', deviceId: 'd', lockToken: a!.lockToken, action: 'reject' });
+        assert.equal(await feedbackBatch(T0 + 20_000), null);
       });
 
       test('queue depth counts Enqueued and Invisible; the limit refuses the next send', async () => {
@@ -372,13 +397,15 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       });
     });
 
-    feedbackQueueContract({
+    const kit = {
       get store() {
         return store;
       },
       one,
       feedbackBatch,
-    });
+    };
+    commitContract(kit);
+    feedbackQueueContract(kit);
   });
 }
 

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { runStoreContract } from './store-contract.js';
+import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
 runStoreContract('sqlite :memory:', async () => new SqliteStore({ path: ':memory:' }));
 
@@ -57,6 +58,62 @@ describe('SqliteStore specifics', () => {
     db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, ?, 0)').run('future');
     db.close();
     assert.throws(() => new SqliteStore({ path }), /newer/);
+  });
+
+  test('a version 1 database is migrated: a lock held then is released, and the message leased again', async () => {
+    const path = join(dir, 'v1.db');
+    const db = new Database(path);
+    db.exec(
+      'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    db.exec(MIGRATIONS[0]!.sql);
+    db.prepare('INSERT INTO schema_migrations VALUES (1, ?, 0)').run(MIGRATIONS[0]!.name);
+    db.prepare(`INSERT INTO devices (device_id, generation_id, etag, status, status_updated_time, auth_type, iot_edge,
+      next_seq) VALUES ('d', 'g', 'e', 'enabled', 'x', 'sas', 0, 3)`).run();
+    const insert = db.prepare(`INSERT INTO c2d_messages (device_id, seq, ack, expiry, enqueued_at, properties, body,
+      leased_before, lock_token, locked_until) VALUES ('d', ?, 'none', ?, ?, '{}', ?, ?, ?, ?)`);
+    insert.run(1, T0 + 3_600_000, T0, Buffer.from('held'), 1, 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6', T0 + 60_000);
+    insert.run(2, T0 + 3_600_000, T0, Buffer.from('waiting'), 0, null, null);
+    db.close();
+    const store = new SqliteStore({ path });
+    const lost = await store.commit(
+      [{ kind: 'settle', deviceId: 'd', lockToken: 'f81d4fae-7dec-11d0-a765-00a0c91e6bf6', action: 'complete' }],
+      T0 + 1,
+      POLICY,
+    );
+    assert.deepEqual(lost.results[0], { ok: false, error: 'DeviceMessageLockLost' });
+    const { results } = await store.commit([{ kind: 'lease', deviceId: 'd', max: 5 }], T0 + 1, POLICY);
+    const got = (results[0] as { deliveries: Array<{ body: Buffer; redelivered: boolean; sequenceNumber: number }> })
+      .deliveries;
+    assert.deepEqual(
+      got.map((m) => [m.body.toString(), m.sequenceNumber, m.redelivered]),
+      [
+        ['held', 1, true],
+        ['waiting', 2, false],
+      ],
+    );
+    const sent = await store.commit([{ kind: 'enqueue', message: message('d', 'new') }], T0 + 1, POLICY);
+    assert.deepEqual(sent.results[0], { ok: true, sequenceNumber: 3 });
+    await store.close();
+  });
+
+  test('what another connection wrote to the file is seen, deadlines included', async () => {
+    const path = join(dir, 'two-connections.db');
+    const a = new SqliteStore({ path });
+    const b = new SqliteStore({ path });
+    await a.insertDevice(device('d'));
+    // b has looked at the queue (nothing due) before a writes and leases a message.
+    await b.commit([{ kind: 'lease', deviceId: 'd', max: 1 }], T0, POLICY);
+    await a.commit([{ kind: 'enqueue', message: message('d', 'x') }], T0, POLICY);
+    const first = await a.commit([{ kind: 'lease', deviceId: 'd', max: 1 }], T0, POLICY);
+    const [m] = (first.results[0] as { deliveries: Array<{ lockedUntil: number; sequenceNumber: number }> }).deliveries;
+    // At the lock's end b must see it due, and lease it again.
+    const late = await b.commit([{ kind: 'lease', deviceId: 'd', max: 1 }], m!.lockedUntil, POLICY);
+    const [again] = (late.results[0] as { deliveries: Array<{ sequenceNumber: number; redelivered: boolean }> })
+      .deliveries;
+    assert.deepEqual([again?.sequenceNumber, again?.redelivered], [m!.sequenceNumber, true]);
+    await b.close();
+    await a.close();
   });
 
   test('misspelled or invalid options are named in the error', () => {

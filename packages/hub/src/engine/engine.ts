@@ -14,6 +14,7 @@ import { GroupCommitter } from './group-commit.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
+import { type WaitHandle, WaitingReceivers } from './waiting-receivers.js';
 
 export interface EngineOptions {
   store: Store;
@@ -42,6 +43,7 @@ export class Engine implements C2dEngine {
   private readonly signals: SignalBus;
   private readonly committer: GroupCommitter;
   private readonly scheduler: Scheduler;
+  private readonly waiting: WaitingReceivers;
   private stopped = false;
 
   constructor(options: EngineOptions) {
@@ -68,7 +70,10 @@ export class Engine implements C2dEngine {
     this.committer = new GroupCommitter(
       (ops) => this.store.commit(ops, this.clock.now(), this.policy),
       (result) => this.afterCommit(result),
+      1000,
+      (ops, add) => this.waiting.extendGroup(ops, add),
     );
+    this.waiting = new WaitingReceivers((op) => this.committer.submit(op));
     this.scheduler = new Scheduler(
       this.clock,
       () => this.store.nextDeadline(this.policy),
@@ -92,6 +97,7 @@ export class Engine implements C2dEngine {
   async stop(): Promise<void> {
     this.stopped = true;
     this.scheduler.stop();
+    this.waiting.close();
     await this.committer.idle();
   }
 
@@ -121,8 +127,12 @@ export class Engine implements C2dEngine {
   }
 
   async receive(deviceId: string, max = 1): Promise<Delivery[]> {
-    const n = Math.min(MAX_LEASE, Math.max(1, Math.floor(Number.isFinite(max) ? max : 1)));
-    return (await this.run({ kind: 'lease', deviceId, max: n })).deliveries;
+    return (await this.run({ kind: 'lease', deviceId, max: leaseSize(max) })).deliveries;
+  }
+
+  awaitMessages(deviceId: string, max: number): WaitHandle {
+    if (this.stopped) return { deliveries: Promise.resolve([]), cancel: () => undefined };
+    return this.waiting.wait(deviceId, leaseSize(max));
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {
@@ -205,11 +215,20 @@ export class Engine implements C2dEngine {
   }
 
   private afterCommit(result: CommitResult): void {
-    for (const deviceId of result.wokenDevices) this.signals.notifyDevice(deviceId);
+    for (const deviceId of result.wokenDevices) {
+      // A device whose waiting receiver just leased its whole queue needs no signal.
+      if (this.waiting.needsSignal(deviceId)) this.signals.notifyDevice(deviceId);
+      this.waiting.woken(deviceId);
+    }
+    this.waiting.endGroup();
     if (result.feedbackAvailable) this.signals.notifyFeedback();
-    // Any commit may have moved the earliest deadline (a new TTL, a lock, feedback waiting).
-    this.scheduler.refresh();
+    // A new TTL, lock or feedback batch may be due before the timer.
+    this.scheduler.consider(result.earliestDeadline);
   }
+}
+
+function leaseSize(max: number): number {
+  return Math.min(MAX_LEASE, Math.max(1, Math.floor(Number.isFinite(max) ? max : 1)));
 }
 
 function refusalText(r: { error: string }, deviceId: string, maxDepth: number): string {

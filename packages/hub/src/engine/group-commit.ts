@@ -21,11 +21,16 @@ export class GroupCommitter {
    * @param commit writes one group in one transaction
    * @param afterCommit runs after each successful group (signals, scheduler), never throws back
    * @param maxGroup bounds one transaction's size
+   * @param extend may add ops (with their own result handlers) at the end of a group before it is written
    */
   constructor(
     private readonly commit: (ops: QueueOp[]) => Promise<CommitResult>,
     private readonly afterCommit: (result: CommitResult, ops: QueueOp[]) => void,
     private readonly maxGroup = 1000,
+    private readonly extend?: (
+      ops: readonly QueueOp[],
+      add: (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void,
+    ) => void,
   ) {}
 
   /** Resolves with the op's result once its group is committed. */
@@ -55,6 +60,10 @@ export class GroupCommitter {
 
   private async flush(): Promise<void> {
     const group = this.queue.splice(0, this.maxGroup);
+    this.extend?.(
+      group.map((w) => w.op),
+      (op, onResult) => group.push({ op, resolve: onResult, reject: (err) => onResult(toError(err)) }),
+    );
     const ops = group.map((w) => w.op);
     try {
       const result = await this.commit(ops);
@@ -76,4 +85,8 @@ export class GroupCommitter {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

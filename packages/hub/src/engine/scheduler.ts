@@ -1,8 +1,9 @@
 /**
  * The one scheduler: no timer per message. It asks the store for the earliest deadline (TTL, lock
- * expiry, feedback batch due, feedback lock or TTL), sets a single timer, handles what is due in
- * batches when it fires, and re-arms from the store. Because deadlines live in the store, a
- * restarted hub picks them up on start().
+ * expiry, feedback batch due, feedback lock or TTL) at start and after each batch it handled, sets
+ * a single timer, and between those only moves the timer earlier when a commit reports an earlier
+ * deadline (consider). Deadlines that went away leave the timer early, which costs one batch that
+ * finds nothing. Because deadlines live in the store, a restarted hub picks them up on start().
  */
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
@@ -20,6 +21,8 @@ export class Scheduler {
   private refreshAgain = false;
   /** A due tick is queued with setImmediate. */
   private dueNow = false;
+  /** Earliest deadline reported by commits while a refresh or batch was running (folded in after). */
+  private hinted = Number.POSITIVE_INFINITY;
 
   /**
    * @param nextDeadline the store's earliest deadline, null when none
@@ -43,6 +46,16 @@ export class Scheduler {
     this.cancel();
   }
 
+  /** A commit created a deadline at `at` (null: none): arm earlier if needed, without asking the store. */
+  consider(at: number | null): void {
+    if (at === null || this.stopped) return;
+    if (this.refreshing || this.running) {
+      if (at < this.hinted) this.hinted = at;
+      return;
+    }
+    if (this.armedAt === undefined || at < this.armedAt) this.arm(at);
+  }
+
   /** Something changed in the store: re-read the earliest deadline (coalesced). */
   refresh(): void {
     if (this.stopped) return;
@@ -55,11 +68,10 @@ export class Scheduler {
         this.refreshAgain = false;
         try {
           const at = await this.nextDeadline();
-          if (at === null) this.cancel();
-          else this.arm(at);
+          this.armWithHints(at ?? Number.POSITIVE_INFINITY);
         } catch (err) {
           this.logger.error({ err }, 'scheduler could not read the next deadline');
-          this.arm(this.clock.now() + RETRY_MS);
+          this.armWithHints(this.clock.now() + RETRY_MS);
         }
       } while (this.refreshAgain && !this.stopped);
       this.refreshing = undefined;
@@ -76,6 +88,14 @@ export class Scheduler {
 
   get quiet(): boolean {
     return !this.refreshing && !this.running && !this.dueNow;
+  }
+
+  /** Arms at `at` or at an earlier deadline a commit reported meanwhile; cancels when neither. */
+  private armWithHints(at: number): void {
+    const when = Math.min(at, this.hinted);
+    this.hinted = Number.POSITIVE_INFINITY;
+    if (when === Number.POSITIVE_INFINITY) this.cancel();
+    else this.arm(when);
   }
 
   private arm(at: number): void {
@@ -123,7 +143,7 @@ export class Scheduler {
     } catch (err) {
       this.logger.error({ err }, 'scheduler batch failed; retrying');
       this.running = false;
-      this.arm(this.clock.now() + RETRY_MS);
+      this.armWithHints(this.clock.now() + RETRY_MS);
       return;
     }
     this.running = false;

@@ -4,6 +4,9 @@
  * fails with a FerryError carrying the IoT Hub code (DeviceNotFound, DeviceMessageLockLost, ...).
  */
 import type { Delivery, FeedbackBatch, OutgoingMessage } from '@ferry/common';
+import type { WaitHandle } from './waiting-receivers.js';
+
+export type { WaitHandle };
 
 export interface SendResult {
   /** The message id as stored (the sender's, or undefined when it had none). */
@@ -19,6 +22,13 @@ export interface C2dEngine {
 
   /** Lease up to `max` (default 1) of the device's oldest Enqueued messages. [] when none. */
   receive(deviceId: string, max?: number): Promise<Delivery[]>;
+  /**
+   * For a receiver that found the queue empty: `deliveries` resolves with the next non-empty
+   * lease of up to `max` (leased in the same transaction as the enqueue that made it available,
+   * when it can), or with [] after cancel() or when the engine stops. Deliveries that arrive after
+   * cancel() are the caller's to release. Optional: a gateway falls back to onAvailable + receive.
+   */
+  awaitMessages?(deviceId: string, max: number): WaitHandle;
   /** Completed: removed; Success feedback when ack is positive/full. */
   complete(deviceId: string, lockToken: string): Promise<void>;
   /** Back to Enqueued in its place, delivery count + 1; dead-lettered at maxDeliveryCount. */

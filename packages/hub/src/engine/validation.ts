@@ -14,8 +14,8 @@ export function validateSend(deviceId: string, m: OutgoingMessage, now: number, 
     if (typeof v !== 'string') throw new FerryError('ArgumentInvalid', `application property "${k}" must be a string`);
   }
   // Decision 4: an unknown ack value is refused rather than silently treated as none.
-  const ack: Ack = m.ack ?? 'none';
-  if (!ACK_VALUES.includes(ack)) {
+  const ack: Ack | undefined = m.ack;
+  if (ack !== undefined && !ACK_VALUES.includes(ack)) {
     throw new FerryError(
       'ArgumentInvalid',
       `iothub-ack must be none, positive, negative or full, got "${String(ack)}"`,
@@ -36,7 +36,10 @@ export function validateSend(deviceId: string, m: OutgoingMessage, now: number, 
       );
     }
   }
-  const out: NewMessage = { deviceId, ack, expiryTimeUtc: expiry, properties: { ...properties }, body: m.body };
+  // Issue 13: what the sender did not set stays unset, so no wire shows a default it never chose.
+  const out: NewMessage = { deviceId, expiryTimeUtc: expiry, properties: { ...properties }, body: m.body };
+  if (ack !== undefined) out.ack = ack;
+  if (m.expiryTimeUtc === undefined) out.defaultExpiry = true;
   if (m.messageId !== undefined) out.messageId = m.messageId;
   if (m.correlationId !== undefined) out.correlationId = m.correlationId;
   if (m.userId !== undefined) out.userId = m.userId;

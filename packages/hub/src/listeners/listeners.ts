@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { ConnectionLimits } from '../config/types.js';
 import type { StreamGateway } from '../gateways/context.js';
 import { type BindTarget, bindError } from './bind-error.js';
+import { TrustHint } from './trust-hint.js';
 import { WebSocketRouter } from './websocket.js';
 
 /** What the HTTPS gateway offers the listener. */
@@ -29,6 +30,8 @@ export interface ListenerOptions {
   logger: Logger;
   /** Called for every accepted connection (metrics). */
   onConnection?: (protocol: 'mqtt' | 'amqp' | 'https', transport: 'tls' | 'ws') => void;
+  /** The CA file clients must trust, named in the hint logged when clients seem not to trust the hub. */
+  caFile?: string;
   /** Handshake deadlines and cap (connections.*); the MQTT and AMQP first-packet deadlines are the gateways'. */
   limits?: Pick<ConnectionLimits, 'tlsHandshakeTimeoutMs' | 'firstPacketTimeoutMs' | 'maxPendingHandshakes'>;
 }
@@ -65,6 +68,7 @@ export class Listeners {
   /** Accepted sockets whose TLS handshake has not finished (bounded by limits.maxPendingHandshakes). */
   private readonly handshaking = new Set<Socket>();
   private readonly limits: NonNullable<ListenerOptions['limits']>;
+  private readonly trust: TrustHint;
   private readonly servers: Array<{ name: string; server: AnyServer }> = [];
   private ws!: WebSocketRouter;
   private serversClosed: Promise<void> | undefined;
@@ -73,6 +77,7 @@ export class Listeners {
 
   private constructor(private readonly opts: ListenerOptions) {
     this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.trust = new TrustHint(opts.logger, opts.caFile);
   }
 
   /** Binds all three listeners; when one fails, closes those already bound and throws the bind error. */
@@ -118,6 +123,7 @@ export class Listeners {
   /** The handshake failed or timed out (tlsHandshakeTimeoutMs): Node leaves the socket open when this is handled. */
   private handshakeFailed(err: Error, socket: TLSSocket, listener: string): void {
     this.opts.logger.debug({ err, listener, remoteAddress: socket.remoteAddress }, 'TLS handshake failed');
+    this.trust.handshakeFailed(err, listener, socket.remoteAddress);
     socket.destroy();
   }
 
@@ -139,6 +145,7 @@ export class Listeners {
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', (socket: TLSSocket) => {
       this.secured(socket);
+      this.trust.watch(socket, protocol);
       socket.on('error', (err) => logger.debug({ err, protocol }, 'socket error'));
       this.opts.onConnection?.(protocol, 'tls');
       gateway.handle(socket, { remoteAddress: socket.remoteAddress, transport: 'tls' });
@@ -167,6 +174,7 @@ export class Listeners {
     server.on('connection', (socket: Socket) => this.track(socket));
     server.on('secureConnection', (socket: TLSSocket) => {
       this.secured(socket);
+      this.trust.watch(socket, 'https');
       this.opts.onConnection?.('https', 'tls');
     });
     server.on('tlsClientError', (err, socket) => this.handshakeFailed(err, socket, 'https'));

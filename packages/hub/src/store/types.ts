@@ -57,11 +57,16 @@ export interface RegistryStore {
 
 // ---------------------------------------------------------------------------------------------
 // The C2D part. Every write is a domain operation (QueueOp); `commit` applies a group of them in
-// ONE transaction, in order, each isolated from the others (a savepoint in SQL), so the engine
-// can group-commit whatever arrived while the previous commit was in flight. Outcomes that the
-// protocol knows (lock lost, queue full, ...) are results, not exceptions. Deadlines that were
-// due before `now` are applied lazily by every operation that touches the device (or the
-// feedback queue), so results never depend on whether the scheduler has run yet.
+// ONE transaction, in order, each isolated from the others, so the engine can group-commit
+// whatever arrived while the previous commit was in flight. An op sees the effects of the ops
+// before it in the same group (the engine puts a lease right after an enqueue for a device that
+// is waiting: direct delivery, one transaction). Isolation may be a savepoint per op, or (cheaper)
+// the whole group without savepoints, replayed op by op with savepoints only when one op threw.
+// Outcomes that the protocol knows (lock lost, queue full, ...) are results, not exceptions.
+// Deadlines that were due before `now` are applied lazily by every operation that touches the
+// device (or the feedback queue), so results never depend on whether the scheduler has run yet.
+// Lock tokens are minted by the store: UUID-shaped strings (8-4-4-4-12 hex digits, as the
+// protocols carry them), opaque to everyone else; a store may encode its row id in them.
 // ---------------------------------------------------------------------------------------------
 
 /** The limits the store applies; the engine passes its configuration with every commit. */
@@ -114,7 +119,7 @@ export type PurgeResult = { ok: true; purged: number } | { ok: false; error: 'De
 export type ExpireResult = { ok: true; expired: number; locksExpired: number; more: boolean };
 export type LeaseFeedbackResult = { ok: true; batch: FeedbackBatch | null };
 export type SettleFeedbackResult = { ok: true } | { ok: false; error: 'DeviceMessageLockLost' };
-/** An operation that threw (a bug or a storage fault); its savepoint was rolled back. */
+/** An operation that threw (a bug or a storage fault); its effects were rolled back, the others' kept. */
 export type FailedResult = { ok: false; error: 'ServerError'; cause: unknown };
 
 export interface QueueOpResults {
@@ -137,6 +142,14 @@ export interface CommitResult {
   wokenDevices: string[];
   /** True when a feedback batch became available (new batch, abandon, lock expiry). */
   feedbackAvailable: boolean;
+  /**
+   * A lower bound of the deadlines this commit created (a new message's TTL, a lock, a feedback
+   * batch due, a feedback message's lock or TTL); null when it created none. The engine keeps
+   * its timer at the earliest of these and asks `nextDeadline` only at start and after handling
+   * what was due, never after every commit. Removing deadlines needs no report (an early timer
+   * only finds nothing due). Exact for a single op; it may be earlier, never later.
+   */
+  earliestDeadline: number | null;
 }
 
 export interface QueueStore {
@@ -145,6 +158,7 @@ export interface QueueStore {
   /**
    * The earliest moment something is due: a message TTL, a lock expiry, a feedback batch to make
    * (last batch + batchDelay while records wait), a feedback lock or TTL. null when nothing.
+   * Read at start and after each scheduler batch; between those, CommitResult.earliestDeadline.
    */
   nextDeadline(policy: QueuePolicy): Promise<number | null>;
   /** Enqueued + Invisible messages of the device that have not expired by `now`. */

@@ -20,7 +20,6 @@ import type { TimerHandle } from '../../clock.js';
 import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import { RefusalLog } from '../refusals.js';
-import { WriteStallWatch } from '../write-stall.js';
 import { parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
@@ -34,13 +33,13 @@ import {
   RESOURCE_LIMIT_EXCEEDED,
 } from './errors.js';
 import { FeedbackLink } from './feedback-link.js';
-import { FrameGuard } from './frame-guard.js';
+import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
 import { acceptSocket, closeNow } from './rhea-internals.js';
 import { AmqpDecodeError } from './rhea-patches.js';
 import { checkPlainUsername, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
-import { RheaSocketAdapter } from './socket-adapter.js';
+import type { RheaSocketAdapter } from './socket-adapter.js';
 
 /** Largest frame we accept (advertised in open); a peer announcing a bigger one is cut off. */
 export const MAX_FRAME_SIZE = 256 * 1024;
@@ -137,29 +136,12 @@ export class AmqpConnection {
       if (!this.opened) this.abort('no AMQP open within the idle time-out');
     }, ctx.config.amqp.idleTimeoutMs);
 
-    const frames = new FrameGuard(MAX_FRAME_SIZE);
-    const limits = ctx.config.connections;
-    const stall = new WriteStallWatch(stream, ctx.clock, limits.writeStallTimeoutMs, () =>
-      this.abort('the peer does not read what the hub sends (writes not drained in time)', undefined, 'warn'),
-    );
-    // The AMQP (or SASL) header is the first packet: it must come soon after the stream opens.
-    let bytesIn = 0;
-    const firstPacket = ctx.clock.setTimer(() => {
-      if (bytesIn < 8) this.abort('no AMQP header in time');
-    }, limits.firstPacketTimeoutMs);
-    stream.once('close', () => {
-      firstPacket.cancel();
-      stall.stop();
-    });
-    let refused: { reason: string; offset: number } | undefined;
-    this.adapter = new RheaSocketAdapter(stream, `${info.transport}:${info.remoteAddress ?? '?'}`, {
-      admit: (chunk) => {
-        bytesIn += chunk.length;
-        refused = frames.check(chunk);
-        return refused ? refused.offset : chunk.length;
-      },
-      refused: () => this.closeWith({ condition: FRAMING_ERROR, description: refused?.reason ?? 'framing error' }),
-      wrote: (ok) => stall.wrote(ok),
+    const limits = { clock: ctx.clock, limits: ctx.config.connections, maxFrameSize: MAX_FRAME_SIZE };
+    this.adapter = guardedSocket(stream, info, limits, {
+      framing: (reason) => this.closeWith({ condition: FRAMING_ERROR, description: reason }),
+      noHeader: () => this.abort('no AMQP header in time'),
+      stalled: () =>
+        this.abort('the peer does not read what the hub sends (writes not drained in time)', undefined, 'warn'),
     });
     acceptSocket(this.conn, this.adapter);
   }

@@ -138,14 +138,15 @@ export function encodeDelivery(d: Delivery): Message {
   const msg: Message = {
     body: rhea.message.data_section(d.body),
     to: `/devices/${d.deviceId}/messages/deviceBound`,
-    absolute_expiry_time: new Date(d.expiryTimeUtc),
     message_annotations: {
       'iothub-enqueuedtime': new Date(d.enqueuedTimeUtc),
       'x-opt-sequence-number': rhea.types.wrap_long(d.sequenceNumber),
       'iothub-deliverycount': rhea.types.wrap_int(d.deliveryCount),
     },
-    application_properties: { ...d.properties, 'iothub-ack': d.ack },
+    application_properties: d.ack === undefined ? { ...d.properties } : { ...d.properties, 'iothub-ack': d.ack },
   };
+  // Only what the sender set (issue 13): no default expiry, no default ack.
+  if (!d.defaultExpiry) msg.absolute_expiry_time = new Date(d.expiryTimeUtc);
   if (d.messageId !== undefined) msg.message_id = d.messageId;
   if (d.correlationId !== undefined) msg.correlation_id = d.correlationId;
   if (d.userId !== undefined) msg.user_id = Buffer.from(d.userId, 'utf8') as unknown as string; // binary on the wire

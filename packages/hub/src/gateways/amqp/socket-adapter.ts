@@ -23,6 +23,7 @@ export class RheaSocketAdapter {
   private handlers: Record<'data' | 'error' | 'end', Handler[]> = { data: [], error: [], end: [] };
   private ended = false;
   private reading = true;
+  private corked = false;
 
   constructor(
     private readonly stream: Duplex,
@@ -67,12 +68,23 @@ export class RheaSocketAdapter {
     return this;
   }
 
+  /** rhea writes frame by frame; the frames of one tick leave in one write (one TLS record). */
   write(buf: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(this.uncork);
+    }
     const ok = this.stream.write(buf);
     this.hooks.wrote(ok);
     return ok;
   }
+
+  private readonly uncork = () => {
+    this.corked = false;
+    this.stream.uncork();
+  };
 
   end(): void {
     if (!this.stream.destroyed && !this.stream.writableEnded) this.stream.end();

@@ -31,14 +31,14 @@ async function requireUsableDevice(ctx: GatewayContext, deviceId: string): Promi
 export function deliveryHeaders(d: Delivery): OutgoingHttpHeaders {
   const headers = definedHeaders({
     ETag: `"${d.lockToken}"`,
-    'Content-Type': d.contentType ?? 'application/octet-stream',
+    'Content-Type': d.contentType,
     'iothub-messageid': d.messageId,
     'iothub-correlationid': d.correlationId,
     'iothub-userid': d.userId,
     'iothub-to': `/devices/${d.deviceId}/messages/devicebound`,
     'iothub-sequencenumber': String(d.sequenceNumber),
     'iothub-enqueuedtime': new Date(d.enqueuedTimeUtc).toISOString(),
-    'iothub-expiry': new Date(d.expiryTimeUtc).toISOString(),
+    'iothub-expiry': d.defaultExpiry ? undefined : new Date(d.expiryTimeUtc).toISOString(),
     'iothub-deliverycount': String(d.deliveryCount),
     'iothub-ack': d.ack,
     ContentType: d.contentType,

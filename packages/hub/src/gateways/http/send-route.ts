@@ -4,7 +4,6 @@
  * Answered 204 only after the engine committed the message (DESIGN.md "Durability").
  * Documented in ./README.md.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ACK_VALUES, type Ack, FerryError, type OutgoingMessage } from '@ferry/common';
 import { readBody } from './body.js';
@@ -52,7 +51,8 @@ export function messageFromHeaders(req: IncomingMessage): Omit<OutgoingMessage, 
     properties[key] = header(req, name) ?? '';
   }
   return {
-    messageId: nonEmpty(header(req, 'iothub-messageid')) ?? randomUUID(),
+    // Issue 13: no id is made up for the sender (decision 5: a message may have none).
+    messageId: nonEmpty(header(req, 'iothub-messageid')),
     correlationId: nonEmpty(header(req, 'iothub-correlationid')),
     userId: nonEmpty(header(req, 'iothub-userid')),
     contentType: nonEmpty(header(req, 'content-type')),
@@ -73,8 +73,8 @@ export const sendRoute: Route = {
     const limit = Math.min(ctx.config.http.maxBodyBytes, ctx.config.c2d.maxMessageSize);
     const message: OutgoingMessage = { ...fields, body: await readBody(req, limit) };
     const result = await ctx.engine.send(id, message);
-    const messageId = result.messageId ?? message.messageId!;
+    const messageId = result.messageId ?? message.messageId;
     log.debug({ deviceId: id, messageId, sequenceNumber: result.sequenceNumber }, 'message enqueued');
-    sendNoContent(res, { 'iothub-messageid': messageId });
+    sendNoContent(res, messageId === undefined ? {} : { 'iothub-messageid': messageId });
   },
 };

@@ -36,6 +36,11 @@ export interface ConnectionOwner {
 
 /** Nothing a device may send is this big (C2D-only gateway); a larger frame is an attack or a bug. */
 const MAX_BUFFERED_BYTES = 256 * 1024 + 1024;
+/**
+ * Packets parsed but not yet handled: past this, the connection stops reading (and TCP pushes
+ * back on the client) until the handlers catch up. One chunk may overshoot it by what it holds.
+ */
+const MAX_QUEUED_PACKETS = 64;
 /** A client that does not read its PINGRESPs/publishes is dropped before it costs memory. */
 const MAX_WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 /** After the last packet is written and the stream ended, how long the peer has to close its side. */
@@ -67,6 +72,8 @@ export class MqttConnection {
   private readonly parser = mqttParser({ protocolVersion: 4 });
   private readonly queue: Packet[] = [];
   private draining = false;
+  /** Reading stopped because the queue was full; the drain loop resumes it. */
+  private readStalled = false;
   private keepAlive: KeepAliveWatchdog | undefined;
   private readonly timers: TimerHandle[] = [];
   private lastTouch = 0;
@@ -90,7 +97,8 @@ export class MqttConnection {
     });
     this.parser.on('packet', (p: Packet) => this.enqueue(p));
     this.parser.on('error', (err: Error) => this.close(`malformed MQTT packet: ${err.message}`, 'warn'));
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    // Pull, as far as the queue has room: a client cannot make the hub buffer without bound.
+    stream.on('readable', () => this.readMore());
     stream.on('drain', () => this.releaseDrainWaiters());
     stream.on('error', (err: Error) => this.close(`stream error: ${err.message}`, 'debug'));
     stream.on('end', () => this.close('the client closed the connection', 'debug'));
@@ -116,8 +124,13 @@ export class MqttConnection {
 
   /** Write one packet. False when the stream wants us to wait for 'drain'. */
   send(packet: Packet): boolean {
+    return this.write(generate(packet, { protocolVersion: 4 }));
+  }
+
+  /** Write one encoded packet. False when the stream wants us to wait for 'drain'. */
+  write(bytes: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
-    const ok = this.stream.write(generate(packet, { protocolVersion: 4 }));
+    const ok = this.stream.write(bytes);
     this.writeStall.wrote(ok);
     if (this.stream.writableLength > MAX_WRITE_BUFFER_BYTES) {
       this.close('the client does not read what the hub sends', 'warn');
@@ -159,7 +172,9 @@ export class MqttConnection {
       clock: ctx.clock,
       maxInflight: Math.max(1, ctx.config.mqtt.maxInflight),
       logger: this.logger,
-      publish: (p) => this.send(p),
+      publish: (bytes) => this.write(bytes),
+      cork: () => this.stream.cork(),
+      uncork: () => this.stream.uncork(),
       drained: () => this.drained(),
     });
     this.logger.info(
@@ -241,8 +256,32 @@ export class MqttConnection {
     if (buffered > MAX_BUFFERED_BYTES) this.close(`packet larger than ${MAX_BUFFERED_BYTES} bytes`, 'warn');
   }
 
+  private readMore(): void {
+    this.readStalled = false;
+    while (!this.closed) {
+      if (this.queue.length >= MAX_QUEUED_PACKETS) {
+        this.readStalled = true;
+        return;
+      }
+      const chunk: Buffer | null = this.stream.read();
+      if (chunk === null) return;
+      this.onData(chunk);
+    }
+  }
+
   private enqueue(packet: Packet): void {
     if (this.closed) return;
+    // A PUBACK with nothing ahead of it is handled at once: no queue, no await (most of the traffic).
+    if (packet.cmd === 'puback' && !this.draining && this.state === 'connected') {
+      try {
+        this.touchRegistry();
+        handlePuback(this, packet);
+      } catch (err) {
+        this.logger.error({ err, cmd: packet.cmd }, 'MQTT packet handler failed');
+        this.close('internal error', 'warn');
+      }
+      return;
+    }
     this.queue.push(packet);
     if (!this.draining) void this.drainQueue();
   }
@@ -258,6 +297,7 @@ export class MqttConnection {
           this.logger.error({ err, cmd: p.cmd }, 'MQTT packet handler failed');
           this.close('internal error', 'warn');
         }
+        if (this.readStalled && this.queue.length < MAX_QUEUED_PACKETS) this.readMore();
       }
     } finally {
       this.draining = false;

@@ -3,20 +3,22 @@
  * them, and settles them on PUBACK. At most `maxInflight` unacknowledged publishes at a time.
  */
 import type { Delivery } from '@ferry/common';
-import type { IPublishPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { C2dEngine } from '../../engine/types.js';
-import { c2dTopic } from './topic.js';
+import { C2dTopicWriter, c2dPublishPacket } from './topic.js';
 
 export interface PumpDeps {
   deviceId: string;
-  engine: Pick<C2dEngine, 'receive' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
+  engine: Pick<C2dEngine, 'receive' | 'awaitMessages' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
   clock: Clock;
   maxInflight: number;
   logger: Logger;
-  /** Write one packet; false when the stream asks us to wait for 'drain'. */
-  publish(packet: IPublishPacket): boolean;
+  /** Write one encoded packet; false when the stream asks us to wait for 'drain'. */
+  publish(packet: Buffer): boolean;
+  /** Around each batch of publishes: they leave in one write (one TLS record). */
+  cork(): void;
+  uncork(): void;
   /** Resolves on 'drain' or when the connection closes. */
   drained(): Promise<void>;
 }
@@ -34,11 +36,18 @@ export class DeliveryPump {
   private maybeMore = true;
   /** Counts availability signals, so a signal that lands during a lease is not lost. */
   private signals = 0;
+  /** Cancels the engine's awaitMessages while the pump waits in it (empty queue, room in flight). */
+  private waiting: (() => void) | undefined;
   private nextPacketId = 1;
   private unlisten: (() => void) | undefined;
+  /** One coarse timer for the locks of all in-flight messages, armed at or before the earliest. */
   private lockTimer: TimerHandle | undefined;
+  private lockTimerAt = Number.POSITIVE_INFINITY;
+  private readonly topics: C2dTopicWriter;
 
-  constructor(private readonly deps: PumpDeps) {}
+  constructor(private readonly deps: PumpDeps) {
+    this.topics = new C2dTopicWriter(deps.deviceId);
+  }
 
   get inflightCount(): number {
     return this.inflight.size;
@@ -51,6 +60,7 @@ export class DeliveryPump {
     if (qos === null) {
       this.unlisten?.();
       this.unlisten = undefined;
+      this.waiting?.();
       return;
     }
     this.unlisten ??= this.deps.engine.onAvailable(this.deps.deviceId, () => this.signal());
@@ -65,7 +75,6 @@ export class DeliveryPump {
     // Completions are issued in the order the PUBACKs arrive (MQTT-4.6.0-2 makes that the
     // publish order for a conforming client); a lock lost meanwhile means it is redelivered.
     this.settle('complete', d);
-    this.armLockTimer();
     this.wake();
     return true;
   }
@@ -76,6 +85,7 @@ export class DeliveryPump {
     this.stopped = true;
     this.unlisten?.();
     this.unlisten = undefined;
+    this.waiting?.();
     this.lockTimer?.cancel();
     const tokens = [...this.inflight.values()].map((d) => d.lockToken);
     this.inflight.clear();
@@ -107,27 +117,50 @@ export class DeliveryPump {
   private async run(): Promise<void> {
     do {
       this.again = false;
-      while (!this.stopped && this.qos !== null && this.maybeMore && this.inflight.size < this.deps.maxInflight) {
+      while (!this.stopped && this.qos !== null && this.inflight.size < this.deps.maxInflight) {
         let batch: Delivery[];
         const wanted = this.deps.maxInflight - this.inflight.size;
         const signalsBefore = this.signals;
+        const waitFor = this.maybeMore ? undefined : this.deps.engine.awaitMessages;
+        if (!this.maybeMore && !waitFor) break;
         try {
-          batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
+          if (waitFor) {
+            // The queue was empty: wait in the engine, which leases for us in the transaction
+            // of the next enqueue (direct delivery) instead of signalling us to ask again.
+            const wait = waitFor.call(this.deps.engine, this.deps.deviceId, wanted);
+            this.waiting = wait.cancel;
+            batch = await wait.deliveries;
+          } else {
+            batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
+          }
         } catch (err) {
           // The next signal (send, abandon, lock expiry) tries again.
           this.deps.logger.warn({ err }, 'C2D receive failed');
           return;
+        } finally {
+          this.waiting = undefined;
         }
         if (this.stopped || this.qos === null) {
           await this.release(batch.map((d) => d.lockToken));
           return;
         }
+        // Waiting ended without messages: the engine is stopping.
+        if (waitFor && batch.length === 0) return;
         // A short batch means the queue is empty for now; only a new signal makes asking again worthwhile.
         if (batch.length < wanted && this.signals === signalsBefore) this.maybeMore = false;
         if (batch.length === 0) break;
         let flowing = true;
-        for (const d of batch) flowing = this.deliver(d, this.qos) && flowing;
-        this.armLockTimer();
+        let earliestLock = Number.POSITIVE_INFINITY;
+        this.deps.cork();
+        try {
+          for (const d of batch) {
+            flowing = this.deliver(d, this.qos) && flowing;
+            if (d.lockedUntil < earliestLock) earliestLock = d.lockedUntil;
+          }
+        } finally {
+          this.deps.uncork();
+        }
+        if (this.inflight.size > 0) this.lockTimerBy(earliestLock);
         if (!flowing) await this.deps.drained();
       }
     } while (this.again && !this.stopped);
@@ -135,9 +168,10 @@ export class DeliveryPump {
 
   /** Publish one delivery; returns the stream's write result. */
   private deliver(d: Delivery, qos: 0 | 1): boolean {
-    let topic: string;
+    const packetId = qos === 1 ? this.allocatePacketId() : 0;
+    let packet: Buffer;
     try {
-      topic = c2dTopic(this.deps.deviceId, d);
+      packet = c2dPublishPacket(this.topics.topic(d), d.body, qos, d.redelivered, packetId);
     } catch (err) {
       // It can never be delivered over MQTT; waiting would only block the queue behind it.
       this.deps.logger.error(
@@ -149,21 +183,12 @@ export class DeliveryPump {
     }
     if (qos === 0) {
       // A QoS 0 subscription completes a message when it is sent (DESIGN decision 10).
-      const ok = this.deps.publish({ cmd: 'publish', qos: 0, dup: false, retain: false, topic, payload: d.body });
+      const ok = this.deps.publish(packet);
       this.settle('complete', d);
       return ok;
     }
-    const messageId = this.allocatePacketId();
-    this.inflight.set(messageId, d);
-    return this.deps.publish({
-      cmd: 'publish',
-      qos: 1,
-      dup: d.redelivered,
-      retain: false,
-      messageId,
-      topic,
-      payload: d.body,
-    });
+    this.inflight.set(packetId, d);
+    return this.deps.publish(packet);
   }
 
   private allocatePacketId(): number {
@@ -176,36 +201,40 @@ export class DeliveryPump {
 
   /**
    * When a lock runs out before its PUBACK, the engine puts the message back in the queue; the
-   * slot is freed here so the pump can lease it again (then with DUP).
+   * slot is freed here so the pump can lease it again (then with DUP). One timer per connection,
+   * not re-armed per message: a PUBACK leaves it alone, and when it fires it frees what expired
+   * and re-arms for the earliest lock still in flight.
    */
-  private armLockTimer(): void {
+  private lockTimerBy(at: number): void {
+    if (this.lockTimer && this.lockTimerAt <= at) return;
     this.lockTimer?.cancel();
-    this.lockTimer = undefined;
-    if (this.stopped || this.inflight.size === 0) return;
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const d of this.inflight.values()) earliest = Math.min(earliest, d.lockedUntil);
-    this.lockTimer = this.clockTimer(earliest, () => {
-      const now = this.deps.clock.now();
-      for (const [id, d] of this.inflight) {
-        if (d.lockedUntil <= now) {
-          this.inflight.delete(id);
-          this.deps.logger.debug(
-            { packetId: id, sequenceNumber: d.sequenceNumber },
-            'C2D lock expired before PUBACK; it will be published again with DUP',
-          );
-        }
-      }
-      this.armLockTimer();
-      this.wake();
-    });
+    this.lockTimerAt = at;
+    // setTimeout overflows past 2^31-1 ms; a far deadline just checks early and re-arms.
+    const delay = Math.min(at - this.deps.clock.now(), 2 ** 31 - 1);
+    this.lockTimer = this.deps.clock.setTimer(() => this.locksDue(), delay);
   }
 
-  private clockTimer(at: number, fn: () => void): TimerHandle {
-    // setTimeout overflows past 2^31-1 ms; a far deadline just re-checks.
-    const MAX_DELAY = 2 ** 31 - 1;
-    const delay = at - this.deps.clock.now();
-    if (delay > MAX_DELAY) return this.deps.clock.setTimer(() => this.armLockTimer(), MAX_DELAY);
-    return this.deps.clock.setTimer(fn, delay);
+  private locksDue(): void {
+    this.lockTimer = undefined;
+    this.lockTimerAt = Number.POSITIVE_INFINITY;
+    if (this.stopped) return;
+    const now = this.deps.clock.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    let freed = false;
+    for (const [id, d] of this.inflight) {
+      if (d.lockedUntil <= now) {
+        this.inflight.delete(id);
+        freed = true;
+        this.deps.logger.debug(
+          { packetId: id, sequenceNumber: d.sequenceNumber },
+          'C2D lock expired before PUBACK; it will be published again with DUP',
+        );
+      } else if (d.lockedUntil < earliest) {
+        earliest = d.lockedUntil;
+      }
+    }
+    if (earliest !== Number.POSITIVE_INFINITY) this.lockTimerBy(earliest);
+    if (freed) this.wake();
   }
 
   private settle(how: 'complete' | 'reject', d: Delivery): void {

@@ -6,9 +6,16 @@ export class CommitContext {
   /** Some op appended feedback records: try to make batches before the commit ends. */
   feedbackAppended = false;
   feedbackAvailable = false;
+  /** The earliest deadline an op created (CommitResult.earliestDeadline). */
+  earliestDeadline: number | null = null;
 
   constructor(
     readonly now: number,
     readonly policy: QueuePolicy,
   ) {}
+
+  /** An op created a deadline at `at`. */
+  deadline(at: number): void {
+    if (this.earliestDeadline === null || at < this.earliestDeadline) this.earliestDeadline = at;
+  }
 }

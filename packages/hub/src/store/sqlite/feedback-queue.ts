@@ -77,6 +77,12 @@ export class FeedbackQueue {
 
   append(record: FeedbackRecord, ctx: CommitContext): void {
     this.insertPending.run(record.deviceId, JSON.stringify(record));
+    if (!ctx.feedbackAppended) {
+      // The batch is due at once, or batchDelay after the last one (a lower bound: a batch made
+      // in this commit moves it later).
+      const last = ctx.policy.feedback.batchDelayMs === 0 ? undefined : this.lastBatchAt();
+      ctx.deadline(last === undefined ? ctx.now : last + ctx.policy.feedback.batchDelayMs);
+    }
     ctx.feedbackAppended = true;
   }
 
@@ -109,6 +115,7 @@ export class FeedbackQueue {
     this.deletePendingUpTo.run(lastRow.id);
     const body = `[${rows.map((r) => r.record).join(',')}]`;
     this.insertBatch.run(ctx.now, ctx.now + ctx.policy.feedback.ttlMs, body);
+    ctx.deadline(ctx.now + ctx.policy.feedback.ttlMs);
   }
 
   private lastBatchAt(): number | undefined {
@@ -131,6 +138,7 @@ export class FeedbackQueue {
     const lockToken = randomUUID();
     const lockedUntil = ctx.now + ctx.policy.feedback.lockDurationMs;
     this.lockBatch.run(lockToken, lockedUntil, row.id);
+    ctx.deadline(lockedUntil);
     const batch: FeedbackBatch = {
       lockToken,
       lockedUntil,

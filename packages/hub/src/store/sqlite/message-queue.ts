@@ -2,6 +2,12 @@
  * Per-device C2D queues on SQLite. A row is Enqueued (lock_token NULL) or Invisible (locked);
  * a message that is gone (completed, dead-lettered) is deleted and leaves a feedback record when
  * its ack asks for one. Synchronous; runs inside the store's commit.
+ *
+ * The hot path is a few statements per message: enqueue = count + seq bump + insert; lease = one
+ * UPDATE ... RETURNING for the whole batch; complete = one DELETE ... RETURNING. A lock token ends
+ * with its row id, so settling finds the row by primary key. What is due (TTLs, locks) is looked
+ * for per device only when `now` has reached `dueFloor`, a lower bound of every deadline in the
+ * table kept in memory (fed by inserts and leases, re-read after the scheduler's batches).
  */
 import { randomUUID } from 'node:crypto';
 import type { Ack, Delivery, FeedbackStatus } from '@ferry/common';
@@ -24,11 +30,10 @@ interface StateRow {
   id: number;
   device_id: string;
   message_id: string | null;
-  ack: Ack;
+  /** '' when the sender set no ack (the column is NOT NULL since migration 1). */
+  ack: Ack | '';
   expiry: number;
   delivery_count: number;
-  lock_token: string | null;
-  locked_until: number | null;
 }
 
 interface FullRow extends StateRow {
@@ -40,15 +45,34 @@ interface FullRow extends StateRow {
   enqueued_at: number;
   properties: string;
   body: Buffer;
-  leased_before: number;
+  /** How many times it was leased (including the lease that returns it). */
+  lease_count: number;
+  /** 1 when the sender set no expiry. */
+  default_expiry: number;
 }
 
-const STATE = 'id, device_id, message_id, ack, expiry, delivery_count, lock_token, locked_until';
+const STATE = 'id, device_id, message_id, ack, expiry, delivery_count';
+const FULL = `${STATE}, seq, correlation_id, user_id, content_type, content_encoding, enqueued_at, properties, body,
+  lease_count, default_expiry`;
+
+/** A random UUID whose last 12 hex digits are the row id (74 random bits are left). */
+function mintLockToken(id: number): string {
+  return randomUUID().slice(0, 24) + id.toString(16).padStart(12, '0');
+}
+
+/** The row id a lock token carries in its last 12 hex digits; undefined when it cannot be one of ours. */
+export function lockTokenRowId(token: string): number | undefined {
+  if (typeof token !== 'string' || token.length !== 36) return undefined;
+  const id = Number.parseInt(token.slice(24), 16);
+  return Number.isSafeInteger(id) && id > 0 ? id : undefined;
+}
 
 export class MessageQueue {
+  /** No row has an expiry, or a lock that runs out, before this (a lower bound; -Infinity = unknown). */
+  private dueFloor = Number.NEGATIVE_INFINITY;
   private readonly device;
   private readonly generation;
-  private readonly bumpSeq;
+  private readonly takeSeq;
   private readonly insert;
   private readonly countDevice;
   private readonly countLive;
@@ -57,9 +81,10 @@ export class MessageQueue {
   private readonly expired;
   private readonly lockExpired;
   private readonly nextEnqueued;
-  private readonly lock;
+  private readonly lockRow;
   private readonly unlock;
   private readonly remove;
+  private readonly completeRow;
   private readonly byToken;
   private readonly minExpiry;
   private readonly minLockedUntil;
@@ -68,26 +93,26 @@ export class MessageQueue {
     db: Database.Database,
     private readonly feedback: FeedbackQueue,
   ) {
-    this.device = db.prepare<[string], { status: string; next_seq: number }>(
-      'SELECT status, next_seq FROM devices WHERE device_id = ?',
-    );
+    this.device = db.prepare<[string], { status: string }>('SELECT status FROM devices WHERE device_id = ?');
     this.generation = db.prepare<[string], { generation_id: string }>(
       'SELECT generation_id FROM devices WHERE device_id = ?',
     );
-    this.bumpSeq = db.prepare('UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = ?');
+    // Existence, enabled and the next sequence number in one statement.
+    this.takeSeq = db.prepare<[string], { seq: number }>(
+      "UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = ? AND status = 'enabled' RETURNING next_seq - 1 AS seq",
+    );
     this.insert = db.prepare(`INSERT INTO c2d_messages (device_id, seq, message_id, correlation_id, user_id,
-      content_type, content_encoding, ack, expiry, enqueued_at, properties, body)
-      VALUES (@deviceId, @seq, @messageId, @correlationId, @userId, @contentType, @contentEncoding, @ack,
-      @expiryTimeUtc, @now, @properties, @body)`);
+      content_type, content_encoding, ack, expiry, default_expiry, enqueued_at, properties, body)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.countDevice = db.prepare<[string], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ?',
     );
     this.countLive = db.prepare<[string, number], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ? AND expiry > ?',
     );
-    this.dueForDevice = db.prepare<[{ deviceId: string; now: number }], StateRow>(
-      `SELECT ${STATE} FROM c2d_messages WHERE device_id = @deviceId AND expiry <= @now
-       UNION SELECT ${STATE} FROM c2d_messages WHERE device_id = @deviceId AND lock_token IS NOT NULL AND locked_until <= @now`,
+    this.dueForDevice = db.prepare<[string, number, number], StateRow & { locked_until: number | null }>(
+      `SELECT ${STATE}, locked_until FROM c2d_messages WHERE device_id = ?
+       AND (expiry <= ? OR (lock_token IS NOT NULL AND locked_until <= ?)) ORDER BY seq`,
     );
     this.allForDevice = db.prepare<[string], StateRow>(
       `SELECT ${STATE} FROM c2d_messages WHERE device_id = ? ORDER BY seq`,
@@ -98,16 +123,22 @@ export class MessageQueue {
     this.lockExpired = db.prepare<[number, number], StateRow>(
       `SELECT ${STATE} FROM c2d_messages WHERE lock_token IS NOT NULL AND locked_until <= ? ORDER BY locked_until LIMIT ?`,
     );
-    this.nextEnqueued = db.prepare<[string, number], FullRow>(
-      'SELECT * FROM c2d_messages WHERE device_id = ? AND lock_token IS NULL ORDER BY seq LIMIT ?',
+    this.nextEnqueued = db.prepare<[string, number, number], { id: number }>(
+      'SELECT id FROM c2d_messages WHERE device_id = ? AND lock_token IS NULL AND expiry > ? ORDER BY seq LIMIT ?',
     );
-    this.lock = db.prepare('UPDATE c2d_messages SET lock_token = ?, locked_until = ?, leased_before = 1 WHERE id = ?');
+    // Measured: a SELECT of the ids and one UPDATE ... RETURNING per row beats one UPDATE ... WHERE id IN (...).
+    this.lockRow = db.prepare<[string, number, number], FullRow>(
+      `UPDATE c2d_messages SET lock_token = ?, locked_until = ?, lease_count = lease_count + 1 WHERE id = ? RETURNING ${FULL}`,
+    );
     this.unlock = db.prepare(
       'UPDATE c2d_messages SET lock_token = NULL, locked_until = NULL, delivery_count = ? WHERE id = ?',
     );
     this.remove = db.prepare('DELETE FROM c2d_messages WHERE id = ?');
-    this.byToken = db.prepare<[string, string], StateRow>(
-      `SELECT ${STATE} FROM c2d_messages WHERE lock_token = ? AND device_id = ?`,
+    this.completeRow = db.prepare<[number, string, string], StateRow>(
+      `DELETE FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ? RETURNING ${STATE}`,
+    );
+    this.byToken = db.prepare<[number, string, string], StateRow>(
+      `SELECT ${STATE} FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ?`,
     );
     this.minExpiry = db.prepare<[], { t: number | null }>('SELECT MIN(expiry) AS t FROM c2d_messages');
     this.minLockedUntil = db.prepare<[], { t: number | null }>(
@@ -115,69 +146,83 @@ export class MessageQueue {
     );
   }
 
+  /** Forget the floor (a failed transaction, another connection wrote): re-read before the next op. */
+  forgetFloor(): void {
+    this.dueFloor = Number.NEGATIVE_INFINITY;
+  }
+
   enqueue(m: NewMessage, ctx: CommitContext): EnqueueResult {
-    const device = this.device.get(m.deviceId);
-    // Decision 9: a disabled device is "not found" for senders, as IoT Hub says.
-    if (device?.status !== 'enabled') return { ok: false, error: 'DeviceNotFound' };
     this.applyDue(m.deviceId, ctx);
-    // Decision 2: locked messages count toward the depth.
+    // Decision 2: locked messages count toward the depth. An unknown device has no rows.
     if (this.countDevice.get(m.deviceId)!.n >= ctx.policy.maxQueueDepth) {
-      return { ok: false, error: 'DeviceMaximumQueueDepthExceeded' };
+      // Decision 9: a disabled device is "not found" for senders, as IoT Hub says.
+      return this.device.get(m.deviceId)?.status === 'enabled'
+        ? { ok: false, error: 'DeviceMaximumQueueDepthExceeded' }
+        : { ok: false, error: 'DeviceNotFound' };
     }
-    const seq = device.next_seq;
-    this.insert.run({
-      deviceId: m.deviceId,
-      seq,
-      messageId: m.messageId ?? null,
-      correlationId: m.correlationId ?? null,
-      userId: m.userId ?? null,
-      contentType: m.contentType ?? null,
-      contentEncoding: m.contentEncoding ?? null,
-      ack: m.ack,
-      expiryTimeUtc: m.expiryTimeUtc,
-      now: ctx.now,
-      properties: JSON.stringify(m.properties),
-      body: m.body,
-    });
-    this.bumpSeq.run(m.deviceId);
+    const taken = this.takeSeq.get(m.deviceId);
+    if (!taken) return { ok: false, error: 'DeviceNotFound' };
+    this.insert.run(
+      m.deviceId,
+      taken.seq,
+      m.messageId ?? null,
+      m.correlationId ?? null,
+      m.userId ?? null,
+      m.contentType ?? null,
+      m.contentEncoding ?? null,
+      m.ack ?? '',
+      m.expiryTimeUtc,
+      m.defaultExpiry ? 1 : 0,
+      ctx.now,
+      JSON.stringify(m.properties),
+      m.body,
+    );
+    this.lowerFloor(m.expiryTimeUtc, ctx);
     ctx.woken.add(m.deviceId);
-    return { ok: true, sequenceNumber: seq };
+    return { ok: true, sequenceNumber: taken.seq };
   }
 
   lease(deviceId: string, max: number, ctx: CommitContext): LeaseResult {
     this.applyDue(deviceId, ctx);
-    const rows = this.nextEnqueued.all(deviceId, Math.max(0, Math.floor(max)));
+    const n = Math.max(0, Math.floor(max));
+    if (n === 0) return { ok: true, deliveries: [] };
+    const ids = this.nextEnqueued.all(deviceId, ctx.now, n);
+    if (ids.length === 0) return { ok: true, deliveries: [] };
     const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
-    const deliveries = rows.map((r): Delivery => {
-      const lockToken = randomUUID();
-      this.lock.run(lockToken, lockedUntil, r.id);
-      return toDelivery(r, lockToken, lockedUntil);
+    const deliveries = ids.map(({ id }) => {
+      const lockToken = mintLockToken(id);
+      return toDelivery(this.lockRow.get(lockToken, lockedUntil, id)!, lockToken, lockedUntil);
     });
+    this.lowerFloor(lockedUntil, ctx);
     return { ok: true, deliveries };
   }
 
   settle(deviceId: string, lockToken: string, action: SettleAction, ctx: CommitContext): SettleResult {
     // Expired locks and TTLs first: settling one of those is DeviceMessageLockLost (412002).
     this.applyDue(deviceId, ctx);
-    const row = this.byToken.get(lockToken, deviceId);
-    if (!row) return { ok: false, error: 'DeviceMessageLockLost' };
-    switch (action) {
-      case 'complete':
-        this.finish(row, 'Success', ctx);
-        return { ok: true, outcome: 'completed' };
-      case 'reject':
-        this.finish(row, 'Rejected', ctx);
-        return { ok: true, outcome: 'deadLettered' };
-      case 'abandon':
-        return { ok: true, outcome: this.requeue(row, true, ctx) ? 'requeued' : 'deadLettered' };
+    const id = lockTokenRowId(lockToken);
+    if (id === undefined) return { ok: false, error: 'DeviceMessageLockLost' };
+    if (action === 'complete') {
+      const row = this.completeRow.get(id, lockToken, deviceId);
+      if (!row) return { ok: false, error: 'DeviceMessageLockLost' };
+      this.feedbackFor(row, 'Success', ctx);
+      return { ok: true, outcome: 'completed' };
     }
+    const row = this.byToken.get(id, lockToken, deviceId);
+    if (!row) return { ok: false, error: 'DeviceMessageLockLost' };
+    if (action === 'reject') {
+      this.finish(row, 'Rejected', ctx);
+      return { ok: true, outcome: 'deadLettered' };
+    }
+    return { ok: true, outcome: this.requeue(row, true, ctx) ? 'requeued' : 'deadLettered' };
   }
 
   release(deviceId: string, lockTokens: readonly string[], ctx: CommitContext): ReleaseResult {
     this.applyDue(deviceId, ctx);
     let released = 0;
     for (const token of lockTokens) {
-      const row = this.byToken.get(token, deviceId);
+      const id = lockTokenRowId(token);
+      const row = id === undefined ? undefined : this.byToken.get(id, token, deviceId);
       if (!row) continue;
       this.requeue(row, ctx.policy.countLockExpiry, ctx);
       released++;
@@ -200,11 +245,10 @@ export class MessageQueue {
     for (const r of expired) this.finish(r, 'Expired', ctx);
     const locks = this.lockExpired.all(ctx.now, limit);
     for (const r of locks) this.requeue(r, ctx.policy.countLockExpiry, ctx);
-    return {
-      expired: expired.length,
-      locksExpired: locks.length,
-      more: expired.length === limit || locks.length === limit,
-    };
+    const more = expired.length === limit || locks.length === limit;
+    // Nothing due is left (below now): the floor may rise to the next deadline.
+    if (!more) this.readFloor();
+    return { expired: expired.length, locksExpired: locks.length, more };
   }
 
   queueDepth(deviceId: string, now: number): number {
@@ -218,9 +262,20 @@ export class MessageQueue {
     return l === null ? e : Math.min(e, l);
   }
 
+  private readFloor(): void {
+    this.dueFloor = this.nextDeadline() ?? Number.POSITIVE_INFINITY;
+  }
+
+  private lowerFloor(at: number, ctx: CommitContext): void {
+    if (at < this.dueFloor) this.dueFloor = at;
+    ctx.deadline(at);
+  }
+
   /** What was due for this device by ctx.now, so a result never depends on the scheduler's timing. */
   private applyDue(deviceId: string, ctx: CommitContext): void {
-    for (const r of this.dueForDevice.all({ deviceId, now: ctx.now })) {
+    if (this.dueFloor === Number.NEGATIVE_INFINITY) this.readFloor();
+    if (ctx.now < this.dueFloor) return;
+    for (const r of this.dueForDevice.all(deviceId, ctx.now, ctx.now)) {
       if (r.expiry <= ctx.now) this.finish(r, 'Expired', ctx);
       else this.requeue(r, ctx.policy.countLockExpiry, ctx);
     }
@@ -240,7 +295,11 @@ export class MessageQueue {
 
   private finish(r: StateRow, status: FeedbackStatus, ctx: CommitContext): void {
     this.remove.run(r.id);
-    if (!wantsFeedback(r.ack, status)) return;
+    this.feedbackFor(r, status, ctx);
+  }
+
+  private feedbackFor(r: StateRow, status: FeedbackStatus, ctx: CommitContext): void {
+    if (r.ack === '' || !wantsFeedback(r.ack, status)) return;
     const generationId = this.generation.get(r.device_id)?.generation_id ?? '';
     this.feedback.append(
       feedbackRecord(status, { deviceId: r.device_id, messageId: r.message_id }, generationId, ctx.now),
@@ -253,16 +312,18 @@ function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Deliver
   const d: Delivery = {
     deviceId: r.device_id,
     sequenceNumber: r.seq,
-    ack: r.ack,
     expiryTimeUtc: r.expiry,
     enqueuedTimeUtc: r.enqueued_at,
-    properties: JSON.parse(r.properties) as Record<string, string>,
+    properties: r.properties === '{}' ? {} : (JSON.parse(r.properties) as Record<string, string>),
     body: r.body,
     deliveryCount: r.delivery_count,
     lockToken,
     lockedUntil,
-    redelivered: r.leased_before === 1,
+    // RETURNING shows the count after this lease.
+    redelivered: r.lease_count > 1,
   };
+  if (r.ack !== '') d.ack = r.ack;
+  if (r.default_expiry === 1) d.defaultExpiry = true;
   if (r.message_id !== null) d.messageId = r.message_id;
   if (r.correlation_id !== null) d.correlationId = r.correlation_id;
   if (r.user_id !== null) d.userId = r.user_id;

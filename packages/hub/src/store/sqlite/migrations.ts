@@ -97,6 +97,33 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'c2d_messages: three indexes, lock tokens carry the row id, lease count',
+    // Every index is one more b-tree page written per state change. What is left:
+    //   device_seq          per device: next Enqueued (lock_token filtered in the scan, at most
+    //                       maxQueueDepth rows), depth, purge, what is due for one device
+    //   expiry, locked_until the scheduler's scans and MIN() for the next deadline
+    // A lock token ends with the row id in 12 hex digits, so settle finds its row by primary key
+    // (no lock_token index). Locks taken before this migration are released: their holders were
+    // connections of the previous process, and their tokens cannot be found any more.
+    // leased_before (0/1) becomes lease_count, so one UPDATE ... RETURNING tells a redelivery.
+    sql: `
+      ALTER TABLE c2d_messages RENAME COLUMN leased_before TO lease_count;
+      DROP INDEX c2d_messages_lock_token;
+      DROP INDEX c2d_messages_enqueued;
+      DROP INDEX c2d_messages_device_expiry;
+      DROP INDEX c2d_messages_device_locked;
+      UPDATE c2d_messages SET lock_token = NULL, locked_until = NULL WHERE lock_token IS NOT NULL;
+    `,
+  },
+  {
+    version: 3,
+    name: 'c2d_messages: whether the expiry is the hub default',
+    // Issue 13: an expiry the sender did not set is written on no wire. (An unset ack is stored
+    // as '' in the NOT NULL ack column.) Messages stored before this had their expiry shown.
+    sql: 'ALTER TABLE c2d_messages ADD COLUMN default_expiry INTEGER NOT NULL DEFAULT 0;',
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

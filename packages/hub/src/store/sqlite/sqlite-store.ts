@@ -1,8 +1,9 @@
 /**
  * The Store on SQLite (better-sqlite3 12.x): WAL, synchronous=FULL by default, versioned
  * migrations. better-sqlite3 is synchronous, so every transaction opens and commits inside one
- * call; nothing is held across an await. A commit applies its ops in one transaction, each in its
- * own savepoint, so an op that throws is rolled back alone.
+ * call; nothing is held across an await. A commit applies its ops in one transaction without
+ * savepoints; when an op throws, that transaction is rolled back and the group is applied again
+ * with a savepoint per op, so the op that throws is rolled back alone.
  */
 import Database from 'better-sqlite3';
 import type {
@@ -38,6 +39,11 @@ export class SqliteStore implements Store {
   private readonly feedback: FeedbackQueue;
   private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
   private readonly commitAll: Database.Transaction<(ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]>;
+  private readonly commitIsolated: Database.Transaction<
+    (ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]
+  >;
+  private readonly dataVersion: () => number;
+  private lastDataVersion = -1;
   private readonly ensureAll: (policies: PolicyRecord[]) => void;
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
   commitCount = 0;
@@ -65,7 +71,7 @@ export class SqliteStore implements Store {
     this.messages = new MessageQueue(this.db, this.feedback);
     // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
     this.applyIsolated = this.db.transaction((op: QueueOp, ctx: CommitContext) => this.apply(op, ctx));
-    this.commitAll = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
+    this.commitIsolated = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
       const results = ops.map((op): QueueOpResult => {
         try {
           return this.applyIsolated(op, ctx);
@@ -79,14 +85,49 @@ export class SqliteStore implements Store {
       if (ctx.feedbackAppended) this.feedback.makeBatches(ctx);
       return results;
     });
+    // The usual case: no op throws, so no savepoint statements at all.
+    this.commitAll = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
+      const results = ops.map((op) => this.apply(op, ctx));
+      if (ctx.feedbackAppended) this.feedback.makeBatches(ctx);
+      return results;
+    });
+    // Changes when another connection commits to the file; then the in-memory due floor is stale.
+    const version = this.db.prepare<[], { data_version: number }>('PRAGMA data_version');
+    this.dataVersion = () => version.get()!.data_version;
     this.ensureAll = this.db.transaction((policies: PolicyRecord[]) => this.registry.ensurePolicies(policies));
   }
 
   async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
-    const ctx = new CommitContext(now, policy);
-    const results = ops.length ? this.commitAll.immediate(ops, ctx) : [];
-    if (ops.length) this.commitCount++;
-    return { results, wokenDevices: [...ctx.woken], feedbackAvailable: ctx.feedbackAvailable };
+    if (ops.length === 0) return { results: [], wokenDevices: [], feedbackAvailable: false, earliestDeadline: null };
+    // Own commits leave data_version alone; another connection's move it.
+    const version = this.dataVersion();
+    if (version !== this.lastDataVersion) {
+      this.messages.forgetFloor();
+      this.lastDataVersion = version;
+    }
+    let ctx = new CommitContext(now, policy);
+    let results: QueueOpResult[];
+    try {
+      results = this.commitAll.immediate(ops, ctx);
+    } catch {
+      // Rolled back: apply the group again, each op in its own savepoint. What the first try
+      // learnt in memory (the due floor) may describe rows that are back, so it is re-read.
+      this.messages.forgetFloor();
+      ctx = new CommitContext(now, policy);
+      try {
+        results = this.commitIsolated.immediate(ops, ctx);
+      } catch (err) {
+        this.messages.forgetFloor();
+        throw err;
+      }
+    }
+    this.commitCount++;
+    return {
+      results,
+      wokenDevices: [...ctx.woken],
+      feedbackAvailable: ctx.feedbackAvailable,
+      earliestDeadline: ctx.earliestDeadline,
+    };
   }
 
   private apply(op: QueueOp, ctx: CommitContext): QueueOpResult {

@@ -1,0 +1,177 @@
+/**
+ * Ferry side by side with Mosquitto (`npm run bench -- peer`). Both servers run in one bench
+ * run, alternating A B B A (Ferry, Mosquitto, Mosquitto, Ferry, ...), each run on a fresh server
+ * process: a private Mosquitto (Debian's /usr/sbin/mosquitto, TLS, persistence on, see
+ * peer/mosquitto.ts) and a Ferry hub (bench-hub.ts in a process of its own: TLS, durable SQLite).
+ * The same fleet of lean MQTT devices (QoS 1, clean session 0, 64-byte bodies) receives from a
+ * lean AMQP sender (Ferry) or a lean MQTT QoS 1 publisher on the same topics (Mosquitto); fleet
+ * and sender are processes of their own and report their own CPU. Scenarios (peer/scenarios.ts):
+ * a online fan-out, b the same paced, c offline enqueue then reconnect and drain.
+ *
+ * The table gives medians over each server's runs: delivered messages/s, send-to-device latency
+ * percentiles, server CPU-µs per delivered message and RSS (from /proc/<pid>/stat of the server
+ * process), load CPU, and each figure's ratio Ferry ÷ Mosquitto; lost and duplicated messages are
+ * totals over all runs. Needs Linux (/proc) and Mosquitto; CI does not run it.
+ *
+ * Sizes (environment):
+ *   FERRY_PEER_DEVICES         N devices (default 1000)
+ *   FERRY_PEER_MESSAGES        messages in the fan-out, a (default 100000)
+ *   FERRY_PEER_WINDOW          sends awaiting their acknowledgement (default 200)
+ *   FERRY_PEER_RATE            messages/s of the paced run, b (default 5000)
+ *   FERRY_PEER_PACED_MESSAGES  messages of the paced run (default 50000: 10 s at 5000/s)
+ *   FERRY_PEER_OFFLINE         messages per device enqueued while offline, c (default 50)
+ *   FERRY_PEER_REPS            runs per server (default 2: A B B A; 4 is A B B A A B B A)
+ *   FERRY_PEER_SCENARIOS       which of a,b,c (default a,b,c)
+ *   FERRY_PEER_SERVERS         ferry,mosquitto (default both; one alone gives no ratios)
+ *   FERRY_PEER_BODY_BYTES      body size (default 64)
+ *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
+ *   FERRY_BENCH_SYNC           FULL | NORMAL, Ferry's SQLite synchronous (default FULL)
+ *   FERRY_BENCH_ADDRESS        Ferry's loopback address (default 127.0.0.200; Mosquitto takes .201)
+ * A quick look: FERRY_PEER_DEVICES=100 FERRY_PEER_MESSAGES=5000 FERRY_PEER_PACED_MESSAGES=2000
+ * FERRY_PEER_OFFLINE=10 FERRY_PEER_REPS=1 npm run bench -- peer
+ */
+import { cpus, totalmem } from 'node:os';
+import { createSasToken } from '@ferry/common';
+import type { BenchDevice, HubEndpoint } from './kit/bench-hub.js';
+import { benchAddress, benchSync } from './kit/bench-hub.js';
+import { type LoadProcess, startLoad } from './kit/load.js';
+import type { FerryServerInit } from './peer/ferry-server.js';
+import type { FleetDevice, FleetInit } from './peer/fleet.js';
+import { startMosquitto } from './peer/mosquitto.js';
+import { peerTable, type ServerName } from './peer/report.js';
+import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
+import type { SenderInit } from './peer/sender.js';
+import { envInt } from './stats.js';
+
+/** Ferry's default mqtt.maxInflight; Mosquitto gets the same max_inflight_messages. */
+const FERRY_MAX_INFLIGHT = 16;
+
+function sizes(): PeerSizes & { reps: number; servers: ServerName[] } {
+  const list = (name: string, fallback: string) =>
+    (process.env[name] || fallback)
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean);
+  const scenarios = new Set(list('FERRY_PEER_SCENARIOS', 'a,b,c').filter((s) => ['a', 'b', 'c'].includes(s)));
+  const servers = list('FERRY_PEER_SERVERS', 'ferry,mosquitto').map((s) => {
+    if (s === 'ferry') return 'Ferry' as const;
+    if (s === 'mosquitto') return 'Mosquitto' as const;
+    throw new Error(`FERRY_PEER_SERVERS: unknown server ${s}`);
+  });
+  return {
+    devices: envInt('FERRY_PEER_DEVICES', 1000),
+    messages: envInt('FERRY_PEER_MESSAGES', 100_000),
+    window: envInt('FERRY_PEER_WINDOW', 200),
+    rate: envInt('FERRY_PEER_RATE', 5000),
+    pacedMessages: envInt('FERRY_PEER_PACED_MESSAGES', 50_000),
+    offlinePerDevice: envInt('FERRY_PEER_OFFLINE', 50),
+    bodyBytes: envInt('FERRY_PEER_BODY_BYTES', 64),
+    reps: envInt('FERRY_PEER_REPS', 2),
+    scenarios: scenarios as Set<'a' | 'b' | 'c'>,
+    servers,
+  };
+}
+
+function mosquittoAddress(): string {
+  const parts = benchAddress().split('.');
+  parts[3] = String((Number(parts[3]) + 1) % 255);
+  return parts.join('.');
+}
+
+async function withLoads(fleetInit: FleetInit, senderInit: SenderInit, pid: number, s: PeerSizes): Promise<RunResult> {
+  const fleet: LoadProcess = startLoad(new URL('./peer/fleet.ts', import.meta.url), fleetInit);
+  const sender: LoadProcess = startLoad(new URL('./peer/sender.ts', import.meta.url), senderInit);
+  try {
+    return await runScenarios({ pid, fleet, sender }, s);
+  } finally {
+    await Promise.all([fleet.terminate(), sender.terminate()]);
+  }
+}
+
+async function runFerry(s: PeerSizes): Promise<RunResult> {
+  const init: FerryServerInit = {
+    overrides: {
+      c2d: { maxQueueDepth: Math.max(50, s.offlinePerDevice + 10) },
+      mqtt: { maxInflight: FERRY_MAX_INFLIGHT },
+    },
+  };
+  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), init);
+  try {
+    const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
+    const devices = await server.call<BenchDevice[]>('devices', { prefix: 'peer', count: s.devices });
+    const expiry = Math.ceil(Date.now() / 1000) + 3600;
+    const fleetDevices: FleetDevice[] = devices.map((d) => ({
+      clientId: d.deviceId,
+      username: `${endpoint.address}/${d.deviceId}/?api-version=2021-04-12`,
+      password: createSasToken({ resourceUri: `${endpoint.address}/devices/${d.deviceId}`, key: d.key, expiry }),
+    }));
+    const deviceIds = devices.map((d) => d.deviceId);
+    return await withLoads(
+      {
+        host: endpoint.address,
+        port: endpoint.ports.mqtts,
+        ca: endpoint.ca,
+        devices: fleetDevices,
+        connectConcurrency: 50,
+      },
+      { kind: 'amqp', endpoint, deviceIds, bodyBytes: s.bodyBytes },
+      pid,
+      s,
+    );
+  } finally {
+    await server.call('stop').catch(() => undefined);
+    await server.terminate();
+  }
+}
+
+async function runMosquitto(s: PeerSizes): Promise<RunResult> {
+  const broker = await startMosquitto({
+    address: mosquittoAddress(),
+    maxInflight: FERRY_MAX_INFLIGHT,
+    maxQueued: s.offlinePerDevice + 100,
+  });
+  try {
+    const deviceIds = Array.from({ length: s.devices }, (_, i) => `peer-${i}`);
+    return await withLoads(
+      {
+        host: broker.address,
+        port: broker.port,
+        ca: broker.ca,
+        devices: deviceIds.map((clientId) => ({ clientId })),
+        connectConcurrency: 50,
+      },
+      { kind: 'mqtt', host: broker.address, port: broker.port, ca: broker.ca, deviceIds, bodyBytes: s.bodyBytes },
+      broker.pid,
+      s,
+    );
+  } finally {
+    await broker.stop();
+  }
+}
+
+export async function run(): Promise<void> {
+  const s = sizes();
+  const cpu = cpus();
+  console.log(
+    `peer: ${new Date().toISOString()}, node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}, ` +
+      `${Math.round(totalmem() / 2 ** 30)} GiB RAM\n` +
+      `${s.devices} MQTT/TLS devices (QoS 1, clean session 0), ${s.bodyBytes}-byte bodies, window ${s.window}; ` +
+      `a: ${s.messages} messages; b: ${s.pacedMessages} at ${s.rate}/s; c: ${s.offlinePerDevice} per device offline; ` +
+      `${s.reps} runs per server; Ferry SQLite synchronous=${benchSync()}, Mosquitto persistence on`,
+  );
+  const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));
+  for (let rep = 0; rep < s.reps; rep++) {
+    const order = rep % 2 === 0 ? s.servers : [...s.servers].reverse();
+    for (const name of order) {
+      const started = Date.now();
+      const r = name === 'Ferry' ? await runFerry(s) : await runMosquitto(s);
+      results.get(name)!.push(r);
+      const a = r.get('a fan-out');
+      console.log(
+        `  run ${rep + 1} ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s` +
+          (a ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg` : ''),
+      );
+    }
+  }
+  console.log(`\n${peerTable(results)}`);
+}

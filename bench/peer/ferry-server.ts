@@ -1,0 +1,32 @@
+/**
+ * The Ferry side of the peer benchmark, in a process of its own (so /proc/<pid>/stat charges it
+ * exactly as it charges Mosquitto): a real hub (bench-hub.ts: Hub.start, loopback, TLS, durable
+ * SQLite in a temp data dir). Commands: start, devices, stop.
+ */
+import { type BenchDevice, type BenchHub, type HubEndpoint, startBenchHub } from '../kit/bench-hub.js';
+import { serveLoad } from '../kit/load.js';
+
+export interface FerryServerInit {
+  /** Configuration flags for the hub (HubConfig's shape). */
+  overrides: Record<string, unknown>;
+}
+
+serveLoad<FerryServerInit>((init) => {
+  let bench: BenchHub | undefined;
+  return {
+    async start(): Promise<{ endpoint: HubEndpoint; pid: number; maxInflight: number }> {
+      bench = await startBenchHub(init.overrides);
+      return { endpoint: bench.endpoint, pid: process.pid, maxInflight: bench.hub.config.mqtt.maxInflight };
+    },
+    async devices(arg: unknown): Promise<BenchDevice[]> {
+      const { prefix, count } = arg as { prefix: string; count: number };
+      if (!bench) throw new Error('start first');
+      return bench.createDevices(prefix, count);
+    },
+    async stop(): Promise<null> {
+      await bench?.stop();
+      bench = undefined;
+      return null;
+    },
+  };
+});

@@ -1,0 +1,32 @@
+/**
+ * CPU time and resident memory of another process, from /proc/<pid>/stat (Linux): utime + stime
+ * (fields 14 and 15, in clock ticks, all threads) and rss (field 24, in pages). What the peer
+ * benchmark charges each server with, the same way for Mosquitto and for Ferry.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+function sysconf(name: string, fallback: number): number {
+  const r = spawnSync('getconf', [name], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+const TICKS_PER_S = sysconf('CLK_TCK', 100);
+const PAGE_BYTES = sysconf('PAGESIZE', 4096);
+
+export interface ProcSample {
+  /** User + system CPU time so far, µs. */
+  cpuUs: number;
+  /** Resident set, bytes. */
+  rss: number;
+}
+
+export function procSample(pid: number): ProcSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is in parentheses and may hold spaces: count from the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]);
+  return { cpuUs: (ticks * 1e6) / TICKS_PER_S, rss: Number(fields[24 - 3]) * PAGE_BYTES };
+}

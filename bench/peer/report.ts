@@ -1,0 +1,71 @@
+/**
+ * The peer benchmark's one table: per scenario, Ferry's and Mosquitto's medians over their runs
+ * and each figure's ratio Ferry ÷ Mosquitto; messages lost and duplicated are totals over all
+ * runs. Printed as Markdown, ready for the README.
+ */
+import type { Figures, RunResult } from './scenarios.js';
+
+export type ServerName = 'Ferry' | 'Mosquitto';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const COLUMNS: Array<{ head: string; key: keyof Figures; total?: boolean }> = [
+  { head: 'msg/s', key: 'rate' },
+  { head: 'p50 ms', key: 'p50' },
+  { head: 'p99 ms', key: 'p99' },
+  { head: 'p99.9 ms', key: 'p999' },
+  { head: 'server CPU µs/msg', key: 'cpuUsPerMsg' },
+  { head: 'server RSS MiB', key: 'rssMiB' },
+  { head: 'lost', key: 'lost', total: true },
+  { head: 'dup', key: 'dup', total: true },
+  { head: 'load CPU %', key: 'loadCpu' },
+];
+
+function fmt(x: number | undefined): string {
+  if (x === undefined || Number.isNaN(x)) return '';
+  if (Math.abs(x) >= 100) return Math.round(x).toLocaleString('en-US');
+  return String(Math.round(x * 100) / 100);
+}
+
+/** Median (or total) of one figure over a server's runs; undefined when no run has it. */
+function figure(runs: RunResult[], scenario: string, key: keyof Figures, total: boolean): number | undefined {
+  const xs = runs.map((r) => r.get(scenario)?.[key]).filter((x): x is number => typeof x === 'number');
+  if (xs.length === 0) return undefined;
+  return total ? xs.reduce((a, b) => a + b, 0) : median(xs);
+}
+
+export function peerTable(results: ReadonlyMap<ServerName, RunResult[]>): string {
+  const scenarios: string[] = [];
+  for (const runs of results.values()) {
+    for (const r of runs) for (const s of r.keys()) if (!scenarios.includes(s)) scenarios.push(s);
+  }
+  const lines = [
+    `| scenario | server | ${COLUMNS.map((c) => c.head).join(' | ')} |`,
+    `|---|---|${COLUMNS.map(() => '---:').join('|')}|`,
+  ];
+  for (const s of scenarios) {
+    const values = new Map<ServerName, Array<number | undefined>>();
+    for (const [server, runs] of results) {
+      const v = COLUMNS.map((c) => figure(runs, s, c.key, c.total ?? false));
+      values.set(server, v);
+      lines.push(`| ${s} | ${server} (${runs.length} runs) | ${v.map(fmt).join(' | ')} |`);
+    }
+    const f = values.get('Ferry');
+    const m = values.get('Mosquitto');
+    if (f && m) {
+      const ratios = COLUMNS.map((c, i) => {
+        const a = f[i];
+        const b = m[i];
+        if (c.total || a === undefined || b === undefined || b === 0) return '';
+        return `${(a / b).toFixed(2)}×`;
+      });
+      lines.push(`| ${s} | Ferry ÷ Mosquitto | ${ratios.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n');
+}

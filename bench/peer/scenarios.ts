@@ -1,0 +1,117 @@
+/**
+ * One run of the peer benchmark against one server: a fresh server, the fleet connected and
+ * subscribed, a warm-up, then the scenarios in order, each charged with the server's CPU and
+ * RSS from /proc/<pid>/stat.
+ *   a  online fan-out: M messages round robin over N devices, `window` awaiting acknowledgement
+ *   b  the same paced at `rate` messages/s (latency at a steady load)
+ *   c  offline: the fleet disconnects, K messages per device are enqueued, the fleet reconnects
+ *      (session present, no SUBSCRIBE) and drains them
+ */
+import type { LoadProcess } from '../kit/load.js';
+import type { FleetResult } from './fleet.js';
+import { procSample } from './proc.js';
+import type { SendArg, SendResult } from './sender.js';
+
+export interface PeerSizes {
+  devices: number;
+  messages: number;
+  window: number;
+  rate: number;
+  pacedMessages: number;
+  offlinePerDevice: number;
+  bodyBytes: number;
+  scenarios: ReadonlySet<'a' | 'b' | 'c'>;
+}
+
+/** One row of the table: a scenario's figures for one server in one run. */
+export interface Figures {
+  rate: number;
+  p50?: number;
+  p99?: number;
+  p999?: number;
+  cpuUsPerMsg: number;
+  rssMiB: number;
+  lost: number;
+  dup: number;
+  /** Fleet + sender CPU, % of one core. */
+  loadCpu: number;
+}
+
+export type RunResult = Map<string, Figures>;
+
+export interface RunParts {
+  pid: number;
+  fleet: LoadProcess;
+  sender: LoadProcess;
+}
+
+/** Nothing new for this long ends a wait: what has not arrived by then is lost. */
+const QUIET_MS = 20_000;
+
+const perS = (count: number, ns: bigint) => (ns > 0n ? Math.round((count * 1e9) / Number(ns)) : 0);
+const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+
+export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<RunResult> {
+  const { pid, fleet, sender } = parts;
+  const out: RunResult = new Map();
+  let base = 0;
+  const online = async (total: number, rate?: number): Promise<Figures> => {
+    await fleet.call('expect', { base, total });
+    const s0 = procSample(pid);
+    const arg: SendArg = { base, total, window: sizes.window, ...(rate === undefined ? {} : { rate }) };
+    const sent = await sender.call<SendResult>('send', arg);
+    const got = await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
+    const s1 = procSample(pid);
+    base += total;
+    return {
+      rate: perS(got.unique, got.tLast - sent.t0),
+      p50: got.p50,
+      p99: got.p99,
+      p999: got.p999,
+      cpuUsPerMsg: Math.round((s1.cpuUs - s0.cpuUs) / Math.max(1, got.unique)),
+      rssMiB: mib(s1.rss),
+      lost: sent.accepted - got.unique,
+      dup: got.duplicates,
+      loadCpu: sent.cpu + got.cpu,
+    };
+  };
+
+  await fleet.call('connect', { subscribe: true });
+  await sender.call('open');
+  // Warm-up (not measured): one message per device.
+  await online(sizes.devices);
+  if (sizes.scenarios.has('a')) out.set('a fan-out', await online(sizes.messages));
+  if (sizes.scenarios.has('b')) out.set(`b paced ${sizes.rate}/s`, await online(sizes.pacedMessages, sizes.rate));
+  if (sizes.scenarios.has('c')) {
+    const total = sizes.devices * sizes.offlinePerDevice;
+    await fleet.call('disconnect');
+    const s0 = procSample(pid);
+    const sent = await sender.call<SendResult>('send', { base, total, window: sizes.window } satisfies SendArg);
+    const s1 = procSample(pid);
+    out.set('c offline enqueue', {
+      rate: perS(sent.accepted, sent.tSent - sent.t0),
+      cpuUsPerMsg: Math.round((s1.cpuUs - s0.cpuUs) / Math.max(1, sent.accepted)),
+      rssMiB: mib(s1.rss),
+      lost: 0,
+      dup: 0,
+      loadCpu: sent.cpu,
+    });
+    await fleet.call('expect', { base, total });
+    const t0 = process.hrtime.bigint();
+    await fleet.call('connect', { subscribe: false });
+    const got = await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
+    const s2 = procSample(pid);
+    out.set('c reconnect + drain', {
+      rate: perS(got.unique, got.tLast - t0),
+      cpuUsPerMsg: Math.round((s2.cpuUs - s1.cpuUs) / Math.max(1, got.unique)),
+      rssMiB: mib(s2.rss),
+      lost: sent.accepted - got.unique,
+      dup: got.duplicates,
+      loadCpu: got.cpu,
+    });
+    base += total;
+  }
+  await sender.call('close');
+  await fleet.call('close');
+  return out;
+}

@@ -1,0 +1,133 @@
+/**
+ * Load process of the peer benchmark: the back end. Against Ferry, a lean AMQP service sender
+ * (rhea, CBS put-token with the `service` policy, one sender link to /messages/devicebound,
+ * unsettled transfers resolving on Accepted); against Mosquitto, one lean MQTT client publishing
+ * QoS 1 (resolving on PUBACK) to the topics Ferry's devices receive on. Message n goes to device
+ * n mod N, at most `window` awaiting their acknowledgement, optionally paced to `rate` per second.
+ * Commands: open, send, close.
+ */
+import { createSecureContext } from 'node:tls';
+import { AmqpPeer, c2dMessage, SettlingSender } from '../kit/amqp-peer.js';
+import type { HubEndpoint } from '../kit/bench-hub.js';
+import { LeanMqtt } from '../kit/lean-mqtt.js';
+import { serveLoad } from '../kit/load.js';
+import { cpuMark, cpuPercent } from '../kit/measure.js';
+import { stampedBody } from '../kit/traffic.js';
+
+export type SenderInit =
+  | { kind: 'amqp'; endpoint: HubEndpoint; deviceIds: string[]; bodyBytes: number }
+  | { kind: 'mqtt'; host: string; port: number; ca: string; deviceIds: string[]; bodyBytes: number };
+
+export interface SendArg {
+  /** First message number; numbers base..base+total-1 are sent. */
+  base: number;
+  total: number;
+  window: number;
+  /** Messages per second; unpaced when absent. */
+  rate?: number;
+}
+
+export interface SendResult {
+  t0: bigint;
+  tSent: bigint;
+  accepted: number;
+  errors: number;
+  firstError: string | undefined;
+  /** CPU of this process meanwhile, % of one core. */
+  cpu: number;
+}
+
+/** The bag Ferry puts in a C2D topic (message id, to, expiry, ack), for topics of the same size. */
+function mosquittoTopic(deviceId: string, n: number): string {
+  const to = encodeURIComponent(`/devices/${deviceId}/messages/devicebound`);
+  return (
+    `devices/${deviceId}/messages/devicebound/%24.mid=m-${n}&%24.to=${to}` +
+    '&%24.exp=2030-01-01T00%3A00%3A00.000Z&iothub-ack=none'
+  );
+}
+
+serveLoad<SenderInit>((init) => {
+  let send: ((deviceId: string, n: number, body: Buffer) => Promise<void>) | undefined;
+  let close: (() => Promise<void>) | undefined;
+
+  async function open(): Promise<null> {
+    if (init.kind === 'amqp') {
+      const peer = await AmqpPeer.open(init.endpoint, createSecureContext({ ca: init.endpoint.ca }));
+      await peer.authorizeService(init.endpoint);
+      const sender = new SettlingSender(await peer.openSender('/messages/devicebound'));
+      send = (deviceId, n, body) => sender.send(c2dMessage(deviceId, body, `m-${n}`));
+      close = () => peer.close();
+    } else {
+      const { client } = await LeanMqtt.connect({
+        host: init.host,
+        port: init.port,
+        secureContext: createSecureContext({ ca: init.ca }),
+        clientId: `peer-publisher-${process.pid}`,
+        clean: true,
+      });
+      send = (deviceId, n, body) => client.publish(mosquittoTopic(deviceId, n), body);
+      close = () => client.end();
+    }
+    return null;
+  }
+
+  function sendAll(arg: unknown): Promise<SendResult> {
+    const o = arg as SendArg;
+    const ids = init.deviceIds;
+    const go = send;
+    if (!go) throw new Error('open first');
+    const cpu = cpuMark();
+    const t0 = process.hrtime.bigint();
+    let next = 0;
+    let inflight = 0;
+    let accepted = 0;
+    let errors = 0;
+    let firstError: string | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    return new Promise((resolve) => {
+      const issue = (i: number) => {
+        const n = o.base + i;
+        inflight++;
+        go(ids[i % ids.length]!, n, stampedBody(init.bodyBytes, n)).then(
+          () => {
+            accepted++;
+            inflight--;
+            pump();
+          },
+          (err: unknown) => {
+            errors++;
+            firstError ??= err instanceof Error ? err.message : String(err);
+            inflight--;
+            pump();
+          },
+        );
+      };
+      const pump = () => {
+        const due =
+          o.rate === undefined
+            ? o.total
+            : Math.min(o.total, Math.floor((Number(process.hrtime.bigint() - t0) * o.rate) / 1e9) + 1);
+        while (next < due && inflight < o.window) issue(next++);
+        if (next >= o.total && inflight === 0) {
+          resolve({ t0, tSent: process.hrtime.bigint(), accepted, errors, firstError, cpu: cpuPercent(cpu) });
+        } else if (next < o.total && next >= due && !timer) {
+          // Paced and ahead of the schedule: come back when the next one is due.
+          timer = setTimeout(() => {
+            timer = undefined;
+            pump();
+          }, 1);
+        }
+      };
+      pump();
+    });
+  }
+
+  return {
+    open,
+    send: sendAll,
+    close: async () => {
+      await close?.();
+      return null;
+    },
+  };
+});

@@ -1,0 +1,52 @@
+/** The MQTT connection reads only as far as its queue of unhandled packets has room. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Principal } from '../src/auth/types.js';
+import { duplexPair, HOST, RawClient, settle, startTestHub } from './mqtt-helpers.js';
+
+test('packets behind a slow CONNECT stay in the stream, not in the hub, and are all handled after it', async () => {
+  const hub = await startTestHub();
+  const key = await hub.device('dev1');
+  // Hold CONNECT in authentication until the test lets it through.
+  const auth = hub.ctx.auth;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  hub.ctx.auth = {
+    ...auth,
+    can: auth.can.bind(auth),
+    authorize: auth.authorize.bind(auth),
+    authenticate: async (token: string): Promise<Principal> => {
+      await gate;
+      return auth.authenticate(token);
+    },
+  };
+  const [server, device] = duplexPair();
+  hub.gateway.handle(server, { remoteAddress: '127.0.0.1', transport: 'memory' });
+  const client = new RawClient(device);
+  client.send({
+    cmd: 'connect',
+    protocolId: 'MQTT',
+    protocolVersion: 4,
+    clientId: 'dev1',
+    clean: true,
+    keepalive: 0,
+    username: `${HOST}/dev1/?api-version=2021-04-12`,
+    password: Buffer.from(hub.token('dev1', key)),
+  });
+  // One chunk at a time, as a socket delivers them (each read takes what has arrived).
+  const pings = 500;
+  for (let i = 0; i < pings; i++) {
+    client.send({ cmd: 'pingreq' });
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  await settle();
+  // The hub took a bounded number of them; the rest wait unread in the stream.
+  assert.ok(server.readableLength > 0, 'reading stopped while CONNECT is pending');
+  assert.ok(server.readableLength >= (pings - 100) * 2, `${server.readableLength} bytes left unread`);
+  assert.equal(client.packets.length, 0);
+  release();
+  assert.equal((await client.next('connack')).returnCode, 0);
+  for (let i = 0; i < pings; i++) await client.next('pingresp');
+  assert.equal(server.readableLength, 0);
+  client.end();
+});

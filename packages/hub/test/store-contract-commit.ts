@@ -1,0 +1,157 @@
+/**
+ * The commit part of the store contract (see store-contract.ts): what one group of ops may rely
+ * on. Ops see the effects of the ops before them (the engine's direct delivery puts a lease right
+ * after an enqueue); a failing op leaves the others' effects whole; each commit reports a lower
+ * bound of the deadlines it created, so the engine never re-reads the next deadline per commit.
+ */
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import type { Delivery } from '@ferry/common';
+import type { QueueOp } from '../src/store/types.js';
+import { type ContractKit, device, message, POLICY, T0 } from './store-contract-kit.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function commitContract(kit: ContractKit): void {
+  describe('one commit, many ops', () => {
+    beforeEach(async () => {
+      await kit.store.insertDevice(device('d'));
+      await kit.store.insertDevice(device('e'));
+    });
+
+    const deliveriesOf = (r: unknown): Delivery[] => (r as { deliveries: Delivery[] }).deliveries;
+
+    test('a lease after an enqueue in the same commit gets the new message (direct delivery)', async () => {
+      const r = await kit.store.commit(
+        [
+          { kind: 'enqueue', message: message('d', 'first') },
+          { kind: 'lease', deviceId: 'd', max: 5 },
+          { kind: 'enqueue', message: message('d', 'second') },
+          { kind: 'enqueue', message: message('e', 'other') },
+          { kind: 'lease', deviceId: 'e', max: 1 },
+        ],
+        T0,
+        POLICY,
+      );
+      assert.deepEqual(
+        deliveriesOf(r.results[1]).map((m) => [m.body.toString(), m.sequenceNumber, m.redelivered]),
+        [['first', 1, false]],
+      );
+      assert.deepEqual(
+        deliveriesOf(r.results[4]).map((m) => m.body.toString()),
+        ['other'],
+      );
+      assert.deepEqual(new Set(r.wokenDevices), new Set(['d', 'e']));
+      // The second message of d is still there, after the leased one.
+      const [next] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 5 })).deliveries;
+      assert.equal(next?.body.toString(), 'second');
+      assert.equal(await kit.store.queueDepth('d', T0), 2);
+    });
+
+    test('lock tokens are distinct UUID-shaped strings; a forged one is lock lost', async () => {
+      for (let i = 0; i < 3; i++) await kit.one({ kind: 'enqueue', message: message('d', `m${i}`) });
+      const got = (await kit.one({ kind: 'lease', deviceId: 'd', max: 3 })).deliveries;
+      assert.equal(got.length, 3);
+      for (const m of got) assert.match(m.lockToken, UUID);
+      assert.equal(new Set(got.map((m) => m.lockToken)).size, 3);
+      // The same row id with other random digits, and a token of another shape.
+      const forged = `00000000-0000-4000-8000-${got[0]!.lockToken.slice(24)}`;
+      for (const lockToken of [forged, 'not-a-token', '']) {
+        assert.deepEqual(await kit.one({ kind: 'settle', deviceId: 'd', lockToken, action: 'complete' }), {
+          ok: false,
+          error: 'DeviceMessageLockLost',
+        });
+      }
+      assert.equal(await kit.store.queueDepth('d', T0), 3);
+    });
+
+    test('an op that throws is rolled back alone; results and effects of the others are kept', async () => {
+      await kit.one({ kind: 'enqueue', message: message('d', 'a') });
+      const [a] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 })).deliveries;
+      const broken = { ...message('e', 'x'), body: { not: 'a buffer' } as unknown as Buffer };
+      const ops: QueueOp[] = [
+        { kind: 'settle', deviceId: 'd', lockToken: a!.lockToken, action: 'complete' },
+        { kind: 'enqueue', message: message('d', 'b') },
+        { kind: 'lease', deviceId: 'd', max: 1 },
+        { kind: 'enqueue', message: broken },
+        { kind: 'enqueue', message: message('e', 'c', { expiryTimeUtc: T0 + 5000 }) },
+      ];
+      const r = await kit.store.commit(ops, T0, POLICY);
+      assert.deepEqual(r.results[0], { ok: true, outcome: 'completed' });
+      assert.deepEqual(r.results[1], { ok: true, sequenceNumber: 2 });
+      const [b] = deliveriesOf(r.results[2]);
+      assert.equal(b?.body.toString(), 'b');
+      assert.equal((r.results[3] as { error: string }).error, 'ServerError');
+      assert.deepEqual(r.results[4], { ok: true, sequenceNumber: 1 });
+      assert.deepEqual(new Set(r.wokenDevices), new Set(['d', 'e']));
+      assert.equal(r.earliestDeadline, T0 + 5000);
+      // The lease returned by the commit holds: its token settles, the queue has what it should.
+      assert.deepEqual(await kit.one({ kind: 'settle', deviceId: 'd', lockToken: b!.lockToken, action: 'complete' }), {
+        ok: true,
+        outcome: 'completed',
+      });
+      assert.equal(await kit.store.queueDepth('d', T0), 0);
+      assert.equal(await kit.store.queueDepth('e', T0), 1);
+    });
+
+    test('each commit reports the earliest deadline it created', async () => {
+      const commit = (ops: QueueOp[], now = T0) => kit.store.commit(ops, now, POLICY);
+      const expiry = T0 + 100_000;
+      const e = await commit([{ kind: 'enqueue', message: message('d', 'x', { expiryTimeUtc: expiry, ack: 'full' }) }]);
+      assert.equal(e.earliestDeadline, expiry);
+      const refused = await commit([{ kind: 'enqueue', message: message('nope', 'x') }]);
+      assert.equal(refused.earliestDeadline, null);
+      const l = await commit([{ kind: 'lease', deviceId: 'd', max: 1 }], T0 + 10);
+      const [m] = deliveriesOf(l.results[0]);
+      assert.equal(l.earliestDeadline, T0 + 10 + POLICY.lockTimeoutMs);
+      assert.equal(m!.lockedUntil, T0 + 10 + POLICY.lockTimeoutMs);
+      const empty = await commit([{ kind: 'lease', deviceId: 'd', max: 1 }]);
+      assert.equal(empty.earliestDeadline, null);
+      // A complete with ack full leaves a feedback record: a batch is due (here at once) and
+      // the batch made lives until its TTL; the report is at most the earlier of them.
+      const c = await commit([{ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }], T0 + 20);
+      assert.ok(c.earliestDeadline !== null && c.earliestDeadline <= T0 + 20 + POLICY.feedback.ttlMs);
+      const f = await commit([{ kind: 'leaseFeedback' }], T0 + 30);
+      const batch = (f.results[0] as { batch: { lockedUntil: number } | null }).batch;
+      assert.equal(batch?.lockedUntil, T0 + 30 + POLICY.feedback.lockDurationMs);
+      assert.ok(f.earliestDeadline !== null && f.earliestDeadline <= batch.lockedUntil);
+      // Nothing new: a refused settle creates no deadline.
+      const lost = await commit([{ kind: 'settle', deviceId: 'd', lockToken: m!.lockToken, action: 'complete' }]);
+      assert.equal(lost.earliestDeadline, null);
+    });
+
+    test('an enqueue and a lease in one commit report the earlier of TTL and lock', async () => {
+      const r = await kit.store.commit(
+        [
+          { kind: 'enqueue', message: message('d', 'x', { expiryTimeUtc: T0 + 30_000 }) },
+          { kind: 'lease', deviceId: 'd', max: 1 },
+        ],
+        T0,
+        POLICY,
+      );
+      assert.equal(r.earliestDeadline, Math.min(T0 + 30_000, T0 + POLICY.lockTimeoutMs));
+      assert.equal(await kit.store.nextDeadline(POLICY), Math.min(T0 + 30_000, T0 + POLICY.lockTimeoutMs));
+    });
+
+    test('a deadline passes without the scheduler: lease and settle at a later time see it', async () => {
+      // Once the store has been asked for its deadlines (as the engine does at start).
+      assert.equal(await kit.store.nextDeadline(POLICY), null);
+      await kit.one({ kind: 'enqueue', message: message('d', 'short', { expiryTimeUtc: T0 + 50 }) });
+      await kit.one({ kind: 'enqueue', message: message('d', 'long') });
+      const [first] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 }, T0 + 10)).deliveries;
+      assert.equal(first?.body.toString(), 'short');
+      // Past the TTL of 'short': its settle is lock lost and the next lease skips it.
+      assert.deepEqual(
+        await kit.one({ kind: 'settle', deviceId: 'd', lockToken: first!.lockToken, action: 'complete' }, T0 + 50),
+        { ok: false, error: 'DeviceMessageLockLost' },
+      );
+      const [second] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 }, T0 + 60)).deliveries;
+      assert.equal(second?.body.toString(), 'long');
+      // Past its lock: leased again, as a redelivery.
+      const late = second!.lockedUntil;
+      const [again] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 }, late)).deliveries;
+      assert.equal(again?.sequenceNumber, second!.sequenceNumber);
+      assert.equal(again?.redelivered, true);
+    });
+  });
+}
