@@ -48,10 +48,10 @@ export async function startCanary(hub: ChaosHub, name: string): Promise<Canary> 
       const id = `${name}-${n}`;
       const m = new common.Message(id);
       m.messageId = id;
-      if ((await sendResult(service, device!.deviceId, m)) === undefined) {
-        counts.sent++;
-        waiting.set(id, Date.now());
-      } else counts.missed++;
+      // Waited for before the send: the device may have it before the service client has the answer.
+      waiting.set(id, Date.now());
+      if ((await sendResult(service, device!.deviceId, m)) === undefined) counts.sent++;
+      else if (waiting.delete(id)) counts.missed++;
       for (const [id, at] of waiting) {
         if (Date.now() - at > CANARY_DEADLINE_MS) {
           waiting.delete(id);

@@ -51,7 +51,12 @@ async function recordTraffic(hub: ChaosHub): Promise<void> {
     await attempt(`the ${transport} device`, async () => {
       const d = await openMqttDevice(p, cs, transport);
       try {
-        await send(p, id, { body: `seed ${transport}`, ack: 'full', properties: { k: 'v' } });
+        await send(p, id, {
+          body: `seed ${transport}`,
+          messageId: `seed-${transport}`,
+          ack: 'full',
+          properties: { k: 'v' },
+        });
         await d.next(20_000);
       } finally {
         await d.close();

@@ -73,6 +73,11 @@ const findingsDir = join(tmpdir(), `ferry-chaos-findings-${process.pid}`);
 // error that names itself, when the hub dies under it) must not end the campaign: logged, counted.
 let clientLibraryErrors = 0;
 process.on('uncaughtException', (err) => {
+  // Anything else (the campaign's own errors, a failed top-level await) ends the run as a failure.
+  if (!/node_modules/.test(String(err.stack))) {
+    log(`the campaign failed: ${err.stack}`);
+    process.exit(2);
+  }
   clientLibraryErrors++;
   log(`a client library threw (the campaign goes on): ${err.stack?.split('\n').slice(0, 3).join(' / ')}`);
 });
