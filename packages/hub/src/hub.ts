@@ -13,6 +13,8 @@ import { SasAuthenticator } from './auth/authenticator.js';
 import { hubNameOf } from './auth/hub-name.js';
 import { type Clock, systemClock } from './clock.js';
 import type { HubConfig } from './config/types.js';
+import { createInspector } from './console/inspector.js';
+import { type ConsoleFiles, consoleFiles, findConsoleDist } from './console/static-files.js';
 import { ensureDataDir, readHubInfo, sqlitePath, writeHubInfo } from './data-dir.js';
 import { Engine } from './engine/index.js';
 import { createAmqpGateway } from './gateways/amqp/index.js';
@@ -56,6 +58,14 @@ function openStore(config: Readonly<HubConfig>): Store {
     throw new FerryError('NotImplemented', 'store.kind "postgres" is not available yet; use "sqlite"');
   }
   return new SqliteStore({ path: sqlitePath(config), synchronous: config.store.synchronous });
+}
+
+/** The console's files when console.enabled; a hub without a built console still starts (and says so). */
+function consoleFilesFor(config: Readonly<HubConfig>, logger: Logger): ConsoleFiles | undefined {
+  if (!config.console.enabled) return undefined;
+  const files = consoleFiles(findConsoleDist());
+  if (!files.dir) logger.warn('the web console is not built (npm run build); /console/ answers 503');
+  return files;
 }
 
 /** Takes down whatever was built, last part first. Safe to call on a half-started hub. */
@@ -172,10 +182,23 @@ export class Hub {
         hubName: hubNameOf(config.hosts[0]!),
         sessions: parts.store!,
       });
+      const mqtt = createMqttGateway(ctx('mqtt'));
+      const amqp = createAmqpGateway(ctx('amqp'));
+      const inspector = createInspector({
+        store: parts.store,
+        clock,
+        metrics,
+        connections: { mqtt, amqp },
+        feedback: parts.engine,
+      });
       parts.gateways = {
-        http: createHttpGateway(ctx('http')),
-        mqtt: createMqttGateway(ctx('mqtt')),
-        amqp: createAmqpGateway(ctx('amqp')),
+        http: createHttpGateway(ctx('http'), {
+          inspector,
+          files: consoleFilesFor(config, logger),
+          caFile: tls.caFile,
+        }),
+        mqtt,
+        amqp,
       };
       metrics.watchConnections('mqtt', parts.gateways.mqtt);
       metrics.watchConnections('amqp', parts.gateways.amqp);

@@ -43,7 +43,7 @@ const MQTT_RICH = hex(`
   25414325453825414125394525323025453225394325393325323025463025394625393825383026656d7074793d00010001
   02fffe0d0a`);
 
-/** SUBACK (packet id 9, QoS 1), then PUBLISH QoS 1 DUP, packet id 1, the default expiry (start + 1 h), ack none, body `hi`. */
+/** SUBACK (packet id 9, QoS 1), then PUBLISH QoS 1 DUP, packet id 1: a bag of `$.to` alone (no expiry or ack was set), body `hi`. */
 /**
  * Transfer frame: frame header (size, doff 2, type 0, channel 0), transfer performative (handle 2,
  * delivery-id 1, delivery-tag = the 16 bytes of the lock token, masked here as zeros, format 0,

@@ -11,8 +11,11 @@ import { SasAuthenticator } from '../src/auth/authenticator.js';
 import { ManualClock } from '../src/clock.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { C2dConfig, FeedbackConfig, HubConfig } from '../src/config/types.js';
+import { createInspector } from '../src/console/inspector.js';
+import type { ConsoleFiles } from '../src/console/static-files.js';
 import { Engine } from '../src/engine/engine.js';
 import { createHttpGateway } from '../src/gateways/http/gateway.js';
+import { HubMetrics } from '../src/observability/metrics.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import type { DeviceJson } from '../src/registry/types.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
@@ -42,6 +45,8 @@ export interface HttpHarness extends TestTokens {
   engine: Engine;
   registry: DeviceRegistry;
   config: Readonly<HubConfig>;
+  /** http://127.0.0.1:<port> */
+  baseUrl: string;
   request(method: string, path: string, opts?: RequestOptions): Promise<HttpResponse>;
   /** A policy token as the service SDK makes it: sr = raw host. */
   /** A device-key token as the device SDK makes it: sr = encoded host/devices/{id}. */
@@ -52,7 +57,13 @@ export interface HttpHarness extends TestTokens {
 }
 
 export async function startHttpHarness(
-  overrides: { c2d?: Partial<C2dConfig>; feedback?: Partial<FeedbackConfig>; maxBodyBytes?: number } = {},
+  overrides: {
+    c2d?: Partial<C2dConfig>;
+    feedback?: Partial<FeedbackConfig>;
+    maxBodyBytes?: number;
+    /** The console's files; without them /console is an unknown path (console.enabled false). */
+    consoleFiles?: ConsoleFiles;
+  } = {},
 ): Promise<HttpHarness> {
   const clock = new ManualClock();
   const config: HubConfig = {
@@ -68,7 +79,14 @@ export async function startHttpHarness(
   const registry = new DeviceRegistry({ store, engine, clock });
   await registry.init();
   const auth = new SasAuthenticator({ registry, hosts: [HOST], clock });
-  const gateway = createHttpGateway({ engine, registry, auth, config, clock, logger, hubName: HOST });
+  const inspector = createInspector({ store, clock, metrics: new HubMetrics(), connections: {}, feedback: engine });
+  const gateway = createHttpGateway(
+    { engine, registry, auth, config, clock, logger, hubName: HOST },
+    {
+      inspector,
+      files: overrides.consoleFiles,
+    },
+  );
   const server: Server = createServer((req, res) => gateway.handle(req, res));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -79,6 +97,7 @@ export async function startHttpHarness(
     engine,
     registry,
     config,
+    baseUrl: `http://127.0.0.1:${port}`,
     request(method, path, opts = {}) {
       return new Promise((resolve, reject) => {
         const req = request(
@@ -114,6 +133,7 @@ export async function startHttpHarness(
       await engine.idle();
     },
     async close() {
+      await gateway.close();
       server.closeAllConnections();
       server.close();
       await engine.stop();

@@ -1,7 +1,14 @@
 /** An in-memory RegistryStore for registry and HTTP tests (the SQLite adapter has its own contract suite). */
-import type { DeviceRecord, MqttSessionRecord, PolicyRecord, RegistryStore } from '../src/store/types.js';
+import type {
+  DevicePageQuery,
+  DeviceRecord,
+  InspectionStore,
+  MqttSessionRecord,
+  PolicyRecord,
+  RegistryStore,
+} from '../src/store/types.js';
 
-export class FakeRegistryStore implements RegistryStore {
+export class FakeRegistryStore implements RegistryStore, Pick<InspectionStore, 'listDevicePage'> {
   readonly devices = new Map<string, DeviceRecord>();
   readonly policyRows = new Map<string, PolicyRecord>();
   readonly sessions = new Map<string, MqttSessionRecord>();
@@ -29,6 +36,16 @@ export class FakeRegistryStore implements RegistryStore {
     return [...this.devices.values()]
       .sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1))
       .slice(0, limit)
+      .map((d) => ({ ...d }));
+  }
+
+  async listDevicePage(q: DevicePageQuery): Promise<DeviceRecord[]> {
+    const after = q.afterDeviceId ?? '';
+    const text = q.idContains?.toLowerCase();
+    return [...this.devices.values()]
+      .filter((d) => d.deviceId > after && (!text || d.deviceId.toLowerCase().includes(text)))
+      .sort((a, b) => (a.deviceId < b.deviceId ? -1 : 1))
+      .slice(0, q.limit)
       .map((d) => ({ ...d }));
   }
 

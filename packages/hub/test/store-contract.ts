@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
 import { commitContract } from './store-contract-commit.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
+import { inspectionContract } from './store-contract-inspection.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
 export { POLICY };
@@ -406,6 +407,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     };
     commitContract(kit);
     feedbackQueueContract(kit);
+    inspectionContract(kit);
   });
 }
 

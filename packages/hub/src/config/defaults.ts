@@ -43,4 +43,5 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
   log: { level: 'info' },
   // Prometheus' registered default port for Node exporters; loopback only unless opted in.
   observability: { port: 9464, bind: '127.0.0.1' },
+  console: { enabled: true },
 } satisfies HubConfig);

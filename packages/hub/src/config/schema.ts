@@ -69,6 +69,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   // 0 disables the endpoint (it does not mean "any free port" as it does for ports.*).
   'observability.port': int(0, 65535),
   'observability.bind': string,
+  'console.enabled': bool,
 };
 
 /** Every object-valued path above a leaf ('ports', 'c2d', ...). */

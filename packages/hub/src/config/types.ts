@@ -68,4 +68,6 @@ export interface HubConfig {
    * defaults to loopback so that operations data stays on the machine unless the operator opts in.
    */
   observability: { port: number; bind: string };
+  /** The web console at https://<host>/console/ (packages/console), on by default. */
+  console: { enabled: boolean };
 }

@@ -3,7 +3,14 @@
  * goes through the group committer, so a promise resolves only after its transaction is durable;
  * one scheduler handles every deadline. No sockets, no protocol words.
  */
-import { type Delivery, type FeedbackBatch, FerryError, type OutgoingMessage, toFerryError } from '@ferry/common';
+import {
+  type Delivery,
+  type FeedbackBatch,
+  type FeedbackRecord,
+  FerryError,
+  type OutgoingMessage,
+  toFerryError,
+} from '@ferry/common';
 import pino, { type Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { InProcessSignalBus } from '../cluster/in-process-signal-bus.js';
@@ -45,6 +52,7 @@ export class Engine implements C2dEngine {
   private readonly scheduler: Scheduler;
   private readonly waiting: WaitingReceivers;
   private stopped = false;
+  private readonly recordListeners = new Set<(records: readonly FeedbackRecord[]) => void>();
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -186,6 +194,17 @@ export class Engine implements C2dEngine {
     return this.signals.onFeedback(listener);
   }
 
+  /**
+   * Called with the feedback records each commit created, once committed: a live view of them
+   * (the console's event stream) that takes nothing from the feedback queue. This node's commits
+   * only. Returns the unsubscribe function.
+   */
+  onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void {
+    const entry = (records: readonly FeedbackRecord[]) => listener(records);
+    this.recordListeners.add(entry);
+    return () => void this.recordListeners.delete(entry);
+  }
+
   private async settle(deviceId: string, lockToken: string, action: SettleAction): Promise<void> {
     const r = await this.run({ kind: 'settle', deviceId, lockToken, action });
     if (!r.ok) throw new FerryError(r.error, 'the lock token is unknown, expired, or its message is gone');
@@ -222,8 +241,19 @@ export class Engine implements C2dEngine {
     }
     this.waiting.endGroup();
     if (result.feedbackAvailable) this.signals.notifyFeedback();
+    if (result.feedbackRecords?.length) this.emitRecords(result.feedbackRecords);
     // A new TTL, lock or feedback batch may be due before the timer.
     this.scheduler.consider(result.earliestDeadline);
+  }
+
+  private emitRecords(records: readonly FeedbackRecord[]): void {
+    for (const listener of this.recordListeners) {
+      try {
+        listener(records);
+      } catch (err) {
+        this.logger.error({ err }, 'a feedback record listener threw');
+      }
+    }
   }
 }
 

@@ -7,18 +7,27 @@ import { FerryError } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { C2dEngine } from '../engine/types.js';
-import type { DeviceRecord, RegistryStore } from '../store/types.js';
+import type { DeviceRecord, InspectionStore, RegistryStore } from '../store/types.js';
 import { type LiveState, NEVER, newEtag, newGenerationId, toDeviceJson } from './device-json.js';
 import { generateKey, newDefaultPolicies, toSharedAccessPolicy } from './policies.js';
-import type { DeviceChangeListener, DeviceIdentity, DeviceJson, Registry, SharedAccessPolicy } from './types.js';
+import type {
+  DeviceChangeListener,
+  DeviceIdentity,
+  DeviceJson,
+  DevicePage,
+  Registry,
+  SharedAccessPolicy,
+} from './types.js';
 import { type DeviceInput, normalizeEtag, parseDeviceBody, validateDeviceId } from './validation.js';
 
 export const MAX_LIST_TOP = 1000;
 // An unconditional update retries when a concurrent write changed the row between read and write.
 const UNCONDITIONAL_RETRIES = 3;
 
+export type DeviceRegistryStore = RegistryStore & Pick<InspectionStore, 'listDevicePage'>;
+
 export interface DeviceRegistryOptions {
-  store: RegistryStore;
+  store: DeviceRegistryStore;
   engine: Pick<C2dEngine, 'queueDepth'>;
   clock: Clock;
   /** Where a failing device-change listener is reported. */
@@ -69,7 +78,7 @@ function toIdentity(r: DeviceRecord): DeviceIdentity {
 }
 
 export class DeviceRegistry implements Registry {
-  private readonly store: RegistryStore;
+  private readonly store: DeviceRegistryStore;
   private readonly engine: Pick<C2dEngine, 'queueDepth'>;
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
@@ -171,6 +180,19 @@ export class DeviceRegistry implements Registry {
     const limit = top !== undefined && Number.isInteger(top) && top >= 1 && top <= MAX_LIST_TOP ? top : MAX_LIST_TOP;
     const records = await this.store.listDevices(limit);
     return Promise.all(records.map((r) => this.json(r)));
+  }
+
+  async page(query: { top: number; after?: string; contains?: string }): Promise<DevicePage> {
+    const top = Number.isInteger(query.top) && query.top >= 1 && query.top <= MAX_LIST_TOP ? query.top : MAX_LIST_TOP;
+    // One more than asked tells whether another page follows.
+    const records = await this.store.listDevicePage({
+      limit: top + 1,
+      afterDeviceId: query.after,
+      idContains: query.contains || undefined,
+    });
+    const more = records.length > top;
+    const devices = await Promise.all(records.slice(0, top).map((r) => this.json(r)));
+    return { devices, next: more ? devices[devices.length - 1]?.deviceId : undefined };
   }
 
   async delete(deviceId: string, ifMatch?: string): Promise<void> {

@@ -46,6 +46,11 @@ export interface Registry {
   update(deviceId: string, body: unknown, ifMatch: string): Promise<DeviceJson>;
   get(deviceId: string): Promise<DeviceJson>;
   list(top?: number): Promise<DeviceJson[]>;
+  /**
+   * One page of devices ordered by id (Ferry's paging of GET /devices): `next` is the id the next
+   * page starts after, undefined on the last page. `contains` filters ids, case-insensitively.
+   */
+  page(query: { top: number; after?: string; contains?: string }): Promise<DevicePage>;
   /** Removes the identity and its C2D queue. ifMatch as for update; undefined = unconditional. */
   delete(deviceId: string, ifMatch?: string): Promise<void>;
   statistics(): Promise<{ totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number }>;
@@ -62,6 +67,11 @@ export interface Registry {
    * longer connect. Listeners run synchronously and must not throw. Returns the unsubscribe.
    */
   onDeviceChange(listener: DeviceChangeListener): () => void;
+}
+
+export interface DevicePage {
+  devices: DeviceJson[];
+  next: string | undefined;
 }
 
 export type DeviceChangeListener = (deviceId: string, identity: DeviceIdentity | undefined) => void;

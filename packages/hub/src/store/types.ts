@@ -3,7 +3,7 @@
  * Adapters: sqlite/ (better-sqlite3 12.x) now, postgres/ (pg) later; both must pass
  * test/store-contract. No transaction handle ever crosses an await.
  */
-import type { Delivery, FeedbackBatch, StoredMessage } from '@ferry/common';
+import type { Delivery, FeedbackBatch, FeedbackRecord, StoredMessage } from '@ferry/common';
 
 /** A device identity row, as the registry keeps it. */
 export interface DeviceRecord {
@@ -142,6 +142,8 @@ export interface CommitResult {
   wokenDevices: string[];
   /** True when a feedback batch became available (new batch, abandon, lock expiry). */
   feedbackAvailable: boolean;
+  /** Feedback records this commit created, in order (for the console's live feed); absent = none. */
+  feedbackRecords?: FeedbackRecord[];
   /**
    * A lower bound of the deadlines this commit created (a new message's TTL, a lock, a feedback
    * batch due, a feedback message's lock or TTL); null when it created none. The engine keeps
@@ -165,6 +167,35 @@ export interface QueueStore {
   queueDepth(deviceId: string, now: number): Promise<number>;
 }
 
-export interface Store extends RegistryStore, QueueStore {
+// ---------------------------------------------------------------------------------------------
+// Read-only queries for the console and Ferry's extension endpoints. They never write, lease or
+// apply deadlines: what is past its expiry is left out, what is past its lock shows as Enqueued.
+// ---------------------------------------------------------------------------------------------
+
+/** A pending message as a peek shows it. */
+export interface PendingMessage extends StoredMessage {
+  state: 'Enqueued' | 'Invisible';
+  /** ms since the epoch; null when Enqueued. */
+  lockedUntil: number | null;
+}
+
+export interface DevicePageQuery {
+  /** At most this many devices, ordered by device id. */
+  limit: number;
+  /** Only ids greater than this one (the previous page's last id). */
+  afterDeviceId?: string;
+  /** Only ids containing this text, case-insensitively (a plain substring, no wildcards). */
+  idContains?: string;
+}
+
+export interface InspectionStore {
+  listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]>;
+  /** The device's pending (not expired) messages by sequence number, at most `limit`. */
+  peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]>;
+  /** Hub-wide pending (not expired) messages: Invisible = locked until after `now`. */
+  queueTotals(now: number): Promise<{ enqueued: number; invisible: number }>;
+}
+
+export interface Store extends RegistryStore, QueueStore, InspectionStore {
   close(): Promise<void>;
 }

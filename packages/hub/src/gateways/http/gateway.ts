@@ -8,9 +8,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
 import type { Principal } from '../../auth/types.js';
+import type { HubInspector } from '../../console/inspector.js';
+import { CONSOLE_PATH, type ConsoleFiles } from '../../console/static-files.js';
 import type { GatewayContext } from '../context.js';
+import { consoleRoutes } from './console-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { sendError } from './errors.js';
+import { EventStreams } from './event-stream.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { queryValue } from './params.js';
 import { registryRoutes } from './registry-routes.js';
@@ -29,10 +33,23 @@ function authenticatesFirst(rawPath: string): boolean {
 
 export interface HttpGateway {
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Ends the open event streams. */
+  close(): Promise<void>;
 }
 
-export function createHttpGateway(ctx: GatewayContext): HttpGateway {
-  const router = new Router(HTTP_ROUTES);
+/** The web console's parts; without them /console and Ferry's console endpoints are 404. */
+export interface ConsoleParts {
+  inspector?: HubInspector;
+  files?: ConsoleFiles;
+  /** The CA file clients should trust, shown by GET /hubInfo. */
+  caFile?: string;
+}
+
+export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {}): HttpGateway {
+  const streams = new EventStreams();
+  const router = new Router(
+    parts.inspector ? [...HTTP_ROUTES, ...consoleRoutes(parts.inspector, streams, parts.caFile)] : HTTP_ROUTES,
+  );
   const baseLog = ctx.logger.child({ gateway: 'http' });
 
   async function authenticate(req: IncomingMessage): Promise<Principal> {
@@ -49,6 +66,10 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
     let log = baseLog.child({ method: req.method, path: rawPath });
     try {
       if (!rawPath.startsWith('/')) throw new FerryError('NotFound', 'The request path must start with /');
+      if (parts.files && (rawPath === CONSOLE_PATH || rawPath.startsWith(`${CONSOLE_PATH}/`))) {
+        parts.files.serve(req, res, rawPath);
+        return;
+      }
       // Decision 12: under IoT Hub's prefixes the caller is authenticated before the path is
       // routed, so only an authenticated caller learns that a path is not served (404/405).
       let principal = authenticatesFirst(rawPath) ? await authenticate(req) : undefined;
@@ -67,7 +88,8 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
         throw new FerryError('InvalidProtocolVersion', 'The api-version query parameter is required');
       }
       principal ??= await authenticate(req);
-      ctx.auth.authorize(principal, route.operation(params));
+      const operation = route.operation(params);
+      if (operation) ctx.auth.authorize(principal, operation);
       await route.handle({ ctx, req, res, params, query, principal, log });
     } catch (err) {
       sendError(res, err, log, ctx.clock);
@@ -82,6 +104,9 @@ export function createHttpGateway(ctx: GatewayContext): HttpGateway {
         if (!res.headersSent) res.writeHead(500);
         res.end();
       });
+    },
+    async close() {
+      streams.closeAll();
     },
   };
 }

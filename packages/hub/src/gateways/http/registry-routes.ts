@@ -4,6 +4,7 @@
  */
 import { FerryError } from '@ferry/common';
 import { parseJson, readBody } from './body.js';
+import { CONTINUATION, readContinuation, writeContinuation } from './devices-page.js';
 import { header } from './headers.js';
 import { sendJson, sendNoContent } from './respond.js';
 import type { Route } from './router.js';
@@ -61,10 +62,16 @@ export const registryRoutes: Route[] = [
     method: 'GET',
     path: '/devices',
     operation: registryRead,
-    async handle({ ctx, res, query }) {
+    async handle({ ctx, req, res, query }) {
       const top = query.get('top');
-      // Anything that is not 1..1000 means 1000; the registry applies that rule.
-      sendJson(res, 200, await ctx.registry.list(top === null ? undefined : Number(top)));
+      // Anything that is not 1..1000 means 1000; the registry applies that rule. Ferry extension:
+      // more pages through the x-ms-continuation header, ids filtered by ?contains= (devices-page.ts).
+      const page = await ctx.registry.page({
+        top: top === null ? Number.NaN : Number(top),
+        after: readContinuation(header(req, CONTINUATION)),
+        contains: query.get('contains') ?? undefined,
+      });
+      sendJson(res, 200, page.devices, page.next === undefined ? {} : { [CONTINUATION]: writeContinuation(page.next) });
     },
   },
   {

@@ -27,8 +27,8 @@ export interface Route {
   method: Method;
   /** e.g. '/devices/{id}/messages/deviceBound/{lockToken}' */
   path: string;
-  /** The permission the caller needs, given the path params. */
-  operation(params: Readonly<Record<string, string>>): Operation;
+  /** The permission the caller needs, given the path params; null: any valid credential (the handler decides). */
+  operation(params: Readonly<Record<string, string>>): Operation | null;
   handle(call: RouteCall): Promise<void>;
 }
 

@@ -72,6 +72,8 @@ export class MqttConnection {
   private readonly parser = mqttParser({ protocolVersion: 4 });
   private readonly queue: Packet[] = [];
   private draining = false;
+  /** Bytes of a partial packet the parser holds from the last chunk. */
+  private parserHeld = 0;
   /** Reading stopped because the queue was full; the drain loop resumes it. */
   private readStalled = false;
   private keepAlive: KeepAliveWatchdog | undefined;
@@ -246,14 +248,24 @@ export class MqttConnection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.keepAlive?.touch();
-    let buffered: number;
+    let at = 0;
+    // Whole PUBACKs (40 02 id id) at a packet boundary skip the parser: they are most of what a
+    // device sends. Anything else, or a partial packet, goes through mqtt-packet.
+    if (this.parserHeld === 0 && this.state === 'connected') {
+      while (at + 4 <= chunk.length && chunk[at] === 0x40 && chunk[at + 1] === 0x02) {
+        this.enqueue({ cmd: 'puback', messageId: chunk.readUInt16BE(at + 2) });
+        at += 4;
+        if (this.closed) return;
+      }
+      if (at === chunk.length) return;
+    }
     try {
-      buffered = this.parser.parse(chunk);
+      this.parserHeld = this.parser.parse(at === 0 ? chunk : chunk.subarray(at));
     } catch (err) {
       this.close(`malformed MQTT packet: ${(err as Error).message}`, 'warn');
       return;
     }
-    if (buffered > MAX_BUFFERED_BYTES) this.close(`packet larger than ${MAX_BUFFERED_BYTES} bytes`, 'warn');
+    if (this.parserHeld > MAX_BUFFERED_BYTES) this.close(`packet larger than ${MAX_BUFFERED_BYTES} bytes`, 'warn');
   }
 
   private readMore(): void {

@@ -1,4 +1,5 @@
 /** What one commit collects while its operations run: the time, the limits, and what to signal. */
+import type { FeedbackRecord } from '@ferry/common';
 import type { QueuePolicy } from '../types.js';
 
 export class CommitContext {
@@ -6,6 +7,8 @@ export class CommitContext {
   /** Some op appended feedback records: try to make batches before the commit ends. */
   feedbackAppended = false;
   feedbackAvailable = false;
+  /** Records appended by this commit, for CommitResult.feedbackRecords. */
+  readonly feedbackRecords: FeedbackRecord[] = [];
   /** The earliest deadline an op created (CommitResult.earliestDeadline). */
   earliestDeadline: number | null = null;
 

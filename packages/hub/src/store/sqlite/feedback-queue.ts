@@ -84,6 +84,7 @@ export class FeedbackQueue {
       ctx.deadline(last === undefined ? ctx.now : last + ctx.policy.feedback.batchDelayMs);
     }
     ctx.feedbackAppended = true;
+    ctx.feedbackRecords.push(record);
   }
 
   /** Full batches at once; the remainder when batchDelay has passed since the last batch. */

@@ -8,9 +8,11 @@
 import Database from 'better-sqlite3';
 import type {
   CommitResult,
+  DevicePageQuery,
   DeviceRecord,
   FailedResult,
   MqttSessionRecord,
+  PendingMessage,
   PolicyRecord,
   QueueOp,
   QueueOpResult,
@@ -19,6 +21,7 @@ import type {
 } from '../types.js';
 import { CommitContext } from './commit-context.js';
 import { FeedbackQueue } from './feedback-queue.js';
+import { InspectionQueries } from './inspection-queries.js';
 import { MessageQueue } from './message-queue.js';
 import { migrate } from './migrations.js';
 import { RegistryTables } from './registry-tables.js';
@@ -37,6 +40,7 @@ export class SqliteStore implements Store {
   private readonly registry: RegistryTables;
   private readonly messages: MessageQueue;
   private readonly feedback: FeedbackQueue;
+  private readonly inspection: InspectionQueries;
   private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
   private readonly commitAll: Database.Transaction<(ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]>;
   private readonly commitIsolated: Database.Transaction<
@@ -69,13 +73,17 @@ export class SqliteStore implements Store {
     this.registry = new RegistryTables(this.db);
     this.feedback = new FeedbackQueue(this.db);
     this.messages = new MessageQueue(this.db, this.feedback);
+    this.inspection = new InspectionQueries(this.db);
     // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
     this.applyIsolated = this.db.transaction((op: QueueOp, ctx: CommitContext) => this.apply(op, ctx));
     this.commitIsolated = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
       const results = ops.map((op): QueueOpResult => {
+        const recordsBefore = ctx.feedbackRecords.length;
         try {
           return this.applyIsolated(op, ctx);
         } catch (cause) {
+          // Its savepoint was rolled back, and so were the feedback records it appended.
+          ctx.feedbackRecords.length = recordsBefore;
           // SQLITE_FULL, SQLITE_IOERR and the like roll the whole transaction back: fail the
           // commit with that cause (not a later "no transaction is active").
           if (!this.db.inTransaction) throw cause;
@@ -122,12 +130,14 @@ export class SqliteStore implements Store {
       }
     }
     this.commitCount++;
-    return {
+    const result: CommitResult = {
       results,
       wokenDevices: [...ctx.woken],
       feedbackAvailable: ctx.feedbackAvailable,
       earliestDeadline: ctx.earliestDeadline,
     };
+    if (ctx.feedbackRecords.length) result.feedbackRecords = ctx.feedbackRecords;
+    return result;
   }
 
   private apply(op: QueueOp, ctx: CommitContext): QueueOpResult {
@@ -208,6 +218,18 @@ export class SqliteStore implements Store {
 
   async deleteMqttSession(deviceId: string): Promise<void> {
     this.registry.deleteMqttSession(deviceId);
+  }
+
+  async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
+    return this.inspection.devicePageIds(query).flatMap((id) => this.registry.getDevice(id) ?? []);
+  }
+
+  async peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
+    return this.inspection.peekMessages(deviceId, now, limit);
+  }
+
+  async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
+    return this.inspection.queueTotals(now);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,11 @@
-/** The MQTT connection reads only as far as its queue of unhandled packets has room. */
+/**
+ * How the MQTT connection reads: only as far as its queue of unhandled packets has room, and
+ * whole PUBACKs past the parser, wherever the chunk boundaries fall.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Principal } from '../src/auth/types.js';
-import { duplexPair, HOST, RawClient, settle, startTestHub } from './mqtt-helpers.js';
+import { duplexPair, HOST, RawClient, settle, startTestHub, subscribe, until } from './mqtt-helpers.js';
 
 test('packets behind a slow CONNECT stay in the stream, not in the hub, and are all handled after it', async () => {
   const hub = await startTestHub();
@@ -49,4 +52,28 @@ test('packets behind a slow CONNECT stay in the stream, not in the hub, and are 
   for (let i = 0; i < pings; i++) await client.next('pingresp');
   assert.equal(server.readableLength, 0);
   client.end();
+});
+
+test('PUBACKs complete in order however they are cut into chunks, mixed with other packets', async () => {
+  const hub = await startTestHub();
+  const key = await hub.device('dev1');
+  const { client } = await hub.connect('dev1', key);
+  await subscribe(client, 'dev1');
+  for (const id of ['m1', 'm2', 'm3', 'm4']) await hub.engine.send('dev1', { messageId: id, body: Buffer.from(id) });
+  const ids: number[] = [];
+  for (let i = 0; i < 4; i++) ids.push((await client.next('publish')).messageId!);
+  const puback = (id: number) => Buffer.from([0x40, 0x02, id >> 8, id & 0xff]);
+  const first = puback(ids[0]!);
+  // Half a PUBACK; the rest with a PINGREQ and two whole PUBACKs; then one more alone.
+  client.writeRaw(first.subarray(0, 3));
+  await settle();
+  assert.equal(hub.engine.completed.length, 0);
+  client.writeRaw(Buffer.concat([first.subarray(3), Buffer.from([0xc0, 0x00]), puback(ids[1]!), puback(ids[2]!)]));
+  await client.next('pingresp');
+  client.writeRaw(puback(ids[3]!));
+  await until(() => hub.engine.completed.length === 4, 'four completions');
+  assert.deepEqual(
+    hub.engine.completed.map((c) => c.messageId),
+    ['m1', 'm2', 'm3', 'm4'],
+  );
 });

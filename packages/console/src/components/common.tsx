@@ -1,0 +1,74 @@
+/** Small shared pieces: error banner, copy button, masked secret, time formatting. */
+import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
+import { ApiError } from '../api.js';
+
+/** Shows a refusal exactly as the hub gave it (status, IoT Hub error code, text); never hides it. */
+export function ErrorBanner({ error, onClose }: { error: unknown; onClose?: () => void }) {
+  if (!error) return null;
+  const e = error instanceof ApiError ? error : undefined;
+  return (
+    <div class="error" role="alert" data-testid="error">
+      <strong>{e ? `${e.status || 'No answer'} ${e.code}` : 'Error'}</strong>{' '}
+      <span>{e ? e.message : String((error as Error).message ?? error)}</span>
+      {onClose && (
+        <button type="button" class="link" onClick={onClose} aria-label="Dismiss the error">
+          ×
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+  const [done, setDone] = useState<'' | 'Copied' | 'Copy failed'>('');
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setDone('Copied');
+    } catch {
+      setDone('Copy failed');
+    }
+    setTimeout(() => setDone(''), 1500);
+  };
+  return (
+    <button type="button" class="small" onClick={copy} aria-live="polite">
+      {done || label}
+    </button>
+  );
+}
+
+/** `SharedAccessKey=...` shown as dots until asked. */
+export function Secret({ text, label }: { text: string; label: string }) {
+  const [shown, setShown] = useState(false);
+  const masked = text.replace(/(SharedAccessKey=)[^;]*/i, '$1••••••••');
+  return (
+    <div class="secret">
+      <code title={label}>{shown ? text : masked}</code>
+      <button type="button" class="small" onClick={() => setShown(!shown)} aria-pressed={shown}>
+        {shown ? 'Hide' : 'Show'}
+      </button>
+      <CopyButton text={text} />
+    </div>
+  );
+}
+
+export function Card({ title, children }: { title: string; children: ComponentChildren }) {
+  return (
+    <section class="card" aria-label={title}>
+      <h2>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+/** Azure's "never" is 0001-01-01. */
+export function when(iso: string | null | undefined): string {
+  if (!iso || iso.startsWith('0001-')) return '—';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+export function deviceConnectionString(host: string, deviceId: string, key: string): string {
+  return `HostName=${host};DeviceId=${deviceId};SharedAccessKey=${key}`;
+}

@@ -1,0 +1,85 @@
+/**
+ * The hub's event stream (GET /events, text/event-stream) read with fetch, since EventSource
+ * cannot send the Authorization header. Reconnects with a fresh token when the stream ends (the
+ * hub ends it when the token expires) or fails; an authorization failure is reported, not retried.
+ */
+import type { ApiError, HubApi } from './api.js';
+
+export interface FeedbackRecord {
+  originalMessageId: string;
+  enqueuedTimeUtc: string;
+  statusCode: string;
+  description: string;
+  deviceId: string;
+  deviceGenerationId: string;
+}
+
+export interface HubStats {
+  time: string;
+  connections: Record<string, number>;
+  c2d: { sent: number; completed: number; abandoned: number; rejected: number };
+  queues: { enqueued: number; invisible: number };
+  devices?: { total: number; enabled: number; disabled: number };
+}
+
+export interface StreamHandlers {
+  onStats?(s: HubStats): void;
+  onFeedback?(r: FeedbackRecord): void;
+  /** Connected (true) or lost (false); error set when the hub refused or could not be reached. */
+  onState?(connected: boolean, error?: ApiError): void;
+}
+
+const RETRY_MS = 2000;
+
+/** Splits `event: x\ndata: y\n\n` blocks; returns the rest that is not complete yet. */
+export function parseEvents(text: string, emit: (name: string, data: string) => void): string {
+  let end = text.indexOf('\n\n');
+  while (end >= 0) {
+    let name = 'message';
+    const data: string[] = [];
+    for (const line of text.slice(0, end).split('\n')) {
+      if (line.startsWith('event:')) name = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+    }
+    if (data.length) emit(name, data.join('\n'));
+    text = text.slice(end + 2);
+    end = text.indexOf('\n\n');
+  }
+  return text;
+}
+
+/** Opens the stream until the returned function is called. */
+export function openEventStream(api: HubApi, handlers: StreamHandlers, deviceId?: string): () => void {
+  const abort = new AbortController();
+  const run = async () => {
+    while (!abort.signal.aborted) {
+      try {
+        const res = await api.call('GET', '/events', { query: { deviceId }, signal: abort.signal });
+        handlers.onState?.(true);
+        const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+        const cancel = () => void reader.cancel().catch(() => {});
+        abort.signal.addEventListener('abort', cancel, { once: true });
+        let buffer = '';
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer = parseEvents(buffer + value, (name, data) => {
+            if (name === 'stats') handlers.onStats?.(JSON.parse(data) as HubStats);
+            else if (name === 'feedback') handlers.onFeedback?.(JSON.parse(data) as FeedbackRecord);
+          });
+        }
+        abort.signal.removeEventListener('abort', cancel);
+        if (!abort.signal.aborted) handlers.onState?.(false);
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        const e = err as ApiError;
+        handlers.onState?.(false, e);
+        // A refusal will not change by retrying with the same key.
+        if (e.status === 401 || e.status === 403) return;
+      }
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  };
+  void run();
+  return () => abort.abort();
+}

@@ -1,0 +1,150 @@
+/** One device: its identity, send a message, the pending queue (peeked, never leased), purge, live feedback. */
+import { useCallback, useEffect, useState } from 'preact/hooks';
+import type { Device, OutgoingC2d, PendingMessage } from '../api.js';
+import { Card, deviceConnectionString, ErrorBanner, Secret, when } from '../components/common.js';
+import { FeedbackTable } from '../components/feedback-table.js';
+import type { HubEvents } from '../hub-events.js';
+import type { Session } from '../session.js';
+import { SendForm } from './send-form.js';
+
+const REFRESH_MS = 2000;
+
+function preview(m: PendingMessage): string {
+  const bin = atob(m.bodyPreview);
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return m.bodySize > bytes.length ? `${shown}… (${m.bodySize} bytes)` : shown;
+}
+
+export function DevicePage({ session, deviceId, events }: { session: Session; deviceId: string; events: HubEvents }) {
+  const { api } = session;
+  const [device, setDevice] = useState<Device | null>(null);
+  const [pending, setPending] = useState<PendingMessage[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [notice, setNotice] = useState('');
+  const records = events.records.filter((r) => r.deviceId === deviceId);
+  const canService = session.can('ServiceConnect');
+
+  const refresh = useCallback(async () => {
+    try {
+      if (session.can('RegistryRead')) setDevice(await api.getDevice(deviceId));
+      if (canService) setPending(await api.pending(deviceId));
+    } catch (err) {
+      setError(err);
+    }
+  }, [api, deviceId, canService, session]);
+  useEffect(() => {
+    void refresh();
+    const t = setInterval(refresh, REFRESH_MS);
+    return () => clearInterval(t);
+  }, [refresh]);
+
+  const send = async (m: OutgoingC2d) => {
+    setError(null);
+    try {
+      const id = await api.send(deviceId, m);
+      setNotice(id ? `Sent message ${id}` : 'Sent a message without a message id');
+      await refresh();
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    }
+  };
+  const purge = async () => {
+    setError(null);
+    try {
+      const n = await api.purge(deviceId);
+      setNotice(`Purged ${n} message${n === 1 ? '' : 's'}`);
+      await refresh();
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  const key = device?.authentication.symmetricKey.primaryKey;
+  return (
+    <div>
+      <p>
+        <a href="#/devices">← Devices</a>
+      </p>
+      <h1>
+        Device <code>{deviceId}</code>
+      </h1>
+      <ErrorBanner error={error ?? events.error} onClose={() => setError(null)} />
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {device && (
+        <dl class="figures inline">
+          <dt>Status</dt>
+          <dd>
+            <span class={`pill ${device.status}`}>{device.status}</span>
+          </dd>
+          <dt>Connection</dt>
+          <dd>{device.connectionState}</dd>
+          <dt>Last activity</dt>
+          <dd>{when(device.lastActivityTime)}</dd>
+          <dt>Waiting</dt>
+          <dd>{device.cloudToDeviceMessageCount}</dd>
+        </dl>
+      )}
+      {key && (
+        <Secret
+          text={deviceConnectionString(api.connection.hostName, deviceId, key)}
+          label="Device connection string"
+        />
+      )}
+      <SendForm canSend={canService} onSend={send} />
+      <Card title="Pending messages">
+        <div class="toolbar">
+          <button type="button" class="small" onClick={() => void refresh()}>
+            Refresh
+          </button>
+          <button type="button" id="purge" class="small danger" disabled={!canService} onClick={purge}>
+            Purge queue
+          </button>
+        </div>
+        {pending && pending.length === 0 && <p class="note">The queue is empty.</p>}
+        {pending && pending.length > 0 && (
+          <div class="table-wrap">
+            <table data-testid="pending">
+              <thead>
+                <tr>
+                  <th scope="col">Seq</th>
+                  <th scope="col">Message id</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Deliveries</th>
+                  <th scope="col">Enqueued</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">Body</th>
+                </tr>
+              </thead>
+              <tbody>
+                {pending.map((m) => (
+                  <tr key={m.sequenceNumber}>
+                    <td>{m.sequenceNumber}</td>
+                    <td>
+                      <code>{m.messageId ?? '—'}</code>
+                    </td>
+                    <td>{m.state}</td>
+                    <td>{m.deliveryCount}</td>
+                    <td>{when(m.enqueuedTimeUtc)}</td>
+                    <td>{when(m.expiryTimeUtc)}</td>
+                    <td class="preview">{preview(m)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+      <Card title="Feedback for this device">
+        <FeedbackTable records={records} showDevice={false} />
+      </Card>
+    </div>
+  );
+}

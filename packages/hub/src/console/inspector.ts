@@ -1,0 +1,92 @@
+/**
+ * What the console (and any client of Ferry's extension endpoints) may look at without changing
+ * anything: a device's pending messages, hub statistics, and the feedback records as the engine
+ * creates them. Reads only; nothing here leases, settles or takes feedback from the queue.
+ */
+import type { FeedbackRecord } from '@ferry/common';
+import type { Clock } from '../clock.js';
+import type { ConnectionSource, HubMetrics } from '../observability/metrics.js';
+import type { InspectionStore, PendingMessage } from '../store/types.js';
+
+/** Totals since the hub started, so a client turns two samples into rates. */
+export interface HubStats {
+  /** ISO 8601, when the sample was taken. */
+  time: string;
+  /** Open connections by protocol. */
+  connections: Record<string, number>;
+  c2d: { sent: number; completed: number; abandoned: number; rejected: number };
+  /** Hub-wide pending messages. */
+  queues: { enqueued: number; invisible: number };
+}
+
+export interface HubInspector {
+  pending(deviceId: string, limit: number): Promise<PendingMessage[]>;
+  stats(): Promise<HubStats>;
+  /** Feedback records as committed; returns the unsubscribe function. */
+  onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void;
+  /** The last records made since the hub started (at most RECENT_RECORDS), oldest first. */
+  recentFeedback(): readonly FeedbackRecord[];
+}
+
+/** Feedback records a new event stream is given first, so a page opened later sees recent ones. */
+export const RECENT_RECORDS = 100;
+/** How long one statistics sample is reused. */
+const STATS_REUSE_MS = 500;
+
+export interface InspectorOptions {
+  store: Pick<InspectionStore, 'peekMessages' | 'queueTotals'>;
+  clock: Clock;
+  metrics: HubMetrics;
+  connections: Readonly<Record<string, ConnectionSource>>;
+  feedback: { onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void };
+}
+
+export function createInspector(opts: InspectorOptions): HubInspector {
+  const { store, clock, metrics } = opts;
+  let recent: FeedbackRecord[] = [];
+  // Kept for the life of the hub; the subscription ends with the engine.
+  opts.feedback.onFeedbackRecords((records) => {
+    recent = recent.concat(records).slice(-RECENT_RECORDS);
+  });
+  async function sample(now: number): Promise<HubStats> {
+    const [sends, settles, queues] = await Promise.all([
+      metrics.sends.get(),
+      metrics.settles.get(),
+      store.queueTotals(now),
+    ]);
+    const settled = (outcome: string) =>
+      settles.values
+        .filter((v) => v.labels.outcome === outcome && v.labels.result === 'ok')
+        .reduce((n, v) => n + v.value, 0);
+    const connections: Record<string, number> = {};
+    for (const [protocol, source] of Object.entries(opts.connections)) connections[protocol] = source.connectionCount;
+    return {
+      time: new Date(now).toISOString(),
+      connections,
+      c2d: {
+        sent: sends.values.filter((v) => v.labels.result === 'ok').reduce((n, v) => n + v.value, 0),
+        completed: settled('complete'),
+        abandoned: settled('abandon'),
+        rejected: settled('reject'),
+      },
+      queues,
+    };
+  }
+  let cached: { at: number; stats: Promise<HubStats> } | undefined;
+  return {
+    pending: (deviceId, limit) => store.peekMessages(deviceId, clock.now(), limit),
+    stats() {
+      // Every open stream asks each second; one sample serves them all for a moment.
+      const at = clock.now();
+      if (cached && at - cached.at < STATS_REUSE_MS) return cached.stats;
+      const stats = sample(at);
+      cached = { at, stats };
+      stats.catch(() => {
+        if (cached?.stats === stats) cached = undefined;
+      });
+      return stats;
+    },
+    onFeedbackRecords: (listener) => opts.feedback.onFeedbackRecords(listener),
+    recentFeedback: () => recent,
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * A read-only Server-Sent Events stream (text/event-stream) of hub statistics and feedback
+ * records: `event: stats` at once and then every interval, `event: feedback` per record as it is
+ * committed (the hub's most recent records first, so a client may see a record again after a
+ * reconnect), and `event: expired` when the caller's SAS token expires (the stream then ends; the
+ * client reconnects with a fresh token). A client too slow to read is cut off.
+ */
+import type { ServerResponse } from 'node:http';
+import { type FeedbackRecord, FerryError } from '@ferry/common';
+import type { Logger } from 'pino';
+import type { Clock } from '../../clock.js';
+import type { HubInspector, HubStats } from '../../console/inspector.js';
+
+/** What a stream adds to the inspector's statistics when the caller may read the registry. */
+export type StatsExtra = () => Promise<Record<string, unknown>>;
+
+export interface EventStreamOptions {
+  inspector: HubInspector;
+  intervalMs: number;
+  /** ms since the epoch when the caller's token expires. */
+  expiresAt: number;
+  clock: Clock;
+  /** Only this device's feedback records. */
+  deviceId?: string;
+  extra?: StatsExtra;
+  log: Logger;
+}
+
+/** Unread bytes past which a client is considered gone. */
+const MAX_BUFFERED = 1024 * 1024;
+/** Open streams per hub; one more is refused with 429 ThrottlingException. */
+export const MAX_STREAMS = 256;
+/** setTimeout's limit. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class EventStreams {
+  private readonly open = new Set<ServerResponse>();
+
+  constructor(private readonly maxStreams = MAX_STREAMS) {}
+
+  start(res: ServerResponse, opts: EventStreamOptions): void {
+    if (this.open.size >= this.maxStreams) {
+      throw new FerryError('ThrottlingException', `This hub already serves ${this.maxStreams} event streams`);
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    this.open.add(res);
+    const send = (event: string, data: unknown) => {
+      if (res.writableEnded || res.destroyed) return;
+      res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (res.writableLength > MAX_BUFFERED) {
+        opts.log.info('event stream client too slow; closing');
+        res.destroy();
+      }
+    };
+    const stats = async () => {
+      try {
+        const s: HubStats & Record<string, unknown> = { ...(await opts.inspector.stats()), ...(await opts.extra?.()) };
+        send('stats', s);
+      } catch (err) {
+        opts.log.error({ err }, 'event stream: statistics failed');
+      }
+    };
+    const feedback = (records: readonly FeedbackRecord[]) => {
+      for (const r of records) if (opts.deviceId === undefined || r.deviceId === opts.deviceId) send('feedback', r);
+    };
+    feedback(opts.inspector.recentFeedback());
+    const unsubscribe = opts.inspector.onFeedbackRecords(feedback);
+    const ticker = setInterval(stats, opts.intervalMs).unref();
+    // A token valid for longer than a timer can wait gets a later check.
+    let expiry = opts.clock.setTimer(
+      function check() {
+        if (opts.clock.now() < opts.expiresAt) {
+          expiry = opts.clock.setTimer(check, Math.min(MAX_TIMER_MS, opts.expiresAt - opts.clock.now()));
+          return;
+        }
+        send('expired', { reason: 'The SAS token expired; reconnect with a new one' });
+        res.end();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, opts.expiresAt - opts.clock.now())),
+    );
+    res.once('close', () => {
+      clearInterval(ticker);
+      expiry.cancel();
+      unsubscribe();
+      this.open.delete(res);
+    });
+    void stats();
+  }
+
+  /** Ends every open stream (the hub is stopping). */
+  closeAll(): void {
+    for (const res of this.open) res.end();
+  }
+}

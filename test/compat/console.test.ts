@@ -1,0 +1,250 @@
+/**
+ * The web console in a real headless Chromium against a real hub process: sign in, create a
+ * device, send it a message that the official MQTT device client receives and completes, watch
+ * the Success feedback arrive on the device and feedback pages, peek and purge the queue, and see
+ * what the `service` policy may not do. Screenshots of each page land in test-output/console/.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { type HubProcess, startHub } from './harness.js';
+import { type HubBrowser, openBrowser } from './helpers/browser.js';
+import { openMqttDevice, propertiesOf } from './mqtt-helpers.js';
+
+const DEVICE = 'console-dev-1';
+/** Generous: two slow cores, a browser and a hub. */
+const WAIT = { timeout: 20_000 };
+
+let hub: HubProcess;
+let b: HubBrowser;
+let origin: string;
+
+before(async () => {
+  hub = await startHub();
+  origin = `https://${hub.address}`;
+  b = await openBrowser(origin);
+});
+after(async () => {
+  await b?.close();
+  await hub?.stop();
+});
+
+async function signIn(page: Page, policy: string): Promise<void> {
+  await page.goto(`${origin}/console/`);
+  await page.fill('#cs', hub.connectionString(policy));
+  await page.click('button[type=submit]');
+  await page.waitForSelector(`header .who:text-is("${policy}")`, WAIT);
+}
+
+/** Runs one step; on failure saves a screenshot named after it before failing. */
+async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    await b.screenshot(`failure-${name}`).catch(() => undefined);
+    throw err;
+  }
+}
+
+test('the owner creates a device, sends it a message, sees its feedback, peeks and purges its queue', async () => {
+  const { page } = b;
+  await step('sign-in', async () => {
+    await page.goto(`${origin}/console/`);
+    await b.screenshot('01-sign-in');
+    await signIn(page, 'iothubowner');
+    await page.waitForSelector('[data-testid=devices-total]', WAIT);
+    await b.screenshot('02-overview');
+  });
+
+  await step('create-device', async () => {
+    await page.click('nav a:text-is("Devices")');
+    await page.fill('#new-id', DEVICE);
+    await page.click('#create-device');
+    await page.waitForSelector(`tr[data-device="${DEVICE}"]`, WAIT);
+    await b.screenshot('03-devices');
+  });
+
+  // The official device client connects with the connection string the device page reveals.
+  const cs = await step('device-page', async () => {
+    await page.click(`a:text-is("${DEVICE}")`);
+    const secret = page.locator('.secret', { has: page.locator('code[title="Device connection string"]') });
+    assert.match((await secret.locator('code').textContent()) ?? '', /SharedAccessKey=•+$/);
+    await secret.locator('button:text-is("Show")').click();
+    return (await secret.locator('code').textContent()) ?? '';
+  });
+  assert.match(cs, new RegExp(`^HostName=${hub.address.replaceAll('.', '\\.')};DeviceId=${DEVICE};SharedAccessKey=`));
+  const device = await openMqttDevice(hub, cs);
+  try {
+    await step('send', async () => {
+      await page.fill('#send-body', 'hello from the console');
+      await page.fill('#send-message-id', 'console-msg-1');
+      await page.selectOption('#send-ack', 'full');
+      for (const [i, [name, value]] of [
+        ['color', 'blue'],
+        ['priority', 'high'],
+      ].entries()) {
+        await page.click('button:text-is("Add property")');
+        await page.fill(`[aria-label="Property ${i + 1} name"]`, name!);
+        await page.fill(`[aria-label="Property ${i + 1} value"]`, value!);
+      }
+      await page.click('#send-message');
+    });
+    const m = await device.next(20_000);
+    assert.equal(m.messageId, 'console-msg-1');
+    assert.equal(m.data.toString(), 'hello from the console');
+    const props = propertiesOf(m);
+    assert.equal(props.color, 'blue');
+    assert.equal(props.priority, 'high');
+
+    await step('device-feedback', async () => {
+      await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1"):has-text("Success")', WAIT);
+      await b.screenshot('04-device-feedback');
+    });
+  } finally {
+    await device.close();
+  }
+
+  await step('overview-live', async () => {
+    await page.click('nav a:text-is("Overview")');
+    // The live chart has lines once two samples came in; the send above is in its last minute.
+    await page.waitForSelector('.chart polyline.sent', WAIT);
+    await page.waitForSelector('.chart polyline.completed', WAIT);
+    assert.equal(await page.textContent('[data-testid=devices-total]'), '1');
+    await b.screenshot('02b-overview-live');
+  });
+
+  await step('feedback-page', async () => {
+    await page.click('nav a:text-is("Feedback")');
+    await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1"):has-text("Success")', WAIT);
+    await b.screenshot('05-feedback');
+  });
+
+  await step('pending-and-purge', async () => {
+    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.waitForSelector('#send-message', WAIT);
+    await page.fill('#send-body', 'nobody is listening');
+    await page.fill('#send-message-id', 'console-msg-2');
+    await page.click('#send-message');
+    await page.waitForSelector('[data-testid=pending] tr:has-text("console-msg-2"):has-text("Enqueued")', WAIT);
+    await b.screenshot('06-device-pending');
+    await page.click('#purge');
+    await page.waitForSelector('text=Purged 1 message', WAIT);
+    await page.waitForSelector('text=The queue is empty.', WAIT);
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test('the owner manages devices: given keys, enable/disable, new keys, delete, search and pages', async () => {
+  const { page } = b;
+  const primary = Buffer.alloc(32, 3).toString('base64');
+  const secondary = Buffer.alloc(32, 4).toString('base64');
+  const row = (id: string) => page.locator(`tr[data-device="${id}"]`);
+  const shownKey = async (id: string) => {
+    await page.goto(`${origin}/console/#/devices/${id}`);
+    const secret = page.locator('.secret', { has: page.locator('code[title="Device connection string"]') });
+    await secret.locator('button:text-is("Show")').click();
+    return /SharedAccessKey=(.*)$/.exec((await secret.locator('code').textContent()) ?? '')?.[1];
+  };
+  await step('given-keys', async () => {
+    await page.goto(`${origin}/console/#/devices`);
+    await page.fill('#new-id', 'console-dev-2');
+    await page.uncheck('text=Generate keys');
+    await page.fill('#new-primary', primary);
+    await page.fill('#new-secondary', secondary);
+    await page.click('#create-device');
+    await row('console-dev-2').waitFor(WAIT);
+    assert.equal(await shownKey('console-dev-2'), primary);
+  });
+  await step('disable-enable-keys-delete', async () => {
+    await page.goto(`${origin}/console/#/devices`);
+    await row('console-dev-2').locator('button:text-is("Disable")').click();
+    await row('console-dev-2').locator('.pill:text-is("disabled")').waitFor(WAIT);
+    await row('console-dev-2').locator('button:text-is("Enable")').click();
+    await row('console-dev-2').locator('.pill:text-is("enabled")').waitFor(WAIT);
+    await row('console-dev-2').locator('button:text-is("New keys")').click();
+    await page.waitForSelector('text=New keys for console-dev-2', WAIT);
+    const renewed = await shownKey('console-dev-2');
+    assert.ok(renewed && renewed !== primary && Buffer.from(renewed, 'base64').length === 32, renewed);
+    await page.goto(`${origin}/console/#/devices`);
+    page.once('dialog', (d) => void d.accept());
+    await row('console-dev-2').locator('button:text-is("Delete")').click();
+    await page.waitForSelector('text=Deleted console-dev-2', WAIT);
+    assert.equal(await row('console-dev-2').count(), 0);
+  });
+  await step('search-and-pages', async () => {
+    for (let i = 0; i < 23; i++) await hub.createDevice(`bulk-${String(i).padStart(2, '0')}`);
+    await page.fill('#search', 'BULK-');
+    await page.click('button:text-is("Search")');
+    await row('bulk-19').waitFor(WAIT);
+    assert.equal(await page.locator('tr[data-device]').count(), 20);
+    assert.equal(await row('console-dev-1').count(), 0);
+    await page.click('button:text-is("Next page")');
+    await row('bulk-22').waitFor(WAIT);
+    assert.deepEqual(await page.locator('tr[data-device] th').allTextContents(), ['bulk-20', 'bulk-21', 'bulk-22']);
+    assert.equal(await page.isDisabled('button:text-is("Next page")'), true);
+    await page.click('button:text-is("Previous page")');
+    await row('bulk-00').waitFor(WAIT);
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test('the service policy cannot create devices: the control is disabled, and a forced try shows the 401', async () => {
+  const { page } = b;
+  await step('service', async () => {
+    await page.click('button:text-is("Sign out")');
+    await signIn(page, 'service');
+    await page.click('nav a:text-is("Devices")');
+    assert.equal(await page.isDisabled('#create-device'), true);
+    // Force it: enable the button and submit, as a user editing the page could.
+    await page.fill('#new-id', 'not-allowed');
+    await page
+      .locator('#create-device')
+      .evaluate((button: { removeAttribute(name: string): void }) => button.removeAttribute('disabled'));
+    await page.click('#create-device');
+    const error = await page.waitForSelector('[data-testid=error]', WAIT);
+    assert.match((await error.textContent()) ?? '', /401 IotHubUnauthorizedAccess/);
+    await b.screenshot('07-service-refused');
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test('at phone width, in the dark theme, signed in with the keyboard only', async () => {
+  const { page } = b;
+  await step('phone', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click('button:text-is("Sign out")');
+    await page.waitForSelector('#cs');
+    // Sign-in page: the theme button, then the text area, then the Sign in button.
+    const focused = () => page.evaluate(() => globalThis.document.activeElement?.id ?? '');
+    for (let i = 0; i < 5 && (await focused()) !== 'cs'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'cs');
+    await page.keyboard.insertText(hub.connectionString('iothubowner'));
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('header .who:text-is("iothubowner")', WAIT);
+    // system -> light -> dark
+    for (let i = 0; i < 3 && (await page.textContent('button:has-text("Theme:")')) !== 'Theme: dark'; i++) {
+      await page.click('button:has-text("Theme:")');
+    }
+    const background = await page.evaluate(() => getComputedStyle(globalThis.document.body).backgroundColor);
+    assert.equal(background, 'rgb(15, 19, 24)');
+    for (const hash of ['#/', '#/devices', `#/devices/${DEVICE}`, '#/feedback']) {
+      await page.goto(`${origin}/console/${hash}`);
+      await page.waitForSelector('main h1', WAIT);
+      const [scroll, inner] = await page.evaluate(() => [
+        globalThis.document.documentElement.scrollWidth,
+        globalThis.innerWidth,
+      ]);
+      assert.ok(scroll <= inner, `${hash} is ${scroll}px wide in a ${inner}px window`);
+    }
+    // Signed in anew, the device page still shows the feedback made before (the hub's recent records).
+    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1")', WAIT);
+    await b.screenshot('08-phone-dark-device');
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test('the page asked nothing of any host but the hub', () => {
+  assert.deepEqual(b.external, []);
+});
