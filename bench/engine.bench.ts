@@ -5,7 +5,8 @@
  * operations into few transactions; the table shows how few.
  *
  * Sizes: FERRY_BENCH_DEVICES (default 500), FERRY_BENCH_MESSAGES (default 20),
- * FERRY_BENCH_SYNC (FULL | NORMAL, default FULL).
+ * FERRY_BENCH_SYNC (FULL | NORMAL, default FULL), FERRY_BENCH_STORE_WORKER (1: SQLite in a worker
+ * thread, WorkerStore; default 0). The CPU column is this process's, all threads.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { systemClock } from '../packages/hub/src/clock.js';
 import { Engine } from '../packages/hub/src/engine/engine.js';
 import { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
+import { WorkerStore } from '../packages/hub/src/store/sqlite/worker-store.js';
 import { envInt, type PhaseRow, phaseRow, since } from './stats.js';
 
 export async function run(): Promise<void> {
@@ -20,7 +22,9 @@ export async function run(): Promise<void> {
   const messages = envInt('FERRY_BENCH_MESSAGES', 20);
   const sync = process.env.FERRY_BENCH_SYNC === 'NORMAL' ? 'NORMAL' : 'FULL';
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
-  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: sync });
+  const inWorker = process.env.FERRY_BENCH_STORE_WORKER === '1';
+  const options = { path: join(dir, 'bench.db'), synchronous: sync } as const;
+  const store = inWorker ? await WorkerStore.open(options) : new SqliteStore(options);
   const engine = new Engine({
     store,
     clock: systemClock,
@@ -94,7 +98,10 @@ export async function run(): Promise<void> {
       await engine.complete(deviceId, tokens.get(deviceId)![i]!);
     });
 
-    console.log(`${devices} devices x ${messages} messages, 256-byte bodies, SQLite synchronous=${sync}, WAL`);
+    console.log(
+      `${devices} devices x ${messages} messages, 256-byte bodies, SQLite synchronous=${sync}, WAL` +
+        (inWorker ? ', in a worker thread' : ''),
+    );
     console.table(rows);
   } finally {
     await engine.stop();

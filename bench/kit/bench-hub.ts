@@ -70,7 +70,8 @@ export async function startBenchHub(overrides: Record<string, unknown> = {}): Pr
       bind: address,
       dataDir,
       ports: { https: 0, mqtts: 0, amqps: 0 },
-      store: { synchronous: benchSync() },
+      // FERRY_BENCH_STORE_WORKER=1: SQLite in a worker thread (store.worker).
+      store: { synchronous: benchSync(), ...(process.env.FERRY_BENCH_STORE_WORKER === '1' && { worker: true }) },
       log: { level: process.env.FERRY_BENCH_LOG ?? 'warn' },
       // No operations endpoint: its fixed port may be taken by another hub on the machine.
       observability: { port: 0 },

@@ -19,6 +19,10 @@ export interface LeanMqttOptions {
   keepalive?: number;
   /** A PUBLISH from the server (acknowledged after this returns, when QoS 1). */
   onPublish?: (topic: string, payload: Buffer) => void;
+  /** A TLS session to resume (a fleet's handshakes then skip the certificate's signature). */
+  session?: Buffer;
+  /** Called with each TLS session the server offers for resumption. */
+  onSession?: (session: Buffer) => void;
 }
 
 const PUBACK_SIZE = 4;
@@ -36,7 +40,13 @@ export class LeanMqtt {
   closed = false;
 
   private constructor(private readonly o: LeanMqttOptions) {
-    this.socket = tlsConnect({ host: o.host, port: o.port, secureContext: o.secureContext });
+    this.socket = tlsConnect({
+      host: o.host,
+      port: o.port,
+      secureContext: o.secureContext,
+      ...(o.session && { session: o.session }),
+    });
+    if (o.onSession) this.socket.on('session', o.onSession);
     this.socket.setNoDelay(true);
     this.parser.on('packet', (p: Packet) => this.onPacket(p));
     this.parser.on('error', (err: Error) => this.fail(err));

@@ -97,10 +97,10 @@ test('device create, show, list and delete through the registry REST API', T, as
   assert.equal(deleted.code, 0, deleted.stderr);
   const gone = await ferry(['device', 'show', 'cli-dev-1', '--data-dir', hub.dataDir]);
   assert.equal(gone.code, 1);
-  assert.match(gone.stderr, /404: DeviceNotFound/);
+  assert.match(gone.stderr, /DeviceNotFound \(404001\): device cli-dev-1 is not registered/);
   const duplicate = await ferry(['device', 'create', 'cli-dev-2', '--data-dir', hub.dataDir]);
   assert.equal(duplicate.code, 1);
-  assert.match(duplicate.stderr, /409: DeviceAlreadyExists/);
+  assert.match(duplicate.stderr, /DeviceAlreadyExists \(409001\)/);
 });
 
 test('a read-only policy cannot create devices, and the error says why', T, async () => {
@@ -108,7 +108,7 @@ test('a read-only policy cannot create devices, and the error says why', T, asyn
     FERRY_CONNECTION_STRING: hub.connectionString('registryRead'),
   });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /401: IotHubUnauthorizedAccess/);
+  assert.match(r.stderr, /IotHubUnauthorizedAccess \(401002\)/);
 });
 
 test(

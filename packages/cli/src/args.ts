@@ -1,6 +1,6 @@
 /** parseArgs (strict) with messages that name the bad flag and suggest the right one. */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { suggestClosest } from '@ferry/hub';
+import { suggestClosest } from '@ferry/common';
 import { CliError } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -27,13 +27,24 @@ export function parse(args: string[], options: Options, usage: string, maxPositi
       const guess = suggestClosest(unknown.replace(/^-+/, ''), Object.keys(options));
       text = `unknown option ${unknown}${guess ? ` — did you mean --${guess}?` : ''}`;
     }
-    throw new CliError(`${text}\n\n${usage}`, 2);
+    throw usageError(text, usage);
   }
   if (parsed.values.help) throw new HelpRequested(usage);
   if (parsed.positionals.length > maxPositionals) {
-    throw new CliError(`unexpected argument ${parsed.positionals[maxPositionals]}\n\n${usage}`, 2);
+    throw usageError(`unexpected argument ${parsed.positionals[maxPositionals]}`, usage);
   }
   return parsed;
+}
+
+/** The command a usage text is about: `ferry hub start`, `ferry message`, `ferry device`. */
+function commandOf(usage: string): string {
+  const words = /^Usage: (ferry(?: [a-z-]+)*)/.exec(usage)?.[1]?.split(' ') ?? ['ferry'];
+  return words.slice(0, words[1] === 'hub' ? 3 : 2).join(' ');
+}
+
+/** One line, then where the usage is: the whole usage text buried the mistake (issue #12). */
+export function usageError(text: string, usage: string): CliError {
+  return new CliError(`${text} (run \`${commandOf(usage)} --help\` for usage)`, 2);
 }
 
 /** --help: the usage goes to stdout and the exit code is 0. */

@@ -1,10 +1,8 @@
 /** Command dispatch. Every failure becomes one `ferry: ...` line and an exit code, never a stack trace. */
 import { isFerryError } from '@ferry/common';
-import { HelpRequested } from './args.js';
+import { HelpRequested, usageError } from './args.js';
 import { device } from './commands/device.js';
 import { feedback } from './commands/feedback.js';
-import { hubCa, hubConnectionString } from './commands/hub-scripts.js';
-import { hubStart } from './commands/hub-start.js';
 import { message } from './commands/message.js';
 import { CliError, type Io } from './io.js';
 import { USAGE } from './usage.js';
@@ -16,19 +14,21 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     return group === undefined ? 2 : 0;
   }
   if (group === 'hub') {
-    if (action === 'start') return hubStart(rest, io);
-    if (action === 'connection-string') return hubConnectionString(rest, io);
-    if (action === 'ca') return hubCa(rest, io);
+    // Loaded only here: the hub (and its database driver) is not needed to talk to a hub.
+    if (action === 'start') return (await import('./commands/hub-start.js')).hubStart(rest, io);
+    if (action === 'connection-string')
+      return (await import('./commands/hub-scripts.js')).hubConnectionString(rest, io);
+    if (action === 'ca') return (await import('./commands/hub-scripts.js')).hubCa(rest, io);
     if (action === undefined || action === '--help' || action === '-h') {
       io.out(USAGE.main);
       return action === undefined ? 2 : 0;
     }
-    throw new CliError(`unknown command \`ferry hub ${action}\`\n\n${USAGE.main}`, 2);
+    throw usageError(`unknown command \`ferry hub ${action}\``, USAGE.main);
   }
   if (group === 'device') return device(action, rest, io);
   if (group === 'message') return message(action, rest, io);
   if (group === 'feedback') return feedback(argv.slice(1), io);
-  throw new CliError(`unknown command \`ferry ${group}\`\n\n${USAGE.main}`, 2);
+  throw usageError(`unknown command \`ferry ${group}\``, USAGE.main);
 }
 
 export async function run(argv: string[], io: Io): Promise<number> {

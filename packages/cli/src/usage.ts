@@ -18,12 +18,13 @@ Commands:
   device show <id>            print a device as JSON
   device list                 list devices
   device delete <id>          delete a device and its queue
+  device receive <id>         act as the device: print each message as it arrives (Ctrl+C stops)
   message send <id> [body]    send a cloud-to-device message; prints its message id
   message receive <id>        receive a message as the device; --complete, --reject or --abandon it
   message complete <id> <lockToken>
                               settle a message that receive left locked (also: reject, abandon)
   message purge <id>          delete every message queued for a device
-  feedback                    show (and complete) a batch of delivery feedback (--ack)
+  feedback                    show (and complete) a batch of delivery feedback (--ack); --follow
 
 Run \`ferry <command> --help\` for a command's options.`,
 
@@ -57,6 +58,12 @@ environment, which wins over the config file.`,
        ferry device show <id>
        ferry device list [--top N]
        ferry device delete <id>
+       ferry device receive <id> [--transport mqtt|mqtt-ws|amqp|amqp-ws|https]
+                                 [--complete | --abandon | --reject] [--count N] [--json]
+
+receive connects as the device (its key is read from the registry), prints each message as it
+arrives and settles it: --complete (the default), --abandon or --reject (not over MQTT, whose
+only settlement is complete). It reconnects by itself; Ctrl+C stops it, or --count N messages.
 
   --connection-string CS   a hub connection string with registry rights
                            (default: $FERRY_CONNECTION_STRING, else iothubowner of --data-dir)
@@ -94,12 +101,13 @@ purge deletes the queue, locked messages included, and prints how many (needs Se
 
 ${TARGET}`,
 
-  feedback: `Usage: ferry feedback [--wait SECONDS] [--json] [--no-complete]
+  feedback: `Usage: ferry feedback [--wait SECONDS | --follow] [--json] [--no-complete]
 
 Takes the next batch of delivery feedback (records of messages sent with --ack), prints its
 records and completes it. Needs ServiceConnect (iothubowner or service). The hub batches
 records (feedback.batchDelayMs, 15 s by default), so give --wait to wait for them.
   --wait SECONDS           ask every second until a batch arrives or SECONDS pass
+  --follow                 stay connected and print every batch as it comes (Ctrl+C stops)
   --json                   print the batch as JSON
   --no-complete            leave the batch locked; the hub offers it again after feedback.lockDurationMs
 

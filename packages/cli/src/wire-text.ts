@@ -1,11 +1,8 @@
 /**
- * Text on the wire and on the terminal: header values both ways (HTTP header bytes are Latin-1
- * to Node, message properties are Unicode, so they travel as UTF-8 bytes, as the hub does), a
- * message body shown as text when it is text, and ids quoted for the shell in hints.
+ * Text on the terminal and what fits on the wire: header-safe property names and values (for the
+ * HTTPS receive side), a message body shown as text when it is text, and ids quoted for the shell.
  */
 
-const NON_ASCII = /[\u0080-\uffff]/;
-const HIGH_BYTES = /[\x80-\xff]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters HTTP headers cannot carry
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -18,27 +15,6 @@ export function fitsHeader(value: string): boolean {
 /** True when a name can be part of an HTTP header name. */
 export function isHeaderToken(name: string): boolean {
   return TOKEN.test(name);
-}
-
-/** A Unicode value as the Latin-1 string of its UTF-8 bytes, which is what Node puts on the wire. */
-export function headerValue(value: string): string {
-  return NON_ASCII.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
-}
-
-/** The reverse of headerValue; a value that is not valid UTF-8 is kept as received. */
-export function fromHeaderValue(value: string): string {
-  if (!HIGH_BYTES.test(value)) return value;
-  const decoded = Buffer.from(value, 'latin1').toString('utf8');
-  return decoded.includes('\ufffd') ? value : decoded;
-}
-
-/** The hub percent-encodes property names that are not HTTP tokens; '%' is not one, so this is exact. */
-export function fromHeaderName(name: string): string {
-  try {
-    return decodeURIComponent(name);
-  } catch {
-    return name;
-  }
 }
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: text bodies have no control characters but TAB, CR, LF

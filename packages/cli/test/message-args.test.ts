@@ -137,7 +137,10 @@ describe('message send', () => {
   });
 
   test('a device id is required and at most one body', async () => {
-    await usageError(() => parseSendArgs([], io()), /ferry message send needs a device id/);
+    await usageError(
+      () => parseSendArgs([], io()),
+      /^message send needs a device id \(run `ferry message --help` for usage\)$/,
+    );
     await usageError(() => parseSendArgs(['d', 'a', 'b'], io()), /unexpected argument b/);
   });
 });
@@ -158,8 +161,8 @@ describe('message receive, settle, purge and feedback', () => {
   test('settle commands need the device id and the lock token', () => {
     const parsed = parseSettleArgs('reject', ['dev', 'tok-1']);
     assert.deepEqual([parsed.deviceId, parsed.lockToken], ['dev', 'tok-1']);
-    assert.throws(() => parseSettleArgs('complete', ['dev']), /ferry message complete needs the lock token/);
-    assert.throws(() => parseSettleArgs('abandon', []), /ferry message abandon needs a device id/);
+    assert.throws(() => parseSettleArgs('complete', ['dev']), /message complete needs the lock token/);
+    assert.throws(() => parseSettleArgs('abandon', []), /message abandon needs a device id/);
   });
 
   test('purge takes one device id', () => {
@@ -198,10 +201,11 @@ describe('through the dispatcher', () => {
     const send = await ferry(['message', 'send', 'd', 'x', '--mesage-id', 'm']);
     assert.equal(send.code, 2);
     assert.match(send.stderr, /^ferry: unknown option --mesage-id — did you mean --message-id\?/);
-    assert.match(send.stderr, /Usage: ferry message send <deviceId>/);
+    assert.match(send.stderr, /\(run `ferry message --help` for usage\)$/);
+    assert.doesNotMatch(send.stderr, /Usage:/, 'one line, not the whole usage');
     const feedback = await ferry(['feedback', '--no-compete']);
     assert.match(feedback.stderr, /unknown option --no-compete — did you mean --no-complete\?/);
-    assert.match(feedback.stderr, /Usage: ferry feedback/);
+    assert.match(feedback.stderr, /run `ferry feedback --help`/);
   });
 
   test('unknown message commands suggest the nearest', async () => {

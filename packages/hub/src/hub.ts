@@ -36,6 +36,7 @@ import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { WorkerStore } from './store/sqlite/worker-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
 import type { Store } from './store/types.js';
 import { ensureTlsMaterial } from './tls/material.js';
@@ -53,11 +54,12 @@ interface Parts {
   operations?: OperationsListener;
 }
 
-function openStore(config: Readonly<HubConfig>): Store {
+async function openStore(config: Readonly<HubConfig>): Promise<Store> {
   if (config.store.kind === 'postgres') {
     throw new FerryError('NotImplemented', 'store.kind "postgres" is not available yet; use "sqlite"');
   }
-  return new SqliteStore({ path: sqlitePath(config), synchronous: config.store.synchronous });
+  const options = { path: sqlitePath(config), synchronous: config.store.synchronous };
+  return config.store.worker ? WorkerStore.open(options) : new SqliteStore(options);
 }
 
 /** The console's files when console.enabled; a hub without a built console still starts (and says so). */
@@ -154,7 +156,7 @@ export class Hub {
       }
       // Storage faults (disk full, I/O errors) become ServerBusy answers, one log line, /ready 503.
       storage = new StorageHealth(logger.child({ component: 'storage' }), metrics.registry);
-      parts.store = guardStore(openStore(config), storage);
+      parts.store = guardStore(await openStore(config), storage);
       parts.engine = new Engine({
         store: parts.store,
         clock,

@@ -1,4 +1,6 @@
 /** @ferry/hub: the server. The CLI and tests start it through Hub; everything else is internal. */
+
+export { suggestClosest } from '@ferry/common';
 export type { Authenticator, Operation, Permission, Principal } from './auth/types.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.js';
 export {
@@ -10,7 +12,6 @@ export {
   parseIsoDuration,
   readConfigFile,
 } from './config/index.js';
-export { closest as suggestClosest } from './config/suggest.js';
 export type * from './config/types.js';
 export {
   DB_FILE,

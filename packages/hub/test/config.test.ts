@@ -215,6 +215,19 @@ describe('ranges and types', () => {
       synchronous: 'FULL',
     });
   });
+
+  test('store.worker puts SQLite in a worker thread when true', () => {
+    assert.deepEqual(parseConfig({ env: { FERRY_STORE_WORKER: 'true' } }).store, {
+      kind: 'sqlite',
+      synchronous: 'FULL',
+      worker: true,
+    });
+    assert.deepEqual(parseConfig({ file: { store: { worker: false } } }).store, {
+      kind: 'sqlite',
+      synchronous: 'FULL',
+    });
+    configError(() => parseConfig({ file: { store: { worker: 'yes' } } }), 'store.worker');
+  });
 });
 
 describe('durations', () => {

@@ -91,6 +91,24 @@ test('a restart on the same data dir keeps the policy keys and the devices', asy
   }
 });
 
+test('store.worker: a hub with SQLite in a worker thread keeps its devices across a restart', async () => {
+  const base = config();
+  const cfg = parseConfig({
+    flags: { dataDir: base.dataDir, hosts: [ADDRESS], bind: ADDRESS, ports: base.ports, observability: { port: 0 } },
+    file: { store: { worker: true } },
+  });
+  assert.equal(cfg.store.kind === 'sqlite' && cfg.store.worker, true);
+  for (let round = 0; round < 2; round++) {
+    const hub = await Hub.start(cfg, { logger });
+    try {
+      if (round === 0) assert.equal((await registryCall(hub, 'PUT', '/devices/w', { deviceId: 'w' })).status, 200);
+      assert.equal((await registryCall(hub, 'GET', '/devices/w')).status, 200);
+    } finally {
+      await hub.stop();
+    }
+  }
+});
+
 test('a bind failure tears down what was started, so the same data dir starts afterwards', async () => {
   const blocker = createNetServer();
   await new Promise<void>((resolve) => blocker.listen(0, ADDRESS, resolve));

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WorkerStore } from '../src/store/sqlite/worker-store.js';
 import { runStoreContract } from './store-contract.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
@@ -15,6 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ferry-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 runStoreContract('sqlite file (WAL)', async () => new SqliteStore({ path: join(dir, `contract-${n++}.db`) }));
+runStoreContract('sqlite in a worker thread', async () => WorkerStore.open({ path: join(dir, `worker-${n++}.db`) }));
 
 describe('SqliteStore specifics', () => {
   test('a file database uses WAL and synchronous FULL by default, NORMAL when asked', async () => {
@@ -114,6 +116,30 @@ describe('SqliteStore specifics', () => {
     assert.deepEqual([again?.sequenceNumber, again?.redelivered], [m!.sequenceNumber, true]);
     await b.close();
     await a.close();
+  });
+
+  test('MQTT session writes made together keep their order; reads and device deletes see them', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const writes = [
+      store.putMqttSession({ deviceId: 'a', c2dQos: 1 }),
+      store.putMqttSession({ deviceId: 'b', c2dQos: 0 }),
+      store.deleteMqttSession('b'),
+      store.putMqttSession({ deviceId: 'a', c2dQos: null }),
+    ];
+    // A read issued meanwhile sees every write issued before it.
+    assert.deepEqual(await store.getMqttSession('a'), { deviceId: 'a', c2dQos: null });
+    await Promise.all(writes);
+    assert.equal(await store.getMqttSession('b'), undefined);
+    // A put not yet committed does not bring a session back after its device is deleted.
+    await store.insertDevice(device('c'));
+    const put = store.putMqttSession({ deviceId: 'c', c2dQos: 1 });
+    assert.equal(await store.deleteDevice('c'), true);
+    await put;
+    assert.equal(await store.getMqttSession('c'), undefined);
+    // What waits is written before close.
+    const last = store.putMqttSession({ deviceId: 'd', c2dQos: 1 });
+    await store.close();
+    await last;
   });
 
   test('misspelled or invalid options are named in the error', () => {

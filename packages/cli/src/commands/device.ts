@@ -1,18 +1,41 @@
 /** `ferry device create|show|list|delete` through the registry REST API. */
 import { formatDeviceConnectionString } from '@ferry/common';
-import { parse, str } from '../args.js';
+import type { RegistryClient } from '@ferry/service';
+import { parse, str, usageError } from '../args.js';
+import { serviceClient } from '../clients.js';
+import { explained } from '../hub-errors.js';
 import { CliError, type Io } from '../io.js';
-import { RegistryClient } from '../registry-client.js';
 import { table } from '../table.js';
-import { resolveTarget, TARGET_OPTIONS } from '../target.js';
+import { type HubTarget, resolveTarget, TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
+import { deviceReceive } from './device-receive.js';
 
 const COMMON = TARGET_OPTIONS;
 
 function needId(positionals: string[], action: string): string {
   const id = positionals[0];
-  if (!id) throw new CliError(`ferry device ${action} needs a device id\n\n${USAGE.device}`, 2);
+  if (!id) throw usageError(`device ${action} needs a device id`, USAGE.device);
   return id;
+}
+
+const REGISTRY_HINTS = {
+  IotHubUnauthorizedAccess:
+    'The connection string lacks registry rights (iothubowner, registryRead or registryReadWrite), or its key is wrong.',
+  DeviceNotFound: '`npx ferry device list` shows the devices.',
+};
+
+/** Runs a registry call, its failures explained. */
+async function withRegistry<T>(
+  target: HubTarget,
+  op: (r: RegistryClient) => Promise<T>,
+  deviceId?: string,
+): Promise<T> {
+  const service = serviceClient(target);
+  try {
+    return await explained(() => op(service.registry), target, REGISTRY_HINTS, deviceId);
+  } finally {
+    await service.close();
+  }
 }
 
 export async function device(action: string | undefined, args: string[], io: Io): Promise<number> {
@@ -21,7 +44,9 @@ export async function device(action: string | undefined, args: string[], io: Io)
       const { values, positionals } = parse(args, { ...COMMON, disabled: { type: 'boolean' } }, USAGE.device, 1);
       const id = needId(positionals, action);
       const target = await resolveTarget(values, io);
-      const created = await new RegistryClient(target).create(id, values.disabled ? 'disabled' : 'enabled');
+      const created = await withRegistry(target, (r) =>
+        r.create({ deviceId: id, status: values.disabled ? 'disabled' : 'enabled' }),
+      );
       const key = created.authentication.symmetricKey.primaryKey;
       if (!key) throw new CliError(`device ${id} was created without a symmetric key`);
       io.out(
@@ -36,7 +61,7 @@ export async function device(action: string | undefined, args: string[], io: Io)
     case 'show': {
       const { values, positionals } = parse(args, COMMON, USAGE.device, 1);
       const id = needId(positionals, action);
-      const found = await new RegistryClient(await resolveTarget(values, io)).get(id);
+      const found = await withRegistry(await resolveTarget(values, io), (r) => r.get(id), id);
       io.out(JSON.stringify(found, null, 2));
       return 0;
     }
@@ -44,8 +69,8 @@ export async function device(action: string | undefined, args: string[], io: Io)
       const { values } = parse(args, { ...COMMON, top: { type: 'string' } }, USAGE.device, 0);
       const top = str(values.top);
       if (top !== undefined && !/^\d+$/.test(top)) throw new CliError(`--top must be a whole number, got "${top}"`, 2);
-      const devices = await new RegistryClient(await resolveTarget(values, io)).list(
-        top === undefined ? undefined : Number(top),
+      const devices = await withRegistry(await resolveTarget(values, io), (r) =>
+        r.list(top === undefined ? {} : { top: Number(top) }),
       );
       if (devices.length === 0) {
         io.out('No devices yet. Create one with `npx ferry device create <id>`.');
@@ -68,16 +93,18 @@ export async function device(action: string | undefined, args: string[], io: Io)
     case 'delete': {
       const { values, positionals } = parse(args, COMMON, USAGE.device, 1);
       const id = needId(positionals, action);
-      await new RegistryClient(await resolveTarget(values, io)).delete(id);
+      await withRegistry(await resolveTarget(values, io), (r) => r.delete(id), id);
       io.out(`Deleted device ${id}.`);
       return 0;
     }
+    case 'receive':
+      return deviceReceive(args, io);
     case undefined:
     case '--help':
     case '-h':
       io.out(USAGE.device);
       return action === undefined ? 2 : 0;
     default:
-      throw new CliError(`unknown command \`ferry device ${action}\`\n\n${USAGE.device}`, 2);
+      throw usageError(`unknown command \`ferry device ${action}\``, USAGE.device);
   }
 }

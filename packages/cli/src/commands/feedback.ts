@@ -1,12 +1,14 @@
 /**
- * `ferry feedback`: what `az iot hub monitor-feedback` shows, over HTTPS. Takes one feedback
- * batch from the hub-wide feedback queue, prints its records and completes it (so the hub drops
- * it) unless --no-complete.
+ * `ferry feedback`: what `az iot hub monitor-feedback` shows. Takes one feedback batch from the
+ * hub-wide feedback queue over REST, prints its records and completes it (so the hub drops it)
+ * unless --no-complete. With --follow it stays connected (AMQP) and prints each batch as it comes.
  */
-import { type Parsed, parse, str } from '../args.js';
+import { ExponentialBackoffWithJitter, type FeedbackBatch } from '@ferry/service';
+import { type Parsed, parse, str, usageError } from '../args.js';
+import { serviceClient } from '../clients.js';
+import { explained, type Hints } from '../hub-errors.js';
 import type { Io } from '../io.js';
 import { poll } from '../poll.js';
-import { ServiceC2d } from '../service-c2d.js';
 import { resolveTarget, TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
 import { parseWait } from './message-args.js';
@@ -17,53 +19,106 @@ const OPTIONS = {
   wait: { type: 'string' },
   json: { type: 'boolean' },
   'no-complete': { type: 'boolean' },
+  follow: { type: 'boolean' },
 } as const;
+
+const HINTS: Hints = {
+  IotHubUnauthorizedAccess:
+    'Sending, purging and reading feedback need ServiceConnect: use the iothubowner or service connection string.',
+  DeviceMessageLockLost:
+    "The batch's lock expired (feedback.lockDurationMs, 60 s by default), so the hub offers it again: run `npx ferry feedback` again.",
+};
 
 export interface FeedbackArgs {
   values: Parsed['values'];
   waitMs: number;
   json: boolean;
   complete: boolean;
+  follow: boolean;
 }
 
 export function parseFeedbackArgs(args: string[]): FeedbackArgs {
   const { values } = parse(args, OPTIONS, USAGE.feedback, 0);
+  const follow = values.follow === true;
+  if (follow && values.wait !== undefined)
+    throw usageError('--follow waits for ever; leave out --wait', USAGE.feedback);
   return {
     values,
     waitMs: parseWait(str(values.wait)),
     json: values.json === true,
     complete: values['no-complete'] !== true,
+    follow,
   };
 }
 
-export async function feedback(args: string[], io: Io): Promise<number> {
-  const { values, waitMs, json, complete } = parseFeedbackArgs(args);
-  const service = new ServiceC2d(await resolveTarget(values, io));
-  const batch = await poll(() => service.receiveFeedback(), {
-    waitMs,
-    onWaiting: (left) => io.err(`Waiting for feedback (${Math.ceil(left / 1000)} s left, Ctrl+C to stop)...`),
-  });
-  if (!batch) {
-    if (json) io.out('null');
-    else {
-      io.out(
-        waitMs > 0
-          ? `No feedback within ${waitMs / 1000} s.`
-          : 'No feedback waiting. The hub batches feedback (feedback.batchDelayMs, 15 s by default); wait for it with `npx ferry feedback --wait 30`.',
-      );
-    }
-    return 0;
-  }
-  if (complete) await service.completeFeedback(batch.lockToken);
+function printBatch(io: Io, batch: FeedbackBatch, json: boolean, complete: boolean): void {
   const note = complete
     ? 'Completed the batch: the hub will not offer it again.'
     : `Left the batch locked (lock token ${batch.lockToken}); the hub offers it again when the lock expires (feedback.lockDurationMs, 60 s by default).`;
   if (json) {
-    io.out(JSON.stringify({ ...batch, completed: complete }, null, 2));
+    const { complete: _c, abandon: _a, ...fields } = batch;
+    const enqueuedTimeUtc =
+      batch.enqueuedTimeUtc === undefined ? undefined : new Date(batch.enqueuedTimeUtc).toISOString();
+    io.out(JSON.stringify({ ...fields, enqueuedTimeUtc, completed: complete }, null, 2));
     if (!complete) io.err(note);
-    return 0;
+    return;
   }
   io.out(formatFeedback(batch));
   io.out(note);
-  return 0;
+}
+
+async function follow(io: Io, args: FeedbackArgs): Promise<number> {
+  const target = await resolveTarget(args.values, io);
+  const service = serviceClient(target, new ExponentialBackoffWithJitter({ maxAttempts: 1000 }));
+  const stop = () => void service.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await explained(() => service.open(), target, HINTS);
+    io.err(`Waiting for feedback from ${target.cs.hostName} (Ctrl+C to stop)...`);
+    for await (const batch of service.feedback()) {
+      if (args.complete) await explained(() => batch.complete(), target, HINTS);
+      printBatch(io, batch, args.json, args.complete);
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await service.close();
+  }
+}
+
+export async function feedback(argv: string[], io: Io): Promise<number> {
+  const args = parseFeedbackArgs(argv);
+  if (args.follow) return follow(io, args);
+  const { waitMs, json, complete } = args;
+  const target = await resolveTarget(args.values, io);
+  const service = serviceClient(target);
+  try {
+    const batch = await explained(
+      () =>
+        poll(async () => (await service.receiveFeedback()) ?? undefined, {
+          waitMs,
+          onWaiting: (left) => io.err(`Waiting for feedback (${Math.ceil(left / 1000)} s left, Ctrl+C to stop)...`),
+        }),
+      target,
+      HINTS,
+    );
+    if (!batch) {
+      if (json) io.out('null');
+      else {
+        io.out(
+          waitMs > 0
+            ? `No feedback within ${waitMs / 1000} s.`
+            : 'No feedback waiting. The hub batches feedback (feedback.batchDelayMs, 15 s by default); wait for it with `npx ferry feedback --wait 30`, or follow it with `npx ferry feedback --follow`.',
+        );
+      }
+      return 0;
+    }
+    if (complete) await explained(() => batch.complete(), target, HINTS);
+    printBatch(io, batch, json, complete);
+    return 0;
+  } finally {
+    await service.close();
+  }
 }

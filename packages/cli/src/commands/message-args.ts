@@ -3,15 +3,25 @@
  * hub, so a typo costs no request and the error names the flag.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ACK_VALUES, type Ack } from '@ferry/common';
-import { suggestClosest } from '@ferry/hub';
-import { type Parsed, parse, str } from '../args.js';
-import type { Settlement } from '../device-c2d.js';
+import { ACK_VALUES, type Ack, suggestClosest } from '@ferry/common';
+import type { Settlement } from '@ferry/device';
+import { type Parsed, parse, str, usageError as usageLine } from '../args.js';
 import { CliError, type Io } from '../io.js';
-import type { SendRequest } from '../service-c2d.js';
 import { TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
 import { fitsHeader, isHeaderToken } from '../wire-text.js';
+
+export interface SendRequest {
+  body: Buffer;
+  messageId?: string;
+  correlationId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  ack?: Ack;
+  /** ISO 8601, passed to the hub as given (it checks the range). */
+  expiry?: string;
+  properties: Record<string, string>;
+}
 
 export interface SendArgs {
   values: Parsed['values'];
@@ -50,12 +60,12 @@ const RECEIVE_OPTIONS = {
 } as const;
 
 function usageError(text: string): CliError {
-  return new CliError(`${text}\n\n${USAGE.message}`, 2);
+  return usageLine(text, USAGE.message);
 }
 
 export function needDeviceId(positionals: string[], command: string): string {
   const id = positionals[0];
-  if (!id) throw usageError(`ferry message ${command} needs a device id`);
+  if (!id) throw usageError(`message ${command} needs a device id`);
   return id;
 }
 
@@ -167,7 +177,7 @@ export function parseSettleArgs(
   const { values, positionals } = parse(args, TARGET_OPTIONS, USAGE.message, 2);
   const deviceId = needDeviceId(positionals, how);
   const lockToken = positionals[1];
-  if (!lockToken) throw usageError(`ferry message ${how} needs the lock token that \`ferry message receive\` printed`);
+  if (!lockToken) throw usageError(`message ${how} needs the lock token that \`ferry message receive\` printed`);
   return { values, deviceId, lockToken };
 }
 

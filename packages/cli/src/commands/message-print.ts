@@ -1,10 +1,15 @@
 /** How `ferry message receive` and `ferry feedback` show what they got: readable, or JSON for scripts. */
-import type { ReceivedMessage, Settlement } from '../device-c2d.js';
-import type { ReceivedFeedback } from '../service-c2d.js';
+import type { ReceivedMessage as SdkMessage, Settlement } from '@ferry/device';
+import type { FeedbackBatch } from '@ferry/service';
 import { table } from '../table.js';
 import { bodyText, shellArg } from '../wire-text.js';
 
+/** A message as the device SDK gives it, and whose it is. */
+export type ReceivedMessage = SdkMessage & { deviceId: string };
+
 const LABEL_WIDTH = 17;
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 function field(label: string, value: string): string {
   const [first, ...rest] = value.split('\n');
@@ -19,10 +24,10 @@ export function formatMessage(m: ReceivedMessage): string {
     `Message for ${m.deviceId}`,
     field('message id', m.messageId ?? '(none)'),
     field('correlation id', m.correlationId ?? '(none)'),
-    field('ack', m.ack),
-    field('expiry', m.expiryTimeUtc ?? '(none)'),
-    field('enqueued', m.enqueuedTimeUtc ?? '(unknown)'),
-    field('delivery count', String(m.deliveryCount)),
+    field('ack', m.ack ?? 'none'),
+    field('expiry', iso(m.expiryTimeUtc) ?? '(none)'),
+    field('enqueued', iso(m.enqueuedTimeUtc) ?? '(unknown)'),
+    field('delivery count', String(m.deliveryCount ?? 0)),
   ];
   if (m.sequenceNumber !== undefined) lines.push(field('sequence number', String(m.sequenceNumber)));
   if (m.userId !== undefined) lines.push(field('user id', m.userId));
@@ -39,7 +44,16 @@ export function formatMessage(m: ReceivedMessage): string {
 export function messageJson(m: ReceivedMessage, settled: Settlement | undefined): Record<string, unknown> {
   const body = bodyText(m.body);
   const { body: _raw, ...fields } = m;
-  return { ...fields, body: body.text, bodyEncoding: body.encoding, settled: settled ?? null };
+  return {
+    ...fields,
+    ack: m.ack ?? 'none',
+    deliveryCount: m.deliveryCount ?? 0,
+    expiryTimeUtc: iso(m.expiryTimeUtc),
+    enqueuedTimeUtc: iso(m.enqueuedTimeUtc),
+    body: body.text,
+    bodyEncoding: body.encoding,
+    settled: settled ?? null,
+  };
 }
 
 /** What became of the message, and how to settle it when it was left locked. */
@@ -50,7 +64,7 @@ export function settlementNote(m: ReceivedMessage, settled: Settlement | undefin
     case 'reject':
       return 'Rejected: dead-lettered, never delivered again.';
     case 'abandon':
-      return `Abandoned: back in the queue, offered again with delivery count ${m.deliveryCount + 1}.`;
+      return `Abandoned: back in the queue, offered again with delivery count ${(m.deliveryCount ?? 0) + 1}.`;
     default: {
       const args = `${shellArg(m.deviceId)} ${m.lockToken}`;
       return [
@@ -64,12 +78,11 @@ export function settlementNote(m: ReceivedMessage, settled: Settlement | undefin
   }
 }
 
-export function formatFeedback(batch: ReceivedFeedback): string {
+export function formatFeedback(batch: Pick<FeedbackBatch, 'records' | 'enqueuedTimeUtc'>): string {
   const n = batch.records.length;
-  const about = [
-    batch.enqueuedTimeUtc ? `enqueued ${batch.enqueuedTimeUtc}` : undefined,
-    batch.deliveryCount === undefined ? undefined : `delivery count ${batch.deliveryCount}`,
-  ].filter((s) => s !== undefined);
+  const about = [batch.enqueuedTimeUtc ? `enqueued ${iso(batch.enqueuedTimeUtc)}` : undefined].filter(
+    (s) => s !== undefined,
+  );
   const rows = batch.records.map((r) => [
     r.originalMessageId,
     r.deviceId,

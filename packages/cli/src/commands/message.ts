@@ -1,14 +1,16 @@
 /**
  * `ferry message send|receive|complete|reject|abandon|purge`: what `az iot device c2d-message`
- * does, over HTTPS. send and purge are the service (ServiceConnect); receive and the settle
- * commands act as the device with its own key, read from the registry.
+ * does. send goes over AMQP and purge over REST as the service (ServiceConnect); receive and
+ * the settle commands act as the device over HTTPS with its own key, read from the registry.
  */
-import { suggestClosest } from '@ferry/hub';
-import { DeviceC2d, type Settlement } from '../device-c2d.js';
-import { CliError, type Io } from '../io.js';
+import { suggestClosest } from '@ferry/common';
+import type { Settlement } from '@ferry/device';
+import { usageError } from '../args.js';
+import { deviceClient, serviceClient } from '../clients.js';
+import { explained, type Hints } from '../hub-errors.js';
+import type { Io } from '../io.js';
 import { poll } from '../poll.js';
-import { ServiceC2d } from '../service-c2d.js';
-import { resolveTarget } from '../target.js';
+import { type HubTarget, resolveTarget } from '../target.js';
 import { USAGE } from '../usage.js';
 import { shellArg } from '../wire-text.js';
 import { parsePurgeArgs, parseReceiveArgs, parseSendArgs, parseSettleArgs } from './message-args.js';
@@ -17,57 +19,120 @@ import { formatMessage, messageJson, settlementNote } from './message-print.js';
 const ACTIONS = ['send', 'receive', 'complete', 'reject', 'abandon', 'purge'];
 const PAST: Record<Settlement, string> = { complete: 'Completed', reject: 'Rejected', abandon: 'Abandoned' };
 
+const SERVICE_HINTS: Hints = {
+  IotHubUnauthorizedAccess:
+    'Sending, purging and reading feedback need ServiceConnect: use the iothubowner or service connection string.',
+};
+
+function sendHints(deviceId: string): Hints {
+  const id = shellArg(deviceId);
+  return {
+    ...SERVICE_HINTS,
+    DeviceMaximumQueueDepthExceeded: `The queue is full (c2d.maxQueueDepth, 50 by default, locked messages included): let the device take messages (\`npx ferry message receive ${id} --complete\`) or purge with \`npx ferry message purge ${id}\`.`,
+    MessageTooLarge:
+      'The limit is c2d.maxMessageSize (64 KiB by default), counting the body, the message id and the properties.',
+    InvalidMessageExpiryTime:
+      'Give an --expiry in the future and at most c2d.maxTtl (2 days by default) away, or a --ttl in seconds.',
+  };
+}
+
+function deviceSideHints(deviceId: string): Hints {
+  const id = shellArg(deviceId);
+  return {
+    DeviceMessageLockLost: `The lock expired (c2d.lockTimeoutMs, 60 s by default) or the message was settled already; receive it again with \`npx ferry message receive ${id}\`.`,
+    IotHubUnauthorizedAccess: `The device's key was refused; is the device disabled? (\`npx ferry device show ${id}\`)`,
+  };
+}
+
 async function send(args: string[], io: Io): Promise<number> {
   const { values, deviceId, request } = await parseSendArgs(args, io);
-  const messageId = await new ServiceC2d(await resolveTarget(values, io)).send(deviceId, request);
-  io.out(messageId);
-  return 0;
+  const target = await resolveTarget(values, io);
+  const service = serviceClient(target);
+  try {
+    const { expiry, ...rest } = request;
+    const { messageId } = await explained(
+      () => service.send(deviceId, { ...rest, ...(expiry !== undefined ? { expiry: Date.parse(expiry) } : {}) }),
+      target,
+      sendHints(deviceId),
+      deviceId,
+    );
+    io.out(messageId);
+    return 0;
+  } finally {
+    await service.close();
+  }
+}
+
+async function asDevice<T>(
+  target: HubTarget,
+  deviceId: string,
+  op: (d: Awaited<ReturnType<typeof deviceClient>>) => Promise<T>,
+): Promise<T> {
+  const device = await deviceClient(target, deviceId, 'https');
+  try {
+    return await explained(() => op(device), target, deviceSideHints(deviceId), deviceId);
+  } finally {
+    await device.close();
+  }
 }
 
 async function receive(args: string[], io: Io): Promise<number> {
   const { values, deviceId, settle, waitMs, json } = parseReceiveArgs(args);
-  const device = await DeviceC2d.open(await resolveTarget(values, io), deviceId);
-  const message = await poll(() => device.receive(), {
-    waitMs,
-    onWaiting: (left) =>
-      io.err(`Waiting for a message for ${deviceId} (${Math.ceil(left / 1000)} s left, Ctrl+C to stop)...`),
-  });
-  if (!message) {
-    if (json) io.out('null');
-    else {
-      io.out(
-        waitMs > 0
-          ? `No message for ${deviceId} within ${waitMs / 1000} s.`
-          : `No message for ${deviceId} right now. Wait for one with \`npx ferry message receive ${shellArg(deviceId)} --wait 30\`.`,
-      );
+  const target = await resolveTarget(values, io);
+  return asDevice(target, deviceId, async (device) => {
+    const got = await poll(async () => (await device.receive()) ?? undefined, {
+      waitMs,
+      onWaiting: (left) =>
+        io.err(`Waiting for a message for ${deviceId} (${Math.ceil(left / 1000)} s left, Ctrl+C to stop)...`),
+    });
+    if (!got) {
+      if (json) io.out('null');
+      else {
+        io.out(
+          waitMs > 0
+            ? `No message for ${deviceId} within ${waitMs / 1000} s.`
+            : `No message for ${deviceId} right now. Wait for one with \`npx ferry message receive ${shellArg(deviceId)} --wait 30\`.`,
+        );
+      }
+      return 0;
     }
+    const message = { ...got, deviceId };
+    if (json) {
+      if (settle) await device[settle](got);
+      io.out(JSON.stringify(messageJson(message, settle), null, 2));
+      if (!settle) io.err(settlementNote(message, undefined));
+      return 0;
+    }
+    io.out(formatMessage(message));
+    if (settle) await device[settle](got);
+    io.out(settlementNote(message, settle));
     return 0;
-  }
-  if (json) {
-    if (settle) await device.settle(message.lockToken, settle);
-    io.out(JSON.stringify(messageJson(message, settle), null, 2));
-    if (!settle) io.err(settlementNote(message, undefined));
-    return 0;
-  }
-  io.out(formatMessage(message));
-  if (settle) await device.settle(message.lockToken, settle);
-  io.out(settlementNote(message, settle));
-  return 0;
+  });
 }
 
 async function settleCommand(how: Settlement, args: string[], io: Io): Promise<number> {
   const { values, deviceId, lockToken } = parseSettleArgs(how, args);
-  const device = await DeviceC2d.open(await resolveTarget(values, io), deviceId);
-  await device.settle(lockToken, how);
+  await asDevice(await resolveTarget(values, io), deviceId, (device) => device[how](lockToken));
   io.out(`${PAST[how]} the message of ${deviceId} with lock token ${lockToken}.`);
   return 0;
 }
 
 async function purge(args: string[], io: Io): Promise<number> {
   const { values, deviceId } = parsePurgeArgs(args);
-  const n = await new ServiceC2d(await resolveTarget(values, io)).purge(deviceId);
-  io.out(`Purged ${n} message${n === 1 ? '' : 's'} from the queue of ${deviceId}.`);
-  return 0;
+  const target = await resolveTarget(values, io);
+  const service = serviceClient(target);
+  try {
+    const { totalMessagesPurged: n } = await explained(
+      () => service.purgeMessageQueue(deviceId),
+      target,
+      SERVICE_HINTS,
+      deviceId,
+    );
+    io.out(`Purged ${n} message${n === 1 ? '' : 's'} from the queue of ${deviceId}.`);
+    return 0;
+  } finally {
+    await service.close();
+  }
 }
 
 export async function message(action: string | undefined, args: string[], io: Io): Promise<number> {
@@ -89,9 +154,9 @@ export async function message(action: string | undefined, args: string[], io: Io
       return action === undefined ? 2 : 0;
     default: {
       const guess = suggestClosest(action, ACTIONS);
-      throw new CliError(
-        `unknown command \`ferry message ${action}\`${guess ? ` — did you mean \`ferry message ${guess}\`?` : ''}\n\n${USAGE.message}`,
-        2,
+      throw usageError(
+        `unknown command \`ferry message ${action}\`${guess ? ` — did you mean \`ferry message ${guess}\`?` : ''}`,
+        USAGE.message,
       );
     }
   }

@@ -181,7 +181,10 @@ function storeOf(values: Values): StoreConfig {
   if (values.get('store.kind') === 'postgres') return { kind: 'postgres', url: values.get('store.url') as string };
   const path = values.get('store.path') as string | undefined;
   const synchronous = values.get('store.synchronous') as 'FULL' | 'NORMAL';
-  return path === undefined ? { kind: 'sqlite', synchronous } : { kind: 'sqlite', path, synchronous };
+  const sqlite =
+    path === undefined ? { kind: 'sqlite' as const, synchronous } : { kind: 'sqlite' as const, path, synchronous };
+  // store.worker: SQLite in a worker thread (WorkerStore); off unless asked.
+  return values.get('store.worker') === true ? { ...sqlite, worker: true } : sqlite;
 }
 
 /**

@@ -39,6 +39,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'store.kind': enumOf('sqlite', 'postgres'),
   'store.path': string,
   'store.synchronous': enumOf('FULL', 'NORMAL'),
+  'store.worker': bool,
   'store.url': string,
   'c2d.defaultTtlMs': duration(1, 365 * DAY),
   'c2d.maxTtlMs': duration(1, 365 * DAY),

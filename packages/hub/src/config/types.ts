@@ -28,7 +28,12 @@ export interface TlsConfig {
 }
 
 export type StoreConfig =
-  | { kind: 'sqlite' /** default `${dataDir}/ferry.db` */; path?: string; synchronous: 'FULL' | 'NORMAL' }
+  | {
+      kind: 'sqlite' /** default `${dataDir}/ferry.db` */;
+      path?: string;
+      synchronous: 'FULL' | 'NORMAL';
+      worker?: boolean;
+    }
   | { kind: 'postgres'; url: string };
 
 export interface ConnectionLimits {

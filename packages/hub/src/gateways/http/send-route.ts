@@ -5,62 +5,16 @@
  * Documented in ./README.md.
  */
 import type { IncomingMessage } from 'node:http';
-import { ACK_VALUES, type Ack, FerryError, type OutgoingMessage } from '@ferry/common';
+import { headerReader, messageFromSendHeaders, type OutgoingMessage } from '@ferry/common';
 import { readBody } from './body.js';
-import { header } from './headers.js';
 import { parseIsoDateTime } from './iso-date.js';
 import { sendNoContent } from './respond.js';
 import type { Route } from './router.js';
 
-const APP_PREFIX = 'iothub-app-';
-
-function nonEmpty(v: string | undefined): string | undefined {
-  return v === undefined || v === '' ? undefined : v;
-}
-
-/** Everything but the body, from the request headers. Throws ArgumentInvalid on a bad ack or expiry. */
+/** Everything but the body, from the request headers (the mapping in @ferry/common). Throws ArgumentInvalid on a bad ack or expiry. */
 export function messageFromHeaders(req: IncomingMessage): Omit<OutgoingMessage, 'body'> {
-  const ackText = nonEmpty(header(req, 'iothub-ack'));
-  let ack: Ack | undefined;
-  if (ackText !== undefined) {
-    ack = ACK_VALUES.find((a) => a === ackText);
-    if (!ack)
-      throw new FerryError(
-        'ArgumentInvalid',
-        `iothub-ack must be one of ${ACK_VALUES.join(', ')}; got "${ackText.slice(0, 40)}"`,
-      );
-  }
-  const expiryText = nonEmpty(header(req, 'iothub-expiry'));
-  let expiryTimeUtc: number | undefined;
-  if (expiryText !== undefined) {
-    expiryTimeUtc = parseIsoDateTime(expiryText);
-    if (expiryTimeUtc === undefined) {
-      throw new FerryError(
-        'ArgumentInvalid',
-        `iothub-expiry must be an ISO 8601 date-time; got "${expiryText.slice(0, 40)}"`,
-      );
-    }
-  }
-  const properties: Record<string, string> = {};
-  for (const name of Object.keys(req.headers)) {
-    if (!name.startsWith(APP_PREFIX)) continue;
-    // Node lower-cases header names; they are kept as received.
-    const key = name.slice(APP_PREFIX.length);
-    if (key === '')
-      throw new FerryError('ArgumentInvalid', 'An iothub-app- header needs a property name after the prefix');
-    properties[key] = header(req, name) ?? '';
-  }
-  return {
-    // Issue 13: no id is made up for the sender (decision 5: a message may have none).
-    messageId: nonEmpty(header(req, 'iothub-messageid')),
-    correlationId: nonEmpty(header(req, 'iothub-correlationid')),
-    userId: nonEmpty(header(req, 'iothub-userid')),
-    contentType: nonEmpty(header(req, 'content-type')),
-    contentEncoding: nonEmpty(header(req, 'content-encoding')),
-    ack,
-    expiryTimeUtc,
-    properties,
-  };
+  // Issue 13: no id is made up for the sender (decision 5: a message may have none).
+  return messageFromSendHeaders(Object.keys(req.headers), headerReader(req.headers), parseIsoDateTime);
 }
 
 export const sendRoute: Route = {

@@ -25,6 +25,7 @@ import { InspectionQueries } from './inspection-queries.js';
 import { MessageQueue } from './message-queue.js';
 import { migrate } from './migrations.js';
 import { RegistryTables } from './registry-tables.js';
+import { SessionWrites } from './session-writes.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for tests. */
@@ -49,6 +50,7 @@ export class SqliteStore implements Store {
   private readonly dataVersion: () => number;
   private lastDataVersion = -1;
   private readonly ensureAll: (policies: PolicyRecord[]) => void;
+  private readonly sessionWrites: SessionWrites;
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
   commitCount = 0;
 
@@ -103,6 +105,7 @@ export class SqliteStore implements Store {
     const version = this.db.prepare<[], { data_version: number }>('PRAGMA data_version');
     this.dataVersion = () => version.get()!.data_version;
     this.ensureAll = this.db.transaction((policies: PolicyRecord[]) => this.registry.ensurePolicies(policies));
+    this.sessionWrites = new SessionWrites(this.db, this.registry);
   }
 
   async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
@@ -193,6 +196,8 @@ export class SqliteStore implements Store {
   }
 
   async deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
+    // A session write issued before must not bring the session back after the device is gone.
+    this.sessionWrites.flush();
     return this.registry.deleteDevice(deviceId, expectedEtag ?? null);
   }
 
@@ -209,15 +214,16 @@ export class SqliteStore implements Store {
   }
 
   async getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
+    this.sessionWrites.flush();
     return this.registry.getMqttSession(deviceId);
   }
 
-  async putMqttSession(session: MqttSessionRecord): Promise<void> {
-    this.registry.putMqttSession(session);
+  putMqttSession(session: MqttSessionRecord): Promise<void> {
+    return this.sessionWrites.submit({ put: { ...session } });
   }
 
-  async deleteMqttSession(deviceId: string): Promise<void> {
-    this.registry.deleteMqttSession(deviceId);
+  deleteMqttSession(deviceId: string): Promise<void> {
+    return this.sessionWrites.submit({ remove: deviceId });
   }
 
   async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
@@ -233,6 +239,8 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    this.sessionWrites.flush();
+    this.db.close();
   }
 }

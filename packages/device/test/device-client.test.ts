@@ -1,0 +1,113 @@
+/**
+ * DeviceClient over a fake transport: receive() waits, times out to null, survives a lost
+ * connection (the client reconnects and subscribes again by itself), and fails with the
+ * permanent error that stopped the reconnects; AMQP credit follows what is waited for.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { FerryError } from '@ferry/common';
+import { ExponentialBackoffWithJitter } from '@ferry/common/client';
+import { type ConnectionState, DeviceClient } from '../src/device-client.js';
+import type { DeviceTransport, ReceivedMessage, TransportEvents } from '../src/transport.js';
+
+class FakeTransport implements DeviceTransport {
+  connects = 0;
+  events: TransportEvents | undefined;
+  credit: number[] = [];
+  settled: string[] = [];
+  /** Errors the next connects fail with, in order. */
+  failures: FerryError[] = [];
+
+  async connect(events: TransportEvents): Promise<void> {
+    this.connects++;
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.events = events;
+  }
+  wanted(n: number): void {
+    this.credit.push(n);
+  }
+  async settle(lockToken: string): Promise<void> {
+    this.settled.push(lockToken);
+  }
+  async renewToken(): Promise<boolean> {
+    return true;
+  }
+  async close(): Promise<void> {}
+  push(id: string): void {
+    const m: ReceivedMessage = { messageId: id, lockToken: `lock-${id}`, properties: {}, body: Buffer.from(id) };
+    this.events!.message(m);
+  }
+}
+
+const fastRetry = new ExponentialBackoffWithJitter({ minDelayMs: 1, maxDelayMs: 5, maxAttempts: 5 });
+
+function client(): { fake: FakeTransport; device: DeviceClient; states: ConnectionState[] } {
+  const fake = new FakeTransport();
+  const device = DeviceClient.fromTransport('dev1', fake, { retry: fastRetry });
+  const states: ConnectionState[] = [];
+  device.on('state', (s) => states.push(s));
+  return { fake, device, states };
+}
+
+const busy = () => new FerryError('ServiceUnavailable', 'socket closed');
+
+describe('DeviceClient', () => {
+  test('receive() waits for the next message and asks the transport for exactly that one', async () => {
+    const { fake, device } = client();
+    await device.open();
+    const pending = device.receive({ timeoutMs: 10_000 });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(fake.credit.at(-1), 1);
+    fake.push('a');
+    const m = await pending;
+    assert.equal(m?.messageId, 'a');
+    await device.complete(m!);
+    assert.deepEqual(fake.settled, ['lock-a']);
+    await device.close();
+  });
+
+  test('receive() resolves null after its time-out', async () => {
+    const { device } = client();
+    assert.equal(await device.receive({ timeoutMs: 20 }), null);
+    await device.close();
+  });
+
+  test('a receive in progress survives a lost connection: reconnect, then the message', async () => {
+    const { fake, device, states } = client();
+    await device.open();
+    const pending = device.receive({ timeoutMs: 10_000 });
+    fake.failures.push(busy(), busy());
+    fake.events!.lost(busy());
+    while (device.state !== 'connected' || fake.connects < 4) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(states, ['connecting', 'connected', 'reconnecting', 'connected']);
+    fake.push('after');
+    assert.equal((await pending)?.messageId, 'after');
+    await device.close();
+  });
+
+  test('a permanent error stops the reconnects and fails the waiting receive with it', async () => {
+    const { fake, device } = client();
+    await device.open();
+    const pending = device.receive({ timeoutMs: 10_000 });
+    const denied = new FerryError('IotHubUnauthorizedAccess', 'device disabled');
+    fake.failures.push(denied);
+    fake.events!.lost(busy());
+    await assert.rejects(pending, (e) => e === denied);
+    assert.equal(device.state, 'disconnected');
+    assert.equal(fake.connects, 2);
+    await device.close();
+  });
+
+  test('close() resolves pending receives with null and ends messages()', async () => {
+    const { device } = client();
+    await device.open();
+    const pending = device.receive({ timeoutMs: 10_000 });
+    const iterated = (async () => {
+      for await (const _ of device.messages()) assert.fail('no message was sent');
+    })();
+    await device.close();
+    assert.equal(await pending, null);
+    await iterated;
+  });
+});

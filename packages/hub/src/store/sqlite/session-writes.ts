@@ -1,0 +1,52 @@
+/**
+ * MQTT session writes of one turn of the event loop in one transaction: a burst of SUBSCRIBEs
+ * (a fleet reconnecting) costs one fsync per turn instead of one per device. Each write resolves
+ * after its transaction committed; writes keep their order; a read first commits what waits.
+ */
+import type Database from 'better-sqlite3';
+import type { MqttSessionRecord } from '../types.js';
+import type { RegistryTables } from './registry-tables.js';
+
+type Write = { put: MqttSessionRecord } | { remove: string };
+
+interface Waiting {
+  write: Write;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export class SessionWrites {
+  private waiting: Waiting[] = [];
+  private readonly writeAll: (writes: readonly Write[]) => void;
+
+  constructor(db: Database.Database, registry: RegistryTables) {
+    this.writeAll = db.transaction((writes: readonly Write[]) => {
+      for (const w of writes) {
+        if ('put' in w) registry.putMqttSession(w.put);
+        else registry.deleteMqttSession(w.remove);
+      }
+    });
+  }
+
+  submit(write: Write): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ write, resolve, reject });
+      // setImmediate: the I/O callbacks of this turn add theirs first.
+      if (this.waiting.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  /** Commits what waits (also called before a read, so a read never misses a write issued before it). */
+  flush(): void {
+    const batch = this.waiting;
+    if (batch.length === 0) return;
+    this.waiting = [];
+    try {
+      this.writeAll(batch.map((w) => w.write));
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    for (const w of batch) w.resolve();
+  }
+}

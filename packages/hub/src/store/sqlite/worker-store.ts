@@ -1,0 +1,180 @@
+/**
+ * The SQLite store in a worker thread: statement execution and the fsync of every commit happen
+ * off the main thread, so protocol I/O goes on while a group commits. Same Store contract, same
+ * durability (a commit resolves after the worker's transaction is durable); calls are answered
+ * in order. Costs a structured clone of each group and its results (bodies included).
+ *
+ * The worker runs the compiled store-worker.js; when this module runs from TypeScript sources
+ * (tests under tsx), it starts the one in dist/ (built by `tsc --build`).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type {
+  CommitResult,
+  DevicePageQuery,
+  DeviceRecord,
+  MqttSessionRecord,
+  PendingMessage,
+  PolicyRecord,
+  QueueOp,
+  QueuePolicy,
+  Store,
+} from '../types.js';
+import type { SqliteStoreOptions } from './sqlite-store.js';
+import { type Call, fromWire, type Reply, type StoreMethod, toBuffer, type WireError } from './worker-wire.js';
+
+function workerScript(): URL {
+  const here = new URL('./store-worker.js', import.meta.url);
+  if (!import.meta.url.endsWith('.ts')) return here;
+  const built = new URL(here.href.replace('/src/store/sqlite/', '/dist/store/sqlite/'));
+  if (!existsSync(fileURLToPath(built))) {
+    throw new Error(`WorkerStore: ${fileURLToPath(built)} is missing; run \`npx tsc --build\` first`);
+  }
+  return built;
+}
+
+export class WorkerStore implements Store {
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 1;
+  private closed = false;
+  private failure: Error | undefined;
+  /** Committed transactions of commit(), as SqliteStore counts them. */
+  commitCount = 0;
+
+  private constructor(private readonly worker: Worker) {}
+
+  /** Starts the worker and opens the database there; rejects as `new SqliteStore` would throw. */
+  static async open(options: SqliteStoreOptions): Promise<WorkerStore> {
+    const worker = new Worker(workerScript(), { workerData: options });
+    const store = new WorkerStore(worker);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      worker.once('error', onError);
+      worker.once('message', (r: Reply) => {
+        worker.off('error', onError);
+        if (r.ok) resolve();
+        else {
+          void worker.terminate();
+          reject(fromWire(r.error));
+        }
+      });
+    });
+    worker.on('message', (r: Reply) => store.answered(r));
+    worker.on('error', (err) => store.fail(err));
+    worker.on('exit', (code) => store.fail(new Error(`the store worker exited (code ${code})`)));
+    return store;
+  }
+
+  async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
+    const r = (await this.call('commit', [ops, now, policy])) as CommitResult;
+    if (ops.length) this.commitCount++;
+    r.results = r.results.map((x) => {
+      if (x.ok && 'deliveries' in x) for (const d of x.deliveries) d.body = toBuffer(d.body) as Buffer;
+      return !x.ok && x.error === 'ServerError' ? { ...x, cause: fromWire(x.cause as WireError) } : x;
+    });
+    return r;
+  }
+
+  nextDeadline(policy: QueuePolicy): Promise<number | null> {
+    return this.call('nextDeadline', [policy]) as Promise<number | null>;
+  }
+
+  queueDepth(deviceId: string, now: number): Promise<number> {
+    return this.call('queueDepth', [deviceId, now]) as Promise<number>;
+  }
+
+  insertDevice(device: DeviceRecord): Promise<boolean> {
+    return this.call('insertDevice', [device]) as Promise<boolean>;
+  }
+
+  replaceDevice(device: DeviceRecord, expectedEtag?: string): Promise<boolean> {
+    return this.call('replaceDevice', [device, expectedEtag]) as Promise<boolean>;
+  }
+
+  getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
+    return this.call('getDevice', [deviceId]) as Promise<DeviceRecord | undefined>;
+  }
+
+  listDevices(limit: number): Promise<DeviceRecord[]> {
+    return this.call('listDevices', [limit]) as Promise<DeviceRecord[]>;
+  }
+
+  deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
+    return this.call('deleteDevice', [deviceId, expectedEtag]) as Promise<boolean>;
+  }
+
+  countDevices(): Promise<{ total: number; enabled: number; disabled: number }> {
+    return this.call('countDevices', []) as Promise<{ total: number; enabled: number; disabled: number }>;
+  }
+
+  getPolicies(): Promise<PolicyRecord[]> {
+    return this.call('getPolicies', []) as Promise<PolicyRecord[]>;
+  }
+
+  async ensurePolicies(policies: PolicyRecord[]): Promise<void> {
+    await this.call('ensurePolicies', [policies]);
+  }
+
+  getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
+    return this.call('getMqttSession', [deviceId]) as Promise<MqttSessionRecord | undefined>;
+  }
+
+  async putMqttSession(session: MqttSessionRecord): Promise<void> {
+    await this.call('putMqttSession', [session]);
+  }
+
+  async deleteMqttSession(deviceId: string): Promise<void> {
+    await this.call('deleteMqttSession', [deviceId]);
+  }
+
+  listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
+    return this.call('listDevicePage', [query]) as Promise<DeviceRecord[]>;
+  }
+
+  async peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
+    const messages = (await this.call('peekMessages', [deviceId, now, limit])) as PendingMessage[];
+    for (const m of messages) m.body = toBuffer(m.body) as Buffer;
+    return messages;
+  }
+
+  queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
+    return this.call('queueTotals', [now]) as Promise<{ enqueued: number; invisible: number }>;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.call('close', []);
+    } finally {
+      this.closed = true;
+      await this.worker.terminate();
+    }
+  }
+
+  private call(method: StoreMethod, args: unknown[]): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ id, method, args } satisfies Call);
+    });
+  }
+
+  private answered(r: Reply): void {
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    this.pending.delete(r.id);
+    if (r.ok) p.resolve(r.value);
+    else p.reject(fromWire(r.error));
+  }
+
+  /** The worker died: every call waiting and every later call fails with the reason. */
+  private fail(err: Error): void {
+    if (this.closed) return;
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * @ferry/service: a back end's side of cloud-to-device messaging with Ferry or Azure IoT Hub.
+ *
+ * ```ts
+ * const service = ServiceClient.fromConnectionString(cs, { ca });
+ * await service.send('dev1', { body: 'Cloud to device message.', ack: 'full' });
+ * for await (const batch of service.feedback()) { ...; await batch.complete(); }
+ * ```
+ */
+export { type Ack, type ErrorName, FerryError, isFerryError } from '@ferry/common';
+export {
+  type BackoffOptions,
+  ExponentialBackoffWithJitter,
+  isTransient,
+  noRetry,
+  type RetryPolicy,
+} from '@ferry/common/client';
+export type { FeedbackBatch, FeedbackRecord, FeedbackStatus } from './feedback.js';
+export { SERVICE_TRANSPORTS, type ServiceClientOptions, type ServiceTransportName } from './options.js';
+export {
+  type Device,
+  type DeviceDescription,
+  type DeviceStatus,
+  RegistryClient,
+  type RegistryStatistics,
+} from './registry.js';
+export { type SendMessage, type SendResult, ServiceClient } from './service-client.js';

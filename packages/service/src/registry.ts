@@ -1,0 +1,135 @@
+/** The device registry over REST, as azure-iothub's Registry calls it (official-sdk-wire.md D.2). */
+import { randomUUID } from 'node:crypto';
+import { FerryError } from '@ferry/common';
+import {
+  type HttpsTarget,
+  httpsCall,
+  ok,
+  type RetryPolicy,
+  realSleep,
+  type TokenSource,
+  withRetry,
+} from '@ferry/common/client';
+
+export type DeviceStatus = 'enabled' | 'disabled';
+
+/** A device as the registry returns it. */
+export interface Device {
+  deviceId: string;
+  generationId: string;
+  etag: string;
+  status: DeviceStatus;
+  statusReason: string | null;
+  connectionState: 'Connected' | 'Disconnected';
+  connectionStateUpdatedTime: string;
+  statusUpdatedTime: string;
+  lastActivityTime: string;
+  cloudToDeviceMessageCount: number;
+  authentication: {
+    type: 'sas' | 'selfSigned' | 'certificateAuthority' | 'none';
+    symmetricKey: { primaryKey: string | null; secondaryKey: string | null };
+    x509Thumbprint: { primaryThumbprint: string | null; secondaryThumbprint: string | null };
+  };
+  capabilities: { iotEdge: boolean };
+}
+
+/** What create and update take: the id, and optionally status and keys (empty keys: the hub makes them). */
+export interface DeviceDescription {
+  deviceId: string;
+  status?: DeviceStatus;
+  statusReason?: string;
+  authentication?: { type?: 'sas'; symmetricKey?: { primaryKey?: string; secondaryKey?: string } };
+}
+
+export interface RegistryStatistics {
+  totalDeviceCount: number;
+  enabledDeviceCount: number;
+  disabledDeviceCount: number;
+}
+
+export class RegistryClient {
+  constructor(
+    private readonly target: HttpsTarget,
+    private readonly tokens: TokenSource,
+    private readonly retry: RetryPolicy,
+  ) {}
+
+  private async json<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const reply = await withRetry(
+      () =>
+        httpsCall(this.target, {
+          method,
+          path,
+          authorization: this.tokens.token(),
+          headers: {
+            accept: 'application/json',
+            'request-id': randomUUID(),
+            ...(payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
+            ...headers,
+          },
+          ...(payload ? { body: payload } : {}),
+        }).then(ok),
+      this.retry,
+      realSleep,
+    );
+    return (reply.body.length > 0 ? JSON.parse(reply.body.toString('utf8')) : undefined) as T;
+  }
+
+  private static path(deviceId: string): string {
+    if (typeof deviceId !== 'string' || deviceId === '')
+      throw new FerryError('ArgumentNull', 'A device id is required');
+    return `/devices/${encodeURIComponent(deviceId)}`;
+  }
+
+  private static body(d: DeviceDescription): object {
+    return {
+      deviceId: d.deviceId,
+      status: d.status ?? 'enabled',
+      ...(d.statusReason !== undefined ? { statusReason: d.statusReason } : {}),
+      authentication: {
+        type: 'sas',
+        symmetricKey: {
+          primaryKey: d.authentication?.symmetricKey?.primaryKey ?? '',
+          secondaryKey: d.authentication?.symmetricKey?.secondaryKey ?? '',
+        },
+      },
+    };
+  }
+
+  /** Registers a device (keys made by the hub unless given). DeviceAlreadyExists when the id is taken. */
+  create(device: DeviceDescription | string): Promise<Device> {
+    const d = typeof device === 'string' ? { deviceId: device } : device;
+    return this.json('PUT', RegistryClient.path(d.deviceId), RegistryClient.body(d));
+  }
+
+  /** DeviceNotFound when there is no such device. */
+  get(deviceId: string): Promise<Device> {
+    return this.json('GET', RegistryClient.path(deviceId));
+  }
+
+  /** Every device (IoT Hub returns up to 1000 per call; `top` asks for fewer). */
+  list(options: { top?: number } = {}): Promise<Device[]> {
+    return this.json('GET', options.top === undefined ? '/devices/' : `/devices/?top=${options.top}`);
+  }
+
+  /** Replaces status and keys (If-Match "*"; empty keys keep the current ones). */
+  update(device: DeviceDescription): Promise<Device> {
+    return this.json('PUT', RegistryClient.path(device.deviceId), RegistryClient.body(device), { 'if-match': '"*"' });
+  }
+
+  /** Deletes the device and its queue. DeviceNotFound when there is no such device. */
+  async delete(deviceId: string): Promise<void> {
+    await this.json('DELETE', RegistryClient.path(deviceId), undefined, { 'if-match': '"*"' });
+  }
+
+  /** Device counts. */
+  statistics(): Promise<RegistryStatistics> {
+    return this.json('GET', '/statistics/devices');
+  }
+}
