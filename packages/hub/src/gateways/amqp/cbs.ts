@@ -121,7 +121,10 @@ export class CbsNode {
       this.deps.logger.info({ status: reply.status }, 'cbs put-token answered but the peer has no $cbs reply link');
       return;
     }
-    let correlation = request.message_id;
+    // A message-id is a ulong, uuid, binary or string; anything else a peer sent (a list, a map)
+    // is not echoed: rhea cannot encode it as a correlation-id and would throw.
+    const id: unknown = request.message_id;
+    let correlation = typeof id === 'string' || typeof id === 'number' || Buffer.isBuffer(id) ? id : undefined;
     // rhea writes a Buffer message id as a uuid; keep a binary id binary.
     if (Buffer.isBuffer(correlation) && correlation.length !== 16)
       correlation = rhea.types.wrap_binary(correlation) as unknown as Buffer;
