@@ -1,33 +1,9 @@
 /** Hub CA certificates on PostgreSQL: one statement each, so each is atomic. */
 import type pg from 'pg';
+import { CA_COLUMNS, type CaRow, caRecordOf } from '../rows.js';
 import type { CaCertificateRecord } from '../types.js';
 
-interface CaRow {
-  name: string;
-  etag: string;
-  certificate: string;
-  is_verified: boolean;
-  verification_code: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-const COLUMNS = 'name, etag, certificate, is_verified, verification_code, created_at, updated_at';
-
-function toRecord(r: CaRow): CaCertificateRecord {
-  return {
-    name: r.name,
-    etag: r.etag,
-    certificatePem: r.certificate,
-    isVerified: r.is_verified,
-    verificationCode: r.verification_code,
-    // bigint columns arrive as strings from node-postgres.
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-  };
-}
-
-/** $1..$7 in COLUMNS order. */
+/** $1..$7 in CA_COLUMNS order. */
 function values(c: CaCertificateRecord): unknown[] {
   return [c.name, c.etag, c.certificatePem, c.isVerified, c.verificationCode, c.createdAt, c.updatedAt];
 }
@@ -37,18 +13,18 @@ export class CaCertificateQueries {
 
   async list(): Promise<CaCertificateRecord[]> {
     // COLLATE "C": the same byte order as SQLite's, whatever the database's collation.
-    const r = await this.pool.query<CaRow>(`SELECT ${COLUMNS} FROM ca_certificates ORDER BY name COLLATE "C"`);
-    return r.rows.map(toRecord);
+    const r = await this.pool.query<CaRow>(`SELECT ${CA_COLUMNS} FROM ca_certificates ORDER BY name COLLATE "C"`);
+    return r.rows.map(caRecordOf);
   }
 
   async get(name: string): Promise<CaCertificateRecord | undefined> {
-    const r = await this.pool.query<CaRow>(`SELECT ${COLUMNS} FROM ca_certificates WHERE name = $1`, [name]);
-    return r.rows[0] && toRecord(r.rows[0]);
+    const r = await this.pool.query<CaRow>(`SELECT ${CA_COLUMNS} FROM ca_certificates WHERE name = $1`, [name]);
+    return r.rows[0] && caRecordOf(r.rows[0]);
   }
 
   async insert(c: CaCertificateRecord): Promise<boolean> {
     const r = await this.pool.query(
-      `INSERT INTO ca_certificates (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING`,
+      `INSERT INTO ca_certificates (${CA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING`,
       values(c),
     );
     return r.rowCount === 1;

@@ -1,43 +1,9 @@
 /** Devices, shared access policies and MQTT sessions on PostgreSQL: one statement each, so each is atomic. */
 import type pg from 'pg';
+import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf } from '../rows.js';
 import type { DeviceRecord, MqttSessionRecord, PolicyRecord } from '../types.js';
 
-interface DeviceRow {
-  device_id: string;
-  generation_id: string;
-  etag: string;
-  status: 'enabled' | 'disabled';
-  status_reason: string | null;
-  status_updated_time: string;
-  auth_type: DeviceRecord['authType'];
-  primary_key: string | null;
-  secondary_key: string | null;
-  primary_thumbprint: string | null;
-  secondary_thumbprint: string | null;
-  iot_edge: boolean;
-}
-
-const COLUMNS = `device_id, generation_id, etag, status, status_reason, status_updated_time, auth_type,
-  primary_key, secondary_key, primary_thumbprint, secondary_thumbprint, iot_edge`;
-
-function toRecord(r: DeviceRow): DeviceRecord {
-  return {
-    deviceId: r.device_id,
-    generationId: r.generation_id,
-    etag: r.etag,
-    status: r.status,
-    statusReason: r.status_reason,
-    statusUpdatedTime: r.status_updated_time,
-    authType: r.auth_type,
-    primaryKey: r.primary_key,
-    secondaryKey: r.secondary_key,
-    primaryThumbprint: r.primary_thumbprint,
-    secondaryThumbprint: r.secondary_thumbprint,
-    iotEdge: r.iot_edge,
-  };
-}
-
-/** $1..$12 in COLUMNS order. */
+/** $1..$12 in DEVICE_COLUMNS order. */
 function values(d: DeviceRecord): unknown[] {
   return [
     d.deviceId,
@@ -61,7 +27,7 @@ export class RegistryQueries {
 
   async insertDevice(d: DeviceRecord): Promise<boolean> {
     const r = await this.pool.query(
-      `INSERT INTO devices (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+      `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (device_id) DO NOTHING`,
       values(d),
     );
@@ -80,17 +46,19 @@ export class RegistryQueries {
   }
 
   async getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
-    const r = await this.pool.query<DeviceRow>(`SELECT ${COLUMNS} FROM devices WHERE device_id = $1`, [deviceId]);
-    return r.rows[0] && toRecord(r.rows[0]);
+    const r = await this.pool.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE device_id = $1`, [
+      deviceId,
+    ]);
+    return r.rows[0] && deviceRecordOf(r.rows[0]);
   }
 
   async listDevices(limit: number): Promise<DeviceRecord[]> {
     const r = await this.pool.query<DeviceRow>(
       // COLLATE "C": the same byte order as SQLite's, whatever the database's collation.
-      `SELECT ${COLUMNS} FROM devices ORDER BY device_id COLLATE "C" LIMIT $1`,
+      `SELECT ${DEVICE_COLUMNS} FROM devices ORDER BY device_id COLLATE "C" LIMIT $1`,
       [Math.max(0, Math.floor(limit))],
     );
-    return r.rows.map(toRecord);
+    return r.rows.map(deviceRecordOf);
   }
 
   /** The device, its queue, its session and its un-batched feedback go together (spec §1.9), in one statement. */

@@ -1,30 +1,7 @@
 /** Hub CA certificates on SQLite. Synchronous; the store wraps it. */
 import type Database from 'better-sqlite3';
+import { CA_COLUMNS, type CaRow, caRecordOf } from '../rows.js';
 import type { CaCertificateRecord } from '../types.js';
-
-interface CaRow {
-  name: string;
-  etag: string;
-  certificate: string;
-  is_verified: number;
-  verification_code: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-const COLUMNS = 'name, etag, certificate, is_verified, verification_code, created_at, updated_at';
-
-function toRecord(r: CaRow): CaCertificateRecord {
-  return {
-    name: r.name,
-    etag: r.etag,
-    certificatePem: r.certificate,
-    isVerified: r.is_verified === 1,
-    verificationCode: r.verification_code,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
 
 function toParams(c: CaCertificateRecord) {
   return {
@@ -46,9 +23,9 @@ export class CaCertificateTable {
   private readonly remove;
 
   constructor(db: Database.Database) {
-    this.listAll = db.prepare<[], CaRow>(`SELECT ${COLUMNS} FROM ca_certificates ORDER BY name`);
-    this.get = db.prepare<[string], CaRow>(`SELECT ${COLUMNS} FROM ca_certificates WHERE name = ?`);
-    this.insert = db.prepare(`INSERT OR IGNORE INTO ca_certificates (${COLUMNS}) VALUES (@name, @etag, @certificate,
+    this.listAll = db.prepare<[], CaRow>(`SELECT ${CA_COLUMNS} FROM ca_certificates ORDER BY name`);
+    this.get = db.prepare<[string], CaRow>(`SELECT ${CA_COLUMNS} FROM ca_certificates WHERE name = ?`);
+    this.insert = db.prepare(`INSERT OR IGNORE INTO ca_certificates (${CA_COLUMNS}) VALUES (@name, @etag, @certificate,
       @is_verified, @verification_code, @created_at, @updated_at)`);
     this.replace = db.prepare(`UPDATE ca_certificates SET etag = @etag, certificate = @certificate,
       is_verified = @is_verified, verification_code = @verification_code, created_at = @created_at,
@@ -57,12 +34,12 @@ export class CaCertificateTable {
   }
 
   list(): CaCertificateRecord[] {
-    return this.listAll.all().map(toRecord);
+    return this.listAll.all().map(caRecordOf);
   }
 
   find(name: string): CaCertificateRecord | undefined {
     const r = this.get.get(name);
-    return r && toRecord(r);
+    return r && caRecordOf(r);
   }
 
   add(c: CaCertificateRecord): boolean {

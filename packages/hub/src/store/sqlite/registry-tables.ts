@@ -1,41 +1,7 @@
 /** Devices, shared access policies and MQTT sessions on SQLite. Synchronous; the store wraps it. */
 import type Database from 'better-sqlite3';
+import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf } from '../rows.js';
 import type { DeviceRecord, DeviceWrite, MqttSessionRecord, PolicyRecord } from '../types.js';
-
-interface DeviceRow {
-  device_id: string;
-  generation_id: string;
-  etag: string;
-  status: 'enabled' | 'disabled';
-  status_reason: string | null;
-  status_updated_time: string;
-  auth_type: DeviceRecord['authType'];
-  primary_key: string | null;
-  secondary_key: string | null;
-  primary_thumbprint: string | null;
-  secondary_thumbprint: string | null;
-  iot_edge: number;
-}
-
-const DEVICE_COLUMNS = `device_id, generation_id, etag, status, status_reason, status_updated_time, auth_type,
-  primary_key, secondary_key, primary_thumbprint, secondary_thumbprint, iot_edge`;
-
-function toRecord(r: DeviceRow): DeviceRecord {
-  return {
-    deviceId: r.device_id,
-    generationId: r.generation_id,
-    etag: r.etag,
-    status: r.status,
-    statusReason: r.status_reason,
-    statusUpdatedTime: r.status_updated_time,
-    authType: r.auth_type,
-    primaryKey: r.primary_key,
-    secondaryKey: r.secondary_key,
-    primaryThumbprint: r.primary_thumbprint,
-    secondaryThumbprint: r.secondary_thumbprint,
-    iotEdge: r.iot_edge === 1,
-  };
-}
 
 function toParams(d: DeviceRecord) {
   return {
@@ -129,11 +95,11 @@ export class RegistryTables {
 
   getDevice(deviceId: string): DeviceRecord | undefined {
     const r = this.get.get(deviceId);
-    return r && toRecord(r);
+    return r && deviceRecordOf(r);
   }
 
   listDevices(limit: number): DeviceRecord[] {
-    return this.list.all(Math.max(0, Math.floor(limit))).map(toRecord);
+    return this.list.all(Math.max(0, Math.floor(limit))).map(deviceRecordOf);
   }
 
   countDevices(): { total: number; enabled: number; disabled: number } {
