@@ -4,7 +4,10 @@
  * HTTP requests (a header byte every two seconds), MQTT subscribers with keep-alive 0 that stop
  * reading while their queue is full of large messages, and a flood of idle connections. Whether
  * the hub still holds each socket is read from its /proc entries (a client that never reads may
- * never see the hub's FIN); a socket it still holds past its deadline is counted.
+ * never see the hub's FIN); a socket it still holds past its deadline is counted, and so is one
+ * still waiting in its accept queue. A flood overflows the accept queues: the kernel drops some
+ * connections the client already sees as established, and the hub never gets them. Those are
+ * counted apart (refused), not as past the deadline.
  */
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,7 +17,7 @@ import type { BenchDevice } from '../bench/kit/bench-hub.js';
 import { sendRaw } from '../test/compat/helpers/send.js';
 import { mqttLength } from './frames.js';
 import type { ChaosHub } from './hub.js';
-import { peerPorts } from './proc.js';
+import { connectionKey, hubConnections } from './proc.js';
 
 export type HostileKind = 'no ClientHello' | 'TLS, no first packet' | 'slowloris HTTP' | 'never-reading MQTT' | 'flood';
 export const HOSTILE_KINDS: readonly HostileKind[] = [
@@ -42,16 +45,21 @@ export interface HostileCounts {
   sockets: number;
   /** Closed by the hub within the deadline. */
   closed: number;
-  /** Still held by the hub past the deadline (or closed late). */
+  /** Still held by the hub (or waiting in its accept queue) past the deadline, or closed late. */
   pastDeadline: number;
+  /** Never held by the hub: dropped by the kernel when an accept queue overflowed. */
+  notAccepted: number;
 }
 
 interface Tracked {
   kind: HostileKind;
   socket: Socket;
   opened: number;
-  localPort?: number;
+  /** connectionKey, once connected. */
+  key?: string;
   seenHeld: boolean;
+  /** Seen waiting in the hub's accept queue at the last look. */
+  queued: boolean;
   clientSawClose: boolean;
   closedAt?: number;
 }
@@ -61,10 +69,10 @@ const POLL_MS = 1_000;
 const BIG = Buffer.alloc(60_000, 0x61);
 
 function track(list: Tracked[], kind: HostileKind, socket: Socket): Tracked {
-  const t: Tracked = { kind, socket, opened: Date.now(), seenHeld: false, clientSawClose: false };
+  const t: Tracked = { kind, socket, opened: Date.now(), seenHeld: false, queued: false, clientSawClose: false };
   socket.on('error', () => undefined);
   socket.once('connect', () => {
-    t.localPort = socket.localPort;
+    t.key = connectionKey(socket.localAddress ?? '', socket.localPort ?? 0, socket.remotePort ?? 0);
   });
   socket.once('close', () => {
     t.clientSawClose = true;
@@ -112,11 +120,12 @@ function connectAndSubscribe(hub: ChaosHub, d: BenchDevice): Buffer {
 async function watch(hub: ChaosHub, list: readonly Tracked[], on: () => boolean): Promise<void> {
   while (on()) {
     await hub.ready();
-    const held = peerPorts(hub.pid());
+    const { held, queued } = hubConnections(hub.pid(), hub.endpoint.address);
     const now = Date.now();
     for (const t of list) {
-      if (t.closedAt !== undefined || t.localPort === undefined) continue;
-      if (held.has(t.localPort)) t.seenHeld = true;
+      if (t.closedAt !== undefined || t.key === undefined) continue;
+      t.queued = queued.has(t.key);
+      if (held.has(t.key)) t.seenHeld = true;
       else if (t.seenHeld || t.clientSawClose) t.closedAt = now;
     }
     await sleep(POLL_MS);
@@ -174,11 +183,18 @@ export async function hostile(hub: ChaosHub, o: HostileOptions): Promise<Map<Hos
   watching = false;
   await watcher;
   const counts = new Map<HostileKind, HostileCounts>(
-    HOSTILE_KINDS.map((k) => [k, { sockets: 0, closed: 0, pastDeadline: 0 }]),
+    HOSTILE_KINDS.map((k) => [k, { sockets: 0, closed: 0, pastDeadline: 0, notAccepted: 0 }]),
   );
   for (const t of list) {
     const c = counts.get(t.kind)!;
     c.sockets++;
+    // Never held by the hub, nor waiting for it to accept (whether or not the client saw it connect).
+    const dropped = !t.seenHeld && !t.queued && t.closedAt === undefined;
+    if (dropped) {
+      c.notAccepted++;
+      t.socket.destroy();
+      continue;
+    }
     const late = t.closedAt === undefined || t.closedAt - t.opened > o.deadlineMs + GRACE_MS;
     if (late) c.pastDeadline++;
     else c.closed++;

@@ -49,25 +49,54 @@ function socketInodes(pid: number): Set<string> {
   return inodes;
 }
 
+/** "0100007F:1F90" (as /proc/net/tcp writes it, little-endian on x86 and arm64) to "127.0.0.1:8080". */
+function endpoint(hex: string): string {
+  const [addr = '', port = ''] = hex.split(':');
+  const bytes = addr.match(/../g)?.map((b) => Number.parseInt(b, 16)) ?? [];
+  return `${bytes.reverse().join('.')}:${Number.parseInt(port, 16)}`;
+}
+
+/** A connection as the client sees it: its own address and port, then the hub's port. */
+export function connectionKey(clientAddress: string, clientPort: number, hubPort: number): string {
+  return `${clientAddress}:${clientPort}>${hubPort}`;
+}
+
+export interface HubConnections {
+  /** Connections the process holds open as file descriptors (by connectionKey). */
+  held: Set<string>;
+  /**
+   * Established connections to hubAddress that no process holds yet: waiting in the hub's accept
+   * queue. A connection in neither set was never accepted (the kernel dropped it when the accept
+   * queue overflowed, or it is still half-open in SYN_RECV) or is gone.
+   */
+  queued: Set<string>;
+}
+
 /**
- * The remote ports of the TCP sockets the process holds open (as file descriptors). A client
- * socket's local port in that set means the hub still holds that connection, whatever the
- * client side sees (a client that never reads may never see the hub's FIN).
+ * The hub's side of its TCP connections. A client socket in `held` means the hub still holds that
+ * connection, whatever the client side sees (a client that never reads may never see the hub's
+ * FIN). Keyed by the whole connection, not the client's port alone: the kernel gives the same
+ * ephemeral port to connections to different ports, so a port alone can name another connection.
  */
-export function peerPorts(pid: number): Set<number> {
+export function hubConnections(pid: number, hubAddress: string): HubConnections {
   const inodes = socketInodes(pid);
-  const ports = new Set<number>();
+  const held = new Set<string>();
+  const queued = new Set<string>();
   let table: string;
   try {
     table = readFileSync('/proc/net/tcp', 'utf8');
   } catch {
-    return ports;
+    return { held, queued };
   }
   for (const line of table.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 10 || !inodes.has(f[9]!)) continue;
-    const remote = f[2]!.split(':')[1];
-    if (remote) ports.add(Number.parseInt(remote, 16));
+    if (f.length < 10) continue;
+    const [local, remote, state, inode] = [endpoint(f[1]!), endpoint(f[2]!), f[3], f[9]!];
+    const [localAddress, localPort] = local.split(':');
+    const key = `${remote}>${localPort}`;
+    if (inodes.has(inode)) held.add(key);
+    // 01 is ESTABLISHED; with no inode, no process has accepted it yet.
+    else if (inode === '0' && state === '01' && localAddress === hubAddress) queued.add(key);
   }
-  return ports;
+  return { held, queued };
 }

@@ -53,7 +53,8 @@ export function rows(r: CampaignResult): Row[] {
   }
   for (const [protocol, c] of r.fuzz ?? []) out.push({ part: `fuzz ${protocol}`, inputs: c.inputs });
   for (const [kind, c] of r.hostile ?? []) {
-    out.push({ part: `hostile: ${kind}`, inputs: c.sockets, 'past deadline': c.pastDeadline });
+    // Refused: connections the kernel dropped from an overflowing accept queue (the hub never held them).
+    out.push({ part: `hostile: ${kind}`, inputs: c.sockets, refused: c.notAccepted, 'past deadline': c.pastDeadline });
   }
   if (r.canary) {
     out.push({
