@@ -28,33 +28,34 @@ function subject(commonName: string): forge.pki.CertificateField[] {
   return [{ name: 'commonName', value: commonName }];
 }
 
-/** A root CA to upload to the hub (`ferry ca-cert add`) and sign device certificates with. */
-export function createTestCa(commonName: string, opts: CertificateOptions = {}): KeyAndCert {
+/** A new key pair and a certificate for it with subject CN = `commonName`; `sign` sets the issuer, extensions and signature. */
+function certificate(
+  commonName: string,
+  opts: CertificateOptions,
+  defaultDays: number,
+  sign: (cert: forge.pki.Certificate, keys: ReturnType<typeof newKeyPair>) => void,
+): KeyAndCert {
   const keys = newKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
-  setValidity(cert, opts, 3650);
+  setValidity(cert, opts, defaultDays);
   cert.setSubject(subject(commonName));
-  cert.setIssuer(subject(commonName));
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
+  sign(cert, keys);
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
-function leaf(commonName: string, opts: CertificateOptions, sign: (cert: forge.pki.Certificate) => void): KeyAndCert {
-  const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
-  setValidity(cert, opts, 365);
-  cert.setSubject(subject(commonName));
-  sign(cert);
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+/** A root CA to upload to the hub (`ferry ca-cert add`) and sign device certificates with. */
+export function createTestCa(commonName: string, opts: CertificateOptions = {}): KeyAndCert {
+  return certificate(commonName, opts, 3650, (cert, keys) => {
+    cert.setIssuer(subject(commonName));
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      { name: 'subjectKeyIdentifier' },
+    ]);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+  });
 }
 
 const CLIENT_EXTENSIONS = [
@@ -70,7 +71,7 @@ const CLIENT_EXTENSIONS = [
 export function issueCertificate(ca: KeyAndCert, commonName: string, opts: CertificateOptions = {}): KeyAndCert {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  return leaf(commonName, opts, (cert) => {
+  return certificate(commonName, opts, 365, (cert) => {
     cert.setIssuer(caCert.subject.attributes);
     cert.setExtensions([
       ...CLIENT_EXTENSIONS,
@@ -82,14 +83,9 @@ export function issueCertificate(ca: KeyAndCert, commonName: string, opts: Certi
 
 /** A self-signed device certificate; register its thumbprint (selfSigned authentication). */
 export function selfSignedCertificate(commonName: string, opts: CertificateOptions = {}): KeyAndCert {
-  const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = serial();
-  setValidity(cert, opts, 365);
-  cert.setSubject(subject(commonName));
-  cert.setIssuer(subject(commonName));
-  cert.setExtensions(CLIENT_EXTENSIONS);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  return certificate(commonName, opts, 365, (cert, keys) => {
+    cert.setIssuer(subject(commonName));
+    cert.setExtensions(CLIENT_EXTENSIONS);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+  });
 }
