@@ -15,7 +15,7 @@ import { systemClock } from '../packages/hub/src/clock.js';
 import { Engine } from '../packages/hub/src/engine/engine.js';
 import { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../packages/hub/src/store/sqlite/worker-store.js';
-import { envInt, type PhaseRow, phaseRow, since } from './stats.js';
+import { benchDevice, envInt, type PhaseRow, phaseRow, since } from './stats.js';
 
 export async function run(): Promise<void> {
   const devices = envInt('FERRY_BENCH_DEVICES', 500);
@@ -49,20 +49,7 @@ export async function run(): Promise<void> {
   try {
     const ids = Array.from({ length: devices }, (_, i) => `bench-${i}`);
     for (const deviceId of ids) {
-      await store.insertDevice({
-        deviceId,
-        generationId: '1',
-        etag: 'e',
-        status: 'enabled',
-        statusReason: null,
-        statusUpdatedTime: new Date().toISOString(),
-        authType: 'sas',
-        primaryKey: null,
-        secondaryKey: null,
-        primaryThumbprint: null,
-        secondaryThumbprint: null,
-        iotEdge: false,
-      });
+      await store.insertDevice(benchDevice(deviceId));
     }
     const body = Buffer.alloc(256, 'x');
     const tokens = new Map<string, string[]>(ids.map((id) => [id, []]));

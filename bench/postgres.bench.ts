@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PostgresStore } from '../packages/hub/src/store/postgres/postgres-store.js';
 import type { NodeReport, NodeTask } from './postgres/node.js';
-import { envInt } from './stats.js';
+import { benchDevice, envInt } from './stats.js';
 
 const NODE = fileURLToPath(new URL('./postgres/node.ts', import.meta.url));
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
@@ -102,20 +102,7 @@ export async function run(): Promise<void> {
     schemas.push(schema);
     const store = await PostgresStore.open({ url, schema, poolSize: 1 });
     for (let i = 0; i < devices; i++) {
-      await store.insertDevice({
-        deviceId: `bench-${i}`,
-        generationId: '1',
-        etag: 'e',
-        status: 'enabled',
-        statusReason: null,
-        statusUpdatedTime: new Date().toISOString(),
-        authType: 'sas',
-        primaryKey: null,
-        secondaryKey: null,
-        primaryThumbprint: null,
-        secondaryThumbprint: null,
-        iotEdge: false,
-      });
+      await store.insertDevice(benchDevice(`bench-${i}`));
     }
     await store.close();
     return schema;

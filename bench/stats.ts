@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, env sizes. */
+import type { DeviceRecord } from '../packages/hub/src/store/types.js';
 
 export function envInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -49,5 +50,23 @@ export function phaseRow(
     transactions,
     'ops/transaction': round(latencies.length / Math.max(1, transactions), 1),
     ...(cpu && { 'CPU µs/op': round((cpu.user + cpu.system) / Math.max(1, latencies.length), 1) }),
+  };
+}
+
+/** A plain enabled SAS device row, for benches that fill a store directly. */
+export function benchDevice(deviceId: string): DeviceRecord {
+  return {
+    deviceId,
+    generationId: '1',
+    etag: 'e',
+    status: 'enabled',
+    statusReason: null,
+    statusUpdatedTime: new Date().toISOString(),
+    authType: 'sas',
+    primaryKey: null,
+    secondaryKey: null,
+    primaryThumbprint: null,
+    secondaryThumbprint: null,
+    iotEdge: false,
   };
 }
