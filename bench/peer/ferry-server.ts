@@ -5,6 +5,7 @@
  */
 import { type BenchDevice, type BenchHub, type HubEndpoint, startBenchHub } from '../kit/bench-hub.js';
 import { serveLoad } from '../kit/load.js';
+import { type ProfileRun, startProfile } from '../kit/profile.js';
 
 export interface FerryServerInit {
   /** Configuration flags for the hub (HubConfig's shape). */
@@ -13,9 +14,12 @@ export interface FerryServerInit {
 
 serveLoad<FerryServerInit>((init) => {
   let bench: BenchHub | undefined;
+  let profiling: ProfileRun | undefined;
+  let runs = 0;
   return {
     async start(): Promise<{ endpoint: HubEndpoint; pid: number; maxInflight: number }> {
       bench = await startBenchHub(init.overrides);
+      profiling = await startProfile(`peer-ferry-${process.pid}-${++runs}`);
       return { endpoint: bench.endpoint, pid: process.pid, maxInflight: bench.hub.config.mqtt.maxInflight };
     },
     async devices(arg: unknown): Promise<BenchDevice[]> {
@@ -24,6 +28,8 @@ serveLoad<FerryServerInit>((init) => {
       return bench.createDevices(prefix, count);
     },
     async stop(): Promise<null> {
+      await profiling?.stop();
+      profiling = undefined;
       await bench?.stop();
       bench = undefined;
       return null;

@@ -48,6 +48,140 @@ export function commitContract(kit: ContractKit): void {
       assert.equal(await kit.store.queueDepth('d', T0), 2);
     });
 
+    describe("a direct lease (the engine's waiting receiver, after the group's enqueues)", () => {
+      const fields = (d: Delivery) => ({ ...d, lockToken: 'x', body: d.body.toString() });
+
+      test('gets what the group enqueues for its device, in order and up to its max, as a plain lease would', async () => {
+        const r = await kit.store.commit(
+          [
+            { kind: 'enqueue', message: message('d', 'a', { messageId: 'm-a', ack: 'full', properties: { k: 'v' } }) },
+            { kind: 'enqueue', message: message('e', 'other') },
+            { kind: 'enqueue', message: message('d', 'b', { expiryTimeUtc: T0 + 5000, correlationId: 'c' }) },
+            { kind: 'enqueue', message: message('d', 'c') },
+            { kind: 'lease', deviceId: 'd', max: 2, direct: true },
+          ],
+          T0,
+          POLICY,
+        );
+        const got = deliveriesOf(r.results[4]);
+        assert.deepEqual(
+          got.map((m) => [m.body.toString(), m.sequenceNumber, m.redelivered, m.deliveryCount]),
+          [
+            ['a', 1, false, 0],
+            ['b', 2, false, 0],
+          ],
+        );
+        for (const m of got) assert.match(m.lockToken, UUID);
+        assert.equal(got[0]!.lockedUntil, T0 + POLICY.lockTimeoutMs);
+        assert.equal(r.earliestDeadline, T0 + 5000);
+        // What a plain lease of the same messages would have returned, field for field.
+        await kit.store.commit(
+          [
+            { kind: 'enqueue', message: message('e', 'a', { messageId: 'm-a', ack: 'full', properties: { k: 'v' } }) },
+            { kind: 'enqueue', message: message('e', 'b', { expiryTimeUtc: T0 + 5000, correlationId: 'c' }) },
+          ],
+          T0,
+          POLICY,
+        );
+        const plain = (await kit.one({ kind: 'lease', deviceId: 'e', max: 3 })).deliveries;
+        assert.deepEqual(
+          got.map(fields),
+          plain.slice(1).map((m) => ({ ...fields(m), deviceId: 'd', sequenceNumber: m.sequenceNumber - 1 })),
+        );
+        // The third message of d stays Enqueued behind them; the tokens settle like any others.
+        assert.equal(await kit.store.queueDepth('d', T0), 3);
+        const [c] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 5 })).deliveries;
+        assert.equal(c?.body.toString(), 'c');
+        assert.deepEqual(
+          await kit.one({ kind: 'settle', deviceId: 'd', lockToken: got[0]!.lockToken, action: 'complete' }),
+          { ok: true, outcome: 'completed' },
+        );
+        assert.deepEqual(
+          await kit.one({ kind: 'settle', deviceId: 'd', lockToken: got[1]!.lockToken, action: 'abandon' }),
+          { ok: true, outcome: 'requeued' },
+        );
+        const [again] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 5 })).deliveries;
+        assert.deepEqual([again?.body.toString(), again?.redelivered, again?.deliveryCount], ['b', true, 1]);
+      });
+
+      test('a message it holds comes back when the lock runs out', async () => {
+        const r = await kit.store.commit(
+          [
+            { kind: 'enqueue', message: message('d', 'a') },
+            { kind: 'lease', deviceId: 'd', max: 1, direct: true },
+          ],
+          T0,
+          POLICY,
+        );
+        const [a] = deliveriesOf(r.results[1]);
+        assert.equal(await kit.store.nextDeadline(POLICY), a!.lockedUntil);
+        assert.deepEqual((await kit.one({ kind: 'lease', deviceId: 'd', max: 1 })).deliveries, []);
+        const [back] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 }, a!.lockedUntil)).deliveries;
+        assert.deepEqual([back?.body.toString(), back?.redelivered], ['a', true]);
+      });
+
+      test('a message requeued earlier in the group comes first', async () => {
+        await kit.one({ kind: 'enqueue', message: message('d', 'old') });
+        const [old] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 })).deliveries;
+        const r = await kit.store.commit(
+          [
+            { kind: 'release', deviceId: 'd', lockTokens: [old!.lockToken] },
+            { kind: 'enqueue', message: message('d', 'new') },
+            { kind: 'lease', deviceId: 'd', max: 5, direct: true },
+          ],
+          T0,
+          POLICY,
+        );
+        assert.deepEqual(
+          deliveriesOf(r.results[2]).map((m) => [m.body.toString(), m.redelivered]),
+          [
+            ['old', true],
+            ['new', false],
+          ],
+        );
+      });
+
+      test('an enqueue after it, or for another device, is not its', async () => {
+        const r = await kit.store.commit(
+          [
+            { kind: 'enqueue', message: message('e', 'for e') },
+            { kind: 'lease', deviceId: 'd', max: 5, direct: true },
+            { kind: 'enqueue', message: message('d', 'late') },
+          ],
+          T0,
+          POLICY,
+        );
+        assert.deepEqual(deliveriesOf(r.results[1]), []);
+        const [late] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 5 })).deliveries;
+        assert.deepEqual([late?.body.toString(), late?.redelivered], ['late', false]);
+        const [forE] = (await kit.one({ kind: 'lease', deviceId: 'e', max: 5 })).deliveries;
+        assert.equal(forE?.body.toString(), 'for e');
+      });
+
+      test('a refused enqueue (queue full, disabled device) leases nothing', async () => {
+        const full = { ...POLICY, maxQueueDepth: 1 };
+        await kit.store.insertDevice(device('off', 'disabled'));
+        const r = await kit.store.commit(
+          [
+            { kind: 'enqueue', message: message('d', 'fits') },
+            { kind: 'enqueue', message: message('d', 'too many') },
+            { kind: 'enqueue', message: message('off', 'x') },
+            { kind: 'lease', deviceId: 'd', max: 5, direct: true },
+            { kind: 'lease', deviceId: 'off', max: 5, direct: true },
+          ],
+          T0,
+          full,
+        );
+        assert.equal((r.results[1] as { error: string }).error, 'DeviceMaximumQueueDepthExceeded');
+        assert.equal((r.results[2] as { error: string }).error, 'DeviceNotFound');
+        assert.deepEqual(
+          deliveriesOf(r.results[3]).map((m) => m.body.toString()),
+          ['fits'],
+        );
+        assert.deepEqual(deliveriesOf(r.results[4]), []);
+      });
+    });
+
     test('lock tokens are distinct UUID-shaped strings; a forged one is lock lost', async () => {
       for (let i = 0; i < 3; i++) await kit.one({ kind: 'enqueue', message: message('d', `m${i}`) });
       const got = (await kit.one({ kind: 'lease', deviceId: 'd', max: 3 })).deliveries;

@@ -66,7 +66,7 @@ export class WaitingReceivers {
       for (const w of this.byDevice.get(op.message.deviceId) ?? []) {
         if (w.state !== 'parked') continue;
         w.state = 'leasing';
-        add({ kind: 'lease', deviceId: w.deviceId, max: w.max }, (r) => {
+        add({ kind: 'lease', deviceId: w.deviceId, max: w.max, direct: true }, (r) => {
           if (!(r instanceof Error) && 'deliveries' in r && r.deliveries.length < w.max) this.drained.add(w.deviceId);
           this.leased(w, r);
         });

@@ -134,8 +134,15 @@ export type SettleAction = 'complete' | 'abandon' | 'reject';
 export type QueueOp =
   /** Checks device exists + enabled and depth (Enqueued + Invisible) < maxQueueDepth. */
   | { kind: 'enqueue'; message: NewMessage }
-  /** Leases up to max of the device's lowest-sequence Enqueued messages, one new lock token each. */
-  | { kind: 'lease'; deviceId: string; max: number }
+  /**
+   * Leases up to max of the device's lowest-sequence Enqueued messages, one new lock token each.
+   * `direct`: the engine's waiting receiver, added after the group's enqueues for its device. It
+   * promises that the device had no Enqueued message when the group began (the receiver's last
+   * lease came back empty and nothing woke it since), so a store may lock the messages this group
+   * enqueues for the device as it inserts them, without looking for older ones. A store may
+   * ignore it: the results are the same.
+   */
+  | { kind: 'lease'; deviceId: string; max: number; direct?: true }
   | { kind: 'settle'; deviceId: string; lockToken: string; action: SettleAction }
   /** Back to Enqueued as a lock expiry would; unknown tokens are ignored. */
   | { kind: 'release'; deviceId: string; lockTokens: readonly string[] }

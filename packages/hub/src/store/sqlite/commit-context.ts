@@ -1,6 +1,12 @@
 /** What one commit collects while its operations run: the time, the limits, and what to signal. */
-import type { FeedbackRecord } from '@ferry/common';
-import type { QueuePolicy } from '../types.js';
+import type { Delivery, FeedbackRecord } from '@ferry/common';
+import type { QueueOp, QueuePolicy } from '../types.js';
+
+/** A direct lease of the group (QueueOp lease with `direct`): room left, and what was locked for it. */
+export interface DirectLease {
+  room: number;
+  readonly deliveries: Delivery[];
+}
 
 export class CommitContext {
   readonly woken = new Set<string>();
@@ -11,11 +17,32 @@ export class CommitContext {
   readonly feedbackRecords: FeedbackRecord[] = [];
   /** The earliest deadline an op created (CommitResult.earliestDeadline). */
   earliestDeadline: number | null = null;
+  /** Devices with a message back to Enqueued in this commit (older than what the commit enqueues). */
+  readonly requeued = new Set<string>();
+  /** The group's direct leases by device, in op order; and by op. */
+  readonly directByDevice = new Map<string, DirectLease[]>();
+  readonly directByOp = new Map<QueueOp, DirectLease>();
 
   constructor(
     readonly now: number,
     readonly policy: QueuePolicy,
-  ) {}
+    ops: readonly QueueOp[] = [],
+  ) {
+    for (const op of ops) {
+      if (op.kind !== 'lease' || op.direct !== true) continue;
+      const lease: DirectLease = { room: Math.max(0, Math.floor(op.max)), deliveries: [] };
+      this.directByOp.set(op, lease);
+      const list = this.directByDevice.get(op.deviceId);
+      if (list) list.push(lease);
+      else this.directByDevice.set(op.deviceId, [lease]);
+    }
+  }
+
+  /** The first direct lease of the device with room, unless an older message was requeued in this commit. */
+  directLeaseFor(deviceId: string): DirectLease | undefined {
+    if (this.directByDevice.size === 0 || this.requeued.has(deviceId)) return undefined;
+    return this.directByDevice.get(deviceId)?.find((l) => l.room > 0);
+  }
 
   /** An op created a deadline at `at`. */
   deadline(at: number): void {

@@ -3,11 +3,15 @@
  * a message that is gone (completed, dead-lettered) is deleted and leaves a feedback record when
  * its ack asks for one. Synchronous; runs inside the store's commit.
  *
- * The hot path is a few statements per message: enqueue = count + seq bump + insert; lease = one
- * UPDATE ... RETURNING for the whole batch; complete = one DELETE ... RETURNING. A lock token ends
- * with its row id, so settling finds the row by primary key. What is due (TTLs, locks) is looked
- * for per device only when `now` has reached `dueFloor`, a lower bound of every deadline in the
- * table kept in memory (fed by inserts and leases, re-read after the scheduler's batches).
+ * The hot path is a few statements per message: enqueue = count + seq bump + insert; lease = a
+ * SELECT of the ids and one UPDATE ... RETURNING per message; complete = one DELETE ... RETURNING.
+ * A message enqueued for a device whose receiver waits in the engine (a `direct` lease later in
+ * the same group) is inserted already locked for that lease: no lease statements at all. A lock
+ * token ends with its row id, so settling finds the row by primary key; row ids are assigned here
+ * (from MAX(id), re-read whenever memory may be stale) so that a token can be minted before its
+ * row is written. What is due (TTLs, locks) is looked for per device only when `now` has reached
+ * `dueFloor`, a lower bound of every deadline in the table kept in memory (fed by inserts and
+ * leases, re-read after the scheduler's batches).
  */
 import { randomUUID } from 'node:crypto';
 import type { Ack, Delivery, FeedbackStatus, StoredMessage } from '@ferry/common';
@@ -22,7 +26,7 @@ import type {
   SettleAction,
   SettleResult,
 } from '../types.js';
-import type { CommitContext } from './commit-context.js';
+import type { CommitContext, DirectLease } from './commit-context.js';
 import type { FeedbackQueue } from './feedback-queue.js';
 
 /** The columns needed to move a message between states (no body). */
@@ -70,10 +74,14 @@ export function lockTokenRowId(token: string): number | undefined {
 export class MessageQueue {
   /** No row has an expiry, or a lock that runs out, before this (a lower bound; -Infinity = unknown). */
   private dueFloor = Number.NEGATIVE_INFINITY;
+  /** The row id of the next insert; undefined = read MAX(id) first. */
+  private nextId: number | undefined;
   private readonly device;
   private readonly generation;
   private readonly takeSeq;
   private readonly insert;
+  private readonly insertLocked;
+  private readonly maxId;
   private readonly countDevice;
   private readonly countLive;
   private readonly dueForDevice;
@@ -101,9 +109,12 @@ export class MessageQueue {
     this.takeSeq = db.prepare<[string], { seq: number }>(
       "UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = ? AND status = 'enabled' RETURNING next_seq - 1 AS seq",
     );
-    this.insert = db.prepare(`INSERT INTO c2d_messages (device_id, seq, message_id, correlation_id, user_id,
-      content_type, content_encoding, ack, expiry, default_expiry, enqueued_at, properties, body)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const columns = `id, device_id, seq, message_id, correlation_id, user_id, content_type, content_encoding, ack,
+      expiry, default_expiry, enqueued_at, properties, body`;
+    this.insert = db.prepare(`INSERT INTO c2d_messages (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertLocked = db.prepare(`INSERT INTO c2d_messages (${columns}, lock_token, locked_until, lease_count)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`);
+    this.maxId = db.prepare<[], { id: number }>('SELECT COALESCE(MAX(id), 0) AS id FROM c2d_messages');
     this.countDevice = db.prepare<[string], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ?',
     );
@@ -146,9 +157,10 @@ export class MessageQueue {
     );
   }
 
-  /** Forget the floor (a failed transaction, another connection wrote): re-read before the next op. */
+  /** Forget what memory knows of the table (a failed transaction, another connection wrote): re-read before the next op. */
   forgetFloor(): void {
     this.dueFloor = Number.NEGATIVE_INFINITY;
+    this.nextId = undefined;
   }
 
   enqueue(m: NewMessage, ctx: CommitContext): EnqueueResult {
@@ -162,7 +174,10 @@ export class MessageQueue {
     }
     const taken = this.takeSeq.get(m.deviceId);
     if (!taken) return { ok: false, error: 'DeviceNotFound' };
-    this.insert.run(
+    this.nextId ??= this.maxId.get()!.id + 1;
+    const id = this.nextId;
+    const values = [
+      id,
       m.deviceId,
       taken.seq,
       m.messageId ?? null,
@@ -176,25 +191,56 @@ export class MessageQueue {
       ctx.now,
       JSON.stringify(m.properties),
       m.body,
-    );
-    this.lowerFloor(m.expiryTimeUtc, ctx);
+    ] as const;
+    const direct = ctx.directLeaseFor(m.deviceId);
+    if (direct) {
+      // Direct delivery: locked for the device's waiting receiver as it is written.
+      const lockToken = mintLockToken(id);
+      const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
+      this.insertLocked.run(...values, lockToken, lockedUntil);
+      this.nextId = id + 1;
+      direct.room--;
+      direct.deliveries.push(newDelivery(m, taken.seq, ctx.now, lockToken, lockedUntil));
+      this.lowerFloor(Math.min(m.expiryTimeUtc, lockedUntil), ctx);
+    } else {
+      this.insert.run(...values);
+      this.nextId = id + 1;
+      this.lowerFloor(m.expiryTimeUtc, ctx);
+    }
     ctx.woken.add(m.deviceId);
     return { ok: true, sequenceNumber: taken.seq };
   }
 
-  lease(deviceId: string, max: number, ctx: CommitContext): LeaseResult {
+  /** `direct`: the group's direct lease of this op (its messages were locked as they were enqueued). */
+  lease(deviceId: string, max: number, ctx: CommitContext, direct?: DirectLease): LeaseResult {
     this.applyDue(deviceId, ctx);
+    if (direct) {
+      const room = direct.room;
+      direct.room = 0; // applied: later enqueues of the group are not for it
+      // The device had nothing Enqueued when the group began; only a requeue in this group can
+      // have made an older message available since.
+      if (room === 0 || !ctx.requeued.has(deviceId)) return { ok: true, deliveries: direct.deliveries };
+      const more = this.leaseEnqueued(deviceId, room, ctx);
+      return {
+        ok: true,
+        deliveries: [...direct.deliveries, ...more].sort((a, b) => a.sequenceNumber - b.sequenceNumber),
+      };
+    }
+    return { ok: true, deliveries: this.leaseEnqueued(deviceId, max, ctx) };
+  }
+
+  private leaseEnqueued(deviceId: string, max: number, ctx: CommitContext): Delivery[] {
     const n = Math.max(0, Math.floor(max));
-    if (n === 0) return { ok: true, deliveries: [] };
+    if (n === 0) return [];
     const ids = this.nextEnqueued.all(deviceId, ctx.now, n);
-    if (ids.length === 0) return { ok: true, deliveries: [] };
+    if (ids.length === 0) return [];
     const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
     const deliveries = ids.map(({ id }) => {
       const lockToken = mintLockToken(id);
       return toDelivery(this.lockRow.get(lockToken, lockedUntil, id)!, lockToken, lockedUntil);
     });
     this.lowerFloor(lockedUntil, ctx);
-    return { ok: true, deliveries };
+    return deliveries;
   }
 
   settle(deviceId: string, lockToken: string, action: SettleAction, ctx: CommitContext): SettleResult {
@@ -290,6 +336,7 @@ export class MessageQueue {
     }
     this.unlock.run(deliveryCount, r.id);
     ctx.woken.add(r.device_id);
+    ctx.requeued.add(r.device_id);
     return true;
   }
 
@@ -346,6 +393,30 @@ export function storedMessageOf(r: MessageRow): StoredMessage {
   if (r.content_type !== null) m.contentType = r.content_type;
   if (r.content_encoding !== null) m.contentEncoding = r.content_encoding;
   return m;
+}
+
+/** A message as the row just inserted locked for a direct lease would read (first delivery). */
+function newDelivery(m: NewMessage, seq: number, now: number, lockToken: string, lockedUntil: number): Delivery {
+  const d: Delivery = {
+    deviceId: m.deviceId,
+    sequenceNumber: seq,
+    expiryTimeUtc: m.expiryTimeUtc,
+    enqueuedTimeUtc: now,
+    properties: { ...m.properties },
+    body: m.body,
+    deliveryCount: 0,
+    lockToken,
+    lockedUntil,
+    redelivered: false,
+  };
+  if (m.ack !== undefined) d.ack = m.ack;
+  if (m.defaultExpiry === true) d.defaultExpiry = true;
+  if (m.messageId !== undefined && m.messageId !== null) d.messageId = m.messageId;
+  if (m.correlationId !== undefined && m.correlationId !== null) d.correlationId = m.correlationId;
+  if (m.userId !== undefined && m.userId !== null) d.userId = m.userId;
+  if (m.contentType !== undefined && m.contentType !== null) d.contentType = m.contentType;
+  if (m.contentEncoding !== undefined && m.contentEncoding !== null) d.contentEncoding = m.contentEncoding;
+  return d;
 }
 
 function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Delivery {

@@ -121,7 +121,7 @@ export class SqliteStore implements Store {
       this.messages.forgetFloor();
       this.lastDataVersion = version;
     }
-    let ctx = new CommitContext(now, policy);
+    let ctx = new CommitContext(now, policy, ops);
     let results: QueueOpResult[];
     try {
       results = this.commitAll.immediate(ops, ctx);
@@ -129,7 +129,7 @@ export class SqliteStore implements Store {
       // Rolled back: apply the group again, each op in its own savepoint. What the first try
       // learnt in memory (the due floor) may describe rows that are back, so it is re-read.
       this.messages.forgetFloor();
-      ctx = new CommitContext(now, policy);
+      ctx = new CommitContext(now, policy, ops);
       try {
         results = this.commitIsolated.immediate(ops, ctx);
       } catch (err) {
@@ -153,7 +153,7 @@ export class SqliteStore implements Store {
       case 'enqueue':
         return this.messages.enqueue(op.message, ctx);
       case 'lease':
-        return this.messages.lease(op.deviceId, op.max, ctx);
+        return this.messages.lease(op.deviceId, op.max, ctx, ctx.directByOp.get(op));
       case 'settle':
         return this.messages.settle(op.deviceId, op.lockToken, op.action, ctx);
       case 'release':
