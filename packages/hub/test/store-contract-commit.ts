@@ -199,6 +199,41 @@ export function commitContract(kit: ContractKit): void {
       assert.equal(await kit.store.queueDepth('d', T0), 3);
     });
 
+    test('a complete leaves a Success record exactly when the ack asks for one; an altered token is lock lost', async () => {
+      const acks = [undefined, 'none', 'negative', 'positive', 'full'] as const;
+      for (const ack of acks) {
+        await kit.one({ kind: 'enqueue', message: message('d', String(ack), { ack, messageId: `m-${ack}` }) });
+      }
+      const got = (await kit.one({ kind: 'lease', deviceId: 'd', max: 5 })).deliveries;
+      assert.deepEqual(
+        got.map((m) => m.body.toString()),
+        acks.map(String),
+      );
+      for (const m of got) {
+        // Each character of the token's random part matters, the 15th included.
+        const other = m.lockToken[14] === '0' ? '4' : '0';
+        const altered = `${m.lockToken.slice(0, 14)}${other}${m.lockToken.slice(15)}`;
+        assert.deepEqual(await kit.one({ kind: 'settle', deviceId: 'd', lockToken: altered, action: 'complete' }), {
+          ok: false,
+          error: 'DeviceMessageLockLost',
+        });
+      }
+      const r = await kit.store.commit(
+        got.map((m) => ({ kind: 'settle', deviceId: 'd', lockToken: m.lockToken, action: 'complete' })),
+        T0,
+        POLICY,
+      );
+      for (const result of r.results) assert.deepEqual(result, { ok: true, outcome: 'completed' });
+      assert.deepEqual(
+        (r.feedbackRecords ?? []).map((f) => [f.originalMessageId, f.statusCode]),
+        [
+          ['m-positive', 'Success'],
+          ['m-full', 'Success'],
+        ],
+      );
+      assert.equal(await kit.store.queueDepth('d', T0), 0);
+    });
+
     test('an op that throws is rolled back alone; results and effects of the others are kept', async () => {
       await kit.one({ kind: 'enqueue', message: message('d', 'a') });
       const [a] = (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 })).deliveries;

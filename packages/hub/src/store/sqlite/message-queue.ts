@@ -3,8 +3,9 @@
  * a message that is gone (completed, dead-lettered) is deleted and leaves a feedback record when
  * its ack asks for one. Synchronous; runs inside the store's commit.
  *
- * The hot path is a few statements per message: enqueue = count + seq bump + insert; lease = a
- * SELECT of the ids and one UPDATE ... RETURNING per message; complete = one DELETE ... RETURNING.
+ * The hot path is a few statements per message: enqueue = one UPDATE of the device (depth check
+ * and sequence number) + the insert; lease = one SELECT of the rows and one UPDATE per message;
+ * complete = one DELETE (with RETURNING only when the message asked for feedback).
  * A message enqueued for a device whose receiver waits in the engine (a `direct` lease later in
  * the same group) is inserted already locked for that lease: no lease statements at all. A lock
  * token ends with its row id, so settling finds the row by primary key; row ids are assigned here
@@ -59,9 +60,20 @@ const STATE = 'id, device_id, message_id, ack, expiry, delivery_count';
 const FULL = `${STATE}, seq, correlation_id, user_id, content_type, content_encoding, enqueued_at, properties, body,
   lease_count, default_expiry`;
 
-/** A random UUID whose last 12 hex digits are the row id (74 random bits are left). */
-function mintLockToken(id: number): string {
-  return randomUUID().slice(0, 24) + id.toString(16).padStart(12, '0');
+/**
+ * A random UUID whose last 12 hex digits are the row id (74 random bits are left). Its 15th
+ * character (the UUID version digit) is '0' when completing the message leaves no feedback record,
+ * so a complete needs no read of the row; any other value (tokens minted before this) reads it.
+ */
+function mintLockToken(id: number, ack: Ack | '' | undefined): string {
+  const uuid = randomUUID();
+  const quiet = ack === undefined || ack === '' || !wantsFeedback(ack, 'Success');
+  return (quiet ? `${uuid.slice(0, 14)}0${uuid.slice(15, 24)}` : uuid.slice(0, 24)) + id.toString(16).padStart(12, '0');
+}
+
+/** Whether completing the message of this (well-formed) token leaves no feedback record. */
+function completesQuietly(token: string): boolean {
+  return token.charCodeAt(14) === 0x30; // '0'
 }
 
 /** The row id a lock token carries in its last 12 hex digits; undefined when it cannot be one of ours. */
@@ -78,11 +90,10 @@ export class MessageQueue {
   private nextId: number | undefined;
   private readonly device;
   private readonly generation;
-  private readonly takeSeq;
   private readonly insert;
   private readonly insertLocked;
   private readonly maxId;
-  private readonly countDevice;
+  private readonly takeSeqWithin;
   private readonly countLive;
   private readonly dueForDevice;
   private readonly allForDevice;
@@ -93,6 +104,7 @@ export class MessageQueue {
   private readonly unlock;
   private readonly remove;
   private readonly completeRow;
+  private readonly completeQuiet;
   private readonly byToken;
   private readonly minExpiry;
   private readonly minLockedUntil;
@@ -105,18 +117,16 @@ export class MessageQueue {
     this.generation = db.prepare<[string], { generation_id: string }>(
       'SELECT generation_id FROM devices WHERE device_id = ?',
     );
-    // Existence, enabled and the next sequence number in one statement.
-    this.takeSeq = db.prepare<[string], { seq: number }>(
-      "UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = ? AND status = 'enabled' RETURNING next_seq - 1 AS seq",
-    );
     const columns = `id, device_id, seq, message_id, correlation_id, user_id, content_type, content_encoding, ack,
       expiry, default_expiry, enqueued_at, properties, body`;
     this.insert = db.prepare(`INSERT INTO c2d_messages (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertLocked = db.prepare(`INSERT INTO c2d_messages (${columns}, lock_token, locked_until, lease_count)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`);
     this.maxId = db.prepare<[], { id: number }>('SELECT COALESCE(MAX(id), 0) AS id FROM c2d_messages');
-    this.countDevice = db.prepare<[string], { n: number }>(
-      'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ?',
+    // The usual enqueue: depth, existence, enabled and the next sequence number in one statement.
+    this.takeSeqWithin = db.prepare<[string, string, number], { seq: number }>(
+      `UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = ? AND status = 'enabled'
+       AND (SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?) < ? RETURNING next_seq - 1 AS seq`,
     );
     this.countLive = db.prepare<[string, number], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ? AND expiry > ?',
@@ -134,12 +144,13 @@ export class MessageQueue {
     this.lockExpired = db.prepare<[number, number], StateRow>(
       `SELECT ${STATE} FROM c2d_messages WHERE lock_token IS NOT NULL AND locked_until <= ? ORDER BY locked_until LIMIT ?`,
     );
-    this.nextEnqueued = db.prepare<[string, number, number], { id: number }>(
-      'SELECT id FROM c2d_messages WHERE device_id = ? AND lock_token IS NULL AND expiry > ? ORDER BY seq LIMIT ?',
+    this.nextEnqueued = db.prepare<[string, number, number], FullRow>(
+      `SELECT ${FULL} FROM c2d_messages WHERE device_id = ? AND lock_token IS NULL AND expiry > ? ORDER BY seq LIMIT ?`,
     );
-    // Measured: a SELECT of the ids and one UPDATE ... RETURNING per row beats one UPDATE ... WHERE id IN (...).
-    this.lockRow = db.prepare<[string, number, number], FullRow>(
-      `UPDATE c2d_messages SET lock_token = ?, locked_until = ?, lease_count = lease_count + 1 WHERE id = ? RETURNING ${FULL}`,
+    // Measured: one SELECT of the rows, then a plain UPDATE per row, beats UPDATE ... RETURNING per
+    // row (RETURNING costs more than the UPDATE) and one UPDATE ... WHERE id IN (...).
+    this.lockRow = db.prepare<[string, number, number]>(
+      'UPDATE c2d_messages SET lock_token = ?, locked_until = ?, lease_count = lease_count + 1 WHERE id = ?',
     );
     this.unlock = db.prepare(
       'UPDATE c2d_messages SET lock_token = NULL, locked_until = NULL, delivery_count = ? WHERE id = ?',
@@ -147,6 +158,9 @@ export class MessageQueue {
     this.remove = db.prepare('DELETE FROM c2d_messages WHERE id = ?');
     this.completeRow = db.prepare<[number, string, string], StateRow>(
       `DELETE FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ? RETURNING ${STATE}`,
+    );
+    this.completeQuiet = db.prepare<[number, string, string]>(
+      'DELETE FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ?',
     );
     this.byToken = db.prepare<[number, string, string], StateRow>(
       `SELECT ${STATE} FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ?`,
@@ -165,15 +179,13 @@ export class MessageQueue {
 
   enqueue(m: NewMessage, ctx: CommitContext): EnqueueResult {
     this.applyDue(m.deviceId, ctx);
-    // Decision 2: locked messages count toward the depth. An unknown device has no rows.
-    if (this.countDevice.get(m.deviceId)!.n >= ctx.policy.maxQueueDepth) {
-      // Decision 9: a disabled device is "not found" for senders, as IoT Hub says.
-      return this.device.get(m.deviceId)?.status === 'enabled'
-        ? { ok: false, error: 'DeviceMaximumQueueDepthExceeded' }
-        : { ok: false, error: 'DeviceNotFound' };
+    // Decision 2: locked messages count toward the depth.
+    const taken = this.takeSeqWithin.get(m.deviceId, m.deviceId, ctx.policy.maxQueueDepth);
+    if (!taken) {
+      // Decision 9: a disabled or unknown device is "not found" for senders, as IoT Hub says.
+      if (this.device.get(m.deviceId)?.status !== 'enabled') return { ok: false, error: 'DeviceNotFound' };
+      return { ok: false, error: 'DeviceMaximumQueueDepthExceeded' };
     }
-    const taken = this.takeSeq.get(m.deviceId);
-    if (!taken) return { ok: false, error: 'DeviceNotFound' };
     this.nextId ??= this.maxId.get()!.id + 1;
     const id = this.nextId;
     const values = [
@@ -195,7 +207,7 @@ export class MessageQueue {
     const direct = ctx.directLeaseFor(m.deviceId);
     if (direct) {
       // Direct delivery: locked for the device's waiting receiver as it is written.
-      const lockToken = mintLockToken(id);
+      const lockToken = mintLockToken(id, m.ack);
       const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
       this.insertLocked.run(...values, lockToken, lockedUntil);
       this.nextId = id + 1;
@@ -232,12 +244,13 @@ export class MessageQueue {
   private leaseEnqueued(deviceId: string, max: number, ctx: CommitContext): Delivery[] {
     const n = Math.max(0, Math.floor(max));
     if (n === 0) return [];
-    const ids = this.nextEnqueued.all(deviceId, ctx.now, n);
-    if (ids.length === 0) return [];
+    const rows = this.nextEnqueued.all(deviceId, ctx.now, n);
+    if (rows.length === 0) return [];
     const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
-    const deliveries = ids.map(({ id }) => {
-      const lockToken = mintLockToken(id);
-      return toDelivery(this.lockRow.get(lockToken, lockedUntil, id)!, lockToken, lockedUntil);
+    const deliveries = rows.map((r) => {
+      const lockToken = mintLockToken(r.id, r.ack);
+      this.lockRow.run(lockToken, lockedUntil, r.id);
+      return toDelivery(r, lockToken, lockedUntil);
     });
     this.lowerFloor(lockedUntil, ctx);
     return deliveries;
@@ -249,6 +262,10 @@ export class MessageQueue {
     const id = lockTokenRowId(lockToken);
     if (id === undefined) return { ok: false, error: 'DeviceMessageLockLost' };
     if (action === 'complete') {
+      if (completesQuietly(lockToken)) {
+        const gone = this.completeQuiet.run(id, lockToken, deviceId).changes === 1;
+        return gone ? { ok: true, outcome: 'completed' } : { ok: false, error: 'DeviceMessageLockLost' };
+      }
       const row = this.completeRow.get(id, lockToken, deviceId);
       if (!row) return { ok: false, error: 'DeviceMessageLockLost' };
       this.feedbackFor(row, 'Success', ctx);
@@ -420,6 +437,6 @@ function newDelivery(m: NewMessage, seq: number, now: number, lockToken: string,
 }
 
 function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Delivery {
-  // RETURNING shows the lease count after this lease.
-  return { ...storedMessageOf(r), lockToken, lockedUntil, redelivered: r.lease_count > 1 };
+  // The lease count as read before this lease.
+  return { ...storedMessageOf(r), lockToken, lockedUntil, redelivered: r.lease_count > 0 };
 }
