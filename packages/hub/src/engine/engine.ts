@@ -16,7 +16,15 @@ import type { Clock } from '../clock.js';
 import { InProcessSignalBus } from '../cluster/in-process-signal-bus.js';
 import type { ClusterEvents, SignalBus } from '../cluster/signal-bus.js';
 import type { C2dConfig, FeedbackConfig } from '../config/types.js';
-import type { CommitResult, QueueOp, QueueOpResult, QueuePolicy, SettleAction, Store } from '../store/types.js';
+import type {
+  CommitResult,
+  NewMessage,
+  QueueOp,
+  QueueOpResult,
+  QueuePolicy,
+  SettleAction,
+  Store,
+} from '../store/types.js';
 import { GroupCommitter } from './group-commit.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
@@ -88,6 +96,7 @@ export class Engine implements C2dEngine {
       (result) => this.afterCommit(result),
       1000,
       (ops, add) => this.waiting.extendGroup(ops, add),
+      (err) => this.logger.error({ err }, 'a commit result handler threw'),
     );
     this.waiting = new WaitingReceivers((op) => this.committer.submit(op));
     // Messages committed by another node wake this node's waiting receivers too.
@@ -133,21 +142,40 @@ export class Engine implements C2dEngine {
     } while (!this.committer.quiet || !this.scheduler.quiet);
   }
 
-  async send(deviceId: string, message: OutgoingMessage): Promise<SendResult> {
-    const m = validateSend(deviceId, message, this.clock.now(), this.c2d);
-    const r = await this.run({ kind: 'enqueue', message: m });
-    if (!r.ok) throw new FerryError(r.error, refusalText(r, deviceId, this.c2d.maxQueueDepth));
-    return { messageId: m.messageId, sequenceNumber: r.sequenceNumber };
+  send(deviceId: string, message: OutgoingMessage): Promise<SendResult> {
+    return new Promise((resolve, reject) => {
+      this.sendTo(deviceId, message, (r) => (r instanceof Error ? reject(r) : resolve(r)));
+    });
   }
 
-  async sendMany(
-    items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>,
-  ): Promise<Array<SendResult | Error>> {
-    return Promise.all(
-      items.map((i) =>
-        this.send(i.deviceId, i.message).catch((err: unknown) => (err instanceof Error ? err : toFerryError(err))),
-      ),
-    );
+  sendMany(items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>): Promise<Array<SendResult | Error>> {
+    return new Promise((resolve) => {
+      const results = new Array<SendResult | Error>(items.length);
+      let left = items.length;
+      if (left === 0) resolve(results);
+      items.forEach((item, i) => {
+        this.sendTo(item.deviceId, item.message, (r) => {
+          results[i] = r;
+          if (--left === 0) resolve(results);
+        });
+      });
+    });
+  }
+
+  /** One send, answered through a callback (no promise per message on the hot path). */
+  private sendTo(deviceId: string, message: OutgoingMessage, done: (r: SendResult | Error) => void): void {
+    let m: NewMessage;
+    try {
+      m = validateSend(deviceId, message, this.clock.now(), this.c2d);
+    } catch (err) {
+      done(err instanceof Error ? err : toFerryError(err));
+      return;
+    }
+    this.runTo({ kind: 'enqueue', message: m }, (r) => {
+      if (r instanceof Error) done(r);
+      else if (!r.ok) done(new FerryError(r.error, refusalText(r, deviceId, this.c2d.maxQueueDepth)));
+      else done({ messageId: m.messageId, sequenceNumber: r.sequenceNumber });
+    });
   }
 
   async receive(deviceId: string, max = 1): Promise<Delivery[]> {
@@ -221,9 +249,14 @@ export class Engine implements C2dEngine {
     return () => void this.recordListeners.delete(entry);
   }
 
-  private async settle(deviceId: string, lockToken: string, action: SettleAction): Promise<void> {
-    const r = await this.run({ kind: 'settle', deviceId, lockToken, action });
-    if (!r.ok) throw new FerryError(r.error, 'the lock token is unknown, expired, or its message is gone');
+  private settle(deviceId: string, lockToken: string, action: SettleAction): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.runTo({ kind: 'settle', deviceId, lockToken, action }, (r) => {
+        if (r instanceof Error) reject(r);
+        else if (!r.ok) reject(new FerryError(r.error, 'the lock token is unknown, expired, or its message is gone'));
+        else resolve();
+      });
+    });
   }
 
   private async settleFeedback(lockToken: string, action: SettleAction): Promise<void> {
@@ -232,21 +265,34 @@ export class Engine implements C2dEngine {
   }
 
   /** Commits one op with its group; a store fault becomes ServerError, refusals are returned. */
-  private async run<K extends QueueOp['kind']>(op: QueueOp & { kind: K }): Promise<Success<K> | Refusal<K>> {
-    if (this.stopped && op.kind !== 'expire') throw new FerryError('ServiceUnavailable', 'the hub is stopping');
-    let r: QueueOpResult<K>;
-    try {
+  private run<K extends QueueOp['kind']>(op: QueueOp & { kind: K }): Promise<Success<K> | Refusal<K>> {
+    return new Promise((resolve, reject) => this.runTo<K>(op, (r) => (r instanceof Error ? reject(r) : resolve(r))));
+  }
+
+  /** run(), answered through a callback: the result, a refusal, or the FerryError of a fault. */
+  private runTo<K extends QueueOp['kind']>(
+    op: QueueOp & { kind: K },
+    done: (r: Success<K> | Refusal<K> | FerryError) => void,
+  ): void {
+    if (this.stopped && op.kind !== 'expire') {
+      done(new FerryError('ServiceUnavailable', 'the hub is stopping'));
+      return;
+    }
+    this.committer.submitTo(op, (result) => {
+      if (result instanceof Error) {
+        if (!isServerBusy(result)) this.logger.error({ err: result, op: op.kind }, 'commit failed');
+        done(toFerryError(result));
+        return;
+      }
       // The store answers each op with the result of its kind.
-      r = (await this.committer.submit(op)) as QueueOpResult<K>;
-    } catch (err) {
-      if (!isServerBusy(err)) this.logger.error({ err, op: op.kind }, 'commit failed');
-      throw toFerryError(err);
-    }
-    if (!r.ok && r.error === 'ServerError') {
-      if (!isServerBusy(r.cause)) this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
-      throw toFerryError(r.cause);
-    }
-    return r as Success<K> | Refusal<K>;
+      const r = result as QueueOpResult<K>;
+      if (!r.ok && r.error === 'ServerError') {
+        if (!isServerBusy(r.cause)) this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
+        done(toFerryError(r.cause));
+        return;
+      }
+      done(r as Success<K> | Refusal<K>);
+    });
   }
 
   private afterCommit(result: CommitResult): void {

@@ -8,8 +8,8 @@ import type { CommitResult, QueueOp, QueueOpResult } from '../store/types.js';
 
 interface Waiting {
   op: QueueOp;
-  resolve: (r: QueueOpResult) => void;
-  reject: (err: unknown) => void;
+  /** The op's result, or the error that failed its whole group. */
+  done: (r: QueueOpResult | Error) => void;
 }
 
 export class GroupCommitter {
@@ -22,6 +22,7 @@ export class GroupCommitter {
    * @param afterCommit runs after each successful group (signals, scheduler), never throws back
    * @param maxGroup bounds one transaction's size
    * @param extend may add ops (with their own result handlers) at the end of a group before it is written
+   * @param onCallbackError told when a result handler throws (a bug: the others are still answered)
    */
   constructor(
     private readonly commit: (ops: QueueOp[]) => Promise<CommitResult>,
@@ -31,14 +32,20 @@ export class GroupCommitter {
       ops: readonly QueueOp[],
       add: (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void,
     ) => void,
+    private readonly onCallbackError: (err: unknown) => void = () => undefined,
   ) {}
 
   /** Resolves with the op's result once its group is committed. */
   submit(op: QueueOp): Promise<QueueOpResult> {
     return new Promise<QueueOpResult>((resolve, reject) => {
-      this.queue.push({ op, resolve, reject });
-      this.schedule();
+      this.submitTo(op, (r) => (r instanceof Error ? reject(r) : resolve(r)));
     });
+  }
+
+  /** Calls `done` with the op's result once its group is committed (or with the group's error). */
+  submitTo(op: QueueOp, done: (r: QueueOpResult | Error) => void): void {
+    this.queue.push({ op, done });
+    this.schedule();
   }
 
   /** Resolves when nothing is queued or being written. */
@@ -51,6 +58,15 @@ export class GroupCommitter {
     return !this.busy && this.queue.length === 0;
   }
 
+  /** One op's answer; a callback that throws is reported and does not stop the others. */
+  private answer(w: Waiting, r: QueueOpResult | Error): void {
+    try {
+      w.done(r);
+    } catch (err) {
+      this.onCallbackError(err);
+    }
+  }
+
   private schedule(): void {
     if (this.busy) return;
     this.busy = true;
@@ -60,21 +76,24 @@ export class GroupCommitter {
 
   private async flush(): Promise<void> {
     const group = this.queue.splice(0, this.maxGroup);
-    this.extend?.(
-      group.map((w) => w.op),
-      (op, onResult) => group.push({ op, resolve: onResult, reject: (err) => onResult(toError(err)) }),
-    );
     const ops = group.map((w) => w.op);
+    this.extend?.(ops, (op, onResult) => {
+      group.push({ op, done: onResult });
+      ops.push(op);
+    });
+    let result: CommitResult | undefined;
     try {
-      const result = await this.commit(ops);
-      group.forEach((w, i) => {
-        const r = result.results[i];
-        if (r) w.resolve(r);
-        else w.reject(new Error(`store returned no result for op ${i} (${w.op.kind})`));
-      });
-      this.afterCommit(result, ops);
+      result = await this.commit(ops);
     } catch (err) {
-      for (const w of group) w.reject(err);
+      const error = toError(err);
+      for (const w of group) this.answer(w, error);
+    }
+    if (result) {
+      for (let i = 0; i < group.length; i++) {
+        const w = group[i]!;
+        this.answer(w, result.results[i] ?? new Error(`store returned no result for op ${i} (${w.op.kind})`));
+      }
+      this.afterCommit(result, ops);
     }
     if (this.queue.length > 0) {
       setImmediate(() => void this.flush());

@@ -21,28 +21,36 @@ async function counted<T>(work: () => Promise<T>, count: (result: string) => voi
 }
 
 export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine {
-  const { inFlight } = metrics;
-  const sent = (result: string) => metrics.sends.inc({ result });
-  const sendDone = () => inFlight.dec({ operation: 'send' });
-  const settle = (outcome: string) => (result: string) => metrics.settles.inc({ outcome, result });
-  const settleDone = () => inFlight.dec({ operation: 'settle' });
-  const settling = <T>(work: () => Promise<T>, outcome: string): Promise<T> => {
-    inFlight.inc({ operation: 'settle' });
-    return counted(work, settle(outcome), settleDone);
+  const sent = (result: string) => metrics.countSends(result);
+  const sendDone = () => metrics.inFlightChange('send', -1);
+  const settleDone = () => metrics.inFlightChange('settle', -1);
+  const settledBy: Record<string, (result: string) => void> = {
+    complete: (result) => metrics.countSettle('complete', result),
+    abandon: (result) => metrics.countSettle('abandon', result),
+    reject: (result) => metrics.countSettle('reject', result),
+  };
+  const settling = <T>(work: () => Promise<T>, outcome: 'complete' | 'abandon' | 'reject'): Promise<T> => {
+    metrics.inFlightChange('settle', 1);
+    return counted(work, settledBy[outcome]!, settleDone);
   };
   return {
     send(deviceId, message) {
-      inFlight.inc({ operation: 'send' });
+      metrics.inFlightChange('send', 1);
       return counted(() => engine.send(deviceId, message), sent, sendDone);
     },
     async sendMany(items) {
-      inFlight.inc({ operation: 'send' }, items.length);
+      metrics.inFlightChange('send', items.length);
       try {
         const results = await engine.sendMany(items);
-        for (const r of results) sent(r instanceof Error ? resultOf(r) : 'ok');
+        let ok = 0;
+        for (const r of results) {
+          if (r instanceof Error) sent(resultOf(r));
+          else ok++;
+        }
+        if (ok > 0) metrics.countSends('ok', ok);
         return results;
       } finally {
-        inFlight.dec({ operation: 'send' }, items.length);
+        metrics.inFlightChange('send', -items.length);
       }
     },
     receive: (deviceId, max) => engine.receive(deviceId, max),

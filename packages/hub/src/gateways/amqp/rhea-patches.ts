@@ -1,6 +1,6 @@
 /**
- * Two fixes to rhea 3.0.5, carried in the project and applied when the AMQP gateway loads (to the
- * one rhea module instance every import shares). Both replace rhea internals, checked on install:
+ * Two fixes to rhea 3.0.5 and one saving, carried in the project and applied when the AMQP gateway
+ * loads (to the one rhea module instance every import shares). They replace rhea internals, checked on install:
  * a rhea upgrade that renames them fails loudly at start instead of silently losing the fix.
  *
  * 1. Dispositions. rhea's session writes settled deliveries as ranges `first..last`, but while a
@@ -13,6 +13,9 @@
  *    and exhausts memory. Here a count must fit the bytes present (zero-width elements charged one
  *    byte of the frame each), nesting is bounded, and any failure to decode a frame or a message
  *    throws an AmqpDecodeError, which the connection answers with `amqp:decode-error`.
+ * 3. Logging. rhea calls its `debug` loggers on every frame, which builds an argument list even
+ *    when the logger is off. A logger that DEBUG does not turn on when the hub starts becomes a
+ *    no-op (so DEBUG=rhea* must be set before start, as usual for `debug`).
  */
 import { createRequire } from 'node:module';
 
@@ -72,7 +75,21 @@ export function installRheaPatches(): void {
   if (installed) return;
   patchDispositions();
   patchDecoder();
+  silenceIdleLoggers();
   installed = true;
+}
+
+function silenceIdleLoggers(): void {
+  const log = require('rhea/lib/log.js') as Record<string, ((...args: unknown[]) => void) & { enabled?: boolean }>;
+  const names = ['frames', 'raw', 'events', 'message', 'flow', 'io'];
+  for (const name of names) {
+    const logger = log[name];
+    // `enabled` is a getter of debug's loggers (undefined until DEBUG names something).
+    if (typeof logger !== 'function' || !('enabled' in logger)) {
+      throw new Error(`rhea internals changed: lib/log.js has no debug logger "${name}" (review rhea-patches.ts)`);
+    }
+    if (!logger.enabled) log[name] = () => undefined;
+  }
 }
 
 function sameOutcome(a: RheaDelivery['state'], b: RheaDelivery['state']): boolean {
