@@ -6,7 +6,10 @@
  * The same fleet of lean MQTT devices (QoS 1, clean session 0, 64-byte bodies) receives from a
  * lean AMQP sender (Ferry) or a lean MQTT QoS 1 publisher on the same topics (Mosquitto); fleet
  * and sender are processes of their own and report their own CPU. Scenarios (peer/scenarios.ts):
- * a online fan-out, b the same paced, c offline enqueue then reconnect and drain.
+ * a online fan-out, b the same paced, c offline enqueue then reconnect and drain. Opt-in, d idle
+ * connections (peer/idle.ts), on a fresh server of its own: the server's RSS per connection with
+ * FERRY_PEER_IDLE devices connected (MQTT/TLS, clean session 0, subscribed) and idle, and the
+ * connect rate.
  *
  * The table gives medians over each server's runs: delivered messages/s, send-to-device latency
  * percentiles, server CPU-µs per delivered message and RSS (from /proc/<pid>/stat of the server
@@ -21,7 +24,9 @@
  *   FERRY_PEER_PACED_MESSAGES  messages of the paced run (default 50000: 10 s at 5000/s)
  *   FERRY_PEER_OFFLINE         messages per device enqueued while offline, c (default 50)
  *   FERRY_PEER_REPS            runs per server (default 2: A B B A; 4 is A B B A A B B A)
- *   FERRY_PEER_SCENARIOS       which of a,b,c (default a,b,c)
+ *   FERRY_PEER_IDLE            idle connections held at once, d (default 19000; every process
+ *                              holding them needs that many file descriptors, ulimit -n)
+ *   FERRY_PEER_SCENARIOS       which of a,b,c,d (default a,b,c; d is opt-in)
  *   FERRY_PEER_SERVERS         ferry,mosquitto (default both; one alone gives no ratios)
  *   FERRY_PEER_BODY_BYTES      body size (default 64)
  *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
@@ -29,6 +34,7 @@
  *   FERRY_BENCH_ADDRESS        Ferry's loopback address (default 127.0.0.200; Mosquitto takes .201)
  * A quick look: FERRY_PEER_DEVICES=100 FERRY_PEER_MESSAGES=5000 FERRY_PEER_PACED_MESSAGES=2000
  * FERRY_PEER_OFFLINE=10 FERRY_PEER_REPS=1 npm run bench -- peer
+ * Idle connections alone: FERRY_PEER_SCENARIOS=d FERRY_PEER_IDLE=500 FERRY_PEER_REPS=1 npm run bench -- peer
  */
 import { cpus, totalmem } from 'node:os';
 import { createSasToken } from '@ferry/common';
@@ -37,6 +43,15 @@ import { benchAddress, benchSync } from './kit/bench-hub.js';
 import { type LoadProcess, startLoad } from './kit/load.js';
 import type { FerryServerInit } from './peer/ferry-server.js';
 import type { FleetDevice, FleetInit } from './peer/fleet.js';
+import {
+  checkOpenFiles,
+  IDLE_CONNECT_CONCURRENCY,
+  IDLE_KEEPALIVE_S,
+  IDLE_ROW,
+  IDLE_WARM_UP,
+  type IdleResult,
+  measureIdle,
+} from './peer/idle.js';
 import { startMosquitto } from './peer/mosquitto.js';
 import { peerTable, type ServerName } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
@@ -52,7 +67,7 @@ function sizes(): PeerSizes & { reps: number; servers: ServerName[] } {
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean);
-  const scenarios = new Set(list('FERRY_PEER_SCENARIOS', 'a,b,c').filter((s) => ['a', 'b', 'c'].includes(s)));
+  const scenarios = new Set(list('FERRY_PEER_SCENARIOS', 'a,b,c').filter((s) => ['a', 'b', 'c', 'd'].includes(s)));
   const servers = list('FERRY_PEER_SERVERS', 'ferry,mosquitto').map((s) => {
     if (s === 'ferry') return 'Ferry' as const;
     if (s === 'mosquitto') return 'Mosquitto' as const;
@@ -66,8 +81,9 @@ function sizes(): PeerSizes & { reps: number; servers: ServerName[] } {
     pacedMessages: envInt('FERRY_PEER_PACED_MESSAGES', 50_000),
     offlinePerDevice: envInt('FERRY_PEER_OFFLINE', 50),
     bodyBytes: envInt('FERRY_PEER_BODY_BYTES', 64),
+    idle: envInt('FERRY_PEER_IDLE', 19_000),
     reps: envInt('FERRY_PEER_REPS', 2),
-    scenarios: scenarios as Set<'a' | 'b' | 'c'>,
+    scenarios: scenarios as Set<'a' | 'b' | 'c' | 'd'>,
     servers,
   };
 }
@@ -88,23 +104,35 @@ async function withLoads(fleetInit: FleetInit, senderInit: SenderInit, pid: numb
   }
 }
 
-async function runFerry(s: PeerSizes): Promise<RunResult> {
-  const init: FerryServerInit = {
+function ferryInit(s: PeerSizes): FerryServerInit {
+  return {
     overrides: {
       c2d: { maxQueueDepth: Math.max(50, s.offlinePerDevice + 10) },
       mqtt: { maxInflight: FERRY_MAX_INFLIGHT },
     },
   };
-  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), init);
+}
+
+function mosquittoOptions(s: PeerSizes) {
+  return { address: mosquittoAddress(), maxInflight: FERRY_MAX_INFLIGHT, maxQueued: s.offlinePerDevice + 100 };
+}
+
+/** The fleet's view of Ferry's devices: IoT Hub's MQTT username and a device SAS token (1 h). */
+function ferryFleetDevices(endpoint: HubEndpoint, devices: BenchDevice[]): FleetDevice[] {
+  const expiry = Math.ceil(Date.now() / 1000) + 3600;
+  return devices.map((d) => ({
+    clientId: d.deviceId,
+    username: `${endpoint.address}/${d.deviceId}/?api-version=2021-04-12`,
+    password: createSasToken({ resourceUri: `${endpoint.address}/devices/${d.deviceId}`, key: d.key, expiry }),
+  }));
+}
+
+async function runFerry(s: PeerSizes): Promise<RunResult> {
+  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s));
   try {
     const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
     const devices = await server.call<BenchDevice[]>('devices', { prefix: 'peer', count: s.devices });
-    const expiry = Math.ceil(Date.now() / 1000) + 3600;
-    const fleetDevices: FleetDevice[] = devices.map((d) => ({
-      clientId: d.deviceId,
-      username: `${endpoint.address}/${d.deviceId}/?api-version=2021-04-12`,
-      password: createSasToken({ resourceUri: `${endpoint.address}/devices/${d.deviceId}`, key: d.key, expiry }),
-    }));
+    const fleetDevices = ferryFleetDevices(endpoint, devices);
     const deviceIds = devices.map((d) => d.deviceId);
     return await withLoads(
       {
@@ -125,11 +153,7 @@ async function runFerry(s: PeerSizes): Promise<RunResult> {
 }
 
 async function runMosquitto(s: PeerSizes): Promise<RunResult> {
-  const broker = await startMosquitto({
-    address: mosquittoAddress(),
-    maxInflight: FERRY_MAX_INFLIGHT,
-    maxQueued: s.offlinePerDevice + 100,
-  });
+  const broker = await startMosquitto(mosquittoOptions(s));
   try {
     const deviceIds = Array.from({ length: s.devices }, (_, i) => `peer-${i}`);
     return await withLoads(
@@ -149,14 +173,79 @@ async function runMosquitto(s: PeerSizes): Promise<RunResult> {
   }
 }
 
+/** Scenario d with a fleet of its own (no sender): IDLE_CONNECT_CONCURRENCY connects in flight. */
+async function idleFleet(
+  fleetInit: Omit<FleetInit, 'connectConcurrency'>,
+  pid: number,
+  n: number,
+): Promise<IdleResult> {
+  const fleet = startLoad(new URL('./peer/fleet.ts', import.meta.url), {
+    ...fleetInit,
+    connectConcurrency: IDLE_CONNECT_CONCURRENCY,
+    keepalive: IDLE_KEEPALIVE_S,
+  } satisfies FleetInit);
+  try {
+    return await measureIdle(pid, fleet, n);
+  } finally {
+    await fleet.terminate();
+  }
+}
+
+async function runFerryIdle(s: PeerSizes): Promise<IdleResult> {
+  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s));
+  try {
+    const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
+    // The registry's bulk import: 19,000 devices in seconds, not one create each.
+    const devices = await server.call<BenchDevice[]>('devices', {
+      prefix: 'idle',
+      count: s.idle + IDLE_WARM_UP,
+      bulk: true,
+    });
+    return await idleFleet(
+      {
+        host: endpoint.address,
+        port: endpoint.ports.mqtts,
+        ca: endpoint.ca,
+        devices: ferryFleetDevices(endpoint, devices),
+      },
+      pid,
+      s.idle,
+    );
+  } finally {
+    await server.call('stop').catch(() => undefined);
+    await server.terminate();
+  }
+}
+
+async function runMosquittoIdle(s: PeerSizes): Promise<IdleResult> {
+  const broker = await startMosquitto(mosquittoOptions(s));
+  try {
+    const devices = Array.from({ length: s.idle + IDLE_WARM_UP }, (_, i) => ({ clientId: `idle-${i}` }));
+    return await idleFleet({ host: broker.address, port: broker.port, ca: broker.ca, devices }, broker.pid, s.idle);
+  } finally {
+    await broker.stop();
+  }
+}
+
+const mibText = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
 export async function run(): Promise<void> {
   const s = sizes();
   const cpu = cpus();
+  const messaging = (['a', 'b', 'c'] as const).some((x) => s.scenarios.has(x));
+  // The fleet (a child of this process) inherits this process's limit; each server is checked as it starts.
+  if (s.scenarios.has('d')) checkOpenFiles('self', 'the fleet', s.idle);
   console.log(
     `peer: ${new Date().toISOString()}, node ${process.version}, ${cpu.length} x ${cpu[0]?.model.trim() ?? 'cpu'}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB RAM\n` +
-      `${s.devices} MQTT/TLS devices (QoS 1, clean session 0), ${s.bodyBytes}-byte bodies, window ${s.window}; ` +
-      `a: ${s.messages} messages; b: ${s.pacedMessages} at ${s.rate}/s; c: ${s.offlinePerDevice} per device offline; ` +
+      (messaging
+        ? `${s.devices} MQTT/TLS devices (QoS 1, clean session 0), ${s.bodyBytes}-byte bodies, window ${s.window}; ` +
+          `a: ${s.messages} messages; b: ${s.pacedMessages} at ${s.rate}/s; c: ${s.offlinePerDevice} per device offline; `
+        : '') +
+      (s.scenarios.has('d')
+        ? `d: ${s.idle} idle MQTT/TLS connections (clean session 0, subscribed), ${IDLE_CONNECT_CONCURRENCY} connects ` +
+          `in flight, after ${IDLE_WARM_UP} warm-up devices; `
+        : '') +
       `${s.reps} runs per server; Ferry SQLite synchronous=${benchSync()}, Mosquitto persistence on`,
   );
   const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));
@@ -164,12 +253,23 @@ export async function run(): Promise<void> {
     const order = rep % 2 === 0 ? s.servers : [...s.servers].reverse();
     for (const name of order) {
       const started = Date.now();
-      const r = name === 'Ferry' ? await runFerry(s) : await runMosquitto(s);
+      const r: RunResult = messaging ? await (name === 'Ferry' ? runFerry(s) : runMosquitto(s)) : new Map();
+      let idle: IdleResult | undefined;
+      if (s.scenarios.has('d')) {
+        idle = name === 'Ferry' ? await runFerryIdle(s) : await runMosquittoIdle(s);
+        r.set(IDLE_ROW, idle.figures);
+      }
       results.get(name)!.push(r);
       const a = r.get('a fan-out');
       console.log(
         `  run ${rep + 1} ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s` +
-          (a ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg` : ''),
+          (a ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg` : '') +
+          (idle
+            ? `, idle: ${s.idle} at ${idle.figures.connRate} conn/s, RSS ${mibText(idle.before)} -> ` +
+              `${mibText(idle.after)} MiB (${idle.figures.rssKiBPerConn} KiB/conn)` +
+              (idle.open < s.idle ? `, ONLY ${idle.open} STILL OPEN` : '') +
+              (idle.settled ? '' : ', RSS DID NOT SETTLE')
+            : ''),
       );
     }
   }

@@ -1,7 +1,8 @@
 /**
  * The Ferry side of the peer benchmark, in a process of its own (so /proc/<pid>/stat charges it
  * exactly as it charges Mosquitto): a real hub (bench-hub.ts: Hub.start, loopback, TLS, durable
- * SQLite in a temp data dir). Commands: start, devices, stop.
+ * SQLite in a temp data dir). Commands: start, devices (one create each, or `bulk`: the registry's
+ * bulk import, for many thousands), stop.
  */
 import { type BenchDevice, type BenchHub, type HubEndpoint, startBenchHub } from '../kit/bench-hub.js';
 import { serveLoad } from '../kit/load.js';
@@ -23,9 +24,9 @@ serveLoad<FerryServerInit>((init) => {
       return { endpoint: bench.endpoint, pid: process.pid, maxInflight: bench.hub.config.mqtt.maxInflight };
     },
     async devices(arg: unknown): Promise<BenchDevice[]> {
-      const { prefix, count } = arg as { prefix: string; count: number };
+      const { prefix, count, bulk } = arg as { prefix: string; count: number; bulk?: boolean };
       if (!bench) throw new Error('start first');
-      return bench.createDevices(prefix, count);
+      return bulk ? bench.importDevices(prefix, count) : bench.createDevices(prefix, count);
     },
     async stop(): Promise<null> {
       await profiling?.stop();

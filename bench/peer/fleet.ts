@@ -3,7 +3,7 @@
  * with one shared context, mqtt-packet, clean session 0, QoS 1 subscription to their C2D topic
  * filter) against either server. Bodies carry their send time and message number (stampedBody),
  * so the fleet measures send-to-device latency and counts each number once.
- * Commands: connect, expect, wait, disconnect, close.
+ * Commands: connect, expect, wait, open (connections still open), disconnect, close.
  */
 import { createSecureContext } from 'node:tls';
 import { LeanMqtt } from '../kit/lean-mqtt.js';
@@ -24,6 +24,8 @@ export interface FleetInit {
   ca: string;
   devices: FleetDevice[];
   connectConcurrency: number;
+  /** CONNECT's keep-alive, s (default lean-mqtt's 240; the fleet never pings). */
+  keepalive?: number;
 }
 
 export interface FleetResult {
@@ -90,13 +92,16 @@ serveLoad<FleetInit>((init) => {
   let tracker: Tracker | undefined;
   const onPublish = (_topic: string, payload: Buffer) => tracker?.record(payload);
 
-  /** Connects every device (clean session 0); subscribes when asked, else expects the session to be there. */
+  /**
+   * Connects every device (clean session 0), or devices[from, to) when given; subscribes when
+   * asked, else expects the session to be there.
+   */
   async function connect(arg: unknown): Promise<{ ms: number; cpu: number }> {
-    const { subscribe } = arg as { subscribe: boolean };
+    const { subscribe, from, to } = arg as { subscribe: boolean; from?: number; to?: number };
     const cpu = cpuMark();
     const t0 = Date.now();
     clients = [];
-    await pool(init.devices, init.connectConcurrency, async (d) => {
+    await pool(init.devices.slice(from ?? 0, to), init.connectConcurrency, async (d) => {
       const { client, sessionPresent } = await LeanMqtt.connect({
         host: init.host,
         port: init.port,
@@ -105,6 +110,7 @@ serveLoad<FleetInit>((init) => {
         ...(d.username === undefined ? {} : { username: d.username }),
         ...(d.password === undefined ? {} : { password: d.password }),
         clean: false,
+        ...(init.keepalive === undefined ? {} : { keepalive: init.keepalive }),
         onPublish,
       });
       clients.push(client);
@@ -141,11 +147,16 @@ serveLoad<FleetInit>((init) => {
     return t.result();
   }
 
+  /** How many of the connected clients are still open (the server dropped none). */
+  async function open(): Promise<number> {
+    return clients.filter((c) => !c.closed).length;
+  }
+
   async function disconnect(): Promise<null> {
     await Promise.all(clients.map((c) => c.end()));
     clients = [];
     return null;
   }
 
-  return { connect, expect, wait, disconnect, close: disconnect };
+  return { connect, expect, wait, open, disconnect, close: disconnect };
 });

@@ -1,7 +1,8 @@
 /**
  * CPU time and resident memory of another process, from /proc/<pid>/stat (Linux): utime + stime
  * (fields 14 and 15, in clock ticks, all threads) and rss (field 24, in pages). What the peer
- * benchmark charges each server with, the same way for Mosquitto and for Ferry.
+ * benchmark charges each server with, the same way for Mosquitto and for Ferry. And the open-files
+ * limit, which caps how many connections a process can hold.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -29,4 +30,13 @@ export function procSample(pid: number): ProcSample {
   // fields[0] is field 3 (state), so field N is fields[N - 3].
   const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]);
   return { cpuUs: (ticks * 1e6) / TICKS_PER_S, rss: Number(fields[24 - 3]) * PAGE_BYTES };
+}
+
+/** The soft limit on open files (RLIMIT_NOFILE) of a process, from /proc/<pid>/limits. */
+export function openFilesLimit(pid: number | 'self'): number {
+  const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const soft = line?.slice('Max open files'.length).trim().split(/\s+/)[0];
+  return soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
 }

@@ -1,7 +1,8 @@
 /**
  * The peer benchmark's one table: per scenario, Ferry's and Mosquitto's medians over their runs
  * and each figure's ratio Ferry ÷ Mosquitto; messages lost and duplicated are totals over all
- * runs. Printed as Markdown, ready for the README.
+ * runs. Printed as Markdown, ready for the README. A column no row has a figure for is left out
+ * (the connection columns appear with scenario d, the message columns only with a, b or c).
  */
 import type { Figures, RunResult } from './scenarios.js';
 
@@ -14,13 +15,18 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-const COLUMNS: Array<{ head: string; key: keyof Figures; total?: boolean }> = [
+type Column = { head: string; key: keyof Figures; total?: boolean };
+
+const COLUMNS: Column[] = [
   { head: 'msg/s', key: 'rate' },
+  { head: 'conn/s', key: 'connRate' },
   { head: 'p50 ms', key: 'p50' },
   { head: 'p99 ms', key: 'p99' },
   { head: 'p99.9 ms', key: 'p999' },
   { head: 'server CPU µs/msg', key: 'cpuUsPerMsg' },
+  { head: 'server CPU µs/conn', key: 'cpuUsPerConn' },
   { head: 'server RSS MiB', key: 'rssMiB' },
+  { head: 'server RSS KiB/conn', key: 'rssKiBPerConn' },
   { head: 'lost', key: 'lost', total: true },
   { head: 'dup', key: 'dup', total: true },
   { head: 'load CPU %', key: 'loadCpu' },
@@ -44,21 +50,24 @@ export function peerTable(results: ReadonlyMap<ServerName, RunResult[]>): string
   for (const runs of results.values()) {
     for (const r of runs) for (const s of r.keys()) if (!scenarios.includes(s)) scenarios.push(s);
   }
+  const columns = COLUMNS.filter((c) =>
+    [...results.values()].some((runs) => runs.some((r) => [...r.values()].some((f) => f[c.key] !== undefined))),
+  );
   const lines = [
-    `| scenario | server | ${COLUMNS.map((c) => c.head).join(' | ')} |`,
-    `|---|---|${COLUMNS.map(() => '---:').join('|')}|`,
+    `| scenario | server | ${columns.map((c) => c.head).join(' | ')} |`,
+    `|---|---|${columns.map(() => '---:').join('|')}|`,
   ];
   for (const s of scenarios) {
     const values = new Map<ServerName, Array<number | undefined>>();
     for (const [server, runs] of results) {
-      const v = COLUMNS.map((c) => figure(runs, s, c.key, c.total ?? false));
+      const v = columns.map((c) => figure(runs, s, c.key, c.total ?? false));
       values.set(server, v);
       lines.push(`| ${s} | ${server} (${runs.length} runs) | ${v.map(fmt).join(' | ')} |`);
     }
     const f = values.get('Ferry');
     const m = values.get('Mosquitto');
     if (f && m) {
-      const ratios = COLUMNS.map((c, i) => {
+      const ratios = columns.map((c, i) => {
         const a = f[i];
         const b = m[i];
         if (c.total || a === undefined || b === undefined || b === 0) return '';

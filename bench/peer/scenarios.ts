@@ -6,6 +6,7 @@
  *   b  the same paced at `rate` messages/s (latency at a steady load)
  *   c  offline: the fleet disconnects, K messages per device are enqueued, the fleet reconnects
  *      (session present, no SUBSCRIBE) and drains them
+ * Scenario d (idle connections) runs on a fresh server of its own: peer/idle.ts.
  */
 import type { LoadProcess } from '../kit/load.js';
 import type { FleetResult } from './fleet.js';
@@ -20,21 +21,27 @@ export interface PeerSizes {
   pacedMessages: number;
   offlinePerDevice: number;
   bodyBytes: number;
-  scenarios: ReadonlySet<'a' | 'b' | 'c'>;
+  /** Idle connections held at once, d. */
+  idle: number;
+  scenarios: ReadonlySet<'a' | 'b' | 'c' | 'd'>;
 }
 
-/** One row of the table: a scenario's figures for one server in one run. */
+/** One row of the table: a scenario's figures for one server in one run (d has no messages). */
 export interface Figures {
-  rate: number;
+  rate?: number;
   p50?: number;
   p99?: number;
   p999?: number;
-  cpuUsPerMsg: number;
+  cpuUsPerMsg?: number;
   rssMiB: number;
-  lost: number;
-  dup: number;
+  lost?: number;
+  dup?: number;
   /** Fleet + sender CPU, % of one core. */
   loadCpu: number;
+  /** d: connections (TLS + CONNECT + SUBSCRIBE) per s, server CPU per connection, RSS growth per connection. */
+  connRate?: number;
+  cpuUsPerConn?: number;
+  rssKiBPerConn?: number;
 }
 
 export type RunResult = Map<string, Figures>;
