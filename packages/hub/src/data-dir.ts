@@ -71,7 +71,7 @@ export async function readPolicyConnectionString(opts: {
   } else {
     const dbFile = sqlitePath(config);
     if (!existsSync(dbFile)) throw noHub(config.dataDir);
-    store = new SqliteStore({ path: dbFile });
+    store = new SqliteStore({ path: dbFile, checkpointThread: false });
   }
   try {
     const policies = await store.getPolicies();

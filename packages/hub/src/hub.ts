@@ -90,7 +90,13 @@ async function openStore(
     return bus;
   }
   const options = { path: sqlitePath(config), synchronous: config.store.synchronous };
-  parts.store = config.store.worker ? await WorkerStore.open(options) : new SqliteStore(options);
+  parts.store = config.store.worker
+    ? await WorkerStore.open(options)
+    : new SqliteStore({
+        ...options,
+        onCheckpointError: (err) =>
+          logger.error({ err }, 'the WAL checkpoint thread failed; commits checkpoint instead'),
+      });
   return new InProcessSignalBus((err) => logger.error({ err }, 'signal listener threw'));
 }
 

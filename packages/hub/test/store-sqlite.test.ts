@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -141,6 +141,44 @@ describe('SqliteStore specifics', () => {
     const last = store.putMqttSession({ deviceId: 'd', c2dQos: 1 });
     await store.close();
     await last;
+  });
+
+  test('WAL checkpoints run in a thread of their own; close leaves no WAL behind', async () => {
+    const path = join(dir, `checkpoint-${n++}.db`);
+    const store = new SqliteStore({ path });
+    await store.insertDevice(device('d'));
+    for (let i = 0; i < 50; i++) {
+      await store.commit([{ kind: 'enqueue', message: message('d', `m${i}`) }], T0, { ...POLICY, maxQueueDepth: 100 });
+    }
+    // The main connection checkpoints only past a high threshold, far above these 50 commits; the
+    // thread copies them into the database file within a few intervals. A copy of the database
+    // file alone (no WAL) shows what was checkpointed.
+    const copy = join(dir, `checkpoint-copy-${n++}.db`);
+    const inFile = () => {
+      copyFileSync(path, copy);
+      const db = new Database(copy);
+      try {
+        // Until the first checkpoint even the schema is only in the WAL.
+        const tables = db.prepare("SELECT name FROM sqlite_master WHERE name = 'c2d_messages'").all();
+        if (tables.length === 0) return 0;
+        return (db.prepare('SELECT COUNT(*) AS n FROM c2d_messages').get() as { n: number }).n;
+      } finally {
+        db.close();
+        rmSync(`${copy}-wal`, { force: true });
+        rmSync(`${copy}-shm`, { force: true });
+      }
+    };
+    const deadline = Date.now() + 5000;
+    while (inFile() < 50) {
+      if (Date.now() > deadline) assert.fail(`the database file has ${inFile()} of 50 messages: no checkpoint ran`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await store.close();
+    assert.equal(existsSync(`${path}-wal`), false);
+    // Reopened, everything committed is there.
+    const again = new SqliteStore({ path, checkpointThread: false });
+    assert.equal(await again.queueDepth('d', T0), 50);
+    await again.close();
   });
 
   test('misspelled or invalid options are named in the error', () => {

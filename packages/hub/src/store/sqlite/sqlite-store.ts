@@ -22,6 +22,7 @@ import type {
   Store,
 } from '../types.js';
 import { CaCertificateTable } from './ca-certificate-table.js';
+import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { CommitContext } from './commit-context.js';
 import { FeedbackQueue } from './feedback-queue.js';
 import { InspectionQueries } from './inspection-queries.js';
@@ -35,9 +36,16 @@ export interface SqliteStoreOptions {
   path: string;
   /** FULL (default) syncs the WAL on every commit; NORMAL may lose the last commits on power loss. */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * WAL checkpoints in a thread of their own (checkpointer.ts; default true for a file). False for
+   * a short-lived store (a CLI command reading a policy).
+   */
+  checkpointThread?: boolean;
+  /** Told when the checkpoint thread fails (the store then carries on checkpointing by itself). */
+  onCheckpointError?: (err: Error) => void;
 }
 
-const OPTION_KEYS = new Set(['path', 'synchronous']);
+const OPTION_KEYS = new Set(['path', 'synchronous', 'checkpointThread', 'onCheckpointError']);
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -55,13 +63,14 @@ export class SqliteStore implements Store {
   private lastDataVersion = -1;
   private readonly ensureAll: (policies: PolicyRecord[]) => void;
   private readonly sessionWrites: SessionWrites;
+  private readonly checkpointer: Checkpointer | undefined;
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
   commitCount = 0;
 
   constructor(options: SqliteStoreOptions) {
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.has(key))
-        throw new TypeError(`SqliteStore: unknown option "${key}" (expected path, synchronous)`);
+        throw new TypeError(`SqliteStore: unknown option "${key}" (expected ${[...OPTION_KEYS].join(', ')})`);
     }
     if (typeof options.path !== 'string' || options.path === '') {
       throw new TypeError('SqliteStore: option "path" must be a non-empty string (a file path or ":memory:")');
@@ -75,6 +84,11 @@ export class SqliteStore implements Store {
     this.db.pragma(`synchronous = ${synchronous}`); // a checked literal, not user text
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, Date.now());
+    if (options.path !== ':memory:' && options.checkpointThread !== false) {
+      // Checkpoints run in a thread of their own (checkpointer.ts); this connection's are the fallback.
+      this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+      this.checkpointer = new Checkpointer(options.path, options.onCheckpointError ?? (() => undefined));
+    }
 
     this.registry = new RegistryTables(this.db);
     this.caCertificates = new CaCertificateTable(this.db);
@@ -270,6 +284,9 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.sessionWrites.flush();
+    // The last connection to close checkpoints the WAL and removes it: this one.
+    await this.checkpointer?.stop();
+    if (!this.db.open) return;
     this.db.close();
   }
 }
