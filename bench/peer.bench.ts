@@ -32,11 +32,21 @@
  *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, Ferry's SQLite synchronous (default FULL)
  *   FERRY_BENCH_ADDRESS        Ferry's loopback address (default 127.0.0.200; Mosquitto takes .201)
+ * Looking into Ferry's figures (they cost a little, so not for the table):
+ *   FERRY_BENCH_PROFILE        a directory: a CPU profile of each Ferry run (.cpuprofile)
+ *   FERRY_PEER_DIAG=1          Ferry's event-loop delay, heap and GC pauses every 2 s, on stderr
+ *   FERRY_PEER_HUB_NODE_ARGS   node options of the Ferry process, e.g. "--trace-gc-nvp"
  * A quick look: FERRY_PEER_DEVICES=100 FERRY_PEER_MESSAGES=5000 FERRY_PEER_PACED_MESSAGES=2000
  * FERRY_PEER_OFFLINE=10 FERRY_PEER_REPS=1 npm run bench -- peer
  * Idle connections alone: FERRY_PEER_SCENARIOS=d FERRY_PEER_IDLE=500 FERRY_PEER_REPS=1 npm run bench -- peer
  */
 import { cpus, totalmem } from 'node:os';
+
+/** FERRY_PEER_HUB_NODE_ARGS, split on spaces. */
+function hubNodeArgs(): string[] {
+  return (process.env.FERRY_PEER_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 import { createSasToken } from '@ferry/common';
 import type { BenchDevice, HubEndpoint } from './kit/bench-hub.js';
 import { benchAddress, benchSync } from './kit/bench-hub.js';
@@ -128,7 +138,7 @@ function ferryFleetDevices(endpoint: HubEndpoint, devices: BenchDevice[]): Fleet
 }
 
 async function runFerry(s: PeerSizes): Promise<RunResult> {
-  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s));
+  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s), hubNodeArgs());
   try {
     const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
     const devices = await server.call<BenchDevice[]>('devices', { prefix: 'peer', count: s.devices });
@@ -192,7 +202,7 @@ async function idleFleet(
 }
 
 async function runFerryIdle(s: PeerSizes): Promise<IdleResult> {
-  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s));
+  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s), hubNodeArgs());
   try {
     const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
     // The registry's bulk import: 19,000 devices in seconds, not one create each.

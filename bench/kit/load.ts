@@ -31,10 +31,13 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-/** Starts `script` (a .ts module calling serveLoad) with `init` handed to it first. */
-export function startLoad(script: URL, init: unknown): LoadProcess {
+/**
+ * Starts `script` (a .ts module calling serveLoad) with `init` handed to it first; `nodeArgs` are
+ * extra node options of that process (V8 flags such as --trace-gc-nvp, which NODE_OPTIONS refuses).
+ */
+export function startLoad(script: URL, init: unknown, nodeArgs: readonly string[] = []): LoadProcess {
   const child = fork(fileURLToPath(script), [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...nodeArgs],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -8,6 +8,8 @@ import { type BenchDevice, type BenchHub, type HubEndpoint, startBenchHub } from
 import { serveLoad } from '../kit/load.js';
 import { type ProfileRun, startProfile } from '../kit/profile.js';
 
+if (process.env.FERRY_PEER_DIAG) await import('./diag.js');
+
 export interface FerryServerInit {
   /** Configuration flags for the hub (HubConfig's shape). */
   overrides: Record<string, unknown>;

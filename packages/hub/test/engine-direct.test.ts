@@ -105,6 +105,47 @@ describe('direct delivery', () => {
     );
   });
 
+  test('a registered receiver waits again and again: one enqueue + lease transaction per message, nothing more', async () => {
+    await setUp();
+    const batches: string[][] = [];
+    let next: (() => void) | undefined;
+    const receiver = h.engine.openReceiver('d', {
+      onDeliveries: (got) => {
+        batches.push(got.map((m) => m.body.toString()));
+        // Wait again at once, as an MQTT connection does after publishing.
+        receiver.want(5);
+        next?.();
+      },
+      onError: (err) => assert.fail(err),
+    });
+    receiver.want(5);
+    store.commits = [];
+    for (const text of ['a', 'b', 'c']) {
+      const arrived = new Promise<void>((resolve) => (next = resolve));
+      await h.engine.send('d', msg(text));
+      await arrived;
+    }
+    await h.engine.idle();
+    assert.deepEqual(batches, [['a'], ['b'], ['c']]);
+    // No lease of its own for a receiver that re-parked while its commit was being answered.
+    assert.deepEqual(store.commits, [
+      ['enqueue', 'lease'],
+      ['enqueue', 'lease'],
+      ['enqueue', 'lease'],
+    ]);
+    // Paused, it takes nothing; wanting again, a woken device's message reaches it.
+    assert.equal(receiver.pause(), false);
+    await h.engine.send('d', msg('d'));
+    assert.deepEqual(batches.length, 3);
+    const arrived = new Promise<void>((resolve) => (next = resolve));
+    receiver.want(5);
+    const [held] = await h.engine.receive('d', 1);
+    await h.engine.abandon('d', held!.lockToken);
+    await arrived;
+    assert.deepEqual(batches.at(-1), ['d']);
+    receiver.close();
+  });
+
   test('stop resolves waiting receivers with nothing', async () => {
     await setUp();
     const waiting = h.engine.awaitMessages('d', 1);

@@ -12,7 +12,7 @@ import { ManualClock } from '../src/clock.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { HubConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
-import type { C2dEngine, SendResult, WaitHandle } from '../src/engine/types.js';
+import type { C2dEngine, DirectReceiver, ReceiverHandlers, SendResult, WaitHandle } from '../src/engine/types.js';
 import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
@@ -150,6 +150,16 @@ export class RecordingEngine implements C2dEngine {
       return out;
     });
     return { deliveries, cancel: wait.cancel };
+  }
+
+  openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
+    return this.inner.openReceiver(deviceId, {
+      onDeliveries: (out) => {
+        for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
+        handlers.onDeliveries(out);
+      },
+      onError: (err) => handlers.onError(err),
+    });
   }
 
   async complete(deviceId: string, lockToken: string): Promise<void> {

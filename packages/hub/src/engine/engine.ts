@@ -29,7 +29,7 @@ import { GroupCommitter } from './group-commit.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
-import { type WaitHandle, WaitingReceivers } from './waiting-receivers.js';
+import { type DirectReceiver, type ReceiverHandlers, type WaitHandle, WaitingReceivers } from './waiting-receivers.js';
 
 export interface EngineOptions {
   store: Store;
@@ -98,7 +98,7 @@ export class Engine implements C2dEngine {
       (ops, add) => this.waiting.extendGroup(ops, add),
       (err) => this.logger.error({ err }, 'a commit result handler threw'),
     );
-    this.waiting = new WaitingReceivers((op) => this.committer.submit(op));
+    this.waiting = new WaitingReceivers((op, onResult) => this.committer.submitTo(op, onResult));
     // Messages committed by another node wake this node's waiting receivers too.
     options.signals?.onRemoteWake?.((deviceId) => this.waiting.woken(deviceId));
     this.scheduler = new Scheduler(
@@ -117,6 +117,7 @@ export class Engine implements C2dEngine {
   /** Starts the scheduler; deadlines already in the store (from before a restart) are picked up. */
   start(): void {
     this.stopped = false;
+    this.waiting.reopen();
     this.scheduler.start();
     if (this.deadlinePollMs !== undefined && !this.deadlinePoll) {
       this.deadlinePoll = setInterval(() => this.scheduler.refresh(), this.deadlinePollMs);
@@ -185,6 +186,16 @@ export class Engine implements C2dEngine {
   awaitMessages(deviceId: string, max: number): WaitHandle {
     if (this.stopped) return { deliveries: Promise.resolve([]), cancel: () => undefined };
     return this.waiting.wait(deviceId, leaseSize(max));
+  }
+
+  openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
+    const receiver = this.waiting.open(deviceId, handlers);
+    // The lease size is capped as receive() caps it.
+    return {
+      want: (max) => receiver.want(leaseSize(max)),
+      pause: () => receiver.pause(),
+      close: () => receiver.close(),
+    };
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {

@@ -4,9 +4,9 @@
  * fails with a FerryError carrying the IoT Hub code (DeviceNotFound, DeviceMessageLockLost, ...).
  */
 import type { Delivery, FeedbackBatch, OutgoingMessage } from '@ferry/common';
-import type { WaitHandle } from './waiting-receivers.js';
+import type { DirectReceiver, ReceiverHandlers, WaitHandle } from './waiting-receivers.js';
 
-export type { WaitHandle };
+export type { DirectReceiver, ReceiverHandlers, WaitHandle };
 
 export interface SendResult {
   /** The message id as stored (the sender's, or undefined when it had none). */
@@ -29,6 +29,12 @@ export interface C2dEngine {
    * cancel() are the caller's to release. Optional: a gateway falls back to onAvailable + receive.
    */
   awaitMessages?(deviceId: string, max: number): WaitHandle;
+  /**
+   * awaitMessages for a receiver that waits again and again (an MQTT connection after each
+   * message): registered once, then want(max) per wait, its leases handed to `handlers`.
+   * Optional, as awaitMessages.
+   */
+  openReceiver?(deviceId: string, handlers: ReceiverHandlers): DirectReceiver;
   /** Completed: removed; Success feedback when ack is positive/full. */
   complete(deviceId: string, lockToken: string): Promise<void>;
   /** Back to Enqueued in its place, delivery count + 1; dead-lettered at maxDeliveryCount. */

@@ -5,25 +5,41 @@
  * enqueued and leased in one transaction (then completed in a second one). Any other wake-up
  * (abandon, release, lock expiry) submits the lease in the next group.
  *
- * A waiter is either parked (nothing leased, nothing in flight) or leasing (a lease op is in a
- * group). A wake-up that lands while it is leasing makes it lease again when that lease comes
- * back empty, so no wake-up is lost.
+ * A receiver is registered once per connection and reused for every wait (an MQTT pump waits
+ * after almost every message): no promise or closure per wait, so a thousand devices each
+ * waiting a few hundred milliseconds leave the young generation nothing to copy.
+ *
+ * States: idle (not wanting), parked (wanting; nothing leased, nothing in flight), leasing (a
+ * lease op is in a group). A wake-up that lands while it is leasing makes it lease again when
+ * that lease comes back empty, so no wake-up is lost.
  */
 import type { Delivery } from '@ferry/common';
 import type { QueueOp, QueueOpResult } from '../store/types.js';
 
-interface Waiter {
-  readonly deviceId: string;
-  readonly max: number;
-  state: 'parked' | 'leasing';
-  /** Woken while leasing: lease again if the lease comes back empty. */
-  again: boolean;
-  aborted: boolean;
-  resolve(deliveries: Delivery[]): void;
-  reject(err: unknown): void;
+/** A receiver registered with the engine (C2dEngine.openReceiver). */
+export interface DirectReceiver {
+  /**
+   * Wait for messages: the next non-empty lease of up to `max` goes to `onDeliveries`, after
+   * which the receiver is idle until `want` is called again. Called while waiting, updates max.
+   */
+  want(max: number): void;
+  /** Stop waiting. True when a lease is in flight: it still ends in `onDeliveries` (maybe with []). */
+  pause(): boolean;
+  /** For good: pause, and forget the receiver. */
+  close(): void;
 }
 
-/** A receiver waiting in the engine (C2dEngine.awaitMessages). */
+export interface ReceiverHandlers {
+  /**
+   * A lease for the receiver: its messages (the receiver's to publish or release), or [] when a
+   * lease in flight at pause() came back empty, or when the engine stops.
+   */
+  onDeliveries(deliveries: Delivery[]): void;
+  /** A lease failed (the store); the receiver is idle. */
+  onError(err: Error): void;
+}
+
+/** A receiver waiting in the engine for one batch (C2dEngine.awaitMessages). */
 export interface WaitHandle {
   /** The next non-empty lease, or [] after cancel() or when the engine stops. */
   readonly deliveries: Promise<Delivery[]>;
@@ -34,42 +50,122 @@ export interface WaitHandle {
 /** What the committer needs to add a lease op to the group it is about to write. */
 export type AddOp = (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void;
 
-export class WaitingReceivers {
-  private readonly byDevice = new Map<string, Set<Waiter>>();
-  /** Devices whose direct lease in the last group came back short: their queue is empty. */
-  private readonly drained = new Set<string>();
+class Receiver implements DirectReceiver {
+  max = 0;
+  wanting = false;
+  state: 'idle' | 'parked' | 'leasing' = 'idle';
+  /** Woken while leasing: lease again if the lease comes back empty. */
+  again = false;
+  closed = false;
+  /** The lease in flight: its max, and whether it is a direct lease (the last op of its group). */
+  leaseMax = 0;
+  direct = false;
+  /** Result handler of this receiver's lease ops (one function for the receiver's life). */
+  readonly leased: (r: QueueOpResult | Error) => void;
 
-  /**
-   * @param submit submits a lease op to the next group
-   */
-  constructor(private readonly submit: (op: QueueOp) => Promise<QueueOpResult>) {}
-
-  /** The next non-empty lease for the device; cancel() makes it resolve with [] (unless a lease is in flight). */
-  wait(deviceId: string, max: number): WaitHandle {
-    let w!: Waiter;
-    const deliveries = new Promise<Delivery[]>((resolve, reject) => {
-      w = { deviceId, max, state: 'parked', again: false, aborted: false, resolve, reject };
-    });
-    const set = this.byDevice.get(deviceId);
-    if (set) set.add(w);
-    else this.byDevice.set(deviceId, new Set([w]));
-    return { deliveries, cancel: () => this.abort(w) };
+  constructor(
+    readonly deviceId: string,
+    readonly handlers: ReceiverHandlers,
+    private readonly owner: WaitingReceivers,
+  ) {
+    this.leased = (r) => owner.leased(this, r);
   }
 
-  /** Before a group is written: a lease after it for each parked waiter of a device it enqueues to. */
+  want(max: number): void {
+    if (this.closed) return;
+    this.max = Math.max(0, Math.floor(max));
+    this.wanting = this.max > 0;
+    if (!this.wanting) {
+      this.pause();
+      return;
+    }
+    if (this.state === 'idle') {
+      this.state = 'parked';
+      this.owner.park(this);
+    }
+  }
+
+  pause(): boolean {
+    this.wanting = false;
+    if (this.state === 'parked') {
+      this.state = 'idle';
+      this.owner.unpark(this);
+    }
+    return this.state === 'leasing';
+  }
+
+  close(): void {
+    this.pause();
+    this.closed = true;
+  }
+}
+
+export class WaitingReceivers {
+  /** Receivers parked or leasing, by device. */
+  private readonly byDevice = new Map<string, Set<Receiver>>();
+  /** Devices whose direct lease in the last group came back short: their queue is empty. */
+  private readonly drained = new Set<string>();
+  private stopped = false;
+
+  /**
+   * @param submit submits a lease op to the next group, its result to the callback
+   */
+  constructor(private readonly submit: (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void) {}
+
+  /** A receiver for the device, idle until its first want(). */
+  open(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
+    return new Receiver(deviceId, handlers, this);
+  }
+
+  /** One wait as a promise: the next non-empty lease, or [] after cancel() or at stop. */
+  wait(deviceId: string, max: number): WaitHandle {
+    let receiver!: DirectReceiver;
+    let cancelled = false;
+    const deliveries = new Promise<Delivery[]>((resolve, reject) => {
+      receiver = this.open(deviceId, {
+        onDeliveries: (d) => {
+          receiver.close();
+          resolve(d);
+        },
+        onError: (err) => {
+          receiver.close();
+          reject(err);
+        },
+      });
+    });
+    receiver.want(max);
+    const r = receiver as Receiver;
+    return {
+      deliveries,
+      cancel: () => {
+        if (cancelled) return;
+        cancelled = true;
+        const leasing = r.state === 'leasing';
+        receiver.close();
+        // A lease in flight resolves it (the caller gives back what it cannot use).
+        if (!leasing) r.handlers.onDeliveries([]);
+      },
+    };
+  }
+
+  /** Before a group is written: a lease after it for each parked receiver of a device it enqueues to. */
   extendGroup(ops: readonly QueueOp[], add: AddOp): void {
     if (this.byDevice.size === 0) return;
-    const seen = new Set<string>();
+    let seen: Set<string> | undefined;
     for (const op of ops) {
-      if (op.kind !== 'enqueue' || seen.has(op.message.deviceId)) continue;
-      seen.add(op.message.deviceId);
-      for (const w of this.byDevice.get(op.message.deviceId) ?? []) {
-        if (w.state !== 'parked') continue;
-        w.state = 'leasing';
-        add({ kind: 'lease', deviceId: w.deviceId, max: w.max, direct: true }, (r) => {
-          if (!(r instanceof Error) && 'deliveries' in r && r.deliveries.length < w.max) this.drained.add(w.deviceId);
-          this.leased(w, r);
-        });
+      if (op.kind !== 'enqueue') continue;
+      const deviceId = op.message.deviceId;
+      const set = this.byDevice.get(deviceId);
+      if (!set || seen?.has(deviceId)) continue;
+      seen ??= new Set();
+      seen.add(deviceId);
+      for (const r of set) {
+        if (r.state !== 'parked') continue;
+        r.state = 'leasing';
+        r.again = false;
+        r.leaseMax = r.max;
+        r.direct = true;
+        add({ kind: 'lease', deviceId, max: r.max, direct: true }, r.leased);
       }
     }
   }
@@ -82,11 +178,13 @@ export class WaitingReceivers {
     return !this.drained.has(deviceId);
   }
 
-  /** After a commit: waiters of woken devices lease (again). */
+  /** After a commit: receivers of woken devices lease (again). */
   woken(deviceId: string): void {
-    for (const w of this.byDevice.get(deviceId) ?? []) {
-      if (w.state === 'leasing') w.again = true;
-      else this.lease(w);
+    const set = this.byDevice.get(deviceId);
+    if (!set) return;
+    for (const r of set) {
+      if (r.state === 'leasing') r.again = true;
+      else if (r.state === 'parked') this.lease(r);
     }
   }
 
@@ -94,49 +192,86 @@ export class WaitingReceivers {
     this.drained.clear();
   }
 
-  /** Every waiter gets [] (the engine is stopping). */
+  /** After close(): receivers may wait again (the engine started again). */
+  reopen(): void {
+    this.stopped = false;
+  }
+
+  /** Every receiver gets [] (the engine is stopping); a lease in flight still ends as it ends. */
   close(): void {
-    for (const set of this.byDevice.values()) for (const w of set) this.abort(w);
+    this.stopped = true;
+    for (const set of [...this.byDevice.values()]) {
+      for (const r of [...set]) {
+        if (r.state === 'leasing') {
+          r.wanting = false;
+          continue;
+        }
+        r.state = 'idle';
+        r.wanting = false;
+        this.unpark(r);
+        r.handlers.onDeliveries([]);
+      }
+    }
   }
 
-  private lease(w: Waiter): void {
-    w.state = 'leasing';
-    w.again = false;
-    this.submit({ kind: 'lease', deviceId: w.deviceId, max: w.max }).then(
-      (r) => this.leased(w, r),
-      (err: unknown) => this.leased(w, err instanceof Error ? err : new Error(String(err))),
-    );
-  }
-
-  private leased(w: Waiter, r: QueueOpResult | Error): void {
-    if (r instanceof Error || !r.ok) {
-      this.remove(w);
-      w.reject(r instanceof Error ? r : r.error === 'ServerError' ? r.cause : new Error(r.error));
+  park(r: Receiver): void {
+    if (this.stopped) {
+      r.state = 'idle';
+      r.wanting = false;
+      r.handlers.onDeliveries([]);
       return;
     }
-    const deliveries = 'deliveries' in r ? r.deliveries : [];
-    if (deliveries.length > 0 || w.aborted) {
-      this.remove(w);
-      w.resolve(deliveries);
-      return;
-    }
-    if (w.again) this.lease(w);
-    else w.state = 'parked';
+    const set = this.byDevice.get(r.deviceId);
+    if (set) set.add(r);
+    else this.byDevice.set(r.deviceId, new Set([r]));
   }
 
-  private abort(w: Waiter): void {
-    if (w.aborted) return;
-    w.aborted = true;
-    // A lease in flight resolves it (the caller gives back what it cannot use).
-    if (w.state === 'leasing') return;
-    this.remove(w);
-    w.resolve([]);
-  }
-
-  private remove(w: Waiter): void {
-    const set = this.byDevice.get(w.deviceId);
+  unpark(r: Receiver): void {
+    const set = this.byDevice.get(r.deviceId);
     if (!set) return;
-    set.delete(w);
-    if (set.size === 0) this.byDevice.delete(w.deviceId);
+    set.delete(r);
+    if (set.size === 0) this.byDevice.delete(r.deviceId);
   }
+
+  leased(r: Receiver, result: QueueOpResult | Error): void {
+    if (result instanceof Error || !result.ok) {
+      r.state = 'idle';
+      r.wanting = false;
+      this.unpark(r);
+      r.handlers.onError(
+        result instanceof Error
+          ? result
+          : result.error === 'ServerError'
+            ? toError(result.cause)
+            : new Error(result.error),
+      );
+      return;
+    }
+    const deliveries = 'deliveries' in result ? result.deliveries : [];
+    // A direct lease is the last op of its group: short, it leaves the queue empty at commit.
+    if (r.direct && deliveries.length < r.leaseMax) this.drained.add(r.deviceId);
+    if (deliveries.length > 0 || !r.wanting) {
+      r.state = 'idle';
+      r.wanting = false;
+      this.unpark(r);
+      // After the commit's own follow-up (signals, wake-ups): a receiver that waits again at once
+      // must not count as parked for the devices this very commit woke.
+      queueMicrotask(() => r.handlers.onDeliveries(deliveries));
+      return;
+    }
+    if (r.again) this.lease(r);
+    else r.state = 'parked';
+  }
+
+  private lease(r: Receiver): void {
+    r.state = 'leasing';
+    r.again = false;
+    r.leaseMax = r.max;
+    r.direct = false;
+    this.submit({ kind: 'lease', deviceId: r.deviceId, max: r.max }, r.leased);
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }

@@ -57,6 +57,9 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine
     ...(engine.awaitMessages && {
       awaitMessages: engine.awaitMessages.bind(engine),
     }),
+    ...(engine.openReceiver && {
+      openReceiver: engine.openReceiver.bind(engine),
+    }),
     complete: (deviceId, lockToken) => settling(() => engine.complete(deviceId, lockToken), 'complete'),
     abandon: (deviceId, lockToken) => settling(() => engine.abandon(deviceId, lockToken), 'abandon'),
     reject: (deviceId, lockToken) => settling(() => engine.reject(deviceId, lockToken), 'reject'),

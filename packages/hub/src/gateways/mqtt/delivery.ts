@@ -5,12 +5,12 @@
 import type { Delivery } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../clock.js';
-import type { C2dEngine } from '../../engine/types.js';
+import type { C2dEngine, DirectReceiver } from '../../engine/types.js';
 import { C2dTopicWriter, c2dPublishPacket } from './topic.js';
 
 export interface PumpDeps {
   deviceId: string;
-  engine: Pick<C2dEngine, 'receive' | 'awaitMessages' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
+  engine: Pick<C2dEngine, 'receive' | 'openReceiver' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
   clock: Clock;
   maxInflight: number;
   logger: Logger;
@@ -36,8 +36,16 @@ export class DeliveryPump {
   private maybeMore = true;
   /** Counts availability signals, so a signal that lands during a lease is not lost. */
   private signals = 0;
-  /** Cancels the engine's awaitMessages while the pump waits in it (empty queue, room in flight). */
-  private waiting: (() => void) | undefined;
+  /**
+   * Waits in the engine when the queue was empty and there is room in flight: the engine leases
+   * for us in the transaction of the next enqueue (direct delivery) and hands the batch to
+   * onDirect. Opened once, reused for every wait.
+   */
+  private receiver: DirectReceiver | undefined;
+  /** The receiver wants messages, or has a lease in flight for us. */
+  private parked = false;
+  /** stop() waits for the receiver's lease in flight to end (and be released). */
+  private parkEnded: (() => void) | undefined;
   private nextPacketId = 1;
   private unlisten: (() => void) | undefined;
   /** One coarse timer for the locks of all in-flight messages, armed at or before the earliest. */
@@ -60,7 +68,7 @@ export class DeliveryPump {
     if (qos === null) {
       this.unlisten?.();
       this.unlisten = undefined;
-      this.waiting?.();
+      this.unpark();
       return;
     }
     this.unlisten ??= this.deps.engine.onAvailable(this.deps.deviceId, () => this.signal());
@@ -85,12 +93,23 @@ export class DeliveryPump {
     this.stopped = true;
     this.unlisten?.();
     this.unlisten = undefined;
-    this.waiting?.();
+    const leaseInFlight = this.unpark();
+    this.receiver?.close();
     this.lockTimer?.cancel();
     const tokens = [...this.inflight.values()].map((d) => d.lockToken);
     this.inflight.clear();
+    // A lease in flight for us ends in onDirect, which gives its messages back.
+    const parkEnd = leaseInFlight ? new Promise<void>((resolve) => (this.parkEnded = resolve)) : undefined;
     await this.running;
     await this.release(tokens);
+    await parkEnd;
+  }
+
+  /** Stop waiting in the engine; true when a lease for us is still in flight (it ends in onDirect). */
+  private unpark(): boolean {
+    if (!this.parked) return false;
+    this.parked = this.receiver?.pause() ?? false;
+    return this.parked;
   }
 
   /** The engine says the device may have a message. */
@@ -103,6 +122,12 @@ export class DeliveryPump {
   /** Room in flight changed, or a signal came: lease and publish, without re-asking an empty queue. */
   wake(): void {
     if (this.stopped || this.qos === null) return;
+    if (this.parked) {
+      // Waiting in the engine, which also hears every signal: more room only raises what it may lease.
+      const room = this.deps.maxInflight - this.inflight.size;
+      if (room > 0) this.receiver?.want(room);
+      return;
+    }
     if (this.running) {
       this.again = true;
       return;
@@ -118,52 +143,91 @@ export class DeliveryPump {
     do {
       this.again = false;
       while (!this.stopped && this.qos !== null && this.inflight.size < this.deps.maxInflight) {
-        let batch: Delivery[];
         const wanted = this.deps.maxInflight - this.inflight.size;
+        if (!this.maybeMore) {
+          // The queue was empty: wait in the engine (when it can) instead of being signalled to ask again.
+          this.park(wanted);
+          return;
+        }
         const signalsBefore = this.signals;
-        const waitFor = this.maybeMore ? undefined : this.deps.engine.awaitMessages;
-        if (!this.maybeMore && !waitFor) break;
+        let batch: Delivery[];
         try {
-          if (waitFor) {
-            // The queue was empty: wait in the engine, which leases for us in the transaction
-            // of the next enqueue (direct delivery) instead of signalling us to ask again.
-            const wait = waitFor.call(this.deps.engine, this.deps.deviceId, wanted);
-            this.waiting = wait.cancel;
-            batch = await wait.deliveries;
-          } else {
-            batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
-          }
+          batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
         } catch (err) {
           // The next signal (send, abandon, lock expiry) tries again.
           this.deps.logger.warn({ err }, 'C2D receive failed');
           return;
-        } finally {
-          this.waiting = undefined;
         }
         if (this.stopped || this.qos === null) {
           await this.release(batch.map((d) => d.lockToken));
           return;
         }
-        // Waiting ended without messages: the engine is stopping.
-        if (waitFor && batch.length === 0) return;
         // A short batch means the queue is empty for now; only a new signal makes asking again worthwhile.
         if (batch.length < wanted && this.signals === signalsBefore) this.maybeMore = false;
-        if (batch.length === 0) break;
-        let flowing = true;
-        let earliestLock = Number.POSITIVE_INFINITY;
-        this.deps.cork();
-        try {
-          for (const d of batch) {
-            flowing = this.deliver(d, this.qos) && flowing;
-            if (d.lockedUntil < earliestLock) earliestLock = d.lockedUntil;
-          }
-        } finally {
-          this.deps.uncork();
-        }
-        if (this.inflight.size > 0) this.lockTimerBy(earliestLock);
-        if (!flowing) await this.deps.drained();
+        if (batch.length === 0) continue;
+        if (!this.publishBatch(batch, this.qos)) await this.deps.drained();
       }
     } while (this.again && !this.stopped);
+  }
+
+  /** Wait in the engine for up to `wanted` messages; without openReceiver, the next signal wakes us. */
+  private park(wanted: number): void {
+    if (!this.deps.engine.openReceiver) return;
+    this.receiver ??= this.deps.engine.openReceiver(this.deps.deviceId, {
+      onDeliveries: (batch) => this.onDirect(batch),
+      onError: (err) => {
+        this.parked = false;
+        this.parkEnded?.();
+        // The next signal (send, abandon, lock expiry) tries again.
+        this.deps.logger.warn({ err }, 'C2D receive failed');
+      },
+    });
+    this.parked = true;
+    this.receiver.want(wanted);
+  }
+
+  /** The engine leased for us while we waited (or a lease in flight at pause ended, maybe empty). */
+  private onDirect(batch: Delivery[]): void {
+    this.parked = false;
+    if (this.stopped || this.qos === null) {
+      void this.release(batch.map((d) => d.lockToken)).finally(() => this.parkEnded?.());
+      return;
+    }
+    // Waiting ended without messages: the engine is stopping.
+    if (batch.length === 0) return;
+    if (this.publishBatch(batch, this.qos)) {
+      // With room left and the queue known empty, wait again at once (no pass of run()).
+      const room = this.deps.maxInflight - this.inflight.size;
+      if (room > 0 && !this.maybeMore && !this.running && this.receiver) {
+        this.parked = true;
+        this.receiver.want(room);
+      } else {
+        this.wake();
+      }
+      return;
+    }
+    // The socket is full: like run(), wait for it before leasing more.
+    this.running = this.deps.drained().finally(() => {
+      this.running = undefined;
+      this.wake();
+    });
+  }
+
+  /** Publish a leased batch in one corked write; false when the stream asks us to wait for 'drain'. */
+  private publishBatch(batch: Delivery[], qos: 0 | 1): boolean {
+    let flowing = true;
+    let earliestLock = Number.POSITIVE_INFINITY;
+    this.deps.cork();
+    try {
+      for (const d of batch) {
+        flowing = this.deliver(d, qos) && flowing;
+        if (d.lockedUntil < earliestLock) earliestLock = d.lockedUntil;
+      }
+    } finally {
+      this.deps.uncork();
+    }
+    if (this.inflight.size > 0) this.lockTimerBy(earliestLock);
+    return flowing;
   }
 
   /** Publish one delivery; returns the stream's write result. */

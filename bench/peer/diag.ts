@@ -1,0 +1,35 @@
+/**
+ * FERRY_PEER_DIAG=1: every 2 s, the Ferry process's event-loop delay (p50, p99, max), heap, RSS
+ * and GC pauses by kind (n, longest, total ms), on stderr. For looking into latency, not for the table.
+ */
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
+const pauses = new Map<string, number[]>();
+// Node's GC kinds: 1 scavenge, 2 minor mark-sweep, 4 mark-sweep-compact, 8 incremental, 16 weak callbacks.
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    const kind = String((e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? '?');
+    const list = pauses.get(kind) ?? [];
+    list.push(e.duration);
+    pauses.set(kind, list);
+  }
+}).observe({ entryTypes: ['gc'] });
+
+const ms = (ns: number) => (ns / 1e6).toFixed(2);
+setInterval(() => {
+  const m = process.memoryUsage();
+  const gc = [...pauses]
+    .map(
+      ([kind, d]) =>
+        `${kind}: n=${d.length} max=${Math.max(...d).toFixed(1)} sum=${d.reduce((a, b) => a + b, 0).toFixed(0)}`,
+    )
+    .join(', ');
+  console.error(
+    `[ferry diag] loop p50=${ms(loop.percentile(50))} p99=${ms(loop.percentile(99))} max=${ms(loop.max)} ms` +
+      ` heap=${(m.heapUsed / 2 ** 20).toFixed(0)} MiB rss=${(m.rss / 2 ** 20).toFixed(0)} MiB gc ${gc}`,
+  );
+  loop.reset();
+  pauses.clear();
+}, 2000).unref();
