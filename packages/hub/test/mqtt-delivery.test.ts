@@ -153,6 +153,32 @@ describe('MQTT C2D delivery', () => {
     assert.equal(client.packets.filter((p) => p.cmd === 'publish').length, 0);
   });
 
+  test('a backlog is leased in half windows: one PUBACK alone does not lease the next message', async () => {
+    const hub = await startTestHub({ mqtt: { maxInflight: 4 } });
+    const key = await hub.device('dev1');
+    for (let i = 1; i <= 8; i++) await hub.engine.send('dev1', { messageId: `m${i}`, body: Buffer.alloc(1) });
+    const { client } = await hub.connect('dev1', key);
+    await subscribe(client, 'dev1');
+    const first: IPublishPacket[] = [];
+    for (let i = 0; i < 4; i++) first.push(await client.next('publish'));
+    client.send({ cmd: 'puback', messageId: first[0]!.messageId! });
+    await until(() => hub.engine.completed.length === 1, 'the first completion');
+    await settle();
+    assert.equal(client.packets.filter((p) => p.cmd === 'publish').length, 0, 'nothing leased for one free slot');
+    client.send({ cmd: 'puback', messageId: first[1]!.messageId! });
+    const next = [await client.next('publish'), await client.next('publish')];
+    assert.deepEqual(
+      [...first, ...next].map((p) => officialDecode(p.topic, p.payload as Buffer).messageId),
+      ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'],
+    );
+    // The rest follows as the window frees: nothing is left behind.
+    for (const p of [first[2]!, first[3]!, ...next]) client.send({ cmd: 'puback', messageId: p.messageId! });
+    const last = [await client.next('publish'), await client.next('publish')];
+    for (const p of last) client.send({ cmd: 'puback', messageId: p.messageId! });
+    await until(() => hub.engine.completed.length === 8, 'all eight completed');
+    assert.equal(await hub.engine.queueDepth('dev1'), 0);
+  });
+
   test('a PUBACK for an unknown packet id is ignored', async () => {
     const hub = await startTestHub();
     const key = await hub.device('dev1');

@@ -149,6 +149,9 @@ export class DeliveryPump {
           this.park(wanted);
           return;
         }
+        // Draining a backlog: lease in batches, once half the window is free, not one message
+        // per PUBACK (what is still in flight keeps the device busy meanwhile).
+        if (this.inflight.size > 0 && wanted < Math.ceil(this.deps.maxInflight / 2)) break;
         const signalsBefore = this.signals;
         let batch: Delivery[];
         try {
