@@ -1,7 +1,7 @@
 /**
  * MQTT session writes of one turn of the event loop in one transaction: a burst of SUBSCRIBEs
  * (a fleet reconnecting) costs one fsync per turn instead of one per device. Each write resolves
- * after its transaction committed; writes keep their order; a read first commits what waits.
+ * after its transaction committed; writes keep their order; a read sees what waits (waitingFor).
  */
 import type Database from 'better-sqlite3';
 import type { MqttSessionRecord } from '../types.js';
@@ -36,7 +36,24 @@ export class SessionWrites {
     });
   }
 
-  /** Commits what waits (also called before a read, so a read never misses a write issued before it). */
+  /**
+   * The last write waiting for the device: the session it puts, null when it removes it, undefined
+   * when nothing waits for it (then the table has the answer). Lets a read see the writes issued
+   * before it without committing them first.
+   */
+  waitingFor(deviceId: string): MqttSessionRecord | null | undefined {
+    for (let i = this.waiting.length - 1; i >= 0; i--) {
+      const w = this.waiting[i]!.write;
+      if ('put' in w) {
+        if (w.put.deviceId === deviceId) return w.put;
+      } else if (w.remove === deviceId) {
+        return null;
+      }
+    }
+    return undefined;
+  }
+
+  /** Commits what waits (before a device is deleted, and at close). */
   flush(): void {
     const batch = this.waiting;
     if (batch.length === 0) return;

@@ -233,7 +233,10 @@ export class SqliteStore implements Store {
   }
 
   async getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
-    this.sessionWrites.flush();
+    // A write issued before this read and not yet committed is the answer (a fleet reconnecting
+    // must not commit its SUBSCRIBEs one CONNECT at a time).
+    const waiting = this.sessionWrites.waitingFor(deviceId);
+    if (waiting !== undefined) return waiting === null ? undefined : { ...waiting };
     return this.registry.getMqttSession(deviceId);
   }
 
