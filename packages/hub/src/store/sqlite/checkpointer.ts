@@ -11,9 +11,8 @@
  *
  * The worker runs the compiled checkpoint-worker.js; under tsx (tests) the one in dist/.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { compiledWorkerScript } from './worker-script.js';
 
 /** How often the worker checkpoints (ms). */
 export const CHECKPOINT_INTERVAL_MS = 20;
@@ -25,16 +24,6 @@ export interface CheckpointWorkerData {
   intervalMs: number;
 }
 
-function workerScript(): URL {
-  const here = new URL('./checkpoint-worker.js', import.meta.url);
-  if (!import.meta.url.endsWith('.ts')) return here;
-  const built = new URL(here.href.replace('/src/store/sqlite/', '/dist/store/sqlite/'));
-  if (!existsSync(fileURLToPath(built))) {
-    throw new Error(`SqliteStore: ${fileURLToPath(built)} is missing; run \`npx tsc --build\` first`);
-  }
-  return built;
-}
-
 export class Checkpointer {
   private readonly worker: Worker;
   private stopped: Promise<void> | undefined;
@@ -42,7 +31,7 @@ export class Checkpointer {
   /** `onError`: the worker failed (the main connection's own checkpoints carry on). */
   constructor(path: string, onError: (err: Error) => void) {
     const data: CheckpointWorkerData = { path, intervalMs: CHECKPOINT_INTERVAL_MS };
-    this.worker = new Worker(workerScript(), { workerData: data });
+    this.worker = new Worker(compiledWorkerScript('./checkpoint-worker.js', import.meta.url), { workerData: data });
     this.worker.on('error', onError);
     // Never keeps the process alive by itself.
     this.worker.unref();

@@ -7,8 +7,6 @@
  * The worker runs the compiled store-worker.js; when this module runs from TypeScript sources
  * (tests under tsx), it starts the one in dist/ (built by `tsc --build`).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type {
   CaCertificateRecord,
@@ -24,17 +22,8 @@ import type {
   Store,
 } from '../types.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
+import { compiledWorkerScript } from './worker-script.js';
 import { type Call, fromWire, type Reply, type StoreMethod, toBuffer, type WireError } from './worker-wire.js';
-
-function workerScript(): URL {
-  const here = new URL('./store-worker.js', import.meta.url);
-  if (!import.meta.url.endsWith('.ts')) return here;
-  const built = new URL(here.href.replace('/src/store/sqlite/', '/dist/store/sqlite/'));
-  if (!existsSync(fileURLToPath(built))) {
-    throw new Error(`WorkerStore: ${fileURLToPath(built)} is missing; run \`npx tsc --build\` first`);
-  }
-  return built;
-}
 
 export class WorkerStore implements Store {
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -48,7 +37,7 @@ export class WorkerStore implements Store {
 
   /** Starts the worker and opens the database there; rejects as `new SqliteStore` would throw. */
   static async open(options: SqliteStoreOptions): Promise<WorkerStore> {
-    const worker = new Worker(workerScript(), { workerData: options });
+    const worker = new Worker(compiledWorkerScript('./store-worker.js', import.meta.url), { workerData: options });
     const store = new WorkerStore(worker);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error) => reject(err);
