@@ -226,8 +226,12 @@ test('at phone width, in the dark theme, signed in with the keyboard only', asyn
     for (let i = 0; i < 3 && (await page.textContent('button:has-text("Theme:")')) !== 'Theme: dark'; i++) {
       await page.click('button:has-text("Theme:")');
     }
-    const background = await page.evaluate(() => getComputedStyle(globalThis.document.body).backgroundColor);
-    assert.equal(background, 'rgb(15, 19, 24)');
+    // The theme is on the page once the button says so (the console applies it before painting).
+    const [theme, background] = await page.evaluate(() => [
+      globalThis.document.documentElement.getAttribute('data-theme'),
+      getComputedStyle(globalThis.document.body).backgroundColor,
+    ]);
+    assert.deepEqual([theme, background], ['dark', 'rgb(15, 19, 24)']);
     for (const hash of ['#/', '#/devices', `#/devices/${DEVICE}`, '#/feedback']) {
       await page.goto(`${origin}/console/${hash}`);
       await page.waitForSelector('main h1', WAIT);

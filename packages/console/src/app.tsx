@@ -1,5 +1,5 @@
 /** The console's shell: sign-in, navigation, theme, and the page the hash names. */
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { ErrorBanner } from './components/common.js';
 import { useHubEvents } from './hub-events.js';
 import { DevicePage } from './pages/device.js';
@@ -19,7 +19,8 @@ export function App() {
   const route = useRoute();
   const events = useHubEvents(session);
 
-  useEffect(() => applyTheme(theme), [theme]);
+  // Before the browser paints: the page never shows a frame in the theme just left.
+  useLayoutEffect(() => applyTheme(theme), [theme]);
   useEffect(() => {
     const saved = savedConnectionString();
     if (!saved) return;
