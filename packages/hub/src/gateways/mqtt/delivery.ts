@@ -46,6 +46,8 @@ export class DeliveryPump {
   private parked = false;
   /** stop() waits for the receiver's lease in flight to end (and be released). */
   private parkEnded: (() => void) | undefined;
+  /** Messages the engine handed over after we stopped, being given back. */
+  private lateRelease: Promise<void> | undefined;
   private nextPacketId = 1;
   private unlisten: (() => void) | undefined;
   /** One coarse timer for the locks of all in-flight messages, armed at or before the earliest. */
@@ -100,9 +102,11 @@ export class DeliveryPump {
     this.inflight.clear();
     // A lease in flight for us ends in onDirect, which gives its messages back.
     const parkEnd = leaseInFlight ? new Promise<void>((resolve) => (this.parkEnded = resolve)) : undefined;
+    // (A batch already handed over runs onDirect before this resumes, and gives itself back.)
     await this.running;
     await this.release(tokens);
     await parkEnd;
+    await this.lateRelease;
   }
 
   /** Stop waiting in the engine; true when a lease for us is still in flight (it ends in onDirect). */
@@ -193,7 +197,7 @@ export class DeliveryPump {
   private onDirect(batch: Delivery[]): void {
     this.parked = false;
     if (this.stopped || this.qos === null) {
-      void this.release(batch.map((d) => d.lockToken)).finally(() => this.parkEnded?.());
+      this.lateRelease = this.release(batch.map((d) => d.lockToken)).finally(() => this.parkEnded?.());
       return;
     }
     // Waiting ended without messages: the engine is stopping.

@@ -98,6 +98,7 @@ export class SqliteStore implements Store {
     // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
     this.applyIsolated = this.db.transaction((op: QueueOp, ctx: CommitContext) => this.apply(op, ctx));
     this.commitIsolated = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
+      this.noticeOtherWriters();
       const results = ops.map((op): QueueOpResult => {
         const recordsBefore = ctx.feedbackRecords.length;
         try {
@@ -116,6 +117,7 @@ export class SqliteStore implements Store {
     });
     // The usual case: no op throws, so no savepoint statements at all.
     this.commitAll = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
+      this.noticeOtherWriters();
       const results = ops.map((op) => this.apply(op, ctx));
       if (ctx.feedbackAppended) this.feedback.makeBatches(ctx);
       return results;
@@ -127,14 +129,20 @@ export class SqliteStore implements Store {
     this.sessionWrites = new SessionWrites(this.db, this.registry);
   }
 
+  /**
+   * Inside the write transaction (nobody else can commit until it ends): when another connection
+   * has committed since (data_version moved; our own commits leave it alone), what memory holds
+   * of the table (due floor, next row id) is stale.
+   */
+  private noticeOtherWriters(): void {
+    const version = this.dataVersion();
+    if (version === this.lastDataVersion) return;
+    this.messages.forgetFloor();
+    this.lastDataVersion = version;
+  }
+
   async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
     if (ops.length === 0) return { results: [], wokenDevices: [], feedbackAvailable: false, earliestDeadline: null };
-    // Own commits leave data_version alone; another connection's move it.
-    const version = this.dataVersion();
-    if (version !== this.lastDataVersion) {
-      this.messages.forgetFloor();
-      this.lastDataVersion = version;
-    }
     let ctx = new CommitContext(now, policy, ops);
     let results: QueueOpResult[];
     try {
