@@ -1,5 +1,5 @@
 /**
- * The floor under any Node.js hub: RSS per idle TLS connection of a bare `tls.Server` of this
+ * The floor under any Node.js hub: RSS (and the CPU to accept it) per idle TLS connection of a bare `tls.Server` of this
  * Node.js (the hub's certificate code, TLS 1.3, nothing read or written after the handshake but
  * a few bytes), and of a bare `net.Server` for comparison. The peer bench's scenario d measures
  * Ferry's idle MQTT/TLS connections; this says how much of that is Node's TLS itself (OpenSSL's
@@ -66,7 +66,10 @@ async function settledRss(): Promise<number> {
   return last;
 }
 
-async function measure(kind: 'tls' | 'net', count: number): Promise<{ perConn: number; heapPerConn: number }> {
+async function measure(
+  kind: 'tls' | 'net',
+  count: number,
+): Promise<{ perConn: number; heapPerConn: number; cpuUsPerConn: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-tls-floor-'));
   const material = ensureTlsMaterial({ dataDir: dir, hosts: [ADDRESS], tls: {} });
   const accepted: Socket[] = [];
@@ -83,6 +86,7 @@ async function measure(kind: 'tls' | 'net', count: number): Promise<{ perConn: n
   const port = (server.address() as { port: number }).port;
   const rss0 = await settledRss();
   const heap0 = process.memoryUsage().heapUsed;
+  const cpu0 = process.cpuUsage();
   const ca = kind === 'tls' && material.caFile ? readFileSync(material.caFile, 'utf8') : undefined;
   const child = fork(fileURLToPath(import.meta.url), ['--clients'], {
     execArgv: ['--import', 'tsx'],
@@ -94,13 +98,18 @@ async function measure(kind: 'tls' | 'net', count: number): Promise<{ perConn: n
     child.once('exit', (code) => reject(new Error(`client process exited (${code})`)));
   });
   while (accepted.length < count) await new Promise((r) => setTimeout(r, 20));
+  const cpu = process.cpuUsage(cpu0);
   const rss1 = await settledRss();
   const heap1 = process.memoryUsage().heapUsed;
   child.kill();
   for (const s of accepted) s.destroy();
   server.close();
   rmSync(dir, { recursive: true, force: true });
-  return { perConn: (rss1 - rss0) / count, heapPerConn: (heap1 - heap0) / count };
+  return {
+    perConn: (rss1 - rss0) / count,
+    heapPerConn: (heap1 - heap0) / count,
+    cpuUsPerConn: (cpu.user + cpu.system) / count,
+  };
 }
 
 export async function run(): Promise<void> {
@@ -114,12 +123,17 @@ export async function run(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     if (out.status !== 0) throw new Error(`tls-floor: the ${kind} server process failed (${out.status ?? out.signal})`);
-    const r = JSON.parse(out.stdout.trim().split('\n').at(-1)!) as { perConn: number; heapPerConn: number };
+    const r = JSON.parse(out.stdout.trim().split('\n').at(-1)!) as {
+      perConn: number;
+      heapPerConn: number;
+      cpuUsPerConn: number;
+    };
     rows.push({
       server: kind === 'tls' ? 'node:tls Server (TLS 1.3)' : 'node:net Server (no TLS)',
       connections: count,
       'RSS KiB/conn': Math.round((r.perConn / 1024) * 10) / 10,
       'heap KiB/conn': Math.round((r.heapPerConn / 1024) * 10) / 10,
+      'server CPU µs/conn': Math.round(r.cpuUsPerConn),
     });
   }
   console.log(`Idle connections held by a bare Node.js ${process.version} server (no protocol on top)`);
