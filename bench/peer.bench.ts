@@ -137,14 +137,27 @@ function ferryFleetDevices(endpoint: HubEndpoint, devices: BenchDevice[]): Fleet
   }));
 }
 
-async function runFerry(s: PeerSizes): Promise<RunResult> {
+/** A fresh Ferry server process for one run: `work` gets it started, and it is stopped after. */
+async function withFerry<T>(
+  s: PeerSizes,
+  work: (server: LoadProcess, endpoint: HubEndpoint, pid: number) => Promise<T>,
+): Promise<T> {
   const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s), hubNodeArgs());
   try {
     const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
+    return await work(server, endpoint, pid);
+  } finally {
+    await server.call('stop').catch(() => undefined);
+    await server.terminate();
+  }
+}
+
+function runFerry(s: PeerSizes): Promise<RunResult> {
+  return withFerry(s, async (server, endpoint, pid) => {
     const devices = await server.call<BenchDevice[]>('devices', { prefix: 'peer', count: s.devices });
     const fleetDevices = ferryFleetDevices(endpoint, devices);
     const deviceIds = devices.map((d) => d.deviceId);
-    return await withLoads(
+    return withLoads(
       {
         host: endpoint.address,
         port: endpoint.ports.mqtts,
@@ -156,10 +169,7 @@ async function runFerry(s: PeerSizes): Promise<RunResult> {
       pid,
       s,
     );
-  } finally {
-    await server.call('stop').catch(() => undefined);
-    await server.terminate();
-  }
+  });
 }
 
 async function runMosquitto(s: PeerSizes): Promise<RunResult> {
@@ -201,17 +211,15 @@ async function idleFleet(
   }
 }
 
-async function runFerryIdle(s: PeerSizes): Promise<IdleResult> {
-  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s), hubNodeArgs());
-  try {
-    const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
+function runFerryIdle(s: PeerSizes): Promise<IdleResult> {
+  return withFerry(s, async (server, endpoint, pid) => {
     // The registry's bulk import: 19,000 devices in seconds, not one create each.
     const devices = await server.call<BenchDevice[]>('devices', {
       prefix: 'idle',
       count: s.idle + IDLE_WARM_UP,
       bulk: true,
     });
-    return await idleFleet(
+    return idleFleet(
       {
         host: endpoint.address,
         port: endpoint.ports.mqtts,
@@ -221,10 +229,7 @@ async function runFerryIdle(s: PeerSizes): Promise<IdleResult> {
       pid,
       s.idle,
     );
-  } finally {
-    await server.call('stop').catch(() => undefined);
-    await server.terminate();
-  }
+  });
 }
 
 async function runMosquittoIdle(s: PeerSizes): Promise<IdleResult> {
