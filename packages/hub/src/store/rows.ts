@@ -1,8 +1,56 @@
 /**
  * The registry rows as both SQL adapters read them: same column names, one mapping. SQLite gives
  * booleans as 0/1 and integers as numbers; node-postgres gives booleans and bigints as strings.
+ * And the optional message fields, as every store sets them on a message it returns.
  */
+import type { Ack, StoredMessage } from '@ferry/common';
 import type { CaCertificateRecord, DeviceRecord } from './types.js';
+
+/** A message's optional fields as a row or a new message holds them (null, undefined or '' when unset). */
+export interface OptionalMessageFields {
+  ack?: Ack | '' | null | undefined;
+  defaultExpiry?: boolean | number | null | undefined;
+  messageId?: string | null | undefined;
+  correlationId?: string | null | undefined;
+  userId?: string | null | undefined;
+  contentType?: string | null | undefined;
+  contentEncoding?: string | null | undefined;
+}
+
+/** The same fields as c2d_messages columns, in both SQL adapters. */
+export interface OptionalMessageColumns {
+  ack: Ack | '' | null;
+  default_expiry: boolean | number;
+  message_id: string | null;
+  correlation_id: string | null;
+  user_id: string | null;
+  content_type: string | null;
+  content_encoding: string | null;
+}
+
+export function optionalFieldsOfRow(r: OptionalMessageColumns): OptionalMessageFields {
+  return {
+    ack: r.ack,
+    defaultExpiry: r.default_expiry,
+    messageId: r.message_id,
+    correlationId: r.correlation_id,
+    userId: r.user_id,
+    contentType: r.content_type,
+    contentEncoding: r.content_encoding,
+  };
+}
+
+/** Sets on `m` the optional fields that are set; what is unset stays absent (issue 13). */
+export function withOptionalFields<T extends StoredMessage>(m: T, f: OptionalMessageFields): T {
+  if (f.ack) m.ack = f.ack;
+  if (f.defaultExpiry === true || f.defaultExpiry === 1) m.defaultExpiry = true;
+  if (f.messageId != null) m.messageId = f.messageId;
+  if (f.correlationId != null) m.correlationId = f.correlationId;
+  if (f.userId != null) m.userId = f.userId;
+  if (f.contentType != null) m.contentType = f.contentType;
+  if (f.contentEncoding != null) m.contentEncoding = f.contentEncoding;
+  return m;
+}
 
 export interface DeviceRow {
   device_id: string;

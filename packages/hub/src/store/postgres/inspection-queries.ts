@@ -4,6 +4,7 @@
  */
 import type { Ack } from '@ferry/common';
 import type pg from 'pg';
+import { optionalFieldsOfRow, withOptionalFields } from '../rows.js';
 import type { DevicePageQuery, PendingMessage } from '../types.js';
 
 interface PeekRow {
@@ -80,12 +81,5 @@ function toPending(r: PeekRow, now: number): PendingMessage {
     state: locked ? 'Invisible' : 'Enqueued',
     lockedUntil: locked ? lockedUntil : null,
   };
-  if (r.ack !== null) m.ack = r.ack;
-  if (r.default_expiry) m.defaultExpiry = true;
-  if (r.message_id !== null) m.messageId = r.message_id;
-  if (r.correlation_id !== null) m.correlationId = r.correlation_id;
-  if (r.user_id !== null) m.userId = r.user_id;
-  if (r.content_type !== null) m.contentType = r.content_type;
-  if (r.content_encoding !== null) m.contentEncoding = r.content_encoding;
-  return m;
+  return withOptionalFields(m, optionalFieldsOfRow(r));
 }

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
+import { withOptionalFields } from '../rows.js';
 import type {
   CaCertificateRecord,
   CommitResult,
@@ -445,12 +446,5 @@ function toDelivery(deviceId: string, r: DeliveryRow): Delivery {
     lockedUntil: r.lockedUntil,
     redelivered: r.redelivered,
   };
-  if (r.ack !== null) d.ack = r.ack;
-  if (r.defaultExpiry) d.defaultExpiry = true;
-  if (r.messageId !== null) d.messageId = r.messageId;
-  if (r.correlationId !== null) d.correlationId = r.correlationId;
-  if (r.userId !== null) d.userId = r.userId;
-  if (r.contentType !== null) d.contentType = r.contentType;
-  if (r.contentEncoding !== null) d.contentEncoding = r.contentEncoding;
-  return d;
+  return withOptionalFields(d, r);
 }

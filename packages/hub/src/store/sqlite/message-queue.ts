@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Ack, Delivery, FeedbackStatus, StoredMessage } from '@ferry/common';
 import type Database from 'better-sqlite3';
 import { feedbackRecord, wantsFeedback } from '../feedback-rules.js';
+import { optionalFieldsOfRow, withOptionalFields } from '../rows.js';
 import type {
   EnqueueResult,
   LeaseResult,
@@ -393,23 +394,18 @@ export type MessageRow = Pick<
 
 /** A row as the message model: unset fields stay absent (issue 13), '' in ack meaning unset. */
 export function storedMessageOf(r: MessageRow): StoredMessage {
-  const m: StoredMessage = {
-    deviceId: r.device_id,
-    sequenceNumber: r.seq,
-    expiryTimeUtc: r.expiry,
-    enqueuedTimeUtc: r.enqueued_at,
-    properties: r.properties === '{}' ? {} : (JSON.parse(r.properties) as Record<string, string>),
-    body: r.body,
-    deliveryCount: r.delivery_count,
-  };
-  if (r.ack !== '') m.ack = r.ack;
-  if (r.default_expiry === 1) m.defaultExpiry = true;
-  if (r.message_id !== null) m.messageId = r.message_id;
-  if (r.correlation_id !== null) m.correlationId = r.correlation_id;
-  if (r.user_id !== null) m.userId = r.user_id;
-  if (r.content_type !== null) m.contentType = r.content_type;
-  if (r.content_encoding !== null) m.contentEncoding = r.content_encoding;
-  return m;
+  return withOptionalFields(
+    {
+      deviceId: r.device_id,
+      sequenceNumber: r.seq,
+      expiryTimeUtc: r.expiry,
+      enqueuedTimeUtc: r.enqueued_at,
+      properties: r.properties === '{}' ? {} : (JSON.parse(r.properties) as Record<string, string>),
+      body: r.body,
+      deliveryCount: r.delivery_count,
+    },
+    optionalFieldsOfRow(r),
+  );
 }
 
 /** A message as the row just inserted locked for a direct lease would read (first delivery). */
@@ -426,14 +422,7 @@ function newDelivery(m: NewMessage, seq: number, now: number, lockToken: string,
     lockedUntil,
     redelivered: false,
   };
-  if (m.ack !== undefined) d.ack = m.ack;
-  if (m.defaultExpiry === true) d.defaultExpiry = true;
-  if (m.messageId !== undefined && m.messageId !== null) d.messageId = m.messageId;
-  if (m.correlationId !== undefined && m.correlationId !== null) d.correlationId = m.correlationId;
-  if (m.userId !== undefined && m.userId !== null) d.userId = m.userId;
-  if (m.contentType !== undefined && m.contentType !== null) d.contentType = m.contentType;
-  if (m.contentEncoding !== undefined && m.contentEncoding !== null) d.contentEncoding = m.contentEncoding;
-  return d;
+  return withOptionalFields(d, m);
 }
 
 function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Delivery {
