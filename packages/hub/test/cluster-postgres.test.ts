@@ -11,7 +11,7 @@ import { systemClock } from '../src/clock.js';
 import { PostgresSignalBus } from '../src/cluster/postgres-signal-bus.js';
 import { Engine } from '../src/engine/engine.js';
 import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { C2D_DEFAULTS, deviceRecord, FEEDBACK_DEFAULTS, msg } from './engine-harness.js';
+import { awaitOnce, C2D_DEFAULTS, deviceRecord, FEEDBACK_DEFAULTS, msg } from './engine-harness.js';
 import { dropSchemasWhenPassed, openTestStore, PG_URL, testSchema } from './pg-test-db.js';
 
 dropSchemasWhenPassed();
@@ -100,7 +100,7 @@ describe('two nodes on one PostgreSQL schema', () => {
   });
 
   test('a receiver waiting on node B (direct delivery) gets a message sent through node A', async () => {
-    const waiting = b.engine.awaitMessages('d', 5);
+    const waiting = awaitOnce(b.engine, 'd', 5);
     await a.engine.send('d', msg('direct'));
     const timer = setTimeout(() => waiting.cancel(), 10_000);
     const got = await waiting.deliveries;

@@ -1,9 +1,9 @@
-/** Engine: direct delivery (awaitMessages) leases in the same transaction as the enqueue. */
+/** Engine: direct delivery (openReceiver) leases in the same transaction as the enqueue. */
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { CommitResult, QueueOp, QueuePolicy } from '../src/store/types.js';
-import { type Harness, harness, msg } from './engine-harness.js';
+import { awaitOnce, type Harness, harness, msg } from './engine-harness.js';
 
 /** Records the kinds of ops of each commit. */
 class KindsStore extends SqliteStore {
@@ -35,7 +35,7 @@ describe('direct delivery', () => {
 
   test('a waiting receiver gets the message leased in the enqueue’s own transaction', async () => {
     await setUp();
-    const waiting = h.engine.awaitMessages('d', 5).deliveries;
+    const waiting = awaitOnce(h.engine, 'd', 5).deliveries;
     let signals = 0;
     h.engine.onAvailable('d', () => signals++);
     store.commits = [];
@@ -54,7 +54,7 @@ describe('direct delivery', () => {
 
   test('a send to another device leaves the receiver waiting; several sends in one group come together', async () => {
     await setUp();
-    const waiting = h.engine.awaitMessages('d', 5).deliveries;
+    const waiting = awaitOnce(h.engine, 'd', 5).deliveries;
     await h.engine.send('other', msg('x'));
     let settled = false;
     void waiting.then(() => {
@@ -71,7 +71,7 @@ describe('direct delivery', () => {
 
   test('cancel resolves with nothing, and a later send is not leased for it', async () => {
     await setUp();
-    const waiting = h.engine.awaitMessages('d', 5);
+    const waiting = awaitOnce(h.engine, 'd', 5);
     waiting.cancel();
     assert.deepEqual(await waiting.deliveries, []);
     store.commits = [];
@@ -84,7 +84,7 @@ describe('direct delivery', () => {
     await setUp();
     await h.engine.send('d', msg('x'));
     const [m] = await h.engine.receive('d', 1);
-    const waiting = h.engine.awaitMessages('d', 1).deliveries;
+    const waiting = awaitOnce(h.engine, 'd', 1).deliveries;
     await h.engine.abandon('d', m!.lockToken);
     const [again] = await waiting;
     assert.equal(again?.sequenceNumber, m!.sequenceNumber);
@@ -93,7 +93,7 @@ describe('direct delivery', () => {
 
   test('max is honoured; a receiver that waits again gets the rest', async () => {
     await setUp();
-    const first = h.engine.awaitMessages('d', 2).deliveries;
+    const first = awaitOnce(h.engine, 'd', 2).deliveries;
     await Promise.all(['a', 'b', 'c'].map((t) => h.engine.send('d', msg(t))));
     assert.deepEqual(
       (await first).map((m) => m.body.toString()),
@@ -148,7 +148,7 @@ describe('direct delivery', () => {
 
   test('stop resolves waiting receivers with nothing', async () => {
     await setUp();
-    const waiting = h.engine.awaitMessages('d', 1);
+    const waiting = awaitOnce(h.engine, 'd', 1);
     await h.engine.stop();
     assert.deepEqual(await waiting.deliveries, []);
   });

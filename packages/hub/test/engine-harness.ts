@@ -1,10 +1,43 @@
 /** Shared set-up for the engine tests: a manual clock, a store, an engine, devices. */
+import type { Delivery } from '@ferry/common';
 import { ManualClock } from '../src/clock.js';
 import type { C2dConfig, FeedbackConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { DeviceRecord, Store } from '../src/store/types.js';
 import { openTestStore } from './pg-test-db.js';
+
+/**
+ * One wait of a receiver registered with the engine (as an MQTT connection waits), as a promise:
+ * the next non-empty lease, or [] after cancel() or when the engine stops. cancel() while a lease
+ * is in flight leaves `deliveries` to that lease.
+ */
+export function awaitOnce(
+  engine: Engine,
+  deviceId: string,
+  max: number,
+): { deliveries: Promise<Delivery[]>; cancel(): void } {
+  let cancel: () => void = () => undefined;
+  const deliveries = new Promise<Delivery[]>((resolve, reject) => {
+    const receiver = engine.openReceiver(deviceId, {
+      onDeliveries: (d) => {
+        receiver.close();
+        resolve(d);
+      },
+      onError: (err) => {
+        receiver.close();
+        reject(err);
+      },
+    });
+    cancel = () => {
+      const leaseInFlight = receiver.pause();
+      receiver.close();
+      if (!leaseInFlight) resolve([]);
+    };
+    receiver.want(max);
+  });
+  return { deliveries, cancel: () => cancel() };
+}
 
 export const C2D_DEFAULTS: C2dConfig = {
   defaultTtlMs: 3_600_000,

@@ -12,7 +12,7 @@ import { ManualClock } from '../src/clock.js';
 import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { HubConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
-import type { C2dEngine, DirectReceiver, ReceiverHandlers, SendResult, WaitHandle } from '../src/engine/types.js';
+import type { C2dEngine, DirectReceiver, ReceiverHandlers, SendResult } from '../src/engine/types.js';
 import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
@@ -141,15 +141,6 @@ export class RecordingEngine implements C2dEngine {
     const out = await this.inner.receive(deviceId, max);
     for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
     return out;
-  }
-
-  awaitMessages(deviceId: string, max: number): WaitHandle {
-    const wait = this.inner.awaitMessages(deviceId, max);
-    const deliveries = wait.deliveries.then((out) => {
-      for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
-      return out;
-    });
-    return { deliveries, cancel: wait.cancel };
   }
 
   openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {

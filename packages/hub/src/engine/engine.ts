@@ -29,7 +29,7 @@ import { GroupCommitter } from './group-commit.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
-import { type DirectReceiver, type ReceiverHandlers, type WaitHandle, WaitingReceivers } from './waiting-receivers.js';
+import { type DirectReceiver, type ReceiverHandlers, WaitingReceivers } from './waiting-receivers.js';
 
 export interface EngineOptions {
   store: Store;
@@ -181,11 +181,6 @@ export class Engine implements C2dEngine {
 
   async receive(deviceId: string, max = 1): Promise<Delivery[]> {
     return (await this.run({ kind: 'lease', deviceId, max: leaseSize(max) })).deliveries;
-  }
-
-  awaitMessages(deviceId: string, max: number): WaitHandle {
-    if (this.stopped) return { deliveries: Promise.resolve([]), cancel: () => undefined };
-    return this.waiting.wait(deviceId, leaseSize(max));
   }
 
   openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {

@@ -4,9 +4,9 @@
  * fails with a FerryError carrying the IoT Hub code (DeviceNotFound, DeviceMessageLockLost, ...).
  */
 import type { Delivery, FeedbackBatch, OutgoingMessage } from '@ferry/common';
-import type { DirectReceiver, ReceiverHandlers, WaitHandle } from './waiting-receivers.js';
+import type { DirectReceiver, ReceiverHandlers } from './waiting-receivers.js';
 
-export type { DirectReceiver, ReceiverHandlers, WaitHandle };
+export type { DirectReceiver, ReceiverHandlers };
 
 export interface SendResult {
   /** The message id as stored (the sender's, or undefined when it had none). */
@@ -23,16 +23,11 @@ export interface C2dEngine {
   /** Lease up to `max` (default 1) of the device's oldest Enqueued messages. [] when none. */
   receive(deviceId: string, max?: number): Promise<Delivery[]>;
   /**
-   * For a receiver that found the queue empty: `deliveries` resolves with the next non-empty
-   * lease of up to `max` (leased in the same transaction as the enqueue that made it available,
-   * when it can), or with [] after cancel() or when the engine stops. Deliveries that arrive after
-   * cancel() are the caller's to release. Optional: a gateway falls back to onAvailable + receive.
-   */
-  awaitMessages?(deviceId: string, max: number): WaitHandle;
-  /**
-   * awaitMessages for a receiver that waits again and again (an MQTT connection after each
-   * message): registered once, then want(max) per wait, its leases handed to `handlers`.
-   * Optional, as awaitMessages.
+   * For a receiver that found the queue empty (an MQTT connection, after almost every message):
+   * registered once, then want(max) per wait. The next non-empty lease of up to max goes to
+   * `handlers` (leased in the same transaction as the enqueue that made it available, when it
+   * can); after pause() or close(), a lease already in flight still arrives there and is the
+   * caller's to release. Optional: a gateway falls back to onAvailable + receive.
    */
   openReceiver?(deviceId: string, handlers: ReceiverHandlers): DirectReceiver;
   /** Completed: removed; Success feedback when ack is positive/full. */

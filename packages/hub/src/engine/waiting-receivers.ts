@@ -39,14 +39,6 @@ export interface ReceiverHandlers {
   onError(err: Error): void;
 }
 
-/** A receiver waiting in the engine for one batch (C2dEngine.awaitMessages). */
-export interface WaitHandle {
-  /** The next non-empty lease, or [] after cancel() or when the engine stops. */
-  readonly deliveries: Promise<Delivery[]>;
-  /** Stop waiting; a lease already in flight still resolves `deliveries` (release what you cannot use). */
-  cancel(): void;
-}
-
 /** What the committer needs to add a lease op to the group it is about to write. */
 export type AddOp = (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void;
 
@@ -115,37 +107,6 @@ export class WaitingReceivers {
   /** A receiver for the device, idle until its first want(). */
   open(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
     return new Receiver(deviceId, handlers, this);
-  }
-
-  /** One wait as a promise: the next non-empty lease, or [] after cancel() or at stop. */
-  wait(deviceId: string, max: number): WaitHandle {
-    let receiver!: DirectReceiver;
-    let cancelled = false;
-    const deliveries = new Promise<Delivery[]>((resolve, reject) => {
-      receiver = this.open(deviceId, {
-        onDeliveries: (d) => {
-          receiver.close();
-          resolve(d);
-        },
-        onError: (err) => {
-          receiver.close();
-          reject(err);
-        },
-      });
-    });
-    receiver.want(max);
-    const r = receiver as Receiver;
-    return {
-      deliveries,
-      cancel: () => {
-        if (cancelled) return;
-        cancelled = true;
-        const leasing = r.state === 'leasing';
-        receiver.close();
-        // A lease in flight resolves it (the caller gives back what it cannot use).
-        if (!leasing) r.handlers.onDeliveries([]);
-      },
-    };
   }
 
   /** Before a group is written: a lease after it for each parked receiver of a device it enqueues to. */

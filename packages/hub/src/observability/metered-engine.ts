@@ -54,9 +54,6 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine
       }
     },
     receive: (deviceId, max) => engine.receive(deviceId, max),
-    ...(engine.awaitMessages && {
-      awaitMessages: engine.awaitMessages.bind(engine),
-    }),
     ...(engine.openReceiver && {
       openReceiver: engine.openReceiver.bind(engine),
     }),
