@@ -1,7 +1,7 @@
 /**
  * Group commit: operations that arrive while a commit is in flight, or in the same turn of the
- * event loop, are written together in the next single transaction, then all their promises are
- * settled. One fsync then acknowledges many operations. Each op has its own result, so one
+ * event loop, are written together in the next single transaction, then each op's callback is
+ * answered. One fsync then acknowledges many operations. Each op has its own result, so one
  * failing item does not fail the others; only a failed transaction fails the whole group.
  */
 import type { CommitResult, QueueOp, QueueOpResult } from '../store/types.js';
@@ -34,13 +34,6 @@ export class GroupCommitter {
     ) => void,
     private readonly onCallbackError: (err: unknown) => void = () => undefined,
   ) {}
-
-  /** Resolves with the op's result once its group is committed. */
-  submit(op: QueueOp): Promise<QueueOpResult> {
-    return new Promise<QueueOpResult>((resolve, reject) => {
-      this.submitTo(op, (r) => (r instanceof Error ? reject(r) : resolve(r)));
-    });
-  }
 
   /** Calls `done` with the op's result once its group is committed (or with the group's error). */
   submitTo(op: QueueOp, done: (r: QueueOpResult | Error) => void): void {

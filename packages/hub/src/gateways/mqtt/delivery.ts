@@ -205,9 +205,8 @@ export class DeliveryPump {
     if (this.publishBatch(batch, this.qos)) {
       // With room left and the queue known empty, wait again at once (no pass of run()).
       const room = this.deps.maxInflight - this.inflight.size;
-      if (room > 0 && !this.maybeMore && !this.running && this.receiver) {
-        this.parked = true;
-        this.receiver.want(room);
+      if (room > 0 && !this.maybeMore && !this.running) {
+        this.park(room);
       } else {
         this.wake();
       }

@@ -41,7 +41,8 @@ export class CommitContext {
   /** The first direct lease of the device with room, unless an older message was requeued in this commit. */
   directLeaseFor(deviceId: string): DirectLease | undefined {
     if (this.directByDevice.size === 0 || this.requeued.has(deviceId)) return undefined;
-    return this.directByDevice.get(deviceId)?.find((l) => l.room > 0);
+    for (const lease of this.directByDevice.get(deviceId) ?? []) if (lease.room > 0) return lease;
+    return undefined;
   }
 
   /** An op created a deadline at `at`. */
