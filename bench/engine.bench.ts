@@ -15,7 +15,7 @@ import { systemClock } from '../packages/hub/src/clock.js';
 import { Engine } from '../packages/hub/src/engine/engine.js';
 import { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../packages/hub/src/store/sqlite/worker-store.js';
-import { benchDevice, envInt, type PhaseRow, phaseRow, since } from './stats.js';
+import { benchDevice, benchEngineConfig, envInt, type PhaseRow, phaseRow, since } from './stats.js';
 
 export async function run(): Promise<void> {
   const devices = envInt('FERRY_BENCH_DEVICES', 500);
@@ -28,22 +28,7 @@ export async function run(): Promise<void> {
   const engine = new Engine({
     store,
     clock: systemClock,
-    c2d: {
-      defaultTtlMs: 3_600_000,
-      maxTtlMs: 2 * 86_400_000,
-      maxDeliveryCount: 10,
-      lockTimeoutMs: 60_000,
-      maxQueueDepth: Math.max(50, messages),
-      maxMessageSize: 65_536,
-      countLockExpiry: false,
-    },
-    feedback: {
-      batchMaxRecords: 64,
-      batchDelayMs: 15_000,
-      lockDurationMs: 60_000,
-      ttlMs: 3_600_000,
-      maxDeliveryCount: 10,
-    },
+    ...benchEngineConfig(messages, 60_000),
   });
   engine.start();
   try {

@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, env sizes. */
+import type { C2dConfig, FeedbackConfig } from '../packages/hub/src/config/types.js';
 import type { DeviceRecord } from '../packages/hub/src/store/types.js';
 
 export function envInt(name: string, fallback: number): number {
@@ -68,5 +69,33 @@ export function benchDevice(deviceId: string): DeviceRecord {
     primaryThumbprint: null,
     secondaryThumbprint: null,
     iotEdge: false,
+  };
+}
+
+/**
+ * The engine settings of the engine-level benches (engine, postgres): the hub's defaults, with
+ * queues deep enough for `messages` per device and the lock timeout given.
+ */
+export function benchEngineConfig(
+  messages: number,
+  lockTimeoutMs: number,
+): { c2d: C2dConfig; feedback: FeedbackConfig } {
+  return {
+    c2d: {
+      defaultTtlMs: 3_600_000,
+      maxTtlMs: 2 * 86_400_000,
+      maxDeliveryCount: 10,
+      lockTimeoutMs,
+      maxQueueDepth: Math.max(50, messages),
+      maxMessageSize: 65_536,
+      countLockExpiry: false,
+    },
+    feedback: {
+      batchMaxRecords: 64,
+      batchDelayMs: 15_000,
+      lockDurationMs: 60_000,
+      ttlMs: 3_600_000,
+      maxDeliveryCount: 10,
+    },
   };
 }

@@ -11,6 +11,7 @@ import { systemClock } from '../../packages/hub/src/clock.js';
 import { PostgresSignalBus } from '../../packages/hub/src/cluster/postgres-signal-bus.js';
 import { Engine } from '../../packages/hub/src/engine/engine.js';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
+import { benchEngineConfig } from '../stats.js';
 
 export interface NodeTask {
   url: string;
@@ -42,22 +43,7 @@ await bus.start();
 const engine = new Engine({
   store,
   clock: systemClock,
-  c2d: {
-    defaultTtlMs: 3_600_000,
-    maxTtlMs: 2 * 86_400_000,
-    maxDeliveryCount: 10,
-    lockTimeoutMs: 600_000,
-    maxQueueDepth: Math.max(50, task.messages),
-    maxMessageSize: 65_536,
-    countLockExpiry: false,
-  },
-  feedback: {
-    batchMaxRecords: 64,
-    batchDelayMs: 15_000,
-    lockDurationMs: 60_000,
-    ttlMs: 3_600_000,
-    maxDeliveryCount: 10,
-  },
+  ...benchEngineConfig(task.messages, 600_000),
   signals: bus,
 });
 engine.start();
