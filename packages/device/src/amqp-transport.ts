@@ -5,18 +5,11 @@
  * complete = accepted, reject = rejected, abandon = released.
  */
 import { amqpBodyBytes, FerryError, receivedFromAmqp } from '@ferry/common';
-import { AmqpConnection, errorFromAmqp, type TokenSource } from '@ferry/common/client';
+import { AmqpConnection, errorFromAmqp } from '@ferry/common/client';
 import type { Delivery, Receiver } from 'rhea';
-import type { DeviceTransport, Settlement, TransportEvents } from './transport.js';
+import type { DeviceTransport, Settlement, TransportEvents, TransportTarget } from './transport.js';
 
-export interface AmqpOptions {
-  host: string;
-  port: number;
-  websocket: boolean;
-  deviceId: string;
-  ca: string | Buffer | undefined;
-  tokens: TokenSource;
-}
+export type AmqpOptions = TransportTarget;
 
 let generations = 0;
 

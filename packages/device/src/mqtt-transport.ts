@@ -7,19 +7,13 @@
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { c2dSubscription, FerryError, receivedFromMqttTopic } from '@ferry/common';
-import { connectionLost, socketError, type TokenSource } from '@ferry/common/client';
+import { connectionLost, socketError } from '@ferry/common/client';
 import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
-import type { DeviceTransport, ReceivedMessage, Settlement, TransportEvents } from './transport.js';
+import type { DeviceTransport, ReceivedMessage, Settlement, TransportEvents, TransportTarget } from './transport.js';
 
-export interface MqttOptions {
+export interface MqttOptions extends TransportTarget {
   hostName: string;
-  host: string;
-  port: number;
-  websocket: boolean;
-  deviceId: string;
-  ca: string | Buffer | undefined;
-  tokens: TokenSource;
   /** Seconds between PINGREQs (default 60). */
   keepaliveS?: number;
   userAgent: string;

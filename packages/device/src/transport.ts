@@ -1,5 +1,6 @@
 /** What the DeviceClient needs of a transport; one implementation per protocol. */
 import type { FerryError, ReceivedFields } from '@ferry/common';
+import type { TokenSource } from '@ferry/common/client';
 
 /** A received C2D message. Settle it with the client's complete, abandon or reject. */
 export interface ReceivedMessage extends ReceivedFields {
@@ -9,6 +10,16 @@ export interface ReceivedMessage extends ReceivedFields {
 }
 
 export type Settlement = 'complete' | 'abandon' | 'reject';
+
+/** Where and as whom a transport connects (what MQTT and AMQP both need). */
+export interface TransportTarget {
+  host: string;
+  port: number;
+  websocket: boolean;
+  deviceId: string;
+  ca: string | Buffer | undefined;
+  tokens: TokenSource;
+}
 
 export interface TransportEvents {
   /** A message was pushed (MQTT, AMQP). */
