@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, fstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WalSync } from '../src/store/sqlite/wal-sync.js';
 import { WorkerStore } from '../src/store/sqlite/worker-store.js';
 import { runStoreContract } from './store-contract.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
@@ -20,23 +21,60 @@ runStoreContract('sqlite file (WAL)', async () => new SqliteStore({ path: join(d
 runStoreContract('sqlite in a worker thread', async () => WorkerStore.open({ path: join(dir, `worker-${n++}.db`) }));
 
 describe('SqliteStore specifics', () => {
-  test('a file database uses WAL and synchronous FULL by default, NORMAL when asked', async () => {
+  test('a file database uses WAL; FULL (default) syncs the WAL before answering, off the event loop', async () => {
     const path = join(dir, 'pragmas.db');
     const s = new SqliteStore({ path });
     await s.close();
     const db = new Database(path);
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
     db.close();
-    // synchronous is per connection, so check it through a store that is open.
-    for (const [opt, want] of [
-      [undefined, 2],
-      ['NORMAL', 1],
+    // SQLite itself never syncs inside COMMIT (NORMAL, 1); with FULL the store syncs the WAL itself.
+    for (const [opt, syncs] of [
+      [undefined, true],
+      ['FULL', true],
+      ['NORMAL', false],
     ] as const) {
       const store = new SqliteStore(opt ? { path, synchronous: opt } : { path });
-      const inner = (store as unknown as { db: Database.Database }).db;
-      assert.equal(inner.pragma('synchronous', { simple: true }), want);
+      const inner = store as unknown as { db: Database.Database; walSync?: WalSync };
+      assert.equal(inner.db.pragma('synchronous', { simple: true }), 1);
+      assert.equal(inner.walSync !== undefined, syncs, `synchronous ${opt}`);
       await store.close();
     }
+  });
+
+  test('commits, registry writes and session writes are answered only after the WAL sync', async () => {
+    const path = join(dir, 'answered-after-sync.db');
+    const store = new SqliteStore({ path });
+    const held: Array<{ ino: number; finish: () => void }> = [];
+    const inner = store as unknown as { walSync: WalSync };
+    await inner.walSync.close();
+    inner.walSync = new WalSync(`${path}-wal`, (fd, callback) =>
+      held.push({ ino: fstatSync(fd).ino, finish: () => callback(null) }),
+    );
+    const answered: string[] = [];
+    const device1 = store.insertDevice(device('d')).then(() => answered.push('device'));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(answered.length, 0, 'the device is written but not answered before the sync');
+    assert.equal(held.length, 1);
+    assert.equal(held[0]!.ino, statSync(`${path}-wal`).ino, 'the file synced is the WAL');
+    // The event loop is free meanwhile: a read is answered, and sees the write.
+    assert.equal((await store.getDevice('d'))?.deviceId, 'd');
+    held[0]!.finish();
+    await device1;
+    const sent = store
+      .commit([{ kind: 'enqueue', message: message('d', 'x') }], T0, POLICY)
+      .then(() => answered.push('commit'));
+    const session = store.putMqttSession({ deviceId: 'd', c2dQos: 1 }).then(() => answered.push('session'));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(answered, ['device']);
+    while (held.length < 3) {
+      held.at(-1)!.finish();
+      await new Promise((r) => setImmediate(r));
+    }
+    held.at(-1)!.finish();
+    await Promise.all([sent, session]);
+    assert.deepEqual(answered.sort(), ['commit', 'device', 'session']);
+    await store.close();
   });
 
   test('migrations are recorded once and reopening does not re-run them', async () => {

@@ -1,7 +1,8 @@
 /**
  * MQTT session writes of one turn of the event loop in one transaction: a burst of SUBSCRIBEs
  * (a fleet reconnecting) costs one fsync per turn instead of one per device. Each write resolves
- * after its transaction committed; writes keep their order; a read sees what waits (waitingFor).
+ * after its transaction committed and is on disk (`afterSync`); writes keep their order; a read
+ * sees what waits (waitingFor).
  */
 import type Database from 'better-sqlite3';
 import type { MqttSessionRecord } from '../types.js';
@@ -19,7 +20,12 @@ export class SessionWrites {
   private waiting: Waiting[] = [];
   private readonly writeAll: (writes: readonly Write[]) => void;
 
-  constructor(db: Database.Database, registry: RegistryTables) {
+  /** `afterSync(done)`: calls `done` once what was committed so far is on disk (WalSync.after). */
+  constructor(
+    db: Database.Database,
+    registry: RegistryTables,
+    private readonly afterSync: (done: (err: Error | null) => void) => void = (done) => done(null),
+  ) {
     this.writeAll = db.transaction((writes: readonly Write[]) => {
       for (const w of writes) {
         if ('put' in w) registry.putMqttSession(w.put);
@@ -64,6 +70,11 @@ export class SessionWrites {
       for (const w of batch) w.reject(err);
       return;
     }
-    for (const w of batch) w.resolve();
+    this.afterSync((err) => {
+      for (const w of batch) {
+        if (err) w.reject(err);
+        else w.resolve();
+      }
+    });
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The Store on SQLite (better-sqlite3 12.x): WAL, synchronous=FULL by default, versioned
- * migrations. better-sqlite3 is synchronous, so every transaction opens and commits inside one
+ * The Store on SQLite (better-sqlite3 12.x): WAL, every write on disk before it is answered by
+ * default (the WAL synced off the event loop, wal-sync.ts), versioned migrations. better-sqlite3 is synchronous, so every transaction opens and commits inside one
  * call; nothing is held across an await. A commit applies its ops in one transaction without
  * savepoints; when an op throws, that transaction is rolled back and the group is applied again
  * with a savepoint per op, so the op that throws is rolled back alone.
@@ -30,11 +30,16 @@ import { MessageQueue } from './message-queue.js';
 import { migrate } from './migrations.js';
 import { RegistryTables } from './registry-tables.js';
 import { SessionWrites } from './session-writes.js';
+import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
   /** A file path, or ':memory:' for tests. */
   path: string;
-  /** FULL (default) syncs the WAL on every commit; NORMAL may lose the last commits on power loss. */
+  /**
+   * FULL (default): every write is on disk before it is answered (SQLite runs with NORMAL and the
+   * WAL is synced in libuv's thread pool before the answer, wal-sync.ts). NORMAL: answered once
+   * written; a power cut may lose the last ones (a crash of the hub alone loses nothing).
+   */
   synchronous?: 'FULL' | 'NORMAL';
   /**
    * WAL checkpoints in a thread of their own (checkpointer.ts; default true for a file). False for
@@ -64,6 +69,8 @@ export class SqliteStore implements Store {
   private readonly ensureAll: (policies: PolicyRecord[]) => void;
   private readonly sessionWrites: SessionWrites;
   private readonly checkpointer: Checkpointer | undefined;
+  /** Syncs the WAL before writes are answered; undefined for NORMAL and ':memory:'. */
+  private readonly walSync: WalSync | undefined;
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
   commitCount = 0;
 
@@ -81,9 +88,14 @@ export class SqliteStore implements Store {
     }
     this.db = new Database(options.path);
     if (options.path !== ':memory:') this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${synchronous}`); // a checked literal, not user text
+    // FULL is kept by syncing the WAL before answering (WalSync), not inside COMMIT.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     migrate(this.db, Date.now());
+    if (options.path !== ':memory:' && synchronous === 'FULL') {
+      this.walSync = new WalSync(`${options.path}-wal`);
+      this.walSync.syncNow();
+    }
     if (options.path !== ':memory:' && options.checkpointThread !== false) {
       // Checkpoints run in a thread of their own (checkpointer.ts); this connection's are the fallback.
       this.db.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
@@ -126,7 +138,9 @@ export class SqliteStore implements Store {
     const version = this.db.prepare<[], { data_version: number }>('PRAGMA data_version');
     this.dataVersion = () => version.get()!.data_version;
     this.ensureAll = this.db.transaction((policies: PolicyRecord[]) => this.registry.ensurePolicies(policies));
-    this.sessionWrites = new SessionWrites(this.db, this.registry);
+    this.sessionWrites = new SessionWrites(this.db, this.registry, (done) =>
+      this.walSync ? this.walSync.after(done) : done(null),
+    );
   }
 
   /**
@@ -160,6 +174,7 @@ export class SqliteStore implements Store {
       }
     }
     this.commitCount++;
+    await this.walSync?.durable();
     const result: CommitResult = {
       results,
       wokenDevices: [...ctx.woken],
@@ -207,11 +222,11 @@ export class SqliteStore implements Store {
   }
 
   async insertDevice(device: DeviceRecord): Promise<boolean> {
-    return this.registry.insertDevice(device);
+    return this.synced(this.registry.insertDevice(device));
   }
 
   async replaceDevice(device: DeviceRecord, expectedEtag?: string): Promise<boolean> {
-    return this.registry.replaceDevice(device, expectedEtag ?? null);
+    return this.synced(this.registry.replaceDevice(device, expectedEtag ?? null));
   }
 
   async getDevice(deviceId: string): Promise<DeviceRecord | undefined> {
@@ -225,7 +240,7 @@ export class SqliteStore implements Store {
   async deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
     // A session write issued before must not bring the session back after the device is gone.
     this.sessionWrites.flush();
-    return this.registry.deleteDevice(deviceId, expectedEtag ?? null);
+    return this.synced(this.registry.deleteDevice(deviceId, expectedEtag ?? null));
   }
 
   async countDevices(): Promise<{ total: number; enabled: number; disabled: number }> {
@@ -238,6 +253,7 @@ export class SqliteStore implements Store {
 
   async ensurePolicies(policies: PolicyRecord[]): Promise<void> {
     this.ensureAll(policies);
+    await this.walSync?.durable();
   }
 
   async getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
@@ -257,7 +273,7 @@ export class SqliteStore implements Store {
   }
 
   async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
-    return writes.length ? this.registry.writeDevices(writes) : [];
+    return writes.length ? this.synced(this.registry.writeDevices(writes)) : [];
   }
 
   async listCaCertificates(): Promise<CaCertificateRecord[]> {
@@ -269,15 +285,15 @@ export class SqliteStore implements Store {
   }
 
   async insertCaCertificate(cert: CaCertificateRecord): Promise<boolean> {
-    return this.caCertificates.add(cert);
+    return this.synced(this.caCertificates.add(cert));
   }
 
   async replaceCaCertificate(cert: CaCertificateRecord, expectedEtag: string): Promise<boolean> {
-    return this.caCertificates.put(cert, expectedEtag);
+    return this.synced(this.caCertificates.put(cert, expectedEtag));
   }
 
   async deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean> {
-    return this.caCertificates.delete(name, expectedEtag ?? null);
+    return this.synced(this.caCertificates.delete(name, expectedEtag ?? null));
   }
 
   async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
@@ -292,9 +308,16 @@ export class SqliteStore implements Store {
     return this.inspection.queueTotals(now);
   }
 
+  /** `value`, once what was written to get it is on disk. */
+  private async synced<T>(value: T): Promise<T> {
+    await this.walSync?.durable();
+    return value;
+  }
+
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.sessionWrites.flush();
+    await this.walSync?.close();
     // The last connection to close checkpoints the WAL and removes it: this one.
     await this.checkpointer?.stop();
     if (!this.db.open) return;

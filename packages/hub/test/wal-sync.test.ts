@@ -1,0 +1,114 @@
+/** WalSync: writes answered once the WAL is on disk, the sync off the event loop. */
+import assert from 'node:assert/strict';
+import { fstatSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { type SyncFile, WalSync } from '../src/store/sqlite/wal-sync.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'ferry-wal-sync-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+/** A sync that waits until the test lets it finish; records the inode it was asked to sync. */
+function heldSync() {
+  const calls: Array<{ ino: number; finish: (err?: NodeJS.ErrnoException) => void }> = [];
+  const sync: SyncFile = (fd, callback) => {
+    calls.push({ ino: fstatSync(fd).ino, finish: (err) => callback(err ?? null) });
+  };
+  return { calls, sync };
+}
+
+function walFile(): string {
+  const path = join(dir, `db-${n++}-wal`);
+  writeFileSync(path, 'frames');
+  return path;
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('WalSync', () => {
+  test('answers a write only once a sync that began after it has finished', async () => {
+    const path = walFile();
+    const { calls, sync } = heldSync();
+    const ws = new WalSync(path, sync);
+    const answered: string[] = [];
+    ws.after(() => answered.push('a'));
+    assert.equal(calls.length, 1, 'the first write starts a sync at once');
+    // Written while that sync runs: it may not cover them, so they wait for the next one.
+    ws.after(() => answered.push('b'));
+    ws.after(() => answered.push('c'));
+    await turn();
+    assert.deepEqual(answered, []);
+    calls[0]!.finish();
+    assert.deepEqual(answered, ['a']);
+    assert.equal(calls.length, 2, 'b and c share one sync');
+    calls[1]!.finish();
+    assert.deepEqual(answered, ['a', 'b', 'c']);
+    assert.equal(calls[0]!.ino, statSync(path).ino);
+    await ws.close();
+  });
+
+  test('a failed sync fails its writes and every later one, with what to do', async () => {
+    const path = walFile();
+    const { calls, sync } = heldSync();
+    const ws = new WalSync(path, sync);
+    const first = ws.durable();
+    const queued = ws.durable();
+    calls[0]!.finish(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await assert.rejects(first, /syncing the WAL failed \(EIO.*restart the hub/);
+    // After EIO the kernel may report the next sync clean: nothing is answered as durable again.
+    await assert.rejects(queued, /syncing the WAL failed/);
+    await assert.rejects(ws.durable(), /syncing the WAL failed/);
+    assert.equal(calls.length, 1, 'no sync is tried after a failure');
+    await ws.close();
+  });
+
+  test('syncs the file at the path, opened again should it be replaced', async () => {
+    const path = walFile();
+    const { calls, sync } = heldSync();
+    const ws = new WalSync(path, sync);
+    const one = ws.durable();
+    calls[0]!.finish();
+    await one;
+    const replacement = `${path}.new`;
+    writeFileSync(replacement, 'other frames');
+    renameSync(replacement, path);
+    const two = ws.durable();
+    calls[1]!.finish();
+    await two;
+    assert.notEqual(calls[1]!.ino, calls[0]!.ino);
+    assert.equal(calls[1]!.ino, statSync(path).ino);
+    await ws.close();
+  });
+
+  test('a missing WAL fails the write instead of answering it', async () => {
+    const ws = new WalSync(join(dir, 'absent-wal'));
+    await assert.rejects(ws.durable(), /ENOENT/);
+    await ws.close();
+  });
+
+  test('close waits for the sync in flight; later writes are refused', async () => {
+    const path = walFile();
+    const { calls, sync } = heldSync();
+    const ws = new WalSync(path, sync);
+    const write = ws.durable();
+    let closed = false;
+    const closing = ws.close().then(() => {
+      closed = true;
+    });
+    await turn();
+    assert.equal(closed, false);
+    calls[0]!.finish();
+    await write;
+    await closing;
+    await assert.rejects(ws.durable(), /closed/);
+  });
+
+  test('the real fdatasync answers', async () => {
+    const ws = new WalSync(walFile());
+    await ws.durable();
+    ws.syncNow();
+    await ws.close();
+  });
+});
