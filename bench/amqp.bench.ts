@@ -25,6 +25,7 @@
  *   FERRY_BENCH_SYNC           FULL | NORMAL, SQLite synchronous (default FULL)
  *   FERRY_BENCH_ADDRESS        loopback address of the hub (default 127.0.0.200)
  *   FERRY_BENCH_PROFILE        a directory: write hub CPU profiles of each phase
+ *   FERRY_BENCH_ALLOC_PROFILE  a directory: instead, a sampled profile of all it allocates (.heapprofile)
  */
 import { startBenchHub } from './kit/bench-hub.js';
 import { startLoad } from './kit/load.js';

@@ -17,6 +17,7 @@
  *   FERRY_BENCH_SYNC                 FULL | NORMAL, SQLite synchronous (default FULL)
  *   FERRY_BENCH_ADDRESS              loopback address of the hub (default 127.0.0.200)
  *   FERRY_BENCH_PROFILE              a directory: write hub CPU profiles of both rounds
+ *   FERRY_BENCH_ALLOC_PROFILE        a directory: instead, sampled allocation profiles (.heapprofile)
  */
 import { startBenchHub } from './kit/bench-hub.js';
 import { startLoad } from './kit/load.js';

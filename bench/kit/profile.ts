@@ -1,7 +1,9 @@
 /**
- * Optional CPU profile of the hub process during one measured phase: with FERRY_BENCH_PROFILE set
- * to a directory, profile(name) writes `<dir>/<name>.cpuprofile` (open it in Chrome DevTools or
- * VS Code). Without it, profiling costs nothing.
+ * Optional profiles of the hub process during one measured phase. With FERRY_BENCH_PROFILE set to
+ * a directory, profile(name) writes `<dir>/<name>.cpuprofile`; with FERRY_BENCH_ALLOC_PROFILE, a
+ * sampled allocation profile `<dir>/<name>.heapprofile` of everything allocated, collected or not
+ * (what fills the young generation and what gets promoted). Open either in Chrome DevTools or VS
+ * Code. Without them, profiling costs nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -21,8 +23,13 @@ export interface ProfileRun {
   stop(): Promise<void>;
 }
 
-/** Starts a CPU profile of this process when FERRY_BENCH_PROFILE names a directory; else undefined. */
+/**
+ * Starts a CPU profile of this process when FERRY_BENCH_PROFILE names a directory, an allocation
+ * profile when FERRY_BENCH_ALLOC_PROFILE does; else undefined.
+ */
 export async function startProfile(name: string): Promise<ProfileRun | undefined> {
+  const allocDir = process.env.FERRY_BENCH_ALLOC_PROFILE;
+  if (allocDir) return startAllocationProfile(name, allocDir);
   const dir = process.env.FERRY_BENCH_PROFILE;
   if (!dir) return undefined;
   const session = new Session();
@@ -37,6 +44,30 @@ export async function startProfile(name: string): Promise<ProfileRun | undefined
       const file = join(dir, `${name}.cpuprofile`);
       writeFileSync(file, JSON.stringify(data));
       console.log(`hub CPU profile of ${name}: ${file}`);
+    },
+  };
+}
+
+/** One allocation sampled per SAMPLE_BYTES allocated, on average. */
+const SAMPLE_BYTES = 8192;
+
+async function startAllocationProfile(name: string, dir: string): Promise<ProfileRun> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', {
+    samplingInterval: SAMPLE_BYTES,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  } as never);
+  return {
+    async stop() {
+      const { profile: data } = await session.post('HeapProfiler.stopSampling');
+      session.disconnect();
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${name}.heapprofile`);
+      writeFileSync(file, JSON.stringify(data));
+      console.log(`hub allocation profile of ${name}: ${file}`);
     },
   };
 }

@@ -64,21 +64,28 @@ describe('WalSync', () => {
     await ws.close();
   });
 
-  test('syncs the file at the path, opened again should it be replaced', async () => {
+  test('syncs the file at the path, opened again should it be replaced (looked at once a second)', async () => {
     const path = walFile();
     const { calls, sync } = heldSync();
-    const ws = new WalSync(path, sync);
-    const one = ws.durable();
-    calls[0]!.finish();
-    await one;
+    let now = 0;
+    const ws = new WalSync(path, sync, () => now);
+    const synced = async () => {
+      const p = ws.durable();
+      calls.at(-1)!.finish();
+      await p;
+      return calls.at(-1)!.ino;
+    };
+    const first = await synced();
+    assert.equal(first, statSync(path).ino);
     const replacement = `${path}.new`;
     writeFileSync(replacement, 'other frames');
     renameSync(replacement, path);
-    const two = ws.durable();
-    calls[1]!.finish();
-    await two;
-    assert.notEqual(calls[1]!.ino, calls[0]!.ino);
-    assert.equal(calls[1]!.ino, statSync(path).ino);
+    now += 999;
+    assert.equal(await synced(), first, 'within the second, the descriptor is not looked at again');
+    now += 1;
+    const third = await synced();
+    assert.notEqual(third, first);
+    assert.equal(third, statSync(path).ino);
     await ws.close();
   });
 
