@@ -2,8 +2,9 @@
  * The floor under any Node.js hub: RSS (and the CPU to accept it) per idle TLS connection of a bare `tls.Server` of this
  * Node.js (the hub's certificate code, TLS 1.3, nothing read or written after the handshake but
  * a few bytes), and of a bare `net.Server` for comparison. The peer bench's scenario d measures
- * Ferry's idle MQTT/TLS connections; this says how much of that is Node's TLS itself (OpenSSL's
- * per-connection state and buffers, which Node does not let an application release).
+ * Ferry's idle MQTT/TLS connections; this says how much of that is Node's TLS itself: OpenSSL's
+ * per-connection state (Node already sets SSL_MODE_RELEASE_BUFFERS), Node's TLSWrap and its
+ * memory BIOs, and the TLSSocket over a net.Socket in the JavaScript heap.
  *
  * Each server runs in a process of its own, its clients in another (the server's RSS is its own
  * alone). Sizes (environment):
