@@ -7,7 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export async function profile<T>(name: string, work: () => Promise<T>): Promise<T> {
   const run = await startProfile(name);
@@ -36,16 +36,10 @@ export async function startProfile(name: string): Promise<ProfileRun | undefined
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
-  return {
-    async stop() {
-      const { profile: data } = await session.post('Profiler.stop');
-      session.disconnect();
-      mkdirSync(dir, { recursive: true });
-      const file = join(dir, `${name}.cpuprofile`);
-      writeFileSync(file, JSON.stringify(data));
-      console.log(`hub CPU profile of ${name}: ${file}`);
-    },
-  };
+  return writtenOnStop(session, join(dir, `${name}.cpuprofile`), `CPU profile of ${name}`, async () => {
+    const { profile } = await session.post('Profiler.stop');
+    return profile;
+  });
 }
 
 /** One allocation sampled per SAMPLE_BYTES allocated, on average. */
@@ -60,14 +54,21 @@ async function startAllocationProfile(name: string, dir: string): Promise<Profil
     includeObjectsCollectedByMajorGC: true,
     includeObjectsCollectedByMinorGC: true,
   } as never);
+  return writtenOnStop(session, join(dir, `${name}.heapprofile`), `allocation profile of ${name}`, async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    return profile;
+  });
+}
+
+/** stop(): takes the profile, ends the session, writes the file and says where. */
+function writtenOnStop(session: Session, file: string, what: string, take: () => Promise<unknown>): ProfileRun {
   return {
     async stop() {
-      const { profile: data } = await session.post('HeapProfiler.stopSampling');
+      const data = await take();
       session.disconnect();
-      mkdirSync(dir, { recursive: true });
-      const file = join(dir, `${name}.heapprofile`);
+      mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, JSON.stringify(data));
-      console.log(`hub allocation profile of ${name}: ${file}`);
+      console.log(`hub ${what}: ${file}`);
     },
   };
 }
