@@ -1,9 +1,11 @@
 /**
  * The Store on SQLite (better-sqlite3 12.x): WAL, every write on disk before it is answered by
- * default (the WAL synced off the event loop, wal-sync.ts), versioned migrations. better-sqlite3 is synchronous, so every transaction opens and commits inside one
- * call; nothing is held across an await. A commit applies its ops in one transaction without
- * savepoints; when an op throws, that transaction is rolled back and the group is applied again
- * with a savepoint per op, so the op that throws is rolled back alone.
+ * default (the WAL synced off the event loop, wal-sync.ts), versioned migrations. better-sqlite3
+ * is synchronous, so every transaction opens and commits inside one call; nothing is held across
+ * an await (the WAL sync a write waits for comes after its transaction has ended). A commit
+ * applies its ops in one transaction without savepoints; when an op throws, that transaction is
+ * rolled back and the group is applied again with a savepoint per op, so the op that throws is
+ * rolled back alone.
  */
 import Database from 'better-sqlite3';
 import type {
