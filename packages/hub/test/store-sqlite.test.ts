@@ -77,6 +77,25 @@ describe('SqliteStore specifics', () => {
     await store.close();
   });
 
+  test('a failed WAL sync fails the write it answers and every later one; reads go on', async () => {
+    const path = join(dir, 'failed-sync.db');
+    const store = new SqliteStore({ path });
+    await store.insertDevice(device('d'));
+    const inner = store as unknown as { walSync: WalSync };
+    await inner.walSync.close();
+    inner.walSync = new WalSync(`${path}-wal`, (_fd, callback) =>
+      callback(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })),
+    );
+    await assert.rejects(
+      store.commit([{ kind: 'enqueue', message: message('d', 'x') }], T0, POLICY),
+      /syncing the WAL failed \(EIO/,
+    );
+    await assert.rejects(store.insertDevice(device('e')), /syncing the WAL failed/);
+    // Nothing is answered as durable any more, but the hub can still be looked at.
+    assert.equal((await store.getDevice('d'))?.deviceId, 'd');
+    await store.close();
+  });
+
   test('migrations are recorded once and reopening does not re-run them', async () => {
     const path = join(dir, 'migrate.db');
     await new SqliteStore({ path }).close();
