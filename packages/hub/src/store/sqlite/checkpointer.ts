@@ -6,8 +6,9 @@
  * the main connection's commits only append to the WAL and sync it. The main connection keeps a
  * high automatic threshold as a safety net should this thread fall behind or stop.
  *
- * Durability is unchanged: a commit is durable once its WAL frames are synced (synchronous=FULL);
- * a checkpoint only moves committed pages into the database file.
+ * Durability is unchanged: a commit is durable once its WAL frames are synced (WalSync, before it
+ * is answered); a checkpoint only moves committed pages into the database file, and SQLite syncs
+ * the WAL before it and the database file after it.
  *
  * The worker runs the compiled checkpoint-worker.js; under tsx (tests) the one in dist/.
  */
