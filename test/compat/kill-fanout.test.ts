@@ -173,8 +173,8 @@ test('SIGKILL while 1000 MQTT devices receive: every accepted send is delivered 
   killed = true;
   mark('kill');
   await h.kill();
-  const acceptedAtKill = accepted.length;
-  const receivedAtKill = received.size;
+  const acceptedAtKill = [...accepted];
+  const receivedAtKill = new Set(received.keys());
   await Promise.race([sending, new Promise((r) => setTimeout(r, 100))]);
   peer.conn.close();
 
@@ -193,8 +193,17 @@ test('SIGKILL while 1000 MQTT devices receive: every accepted send is delivered 
   mark('all accepted sends delivered');
   assert.deepEqual(strays, [], 'every message reached its own device');
   assert.deepEqual(missing(), [], 'every accepted send was delivered at least once');
-  // Accepted messages were still queued at the kill (the offline devices' at least).
-  assert.ok(acceptedAtKill > receivedAtKill, `${acceptedAtKill} accepted, ${receivedAtKill} received at the kill`);
+  // Accepted messages were still queued at the kill (the offline devices' at least). Compared by
+  // id, not by count: a send's Accepted can reach the sender after its message reached the device
+  // (up to WINDOW of them), so more may have been received than seen accepted at the kill.
+  const queuedAtKill = acceptedAtKill.filter((id) => !receivedAtKill.has(id));
+  t.diagnostic(
+    `at the kill: ${acceptedAtKill.length} accepted, ${receivedAtKill.size} received, ${queuedAtKill.length} of the accepted still queued`,
+  );
+  assert.ok(
+    queuedAtKill.length > 0,
+    `${acceptedAtKill.length} accepted and ${receivedAtKill.size} received at the kill, none accepted still queued`,
+  );
   const offline = new Set(ids.slice(0, OFFLINE));
   assert.ok(
     accepted.some((id) => offline.has(id.split('/')[0]!)),
