@@ -15,30 +15,27 @@
  * EIO the kernel may have dropped the dirty pages and report the next sync as clean): every later
  * write fails too, until the hub is restarted and SQLite recovers from what the disk holds.
  */
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
 
 type Done = (err: Error | null) => void;
-/** How often the WAL's path is compared with the open descriptor (ms). */
-const IDENTITY_CHECK_MS = 1000;
 /** fs.fdatasync's shape; tests hold the callback to see what waits for it. */
 export type SyncFile = (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
 
 export class WalSync {
   private fd: number | undefined;
-  private ino = -1;
-  /** When the path's identity was last compared with the descriptor's (Date.now()). */
-  private checkedAt = 0;
   private running = false;
   private waiting: Done[] = [];
   private failed: Error | undefined;
   private closed = false;
   private readonly idleWaiters: Array<() => void> = [];
 
-  /** `walPath`: the database file's path + '-wal'; the file exists while a connection is open. */
+  /**
+   * `walPath`: the database file's path + '-wal', which SQLite has open once the connection has
+   * read the database (the file exists while a connection is open).
+   */
   constructor(
     private readonly walPath: string,
     private readonly syncFile: SyncFile = fdatasync,
-    private readonly now: () => number = Date.now,
   ) {}
 
   /** Calls `done` once every write made to the WAL before this call is on disk. */
@@ -107,23 +104,14 @@ export class WalSync {
   }
 
   /**
-   * The WAL's descriptor, opened again should the file ever be another one (SQLite deletes the
-   * WAL only when the last connection closes, so this is a guard, not a path the hub takes).
-   * The path is looked at once per IDENTITY_CHECK_MS, not per sync: a stat allocates, and at a
-   * few thousand syncs a second that was a twentieth of what the paced hot path allocated.
+   * The WAL's descriptor, opened once. SQLite writes through the descriptor it opened when the
+   * connection first read the database and keeps it until the connection closes (it deletes the
+   * WAL only when the last connection closes), so the file to sync is the one that was at the path
+   * then: were the path ever replaced, this descriptor still names the file SQLite writes to.
    */
   private descriptor(): number {
-    const now = this.now();
-    if (this.fd !== undefined && now - this.checkedAt < IDENTITY_CHECK_MS) return this.fd;
-    const ino = statSync(this.walPath).ino;
-    this.checkedAt = now;
-    if (this.fd !== undefined && ino === this.ino) return this.fd;
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    const fd = openSync(this.walPath, 'r+');
-    this.ino = fstatSync(fd).ino;
-    this.fd = fd;
-    return fd;
+    this.fd ??= openSync(this.walPath, 'r+');
+    return this.fd;
   }
 }
 
