@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, env sizes. */
+import { DEFAULT_CONFIG } from '../packages/hub/src/config/defaults.js';
 import type { C2dConfig, FeedbackConfig } from '../packages/hub/src/config/types.js';
 import type { DeviceRecord } from '../packages/hub/src/store/types.js';
 
@@ -80,22 +81,9 @@ export function benchEngineConfig(
   messages: number,
   lockTimeoutMs: number,
 ): { c2d: C2dConfig; feedback: FeedbackConfig } {
+  const { c2d, feedback } = DEFAULT_CONFIG;
   return {
-    c2d: {
-      defaultTtlMs: 3_600_000,
-      maxTtlMs: 2 * 86_400_000,
-      maxDeliveryCount: 10,
-      lockTimeoutMs,
-      maxQueueDepth: Math.max(50, messages),
-      maxMessageSize: 65_536,
-      countLockExpiry: false,
-    },
-    feedback: {
-      batchMaxRecords: 64,
-      batchDelayMs: 15_000,
-      lockDurationMs: 60_000,
-      ttlMs: 3_600_000,
-      maxDeliveryCount: 10,
-    },
+    c2d: { ...c2d, lockTimeoutMs, maxQueueDepth: Math.max(c2d.maxQueueDepth, messages) },
+    feedback: { ...feedback },
   };
 }
