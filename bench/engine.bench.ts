@@ -2,11 +2,15 @@
  * Engine throughput on a durable SQLite store (file in a temp dir, WAL, synchronous=FULL):
  * N devices x M messages, each device working concurrently, one operation at a time:
  * send all, receive all (one lease each), complete all. Group commit turns the concurrent
- * operations into few transactions; the table shows how few.
+ * operations into few transactions; the table shows how few. Then a paced run with every device
+ * online (a receiver waiting in the engine, as MQTT connections wait), each message completed as
+ * it arrives: the latency to the device (delivered) and to the sender's acceptance (accepted).
  *
  * Sizes: FERRY_BENCH_DEVICES (default 500), FERRY_BENCH_MESSAGES (default 20),
  * FERRY_BENCH_SYNC (FULL | NORMAL, default FULL), FERRY_BENCH_STORE_WORKER (1: SQLite in a worker
- * thread, WorkerStore; default 0). The CPU column is this process's, all threads.
+ * thread, WorkerStore; default 0), FERRY_BENCH_RATE (paced messages/s, default 5000),
+ * FERRY_BENCH_PACED (paced messages, default 20000). The CPU column is this process's, all
+ * threads; the paced rows share one transaction count and CPU figure (per message).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,6 +73,74 @@ export async function run(): Promise<void> {
     await phase('complete', async (deviceId, i) => {
       await engine.complete(deviceId, tokens.get(deviceId)![i]!);
     });
+
+    // Paced, every device online (a receiver waiting in the engine, as an MQTT connection waits):
+    // how long a message takes to reach its device, and how long its sender waits for the
+    // acceptance, which also waits for the WAL sync.
+    const rate = envInt('FERRY_BENCH_RATE', 5000);
+    const pacedTotal = envInt('FERRY_BENCH_PACED', 20_000);
+    {
+      const sentAt = new Map<string, bigint>();
+      const delivered: number[] = [];
+      const accepted: number[] = [];
+      let completed = 0;
+      let failed: Error | undefined;
+      let allDone!: () => void;
+      const finished = new Promise<void>((resolve) => {
+        allDone = resolve;
+      });
+      const receivers = ids.map((deviceId) => {
+        const receiver = engine.openReceiver(deviceId, {
+          onDeliveries: (deliveries) => {
+            for (const d of deliveries) {
+              delivered.push(since(sentAt.get(d.messageId ?? '')!));
+              engine.complete(deviceId, d.lockToken).then(
+                () => ++completed === pacedTotal && allDone(),
+                (err: Error) => {
+                  failed ??= err;
+                  allDone();
+                },
+              );
+            }
+            receiver.want(10);
+          },
+          onError: (err) => {
+            failed ??= err;
+            allDone();
+          },
+        });
+        receiver.want(10);
+        return receiver;
+      });
+      const before = store.commitCount;
+      const cpu = process.cpuUsage();
+      const start = process.hrtime.bigint();
+      let sent = 0;
+      while (sent < pacedTotal && !failed) {
+        const due = Math.min(pacedTotal, Math.floor((since(start) / 1000) * rate));
+        for (; sent < due; sent++) {
+          const deviceId = ids[sent % ids.length]!;
+          const messageId = `paced-${sent}`;
+          const t = process.hrtime.bigint();
+          sentAt.set(messageId, t);
+          engine.send(deviceId, { body, messageId, ack: 'none' }).then(
+            () => accepted.push(since(t)),
+            (err: Error) => {
+              failed ??= err;
+            },
+          );
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await finished;
+      for (const r of receivers) r.close();
+      if (failed) throw failed;
+      const wall = since(start);
+      const transactions = store.commitCount - before;
+      const used = process.cpuUsage(cpu);
+      rows.push(phaseRow(`paced ${rate}/s: delivered`, delivered, wall, transactions, used));
+      rows.push(phaseRow(`paced ${rate}/s: accepted`, accepted, wall, transactions));
+    }
 
     console.log(
       `${devices} devices x ${messages} messages, 256-byte bodies, SQLite synchronous=${sync}, WAL` +

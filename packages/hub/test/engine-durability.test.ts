@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { harness, msg } from './engine-harness.js';
+import { WalSync } from '../src/store/sqlite/wal-sync.js';
+import { awaitOnce, harness, msg } from './engine-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-durable-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -116,5 +117,49 @@ describe('durability', () => {
     const second = await b.engine.receiveFeedback();
     assert.equal(second?.records[0]?.originalMessageId, 'second');
     await b.close();
+  });
+
+  test('a waiting device gets a message before the WAL sync; its send is accepted only after it', async () => {
+    const path = join(dir, 'deliver-before-sync.db');
+    const store = new SqliteStore({ path });
+    const a = await harness({ store });
+    await a.addDevice('d');
+    // The WAL's fdatasync is held by the test, as a slow disk would hold it.
+    const held: Array<() => void> = [];
+    const inner = store as unknown as { walSync: WalSync };
+    await inner.walSync.close();
+    inner.walSync = new WalSync(`${path}-wal`, (_fd, callback) => held.push(() => callback(null)));
+    const waiting = awaitOnce(a.engine, 'd', 5).deliveries;
+    let accepted = false;
+    const sent = a.engine.send('d', { ...msg('m'), messageId: 'm' }).then((r) => {
+      accepted = true;
+      return r;
+    });
+    const got = await waiting;
+    assert.deepEqual(
+      got.map((m) => m.messageId),
+      ['m'],
+    );
+    assert.equal(accepted, false, 'the send is not accepted while its commit is not on disk');
+    assert.equal(held.length, 1);
+    // Committed in the WAL: a process restarted now (kill -9 keeps the page cache) finds it leased.
+    const other = new SqliteStore({ path, checkpointThread: false });
+    assert.equal(await other.queueDepth('d', a.clock.now()), 1);
+    await other.close();
+    // The device completes before the send is accepted: the complete waits for a later sync.
+    let completed = false;
+    const complete = a.engine.complete('d', got[0]!.lockToken).then(() => {
+      completed = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(completed, false);
+    while (!accepted || !completed) {
+      for (const finish of held.splice(0)) finish();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal((await sent).sequenceNumber, 1);
+    await complete;
+    assert.equal(await a.engine.queueDepth('d'), 0);
+    await a.close();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The C2D engine: IoT Hub's queue and feedback semantics over a Store and a Clock. Every write
- * goes through the group committer, so a promise resolves only after its transaction is durable;
+ * goes through the group committer, so a promise resolves only after its transaction is durable
+ * (a lease, which acknowledges nothing, once it is committed: group-commit.ts);
  * one scheduler handles every deadline. No sockets, no protocol words.
  */
 import {
@@ -92,7 +93,7 @@ export class Engine implements C2dEngine {
       }),
     });
     this.committer = new GroupCommitter(
-      (ops) => this.store.commit(ops, this.clock.now(), this.policy),
+      (ops, onCommitted) => this.store.commit(ops, this.clock.now(), this.policy, onCommitted),
       (result) => this.afterCommit(result),
       1000,
       (ops, add) => this.waiting.extendGroup(ops, add),

@@ -202,8 +202,22 @@ export interface CommitResult {
 }
 
 export interface QueueStore {
-  /** Applies ops in one transaction, in order, each isolated; resolves after the commit is durable. */
-  commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult>;
+  /**
+   * Applies ops in one transaction, in order, each isolated; resolves after the commit is durable.
+   *
+   * A store that makes a commit visible before it is on disk (SQLite, whose WAL is synced after
+   * the transaction, off the event loop) calls `onCommitted` with the same result at that point:
+   * the next transaction will see this one, but a power cut could still take it back. What may
+   * be done then is only what at-least-once allows to be undone: hand out deliveries and start
+   * the next group. Every acknowledgement waits for the promise. A store that commits and syncs
+   * in one step (PostgreSQL, the worker thread) never calls it.
+   */
+  commit(
+    ops: readonly QueueOp[],
+    now: number,
+    policy: QueuePolicy,
+    onCommitted?: (result: CommitResult) => void,
+  ): Promise<CommitResult>;
   /**
    * The earliest moment something is due: a message TTL, a lock expiry, a feedback batch to make
    * (last batch + batchDelay while records wait), a feedback lock or TTL. null when nothing.

@@ -157,7 +157,12 @@ export class SqliteStore implements Store {
     this.lastDataVersion = version;
   }
 
-  async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
+  async commit(
+    ops: readonly QueueOp[],
+    now: number,
+    policy: QueuePolicy,
+    onCommitted?: (result: CommitResult) => void,
+  ): Promise<CommitResult> {
     if (ops.length === 0) return { results: [], wokenDevices: [], feedbackAvailable: false, earliestDeadline: null };
     let ctx = new CommitContext(now, policy, ops);
     let results: QueueOpResult[];
@@ -176,7 +181,6 @@ export class SqliteStore implements Store {
       }
     }
     this.commitCount++;
-    await this.walSync?.durable();
     const result: CommitResult = {
       results,
       wokenDevices: [...ctx.woken],
@@ -184,6 +188,11 @@ export class SqliteStore implements Store {
       earliestDeadline: ctx.earliestDeadline,
     };
     if (ctx.feedbackRecords.length) result.feedbackRecords = ctx.feedbackRecords;
+    if (this.walSync) {
+      // Committed in the WAL (a kill -9 keeps it: the page cache is the kernel's), not yet synced.
+      onCommitted?.(result);
+      await this.walSync.durable();
+    }
     return result;
   }
 

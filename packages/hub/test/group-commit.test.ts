@@ -1,0 +1,132 @@
+/**
+ * GroupCommitter with a store that reports a commit before it is on disk: deliveries are handed
+ * out at once; every other answer, and the next group, wait for the disk.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { GroupCommitter } from '../src/engine/group-commit.js';
+import type { CommitResult, QueueOp, QueueOpResult } from '../src/store/types.js';
+import { message } from './store-contract-kit.js';
+
+/** One commit the test holds: reported committed at once (when `early`), durable on sync(). */
+interface Held {
+  ops: QueueOp[];
+  sync(): void;
+  fail(err: Error): void;
+}
+
+const enqueue = (id: string): QueueOp => ({ kind: 'enqueue', message: message('d', id) });
+const lease: QueueOp = { kind: 'lease', deviceId: 'd', max: 1 };
+
+function resultOf(ops: readonly QueueOp[]): CommitResult {
+  return {
+    results: ops.map(
+      (op): QueueOpResult => (op.kind === 'lease' ? { ok: true, deliveries: [] } : { ok: true, sequenceNumber: 1 }),
+    ),
+    wokenDevices: [],
+    feedbackAvailable: false,
+    earliestDeadline: null,
+  };
+}
+
+/** A committer over a fake store; `early` says whether the store reports commits before the sync. */
+function setUp(early: boolean) {
+  const held: Held[] = [];
+  const afterCommits: number[] = [];
+  const committer = new GroupCommitter(
+    (ops, onCommitted) =>
+      new Promise<CommitResult>((resolve, reject) => {
+        const result = resultOf(ops);
+        if (early) onCommitted(result);
+        held.push({ ops, sync: () => resolve(result), fail: reject });
+      }),
+    (_result, ops) => afterCommits.push(ops.length),
+  );
+  const answers: string[] = [];
+  const submit = (name: string, op: QueueOp) =>
+    committer.submitTo(op, (r) => answers.push(r instanceof Error ? `${name}: ${r.message}` : name));
+  return { committer, held, answers, afterCommits, submit };
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('group commit before the disk', () => {
+  test('a lease is answered once committed; a send only once its group is on disk', async () => {
+    const { held, answers, afterCommits, submit } = setUp(true);
+    submit('send', enqueue('a'));
+    submit('lease', lease);
+    await turn();
+    assert.equal(held.length, 1);
+    assert.deepEqual(answers, ['lease'], 'the delivery is out, the send is not accepted');
+    assert.deepEqual(afterCommits, [2], 'signals and deadlines follow the commit, not the disk');
+    held[0]!.sync();
+    await turn();
+    assert.deepEqual(answers, ['lease', 'send']);
+    assert.deepEqual(afterCommits, [2], 'the follow-up ran once');
+  });
+
+  test('the next group waits for the disk even when this one was reported committed', async () => {
+    const { held, answers, submit } = setUp(true);
+    submit('first', enqueue('a'));
+    await turn();
+    submit('second', enqueue('b'));
+    await turn();
+    assert.equal(held.length, 1, 'one group in flight: transactions stay as large as the sync time makes them');
+    held[0]!.sync();
+    await turn();
+    await turn();
+    assert.equal(held.length, 2);
+    held[1]!.sync();
+    await turn();
+    assert.deepEqual(answers, ['first', 'second']);
+  });
+
+  test('idle() waits for groups still syncing', async () => {
+    const { committer, held, submit } = setUp(true);
+    submit('send', enqueue('a'));
+    await turn();
+    assert.equal(committer.quiet, false);
+    let idle = false;
+    void committer.idle().then(() => {
+      idle = true;
+    });
+    await turn();
+    assert.equal(idle, false);
+    held[0]!.sync();
+    await turn();
+    assert.equal(idle, true);
+    assert.equal(committer.quiet, true);
+  });
+
+  test('a failed sync fails what was not answered yet; the delivery keeps its result', async () => {
+    const { held, answers, afterCommits, submit } = setUp(true);
+    submit('send', enqueue('a'));
+    submit('lease', lease);
+    await turn();
+    held[0]!.fail(new Error('EIO'));
+    await turn();
+    assert.deepEqual(answers, ['lease', 'send: EIO']);
+    assert.deepEqual(afterCommits, [2]);
+  });
+
+  test('a store that never reports early: one group at a time, everything answered on the disk', async () => {
+    const { held, answers, afterCommits, submit } = setUp(false);
+    submit('send', enqueue('a'));
+    submit('lease', lease);
+    await turn();
+    submit('later', enqueue('b'));
+    await turn();
+    assert.equal(held.length, 1, 'the next group waits for the commit in flight');
+    assert.deepEqual(answers, []);
+    assert.deepEqual(afterCommits, []);
+    held[0]!.sync();
+    await turn();
+    await turn();
+    assert.deepEqual(answers, ['send', 'lease']);
+    assert.deepEqual(afterCommits, [2]);
+    assert.equal(held.length, 2);
+    held[1]!.sync();
+    await turn();
+    assert.deepEqual(answers, ['send', 'lease', 'later']);
+  });
+});
