@@ -6,13 +6,12 @@
  *
  * A store may report a commit before it is on disk (`onCommitted`: SQLite, whose WAL is synced
  * after the transaction, off the event loop). Then the group's deliveries (leases) are handed out
- * and its follow-up (signals, deadlines) runs at once; every other answer (a send's acceptance, a
- * settle) still waits for the sync, and so does the next group. A power cut before the sync can
- * take back a delivery, never an acknowledgement: the message is delivered again, or its sender,
- * never answered, sends it again. That is at-least-once, as before; what it saves is the sync
- * time each delivered message used to wait for. Writing the next group while this one syncs was
- * measured too: more, smaller transactions for 5-10 % more CPU per message and no latency gain
- * that stood out of this VM's noise, so one group is in flight at a time.
+ * and its follow-up (signals, deadlines) runs at once, and the next group is written while the
+ * disk syncs this one; every other answer (a send's acceptance, a settle) still waits for the
+ * sync. A power cut before the sync can take back a delivery, never an acknowledgement: the
+ * message is delivered again, or its sender, never answered, sends it again. That is
+ * at-least-once, as before; what it saves is the sync time a device's message used to wait for,
+ * twice when it arrived while the previous group was syncing.
  */
 import type { CommitResult, QueueOp, QueueOpResult } from '../store/types.js';
 
@@ -22,10 +21,19 @@ interface Waiting {
   done: (r: QueueOpResult | Error) => void;
 }
 
+/**
+ * Groups committed and waiting for the disk at once. Syncs coalesce, so these share one or two
+ * syncs; the bound keeps a stalled disk from letting groups pile up (the senders' own windows
+ * bound them sooner).
+ */
+export const MAX_SYNCING_GROUPS = 8;
+
 export class GroupCommitter {
   private queue: Waiting[] = [];
-  /** A group is being written or synced. */
-  private busy = false;
+  /** A group's transaction is being written (from its flush until it is committed or failed). */
+  private writing = false;
+  /** Groups reported committed (onCommitted) whose sync has not answered yet. */
+  private syncing = 0;
   private idleWaiters: Array<() => void> = [];
 
   /**
@@ -59,7 +67,7 @@ export class GroupCommitter {
   }
 
   get quiet(): boolean {
-    return !this.busy && this.queue.length === 0;
+    return !this.writing && this.syncing === 0 && this.queue.length === 0;
   }
 
   /** One op's answer; a callback that throws is reported and does not stop the others. */
@@ -72,8 +80,8 @@ export class GroupCommitter {
   }
 
   private schedule(): void {
-    if (this.busy) return;
-    this.busy = true;
+    if (this.writing || this.queue.length === 0 || this.syncing >= MAX_SYNCING_GROUPS) return;
+    this.writing = true;
     // setImmediate, not a microtask: lets this turn's I/O callbacks add their ops to the group.
     setImmediate(() => void this.flush());
   }
@@ -89,11 +97,14 @@ export class GroupCommitter {
     const onCommitted = (result: CommitResult) => {
       if (committedEarly) return;
       committedEarly = true;
+      this.writing = false;
+      this.syncing++;
       for (let i = 0; i < group.length; i++) {
         const w = group[i]!;
         if (isDelivery(w.op)) this.answer(w, result.results[i] ?? missingResult(i, w.op));
       }
       this.afterCommit(result, ops);
+      this.schedule();
     };
     let result: CommitResult | undefined;
     let error: Error | undefined;
@@ -102,18 +113,16 @@ export class GroupCommitter {
     } catch (err) {
       error = toError(err);
     }
+    if (committedEarly) this.syncing--;
+    else this.writing = false;
     for (let i = 0; i < group.length; i++) {
       const w = group[i]!;
       if (committedEarly && isDelivery(w.op)) continue;
       this.answer(w, result ? (result.results[i] ?? missingResult(i, w.op)) : error!);
     }
     if (result && !committedEarly) this.afterCommit(result, ops);
-    if (this.queue.length > 0) {
-      setImmediate(() => void this.flush());
-      return;
-    }
-    this.busy = false;
-    for (const wake of this.idleWaiters.splice(0)) wake();
+    this.schedule();
+    if (this.quiet) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 }
 
