@@ -2,9 +2,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import rhea from 'rhea';
 import { type AmqpHarness, c2d, eventually, Inbox, startAmqpHarness } from './amqp-harness.js';
+
+const rheaFrames = createRequire(import.meta.url)('rhea/lib/frames.js') as {
+  transfer(fields: object): unknown;
+};
 
 const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
 
@@ -75,6 +81,29 @@ describe('AMQP bad input', () => {
     const s = await c.attachSender('/messages/devicebound');
     assert.equal((await c.send(s.link, c2d('dev1', 'ok'))).state, 'accepted');
     await c.close();
+  });
+
+  test('a transfer without its delivery-id closes that connection with amqp:invalid-field', async () => {
+    const c = await h.connect();
+    assert.equal((await c.putToken(h.serviceToken())).status, 200);
+    const { link } = await c.attachSender('/messages/devicebound');
+    await eventually(() => link.sendable(), 'credit from the hub');
+    // Written below rhea's sender, which always numbers its deliveries: a fuzzer found that the
+    // hub took the missing id as undefined and, settling that delivery, could not encode its
+    // disposition and exited.
+    const l = link as unknown as {
+      local: { handle: number };
+      session: { output(frame: unknown, payload: Buffer): void };
+    };
+    const payload = rhea.message.encode(c2d('dev1', 'no id'));
+    l.session.output(
+      rheaFrames.transfer({ handle: l.local.handle, delivery_tag: Buffer.from('t'), message_format: 0 }),
+      payload,
+    );
+    const error = await c.closed;
+    assert.equal(error?.condition, 'amqp:invalid-field');
+    assert.match(error?.description ?? '', /delivery-id/);
+    await stillServing();
   });
 
   test('links beyond maxLinksPerConnection are refused with amqp:resource-limit-exceeded', async () => {

@@ -35,6 +35,14 @@ describe('disposition ranges', () => {
     return out;
   }
 
+  test('a delivery without an id gets no disposition, and the others theirs', () => {
+    const frames = run(['a', 'a', 'a'], [0, undefined as unknown as number, 1]);
+    assert.deepEqual(
+      frames.map((f) => [f.first, f.last]),
+      [[0, 1]],
+    );
+  });
+
   test('a stored transfer and a refused one settled together get two frames', () => {
     const frames = run(['a', 'r']);
     assert.equal(frames.length, 2);

@@ -31,6 +31,7 @@ import {
   CONNECTION_FORCED,
   DECODE_ERROR,
   FRAMING_ERROR,
+  INVALID_FIELD,
   NOT_IMPLEMENTED,
   RESOURCE_LIMIT_EXCEEDED,
   toAmqpError,
@@ -39,7 +40,7 @@ import { FeedbackLink } from './feedback-link.js';
 import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
 import { acceptSocket, closeNow, holdAttach } from './rhea-internals.js';
-import { AmqpDecodeError } from './rhea-patches.js';
+import { AmqpDecodeError, AmqpInvalidFieldError } from './rhea-patches.js';
 import { checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
 import type { RheaSocketAdapter } from './socket-adapter.js';
@@ -213,6 +214,8 @@ export class AmqpConnection {
     c.on('protocol_error', (err: unknown) => this.abort('protocol error', err));
     c.on('error', (err: unknown) => {
       if (err instanceof AmqpDecodeError) this.closeWith({ condition: DECODE_ERROR, description: err.message });
+      else if (err instanceof AmqpInvalidFieldError)
+        this.closeWith({ condition: INVALID_FIELD, description: err.message });
       else this.abort('amqp error', err);
     });
     c.on('session_close', (ctx: EventContext) =>

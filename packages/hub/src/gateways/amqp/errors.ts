@@ -14,6 +14,8 @@ export const CONNECTION_FORCED = 'amqp:connection:forced';
 export const NOT_IMPLEMENTED = 'amqp:not-implemented';
 /** A frame or message that cannot be decoded (AMQP 1.0 2.8.15). */
 export const DECODE_ERROR = 'amqp:decode-error';
+/** A frame that breaks a rule of the protocol, e.g. a delivery without its id (AMQP 1.0 2.8.15). */
+export const INVALID_FIELD = 'amqp:invalid-field';
 /** A frame outside the negotiated limits (AMQP 1.0 2.8.16). */
 export const FRAMING_ERROR = 'amqp:connection:framing-error';
 

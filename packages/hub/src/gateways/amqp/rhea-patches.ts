@@ -13,6 +13,10 @@
  *    and exhausts memory. Here a count must fit the bytes present (zero-width elements charged one
  *    byte of the frame each), nesting is bounded, and any failure to decode a frame or a message
  *    throws an AmqpDecodeError, which the connection answers with `amqp:decode-error`.
+ *    A transfer that starts a delivery must carry its delivery-id (AMQP 1.0 2.7.5): rhea would take
+ *    `undefined` as the id, and the disposition that settles it later cannot be encoded (rhea
+ *    throws outside any handler, and the hub process exits). Such a transfer closes its
+ *    connection with amqp:invalid-field.
  * 3. Logging. rhea calls its `debug` loggers on every frame, which builds an argument list even
  *    when the logger is off. A logger that DEBUG does not turn on when the hub starts becomes a
  *    no-op (so DEBUG=rhea* must be set before start, as usual for `debug`).
@@ -24,6 +28,14 @@ const require = createRequire(import.meta.url);
 /** A frame or message that cannot be decoded (AMQP 1.0 2.8.15 amqp:decode-error). */
 export class AmqpDecodeError extends Error {
   override readonly name = 'AmqpDecodeError';
+}
+
+/**
+ * A frame that decodes but breaks a rule of the protocol the hub relies on (AMQP 1.0 2.8.15
+ * amqp:invalid-field), such as a transfer that starts a delivery without its delivery-id.
+ */
+export class AmqpInvalidFieldError extends Error {
+  override readonly name = 'AmqpInvalidFieldError';
 }
 
 /** Described values nested deeper than this are refused (no real AMQP peer nests beyond a handful). */
@@ -45,6 +57,7 @@ interface DeliveryQueue {
   /** Our own list of deliveries whose local state changed since the last write. */
   ferryPending?: RheaDelivery[];
   process(...args: unknown[]): void;
+  on_transfer?(frame: { performative: { delivery_id?: unknown } }, receiver?: { _incomplete?: unknown }): void;
   update(delivery: RheaDelivery | undefined, settled: boolean, state?: unknown): void;
 }
 
@@ -70,7 +83,7 @@ interface RheaType {
 const ACCEPTED = 0x24;
 let installed = false;
 
-/** Applies both fixes once; throws when rhea's internals are not the ones they were written for. */
+/** Applies the fixes once; throws when rhea's internals are not the ones they were written for. */
 export function installRheaPatches(): void {
   if (installed) return;
   patchDispositions();
@@ -114,6 +127,7 @@ export function writeDispositions(deliveries: readonly RheaDelivery[], dispositi
   };
   for (const d of deliveries) {
     if (d === last) continue; // updated twice before this write: its latest state goes out once
+    if (!Number.isInteger(d.id)) continue; // no id to name it by (refused at its transfer; never here)
     if (
       first &&
       last &&
@@ -148,6 +162,7 @@ function patchDispositions(): void {
     !Array.isArray(probe.incoming.updated) ||
     !Array.isArray(probe.outgoing.pending_dispositions) ||
     typeof incoming.process !== 'function' ||
+    typeof incoming.on_transfer !== 'function' ||
     typeof outgoing.process !== 'function' ||
     typeof frames.disposition !== 'function'
   ) {
@@ -177,6 +192,13 @@ function patchDispositions(): void {
   incoming.process = function (this: DeliveryQueue, ...args: unknown[]) {
     drain(this);
     incomingProcess.apply(this, args);
+  };
+  const incomingTransfer = incoming.on_transfer!;
+  incoming.on_transfer = function (this: DeliveryQueue, frame, receiver) {
+    if (!receiver?._incomplete && !Number.isInteger(frame.performative.delivery_id)) {
+      throw new AmqpInvalidFieldError('a transfer that starts a delivery must carry its delivery-id');
+    }
+    incomingTransfer.call(this, frame, receiver);
   };
   const outgoingProcess = outgoing.process;
   outgoing.update = update;
