@@ -124,6 +124,32 @@ describe('group commit before the disk', () => {
     assert.deepEqual(afterCommits, [2]);
   });
 
+  test('a follow-up that throws at the commit is reported; the group is still answered as written', async () => {
+    const reported: unknown[] = [];
+    const held: Array<() => void> = [];
+    const committer = new GroupCommitter(
+      (ops, onCommitted) =>
+        new Promise<CommitResult>((resolve) => {
+          const result = resultOf(ops);
+          onCommitted(result);
+          held.push(() => resolve(result));
+        }),
+      () => {
+        throw new Error('listener bug');
+      },
+      1000,
+      undefined,
+      (err) => reported.push(err),
+    );
+    const answers: string[] = [];
+    committer.submitTo(enqueue('a'), (r) => answers.push(r instanceof Error ? r.message : 'sent'));
+    await turn();
+    held[0]!();
+    await turn();
+    assert.deepEqual(answers, ['sent']);
+    assert.equal((reported[0] as Error).message, 'listener bug');
+  });
+
   test('a store that never reports early: one group at a time, everything answered on the disk', async () => {
     const { held, answers, afterCommits, submit } = setUp(false);
     submit('send', enqueue('a'));

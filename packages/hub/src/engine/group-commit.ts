@@ -103,7 +103,12 @@ export class GroupCommitter {
         const w = group[i]!;
         if (isDelivery(w.op)) this.answer(w, result.results[i] ?? missingResult(i, w.op));
       }
-      this.afterCommit(result, ops);
+      // Called from inside the store's commit: a throw here must not turn into the commit's error.
+      try {
+        this.afterCommit(result, ops);
+      } catch (err) {
+        this.onCallbackError(err);
+      }
       this.schedule();
     };
     let result: CommitResult | undefined;

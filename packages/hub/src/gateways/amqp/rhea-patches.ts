@@ -1,5 +1,5 @@
 /**
- * Two fixes to rhea 3.0.5 and one saving, carried in the project and applied when the AMQP gateway
+ * Three fixes to rhea 3.0.5 and one saving, carried in the project and applied when the AMQP gateway
  * loads (to the one rhea module instance every import shares). They replace rhea internals, checked on install:
  * a rhea upgrade that renames them fails loudly at start instead of silently losing the fix.
  *
@@ -13,11 +13,11 @@
  *    and exhausts memory. Here a count must fit the bytes present (zero-width elements charged one
  *    byte of the frame each), nesting is bounded, and any failure to decode a frame or a message
  *    throws an AmqpDecodeError, which the connection answers with `amqp:decode-error`.
- *    A transfer that starts a delivery must carry its delivery-id (AMQP 1.0 2.7.5): rhea would take
- *    `undefined` as the id, and the disposition that settles it later cannot be encoded (rhea
- *    throws outside any handler, and the hub process exits). Such a transfer closes its
- *    connection with amqp:invalid-field.
- * 3. Logging. rhea calls its `debug` loggers on every frame, which builds an argument list even
+ * 3. Transfers. A transfer that starts a delivery must carry its delivery-id (AMQP 1.0 2.7.5): rhea
+ *    takes a missing one as `undefined`, and the disposition that settles that delivery cannot be
+ *    encoded (rhea throws outside any handler, and the hub process exits). Here such a transfer
+ *    throws an AmqpInvalidFieldError, which closes its connection with `amqp:invalid-field`.
+ * 4. Logging. rhea calls its `debug` loggers on every frame, which builds an argument list even
  *    when the logger is off. A logger that DEBUG does not turn on when the hub starts becomes a
  *    no-op (so DEBUG=rhea* must be set before start, as usual for `debug`).
  */
