@@ -127,6 +127,7 @@ export async function run(): Promise<void> {
             () => accepted.push(since(t)),
             (err: Error) => {
               failed ??= err;
+              allDone();
             },
           );
         }
