@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { WalSync } from '../src/store/sqlite/wal-sync.js';
 import { awaitOnce, harness, msg } from './engine-harness.js';
+import { syncWalThrough } from './store-contract-kit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-durable-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,9 +126,7 @@ describe('durability', () => {
     await a.addDevice('d');
     // The WAL's fdatasync is held by the test, as a slow disk would hold it.
     const held: Array<() => void> = [];
-    const inner = store as unknown as { walSync: WalSync };
-    await inner.walSync.close();
-    inner.walSync = new WalSync(`${path}-wal`, (_fd, callback) => held.push(() => callback(null)));
+    await syncWalThrough(store, path, (_fd, callback) => held.push(() => callback(null)));
     const waiting = awaitOnce(a.engine, 'd', 5).deliveries;
     let accepted = false;
     const sent = a.engine.send('d', { ...msg('m'), messageId: 'm' }).then((r) => {

@@ -1,4 +1,6 @@
 /** What the store contract suites share: fixed time, a small policy, record builders, and the per-test kit. */
+import type { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { type SyncFile, WalSync } from '../src/store/sqlite/wal-sync.js';
 import type { DeviceRecord, NewMessage, QueueOp, QueueOpResults, QueuePolicy, Store } from '../src/store/types.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -42,4 +44,11 @@ export interface ContractKit {
     policy?: QueuePolicy,
   ): Promise<QueueOpResults[K]>;
   feedbackBatch(now: number): Promise<QueueOpResults['leaseFeedback']['batch']>;
+}
+
+/** A SQLite store (file at `path`) whose WAL syncs go through `syncFile`: a test holds or fails them. */
+export async function syncWalThrough(store: SqliteStore, path: string, syncFile: SyncFile): Promise<void> {
+  const inner = store as unknown as { walSync: WalSync };
+  await inner.walSync.close();
+  inner.walSync = new WalSync(`${path}-wal`, syncFile);
 }

@@ -6,10 +6,10 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { WalSync } from '../src/store/sqlite/wal-sync.js';
+import type { WalSync } from '../src/store/sqlite/wal-sync.js';
 import { WorkerStore } from '../src/store/sqlite/worker-store.js';
 import { runStoreContract } from './store-contract.js';
-import { device, message, POLICY, T0 } from './store-contract-kit.js';
+import { device, message, POLICY, syncWalThrough, T0 } from './store-contract-kit.js';
 import { runSharedStoreContract } from './store-contract-shared.js';
 
 runStoreContract('sqlite :memory:', async () => new SqliteStore({ path: ':memory:' }));
@@ -46,9 +46,7 @@ describe('SqliteStore specifics', () => {
     const path = join(dir, 'answered-after-sync.db');
     const store = new SqliteStore({ path });
     const held: Array<{ ino: number; finish: () => void }> = [];
-    const inner = store as unknown as { walSync: WalSync };
-    await inner.walSync.close();
-    inner.walSync = new WalSync(`${path}-wal`, (fd, callback) =>
+    await syncWalThrough(store, path, (fd, callback) =>
       held.push({ ino: fstatSync(fd).ino, finish: () => callback(null) }),
     );
     const answered: string[] = [];
@@ -81,9 +79,7 @@ describe('SqliteStore specifics', () => {
     const path = join(dir, 'failed-sync.db');
     const store = new SqliteStore({ path });
     await store.insertDevice(device('d'));
-    const inner = store as unknown as { walSync: WalSync };
-    await inner.walSync.close();
-    inner.walSync = new WalSync(`${path}-wal`, (_fd, callback) =>
+    await syncWalThrough(store, path, (_fd, callback) =>
       callback(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })),
     );
     await assert.rejects(
