@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { Delivery } from '@ferry/common';
 import pg from 'pg';
 import pino from 'pino';
 import { systemClock } from '../src/clock.js';
@@ -23,7 +24,10 @@ interface Node {
   close(): Promise<void>;
 }
 
-async function startNode(schema: string): Promise<Node> {
+async function startNode(
+  schema: string,
+  busOptions: { retryMs?: number; heartbeatMs?: number } = { retryMs: 50 },
+): Promise<Node> {
   const store = await openTestStore(schema);
   const bus = new PostgresSignalBus({
     url: PG_URL,
@@ -31,7 +35,7 @@ async function startNode(schema: string): Promise<Node> {
     nodeId: store.nodeId,
     pool: store.pool,
     logger: pino({ level: 'silent' }),
-    retryMs: 50,
+    ...busOptions,
   });
   await bus.start();
   const engine = new Engine({
@@ -52,6 +56,28 @@ async function startNode(schema: string): Promise<Node> {
       await store.close();
     },
   };
+}
+
+/** Ends node's LISTEN connection from the server side, as a database restart does. */
+async function terminateListen(node: Node): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    const r = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+      `ferry-signals-${node.store.nodeId}`,
+    ]);
+    assert.equal(r.rowCount, 1);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Delivered within 10 s, or the test fails. */
+async function within10s(waiting: { deliveries: Promise<Delivery[]>; cancel(): void }): Promise<string[]> {
+  const timer = setTimeout(() => waiting.cancel(), 10_000);
+  const got = await waiting.deliveries;
+  clearTimeout(timer);
+  return got.map((m) => m.body.toString());
 }
 
 /** Resolves on the first call of the returned callback; fails the test after 10 s. */
@@ -102,13 +128,7 @@ describe('two nodes on one PostgreSQL schema', () => {
   test('a receiver waiting on node B (direct delivery) gets a message sent through node A', async () => {
     const waiting = awaitOnce(b.engine, 'd', 5);
     await a.engine.send('d', msg('direct'));
-    const timer = setTimeout(() => waiting.cancel(), 10_000);
-    const got = await waiting.deliveries;
-    clearTimeout(timer);
-    assert.deepEqual(
-      got.map((m) => m.body.toString()),
-      ['direct'],
-    );
+    assert.deepEqual(await within10s(waiting), ['direct']);
   });
 
   test('registry changes and connection claims reach the other node, and a node ignores its own', async () => {
@@ -133,17 +153,7 @@ describe('two nodes on one PostgreSQL schema', () => {
   test('a dropped LISTEN connection reconnects, wakes every listener, and signals flow again', async () => {
     const resync = once('wake after reconnect');
     const off = b.engine.onAvailable('idle-device', resync.fn);
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    try {
-      const r = await admin.query(
-        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
-        [`ferry-signals-${b.store.nodeId}`],
-      );
-      assert.equal(r.rowCount, 1);
-    } finally {
-      await admin.end();
-    }
+    await terminateListen(b);
     await resync.called;
     off();
     await b.bus.whenListening();
@@ -152,5 +162,35 @@ describe('two nodes on one PostgreSQL schema', () => {
     await a.engine.send('d', msg('again'));
     await woken.called;
     offD();
+  });
+
+  test('a receiver waiting on node B gets a message committed through node A while B was not listening', async () => {
+    await b.close();
+    // Slow to reconnect, so that the send below surely commits while B hears nothing.
+    b = await startNode(a.store.schema, { retryMs: 1500 });
+    const waiting = awaitOnce(b.engine, 'd', 5);
+    await terminateListen(b);
+    while (b.bus.listeningNow) await new Promise((r) => setTimeout(r, 5));
+    await a.engine.send('d', msg('missed'));
+    assert.equal(b.bus.listeningNow, false, 'the send committed before B listened again');
+    // B's NOTIFY went nowhere; once B listens again, its waiting receiver reads the queue.
+    assert.deepEqual(await within10s(waiting), ['missed']);
+  });
+
+  test('a LISTEN connection that stops hearing is found out by its heartbeat and replaced', async () => {
+    await b.close();
+    b = await startNode(a.store.schema, { retryMs: 50, heartbeatMs: 200 });
+    const waiting = awaitOnce(b.engine, 'd', 5);
+    // The connection stays up but hears nothing more, as a half-open TCP connection does.
+    await (b.bus as unknown as { client: pg.Client }).client.query('UNLISTEN *');
+    await a.engine.send('d', msg('unheard'));
+    assert.deepEqual(await within10s(waiting), ['unheard']);
+    // And signals flow again on the new connection.
+    const woken = once('node B device signal after the heartbeat');
+    const off = b.engine.onAvailable('d2', woken.fn);
+    await a.store.insertDevice(deviceRecord('d2'));
+    await a.engine.send('d2', msg('heard'));
+    await woken.called;
+    off();
   });
 });

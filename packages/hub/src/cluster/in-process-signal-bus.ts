@@ -49,6 +49,10 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
     return () => {};
   }
 
+  onSignalsMissed(): () => void {
+    return () => {};
+  }
+
   private subscribe(event: string | symbol, fn: () => void): () => void {
     // A throwing listener must not stop the others nor reach the notifier (the engine's commit path).
     const safe = () => {

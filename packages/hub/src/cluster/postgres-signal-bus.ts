@@ -5,8 +5,15 @@
  * hear of committed work only. Registry changes and connection claims are sent through the pool.
  *
  * Payload: "<node>|<kind>|<rest>", where kind is w (device wake, rest = device id), f (feedback),
- * c (device changed), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"). Device
- * ids never contain "|". A node ignores its own payloads: it already acted on them locally.
+ * c (device changed), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
+ * (heartbeat, rest = a sequence number). Device ids never contain "|". A node ignores its own
+ * payloads, heartbeats aside: it already acted on them locally.
+ *
+ * Missed wake-ups would leave a waiting device without its message, so the LISTEN connection is
+ * checked end to end: every heartbeatMs the node NOTIFYs a heartbeat through the pool, and when the
+ * previous one has not come back on its LISTEN connection, that connection is taken for lost (a
+ * half-open TCP connection can otherwise go unnoticed for hours). Once a lost connection is back,
+ * every listener and waiting receiver is woken to read the store again.
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -24,11 +31,15 @@ export interface PostgresSignalBusOptions {
   /** First reconnect delay (doubles up to maxRetryMs). */
   retryMs?: number;
   maxRetryMs?: number;
+  /** How often the LISTEN connection is checked with a heartbeat (ms; default 15 s). */
+  heartbeatMs?: number;
 }
 
 const CHANGE = 'change';
 const CONNECTION = 'connection';
 const WAKE = 'wake';
+const MISSED = 'missed';
+const NOTIFY = 'SELECT pg_notify($1, $2)';
 
 export class PostgresSignalBus implements SignalBus, ClusterEvents {
   private readonly local: InProcessSignalBus;
@@ -40,6 +51,10 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
   /** Resolves once a LISTEN is in place (tests wait on it after a server restart). */
   private listening: Promise<void>;
   private markListening: () => void = () => {};
+  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeatSeq = 0;
+  /** The heartbeat sent and not yet back on the LISTEN connection. */
+  private heartbeatDue: number | undefined;
 
   constructor(private readonly options: PostgresSignalBusOptions) {
     this.local = new InProcessSignalBus((err) => options.logger.error({ err }, 'signal listener threw'));
@@ -63,6 +78,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
     const client = this.client;
     this.client = undefined;
     await client?.end().catch(() => {});
@@ -104,6 +120,15 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     return this.on(WAKE, fn);
   }
 
+  onSignalsMissed(fn: () => void): () => void {
+    return this.on(MISSED, fn);
+  }
+
+  /** Whether the LISTEN connection is up (false while it reconnects). */
+  get listeningNow(): boolean {
+    return this.client !== undefined;
+  }
+
   private on<A extends unknown[]>(event: string, fn: (...args: A) => void): () => void {
     const safe = (...args: unknown[]) => {
       try {
@@ -118,7 +143,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
 
   private send(body: string): void {
     const { pool, channel, nodeId, logger } = this.options;
-    pool.query('SELECT pg_notify($1, $2)', [channel, `${nodeId}|${body}`]).catch((err: unknown) => {
+    pool.query(NOTIFY, [channel, `${nodeId}|${body}`]).catch((err: unknown) => {
       // Signals are best effort: a node that misses one still sees the store's state on its next read.
       logger.warn({ err }, 'could not send a cluster signal');
     });
@@ -149,15 +174,39 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     }
     this.client = client;
     this.retryMs = this.options.retryMs ?? 250;
+    this.heartbeatDue = undefined;
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => this.beat(client), this.options.heartbeatMs ?? 15_000).unref();
     this.markListening();
+  }
+
+  /** Sends a heartbeat through the pool; the previous one not back means the LISTEN connection is lost. */
+  private beat(client: pg.Client): void {
+    if (this.client !== client) return;
+    if (this.heartbeatDue !== undefined) {
+      this.lost(client, new Error(`heartbeat ${this.heartbeatDue} sent through the pool never came back on LISTEN`));
+      return;
+    }
+    const seq = ++this.heartbeatSeq;
+    // Set before sending: the NOTIFY may arrive before the pool's answer does.
+    this.heartbeatDue = seq;
+    const { pool, channel, nodeId } = this.options;
+    pool.query(NOTIFY, [channel, `${nodeId}|h|${seq}`]).catch(() => {
+      // The database is unreachable through the pool as well: that proves nothing about LISTEN.
+      if (this.heartbeatDue === seq) this.heartbeatDue = undefined;
+    });
   }
 
   private receive(payload: string): void {
     const first = payload.indexOf('|');
     const second = payload.indexOf('|', first + 1);
-    if (first < 0 || second < 0 || payload.slice(0, first) === this.options.nodeId) return;
+    if (first < 0 || second < 0) return;
     const kind = payload.slice(first + 1, second);
     const rest = payload.slice(second + 1);
+    if (payload.slice(0, first) === this.options.nodeId) {
+      if (kind === 'h' && Number(rest) === this.heartbeatDue) this.heartbeatDue = undefined;
+      return;
+    }
     if (kind === 'w') {
       this.local.notifyDevice(rest);
       this.remote.emit(WAKE, rest);
@@ -171,10 +220,12 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     }
   }
 
-  /** The LISTEN connection dropped: reconnect with back-off; afterwards wake every listener, as signals were missed. */
+  /** The LISTEN connection dropped: reconnect with back-off; afterwards wake every listener and waiting receiver, as signals were missed. */
   private lost(client: pg.Client, err: Error | undefined): void {
     if (this.client !== client || this.closed) return;
     this.client = undefined;
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
     this.listening = new Promise((resolve) => {
       this.markListening = resolve;
     });
@@ -187,6 +238,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
         () => {
           this.options.logger.info('cluster signal connection restored');
           this.local.wakeAll();
+          this.remote.emit(MISSED);
         },
         (e: unknown) => {
           this.options.logger.debug({ err: e }, 'cluster signal reconnect failed');

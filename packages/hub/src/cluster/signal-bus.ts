@@ -26,4 +26,9 @@ export interface ClusterEvents {
   onRemoteConnection(fn: (protocol: ConnectionProtocol, deviceId: string, at: number) => void): () => void;
   /** A device woken by another node's commit (its onDevice listeners are called as well). */
   onRemoteWake(fn: (deviceId: string) => void): () => void;
+  /**
+   * Wake-ups from other nodes may have been missed (the LISTEN connection was lost and is back):
+   * whoever waits for any device must read the store again. onDevice listeners are called as well.
+   */
+  onSignalsMissed(fn: () => void): () => void;
 }

@@ -39,7 +39,7 @@ export interface EngineOptions {
   feedback: FeedbackConfig;
   logger?: Logger;
   /** Defaults to an in-process bus (single node, SQLite). */
-  signals?: SignalBus & Partial<Pick<ClusterEvents, 'onRemoteWake'>>;
+  signals?: SignalBus & Partial<Pick<ClusterEvents, 'onRemoteWake' | 'onSignalsMissed'>>;
   /**
    * Several nodes: other nodes' commits move the earliest deadline too, so re-read it this often
    * (a node only learns of its own commits). Undefined for one process.
@@ -102,6 +102,8 @@ export class Engine implements C2dEngine {
     this.waiting = new WaitingReceivers((op, onResult) => this.committer.submitTo(op, onResult));
     // Messages committed by another node wake this node's waiting receivers too.
     options.signals?.onRemoteWake?.((deviceId) => this.waiting.woken(deviceId));
+    // Some may have been missed (the cluster's LISTEN connection was down): every waiting receiver reads again.
+    options.signals?.onSignalsMissed?.(() => this.waiting.wakeAll());
     this.scheduler = new Scheduler(
       this.clock,
       () => this.store.nextDeadline(this.policy),

@@ -149,6 +149,11 @@ export class WaitingReceivers {
     }
   }
 
+  /** Wake-ups may have been missed: every waiting receiver leases (again). */
+  wakeAll(): void {
+    for (const deviceId of [...this.byDevice.keys()]) this.woken(deviceId);
+  }
+
   endGroup(): void {
     this.drained.clear();
   }
