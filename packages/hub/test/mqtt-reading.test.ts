@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { generate, type Packet } from 'mqtt-packet';
 import type { Principal } from '../src/auth/types.js';
 import { duplexPair, HOST, RawClient, settle, startTestHub, subscribe, until } from './mqtt-helpers.js';
 
@@ -76,4 +77,24 @@ test('PUBACKs complete in order however they are cut into chunks, mixed with oth
     hub.engine.completed.map((c) => c.messageId),
     ['m1', 'm2', 'm3', 'm4'],
   );
+});
+
+test('a packet cut after its first byte is read whole: a payload that starts like a PUBACK is not taken for one', async () => {
+  const hub = await startTestHub();
+  const key = await hub.device('dev1');
+  const { client } = await hub.connect('dev1', key);
+  // A SUBSCRIBE whose remaining length is 0x40 and whose packet id starts with 0x02: after the
+  // first byte, the rest begins 40 02 nn 00, a PUBACK's shape.
+  const topic = `devices/dev1/messages/devicebound/${'x'.repeat(25)}`;
+  const bytes = Buffer.from(
+    generate({ cmd: 'subscribe', messageId: 0x0207, subscriptions: [{ topic, qos: 1 }] } as Packet),
+  );
+  assert.deepEqual([...bytes.subarray(0, 3)], [0x82, 0x40, 0x02]);
+  client.writeRaw(bytes.subarray(0, 1));
+  await settle();
+  client.writeRaw(bytes.subarray(1));
+  assert.equal((await client.next('suback')).messageId, 0x0207);
+  client.send({ cmd: 'pingreq' });
+  await client.next('pingresp');
+  assert.equal(hub.engine.completed.length, 0);
 });

@@ -35,6 +35,13 @@ export interface ConnectionOwner {
   forget(conn: MqttConnection): void;
 }
 
+/**
+ * mqtt-packet 9's parser (pinned by the lockfile), and the one internal read here: its state
+ * index, 0 between packets. The parse() result alone cannot tell: after a packet's first byte it
+ * holds no bytes yet is in the middle of the packet.
+ */
+type Parser = ReturnType<typeof mqttParser> & { _stateCounter: number };
+
 /** Nothing a device may send is this big (C2D-only gateway); a larger frame is an attack or a bug. */
 const MAX_BUFFERED_BYTES = 256 * 1024 + 1024;
 /**
@@ -72,11 +79,15 @@ export class MqttConnection {
   c2dQos: 0 | 1 | null = null;
   pump: DeliveryPump | undefined;
 
-  private readonly parser = mqttParser({ protocolVersion: 4 });
+  /**
+   * Made when bytes must be parsed, and let go at a packet boundary once connected: between
+   * packets, PUBACKs and PINGREQs (all an idle or receiving device sends) need none, and an idle
+   * connection does not keep one (its stream of buffers and state, about 2 KB). Undefined means
+   * the next byte starts a packet.
+   */
+  private parser: Parser | undefined;
   private readonly queue: Packet[] = [];
   private draining = false;
-  /** Bytes of a partial packet the parser holds from the last chunk. */
-  private parserHeld = 0;
   /** Reading stopped because the queue was full; the drain loop resumes it. */
   private readStalled = false;
   private keepAlive: KeepAliveWatchdog | undefined;
@@ -95,13 +106,7 @@ export class MqttConnection {
     readonly info: ConnectionInfo,
     readonly owner: ConnectionOwner,
   ) {
-    this.logger = owner.ctx.logger.child({
-      gateway: 'mqtt',
-      remoteAddress: info.remoteAddress,
-      transport: info.transport,
-    });
-    this.parser.on('packet', (p: Packet) => this.enqueue(p));
-    this.parser.on('error', (err: Error) => this.close(`malformed MQTT packet: ${err.message}`, 'warn'));
+    this.logger = owner.ctx.logger.child(this.bindings());
     // Pull, as far as the queue has room: a client cannot make the hub buffer without bound.
     stream.on('readable', () => this.readMore());
     stream.on('drain', () => this.releaseDrainWaiters());
@@ -157,7 +162,9 @@ export class MqttConnection {
     this.deviceId = e.deviceId;
     this.cleanSession = e.cleanSession;
     this.c2dQos = e.c2dQos;
-    this.logger = this.logger.child({ deviceId: e.deviceId });
+    // A child of the gateway's logger, not of this connection's first one: a pino child keeps its
+    // parent alive (its prototype), and an idle connection should hold one logger, not two.
+    this.logger = ctx.logger.child({ ...this.bindings(), deviceId: e.deviceId });
     this.refusals = new RefusalLog(this.logger, ctx.config.connections, () =>
       this.close('too many refused requests', 'warn'),
     );
@@ -248,27 +255,47 @@ export class MqttConnection {
     ctx.registry.touch(this.deviceId);
   }
 
+  private bindings(): Record<string, string | undefined> {
+    return { gateway: 'mqtt', remoteAddress: this.info.remoteAddress, transport: this.info.transport };
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.keepAlive?.touch();
     let at = 0;
-    // Whole PUBACKs (40 02 id id) at a packet boundary skip the parser: they are most of what a
-    // device sends. Anything else, or a partial packet, goes through mqtt-packet.
-    if (this.parserHeld === 0 && this.state === 'connected') {
-      while (at + 4 <= chunk.length && chunk[at] === 0x40 && chunk[at + 1] === 0x02) {
-        this.enqueue({ cmd: 'puback', messageId: chunk.readUInt16BE(at + 2) });
-        at += 4;
+    // Whole PUBACKs (40 02 id id) and PINGREQs (c0 00) at a packet boundary skip the parser: they
+    // are most of what a device sends. Anything else, or a partial packet, goes through mqtt-packet.
+    if (this.parser === undefined && this.state === 'connected') {
+      while (at + 2 <= chunk.length) {
+        if (chunk[at] === 0x40 && chunk[at + 1] === 0x02 && at + 4 <= chunk.length) {
+          this.enqueue({ cmd: 'puback', messageId: chunk.readUInt16BE(at + 2) });
+          at += 4;
+        } else if (chunk[at] === 0xc0 && chunk[at + 1] === 0x00) {
+          this.enqueue({ cmd: 'pingreq' });
+          at += 2;
+        } else break;
         if (this.closed) return;
       }
       if (at === chunk.length) return;
     }
+    this.parser ??= this.newParser();
+    const parser = this.parser;
+    let held: number;
     try {
-      this.parserHeld = this.parser.parse(at === 0 ? chunk : chunk.subarray(at));
+      held = parser.parse(at === 0 ? chunk : chunk.subarray(at));
     } catch (err) {
       this.close(`malformed MQTT packet: ${(err as Error).message}`, 'warn');
       return;
     }
-    if (this.parserHeld > MAX_BUFFERED_BYTES) this.close(`packet larger than ${MAX_BUFFERED_BYTES} bytes`, 'warn');
+    if (held > MAX_BUFFERED_BYTES) this.close(`packet larger than ${MAX_BUFFERED_BYTES} bytes`, 'warn');
+    else if (held === 0 && parser._stateCounter === 0 && this.state === 'connected') this.parser = undefined;
+  }
+
+  private newParser(): Parser {
+    const parser = mqttParser({ protocolVersion: 4 }) as Parser;
+    parser.on('packet', (p: Packet) => this.enqueue(p));
+    parser.on('error', (err: Error) => this.close(`malformed MQTT packet: ${err.message}`, 'warn'));
+    return parser;
   }
 
   private readMore(): void {
