@@ -120,6 +120,9 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
       await registry.create({ deviceId, status });
     },
     async advance(ms) {
+      // What was submitted before the time passes is committed before it (settles may wait a
+      // couple of real milliseconds for company; the manual clock must not overtake them).
+      await engine.idle();
       clock.advance(ms);
       await engine.idle();
     },

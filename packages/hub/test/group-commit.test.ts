@@ -171,3 +171,57 @@ describe('group commit before the disk', () => {
     assert.deepEqual(answers, ['send', 'lease', 'later']);
   });
 });
+
+describe('settles waiting for company', () => {
+  const settle: QueueOp = { kind: 'settle', deviceId: 'd', lockToken: 't', action: 'complete' };
+
+  function withDelay(delayMs: number) {
+    const groups: string[][] = [];
+    const answers: string[] = [];
+    const committer = new GroupCommitter(
+      async (ops) => {
+        groups.push(ops.map((op) => op.kind));
+        return resultOf(ops);
+      },
+      () => undefined,
+      1000,
+      undefined,
+      () => undefined,
+      delayMs,
+    );
+    const submit = (name: string, op: QueueOp) => committer.submitTo(op, () => answers.push(name));
+    return { committer, groups, answers, submit };
+  }
+
+  test('a send arriving while settles wait takes them along at once, in the order submitted', async () => {
+    const { groups, answers, submit } = withDelay(60_000);
+    submit('complete', settle);
+    await turn();
+    await turn();
+    assert.deepEqual(groups, [], 'settles alone wait');
+    submit('send', enqueue('a'));
+    await turn();
+    assert.deepEqual(groups, [['settle', 'enqueue']], 'one transaction, without waiting out the delay');
+    await turn();
+    assert.deepEqual(answers, ['complete', 'send']);
+  });
+
+  test('settles alone are written once the delay has passed; idle() waits for them', async () => {
+    const { committer, groups, answers, submit } = withDelay(20);
+    submit('complete', settle);
+    submit('feedback complete', { kind: 'settleFeedback', lockToken: 'f', action: 'complete' });
+    assert.equal(committer.quiet, false);
+    const started = performance.now();
+    await committer.idle();
+    assert.ok(performance.now() - started >= 15, 'they waited for the delay');
+    assert.deepEqual(groups, [['settle', 'settleFeedback']]);
+    assert.deepEqual(answers, ['complete', 'feedback complete']);
+  });
+
+  test('without a delay (the default) a settle is written in the next turn', async () => {
+    const { groups, submit } = withDelay(0);
+    submit('complete', settle);
+    await turn();
+    assert.deepEqual(groups, [['settle']]);
+  });
+});

@@ -131,6 +131,9 @@ export async function startHttpHarness(
       return registry.create({ deviceId, status });
     },
     async advance(ms) {
+      // What was submitted before the time passes is committed before it (settles may wait a
+      // couple of real milliseconds for company; the manual clock must not overtake them).
+      await engine.idle();
       clock.advance(ms);
       await engine.idle();
     },
