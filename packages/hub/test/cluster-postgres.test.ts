@@ -194,3 +194,25 @@ describe('two nodes on one PostgreSQL schema', () => {
     off();
   });
 });
+
+test('a heartbeat the pool has not sent yet (a busy pool) does not count against the LISTEN connection', async () => {
+  const bus = new PostgresSignalBus({
+    url: PG_URL,
+    channel: `ferry_${testSchema()}`,
+    nodeId: 'busy-pool-node',
+    // A pool whose every query waits (all its connections busy): no heartbeat ever leaves.
+    pool: { query: () => new Promise(() => undefined) } as unknown as pg.Pool,
+    logger: pino({ level: 'silent' }),
+    retryMs: 60_000,
+    heartbeatMs: 50,
+  });
+  await bus.start();
+  try {
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(bus.listeningNow, true, `still listening after ${(i + 1) * 50} ms`);
+    }
+  } finally {
+    await bus.close();
+  }
+});

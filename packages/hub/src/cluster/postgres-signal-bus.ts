@@ -10,8 +10,9 @@
  * payloads, heartbeats aside: it already acted on them locally.
  *
  * Missed wake-ups would leave a waiting device without its message, so the LISTEN connection is
- * checked end to end: every heartbeatMs the node NOTIFYs a heartbeat through the pool, and when the
- * previous one has not come back on its LISTEN connection, that connection is taken for lost (a
+ * checked end to end: every heartbeatMs the node NOTIFYs a heartbeat through the pool, and when one
+ * the database accepted has not come back on its LISTEN connection by the next, that connection is
+ * taken for lost (a heartbeat the pool could not send yet, as when it is busy, proves nothing; a
  * half-open TCP connection can otherwise go unnoticed for hours). Once a lost connection is back,
  * every listener and waiting receiver is woken to read the store again.
  */
@@ -52,9 +53,12 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
   private listening: Promise<void>;
   private markListening: () => void = () => {};
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Heartbeats numbered from 1: the last sent, the last the database accepted, the last heard on LISTEN. */
   private heartbeatSeq = 0;
-  /** The heartbeat sent and not yet back on the LISTEN connection. */
-  private heartbeatDue: number | undefined;
+  private heartbeatAccepted = 0;
+  private heartbeatHeard = 0;
+  /** Heartbeats sent before the current LISTEN connection do not count for it. */
+  private heartbeatBase = 0;
 
   constructor(private readonly options: PostgresSignalBusOptions) {
     this.local = new InProcessSignalBus((err) => options.logger.error({ err }, 'signal listener threw'));
@@ -174,27 +178,29 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     }
     this.client = client;
     this.retryMs = this.options.retryMs ?? 250;
-    this.heartbeatDue = undefined;
+    this.heartbeatBase = this.heartbeatSeq;
+    this.heartbeatAccepted = this.heartbeatHeard = this.heartbeatSeq;
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => this.beat(client), this.options.heartbeatMs ?? 15_000).unref();
     this.markListening();
   }
 
-  /** Sends a heartbeat through the pool; the previous one not back means the LISTEN connection is lost. */
+  /** Sends a heartbeat through the pool; one accepted and not heard back means the LISTEN connection is lost. */
   private beat(client: pg.Client): void {
     if (this.client !== client) return;
-    if (this.heartbeatDue !== undefined) {
-      this.lost(client, new Error(`heartbeat ${this.heartbeatDue} sent through the pool never came back on LISTEN`));
+    if (this.heartbeatAccepted > this.heartbeatHeard) {
+      this.lost(client, new Error(`heartbeat ${this.heartbeatAccepted} was NOTIFYed but never came back on LISTEN`));
       return;
     }
     const seq = ++this.heartbeatSeq;
-    // Set before sending: the NOTIFY may arrive before the pool's answer does.
-    this.heartbeatDue = seq;
     const { pool, channel, nodeId } = this.options;
-    pool.query(NOTIFY, [channel, `${nodeId}|h|${seq}`]).catch(() => {
-      // The database is unreachable through the pool as well: that proves nothing about LISTEN.
-      if (this.heartbeatDue === seq) this.heartbeatDue = undefined;
-    });
+    pool.query(NOTIFY, [channel, `${nodeId}|h|${seq}`]).then(
+      () => {
+        if (seq > this.heartbeatBase) this.heartbeatAccepted = Math.max(this.heartbeatAccepted, seq);
+      },
+      // Not sent (the database is unreachable through the pool too): that proves nothing about LISTEN.
+      () => undefined,
+    );
   }
 
   private receive(payload: string): void {
@@ -204,7 +210,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     const kind = payload.slice(first + 1, second);
     const rest = payload.slice(second + 1);
     if (payload.slice(0, first) === this.options.nodeId) {
-      if (kind === 'h' && Number(rest) === this.heartbeatDue) this.heartbeatDue = undefined;
+      if (kind === 'h') this.heartbeatHeard = Math.max(this.heartbeatHeard, Number(rest) || 0);
       return;
     }
     if (kind === 'w') {
