@@ -57,8 +57,6 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
   private heartbeatSeq = 0;
   private heartbeatAccepted = 0;
   private heartbeatHeard = 0;
-  /** Heartbeats sent before the current LISTEN connection do not count for it. */
-  private heartbeatBase = 0;
 
   constructor(private readonly options: PostgresSignalBusOptions) {
     this.local = new InProcessSignalBus((err) => options.logger.error({ err }, 'signal listener threw'));
@@ -178,7 +176,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     }
     this.client = client;
     this.retryMs = this.options.retryMs ?? 250;
-    this.heartbeatBase = this.heartbeatSeq;
+    // Heartbeats sent before this connection do not count for it: accepted late, they change nothing.
     this.heartbeatAccepted = this.heartbeatHeard = this.heartbeatSeq;
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => this.beat(client), this.options.heartbeatMs ?? 15_000).unref();
@@ -196,7 +194,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     const { pool, channel, nodeId } = this.options;
     pool.query(NOTIFY, [channel, `${nodeId}|h|${seq}`]).then(
       () => {
-        if (seq > this.heartbeatBase) this.heartbeatAccepted = Math.max(this.heartbeatAccepted, seq);
+        this.heartbeatAccepted = Math.max(this.heartbeatAccepted, seq);
       },
       // Not sent (the database is unreachable through the pool too): that proves nothing about LISTEN.
       () => undefined,

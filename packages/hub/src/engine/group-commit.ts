@@ -37,12 +37,15 @@ export const MAX_SYNCING_GROUPS = 8;
 
 export class GroupCommitter {
   private queue: Waiting[] = [];
-  /** A group's transaction is being written (from its flush until it is committed or failed). */
+  /**
+   * A group is on its way: its flush is scheduled (or, settles alone, waiting for company) or its
+   * transaction is being written, until it is committed or failed.
+   */
   private writing = false;
   /** Groups reported committed (onCommitted) whose sync has not answered yet. */
   private syncing = 0;
   private idleWaiters: Array<() => void> = [];
-  /** The timer of a group of settles waiting for company (writing is true meanwhile). */
+  /** The timer of a group of settles waiting for company. */
   private settleWait: NodeJS.Timeout | undefined;
 
   /**
