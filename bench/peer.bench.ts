@@ -35,7 +35,7 @@
  * Looking into Ferry's figures (they cost a little, so not for the table):
  *   FERRY_BENCH_PROFILE        a directory: a CPU profile of each Ferry run (.cpuprofile)
  *   FERRY_BENCH_ALLOC_PROFILE  a directory: instead, a sampled profile of all it allocates (.heapprofile)
- *   FERRY_PEER_DIAG=1          Ferry's event-loop delay, heap and GC pauses every 2 s, on stderr
+ *   FERRY_PEER_DIAG=1          event-loop delay, heap and GC pauses of Ferry and of both load processes, every 2 s, on stderr
  *   FERRY_PEER_HUB_NODE_ARGS   node options of the Ferry process, e.g. "--trace-gc-nvp"
  * A quick look: FERRY_PEER_DEVICES=100 FERRY_PEER_MESSAGES=5000 FERRY_PEER_PACED_MESSAGES=2000
  * FERRY_PEER_OFFLINE=10 FERRY_PEER_REPS=1 npm run bench -- peer

@@ -1,5 +1,5 @@
 /**
- * FERRY_PEER_DIAG=1: every 2 s, the Ferry process's event-loop delay (p50, p99, max), heap, RSS
+ * FERRY_PEER_DIAG=1: every 2 s, the process's event-loop delay (p50, p99, max), heap, RSS
  * and GC pauses by kind (n, longest, total ms), on stderr. For looking into latency, not for the table.
  */
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -17,6 +17,7 @@ new PerformanceObserver((list) => {
   }
 }).observe({ entryTypes: ['gc'] });
 
+const label = process.env.FERRY_PEER_DIAG_LABEL ?? 'ferry';
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
 setInterval(() => {
   const m = process.memoryUsage();
@@ -27,7 +28,7 @@ setInterval(() => {
     )
     .join(', ');
   console.error(
-    `[ferry diag] loop p50=${ms(loop.percentile(50))} p99=${ms(loop.percentile(99))} max=${ms(loop.max)} ms` +
+    `[${label} diag] loop p50=${ms(loop.percentile(50))} p99=${ms(loop.percentile(99))} max=${ms(loop.max)} ms` +
       ` heap=${(m.heapUsed / 2 ** 20).toFixed(0)} MiB rss=${(m.rss / 2 ** 20).toFixed(0)} MiB gc ${gc}`,
   );
   loop.reset();

@@ -86,6 +86,11 @@ class Tracker {
   }
 }
 
+if (process.env.FERRY_PEER_DIAG) {
+  process.env.FERRY_PEER_DIAG_LABEL = 'fleet';
+  await import('./diag.js');
+}
+
 serveLoad<FleetInit>((init) => {
   const secureContext = createSecureContext({ ca: init.ca });
   let clients: LeanMqtt[] = [];

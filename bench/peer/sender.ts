@@ -46,6 +46,11 @@ function mosquittoTopic(deviceId: string, n: number): string {
   );
 }
 
+if (process.env.FERRY_PEER_DIAG) {
+  process.env.FERRY_PEER_DIAG_LABEL = 'sender';
+  await import('./diag.js');
+}
+
 serveLoad<SenderInit>((init) => {
   let send: ((deviceId: string, n: number, body: Buffer) => Promise<void>) | undefined;
   let close: (() => Promise<void>) | undefined;
