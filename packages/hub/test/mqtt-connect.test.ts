@@ -334,4 +334,34 @@ describe('MQTT keep-alive', () => {
     hub.clock.advance(1);
     await client.waitClosed();
   });
+  // Keep-alive and the token's expiry share one timer per connection: each must still fire on time.
+  test('a device that keeps pinging is still closed when its token expires', async () => {
+    const hub = await startTestHub();
+    const key = await hub.device('dev1');
+    const se = Math.floor(hub.clock.now() / 1000) + 60;
+    const { client } = await hub.connect('dev1', key, { keepalive: 30, password: hub.token('dev1', key, se) });
+    // 6 minutes of pings every 30 s: the keep-alive never runs out, the token (plus 5 min skew) does.
+    for (let t = 0; t < 360_000 - 30_000; t += 30_000) {
+      hub.clock.advance(30_000);
+      client.send({ cmd: 'pingreq' });
+      await client.next('pingresp');
+    }
+    hub.clock.advance(29_999);
+    await settle();
+    assert.equal(client.isClosed, false);
+    hub.clock.advance(1);
+    await client.waitClosed();
+  });
+
+  test('a silent device is dropped by keep-alive long before its token expires', async () => {
+    const hub = await startTestHub();
+    const key = await hub.device('dev1');
+    const se = Math.floor(hub.clock.now() / 1000) + 86_400;
+    const { client } = await hub.connect('dev1', key, { keepalive: 10, password: hub.token('dev1', key, se) });
+    hub.clock.advance(14_999);
+    await settle();
+    assert.equal(client.isClosed, false);
+    hub.clock.advance(1);
+    await client.waitClosed();
+  });
 });

@@ -1,36 +1,51 @@
-/** The SignalBus of a single process (SQLite): an EventEmitter, one event name per device. */
-import { EventEmitter } from 'node:events';
+/**
+ * The SignalBus of a single process (SQLite): listeners by device id, and feedback listeners. A
+ * plain map of arrays, not an EventEmitter with an event name per device: every connected device
+ * has a listener, and an idle connection should hold as little as it can.
+ */
 import type { ClusterEvents, SignalBus } from './signal-bus.js';
 
-const FEEDBACK = Symbol('feedback');
+type Listener = () => void;
 
 export class InProcessSignalBus implements SignalBus, ClusterEvents {
-  private readonly emitter = new EventEmitter();
+  private readonly devices = new Map<string, Listener[]>();
+  private feedback: Listener[] = [];
 
-  constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {
-    // One listener per connected device receiver: thousands are normal, not a leak.
-    this.emitter.setMaxListeners(0);
-  }
+  constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {}
 
   notifyDevice(deviceId: string): void {
-    this.emitter.emit(`d:${deviceId}`);
+    const list = this.devices.get(deviceId);
+    if (list) this.call(list);
   }
 
-  onDevice(deviceId: string, fn: () => void): () => void {
-    return this.subscribe(`d:${deviceId}`, fn);
+  onDevice(deviceId: string, fn: Listener): () => void {
+    const list = this.devices.get(deviceId);
+    if (list) list.push(fn);
+    else this.devices.set(deviceId, [fn]);
+    return () => {
+      const now = this.devices.get(deviceId);
+      const at = now?.indexOf(fn) ?? -1;
+      if (at === -1) return;
+      if (now!.length === 1) this.devices.delete(deviceId);
+      else now!.splice(at, 1);
+    };
   }
 
   notifyFeedback(): void {
-    this.emitter.emit(FEEDBACK);
+    this.call(this.feedback);
   }
 
-  onFeedback(fn: () => void): () => void {
-    return this.subscribe(FEEDBACK, fn);
+  onFeedback(fn: Listener): () => void {
+    this.feedback = [...this.feedback, fn];
+    return () => {
+      this.feedback = this.feedback.filter((f) => f !== fn);
+    };
   }
 
   /** Wakes every device and feedback listener (after signals may have been missed). */
   wakeAll(): void {
-    for (const event of this.emitter.eventNames()) this.emitter.emit(event);
+    for (const list of [...this.devices.values()]) this.call(list);
+    this.notifyFeedback();
   }
 
   publishDeviceChange(): void {}
@@ -53,18 +68,24 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
     return () => {};
   }
 
-  private subscribe(event: string | symbol, fn: () => void): () => void {
-    // A throwing listener must not stop the others nor reach the notifier (the engine's commit path).
-    const safe = () => {
-      try {
-        fn();
-      } catch (err) {
-        this.onListenerError(err);
-      }
-    };
-    this.emitter.on(event, safe);
-    return () => {
-      this.emitter.off(event, safe);
-    };
+  /**
+   * Calls each listener there was when the signal came (one that unsubscribes another does not
+   * skip it); a throwing listener must not stop the others nor reach the notifier (the engine's
+   * commit path).
+   */
+  private call(list: readonly Listener[]): void {
+    if (list.length === 1) {
+      this.safely(list[0]!);
+      return;
+    }
+    for (const fn of [...list]) this.safely(fn);
+  }
+
+  private safely(fn: Listener): void {
+    try {
+      fn();
+    } catch (err) {
+      this.onListenerError(err);
+    }
   }
 }

@@ -106,7 +106,8 @@ export class Engine implements C2dEngine {
       (err) => this.logger.error({ err }, 'a commit result handler threw'),
       SETTLE_DELAY_MS,
     );
-    this.waiting = new WaitingReceivers((op, onResult) => this.committer.submitTo(op, onResult));
+    // A receiver's lease is capped as receive() caps it.
+    this.waiting = new WaitingReceivers((op, onResult) => this.committer.submitTo(op, onResult), MAX_LEASE);
     // Messages committed by another node wake this node's waiting receivers too.
     options.signals?.onRemoteWake?.((deviceId) => this.waiting.woken(deviceId));
     // Some may have been missed (the cluster's LISTEN connection was down): every waiting receiver reads again.
@@ -194,13 +195,7 @@ export class Engine implements C2dEngine {
   }
 
   openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
-    const receiver = this.waiting.open(deviceId, handlers);
-    // The lease size is capped as receive() caps it.
-    return {
-      want: (max) => receiver.want(leaseSize(max)),
-      pause: () => receiver.pause(),
-      close: () => receiver.close(),
-    };
+    return this.waiting.open(deviceId, handlers);
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {

@@ -65,7 +65,7 @@ class Receiver implements DirectReceiver {
 
   want(max: number): void {
     if (this.closed) return;
-    this.max = Math.max(0, Math.floor(max));
+    this.max = Math.min(this.owner.maxLease, Math.max(0, Math.floor(max)));
     this.wanting = this.max > 0;
     if (!this.wanting) {
       this.pause();
@@ -93,16 +93,20 @@ class Receiver implements DirectReceiver {
 }
 
 export class WaitingReceivers {
-  /** Receivers parked or leasing, by device. */
-  private readonly byDevice = new Map<string, Set<Receiver>>();
+  /** Receivers parked or leasing, by device (nearly always one: an array is smaller than a Set). */
+  private readonly byDevice = new Map<string, Receiver[]>();
   /** Devices whose direct lease in the last group came back short: their queue is empty. */
   private readonly drained = new Set<string>();
   private stopped = false;
 
   /**
    * @param submit submits a lease op to the next group, its result to the callback
+   * @param maxLease the most one lease of a receiver may take
    */
-  constructor(private readonly submit: (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void) {}
+  constructor(
+    private readonly submit: (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void,
+    readonly maxLease = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** A receiver for the device, idle until its first want(). */
   open(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
@@ -116,11 +120,11 @@ export class WaitingReceivers {
     for (const op of ops) {
       if (op.kind !== 'enqueue') continue;
       const deviceId = op.message.deviceId;
-      const set = this.byDevice.get(deviceId);
-      if (!set || seen?.has(deviceId)) continue;
+      const list = this.byDevice.get(deviceId);
+      if (!list || seen?.has(deviceId)) continue;
       seen ??= new Set();
       seen.add(deviceId);
-      for (const r of set) {
+      for (const r of list) {
         if (r.state !== 'parked') continue;
         r.state = 'leasing';
         r.again = false;
@@ -141,9 +145,9 @@ export class WaitingReceivers {
 
   /** After a commit: receivers of woken devices lease (again). */
   woken(deviceId: string): void {
-    const set = this.byDevice.get(deviceId);
-    if (!set) return;
-    for (const r of set) {
+    const list = this.byDevice.get(deviceId);
+    if (!list) return;
+    for (const r of list) {
       if (r.state === 'leasing') r.again = true;
       else if (r.state === 'parked') this.lease(r);
     }
@@ -166,8 +170,8 @@ export class WaitingReceivers {
   /** Every receiver gets [] (the engine is stopping); a lease in flight still ends as it ends. */
   close(): void {
     this.stopped = true;
-    for (const set of [...this.byDevice.values()]) {
-      for (const r of [...set]) {
+    for (const list of [...this.byDevice.values()]) {
+      for (const r of [...list]) {
         if (r.state === 'leasing') {
           r.wanting = false;
           continue;
@@ -187,16 +191,17 @@ export class WaitingReceivers {
       r.handlers.onDeliveries([]);
       return;
     }
-    const set = this.byDevice.get(r.deviceId);
-    if (set) set.add(r);
-    else this.byDevice.set(r.deviceId, new Set([r]));
+    const list = this.byDevice.get(r.deviceId);
+    if (!list) this.byDevice.set(r.deviceId, [r]);
+    else if (!list.includes(r)) list.push(r);
   }
 
   unpark(r: Receiver): void {
-    const set = this.byDevice.get(r.deviceId);
-    if (!set) return;
-    set.delete(r);
-    if (set.size === 0) this.byDevice.delete(r.deviceId);
+    const list = this.byDevice.get(r.deviceId);
+    const at = list?.indexOf(r) ?? -1;
+    if (at === -1) return;
+    if (list!.length === 1) this.byDevice.delete(r.deviceId);
+    else list!.splice(at, 1);
   }
 
   leased(r: Receiver, result: QueueOpResult | Error): void {

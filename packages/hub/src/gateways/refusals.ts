@@ -4,15 +4,15 @@
  * the connection ends, so a peer cannot fill the disk with refusals; past connections.maxRefusals
  * the connection is closed.
  */
-import type { Logger } from 'pino';
 import type { ConnectionLimits } from '../config/types.js';
+import type { LineLogger } from './connection-log.js';
 
 export class RefusalLog {
   private count = 0;
   private closed = false;
 
   constructor(
-    private readonly logger: Logger,
+    private readonly logger: LineLogger,
     private readonly limits: Pick<ConnectionLimits, 'maxRefusals' | 'loggedRefusals'>,
     /** Called once, when the connection has made maxRefusals refused requests. */
     private readonly onTooMany: () => void,

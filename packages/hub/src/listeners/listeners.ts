@@ -74,10 +74,17 @@ export class Listeners {
   private readonly servers: Array<{ name: string; server: AnyServer }> = [];
   private ws!: WebSocketRouter;
   private serversClosed: Promise<void> | undefined;
+  /** One 'close' listener for every socket (the socket is `this`), not a closure each. */
+  private readonly untrack: (this: Socket) => void;
   /** Ports actually bound (differs from the configured ones when those were 0). */
   readonly ports = { https: 0, mqtts: 0, amqps: 0 };
 
   private constructor(private readonly opts: ListenerOptions) {
+    const { sockets, handshaking } = this;
+    this.untrack = function (this: Socket) {
+      sockets.delete(this);
+      handshaking.delete(this);
+    };
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.trust = new TrustHint(opts.logger, opts.caFile);
   }
@@ -110,10 +117,7 @@ export class Listeners {
     socket.setNoDelay(true);
     this.sockets.add(socket);
     this.handshaking.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      this.handshaking.delete(socket);
-    });
+    socket.on('close', this.untrack);
   }
 
   /** Handshake done: the raw socket under the TLS socket no longer counts against the cap. */
@@ -146,10 +150,11 @@ export class Listeners {
       ...REQUEST_CLIENT_CERTIFICATE,
     });
     server.on('connection', (socket: Socket) => this.track(socket));
+    const onError = (err: Error) => logger.debug({ err, protocol }, 'socket error');
     server.on('secureConnection', (socket: TLSSocket) => {
       this.secured(socket);
       this.trust.watch(socket, protocol);
-      socket.on('error', (err) => logger.debug({ err, protocol }, 'socket error'));
+      socket.on('error', onError);
       this.opts.onConnection?.(protocol, 'tls');
       gateway.handle(socket, {
         remoteAddress: socket.remoteAddress,

@@ -12,9 +12,15 @@ const SILENT_CLOSE_MS = 2_000;
 const LOG_INTERVAL_MS = 60_000;
 const DISTRUST_ALERTS = /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN)$/;
 
+/** When a watched socket finished its handshake: a property of the socket, not a closure per socket. */
+const SECURED_AT = Symbol('securedAt');
+type Watched = TLSSocket & { [SECURED_AT]?: number };
+
 export class TrustHint {
   private lastLogged = -Infinity;
   private unlogged = 0;
+  /** One 'close' listener per listener name, shared by its sockets (the socket is `this`). */
+  private readonly closeListeners = new Map<string, (this: TLSSocket) => void>();
 
   constructor(
     private readonly logger: Logger,
@@ -29,12 +35,17 @@ export class TrustHint {
 
   /** A finished handshake: a client that closes at once, having sent nothing, probably refused the certificate. */
   watch(socket: TLSSocket, listener: string): void {
-    const securedAt = this.now();
-    socket.once('close', () => {
-      if (socket.bytesRead === 0 && this.now() - securedAt <= SILENT_CLOSE_MS) {
-        this.note(listener, socket.remoteAddress);
-      }
-    });
+    (socket as Watched)[SECURED_AT] = this.now();
+    let onClose = this.closeListeners.get(listener);
+    if (!onClose) {
+      const hint = this;
+      onClose = function (this: TLSSocket) {
+        const securedAt = (this as Watched)[SECURED_AT] ?? Number.NEGATIVE_INFINITY;
+        if (this.bytesRead === 0 && hint.now() - securedAt <= SILENT_CLOSE_MS) hint.note(listener, this.remoteAddress);
+      };
+      this.closeListeners.set(listener, onClose);
+    }
+    socket.on('close', onClose);
   }
 
   private note(listener: string, remoteAddress: string | undefined): void {

@@ -6,8 +6,8 @@
 import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
-import type { Logger } from 'pino';
 import type { TimerHandle } from '../../clock.js';
+import { ConnectionLog } from '../connection-log.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import type { CutOff } from '../device-change.js';
 import { RefusalLog } from '../refusals.js';
@@ -66,9 +66,32 @@ export interface Established {
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
 
+/** The connection a stream carries, for the stream listeners every connection shares. */
+const CONNECTION = Symbol('mqttConnection');
+type Carrier = Duplex & { [CONNECTION]: MqttConnection };
+
 export class MqttConnection {
+  // The stream's listeners: one function per event for every connection (the stream is `this`),
+  // not five closures per connection.
+  private static readonly onReadable = function (this: Carrier): void {
+    this[CONNECTION].readMore();
+  };
+  private static readonly onDrain = function (this: Carrier): void {
+    this[CONNECTION].releaseDrainWaiters();
+  };
+  private static readonly onError = function (this: Carrier, err: Error): void {
+    void this[CONNECTION].close(`stream error: ${err.message}`, 'debug');
+  };
+  private static readonly onEnd = function (this: Carrier): void {
+    void this[CONNECTION].close('the client closed the connection', 'debug');
+  };
+  private static readonly onClose = function (this: Carrier): void {
+    void this[CONNECTION].close('the connection closed', 'debug');
+  };
+
   state: State = 'awaiting-connect';
-  logger: Logger;
+  /** This connection's log lines (see ../connection-log.ts: not a pino child, which an idle connection would hold). */
+  readonly logger: ConnectionLog;
   deviceId: string | undefined;
   /** The CONNECT's client id and SAS token, kept so a registry change can be judged against them. */
   clientId: string | undefined;
@@ -86,50 +109,52 @@ export class MqttConnection {
    * the next byte starts a packet.
    */
   private parser: Parser | undefined;
-  private readonly queue: Packet[] = [];
+  private queue: Packet[] = [];
   private draining = false;
   /** Reading stopped because the queue was full; the drain loop resumes it. */
   private readStalled = false;
   private keepAlive: KeepAliveWatchdog | undefined;
-  private readonly timers: TimerHandle[] = [];
+  /** Until CONNECT is answered. */
+  private firstPacketTimer: TimerHandle | undefined;
   private lastTouch = 0;
   private teardown: Promise<void> | undefined;
   /** A CONNECT was answered with a refusal (logged at the level given, not demoted). */
   private refused = false;
-  private readonly drainWaiters: Array<() => void> = [];
-  private readonly writeStall: WriteStallWatch;
-  /** Refused requests (subscriptions): logged up to a limit, then counted; too many close the connection. */
-  refusals: RefusalLog;
+  private drainWaiters: Array<() => void> | undefined;
+  /** Made by the first write the stream asks us to wait after: most connections never need one. */
+  private writeStall: WriteStallWatch | undefined;
+  private refusalLog: RefusalLog | undefined;
 
   constructor(
     readonly stream: Duplex,
     readonly info: ConnectionInfo,
     readonly owner: ConnectionOwner,
   ) {
-    this.logger = owner.ctx.logger.child(this.bindings());
+    this.logger = new ConnectionLog(owner.ctx.logger, 'mqtt', info.remoteAddress, info.transport);
     // Pull, as far as the queue has room: a client cannot make the hub buffer without bound.
-    stream.on('readable', () => this.readMore());
-    stream.on('drain', () => this.releaseDrainWaiters());
-    stream.on('error', (err: Error) => this.close(`stream error: ${err.message}`, 'debug'));
-    stream.on('end', () => this.close('the client closed the connection', 'debug'));
-    stream.on('close', () => this.close('the connection closed', 'debug'));
+    (stream as Carrier)[CONNECTION] = this;
+    stream.on('readable', MqttConnection.onReadable);
+    stream.on('drain', MqttConnection.onDrain);
+    stream.on('error', MqttConnection.onError);
+    stream.on('end', MqttConnection.onEnd);
+    stream.on('close', MqttConnection.onClose);
     const { clock, config } = owner.ctx;
-    this.refusals = new RefusalLog(this.logger, config.connections, () =>
-      this.close('too many refused requests', 'warn'),
-    );
-    this.writeStall = new WriteStallWatch(stream, clock, config.connections.writeStallTimeoutMs, () =>
-      this.close('the client does not read what the hub sends (writes not drained in time)', 'warn'),
-    );
     // CONNECT is the first packet: it must come soon after the stream opens.
-    this.timers.push(
-      clock.setTimer(() => {
-        if (this.state === 'awaiting-connect' || this.state === 'connecting') this.close('no CONNECT in time', 'info');
-      }, config.connections.firstPacketTimeoutMs),
-    );
+    this.firstPacketTimer = clock.setTimer(() => {
+      if (this.state === 'awaiting-connect' || this.state === 'connecting') this.close('no CONNECT in time', 'info');
+    }, config.connections.firstPacketTimeoutMs);
   }
 
   get closed(): boolean {
     return this.state === 'closed';
+  }
+
+  /** Refused requests (subscriptions): logged up to a limit, then counted; too many close the connection. */
+  get refusals(): RefusalLog {
+    this.refusalLog ??= new RefusalLog(this.logger, this.owner.ctx.config.connections, () =>
+      this.close('too many refused requests', 'warn'),
+    );
+    return this.refusalLog;
   }
 
   /** Write one packet. False when the stream wants us to wait for 'drain'. */
@@ -141,7 +166,7 @@ export class MqttConnection {
   write(bytes: Buffer): boolean {
     if (this.stream.destroyed || this.stream.writableEnded) return false;
     const ok = this.stream.write(bytes);
-    this.writeStall.wrote(ok);
+    if (!ok) this.stallWatch().wrote(ok);
     if (this.stream.writableLength > MAX_WRITE_BUFFER_BYTES) {
       this.close('the client does not read what the hub sends', 'warn');
       return false;
@@ -149,10 +174,22 @@ export class MqttConnection {
     return ok;
   }
 
+  /** Around a batch of writes: they leave in one write (one TLS record). */
+  cork(): void {
+    this.stream.cork();
+  }
+
+  uncork(): void {
+    this.stream.uncork();
+  }
+
   /** Resolves on 'drain' or when the connection closes. */
   drained(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      this.drainWaiters ??= [];
+      this.drainWaiters.push(resolve);
+    });
   }
 
   /** CONNECT accepted: CONNACK 0, then keep-alive, token expiry and delivery start. */
@@ -162,19 +199,17 @@ export class MqttConnection {
     this.deviceId = e.deviceId;
     this.cleanSession = e.cleanSession;
     this.c2dQos = e.c2dQos;
-    // A child of the gateway's logger, not of this connection's first one: a pino child keeps its
-    // parent alive (its prototype), and an idle connection should hold one logger, not two.
-    this.logger = ctx.logger.child({ ...this.bindings(), deviceId: e.deviceId });
-    this.refusals = new RefusalLog(this.logger, ctx.config.connections, () =>
-      this.close('too many refused requests', 'warn'),
-    );
-    for (const t of this.timers.splice(0)) t.cancel();
+    this.logger.deviceId = e.deviceId;
+    this.firstPacketTimer?.cancel();
+    this.firstPacketTimer = undefined;
     this.send({ cmd: 'connack', returnCode: 0, sessionPresent: e.sessionPresent });
     const timeout = keepAliveTimeoutMs(e.keepaliveSeconds);
     this.keepAlive = new KeepAliveWatchdog(ctx.clock, timeout, () =>
       this.close(`keep-alive timeout (${timeout / 1000} s without a packet)`, 'info'),
     );
-    if (e.tokenExpiresAt !== undefined) this.closeAt(e.tokenExpiresAt, 'the SAS token expired');
+    if (e.tokenExpiresAt !== undefined) {
+      this.keepAlive.closeAt(e.tokenExpiresAt, () => this.close('the SAS token expired', 'info'));
+    }
     ctx.registry.setConnectionState(e.deviceId, 'Connected');
     ctx.registry.touch(e.deviceId);
     this.lastTouch = ctx.clock.now();
@@ -184,10 +219,7 @@ export class MqttConnection {
       clock: ctx.clock,
       maxInflight: Math.max(1, ctx.config.mqtt.maxInflight),
       logger: this.logger,
-      publish: (bytes) => this.write(bytes),
-      cork: () => this.stream.cork(),
-      uncork: () => this.stream.uncork(),
-      drained: () => this.drained(),
+      out: this,
     });
     this.logger.info(
       {
@@ -230,9 +262,9 @@ export class MqttConnection {
     this.state = 'closed';
     this.queue.length = 0;
     this.keepAlive?.stop();
-    this.writeStall.stop();
-    this.refusals.summarise();
-    for (const t of this.timers.splice(0)) t.cancel();
+    this.writeStall?.stop();
+    this.refusalLog?.summarise();
+    this.firstPacketTimer?.cancel();
     this.releaseDrainWaiters();
     // Garbage before a CONNECT (scanners, wrong protocol) is debug noise; refusals and closes of
     // devices are what an operator wants to see.
@@ -255,8 +287,12 @@ export class MqttConnection {
     ctx.registry.touch(this.deviceId);
   }
 
-  private bindings(): Record<string, string | undefined> {
-    return { gateway: 'mqtt', remoteAddress: this.info.remoteAddress, transport: this.info.transport };
+  private stallWatch(): WriteStallWatch {
+    const { clock, config } = this.owner.ctx;
+    this.writeStall ??= new WriteStallWatch(this.stream, clock, config.connections.writeStallTimeoutMs, () =>
+      this.close('the client does not read what the hub sends (writes not drained in time)', 'warn'),
+    );
+    return this.writeStall;
   }
 
   private onData(chunk: Buffer): void {
@@ -343,6 +379,8 @@ export class MqttConnection {
       }
     } finally {
       this.draining = false;
+      // An array that held packets keeps its grown store: an idle connection should not.
+      if (this.queue.length === 0) this.queue = [];
     }
   }
 
@@ -376,17 +414,6 @@ export class MqttConnection {
     }
   }
 
-  private closeAt(at: number, reason: string): void {
-    const MAX_DELAY = 2 ** 31 - 1; // setTimeout overflows past this
-    const { clock } = this.owner.ctx;
-    const delay = at - clock.now();
-    const timer = clock.setTimer(
-      () => (delay > MAX_DELAY ? this.closeAt(at, reason) : this.close(reason, 'info')),
-      Math.min(delay, MAX_DELAY),
-    );
-    this.timers.push(timer);
-  }
-
   private endStream(): void {
     const { stream } = this;
     if (stream.destroyed) return;
@@ -397,6 +424,9 @@ export class MqttConnection {
   }
 
   private releaseDrainWaiters(): void {
-    for (const w of this.drainWaiters.splice(0)) w();
+    const waiters = this.drainWaiters;
+    if (!waiters) return;
+    this.drainWaiters = undefined;
+    for (const w of waiters) w();
   }
 }

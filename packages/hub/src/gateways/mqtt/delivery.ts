@@ -3,9 +3,9 @@
  * them, and settles them on PUBACK. At most `maxInflight` unacknowledged publishes at a time.
  */
 import type { Delivery } from '@ferry/common';
-import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { C2dEngine, DirectReceiver } from '../../engine/types.js';
+import type { LineLogger } from '../connection-log.js';
 import { C2dTopicWriter, c2dPublishPacket } from './topic.js';
 
 export interface PumpDeps {
@@ -13,9 +13,14 @@ export interface PumpDeps {
   engine: Pick<C2dEngine, 'receive' | 'openReceiver' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
   clock: Clock;
   maxInflight: number;
-  logger: Logger;
+  logger: LineLogger;
+  /** Where the publishes go (the connection; one object, not a closure each). */
+  out: PublishTarget;
+}
+
+export interface PublishTarget {
   /** Write one encoded packet; false when the stream asks us to wait for 'drain'. */
-  publish(packet: Buffer): boolean;
+  write(packet: Buffer): boolean;
   /** Around each batch of publishes: they leave in one write (one TLS record). */
   cork(): void;
   uncork(): void;
@@ -39,7 +44,7 @@ export class DeliveryPump {
   /**
    * Waits in the engine when the queue was empty and there is room in flight: the engine leases
    * for us in the transaction of the next enqueue (direct delivery) and hands the batch to
-   * onDirect. Opened once, reused for every wait.
+   * onDeliveries. Opened once, reused for every wait.
    */
   private receiver: DirectReceiver | undefined;
   /** The receiver wants messages, or has a lease in flight for us. */
@@ -100,16 +105,16 @@ export class DeliveryPump {
     this.lockTimer?.cancel();
     const tokens = [...this.inflight.values()].map((d) => d.lockToken);
     this.inflight.clear();
-    // A lease in flight for us ends in onDirect, which gives its messages back.
+    // A lease in flight for us ends in onDeliveries, which gives its messages back.
     const parkEnd = leaseInFlight ? new Promise<void>((resolve) => (this.parkEnded = resolve)) : undefined;
-    // (A batch already handed over runs onDirect before this resumes, and gives itself back.)
+    // (A batch already handed over runs onDeliveries before this resumes, and gives itself back.)
     await this.running;
     await this.release(tokens);
     await parkEnd;
     await this.lateRelease;
   }
 
-  /** Stop waiting in the engine; true when a lease for us is still in flight (it ends in onDirect). */
+  /** Stop waiting in the engine; true when a lease for us is still in flight (it ends in onDeliveries). */
   private unpark(): boolean {
     if (!this.parked) return false;
     this.parked = this.receiver?.pause() ?? false;
@@ -172,7 +177,7 @@ export class DeliveryPump {
         // A short batch means the queue is empty for now; only a new signal makes asking again worthwhile.
         if (batch.length < wanted && this.signals === signalsBefore) this.maybeMore = false;
         if (batch.length === 0) continue;
-        if (!this.publishBatch(batch, this.qos)) await this.deps.drained();
+        if (!this.publishBatch(batch, this.qos)) await this.deps.out.drained();
       }
     } while (this.again && !this.stopped);
   }
@@ -180,21 +185,22 @@ export class DeliveryPump {
   /** Wait in the engine for up to `wanted` messages; without openReceiver, the next signal wakes us. */
   private park(wanted: number): void {
     if (!this.deps.engine.openReceiver) return;
-    this.receiver ??= this.deps.engine.openReceiver(this.deps.deviceId, {
-      onDeliveries: (batch) => this.onDirect(batch),
-      onError: (err) => {
-        this.parked = false;
-        this.parkEnded?.();
-        // The next signal (send, abandon, lock expiry) tries again.
-        this.deps.logger.warn({ err }, 'C2D receive failed');
-      },
-    });
+    // The pump is its receiver's handlers (onDeliveries, onError): no object or closures of their own.
+    this.receiver ??= this.deps.engine.openReceiver(this.deps.deviceId, this);
     this.parked = true;
     this.receiver.want(wanted);
   }
 
+  /** The receiver's lease failed. */
+  onError(err: Error): void {
+    this.parked = false;
+    this.parkEnded?.();
+    // The next signal (send, abandon, lock expiry) tries again.
+    this.deps.logger.warn({ err }, 'C2D receive failed');
+  }
+
   /** The engine leased for us while we waited (or a lease in flight at pause ended, maybe empty). */
-  private onDirect(batch: Delivery[]): void {
+  onDeliveries(batch: Delivery[]): void {
     this.parked = false;
     if (this.stopped || this.qos === null) {
       this.lateRelease = this.release(batch.map((d) => d.lockToken)).finally(() => this.parkEnded?.());
@@ -213,7 +219,7 @@ export class DeliveryPump {
       return;
     }
     // The socket is full: like run(), wait for it before leasing more.
-    this.running = this.deps.drained().finally(() => {
+    this.running = this.deps.out.drained().finally(() => {
       this.running = undefined;
       this.wake();
     });
@@ -223,14 +229,14 @@ export class DeliveryPump {
   private publishBatch(batch: Delivery[], qos: 0 | 1): boolean {
     let flowing = true;
     let earliestLock = Number.POSITIVE_INFINITY;
-    this.deps.cork();
+    this.deps.out.cork();
     try {
       for (const d of batch) {
         flowing = this.deliver(d, qos) && flowing;
         if (d.lockedUntil < earliestLock) earliestLock = d.lockedUntil;
       }
     } finally {
-      this.deps.uncork();
+      this.deps.out.uncork();
     }
     if (this.inflight.size > 0) this.lockTimerBy(earliestLock);
     return flowing;
@@ -253,12 +259,12 @@ export class DeliveryPump {
     }
     if (qos === 0) {
       // A QoS 0 subscription completes a message when it is sent (DESIGN decision 10).
-      const ok = this.deps.publish(packet);
+      const ok = this.deps.out.write(packet);
       this.settle('complete', d);
       return ok;
     }
     this.inflight.set(packetId, d);
-    return this.deps.publish(packet);
+    return this.deps.out.write(packet);
   }
 
   private allocatePacketId(): number {

@@ -13,13 +13,19 @@ export function keepAliveTimeoutMs(keepaliveSeconds: number): number {
   return Math.min(keepaliveSeconds * 1.5, MAX_TIMEOUT_S) * 1000;
 }
 
+/** setTimeout overflows past this; a farther deadline is checked early and re-armed. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
 /**
  * One timer per connection, not one per packet: traffic only records the time, and the timer,
- * when it fires, re-arms itself for whatever silence is left.
+ * when it fires, re-arms itself for whatever silence is left. It also keeps the connection's one
+ * fixed deadline (the SAS token's expiry), so a connection has one timer, not two.
  */
 export class KeepAliveWatchdog {
   private last: number;
   private timer: TimerHandle | undefined;
+  private deadline = Number.POSITIVE_INFINITY;
+  private onDeadline: (() => void) | undefined;
 
   constructor(
     private readonly clock: Clock,
@@ -35,20 +41,38 @@ export class KeepAliveWatchdog {
     this.last = this.clock.now();
   }
 
+  /** Calls `onDeadline` (instead of ever timing out) once the clock reaches `at` (ms since the epoch). */
+  closeAt(at: number, onDeadline: () => void): void {
+    this.deadline = at;
+    this.onDeadline = onDeadline;
+    this.timer?.cancel();
+    this.arm(this.timeoutMs - (this.clock.now() - this.last));
+  }
+
   stop(): void {
     this.timer?.cancel();
     this.timer = undefined;
   }
 
-  private arm(ms: number): void {
-    this.timer = this.clock.setTimer(() => {
-      const silent = this.clock.now() - this.last;
-      if (silent >= this.timeoutMs) {
-        this.timer = undefined;
-        this.onTimeout();
-      } else {
-        this.arm(this.timeoutMs - silent);
-      }
-    }, ms);
+  /** Fires after `silenceLeft` ms, or at the deadline when that comes first. */
+  private arm(silenceLeft: number): void {
+    const ms = Math.min(silenceLeft, this.deadline - this.clock.now(), MAX_DELAY_MS);
+    this.timer = this.clock.setTimer(() => this.fired(), ms);
+  }
+
+  private fired(): void {
+    const now = this.clock.now();
+    if (now >= this.deadline) {
+      this.timer = undefined;
+      this.onDeadline?.();
+      return;
+    }
+    const silent = now - this.last;
+    if (silent >= this.timeoutMs) {
+      this.timer = undefined;
+      this.onTimeout();
+    } else {
+      this.arm(this.timeoutMs - silent);
+    }
   }
 }
