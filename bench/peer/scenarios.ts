@@ -3,7 +3,9 @@
  * subscribed, a warm-up, then the scenarios in order, each charged with the server's CPU and
  * RSS from /proc/<pid>/stat.
  *   a  online fan-out: M messages round robin over N devices, `window` awaiting acknowledgement
- *   b  the same paced at `rate` messages/s (latency at a steady load)
+ *   b  the same paced at `rate` messages/s (latency at a steady load); with `pacedWarmUp`, that
+ *      many messages at the rate go first, unmeasured, and b follows without a pause, so the step
+ *      from idle to the rate is left out
  *   c  offline: the fleet disconnects, K messages per device are enqueued, the fleet reconnects
  *      (session present, no SUBSCRIBE) and drains them
  * Scenario d (idle connections) runs on a fresh server of its own: peer/idle.ts.
@@ -26,6 +28,8 @@ export interface PeerSizes {
   window: number;
   rate: number;
   pacedMessages: number;
+  /** Messages sent at the paced rate right before b, not measured (0: b starts from idle). */
+  pacedWarmUp: number;
   offlinePerDevice: number;
   bodyBytes: number;
   /** Idle connections held at once, d. */
@@ -89,8 +93,16 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
   const { pid, fleet, sender } = parts;
   const out: RunResult = new Map();
   let base = 0;
-  const online = async (total: number, rate?: number): Promise<Figures> => {
+  /** Sends `total` at `rate` and waits for them: nothing measured. */
+  const unmeasured = async (total: number, rate: number) => {
+    await fleet.call('expect', { base, total });
+    await sender.call<SendResult>('send', { base, total, window: sizes.window, rate } satisfies SendArg);
+    await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
+    base += total;
+  };
+  const online = async (total: number, rate?: number, warmUp = 0): Promise<Figures> => {
     await settle(pid);
+    if (rate !== undefined && warmUp > 0) await unmeasured(warmUp, rate);
     await fleet.call('expect', { base, total });
     const s0 = procSample(pid);
     const arg: SendArg = { base, total, window: sizes.window, ...(rate === undefined ? {} : { rate }) };
@@ -118,7 +130,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
   // Warm-up (not measured): one message per device.
   await online(sizes.devices);
   if (sizes.scenarios.has('a')) out.set('a fan-out', await online(sizes.messages));
-  if (sizes.scenarios.has('b')) out.set(`b paced ${sizes.rate}/s`, await online(sizes.pacedMessages, sizes.rate));
+  if (sizes.scenarios.has('b')) out.set(`b paced ${sizes.rate}/s`, await online(sizes.pacedMessages, sizes.rate, sizes.pacedWarmUp));
   if (sizes.scenarios.has('c')) {
     const total = sizes.devices * sizes.offlinePerDevice;
     await fleet.call('disconnect');
