@@ -130,7 +130,8 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
   // Warm-up (not measured): one message per device.
   await online(sizes.devices);
   if (sizes.scenarios.has('a')) out.set('a fan-out', await online(sizes.messages));
-  if (sizes.scenarios.has('b')) out.set(`b paced ${sizes.rate}/s`, await online(sizes.pacedMessages, sizes.rate, sizes.pacedWarmUp));
+  if (sizes.scenarios.has('b'))
+    out.set(`b paced ${sizes.rate}/s`, await online(sizes.pacedMessages, sizes.rate, sizes.pacedWarmUp));
   if (sizes.scenarios.has('c')) {
     const total = sizes.devices * sizes.offlinePerDevice;
     await fleet.call('disconnect');
