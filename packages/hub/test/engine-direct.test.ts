@@ -105,6 +105,31 @@ describe('direct delivery', () => {
     );
   });
 
+  test('two receivers of one device: each gets its own lease; one cancelled leaves the other waiting', async () => {
+    await setUp();
+    const first = awaitOnce(h.engine, 'd', 1).deliveries;
+    const second = awaitOnce(h.engine, 'd', 1);
+    const third = awaitOnce(h.engine, 'd', 1).deliveries;
+    second.cancel();
+    assert.deepEqual(await second.deliveries, []);
+    await Promise.all(['a', 'b'].map((t) => h.engine.send('d', msg(t))));
+    const got = [...(await first), ...(await third)].map((m) => m.body.toString()).sort();
+    assert.deepEqual(got, ['a', 'b']);
+    assert.equal(await h.engine.queueDepth('d'), 2, 'both leased, none completed');
+  });
+
+  test('a receiver that wants more than a lease may take gets at most 100 at a time', async () => {
+    store = new KindsStore();
+    h = await harness({ store, c2d: { maxQueueDepth: 200 } });
+    await h.addDevice('d');
+    await h.engine.sendMany(Array.from({ length: 150 }, (_, i) => ({ deviceId: 'd', message: msg(`m${i}`) })));
+    const [m] = await h.engine.receive('d', 1);
+    const waiting = awaitOnce(h.engine, 'd', 1_000_000).deliveries;
+    // The abandon wakes the receiver; its lease is capped as receive() caps it.
+    await h.engine.abandon('d', m!.lockToken);
+    assert.equal((await waiting).length, 100);
+  });
+
   test('a registered receiver waits again and again: one enqueue + lease transaction per message, nothing more', async () => {
     await setUp();
     const batches: string[][] = [];
