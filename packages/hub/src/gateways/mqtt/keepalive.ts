@@ -41,8 +41,12 @@ export class KeepAliveWatchdog {
     this.last = this.clock.now();
   }
 
-  /** Calls `onDeadline` (instead of ever timing out) once the clock reaches `at` (ms since the epoch). */
+  /**
+   * Also calls `onDeadline` once the clock reaches `at` (ms since the epoch), unless the keep-alive
+   * timed out first; whichever comes first ends the watch.
+   */
   closeAt(at: number, onDeadline: () => void): void {
+    if (this.timer === undefined) return; // stopped, or already fired
     this.deadline = at;
     this.onDeadline = onDeadline;
     this.timer?.cancel();
