@@ -93,25 +93,25 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
   const { pid, fleet, sender } = parts;
   const out: RunResult = new Map();
   let base = 0;
-  /** Sends `total` at `rate` and waits for them: nothing measured. */
-  const unmeasured = async (total: number, rate: number) => {
+  /** Sends the next `total` message numbers (at `rate` when given) and waits for the fleet to have them. */
+  const exchange = async (total: number, rate?: number): Promise<{ sent: SendResult; got: FleetResult }> => {
     await fleet.call('expect', { base, total });
-    await sender.call<SendResult>('send', { base, total, window: sizes.window, rate } satisfies SendArg);
-    await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
-    base += total;
-  };
-  const online = async (total: number, rate?: number, warmUp = 0): Promise<Figures> => {
-    await settle(pid);
-    if (rate !== undefined && warmUp > 0) await unmeasured(warmUp, rate);
-    await fleet.call('expect', { base, total });
-    const s0 = procSample(pid);
     const arg: SendArg = { base, total, window: sizes.window, ...(rate === undefined ? {} : { rate }) };
     const sent = await sender.call<SendResult>('send', arg);
     const got = await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
+    base += total;
+    return { sent, got };
+  };
+  const online = async (total: number, rate?: number, warmUp = 0): Promise<Figures> => {
+    await settle(pid);
+    // Unmeasured: the step from idle to the rate.
+    if (rate !== undefined && warmUp > 0) await exchange(warmUp, rate);
+    // (expect, which opens the exchange, is the fleet's alone: the server is idle or at its rate.)
+    const s0 = procSample(pid);
+    const { sent, got } = await exchange(total, rate);
     // The work left behind (checkpoint, GC) is this scenario's CPU, though not its time.
     await settle(pid);
     const s1 = procSample(pid);
-    base += total;
     return {
       rate: perS(got.unique, got.tLast - sent.t0),
       p50: got.p50,
