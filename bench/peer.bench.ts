@@ -22,8 +22,9 @@
  *   FERRY_PEER_WINDOW          sends awaiting their acknowledgement (default 200)
  *   FERRY_PEER_RATE            messages/s of the paced run, b (default 5000)
  *   FERRY_PEER_PACED_MESSAGES  messages of the paced run (default 50000: 10 s at 5000/s)
- *   FERRY_PEER_PACED_WARMUP    messages sent at the paced rate just before b and not measured
- *                              (default 0: b includes the step from idle to the rate)
+ *   FERRY_PEER_PACED_WARMUP    messages sent at the paced rate just before b, reported as the row
+ *                              "b from idle" (default 5000: one second at 5000/s; 0: none, and
+ *                              b includes the step from idle to the rate)
  *   FERRY_PEER_OFFLINE         messages per device enqueued while offline, c (default 50)
  *   FERRY_PEER_REPS            runs per server (default 2: A B B A; 4 is A B B A A B B A)
  *   FERRY_PEER_IDLE            idle connections held at once, d (default 19000; every process
@@ -92,7 +93,7 @@ function sizes(): PeerSizes & { reps: number; servers: ServerName[] } {
     window: envInt('FERRY_PEER_WINDOW', 200),
     rate: envInt('FERRY_PEER_RATE', 5000),
     pacedMessages: envInt('FERRY_PEER_PACED_MESSAGES', 50_000),
-    pacedWarmUp: envInt('FERRY_PEER_PACED_WARMUP', 0),
+    pacedWarmUp: envInt('FERRY_PEER_PACED_WARMUP', 5000, { zero: true }),
     offlinePerDevice: envInt('FERRY_PEER_OFFLINE', 50),
     bodyBytes: envInt('FERRY_PEER_BODY_BYTES', 64),
     idle: envInt('FERRY_PEER_IDLE', 19_000),
@@ -259,7 +260,7 @@ export async function run(): Promise<void> {
       `${Math.round(totalmem() / 2 ** 30)} GiB RAM\n` +
       (messaging
         ? `${s.devices} MQTT/TLS devices (QoS 1, clean session 0), ${s.bodyBytes}-byte bodies, window ${s.window}; ` +
-          `a: ${s.messages} messages; b: ${s.pacedMessages} at ${s.rate}/s${s.pacedWarmUp > 0 ? ` after ${s.pacedWarmUp} unmeasured` : ''}; c: ${s.offlinePerDevice} per device offline; `
+          `a: ${s.messages} messages; b: ${s.pacedMessages} at ${s.rate}/s${s.pacedWarmUp > 0 ? ` after ${s.pacedWarmUp} from idle` : ''}; c: ${s.offlinePerDevice} per device offline; `
         : '') +
       (s.scenarios.has('d')
         ? `d: ${s.idle} idle MQTT/TLS connections (clean session 0, subscribed), ${IDLE_CONNECT_CONCURRENCY} connects ` +

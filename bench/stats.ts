@@ -3,11 +3,14 @@ import { DEFAULT_CONFIG } from '../packages/hub/src/config/defaults.js';
 import type { C2dConfig, FeedbackConfig } from '../packages/hub/src/config/types.js';
 import type { DeviceRecord } from '../packages/hub/src/store/types.js';
 
-export function envInt(name: string, fallback: number): number {
+/** A whole number from the environment; `zero`: 0 is allowed too. */
+export function envInt(name: string, fallback: number, { zero = false } = {}): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  if (!Number.isInteger(n) || n < (zero ? 0 : 1)) {
+    throw new Error(`${name} must be a ${zero ? 'whole number (0 or more)' : 'positive integer'}, got "${raw}"`);
+  }
   return n;
 }
 

@@ -3,9 +3,10 @@
  * subscribed, a warm-up, then the scenarios in order, each charged with the server's CPU and
  * RSS from /proc/<pid>/stat.
  *   a  online fan-out: M messages round robin over N devices, `window` awaiting acknowledgement
- *   b  the same paced at `rate` messages/s (latency at a steady load); with `pacedWarmUp`, that
- *      many messages at the rate go first, unmeasured, and b follows without a pause, so the step
- *      from idle to the rate is left out
+ *   b  the same paced at `rate` messages/s (latency at a steady load); `pacedWarmUp` messages at
+ *      the rate go first and b follows without a pause, so b is the steady state; the warm-up is
+ *      a row of its own ("b from idle": the step from an idle server, and three cold processes on
+ *      two cores, to the rate), latencies only
  *   c  offline: the fleet disconnects, K messages per device are enqueued, the fleet reconnects
  *      (session present, no SUBSCRIBE) and drains them
  * Scenario d (idle connections) runs on a fresh server of its own: peer/idle.ts.
@@ -104,8 +105,20 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
   };
   const online = async (total: number, rate?: number, warmUp = 0): Promise<Figures> => {
     await settle(pid);
-    // Unmeasured: the step from idle to the rate.
-    if (rate !== undefined && warmUp > 0) await exchange(warmUp, rate);
+    // The step from idle to the rate: its latencies only (its CPU would be b's, or nobody's).
+    if (rate !== undefined && warmUp > 0) {
+      const { sent, got } = await exchange(warmUp, rate);
+      out.set(`b from idle (first ${warmUp})`, {
+        rate: perS(got.unique, got.tLast - sent.t0),
+        p50: got.p50,
+        p99: got.p99,
+        p999: got.p999,
+        lost: sent.accepted - got.unique,
+        dup: got.duplicates,
+        loadCpu: sent.cpu + got.cpu,
+        rssMiB: mib(procSample(pid).rss),
+      });
+    }
     // (expect, which opens the exchange, is the fleet's alone: the server is idle or at its rate.)
     const s0 = procSample(pid);
     const { sent, got } = await exchange(total, rate);

@@ -4,7 +4,7 @@ import { fstatSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { type SyncFile, WalSync } from '../src/store/sqlite/wal-sync.js';
+import { BUSY_SYNC_OPS, type SyncFile, WalSync } from '../src/store/sqlite/wal-sync.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-wal-sync-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,6 +26,7 @@ function walFile(): string {
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('WalSync', () => {
   test('answers a write only once a sync that began after it has finished', async () => {
@@ -47,6 +48,49 @@ describe('WalSync', () => {
     assert.deepEqual(answered, ['a', 'b', 'c']);
     assert.equal(calls[0]!.ino, statSync(path).ino);
     await ws.close();
+  });
+
+  test('while busy a sync begins no sooner than the gap after the last one; a light store syncs at once', async () => {
+    const { calls, sync } = heldSync();
+    const gapMs = 60;
+    const ws = new WalSync(walFile(), sync, gapMs);
+    const answered: string[] = [];
+    ws.after(() => answered.push('group'), BUSY_SYNC_OPS);
+    assert.equal(calls.length, 1, 'the first sync begins at once');
+    const began = performance.now();
+    calls[0]!.finish();
+    // The last sync covered a busy group: the next writes wait for the gap, and share one sync.
+    ws.after(() => answered.push('b'));
+    ws.after(() => answered.push('c'));
+    await sleep(gapMs / 3);
+    assert.equal(calls.length, 1, 'no sync within the gap');
+    while (calls.length < 2) await sleep(5);
+    assert.ok(performance.now() - began >= gapMs - 1, 'the second sync began after the gap');
+    assert.deepEqual(answered, ['group']);
+    calls[1]!.finish();
+    assert.deepEqual(answered, ['group', 'b', 'c']);
+    // That sync covered two operations: a light store, so the next one begins at once.
+    ws.after(() => answered.push('d'));
+    assert.equal(calls.length, 3);
+    calls[2]!.finish();
+    assert.deepEqual(answered, ['group', 'b', 'c', 'd']);
+    await ws.close();
+  });
+
+  test('close begins a sync waiting for the gap at once, and answers its writes', async () => {
+    const { calls, sync } = heldSync();
+    const ws = new WalSync(walFile(), sync, 60_000);
+    const first = ws.durable(BUSY_SYNC_OPS);
+    calls[0]!.finish();
+    await first;
+    const waiting = ws.durable();
+    await turn();
+    assert.equal(calls.length, 1, 'waiting for the gap');
+    const closing = ws.close();
+    assert.equal(calls.length, 2, 'close does not wait out the gap');
+    calls[1]!.finish();
+    await waiting;
+    await closing;
   });
 
   test('a failed sync fails its writes and every later one, with what to do', async () => {

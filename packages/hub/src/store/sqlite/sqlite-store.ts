@@ -191,7 +191,7 @@ export class SqliteStore implements Store {
     if (this.walSync) {
       // Committed in the WAL (a kill -9 keeps it: the page cache is the kernel's), not yet synced.
       onCommitted?.(result);
-      await this.walSync.durable();
+      await this.walSync.durable(ops.length);
     }
     return result;
   }
