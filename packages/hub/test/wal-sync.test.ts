@@ -4,7 +4,7 @@ import { fstatSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { BUSY_SYNC_OPS, type SyncFile, WalSync } from '../src/store/sqlite/wal-sync.js';
+import { BUSY_OPS_PER_MS, RATE_WINDOW_MS, type SyncFile, WalSync } from '../src/store/sqlite/wal-sync.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-wal-sync-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,34 +55,38 @@ describe('WalSync', () => {
     const gapMs = 60;
     const ws = new WalSync(walFile(), sync, gapMs);
     const answered: string[] = [];
-    ws.after(() => answered.push('group'), BUSY_SYNC_OPS);
-    assert.equal(calls.length, 1, 'the first sync begins at once');
+    // A burst: far more than BUSY_OPS_PER_MS operations per ms over the rate window.
+    ws.after(() => answered.push('burst'), BUSY_OPS_PER_MS * RATE_WINDOW_MS * 1000);
+    assert.equal(calls.length, 1, 'nothing was busy before: the sync begins at once');
     const began = performance.now();
     calls[0]!.finish();
-    // The last sync covered a busy group: the next writes wait for the gap, and share one sync.
+    await sleep(RATE_WINDOW_MS + 2);
+    // The window that ended was busy: these writes wait for the gap, and share one sync.
     ws.after(() => answered.push('b'));
     ws.after(() => answered.push('c'));
-    await sleep(gapMs / 3);
+    await sleep(5);
     assert.equal(calls.length, 1, 'no sync within the gap');
     while (calls.length < 2) await sleep(5);
-    assert.ok(performance.now() - began >= gapMs - 1, 'the second sync began after the gap');
-    assert.deepEqual(answered, ['group']);
+    assert.ok(performance.now() - began >= gapMs - 1, 'the sync began after the gap');
+    assert.deepEqual(answered, ['burst']);
     calls[1]!.finish();
-    assert.deepEqual(answered, ['group', 'b', 'c']);
-    // That sync covered two operations: a light store, so the next one begins at once.
+    assert.deepEqual(answered, ['burst', 'b', 'c']);
+    // Two operations over a window: light again, so the next sync begins at once.
+    await sleep(RATE_WINDOW_MS + 2);
     ws.after(() => answered.push('d'));
     assert.equal(calls.length, 3);
     calls[2]!.finish();
-    assert.deepEqual(answered, ['group', 'b', 'c', 'd']);
+    assert.deepEqual(answered, ['burst', 'b', 'c', 'd']);
     await ws.close();
   });
 
   test('close begins a sync waiting for the gap at once, and answers its writes', async () => {
     const { calls, sync } = heldSync();
     const ws = new WalSync(walFile(), sync, 60_000);
-    const first = ws.durable(BUSY_SYNC_OPS);
+    const burst = ws.durable(BUSY_OPS_PER_MS * RATE_WINDOW_MS * 1000);
     calls[0]!.finish();
-    await first;
+    await burst;
+    await sleep(RATE_WINDOW_MS + 2);
     const waiting = ws.durable();
     await turn();
     assert.equal(calls.length, 1, 'waiting for the gap');

@@ -11,14 +11,17 @@
  * whichever descriptor asks, and recovery replays the WAL up to its last complete commit, so a
  * crash or power cut keeps a prefix of the commits that contains every answered one.
  *
- * Syncs coalesce: writes made while one runs share the next. While the store is busy (the last
- * sync covered BUSY_SYNC_OPS operations or more: many senders, or one with many sends in flight),
- * a sync also begins no sooner than SYNC_GAP_MS after the previous one began, so that the writes
- * of the next millisecond or two share it. At a paced 5,000 sends/s that halves the syncs, and
- * with them the thread-pool wake-ups and the acknowledgement writes to senders (each sync's
- * answers leave together): about a tenth of the hub's CPU per message. A lone sender awaiting
- * each send keeps its syncs at once. Nothing is answered sooner either way; deliveries to devices
- * do not wait for the sync. A failed fdatasync is final (after
+ * Syncs coalesce: writes made while one runs share the next. While the store is busy (its writes
+ * carried BUSY_OPS_PER_MS operations or more per millisecond over the last RATE_WINDOW_MS: an
+ * open-loop load such as a sender paced at thousands of messages a second, or many senders), a
+ * sync also begins no sooner than SYNC_GAP_MS after the previous one began, so that the writes of
+ * the next millisecond or two share it. At a paced 5,000 sends/s that halves the syncs, and with
+ * them the thread-pool wake-ups and the acknowledgement writes to senders (each sync's answers
+ * leave together): about a sixth of the hub's CPU per message. A sender that waits for its
+ * answers before sending more, with a few sends in flight, stays under that rate and keeps its
+ * syncs at once (for it a gap would only lengthen each round trip; with 16 in flight it costs
+ * about a tenth of its throughput, docs/store-hot-path.md). Nothing is answered sooner either
+ * way; deliveries to devices do not wait for the sync. A failed fdatasync is final (after
  * EIO the kernel may have dropped the dirty pages and report the next sync as clean): every later
  * write fails too, until the hub is restarted and SQLite recovers from what the disk holds.
  */
@@ -28,8 +31,10 @@ type Done = (err: Error | null) => void;
 
 /** The least time from one sync's start to the next one's while the store is busy (ms). */
 export const SYNC_GAP_MS = 2;
-/** Busy: the last sync covered at least this many operations. */
-export const BUSY_SYNC_OPS = 4;
+/** Busy: the writes carried at least this many operations per ms over the last rate window. */
+export const BUSY_OPS_PER_MS = 12;
+/** The window over which the rate of operations is measured (ms). */
+export const RATE_WINDOW_MS = 10;
 /** fs.fdatasync's shape; tests hold the callback to see what waits for it. */
 export type SyncFile = (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
 
@@ -40,9 +45,10 @@ export class WalSync {
   private failed: Error | undefined;
   private closed = false;
   private readonly idleWaiters: Array<() => void> = [];
-  /** Operations the waiting writes carry, and those the last sync covered. */
-  private waitingOps = 0;
-  private lastOps = 0;
+  /** Operations written since windowStart (performance.now()); whether the last window was busy. */
+  private windowOps = 0;
+  private windowStart = Number.NEGATIVE_INFINITY;
+  private busy = false;
   /** When the last sync began (performance.now()); the timer that begins the next one. */
   private lastStart = Number.NEGATIVE_INFINITY;
   private gapTimer: NodeJS.Timeout | undefined;
@@ -67,7 +73,7 @@ export class WalSync {
       return;
     }
     this.waiting.push(done);
-    this.waitingOps += ops;
+    this.countOps(ops);
     if (!this.running) this.startSoon();
   }
 
@@ -91,10 +97,22 @@ export class WalSync {
     this.fd = undefined;
   }
 
+  /** Measures the rate of operations per window: one slow window (or an idle spell) ends busy. */
+  private countOps(ops: number): void {
+    const now = performance.now();
+    const elapsed = now - this.windowStart;
+    if (elapsed >= RATE_WINDOW_MS) {
+      this.busy = this.windowOps >= BUSY_OPS_PER_MS * elapsed;
+      this.windowStart = now;
+      this.windowOps = 0;
+    }
+    this.windowOps += ops;
+  }
+
   /** Begins a sync now, or once the gap since the last one has passed while the store is busy. */
   private startSoon(): void {
     if (this.gapTimer) return;
-    const wait = this.lastOps >= BUSY_SYNC_OPS ? this.lastStart + this.gapMs - performance.now() : 0;
+    const wait = this.busy ? this.lastStart + this.gapMs - performance.now() : 0;
     if (wait <= 0) {
       this.start();
       return;
@@ -107,8 +125,6 @@ export class WalSync {
     this.gapTimer = undefined;
     const batch = this.waiting;
     this.waiting = [];
-    this.lastOps = this.waitingOps;
-    this.waitingOps = 0;
     this.lastStart = performance.now();
     this.running = true;
     if (this.failed) {
