@@ -90,6 +90,20 @@ export async function settle(pid: number): Promise<void> {
 const perS = (count: number, ns: bigint) => (ns > 0n ? Math.round((count * 1e9) / Number(ns)) : 0);
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 
+/** What an exchange delivered: rate, latencies, losses, load CPU, and the server's RSS after it. */
+function delivered(sent: SendResult, got: FleetResult, rssBytes: number): Figures {
+  return {
+    rate: perS(got.unique, got.tLast - sent.t0),
+    p50: got.p50,
+    p99: got.p99,
+    p999: got.p999,
+    rssMiB: mib(rssBytes),
+    lost: sent.accepted - got.unique,
+    dup: got.duplicates,
+    loadCpu: sent.cpu + got.cpu,
+  };
+}
+
 export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<RunResult> {
   const { pid, fleet, sender } = parts;
   const out: RunResult = new Map();
@@ -108,16 +122,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     // The step from idle to the rate: its latencies only (its CPU would be b's, or nobody's).
     if (rate !== undefined && warmUp > 0) {
       const { sent, got } = await exchange(warmUp, rate);
-      out.set(`b from idle (first ${warmUp})`, {
-        rate: perS(got.unique, got.tLast - sent.t0),
-        p50: got.p50,
-        p99: got.p99,
-        p999: got.p999,
-        lost: sent.accepted - got.unique,
-        dup: got.duplicates,
-        loadCpu: sent.cpu + got.cpu,
-        rssMiB: mib(procSample(pid).rss),
-      });
+      out.set(`b from idle (first ${warmUp})`, delivered(sent, got, procSample(pid).rss));
     }
     // (expect, which opens the exchange, is the fleet's alone: the server is idle or at its rate.)
     const s0 = procSample(pid);
@@ -126,15 +131,8 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     await settle(pid);
     const s1 = procSample(pid);
     return {
-      rate: perS(got.unique, got.tLast - sent.t0),
-      p50: got.p50,
-      p99: got.p99,
-      p999: got.p999,
+      ...delivered(sent, got, s1.rss),
       cpuUsPerMsg: Math.round((s1.cpuUs - s0.cpuUs) / Math.max(1, got.unique)),
-      rssMiB: mib(s1.rss),
-      lost: sent.accepted - got.unique,
-      dup: got.duplicates,
-      loadCpu: sent.cpu + got.cpu,
     };
   };
 
