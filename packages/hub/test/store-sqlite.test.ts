@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { SEQ_BLOCKS_AFTER } from '../src/store/sqlite/message-queue.js';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { WalSync } from '../src/store/sqlite/wal-sync.js';
 import { WorkerStore } from '../src/store/sqlite/worker-store.js';
+import type { QueueOp } from '../src/store/types.js';
 import { runStoreContract } from './store-contract.js';
 import { device, message, POLICY, syncWalThrough, T0 } from './store-contract-kit.js';
 import { runSharedStoreContract } from './store-contract-shared.js';
@@ -170,6 +172,83 @@ describe('SqliteStore specifics', () => {
     assert.deepEqual([again?.sequenceNumber, again?.redelivered], [m!.sequenceNumber, true]);
     await b.close();
     await a.close();
+  });
+
+  test('sequence numbers come from blocks while the store writes alone: never one twice, dense over a clean restart', async () => {
+    const path = join(dir, `seq-blocks-${n++}.db`);
+    const policy = { ...POLICY, maxQueueDepth: 10_000 };
+    const nextSeq = (deviceId: string) => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return (db.prepare('SELECT next_seq FROM devices WHERE device_id = ?').get(deviceId) as { next_seq: number })
+          .next_seq;
+      } finally {
+        db.close();
+      }
+    };
+    const seen: number[] = [];
+    const send = async (store: SqliteStore, ...ops: QueueOp[]) => {
+      const r = await store.commit(ops, T0, policy);
+      const seqs = r.results.flatMap((x) => ('sequenceNumber' in x ? [x.sequenceNumber] : []));
+      seen.push(...seqs);
+      return r.results;
+    };
+    const enqueue = (text: string): QueueOp => ({ kind: 'enqueue', message: message('d', text) });
+    const writeAlone = async (store: SqliteStore) => {
+      for (let i = 0; i < SEQ_BLOCKS_AFTER; i++)
+        await store.commit([{ kind: 'lease', deviceId: 'idle', max: 1 }], T0, policy);
+    };
+    let a = new SqliteStore({ path, synchronous: 'NORMAL' });
+    await a.insertDevice(device('d'));
+    await a.insertDevice(device('idle'));
+    // Until the store has written alone for a while, every number is taken in the device's row.
+    await send(a, enqueue('1'));
+    assert.equal(nextSeq('d'), 2);
+    await writeAlone(a);
+    await send(a, enqueue('2'));
+    const limit = nextSeq('d');
+    assert.ok(limit > 3, `a block is reserved (next_seq ${limit})`);
+    await send(a, enqueue('3'), enqueue('4'));
+    assert.equal(nextSeq('d'), limit, 'numbers from the block do not rewrite the row');
+    // A clean close gives the rest back: a restart goes on from the last one used.
+    await a.close();
+    assert.equal(nextSeq('d'), 5);
+    a = new SqliteStore({ path, synchronous: 'NORMAL' });
+    await send(a, enqueue('5'));
+    await writeAlone(a);
+    await send(a, enqueue('6'));
+    // Another connection writing: its number comes after the whole block, and this store drops
+    // the block (its next number comes after the other's).
+    const b = new SqliteStore({ path, synchronous: 'NORMAL' });
+    const [fromB] = await send(b, enqueue('b'));
+    assert.ok((fromB as { sequenceNumber: number }).sequenceNumber >= nextSeq('d') - 1);
+    await send(a, enqueue('7'));
+    await b.close();
+    // An op that throws rolls back the reservation it made; nothing reserved there is handed out twice.
+    await writeAlone(a);
+    const broken = { ...message('d', 'x'), body: { not: 'a buffer' } as unknown as Buffer };
+    const results = await send(a, enqueue('8'), { kind: 'enqueue', message: broken }, enqueue('9'));
+    assert.equal((results[1] as { error: string }).error, 'ServerError');
+    await a.close();
+    a = new SqliteStore({ path, synchronous: 'NORMAL' });
+    await writeAlone(a);
+    await send(a, enqueue('10'));
+    // A device deleted and created again starts from 1, and a restart goes on from there.
+    const beforeDelete = [...seen];
+    assert.equal(await a.deleteDevice('d'), true);
+    await a.insertDevice(device('d'));
+    await send(a, enqueue('again'));
+    assert.equal(seen.at(-1), 1);
+    await a.close();
+    a = new SqliteStore({ path, synchronous: 'NORMAL' });
+    await send(a, enqueue('again 2'));
+    assert.equal(seen.at(-1), 2);
+    await a.close();
+    // Before the delete: increasing in the order committed, none twice.
+    for (let i = 1; i < beforeDelete.length; i++) {
+      assert.ok(beforeDelete[i]! > beforeDelete[i - 1]!, `sequence numbers ${beforeDelete.join(', ')}`);
+    }
+    assert.equal(beforeDelete.length, 11);
   });
 
   test('MQTT session writes made together keep their order; reads and device deletes see them', async () => {

@@ -3,9 +3,12 @@
  * a message that is gone (completed, dead-lettered) is deleted and leaves a feedback record when
  * its ack asks for one. Synchronous; runs inside the store's commit.
  *
- * The hot path is a few statements per message: enqueue = one UPDATE of the device (depth check
- * and sequence number) + the insert; lease = one SELECT of the rows and one UPDATE per message;
- * complete = one DELETE (with RETURNING only when the message asked for feedback).
+ * The hot path is a few statements per message: enqueue = one SELECT of the device (enabled, and
+ * the depth) + the insert; lease = one SELECT of the rows and one UPDATE per message; complete =
+ * one DELETE (with RETURNING only when the message asked for feedback). Sequence numbers come from
+ * blocks reserved in the device's row (`next_seq`) and handed out from memory, so an enqueue does
+ * not rewrite the device's row; while other connections write (or until this one has been alone
+ * for a while) a block is one number, taken in the same statement as the depth check.
  * A message enqueued for a device whose receiver waits in the engine (a `direct` lease later in
  * the same group) is inserted already locked for that lease: no lease statements at all. A lock
  * token ends with its row id, so settling finds the row by primary key; row ids are assigned here
@@ -84,7 +87,22 @@ export function lockTokenRowId(token: string): number | undefined {
   return Number.isSafeInteger(id) && id > 0 ? id : undefined;
 }
 
+/** Sequence numbers reserved per device at a time once this connection writes alone. */
+const SEQ_BLOCK = 1000;
+/** Write transactions in a row with no other connection's commit before blocks are reserved. */
+export const SEQ_BLOCKS_AFTER = 100;
+
+/** Sequence numbers reserved in the device's row: `next` is the next to hand out, `limit` is past the last. */
+interface SeqBlock {
+  next: number;
+  limit: number;
+}
+
 export class MessageQueue {
+  /** Reserved sequence numbers by device; only ever blocks whose reservation is committed or in this transaction. */
+  private readonly seqs = new Map<string, SeqBlock>();
+  /** Write transactions since another connection last committed (see SEQ_BLOCKS_AFTER). */
+  private aloneFor = 0;
   /** No row has an expiry, or a lock that runs out, before this (a lower bound; -Infinity = unknown). */
   private dueFloor = Number.NEGATIVE_INFINITY;
   /** The row id of the next insert; undefined = read MAX(id) first. */
@@ -94,7 +112,9 @@ export class MessageQueue {
   private readonly insert;
   private readonly insertLocked;
   private readonly maxId;
-  private readonly takeSeqWithin;
+  private readonly reserveSeqs;
+  private readonly enabledDepth;
+  private readonly releaseSeqs;
   private readonly countLive;
   private readonly dueForDevice;
   private readonly allForDevice;
@@ -124,10 +144,19 @@ export class MessageQueue {
     this.insertLocked = db.prepare(`INSERT INTO c2d_messages (${columns}, lock_token, locked_until, lease_count)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`);
     this.maxId = db.prepare<[], { id: number }>('SELECT COALESCE(MAX(id), 0) AS id FROM c2d_messages');
-    // The usual enqueue: depth, existence, enabled and the next sequence number in one statement.
-    this.takeSeqWithin = db.prepare<[string, string, number], { seq: number }>(
-      `UPDATE devices SET next_seq = next_seq + 1 WHERE device_id = ? AND status = 'enabled'
-       AND (SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?) < ? RETURNING next_seq - 1 AS seq`,
+    // Depth, existence, enabled and a reservation of sequence numbers in one statement.
+    this.reserveSeqs = db.prepare<[number, string, string, number], { limit: number }>(
+      `UPDATE devices SET next_seq = next_seq + ? WHERE device_id = ? AND status = 'enabled'
+       AND (SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?) < ? RETURNING next_seq AS "limit"`,
+    );
+    // The same checks when the number comes from a reserved block.
+    this.enabledDepth = db.prepare<[string, string], { status: string; depth: number }>(
+      `SELECT status, (SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?) AS depth FROM devices
+       WHERE device_id = ?`,
+    );
+    // Gives back what a block did not use, unless another connection has reserved since.
+    this.releaseSeqs = db.prepare<[number, string, number]>(
+      'UPDATE devices SET next_seq = ? WHERE device_id = ? AND next_seq = ?',
     );
     this.countLive = db.prepare<[string, number], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ? AND expiry > ?',
@@ -172,27 +201,57 @@ export class MessageQueue {
     );
   }
 
-  /** Forget what memory knows of the table (a failed transaction, another connection wrote): re-read before the next op. */
-  forgetFloor(): void {
+  /**
+   * At the start of each write transaction: whether another connection has committed since the
+   * last one. If it has, what memory holds of the table is stale.
+   */
+  beginTransaction(othersWrote: boolean): void {
+    if (othersWrote) {
+      this.forget();
+      this.aloneFor = 0;
+    } else {
+      this.aloneFor++;
+    }
+  }
+
+  /**
+   * Forget what memory knows of the table (a transaction or savepoint rolled back, another
+   * connection wrote): re-read before the next op. A block dropped leaves a gap in the device's
+   * sequence numbers, never a number used twice.
+   */
+  forget(): void {
     this.dueFloor = Number.NEGATIVE_INFINITY;
     this.nextId = undefined;
+    this.seqs.clear();
+  }
+
+  /** The device is being deleted: a device created again with its id starts from its own row. */
+  forgetDevice(deviceId: string): void {
+    this.seqs.delete(deviceId);
+  }
+
+  holdsBlocks(): boolean {
+    return this.seqs.size > 0;
+  }
+
+  /** Inside a transaction, on a clean close: give back the unused rest of every block. */
+  releaseBlocks(): void {
+    for (const [deviceId, block] of this.seqs) {
+      if (block.next < block.limit) this.releaseSeqs.run(block.next, deviceId, block.limit);
+    }
+    this.seqs.clear();
   }
 
   enqueue(m: NewMessage, ctx: CommitContext): EnqueueResult {
     this.applyDue(m.deviceId, ctx);
-    // Decision 2: locked messages count toward the depth.
-    const taken = this.takeSeqWithin.get(m.deviceId, m.deviceId, ctx.policy.maxQueueDepth);
-    if (!taken) {
-      // Decision 9: a disabled or unknown device is "not found" for senders, as IoT Hub says.
-      if (this.device.get(m.deviceId)?.status !== 'enabled') return { ok: false, error: 'DeviceNotFound' };
-      return { ok: false, error: 'DeviceMaximumQueueDepthExceeded' };
-    }
+    const seq = this.takeSeq(m.deviceId, ctx.policy.maxQueueDepth);
+    if (typeof seq === 'string') return { ok: false, error: seq };
     this.nextId ??= this.maxId.get()!.id + 1;
     const id = this.nextId;
     const values = [
       id,
       m.deviceId,
-      taken.seq,
+      seq,
       m.messageId ?? null,
       m.correlationId ?? null,
       m.userId ?? null,
@@ -213,7 +272,7 @@ export class MessageQueue {
       this.insertLocked.run(...values, lockToken, lockedUntil);
       this.nextId = id + 1;
       direct.room--;
-      direct.deliveries.push(newDelivery(m, taken.seq, ctx.now, lockToken, lockedUntil));
+      direct.deliveries.push(newDelivery(m, seq, ctx.now, lockToken, lockedUntil));
       this.lowerFloor(Math.min(m.expiryTimeUtc, lockedUntil), ctx);
     } else {
       this.insert.run(...values);
@@ -221,7 +280,29 @@ export class MessageQueue {
       this.lowerFloor(m.expiryTimeUtc, ctx);
     }
     ctx.woken.add(m.deviceId);
-    return { ok: true, sequenceNumber: taken.seq };
+    return { ok: true, sequenceNumber: seq };
+  }
+
+  /** The device's next sequence number, or why it takes no message now. */
+  private takeSeq(deviceId: string, maxDepth: number): number | 'DeviceNotFound' | 'DeviceMaximumQueueDepthExceeded' {
+    const block = this.seqs.get(deviceId);
+    if (block !== undefined && block.next < block.limit) {
+      const row = this.enabledDepth.get(deviceId, deviceId);
+      // Decision 9: a disabled or unknown device is "not found" for senders, as IoT Hub says.
+      if (row?.status !== 'enabled') return 'DeviceNotFound';
+      // Decision 2: locked messages count toward the depth.
+      if (row.depth >= maxDepth) return 'DeviceMaximumQueueDepthExceeded';
+      return block.next++;
+    }
+    const size = this.aloneFor >= SEQ_BLOCKS_AFTER ? SEQ_BLOCK : 1;
+    const reserved = this.reserveSeqs.get(size, deviceId, deviceId, maxDepth);
+    if (!reserved) {
+      if (this.device.get(deviceId)?.status !== 'enabled') return 'DeviceNotFound';
+      return 'DeviceMaximumQueueDepthExceeded';
+    }
+    const seq = reserved.limit - size;
+    if (size > 1) this.seqs.set(deviceId, { next: seq + 1, limit: reserved.limit });
+    return seq;
   }
 
   /** `direct`: the group's direct lease of this op (its messages were locked as they were enqueued). */

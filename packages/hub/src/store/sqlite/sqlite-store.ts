@@ -118,8 +118,10 @@ export class SqliteStore implements Store {
         try {
           return this.applyIsolated(op, ctx);
         } catch (cause) {
-          // Its savepoint was rolled back, and so were the feedback records it appended.
+          // Its savepoint was rolled back, and so were the feedback records it appended and any
+          // sequence numbers it reserved.
           ctx.feedbackRecords.length = recordsBefore;
+          this.messages.forget();
           // SQLITE_FULL, SQLITE_IOERR and the like roll the whole transaction back: fail the
           // commit with that cause (not a later "no transaction is active").
           if (!this.db.inTransaction) throw cause;
@@ -148,12 +150,11 @@ export class SqliteStore implements Store {
   /**
    * Inside the write transaction (nobody else can commit until it ends): when another connection
    * has committed since (data_version moved; our own commits leave it alone), what memory holds
-   * of the table (due floor, next row id) is stale.
+   * of the table (due floor, next row id, reserved sequence numbers) is stale.
    */
   private noticeOtherWriters(): void {
     const version = this.dataVersion();
-    if (version === this.lastDataVersion) return;
-    this.messages.forgetFloor();
+    this.messages.beginTransaction(version !== this.lastDataVersion);
     this.lastDataVersion = version;
   }
 
@@ -170,13 +171,14 @@ export class SqliteStore implements Store {
       results = this.commitAll.immediate(ops, ctx);
     } catch {
       // Rolled back: apply the group again, each op in its own savepoint. What the first try
-      // learnt in memory (the due floor) may describe rows that are back, so it is re-read.
-      this.messages.forgetFloor();
+      // learnt in memory (the due floor, sequence numbers reserved) may describe rows that are
+      // back, so it is re-read.
+      this.messages.forget();
       ctx = new CommitContext(now, policy, ops);
       try {
         results = this.commitIsolated.immediate(ops, ctx);
       } catch (err) {
-        this.messages.forgetFloor();
+        this.messages.forget();
         throw err;
       }
     }
@@ -251,6 +253,7 @@ export class SqliteStore implements Store {
   async deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
     // A session write issued before must not bring the session back after the device is gone.
     this.sessionWrites.flush();
+    this.messages.forgetDevice(deviceId);
     return this.synced(this.registry.deleteDevice(deviceId, expectedEtag ?? null));
   }
 
@@ -284,6 +287,7 @@ export class SqliteStore implements Store {
   }
 
   async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
+    for (const w of writes) if (w.kind === 'delete') this.messages.forgetDevice(w.deviceId);
     return writes.length ? this.synced(this.registry.writeDevices(writes)) : [];
   }
 
@@ -325,9 +329,29 @@ export class SqliteStore implements Store {
     return value;
   }
 
+  /**
+   * Gives back the sequence numbers reserved and not used, so that a clean restart goes on from
+   * the last one used. Skipped when another connection has written since (memory is then stale);
+   * a failure here leaves a gap in the numbers, nothing worse.
+   */
+  private releaseSeqBlocks(): void {
+    if (!this.messages.holdsBlocks()) return;
+    try {
+      this.db
+        .transaction(() => {
+          this.noticeOtherWriters();
+          this.messages.releaseBlocks();
+        })
+        .immediate();
+    } catch {
+      this.messages.forget();
+    }
+  }
+
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.sessionWrites.flush();
+    this.releaseSeqBlocks();
     await this.walSync?.close();
     // The last connection to close checkpoints the WAL and removes it: this one.
     await this.checkpointer?.stop();
