@@ -40,6 +40,7 @@
  *   FERRY_BENCH_ALLOC_PROFILE  a directory: instead, a sampled profile of all it allocates (.heapprofile)
  *   FERRY_PEER_DIAG=1          event-loop delay, heap and GC pauses of Ferry and of both load processes, every 2 s, on stderr
  *   FERRY_PEER_HUB_NODE_ARGS   node options of the Ferry process, e.g. "--trace-gc-nvp"
+ *   FERRY_PEER_LOAD_NODE_ARGS  node options of the fleet and sender processes, e.g. "--cpu-prof --cpu-prof-dir=DIR"
  * A quick look: FERRY_PEER_DEVICES=100 FERRY_PEER_MESSAGES=5000 FERRY_PEER_PACED_MESSAGES=2000
  * FERRY_PEER_OFFLINE=10 FERRY_PEER_REPS=1 npm run bench -- peer
  * Idle connections alone: FERRY_PEER_SCENARIOS=d FERRY_PEER_IDLE=500 FERRY_PEER_REPS=1 npm run bench -- peer
@@ -49,6 +50,11 @@ import { cpus, totalmem } from 'node:os';
 /** FERRY_PEER_HUB_NODE_ARGS, split on spaces. */
 function hubNodeArgs(): string[] {
   return (process.env.FERRY_PEER_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
+/** FERRY_PEER_LOAD_NODE_ARGS, split on spaces. */
+function loadNodeArgs(): string[] {
+  return (process.env.FERRY_PEER_LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }
 
 import { createSasToken } from '@ferry/common';
@@ -110,8 +116,8 @@ function mosquittoAddress(): string {
 }
 
 async function withLoads(fleetInit: FleetInit, senderInit: SenderInit, pid: number, s: PeerSizes): Promise<RunResult> {
-  const fleet: LoadProcess = startLoad(new URL('./peer/fleet.ts', import.meta.url), fleetInit);
-  const sender: LoadProcess = startLoad(new URL('./peer/sender.ts', import.meta.url), senderInit);
+  const fleet: LoadProcess = startLoad(new URL('./peer/fleet.ts', import.meta.url), fleetInit, loadNodeArgs());
+  const sender: LoadProcess = startLoad(new URL('./peer/sender.ts', import.meta.url), senderInit, loadNodeArgs());
   try {
     return await runScenarios({ pid, fleet, sender }, s);
   } finally {

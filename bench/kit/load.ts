@@ -94,6 +94,8 @@ export function serveLoad<I>(setup: (init: I) => Record<string, Handler>): void 
   const answer = (a: Answer) => process.send!(a);
   // The bench is gone: nothing more to do.
   process.on('disconnect', () => process.exit(0));
+  // terminate(): exit as on any clean end (a --cpu-prof profile is written on exit).
+  process.once('SIGTERM', () => process.exit(0));
   // The clients connect to an IP address (the hub's loopback HostName); Node's DEP0123 warning
   // about an IP as TLS ServerName is noise here.
   process.noDeprecation = true;
