@@ -134,7 +134,7 @@ export class AmqpPeer {
  * outcome. Waits for credit when the hub has granted none.
  */
 export class SettlingSender {
-  private readonly waiting = new Map<Delivery, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<Delivery, (err?: Error) => void>();
   private creditWaiters: Array<() => void> = [];
 
   constructor(private readonly sender: Sender) {
@@ -155,16 +155,24 @@ export class SettlingSender {
   async send(message: Message): Promise<void> {
     while (!this.sender.sendable()) await new Promise<void>((r) => this.creditWaiters.push(r));
     return new Promise((resolve, reject) => {
-      this.waiting.set(this.sender.send(message), { resolve, reject });
+      this.waiting.set(this.sender.send(message), (err) => (err ? reject(err) : resolve()));
     });
   }
 
+  /** send() for a message already encoded (C2dEncoder), answering `done` instead of a promise. */
+  sendEncoded(bytes: Buffer, done: (err?: Error) => void): void {
+    if (!this.sender.sendable()) {
+      this.creditWaiters.push(() => this.sendEncoded(bytes, done));
+      return;
+    }
+    this.waiting.set(this.sender.send(bytes, undefined, 0), done);
+  }
+
   private settled(ctx: EventContext, error: string | undefined): void {
-    const w = ctx.delivery && this.waiting.get(ctx.delivery);
-    if (!w) return;
+    const done = ctx.delivery && this.waiting.get(ctx.delivery);
+    if (!done) return;
     this.waiting.delete(ctx.delivery!);
-    if (error === undefined) w.resolve();
-    else w.reject(new Error(error));
+    done(error === undefined ? undefined : new Error(error));
   }
 }
 
@@ -181,4 +189,36 @@ export function c2dMessage(deviceId: string, body: Buffer, messageId: string): M
     message_id: messageId,
     body: rhea.message.data_section(body),
   };
+}
+
+/**
+ * c2dMessage as rhea.message.encode gives it, without running the encoder per message: one
+ * template per device and message-id length, encoded by rhea, into a copy of which the id and the
+ * body are written. Each template's first message is checked against rhea's own encoding.
+ */
+export class C2dEncoder {
+  private readonly templates = new Map<string, { bytes: Buffer; idAt: number; checked: boolean }>();
+
+  encode(deviceId: string, messageId: string, body: Buffer): Buffer {
+    const key = `${messageId.length} ${body.length} ${deviceId}`;
+    let t = this.templates.get(key);
+    if (!t) {
+      // '#' is in neither the id nor the (percent-encoded) address, so it marks the id's place.
+      const placeholder = '#'.repeat(messageId.length);
+      const bytes = rhea.message.encode(c2dMessage(deviceId, Buffer.alloc(body.length), placeholder));
+      t = { bytes, idAt: bytes.indexOf(placeholder, 0, 'latin1'), checked: false };
+      this.templates.set(key, t);
+    }
+    const out = Buffer.allocUnsafe(t.bytes.length);
+    t.bytes.copy(out);
+    out.write(messageId, t.idAt, 'latin1');
+    body.copy(out, out.length - body.length);
+    if (!t.checked) {
+      if (!out.equals(rhea.message.encode(c2dMessage(deviceId, body, messageId)))) {
+        throw new Error(`C2dEncoder: template for ${deviceId} differs from rhea's encoding`);
+      }
+      t.checked = true;
+    }
+    return out;
+  }
 }

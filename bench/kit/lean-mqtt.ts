@@ -93,6 +93,17 @@ export class LeanMqtt {
     return this.request(messageId, bytes).then(() => undefined);
   }
 
+  /** publish() answering `done` on its PUBACK (or with the failure) instead of a promise. */
+  publishWith(topic: string, payload: Buffer, done: (err?: Error) => void): void {
+    if (this.closed) {
+      done(new Error(`${this.o.clientId}: closed`));
+      return;
+    }
+    const messageId = this.allocateId();
+    this.waiting.set(messageId, { resolve: () => done(), reject: done });
+    this.write(generate({ cmd: 'publish', qos: 1, dup: false, retain: false, messageId, topic, payload }));
+  }
+
   /** DISCONNECT and end; resolves when the socket is closed. */
   async end(): Promise<void> {
     if (this.socket.destroyed) return;

@@ -1,13 +1,15 @@
 /**
  * Load process of the peer benchmark: the back end. Against Ferry, a lean AMQP service sender
  * (rhea, CBS put-token with the `service` policy, one sender link to /messages/devicebound,
- * unsettled transfers resolving on Accepted); against Mosquitto, one lean MQTT client publishing
- * QoS 1 (resolving on PUBACK) to the topics Ferry's devices receive on. Message n goes to device
+ * unsettled transfers answered on Accepted; each message's bytes are rhea's own encoding, made
+ * from a template per device: C2dEncoder); against Mosquitto, one lean MQTT client publishing
+ * QoS 1 (answered on PUBACK) to the topics Ferry's devices receive on. Both answer each send by
+ * callback, with no promise per message. Message n goes to device
  * n mod N, at most `window` awaiting their acknowledgement, optionally paced to `rate` per second.
  * Commands: open, send, close.
  */
 import { createSecureContext } from 'node:tls';
-import { AmqpPeer, c2dMessage, SettlingSender } from '../kit/amqp-peer.js';
+import { AmqpPeer, C2dEncoder, SettlingSender } from '../kit/amqp-peer.js';
 import type { HubEndpoint } from '../kit/bench-hub.js';
 import { LeanMqtt } from '../kit/lean-mqtt.js';
 import { serveLoad } from '../kit/load.js';
@@ -52,7 +54,8 @@ if (process.env.FERRY_PEER_DIAG) {
 }
 
 serveLoad<SenderInit>((init) => {
-  let send: ((deviceId: string, n: number, body: Buffer) => Promise<void>) | undefined;
+  /** Sends message n to the device; `done` gets its acknowledgement (or the refusal). */
+  let send: ((deviceId: string, n: number, body: Buffer, done: (err?: unknown) => void) => void) | undefined;
   let close: (() => Promise<void>) | undefined;
 
   async function open(): Promise<null> {
@@ -60,7 +63,8 @@ serveLoad<SenderInit>((init) => {
       const peer = await AmqpPeer.open(init.endpoint, createSecureContext({ ca: init.endpoint.ca }));
       await peer.authorizeService(init.endpoint);
       const sender = new SettlingSender(await peer.openSender('/messages/devicebound'));
-      send = (deviceId, n, body) => sender.send(c2dMessage(deviceId, body, `m-${n}`));
+      const encoder = new C2dEncoder();
+      send = (deviceId, n, body, done) => sender.sendEncoded(encoder.encode(deviceId, `m-${n}`, body), done);
       close = () => peer.close();
     } else {
       const { client } = await LeanMqtt.connect({
@@ -70,7 +74,7 @@ serveLoad<SenderInit>((init) => {
         clientId: `peer-publisher-${process.pid}`,
         clean: true,
       });
-      send = (deviceId, n, body) => client.publish(mosquittoTopic(deviceId, n), body);
+      send = (deviceId, n, body, done) => client.publishWith(mosquittoTopic(deviceId, n), body, done);
       close = () => client.end();
     }
     return null;
@@ -93,19 +97,16 @@ serveLoad<SenderInit>((init) => {
       const issue = (i: number) => {
         const n = o.base + i;
         inflight++;
-        go(ids[i % ids.length]!, n, stampedBody(init.bodyBytes, n)).then(
-          () => {
+        go(ids[i % ids.length]!, n, stampedBody(init.bodyBytes, n), (err) => {
+          if (err === undefined) {
             accepted++;
-            inflight--;
-            pump();
-          },
-          (err: unknown) => {
+          } else {
             errors++;
             firstError ??= err instanceof Error ? err.message : String(err);
-            inflight--;
-            pump();
-          },
-        );
+          }
+          inflight--;
+          pump();
+        });
       };
       const pump = () => {
         const due =
