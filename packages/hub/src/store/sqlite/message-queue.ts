@@ -230,6 +230,7 @@ export class MessageQueue {
     this.seqs.delete(deviceId);
   }
 
+  /** Whether any block is held (close then has numbers to give back). */
   holdsBlocks(): boolean {
     return this.seqs.size > 0;
   }
