@@ -131,5 +131,5 @@ test(
     await sendAndReceive(2);
     for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i]! > seqs[i - 1]!, `increasing: ${seqs.join(', ')}`);
     assert.ok(seqs[3]! > seqs[2]! + 1, `the hub held a block when it was killed (${seqs.join(', ')})`);
-    },
+  },
 );
