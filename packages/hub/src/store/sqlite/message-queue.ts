@@ -6,9 +6,7 @@
  * The hot path is a few statements per message: enqueue = one SELECT of the device (enabled, and
  * the depth) + the insert; lease = one SELECT of the rows and one UPDATE per message; complete =
  * one DELETE (with RETURNING only when the message asked for feedback). Sequence numbers come from
- * blocks reserved in the device's row (`next_seq`) and handed out from memory, so an enqueue does
- * not rewrite the device's row; while other connections write (or until this one has been alone
- * for a while) a block is one number, taken in the same statement as the depth check.
+ * blocks held in memory (sequence-numbers.ts), so an enqueue does not rewrite the device's row.
  * A message enqueued for a device whose receiver waits in the engine (a `direct` lease later in
  * the same group) is inserted already locked for that lease: no lease statements at all. A lock
  * token ends with its row id, so settling finds the row by primary key; row ids are assigned here
@@ -33,6 +31,7 @@ import type {
 } from '../types.js';
 import type { CommitContext, DirectLease } from './commit-context.js';
 import type { FeedbackQueue } from './feedback-queue.js';
+import { SequenceNumbers } from './sequence-numbers.js';
 
 /** The columns needed to move a message between states (no body). */
 interface StateRow {
@@ -87,22 +86,9 @@ export function lockTokenRowId(token: string): number | undefined {
   return Number.isSafeInteger(id) && id > 0 ? id : undefined;
 }
 
-/** Sequence numbers reserved per device at a time once this connection writes alone. */
-const SEQ_BLOCK = 1000;
-/** Write transactions in a row with no other connection's commit before blocks are reserved. */
-export const SEQ_BLOCKS_AFTER = 100;
-
-/** Sequence numbers reserved in the device's row: `next` is the next to hand out, `limit` is past the last. */
-interface SeqBlock {
-  next: number;
-  limit: number;
-}
-
 export class MessageQueue {
-  /** Reserved sequence numbers by device; only ever blocks whose reservation is committed or in this transaction. */
-  private readonly seqs = new Map<string, SeqBlock>();
-  /** Write transactions since another connection last committed (see SEQ_BLOCKS_AFTER). */
-  private aloneFor = 0;
+  /** The devices' sequence numbers (blocks held in memory). */
+  readonly sequenceNumbers: SequenceNumbers;
   /** No row has an expiry, or a lock that runs out, before this (a lower bound; -Infinity = unknown). */
   private dueFloor = Number.NEGATIVE_INFINITY;
   /** The row id of the next insert; undefined = read MAX(id) first. */
@@ -112,9 +98,6 @@ export class MessageQueue {
   private readonly insert;
   private readonly insertLocked;
   private readonly maxId;
-  private readonly reserveSeqs;
-  private readonly enabledDepth;
-  private readonly releaseSeqs;
   private readonly countLive;
   private readonly dueForDevice;
   private readonly allForDevice;
@@ -144,20 +127,7 @@ export class MessageQueue {
     this.insertLocked = db.prepare(`INSERT INTO c2d_messages (${columns}, lock_token, locked_until, lease_count)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`);
     this.maxId = db.prepare<[], { id: number }>('SELECT COALESCE(MAX(id), 0) AS id FROM c2d_messages');
-    // Depth, existence, enabled and a reservation of sequence numbers in one statement.
-    this.reserveSeqs = db.prepare<[number, string, string, number], { limit: number }>(
-      `UPDATE devices SET next_seq = next_seq + ? WHERE device_id = ? AND status = 'enabled'
-       AND (SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?) < ? RETURNING next_seq AS "limit"`,
-    );
-    // The same checks when the number comes from a reserved block.
-    this.enabledDepth = db.prepare<[string, string], { status: string; depth: number }>(
-      `SELECT status, (SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?) AS depth FROM devices
-       WHERE device_id = ?`,
-    );
-    // Gives back what a block did not use, unless another connection has reserved since.
-    this.releaseSeqs = db.prepare<[number, string, number]>(
-      'UPDATE devices SET next_seq = ? WHERE device_id = ? AND next_seq = ?',
-    );
+    this.sequenceNumbers = new SequenceNumbers(db);
     this.countLive = db.prepare<[string, number], { n: number }>(
       'SELECT COUNT(*) AS n FROM c2d_messages WHERE device_id = ? AND expiry > ?',
     );
@@ -206,46 +176,23 @@ export class MessageQueue {
    * last one. If it has, what memory holds of the table is stale.
    */
   beginTransaction(othersWrote: boolean): void {
-    if (othersWrote) {
-      this.forget();
-      this.aloneFor = 0;
-    } else {
-      this.aloneFor++;
-    }
+    if (othersWrote) this.forget();
+    this.sequenceNumbers.countTransaction(othersWrote);
   }
 
   /**
    * Forget what memory knows of the table (a transaction or savepoint rolled back, another
-   * connection wrote): re-read before the next op. A block dropped leaves a gap in the device's
-   * sequence numbers, never a number used twice.
+   * connection wrote): re-read before the next op.
    */
   forget(): void {
     this.dueFloor = Number.NEGATIVE_INFINITY;
     this.nextId = undefined;
-    this.seqs.clear();
-  }
-
-  /** The device is being deleted: a device created again with its id starts from its own row. */
-  forgetDevice(deviceId: string): void {
-    this.seqs.delete(deviceId);
-  }
-
-  /** Whether any block is held (close then has numbers to give back). */
-  holdsBlocks(): boolean {
-    return this.seqs.size > 0;
-  }
-
-  /** Inside a transaction, on a clean close: give back the unused rest of every block. */
-  releaseBlocks(): void {
-    for (const [deviceId, block] of this.seqs) {
-      if (block.next < block.limit) this.releaseSeqs.run(block.next, deviceId, block.limit);
-    }
-    this.seqs.clear();
+    this.sequenceNumbers.forget();
   }
 
   enqueue(m: NewMessage, ctx: CommitContext): EnqueueResult {
     this.applyDue(m.deviceId, ctx);
-    const seq = this.takeSeq(m.deviceId, ctx.policy.maxQueueDepth);
+    const seq = this.sequenceNumbers.take(m.deviceId, ctx.policy.maxQueueDepth);
     if (typeof seq === 'string') return { ok: false, error: seq };
     this.nextId ??= this.maxId.get()!.id + 1;
     const id = this.nextId;
@@ -282,28 +229,6 @@ export class MessageQueue {
     }
     ctx.woken.add(m.deviceId);
     return { ok: true, sequenceNumber: seq };
-  }
-
-  /** The device's next sequence number, or why it takes no message now. */
-  private takeSeq(deviceId: string, maxDepth: number): number | 'DeviceNotFound' | 'DeviceMaximumQueueDepthExceeded' {
-    const block = this.seqs.get(deviceId);
-    if (block !== undefined && block.next < block.limit) {
-      const row = this.enabledDepth.get(deviceId, deviceId);
-      // Decision 9: a disabled or unknown device is "not found" for senders, as IoT Hub says.
-      if (row?.status !== 'enabled') return 'DeviceNotFound';
-      // Decision 2: locked messages count toward the depth.
-      if (row.depth >= maxDepth) return 'DeviceMaximumQueueDepthExceeded';
-      return block.next++;
-    }
-    const size = this.aloneFor >= SEQ_BLOCKS_AFTER ? SEQ_BLOCK : 1;
-    const reserved = this.reserveSeqs.get(size, deviceId, deviceId, maxDepth);
-    if (!reserved) {
-      if (this.device.get(deviceId)?.status !== 'enabled') return 'DeviceNotFound';
-      return 'DeviceMaximumQueueDepthExceeded';
-    }
-    const seq = reserved.limit - size;
-    if (size > 1) this.seqs.set(deviceId, { next: seq + 1, limit: reserved.limit });
-    return seq;
   }
 
   /** `direct`: the group's direct lease of this op (its messages were locked as they were enqueued). */

@@ -253,7 +253,7 @@ export class SqliteStore implements Store {
   async deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean> {
     // A session write issued before must not bring the session back after the device is gone.
     this.sessionWrites.flush();
-    this.messages.forgetDevice(deviceId);
+    this.messages.sequenceNumbers.forgetDevice(deviceId);
     return this.synced(this.registry.deleteDevice(deviceId, expectedEtag ?? null));
   }
 
@@ -287,7 +287,7 @@ export class SqliteStore implements Store {
   }
 
   async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
-    for (const w of writes) if (w.kind === 'delete') this.messages.forgetDevice(w.deviceId);
+    for (const w of writes) if (w.kind === 'delete') this.messages.sequenceNumbers.forgetDevice(w.deviceId);
     return writes.length ? this.synced(this.registry.writeDevices(writes)) : [];
   }
 
@@ -335,12 +335,12 @@ export class SqliteStore implements Store {
    * a failure here leaves a gap in the numbers, nothing worse.
    */
   private releaseSeqBlocks(): void {
-    if (!this.messages.holdsBlocks()) return;
+    if (!this.messages.sequenceNumbers.holdsBlocks()) return;
     try {
       this.db
         .transaction(() => {
           this.noticeOtherWriters();
-          this.messages.releaseBlocks();
+          this.messages.sequenceNumbers.releaseBlocks();
         })
         .immediate();
     } catch {
