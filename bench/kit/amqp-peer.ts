@@ -152,20 +152,24 @@ export class SettlingSender {
     });
   }
 
-  async send(message: Message): Promise<void> {
-    while (!this.sender.sendable()) await new Promise<void>((r) => this.creditWaiters.push(r));
-    return new Promise((resolve, reject) => {
-      this.waiting.set(this.sender.send(message), (err) => (err ? reject(err) : resolve()));
-    });
+  send(message: Message): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.transfer(message, undefined, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   /** send() for a message already encoded (C2dEncoder), answering `done` instead of a promise. */
   sendEncoded(bytes: Buffer, done: (err?: Error) => void): void {
+    this.transfer(bytes, 0, done);
+  }
+
+  /** Sends once there is credit; `format` 0 for bytes already encoded, undefined for a Message. */
+  private transfer(payload: Message | Buffer, format: number | undefined, done: (err?: Error) => void): void {
     if (!this.sender.sendable()) {
-      this.creditWaiters.push(() => this.sendEncoded(bytes, done));
+      this.creditWaiters.push(() => this.transfer(payload, format, done));
       return;
     }
-    this.waiting.set(this.sender.send(bytes, undefined, 0), done);
+    this.waiting.set(this.sender.send(payload, undefined, format), done);
   }
 
   private settled(ctx: EventContext, error: string | undefined): void {

@@ -88,9 +88,7 @@ export class LeanMqtt {
 
   /** QoS 1 publish; resolves on its PUBACK. */
   publish(topic: string, payload: Buffer): Promise<void> {
-    const messageId = this.allocateId();
-    const bytes = generate({ cmd: 'publish', qos: 1, dup: false, retain: false, messageId, topic, payload });
-    return this.request(messageId, bytes).then(() => undefined);
+    return new Promise((resolve, reject) => this.publishWith(topic, payload, (err) => (err ? reject(err) : resolve())));
   }
 
   /** publish() answering `done` on its PUBACK (or with the failure) instead of a promise. */
