@@ -44,8 +44,9 @@ export function DevicePage({ session, deviceId, events }: { session: Session; de
     setError(null);
     try {
       const id = await api.send(deviceId, m);
-      setNotice(id ? `Sent message ${id}` : 'Sent a message without a message id');
+      // The notice comes with the refreshed queue, so what it announces is what the page shows.
       await refresh();
+      setNotice(id ? `Sent message ${id}` : 'Sent a message without a message id');
       return true;
     } catch (err) {
       setError(err);
@@ -56,8 +57,8 @@ export function DevicePage({ session, deviceId, events }: { session: Session; de
     setError(null);
     try {
       const n = await api.purge(deviceId);
-      setNotice(`Purged ${n} message${n === 1 ? '' : 's'}`);
       await refresh();
+      setNotice(`Purged ${n} message${n === 1 ? '' : 's'}`);
     } catch (err) {
       setError(err);
     }

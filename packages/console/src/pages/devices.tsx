@@ -32,19 +32,22 @@ export function DevicesPage({ session }: { session: Session }) {
   }, [api, applied, current, canRead]);
   useEffect(() => void load(), [load]);
 
-  /** Runs one change, shows its refusal if any, reloads the page. */
+  /**
+   * Runs one change, shows its refusal if any, reloads the page; the notice of a change done comes
+   * with the reloaded page, so what it announces is what the list shows.
+   */
   const act = async (what: string, work: () => Promise<unknown>): Promise<boolean> => {
     setError(null);
     setNotice('');
     let done = false;
     try {
       await work();
-      setNotice(what);
       done = true;
     } catch (err) {
       setError(err);
     }
     await load();
+    if (done) setNotice(what);
     return done;
   };
 
