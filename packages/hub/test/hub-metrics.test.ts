@@ -100,3 +100,32 @@ test('sends and settlements waiting for the engine are counted in flight, and le
   assert.match(after, /ferry_c2d_operations_in_flight\{operation="send"\} 0/);
   assert.match(after, /ferry_c2d_operations_in_flight\{operation="settle"\} 0/);
 });
+
+test('settlements answered through the callback path are counted by outcome and result, and in flight until answered', async () => {
+  const metrics = new HubMetrics();
+  const answers: Array<() => void> = [];
+  const withCallbacks: C2dEngine = {
+    ...fakeEngine(),
+    settleTo: (_deviceId, lockToken, _action, done) =>
+      answers.push(() => done(lockToken === 'lost' ? new FerryError('DeviceMessageLockLost') : undefined)),
+  };
+  const engine = meteredEngine(withCallbacks, metrics);
+  const results: Array<Error | undefined> = [];
+  engine.settleTo!('d1', 't', 'complete', (err) => results.push(err));
+  engine.settleTo!('d1', 'lost', 'complete', (err) => results.push(err));
+  engine.settleTo!('d1', 't', 'abandon', (err) => results.push(err));
+  assert.match(await metrics.text(), /ferry_c2d_operations_in_flight\{operation="settle"\} 3/);
+  for (const answer of answers) answer();
+  assert.equal(results.length, 3);
+  assert.equal(results[0], undefined);
+  assert.ok(results[1] instanceof FerryError && results[1].errorName === 'DeviceMessageLockLost');
+  const text = await metrics.text();
+  assert.match(text, /ferry_c2d_operations_in_flight\{operation="settle"\} 0/);
+  assert.match(text, /ferry_c2d_settles_total\{outcome="complete",result="ok"\} 1/);
+  assert.match(text, /ferry_c2d_settles_total\{outcome="complete",result="DeviceMessageLockLost"\} 1/);
+  assert.match(text, /ferry_c2d_settles_total\{outcome="abandon",result="ok"\} 1/);
+});
+
+test('an engine without the callback path gives a metered engine without it (gateways use the promise methods)', () => {
+  assert.equal(meteredEngine(fakeEngine(), new HubMetrics()).settleTo, undefined);
+});

@@ -260,14 +260,18 @@ export class Engine implements C2dEngine {
     return () => void this.recordListeners.delete(entry);
   }
 
-  private settle(deviceId: string, lockToken: string, action: SettleAction): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.runTo({ kind: 'settle', deviceId, lockToken, action }, (r) => {
-        if (r instanceof Error) reject(r);
-        else if (!r.ok) reject(new FerryError(r.error, 'the lock token is unknown, expired, or its message is gone'));
-        else resolve();
-      });
+  settleTo(deviceId: string, lockToken: string, action: SettleAction, done: (err: Error | undefined) => void): void {
+    this.runTo({ kind: 'settle', deviceId, lockToken, action }, (r) => {
+      if (r instanceof Error) done(r);
+      else if (!r.ok) done(new FerryError(r.error, 'the lock token is unknown, expired, or its message is gone'));
+      else done(undefined);
     });
+  }
+
+  private settle(deviceId: string, lockToken: string, action: SettleAction): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.settleTo(deviceId, lockToken, action, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   private async settleFeedback(lockToken: string, action: SettleAction): Promise<void> {

@@ -4,9 +4,10 @@
  * fails with a FerryError carrying the IoT Hub code (DeviceNotFound, DeviceMessageLockLost, ...).
  */
 import type { Delivery, FeedbackBatch, OutgoingMessage } from '@ferry/common';
+import type { SettleAction } from '../store/types.js';
 import type { DirectReceiver, ReceiverHandlers } from './waiting-receivers.js';
 
-export type { DirectReceiver, ReceiverHandlers };
+export type { DirectReceiver, ReceiverHandlers, SettleAction };
 
 export interface SendResult {
   /** The message id as stored (the sender's, or undefined when it had none). */
@@ -36,6 +37,12 @@ export interface C2dEngine {
   abandon(deviceId: string, lockToken: string): Promise<void>;
   /** Dead-lettered with Rejected feedback. */
   reject(deviceId: string, lockToken: string): Promise<void>;
+  /**
+   * complete, abandon or reject, answered through a callback (`undefined` once committed, or the
+   * FerryError): no promise per settle for a gateway that settles a message per packet. Optional:
+   * a gateway falls back to the promise methods.
+   */
+  settleTo?(deviceId: string, lockToken: string, action: SettleAction, done: (err: Error | undefined) => void): void;
   /**
    * Return leased messages to Enqueued as a lock expiry would (no delivery count change unless
    * c2d.countLockExpiry). For a dropped link or connection. Unknown tokens are ignored.

@@ -60,6 +60,16 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine
     complete: (deviceId, lockToken) => settling(() => engine.complete(deviceId, lockToken), 'complete'),
     abandon: (deviceId, lockToken) => settling(() => engine.abandon(deviceId, lockToken), 'abandon'),
     reject: (deviceId, lockToken) => settling(() => engine.reject(deviceId, lockToken), 'reject'),
+    ...(engine.settleTo && {
+      settleTo(deviceId, lockToken, action, done) {
+        metrics.inFlightChange('settle', 1);
+        engine.settleTo!(deviceId, lockToken, action, (err) => {
+          settledBy[action]!(err ? resultOf(err) : 'ok');
+          metrics.inFlightChange('settle', -1);
+          done(err);
+        });
+      },
+    }),
     release: (deviceId, lockTokens) => engine.release(deviceId, lockTokens),
     purge: (deviceId) => engine.purge(deviceId),
     queueDepth: (deviceId) => engine.queueDepth(deviceId),

@@ -10,7 +10,7 @@ import { C2dTopicWriter, c2dPublishPacket } from './topic.js';
 
 export interface PumpDeps {
   deviceId: string;
-  engine: Pick<C2dEngine, 'receive' | 'openReceiver' | 'complete' | 'reject' | 'release' | 'onAvailable'>;
+  engine: Pick<C2dEngine, 'receive' | 'openReceiver' | 'complete' | 'reject' | 'settleTo' | 'release' | 'onAvailable'>;
   clock: Clock;
   maxInflight: number;
   logger: LineLogger;
@@ -314,9 +314,13 @@ export class DeliveryPump {
   }
 
   private settle(how: 'complete' | 'reject', d: Delivery): void {
-    this.deps.engine[how](this.deps.deviceId, d.lockToken).catch((err: unknown) => {
-      this.deps.logger.debug({ err, sequenceNumber: d.sequenceNumber }, `C2D ${how} failed; the message stays queued`);
-    });
+    const { engine, deviceId } = this.deps;
+    if (engine.settleTo) engine.settleTo(deviceId, d.lockToken, how, (err) => err && this.settleFailed(how, d, err));
+    else engine[how](deviceId, d.lockToken).catch((err: unknown) => this.settleFailed(how, d, err));
+  }
+
+  private settleFailed(how: 'complete' | 'reject', d: Delivery, err: unknown): void {
+    this.deps.logger.debug({ err, sequenceNumber: d.sequenceNumber }, `C2D ${how} failed; the message stays queued`);
   }
 
   private async release(tokens: string[]): Promise<void> {
