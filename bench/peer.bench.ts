@@ -46,17 +46,6 @@
  * Idle connections alone: FERRY_PEER_SCENARIOS=d FERRY_PEER_IDLE=500 FERRY_PEER_REPS=1 npm run bench -- peer
  */
 import { cpus, totalmem } from 'node:os';
-
-/** FERRY_PEER_HUB_NODE_ARGS, split on spaces. */
-function hubNodeArgs(): string[] {
-  return (process.env.FERRY_PEER_HUB_NODE_ARGS ?? '').split(' ').filter(Boolean);
-}
-
-/** FERRY_PEER_LOAD_NODE_ARGS, split on spaces. */
-function loadNodeArgs(): string[] {
-  return (process.env.FERRY_PEER_LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-}
-
 import { createSasToken } from '@ferry/common';
 import type { BenchDevice, HubEndpoint } from './kit/bench-hub.js';
 import { benchAddress, benchSync } from './kit/bench-hub.js';
@@ -77,6 +66,11 @@ import { peerTable, type ServerName } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
 import type { SenderInit } from './peer/sender.js';
 import { envInt } from './stats.js';
+
+/** The node options in an environment variable (FERRY_PEER_HUB_NODE_ARGS, ...), split on spaces. */
+function nodeArgsFrom(variable: string): string[] {
+  return (process.env[variable] ?? '').split(' ').filter(Boolean);
+}
 
 /** Ferry's default mqtt.maxInflight; Mosquitto gets the same max_inflight_messages. */
 const FERRY_MAX_INFLIGHT = 16;
@@ -116,8 +110,9 @@ function mosquittoAddress(): string {
 }
 
 async function withLoads(fleetInit: FleetInit, senderInit: SenderInit, pid: number, s: PeerSizes): Promise<RunResult> {
-  const fleet: LoadProcess = startLoad(new URL('./peer/fleet.ts', import.meta.url), fleetInit, loadNodeArgs());
-  const sender: LoadProcess = startLoad(new URL('./peer/sender.ts', import.meta.url), senderInit, loadNodeArgs());
+  const loadArgs = nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS');
+  const fleet: LoadProcess = startLoad(new URL('./peer/fleet.ts', import.meta.url), fleetInit, loadArgs);
+  const sender: LoadProcess = startLoad(new URL('./peer/sender.ts', import.meta.url), senderInit, loadArgs);
   try {
     return await runScenarios({ pid, fleet, sender }, s);
   } finally {
@@ -153,7 +148,11 @@ async function withFerry<T>(
   s: PeerSizes,
   work: (server: LoadProcess, endpoint: HubEndpoint, pid: number) => Promise<T>,
 ): Promise<T> {
-  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s), hubNodeArgs());
+  const server = startLoad(
+    new URL('./peer/ferry-server.ts', import.meta.url),
+    ferryInit(s),
+    nodeArgsFrom('FERRY_PEER_HUB_NODE_ARGS'),
+  );
   try {
     const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
     return await work(server, endpoint, pid);
