@@ -1,0 +1,143 @@
+/**
+ * The README's promise "A scrape never queries the database", tested on a whole hub: every
+ * method of every store adapter is counted while the hub runs, and a /metrics scrape must add
+ * nothing to the count. A metric that reads the store (a queue depth, a device count) makes this
+ * test fail with the store methods it called; keep such figures in memory, updated as the hub
+ * works, as metrics.ts does.
+ *
+ * The hub runs on a ManualClock, so no deadline timer of its own queries the store while the
+ * scrapes run; its SQLite store is in-process (the default), the same metrics code as any store.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { get } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { pino } from 'pino';
+import { ManualClock } from '../src/clock.js';
+import { parseConfig } from '../src/config/index.js';
+import type { Engine } from '../src/engine/index.js';
+import { Hub } from '../src/hub.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WorkerStore } from '../src/store/sqlite/worker-store.js';
+import { hubCall } from './hub-call.js';
+
+const ADDRESS = '127.0.0.1';
+const dirs: string[] = [];
+
+/** Store calls by method name, over every adapter class. */
+const calls = new Map<string, number>();
+const restores: Array<() => void> = [];
+
+before(() => {
+  for (const cls of [SqliteStore, WorkerStore, PostgresStore]) {
+    const proto = cls.prototype as unknown as Record<string, unknown>;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const desc = Object.getOwnPropertyDescriptor(proto, name);
+      if (name === 'constructor' || typeof desc?.value !== 'function') continue;
+      const original = desc.value as (...args: unknown[]) => unknown;
+      const key = `${cls.name}.${name}`;
+      proto[name] = function counted(this: unknown, ...args: unknown[]) {
+        calls.set(key, (calls.get(key) ?? 0) + 1);
+        return original.apply(this, args);
+      };
+      restores.push(() => (proto[name] = original));
+    }
+  }
+});
+
+after(() => {
+  for (const restore of restores) restore();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function snapshot(): Map<string, number> {
+  return new Map(calls);
+}
+
+/** The store methods called since `before`, with how often: empty when none. */
+function callsSince(before: Map<string, number>): string[] {
+  const out: string[] = [];
+  for (const [key, n] of calls) {
+    const d = n - (before.get(key) ?? 0);
+    if (d > 0) out.push(`${key} x${d}`);
+  }
+  return out;
+}
+
+/** observability.port 0 means "disabled", so a free port is found first and handed over. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, ADDRESS, () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function scrape(port: number): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: ADDRESS, port, path: '/metrics', agent: false, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    })
+      .on('timeout', function (this: { destroy(err: Error): void }) {
+        this.destroy(new Error('GET /metrics: no answer within 10 s'));
+      })
+      .on('error', reject);
+  });
+}
+
+test('a /metrics scrape makes no store call, on a hub with devices, queued and leased messages', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-scrape-test-'));
+  dirs.push(dataDir);
+  const port = await freePort();
+  const config = parseConfig({
+    flags: {
+      dataDir,
+      hosts: [ADDRESS],
+      bind: ADDRESS,
+      ports: { https: 0, mqtts: 0, amqps: 0 },
+      observability: { port, bind: ADDRESS },
+    },
+  });
+  const atStart = snapshot();
+  const hub = await Hub.start(config, { logger: pino({ level: 'silent' }), clock: new ManualClock() });
+  try {
+    // The counter sees the hub's store: starting it read the policies, at least.
+    assert.notDeepEqual(callsSince(atStart), [], 'no store call was counted while the hub started');
+
+    // Some work for the metrics to show: devices, sends, one message leased and not settled.
+    for (const id of ['scrape1', 'scrape2']) {
+      const put = await hubCall(hub, 'PUT', `/devices/${id}`, { body: JSON.stringify({ deviceId: id }) });
+      assert.equal(put.status, 200, put.text);
+    }
+    for (let i = 0; i < 3; i++) {
+      const sent = await hubCall(hub, 'POST', '/devices/scrape1/messages/deviceBound', { body: `m${i}` });
+      assert.equal(sent.status, 204, sent.text);
+    }
+    assert.equal((await hubCall(hub, 'GET', '/devices/scrape1/messages/deviceBound')).status, 200);
+    // Commits and the scheduler's deadline reads that follow them are done before counting.
+    await (hub as unknown as { parts: { engine: Engine } }).parts.engine.idle();
+
+    const beforeScrapes = snapshot();
+    let last = '';
+    for (let i = 0; i < 5; i++) {
+      const reply = await scrape(port);
+      assert.equal(reply.status, 200, reply.text);
+      last = reply.text;
+    }
+    assert.deepEqual(callsSince(beforeScrapes), [], 'a /metrics scrape called the store');
+    // The scrapes did read the hub's figures (so they were real scrapes of this hub).
+    assert.match(last, /ferry_c2d_sends_total\{result="ok"\} 3/);
+  } finally {
+    await hub.stop();
+  }
+});
