@@ -25,6 +25,7 @@ export {
 } from './data-dir.js';
 export type { C2dEngine, SendResult } from './engine/types.js';
 export type { ConnectionInfo, GatewayContext, StreamGateway } from './gateways/context.js';
+export { servedRouteNames } from './gateways/http/gateway.js';
 export { Hub, type HubStartOptions } from './hub.js';
 export { createLogger } from './observability/logger.js';
 export { HubMetrics } from './observability/metrics.js';

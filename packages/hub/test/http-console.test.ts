@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { createSasToken } from '@ferry/common';
 import type { DeviceJson } from '../src/registry/types.js';
 import { API, type HttpHarness, hubError, startHttpHarness } from './http-harness.js';
 
@@ -277,5 +278,38 @@ describe('GET /hubInfo', () => {
     assert.equal(device.status, 401);
     const anonymous = await h.request('GET', `/hubInfo?${API}`);
     assert.equal(anonymous.status, 401);
+  });
+
+  test('issue 23: an owner-signed token scoped to one device or to /messages gets 401, not the keys', async () => {
+    const owner = h.registry.policy('iothubowner')!;
+    const scoped = (path: string) =>
+      createSasToken({
+        resourceUri: `localhost${path}`,
+        key: owner.primaryKey,
+        keyName: 'iothubowner',
+        expiry: Math.floor(h.clock.now() / 1000) + 3600,
+        encode: false,
+      });
+    for (const path of ['/devices/dev1', '/messages', '/devices']) {
+      const res = await h.request('GET', `/hubInfo?${API}`, { headers: { authorization: scoped(path) } });
+      assert.equal(res.status, 401, path);
+      assert.equal(hubError(res).code, 'IotHubUnauthorizedAccess');
+      assert.doesNotMatch(res.body.toString(), new RegExp(owner.primaryKey.replace(/[+/]/g, '.')));
+    }
+    // sr = host/ is the whole hub.
+    const whole = await h.request('GET', `/hubInfo?${API}`, { headers: { authorization: scoped('/') } });
+    assert.equal(whole.status, 200);
+  });
+
+  test('issue 23: key-bearing answers say Cache-Control: no-store', async () => {
+    const info = await h.request('GET', `/hubInfo?${API}`, { headers: auth('iothubowner') });
+    assert.equal(info.headers['cache-control'], 'no-store');
+    await h.createDevice('nostore-1');
+    for (const path of ['/devices/nostore-1', '/devices']) {
+      const res = await h.request('GET', `${path}?${API}`, { headers: auth('registryRead') });
+      assert.equal(res.status, 200);
+      assert.match(res.body.toString(), /primaryKey/);
+      assert.equal(res.headers['cache-control'], 'no-store', path);
+    }
   });
 });

@@ -2,16 +2,19 @@
  * Ferry's extension endpoints for the console and any other client (README "Web console"):
  * - GET /devices/{id}/messages/deviceBound/pending?top=N  the queue's messages, leasing nothing
  * - GET /events[?deviceId=X]  a Server-Sent Events stream of statistics and feedback records
- * - GET /hubInfo  the caller's rights, the CA file, and the policies that grant no more than it has
+ * - GET /hubInfo  the caller's rights, the CA file, and the connection strings of the policies
+ *   whose every right the caller can exercise; only for a policy token scoped to the whole hub
  * The first two need ServiceConnect; the statistics include the registry's counts for RegistryRead.
+ * The routes are a static table (the authorization matrix test enumerates them); the inspector
+ * and the event streams come with each call.
  */
 import { FerryError, formatHubConnectionString } from '@ferry/common';
-import type { HubInspector } from '../../console/inspector.js';
+import type { Permission, Principal } from '../../auth/types.js';
 import type { PendingMessage } from '../../store/types.js';
-import type { EventStreams } from './event-stream.js';
+import type { GatewayContext } from '../context.js';
 import { queryValue } from './params.js';
 import { sendJson } from './respond.js';
-import type { Route } from './router.js';
+import type { ConsoleServices, Route, RouteCall } from './router.js';
 
 const serviceConnect = () => ({ permission: 'ServiceConnect' as const });
 const DEFAULT_TOP = 100;
@@ -41,83 +44,109 @@ function pendingJson(m: PendingMessage) {
   };
 }
 
-export function consoleRoutes(inspector: HubInspector, streams: EventStreams, caFile?: string): Route[] {
-  return [
-    {
-      method: 'GET',
-      path: '/hubInfo',
-      // Any shared access policy: it learns its own rights and the policies that grant no more.
-      operation: () => null,
-      async handle({ ctx, res, principal }) {
-        if (principal.kind !== 'policy') {
-          throw new FerryError('IotHubUnauthorizedAccess', 'GET /hubInfo needs a shared access policy credential');
-        }
-        const mine = principal.permissions;
-        const host = ctx.config.hosts[0]!;
-        const { c2d } = ctx.config;
-        sendJson(res, 200, {
-          hubName: ctx.hubName,
-          hosts: ctx.config.hosts,
-          caFile: caFile ?? null,
-          caller: { policyName: principal.policyName, rights: [...mine] },
-          policies: ctx.registry
-            .policies()
-            .filter((p) => p.rights.every((r) => mine.has(r)))
-            .map((p) => ({
-              keyName: p.keyName,
-              rights: p.rights,
-              connectionString: formatHubConnectionString({
-                hostName: host,
-                sharedAccessKeyName: p.keyName,
-                sharedAccessKey: p.primaryKey,
-              }),
-            })),
-          c2d: { maxQueueDepth: c2d.maxQueueDepth, maxTtlMs: c2d.maxTtlMs, defaultTtlMs: c2d.defaultTtlMs },
-        });
-      },
-    },
-    {
-      method: 'GET',
-      path: '/devices/{id}/messages/deviceBound/pending',
-      operation: serviceConnect,
-      async handle({ ctx, res, params, query }) {
-        const id = params.id!;
-        const raw = queryValue(query, 'top');
-        const top = raw === undefined ? DEFAULT_TOP : Number(raw);
-        if (!Number.isInteger(top) || top < 1 || top > MAX_TOP) {
-          throw new FerryError('ArgumentInvalid', `top must be a whole number from 1 to ${MAX_TOP}`);
-        }
-        if (!(await ctx.registry.identity(id))) throw new FerryError('DeviceNotFound', `Device ${id} not found`);
-        sendJson(res, 200, (await inspector.pending(id, top)).map(pendingJson));
-      },
-    },
-    {
-      method: 'GET',
-      path: '/events',
-      operation: serviceConnect,
-      async handle({ ctx, res, query, principal, log }) {
-        const mayReadRegistry = ctx.auth.can(principal, { permission: 'RegistryRead' });
-        streams.start(res, {
-          inspector,
-          intervalMs: STATS_INTERVAL_MS,
-          expiresAt: principal.expiresAt,
-          clock: ctx.clock,
-          deviceId: queryValue(query, 'deviceid'),
-          extra: mayReadRegistry
-            ? async () => {
-                const s = await ctx.registry.statistics();
-                return {
-                  devices: {
-                    total: s.totalDeviceCount,
-                    enabled: s.enabledDeviceCount,
-                    disabled: s.disabledDeviceCount,
-                  },
-                };
-              }
-            : undefined,
-          log: log.child({ stream: 'events' }),
-        });
-      },
-    },
-  ];
+function services(call: RouteCall): ConsoleServices {
+  if (!call.console) throw new FerryError('NotFound', 'This hub does not serve its console');
+  return call.console;
 }
+
+/**
+ * Whether a whole-hub policy token can exercise `right` (RegistryWrite implies RegistryRead, as
+ * the authenticator says; DeviceConnect at the whole hub is the policy's DeviceConnect).
+ */
+function canExercise(ctx: GatewayContext, principal: Principal & { kind: 'policy' }, right: Permission): boolean {
+  if (right === 'DeviceConnect') return principal.permissions.has(right) && principal.expiresAt >= ctx.clock.now();
+  return ctx.auth.can(principal, { permission: right });
+}
+
+export const consoleRoutes: readonly Route[] = [
+  {
+    method: 'GET',
+    path: '/hubInfo',
+    // Issue 23: it hands out keys, so only a token that could sign for them itself may ask: a
+    // policy token whose scope is the whole hub; a token scoped to one device or to /messages
+    // must not turn into the owner's key. The policies listed are those whose every right the
+    // token can exercise.
+    operation: () => null,
+    async handle(call) {
+      const { ctx, res, principal } = call;
+      if (principal.kind !== 'policy') {
+        throw new FerryError('IotHubUnauthorizedAccess', 'GET /hubInfo needs a shared access policy credential');
+      }
+      if (principal.scope !== '') {
+        throw new FerryError(
+          'IotHubUnauthorizedAccess',
+          `GET /hubInfo needs a token for the whole hub; this one is scoped to "${principal.scope}"`,
+        );
+      }
+      const { caFile } = services(call);
+      const host = ctx.config.hosts[0]!;
+      const { c2d } = ctx.config;
+      sendJson(res, 200, {
+        hubName: ctx.hubName,
+        hosts: ctx.config.hosts,
+        caFile: caFile ?? null,
+        caller: { policyName: principal.policyName, rights: [...principal.permissions] },
+        policies: ctx.registry
+          .policies()
+          .filter((p) => p.rights.every((r) => canExercise(ctx, principal, r)))
+          .map((p) => ({
+            keyName: p.keyName,
+            rights: p.rights,
+            connectionString: formatHubConnectionString({
+              hostName: host,
+              sharedAccessKeyName: p.keyName,
+              sharedAccessKey: p.primaryKey,
+            }),
+          })),
+        c2d: { maxQueueDepth: c2d.maxQueueDepth, maxTtlMs: c2d.maxTtlMs, defaultTtlMs: c2d.defaultTtlMs },
+      });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/devices/{id}/messages/deviceBound/pending',
+    operation: serviceConnect,
+    async handle(call) {
+      const { ctx, res, params, query } = call;
+      const { inspector } = services(call);
+      const id = params.id!;
+      const raw = queryValue(query, 'top');
+      const top = raw === undefined ? DEFAULT_TOP : Number(raw);
+      if (!Number.isInteger(top) || top < 1 || top > MAX_TOP) {
+        throw new FerryError('ArgumentInvalid', `top must be a whole number from 1 to ${MAX_TOP}`);
+      }
+      if (!(await ctx.registry.identity(id))) throw new FerryError('DeviceNotFound', `Device ${id} not found`);
+      sendJson(res, 200, (await inspector.pending(id, top)).map(pendingJson));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/events',
+    operation: serviceConnect,
+    async handle(call) {
+      const { ctx, res, query, principal, log } = call;
+      const { inspector, streams } = services(call);
+      const mayReadRegistry = ctx.auth.can(principal, { permission: 'RegistryRead' });
+      streams.start(res, {
+        inspector,
+        intervalMs: STATS_INTERVAL_MS,
+        expiresAt: principal.expiresAt,
+        clock: ctx.clock,
+        deviceId: queryValue(query, 'deviceid'),
+        extra: mayReadRegistry
+          ? async () => {
+              const s = await ctx.registry.statistics();
+              return {
+                devices: {
+                  total: s.totalDeviceCount,
+                  enabled: s.enabledDeviceCount,
+                  disabled: s.disabledDeviceCount,
+                },
+              };
+            }
+          : undefined,
+        log: log.child({ stream: 'events' }),
+      });
+    },
+  },
+];

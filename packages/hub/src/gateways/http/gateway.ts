@@ -19,7 +19,7 @@ import { EventStreams } from './event-stream.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { queryValue } from './params.js';
 import { registryRoutes } from './registry-routes.js';
-import { type Route, Router } from './router.js';
+import { type ConsoleServices, type Route, Router } from './router.js';
 import { sendRoute } from './send-route.js';
 
 export const HTTP_ROUTES: readonly Route[] = [
@@ -29,6 +29,11 @@ export const HTTP_ROUTES: readonly Route[] = [
   ...feedbackRoutes,
   ...certificateRoutes,
 ];
+
+/** Every REST route a hub with its console serves, as `METHOD /path` (the authorization matrix test's list). */
+export function servedRouteNames(): string[] {
+  return [...HTTP_ROUTES, ...consoleRoutes].map((r) => `${r.method} ${r.path}`);
+}
 
 /** Decision 12: paths under these prefixes authenticate before they route. */
 const AUTH_FIRST_PREFIXES = ['devices', 'messages', 'twins', 'statistics', 'certificates', 'configurations', 'jobs'];
@@ -54,9 +59,10 @@ export interface ConsoleParts {
 
 export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {}): HttpGateway {
   const streams = new EventStreams();
-  const router = new Router(
-    parts.inspector ? [...HTTP_ROUTES, ...consoleRoutes(parts.inspector, streams, parts.caFile)] : HTTP_ROUTES,
-  );
+  const consoleServices: ConsoleServices | undefined = parts.inspector
+    ? { inspector: parts.inspector, streams, caFile: parts.caFile }
+    : undefined;
+  const router = new Router(consoleServices ? [...HTTP_ROUTES, ...consoleRoutes] : HTTP_ROUTES);
   const baseLog = ctx.logger.child({ gateway: 'http' });
 
   async function serve(req: IncomingMessage, res: ServerResponse, client?: HttpClientInfo): Promise<void> {
@@ -71,6 +77,9 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
         parts.files.serve(req, res, rawPath);
         return;
       }
+      // Issue 23: the API's answers carry keys (GET /hubInfo, the registry's devices), lock tokens
+      // and live state; no cache may keep any of them. Errors included, so no route can forget.
+      res.setHeader('Cache-Control', 'no-store');
       // Decision 12: under IoT Hub's prefixes the caller is authenticated before the path is
       // routed, so only an authenticated caller learns that a path is not served (404/405).
       const authenticate = () => authenticateRequest(ctx, req, rawPath, client);
@@ -92,7 +101,7 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
       principal ??= await authenticate();
       const operation = route.operation(params);
       if (operation) ctx.auth.authorize(principal, operation);
-      await route.handle({ ctx, req, res, params, query, principal, log });
+      await route.handle({ ctx, req, res, params, query, principal, log, console: consoleServices });
     } catch (err) {
       sendError(res, err, log, ctx.clock);
     }

@@ -8,9 +8,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { Operation, Principal } from '../../auth/types.js';
+import type { HubInspector } from '../../console/inspector.js';
 import type { GatewayContext } from '../context.js';
+import type { EventStreams } from './event-stream.js';
 
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/** What the console's routes use beside the gateway context; a hub without a console has none. */
+export interface ConsoleServices {
+  inspector: HubInspector;
+  streams: EventStreams;
+  /** The CA file clients should trust, shown by GET /hubInfo. */
+  caFile?: string;
+}
 
 /** What a handler is given once the route matched and the caller is authorized. */
 export interface RouteCall {
@@ -21,6 +31,8 @@ export interface RouteCall {
   query: URLSearchParams;
   principal: Principal;
   log: Logger;
+  /** Present when the hub serves its console (the console routes are only routed then). */
+  console?: ConsoleServices;
 }
 
 export interface Route {
