@@ -87,7 +87,10 @@ export interface SilentClient {
   end(): Promise<void>;
 }
 
-export function mqttOptions(hub: HubProcess, cs: string, extra: Partial<IClientOptions> = {}): IClientOptions {
+/** Only the hub's address and CA are used: a hub started another way (npm start) passes just those. */
+export type HubAddress = Pick<HubProcess, 'address' | 'caFile'>;
+
+export function mqttOptions(hub: HubAddress, cs: string, extra: Partial<IClientOptions> = {}): IClientOptions {
   const { deviceId } = parseDeviceConnectionString(cs);
   return {
     protocolVersion: 4,
@@ -104,7 +107,7 @@ export function mqttOptions(hub: HubProcess, cs: string, extra: Partial<IClientO
 }
 
 export async function connectSilent(
-  hub: HubProcess,
+  hub: HubAddress,
   cs: string,
   extra: Partial<IClientOptions> = {},
 ): Promise<SilentClient> {

@@ -27,6 +27,12 @@ function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/** The web console's address as a browser on this machine or a client would type it. */
+function consoleUrl(host: string, port: number): string {
+  const name = host.includes(':') ? `[${host}]` : host;
+  return `https://${name}${port === 443 ? '' : `:${port}`}/console/`;
+}
+
 function banner(hub: Hub, config: Readonly<HubConfig>): string {
   const { bind } = config;
   const lines = [
@@ -35,6 +41,9 @@ function banner(hub: Hub, config: Readonly<HubConfig>): string {
     `  HTTPS      ${bind}:${hub.ports.https}  (registry REST, device HTTP, MQTT and AMQP over WebSocket)`,
     `  MQTT/TLS   ${bind}:${hub.ports.mqtts}`,
     `  AMQP/TLS   ${bind}:${hub.ports.amqps}`,
+    ...(config.console.enabled
+      ? [`  console    ${consoleUrl(config.hosts[0]!, hub.ports.https)}  (sign in with a connection string below)`]
+      : []),
     ...(hub.operations
       ? [`  operations http://${hostPort(hub.operations.address, hub.operations.port)}  (/metrics, /health, /ready)`]
       : []),
@@ -79,16 +88,26 @@ export async function hubStart(args: string[], io: Io): Promise<number> {
   io.out(banner(hub, config));
 
   return new Promise<number>((resolve) => {
-    let signals = 0;
+    let firstAt: number | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
-      signals += 1;
-      if (signals > 1) {
+      if (firstAt !== undefined) {
+        // Ctrl-C under `npm start` delivers SIGINT twice at once (the terminal signals the whole
+        // foreground group, and npm forwards its own copy): only a signal sent well after the
+        // first is a user asking again, and only then is the stop cut short.
+        if (Date.now() - firstAt < HARD_SIGNAL_AFTER_MS) return;
         io.err(`ferry: ${signal} again; exiting without waiting`);
         process.exit(1);
       }
+      firstAt = Date.now();
       hub.logger.info({ signal }, 'stopping on signal');
+      io.err(
+        `ferry: ${signal}: stopping gracefully (leased messages go back to their queues); send it again after ${HARD_SIGNAL_AFTER_MS / 1000} s to exit at once`,
+      );
       hub.stop().then(
-        () => resolve(0),
+        () => {
+          io.err('ferry: hub stopped');
+          resolve(0);
+        },
         (err) => {
           io.err(`ferry: error while stopping: ${(err as Error).message}`);
           resolve(1);
@@ -100,6 +119,9 @@ export async function hubStart(args: string[], io: Io): Promise<number> {
     watchParent(hub, () => onSignal('SIGHUP'));
   });
 }
+
+/** A second signal within this time of the first is the same request (one Ctrl-C through npm), not a "hurry up". */
+const HARD_SIGNAL_AFTER_MS = 2000;
 
 const PARENT_POLL_MS = 1000;
 
