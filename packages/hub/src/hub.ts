@@ -38,6 +38,7 @@ import { HubMetrics } from './observability/metrics.js';
 import { operationsHandler } from './observability/operations.js';
 import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
+import { CommitWatch, watchCommits } from './store/commit-watch.js';
 import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { WorkerStore } from './store/sqlite/worker-store.js';
@@ -179,6 +180,7 @@ export class Hub {
     // Set once start has finished: until then /ready says "starting".
     let started: Hub | undefined;
     let storage: StorageHealth | undefined;
+    let commits: CommitWatch | undefined;
     try {
       if (config.observability.port !== 0) {
         parts.operations = await OperationsListener.start({
@@ -186,8 +188,9 @@ export class Hub {
           port: config.observability.port,
           handler: operationsHandler({
             metrics,
-            isReady: () => (started?.ready ?? false) && storage?.healthy !== false,
+            isReady: () => started?.ready ?? false,
             storageFailing: () => storage?.healthy === false,
+            storageUnavailable: () => commits?.unavailable(),
             isStopping: () => started !== undefined && !started.ready,
           }),
           logger: logger.child({ component: 'operations' }),
@@ -196,7 +199,14 @@ export class Hub {
       // Storage faults (disk full, I/O errors) become ServerBusy answers, one log line, /ready 503.
       storage = new StorageHealth(logger.child({ component: 'storage' }), metrics.registry);
       const signals = await openStore(config, logger, parts);
-      const store = guardStore(parts.store!, storage);
+      const guarded = guardStore(parts.store!, storage);
+      // A failed or overdue commit (a database restarting or paused) turns /ready to 503 too.
+      commits = new CommitWatch({
+        timeoutMs: config.observability.readyStoreTimeoutMs,
+        ping: () => guarded.ping(),
+        logger: logger.child({ component: 'storage' }),
+      });
+      const store = watchCommits(guarded, commits);
       parts.store = store;
       parts.engine = new Engine({
         store,

@@ -43,7 +43,7 @@ describe('defaults', () => {
     assert.deepEqual(c.amqp, { idleTimeoutMs: 240_000, maxConnections: 100_000, maxLinksPerConnection: 4096 });
     assert.equal(c.http.maxBodyBytes, 262_144);
     assert.equal(c.log.level, 'info');
-    assert.deepEqual(c.observability, { port: 9464, bind: '127.0.0.1' });
+    assert.deepEqual(c.observability, { port: 9464, bind: '127.0.0.1', readyStoreTimeoutMs: 5000 });
   });
 
   test('the result is frozen all the way down, and so are the defaults', () => {
@@ -100,7 +100,7 @@ describe('merge order: defaults < file < env < flags', () => {
     assert.equal(c.c2d.countLockExpiry, true);
     assert.equal(c.log.level, 'warn');
     assert.deepEqual(c.store, { kind: 'sqlite', synchronous: 'NORMAL' });
-    assert.deepEqual(c.observability, { port: 0, bind: '0.0.0.0' });
+    assert.deepEqual(c.observability, { port: 0, bind: '0.0.0.0', readyStoreTimeoutMs: 5000 });
   });
 
   test('undefined flags leave the lower layers alone', () => {
@@ -173,6 +173,25 @@ describe('ranges and types', () => {
       /from the command line/,
     );
     configError(() => parseConfig({ file: { observability: { port: -1 } } }), 'observability.port');
+  });
+
+  test('observability.readyStoreTimeoutMs: 100 ms to an hour, a number or an ISO 8601 duration', () => {
+    configError(
+      () => parseConfig({ file: { observability: { readyStoreTimeoutMs: 99 } } }),
+      'observability.readyStoreTimeoutMs',
+    );
+    configError(
+      () => parseConfig({ env: { FERRY_OBSERVABILITY_READY_STORE_TIMEOUT_MS: 'soon' } }),
+      'observability.readyStoreTimeoutMs',
+    );
+    assert.equal(
+      parseConfig({ file: { observability: { readyStoreTimeoutMs: 'PT2S' } } }).observability.readyStoreTimeoutMs,
+      2000,
+    );
+    assert.equal(
+      parseConfig({ env: { FERRY_OBSERVABILITY_READY_STORE_TIMEOUT_MS: '750' } }).observability.readyStoreTimeoutMs,
+      750,
+    );
   });
 
   test('a number given as a string in a file is refused (only the environment is text)', () => {

@@ -43,6 +43,12 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
       (await one({ kind: 'lease', deviceId, max }, now)).deliveries;
     const feedbackBatch = async (now: number) => (await one({ kind: 'leaseFeedback' }, now)).batch;
 
+    test('ping answers once the storage does, and writes nothing', async () => {
+      await store.ping();
+      assert.deepEqual(await store.countDevices(), { total: 0, enabled: 0, disabled: 0 });
+      assert.equal(await store.nextDeadline(POLICY), null);
+    });
+
     describe('registry', () => {
       test('insert, get, list, count; a second insert of the same id is refused', async () => {
         assert.equal(await store.insertDevice(device('b')), true);

@@ -42,6 +42,6 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
   },
   log: { level: 'info' },
   // Prometheus' registered default port for Node exporters; loopback only unless opted in.
-  observability: { port: 9464, bind: '127.0.0.1' },
+  observability: { port: 9464, bind: '127.0.0.1', readyStoreTimeoutMs: 5 * SECOND },
   console: { enabled: true },
 } satisfies HubConfig);

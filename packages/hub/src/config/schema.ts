@@ -71,6 +71,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   // 0 disables the endpoint (it does not mean "any free port" as it does for ports.*).
   'observability.port': int(0, 65535),
   'observability.bind': string,
+  'observability.readyStoreTimeoutMs': duration(100, HOUR),
   'console.enabled': bool,
 };
 

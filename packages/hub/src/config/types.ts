@@ -73,7 +73,15 @@ export interface HubConfig {
    * The operations endpoint (plain HTTP: /metrics, /health, /ready). port 0 = disabled; bind
    * defaults to loopback so that operations data stays on the machine unless the operator opts in.
    */
-  observability: { port: number; bind: string };
+  observability: {
+    port: number;
+    bind: string;
+    /**
+     * /ready answers 503 "storage unavailable" once a commit (or, on an idle node, a probe of the
+     * store) has waited this long without any succeeding meanwhile (store/commit-watch.ts).
+     */
+    readyStoreTimeoutMs: number;
+  };
   /** The web console at https://<host>/console/ (packages/console), on by default. */
   console: { enabled: boolean };
 }

@@ -5,7 +5,9 @@
  *   GET /metrics  Prometheus text exposition
  *   GET /health   200 while the process runs (liveness)
  *   GET /ready    200 from a finished start until stop begins, else 503 (readiness); 503 too
- *                 while the store fails (disk full, I/O errors)
+ *                 while the store fails (disk full, I/O errors) or cannot commit (a failed
+ *                 commit, or one overdue: store/commit-watch.ts, the only call that may reach
+ *                 the store, and only as a trivial probe of an idle node)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubMetrics } from './metrics.js';
@@ -17,6 +19,8 @@ export interface OperationsOptions {
   isStopping?(): boolean;
   /** The store fails (disk full, I/O errors): not ready, with that reason. */
   storageFailing?(): boolean;
+  /** Why the store cannot commit now (failed or overdue commits), or undefined when it can. */
+  storageUnavailable?(): string | undefined;
 }
 
 export type OperationsHandler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -24,6 +28,15 @@ export type OperationsHandler = (req: IncomingMessage, res: ServerResponse) => v
 function json(res: ServerResponse, status: number, body: object): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
+}
+
+/** The /ready answer: its status code and body. */
+function readiness(opts: OperationsOptions): [number, object] {
+  if (!opts.isReady()) return [503, { status: opts.isStopping?.() ? 'stopping' : 'starting' }];
+  if (opts.storageFailing?.()) return [503, { status: 'storage failing' }];
+  const reason = opts.storageUnavailable?.();
+  if (reason !== undefined) return [503, { status: 'storage unavailable', reason }];
+  return [200, { status: 'ready' }];
 }
 
 export function operationsHandler(opts: OperationsOptions): OperationsHandler {
@@ -48,9 +61,7 @@ export function operationsHandler(opts: OperationsOptions): OperationsHandler {
       case '/health':
         return json(res, 200, { status: 'ok' });
       case '/ready':
-        if (opts.isReady()) return json(res, 200, { status: 'ready' });
-        if (opts.storageFailing?.()) return json(res, 503, { status: 'storage failing' });
-        return json(res, 503, { status: opts.isStopping?.() ? 'stopping' : 'starting' });
+        return json(res, ...readiness(opts));
       default:
         return json(res, 404, { status: 'not found', endpoints: ['/metrics', '/health', '/ready'] });
     }

@@ -258,5 +258,11 @@ export interface InspectionStore {
 }
 
 export interface Store extends RegistryStore, CaCertificateStore, QueueStore, InspectionStore {
+  /**
+   * One trivial round trip on the path commits take (the pool's connection and the server, the
+   * worker thread): resolves once the storage answers. Writes nothing; /ready probes an idle node
+   * with it (store/commit-watch.ts).
+   */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }

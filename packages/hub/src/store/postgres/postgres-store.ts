@@ -131,6 +131,7 @@ export class PostgresStore implements Store {
       throw new TypeError('PostgresStore: option "url" must be a postgres:// URL');
     }
     const schema = options.schema ?? 'ferry';
+    const nodeId = options.nodeId ?? randomUUID();
     if (!SCHEMA_NAME.test(schema)) {
       throw new TypeError(`PostgresStore: option "schema" must be a lower-case SQL identifier, got "${schema}"`);
     }
@@ -141,7 +142,8 @@ export class PostgresStore implements Store {
       options: `-c search_path=${schema}`,
       connectionTimeoutMillis: 5000,
       keepAlive: true,
-      application_name: 'ferry',
+      // Names the node's connections in pg_stat_activity (its LISTEN connection is ferry-signals-<node>).
+      application_name: `ferry-${nodeId}`.slice(0, 63),
     });
     pool.on('error', options.onPoolError ?? (() => {}));
     try {
@@ -161,7 +163,7 @@ export class PostgresStore implements Store {
       );
     }
     const channel = `ferry_${schema}`.slice(0, 63);
-    return new PostgresStore(pool, schema, channel, options.nodeId ?? randomUUID(), options.url);
+    return new PostgresStore(pool, schema, channel, nodeId, options.url);
   }
 
   async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
@@ -340,6 +342,11 @@ export class PostgresStore implements Store {
 
   queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
     return guarded(this.inspection.queueTotals(now));
+  }
+
+  /** `SELECT 1` on a pooled connection, as a commit would take one. */
+  async ping(): Promise<void> {
+    await guarded(this.pool.query('SELECT 1'));
   }
 
   private closed: Promise<void> | undefined;

@@ -348,6 +348,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  async ping(): Promise<void> {
+    // A closed database throws here: the probe fails, as it should.
+    this.db.prepare('SELECT 1').get();
+  }
+
   async close(): Promise<void> {
     if (!this.db.open) return;
     this.sessionWrites.flush();

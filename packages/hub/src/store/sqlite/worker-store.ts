@@ -157,6 +157,11 @@ export class WorkerStore implements Store {
     return this.call('queueTotals', [now]) as Promise<{ enqueued: number; invisible: number }>;
   }
 
+  /** A round trip to the worker thread and its database (a worker stuck in a commit answers late). */
+  async ping(): Promise<void> {
+    await this.call('ping', []);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     try {
