@@ -1,15 +1,26 @@
 /** Command dispatch. Every failure becomes one `ferry: ...` line and an exit code, never a stack trace. */
+
+import { readFileSync } from 'node:fs';
 import { isFerryError } from '@ferry/common';
 import { HelpRequested, usageError } from './args.js';
 import { caCert } from './commands/ca-cert.js';
+import { sasToken } from './commands/credentials.js';
 import { device } from './commands/device.js';
 import { feedback } from './commands/feedback.js';
 import { message } from './commands/message.js';
 import { CliError, type Io } from './io.js';
 import { USAGE } from './usage.js';
 
+/** This package's version (packages/cli/package.json, one level above dist/). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
 async function dispatch(argv: string[], io: Io): Promise<number> {
   const [group, action, ...rest] = argv;
+  if (group === '--version' || group === 'version') {
+    io.out(`ferry ${VERSION} (Node.js ${process.version})`);
+    return 0;
+  }
   if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
     io.out(USAGE.main);
     return group === undefined ? 2 : 0;
@@ -30,6 +41,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   if (group === 'ca-cert') return caCert(action, rest, io);
   if (group === 'message') return message(action, rest, io);
   if (group === 'feedback') return feedback(argv.slice(1), io);
+  if (group === 'sas-token') return sasToken(argv.slice(1), io);
   throw usageError(`unknown command \`ferry ${group}\``, USAGE.main);
 }
 

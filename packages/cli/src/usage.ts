@@ -8,29 +8,57 @@ const TARGET = `  --connection-string CS   a hub connection string
   --port N                 the hub's HTTPS port (default: the local hub's, else 443)`;
 
 export const USAGE = {
-  main: `Usage: ferry <command> [options]
+  main: `Usage: ferry <group> <command> [options]      (ferry --version prints the version)
 
-Commands:
-  hub start                   run a hub (HTTPS 443, MQTT 8883, AMQP 5671)
-  hub connection-string       print a shared access policy's connection string
+Hub
+  hub start                   run a hub (HTTPS 443, MQTT 8883, AMQP 5671); Ctrl+C stops it
+  hub connection-string       print a shared access policy's connection string (--policy)
   hub ca                      print the path of the hub's CA certificate (created when missing)
+
+Devices (az iot hub device-identity)
   device create <id>          register a device and print its connection string
+  device connection-string <id>
+                              print a device's connection string (--key secondary)
   device show <id>            print a device as JSON
   device list                 list devices
   device delete <id>          delete a device and its queue
-  device receive <id>         act as the device: print each message as it arrives (Ctrl+C stops)
   device import <file.jsonl>  register many devices (bulk, 100 a call, with progress)
   device cert <id>            make a development X.509 certificate (--ca FILE or --self-signed)
   ca-cert add|verify|list|delete
                               the hub's CA certificates for X.509 devices (proof of possession)
-  message send <id> [body]    send a cloud-to-device message; prints its message id
+
+Credentials (az iot hub generate-sas-token)
+  sas-token --device <id>     print a SAS token for a device, or --policy <name> for a policy
+                              (--duration SECONDS, 3600 by default)
+
+Cloud-to-device messages (az iot device c2d-message)
+  message send <id> [body]    send a message; prints its message id; --wait for its feedback
   message receive <id>        receive a message as the device; --complete, --reject or --abandon it
   message complete <id> <lockToken>
                               settle a message that receive left locked (also: reject, abandon)
   message purge <id>          delete every message queued for a device
-  feedback                    show (and complete) a batch of delivery feedback (--ack); --follow
+  device receive <id>         act as the device: print each message as it arrives (Ctrl+C stops)
 
-Run \`ferry <command> --help\` for a command's options.`,
+Feedback (az iot hub monitor-feedback)
+  feedback                    take (and complete) a batch of delivery feedback; --wait, --follow
+  feedback --device <id> --message-id <id>
+                              show matching feedback without taking any from the queue
+
+Run \`ferry <group> <command> --help\` for a command's options.`,
+
+  'sas-token': `Usage: ferry sas-token --device <id> [--key primary|secondary] [--duration SECONDS]
+       ferry sas-token --policy <name> [--duration SECONDS]
+
+Prints a shared access signature token, as \`az iot hub generate-sas-token\` does: for a device
+(signed with its key, read from the registry: needs RegistryRead) or for a shared access policy
+(iothubowner, service, device, registryRead, registryReadWrite; signed with the policy's key,
+which the hub gives to a connection string with at least that policy's rights).
+  --device ID              a device's token (resource <host>/devices/ID)
+  --policy NAME            a policy's token (resource <host>, skn=NAME)
+  --duration SECONDS       how long the token is valid (default 3600)
+  --key primary|secondary  which device key signs it (default primary)
+
+${TARGET}`,
 
   'hub start': `Usage: ferry hub start [options]
 
@@ -62,6 +90,7 @@ environment, which wins over the config file.`,
   --data-dir DIR      the hub's data directory (default ./ferry-data); the CA is created when missing`,
 
   device: `Usage: ferry device create <id> [--disabled]
+       ferry device connection-string <id> [--key primary|secondary]
        ferry device show <id>
        ferry device list [--top N]
        ferry device delete <id>
@@ -80,14 +109,18 @@ only settlement is complete). It reconnects by itself; Ctrl+C stops it, or --cou
   --ca FILE                CA certificate to trust (default: the data directory's CA)
   --port N                 the hub's HTTPS port (default: the local hub's, else 443)`,
 
-  message: `Usage: ferry message send <deviceId> [body] [options]
+  message: `Usage: ferry message send <deviceId> [body] [--wait [SECONDS]] [options]
        ferry message receive <deviceId> [--complete | --reject | --abandon] [--wait SECONDS] [--json]
        ferry message complete|reject|abandon <deviceId> <lockToken>
        ferry message purge <deviceId>
 
 send (as the service; needs ServiceConnect: iothubowner or service). Prints the message id.
   [body]                   the payload; else --body-file; else standard input when it is not a terminal
+                           (empty standard input is refused unless --allow-empty)
   --body-file FILE         read the payload from FILE (any bytes)
+  --allow-empty            send an empty body when standard input is empty
+  --wait [SECONDS]         wait for this message's feedback (default 60 s) and print it; exit 1
+                           unless it is Success. Asks for --ack full unless --ack says otherwise
   --ack VALUE              feedback wanted: none (default), positive, negative or full
   --message-id ID          message id (default: one the hub makes)
   --correlation-id ID      correlation id
@@ -111,6 +144,7 @@ purge deletes the queue, locked messages included, and prints how many (needs Se
 ${TARGET}`,
 
   feedback: `Usage: ferry feedback [--wait SECONDS | --follow] [--json] [--no-complete]
+       ferry feedback --device ID [--message-id ID] [--wait SECONDS | --follow] [--json]
 
 Takes the next batch of delivery feedback (records of messages sent with --ack), prints its
 records and completes it. Needs ServiceConnect (iothubowner or service). The hub batches
@@ -119,6 +153,12 @@ records (feedback.batchDelayMs, 15 s by default), so give --wait to wait for the
   --follow                 stay connected and print every batch as it comes (Ctrl+C stops)
   --json                   print the batch as JSON
   --no-complete            leave the batch locked; the hub offers it again after feedback.lockDurationMs
+
+With --device and/or --message-id it reads the hub's feedback view instead (GET /events, a Ferry
+extension): the records the hub made recently (the last 100 since it started), then new ones as
+they come, filtered. It takes nothing from the feedback queue, so other back ends still get every batch.
+  --device ID              only this device's records
+  --message-id ID          only the record of this message
 
 ${TARGET}`,
 } as const;

@@ -51,7 +51,58 @@ describe('usage errors', () => {
   test('no command prints the usage and exits 2', async () => {
     const r = await ferry([]);
     assert.equal(r.code, 2);
-    assert.match(r.stdout, /Usage: ferry <command>/);
+    assert.match(r.stdout, /Usage: ferry <group> <command>/);
+  });
+
+  test('--version prints the version and exits 0 (issue 30)', async () => {
+    const r = await ferry(['--version']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /^ferry \d+\.\d+\.\d+ \(Node\.js v\d+/);
+  });
+
+  test('--help lists every command in groups, as az does (issue 30)', async () => {
+    const { stdout } = await ferry(['--help']);
+    for (const group of ['Hub', 'Devices', 'Credentials', 'Cloud-to-device messages', 'Feedback']) {
+      assert.match(stdout, new RegExp(`^${group}( |$)`, 'm'), group);
+    }
+    for (const command of [
+      'hub start',
+      'hub connection-string',
+      'hub ca',
+      'device create',
+      'device connection-string',
+      'device show',
+      'device list',
+      'device delete',
+      'device import',
+      'device cert',
+      'device receive',
+      'ca-cert add',
+      'sas-token --device',
+      'message send',
+      'message receive',
+      'message complete',
+      'message purge',
+      'feedback --device',
+    ]) {
+      assert.ok(stdout.includes(`  ${command}`), command);
+    }
+  });
+
+  test('sas-token and device connection-string check their flags before asking the hub (issue 30)', async () => {
+    let r = await ferry(['sas-token']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /give --device <id> or --policy <name>/);
+    r = await ferry(['sas-token', '--device', 'd', '--policy', 'service']);
+    assert.equal(r.code, 2);
+    r = await ferry(['sas-token', '--device', 'd', '--duration', '0']);
+    assert.match(r.stderr, /--duration takes whole seconds above 0; got "0"/);
+    r = await ferry(['device', 'connection-string', 'd', '--key', 'tertiary']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--key is primary or secondary; got "tertiary"/);
+    r = await ferry(['feedback', '--device', 'd', '--no-complete']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /never complete a batch/);
   });
 
   test('device create without an id', async () => {

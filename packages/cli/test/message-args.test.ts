@@ -98,6 +98,12 @@ describe('message send', () => {
     // A body that looks like a flag goes after `--`.
     assert.deepEqual((await parseSendArgs(['d', '--', '-1'], io())).request.body, Buffer.from('-1'));
     await usageError(() => parseSendArgs(['d', 'arg', '--body-file', file], io()), /not both/);
+    // Issue 30: a script whose body came out empty is told so, not sent an empty message.
+    await usageError(
+      () => parseSendArgs(['d'], io('')),
+      /no body: standard input was empty\. .*--allow-empty to send an empty message/,
+    );
+    assert.deepEqual((await parseSendArgs(['d', '--allow-empty'], io(''))).request.body, Buffer.alloc(0));
     await assert.rejects(parseSendArgs(['d', '--body-file', join(dir, 'missing')], io()), /no such file/);
   });
 
@@ -225,5 +231,21 @@ describe('through the dispatcher', () => {
       assert.ok(main.stdout.includes(c), c);
     }
     assert.equal((await ferry(['message'])).code, 2);
+  });
+});
+
+describe('send --wait (issue 30)', () => {
+  test('a bare --wait waits 60 s and asks for full feedback; a number is seconds; the body stays the body', async () => {
+    const bare = await parseSendArgs(['d', '--wait', 'hello'], io());
+    assert.equal(bare.waitMs, 60_000);
+    assert.equal(bare.request.ack, 'full');
+    assert.deepEqual(bare.request.body, Buffer.from('hello'));
+    const last = await parseSendArgs(['d', 'hello', '--wait'], io());
+    assert.equal(last.waitMs, 60_000);
+    const timed = await parseSendArgs(['d', 'hello', '--wait', '5', '--ack', 'negative'], io());
+    assert.equal(timed.waitMs, 5000);
+    assert.equal(timed.request.ack, 'negative');
+    assert.equal((await parseSendArgs(['d', 'hello'], io())).waitMs, undefined);
+    await usageError(() => parseSendArgs(['d', 'x', '--wait', '--ack', 'none'], io()), /--ack none asks for none/);
   });
 });

@@ -3,11 +3,12 @@ import { formatDeviceConnectionString } from '@ferry/common';
 import type { RegistryClient } from '@ferry/service';
 import { parse, str, usageError } from '../args.js';
 import { serviceClient } from '../clients.js';
-import { explained } from '../hub-errors.js';
+import { explained, type Hints } from '../hub-errors.js';
 import { CliError, type Io } from '../io.js';
 import { table } from '../table.js';
 import { type HubTarget, resolveTarget, TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
+import { deviceConnectionString } from './credentials.js';
 import { deviceCert } from './device-cert.js';
 import { deviceImport } from './device-import.js';
 import { deviceReceive } from './device-receive.js';
@@ -20,21 +21,26 @@ function needId(positionals: string[], action: string): string {
   return id;
 }
 
-const REGISTRY_HINTS = {
-  IotHubUnauthorizedAccess:
-    'The connection string lacks registry rights (iothubowner, registryRead or registryReadWrite), or its key is wrong.',
-  DeviceNotFound: '`npx ferry device list` shows the devices.',
-};
+/** Reading the registry and changing it need different policies: name the right ones. */
+function registryHints(writes: boolean): Hints {
+  return {
+    IotHubUnauthorizedAccess: writes
+      ? 'Creating and deleting devices needs RegistryWrite: use the iothubowner or registryReadWrite connection string (registryRead can only read), or check its key.'
+      : 'The connection string lacks registry rights (iothubowner, registryRead or registryReadWrite), or its key is wrong.',
+    DeviceNotFound: '`npx ferry device list` shows the devices.',
+  };
+}
 
 /** Runs a registry call, its failures explained. */
 async function withRegistry<T>(
   target: HubTarget,
   op: (r: RegistryClient) => Promise<T>,
   deviceId?: string,
+  writes = false,
 ): Promise<T> {
   const service = serviceClient(target);
   try {
-    return await explained(() => op(service.registry), target, REGISTRY_HINTS, deviceId);
+    return await explained(() => op(service.registry), target, registryHints(writes), deviceId);
   } finally {
     await service.close();
   }
@@ -46,8 +52,11 @@ export async function device(action: string | undefined, args: string[], io: Io)
       const { values, positionals } = parse(args, { ...COMMON, disabled: { type: 'boolean' } }, USAGE.device, 1);
       const id = needId(positionals, action);
       const target = await resolveTarget(values, io);
-      const created = await withRegistry(target, (r) =>
-        r.create({ deviceId: id, status: values.disabled ? 'disabled' : 'enabled' }),
+      const created = await withRegistry(
+        target,
+        (r) => r.create({ deviceId: id, status: values.disabled ? 'disabled' : 'enabled' }),
+        undefined,
+        true,
       );
       const key = created.authentication.symmetricKey.primaryKey;
       if (!key) throw new CliError(`device ${id} was created without a symmetric key`);
@@ -95,10 +104,12 @@ export async function device(action: string | undefined, args: string[], io: Io)
     case 'delete': {
       const { values, positionals } = parse(args, COMMON, USAGE.device, 1);
       const id = needId(positionals, action);
-      await withRegistry(await resolveTarget(values, io), (r) => r.delete(id), id);
+      await withRegistry(await resolveTarget(values, io), (r) => r.delete(id), id, true);
       io.out(`Deleted device ${id}.`);
       return 0;
     }
+    case 'connection-string':
+      return deviceConnectionString(args, io);
     case 'receive':
       return deviceReceive(args, io);
     case 'cert':

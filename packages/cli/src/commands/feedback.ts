@@ -2,10 +2,13 @@
  * `ferry feedback`: what `az iot hub monitor-feedback` shows. Takes one feedback batch from the
  * hub-wide feedback queue over REST, prints its records and completes it (so the hub drops it)
  * unless --no-complete. With --follow it stays connected (AMQP) and prints each batch as it comes.
+ * With --device / --message-id it reads the hub's non-consuming feedback view instead
+ * (feedback-view.ts): it filters, and takes no record meant for another back end.
  */
-import { ExponentialBackoffWithJitter, type FeedbackBatch } from '@ferry/service';
+import { ExponentialBackoffWithJitter, type FeedbackBatch, type FeedbackRecord } from '@ferry/service';
 import { type Parsed, parse, str, usageError } from '../args.js';
 import { serviceClient } from '../clients.js';
+import { type FeedbackFilter, openFeedbackView } from '../feedback-view.js';
 import { explained, type Hints } from '../hub-errors.js';
 import type { Io } from '../io.js';
 import { poll } from '../poll.js';
@@ -20,6 +23,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   'no-complete': { type: 'boolean' },
   follow: { type: 'boolean' },
+  device: { type: 'string' },
+  'message-id': { type: 'string' },
 } as const;
 
 const HINTS: Hints = {
@@ -35,6 +40,8 @@ export interface FeedbackArgs {
   json: boolean;
   complete: boolean;
   follow: boolean;
+  /** --device / --message-id: read the hub's feedback view (takes nothing) instead of the queue. */
+  filter: FeedbackFilter | undefined;
 }
 
 export function parseFeedbackArgs(args: string[]): FeedbackArgs {
@@ -42,8 +49,17 @@ export function parseFeedbackArgs(args: string[]): FeedbackArgs {
   const follow = values.follow === true;
   if (follow && values.wait !== undefined)
     throw usageError('--follow waits for ever; leave out --wait', USAGE.feedback);
+  const deviceId = str(values.device);
+  const messageId = str(values['message-id']);
+  const filter =
+    deviceId === undefined && messageId === undefined
+      ? undefined
+      : { ...(deviceId !== undefined ? { deviceId } : {}), ...(messageId !== undefined ? { messageId } : {}) };
+  if (filter && values['no-complete'] !== undefined)
+    throw usageError('--device and --message-id never complete a batch; leave out --no-complete', USAGE.feedback);
   return {
     values,
+    filter,
     waitMs: parseWait(str(values.wait)),
     json: values.json === true,
     complete: values['no-complete'] !== true,
@@ -88,8 +104,59 @@ async function follow(io: Io, args: FeedbackArgs): Promise<number> {
   }
 }
 
+/** What `--device` / `--message-id` asked for, in words. */
+function describe(f: FeedbackFilter): string {
+  return [
+    f.messageId !== undefined ? `message ${f.messageId}` : '',
+    f.deviceId !== undefined ? `device ${f.deviceId}` : '',
+  ]
+    .filter(Boolean)
+    .join(' of ');
+}
+
+/**
+ * Filtered feedback from the hub's non-consuming view: the records the hub made recently, then
+ * (with --wait or --follow) new ones as they come. Nothing is taken from the feedback queue.
+ */
+async function filtered(io: Io, args: FeedbackArgs, filter: FeedbackFilter): Promise<number> {
+  const target = await resolveTarget(args.values, io);
+  const view = await explained(() => openFeedbackView(target, filter), target, HINTS, filter.deviceId);
+  const stop = () => view.close();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    await view.caughtUp;
+    const records: FeedbackRecord[] = [];
+    const print = (r: FeedbackRecord) => {
+      records.push(r);
+      if (args.json) io.out(JSON.stringify(r));
+      else io.out(`${r.originalMessageId}  ${r.deviceId}  ${r.statusCode}  ${r.description}  ${r.enqueuedTimeUtc}`);
+    };
+    for (let r = await view.next(0); r; r = await view.next(0)) print(r);
+    if (args.follow) {
+      io.err(`Following the feedback of ${describe(filter)} (Ctrl+C to stop)...`);
+      for (let r = await view.next(2 ** 31 - 1); r; r = await view.next(2 ** 31 - 1)) print(r);
+    } else if (records.length === 0 && args.waitMs > 0) {
+      io.err(`Waiting up to ${args.waitMs / 1000} s for feedback of ${describe(filter)}...`);
+      const r = await view.next(args.waitMs);
+      if (r) print(r);
+    }
+    if (records.length === 0 && !args.json) {
+      io.out(
+        `No feedback for ${describe(filter)} among the hub's recent records${args.waitMs > 0 ? ` or within ${args.waitMs / 1000} s` : ''}. Feedback is made when the device settles a message sent with --ack; wait for it with --wait 30.`,
+      );
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    view.close();
+  }
+}
+
 export async function feedback(argv: string[], io: Io): Promise<number> {
   const args = parseFeedbackArgs(argv);
+  if (args.filter) return filtered(io, args, args.filter);
   if (args.follow) return follow(io, args);
   const { waitMs, json, complete } = args;
   const target = await resolveTarget(args.values, io);

@@ -27,7 +27,12 @@ export interface SendArgs {
   values: Parsed['values'];
   deviceId: string;
   request: SendRequest;
+  /** --wait: how long to wait for the message's own feedback; undefined = do not wait. */
+  waitMs: number | undefined;
 }
+
+/** `message send --wait` without a number waits this long, as `az iot device c2d-message send --wait` does by default. */
+export const DEFAULT_SEND_WAIT_S = 60;
 
 export interface ReceiveArgs {
   values: Parsed['values'];
@@ -48,6 +53,8 @@ const SEND_OPTIONS = {
   ttl: { type: 'string' },
   property: { type: 'string', multiple: true },
   'body-file': { type: 'string' },
+  wait: { type: 'string' },
+  'allow-empty': { type: 'boolean' },
 } as const;
 
 const RECEIVE_OPTIONS = {
@@ -124,7 +131,12 @@ function parseProperties(list: Parsed['values'][string], io: Io): Record<string,
   return properties;
 }
 
-async function parseBody(positional: string | undefined, file: string | undefined, io: Io): Promise<Buffer> {
+async function parseBody(
+  positional: string | undefined,
+  file: string | undefined,
+  allowEmpty: boolean,
+  io: Io,
+): Promise<Buffer> {
   if (positional !== undefined && file !== undefined)
     throw usageError('give the body as an argument or with --body-file, not both');
   if (positional !== undefined) return Buffer.from(positional, 'utf8');
@@ -132,12 +144,41 @@ async function parseBody(positional: string | undefined, file: string | undefine
     if (!existsSync(file)) throw new CliError(`--body-file ${file}: no such file`);
     return readFileSync(file);
   }
-  return (await io.readStdin?.()) ?? Buffer.alloc(0);
+  const piped = await io.readStdin?.();
+  if (piped !== undefined && piped.length === 0 && !allowEmpty) {
+    // A script that meant to pass a body and passed nothing would send an empty message silently.
+    throw usageError(
+      'no body: standard input was empty. Give the body as an argument, with --body-file, or on standard input; pass --allow-empty to send an empty message',
+    );
+  }
+  return piped ?? Buffer.alloc(0);
+}
+
+/**
+ * `--wait` takes an optional number of seconds (as az's does): a bare `--wait` gets the default,
+ * so that the next word stays the body or the next flag.
+ */
+export function withWaitValue(args: readonly string[]): string[] {
+  const out = [...args];
+  const at = out.indexOf('--wait');
+  if (at >= 0 && !/^\d+(\.\d+)?$/.test(out[at + 1] ?? '')) out.splice(at + 1, 0, String(DEFAULT_SEND_WAIT_S));
+  return out;
 }
 
 export async function parseSendArgs(args: string[], io: Io, nowMs = Date.now()): Promise<SendArgs> {
-  const { values, positionals } = parse(args, SEND_OPTIONS, USAGE.message, 2);
+  const { values, positionals } = parse(withWaitValue(args), SEND_OPTIONS, USAGE.message, 2);
   const deviceId = needDeviceId(positionals, 'send');
+  const waitText = str(values.wait);
+  const waitMs = waitText === undefined ? undefined : parseWait(waitText);
+  let ack = parseAck(str(values.ack));
+  if (waitMs !== undefined) {
+    if (ack === 'none') {
+      throw usageError(
+        "--wait waits for the message's feedback, and --ack none asks for none; leave out --ack (--wait asks for full) or give positive, negative or full",
+      );
+    }
+    ack ??= 'full';
+  }
   const text: Record<string, string | undefined> = {
     '--message-id': str(values['message-id']),
     '--correlation-id': str(values['correlation-id']),
@@ -149,16 +190,16 @@ export async function parseSendArgs(args: string[], io: Io, nowMs = Date.now()):
       throw usageError(`${flag} cannot contain line breaks or other control characters`);
   }
   const request: SendRequest = {
-    body: await parseBody(positionals[1], str(values['body-file']), io),
+    body: await parseBody(positionals[1], str(values['body-file']), values['allow-empty'] === true, io),
     messageId: text['--message-id'],
     correlationId: text['--correlation-id'],
     contentType: text['--content-type'],
     contentEncoding: text['--content-encoding'],
-    ack: parseAck(str(values.ack)),
+    ack,
     expiry: parseExpiry(values, nowMs),
     properties: parseProperties(values.property, io),
   };
-  return { values, deviceId, request };
+  return { values, deviceId, request, waitMs };
 }
 
 export function parseReceiveArgs(args: string[]): ReceiveArgs {

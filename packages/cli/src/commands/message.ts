@@ -7,6 +7,7 @@ import { suggestClosest } from '@ferry/common';
 import type { Settlement } from '@ferry/device';
 import { usageError } from '../args.js';
 import { deviceClient, serviceClient } from '../clients.js';
+import { type FeedbackView, isPositive, openFeedbackView } from '../feedback-view.js';
 import { explained, type Hints } from '../hub-errors.js';
 import type { Io } from '../io.js';
 import { poll } from '../poll.js';
@@ -45,8 +46,13 @@ function deviceSideHints(deviceId: string): Hints {
 }
 
 async function send(args: string[], io: Io): Promise<number> {
-  const { values, deviceId, request } = await parseSendArgs(args, io);
+  const { values, deviceId, request, waitMs } = await parseSendArgs(args, io);
   const target = await resolveTarget(values, io);
+  // Opened before the send, so the message's feedback cannot be made before we listen.
+  const view =
+    waitMs === undefined
+      ? undefined
+      : await explained(() => openFeedbackView(target, { deviceId }), target, SERVICE_HINTS, deviceId);
   const service = serviceClient(target);
   try {
     const { expiry, ...rest } = request;
@@ -57,9 +63,43 @@ async function send(args: string[], io: Io): Promise<number> {
       deviceId,
     );
     io.out(messageId);
-    return 0;
-  } finally {
+    if (view === undefined || waitMs === undefined) return 0;
     await service.close();
+    return await waitForOwnFeedback(io, view, deviceId, messageId, waitMs, request.ack ?? 'full');
+  } finally {
+    view?.close();
+    await service.close();
+  }
+}
+
+/** `send --wait`: the feedback of this message only; exit 0 on Success, 1 on any other outcome or none in time. */
+async function waitForOwnFeedback(
+  io: Io,
+  view: FeedbackView,
+  deviceId: string,
+  messageId: string,
+  waitMs: number,
+  ack: string,
+): Promise<number> {
+  io.err(`Waiting up to ${waitMs / 1000} s for the feedback of ${messageId} (the device must settle it)...`);
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const record = await view.next(deadline - Date.now());
+    if (record === undefined) {
+      const why =
+        ack === 'positive'
+          ? ' With --ack positive only a Success is reported.'
+          : ack === 'negative'
+            ? ' With --ack negative only a failure is reported, so none may mean it was delivered.'
+            : '';
+      io.err(
+        `ferry: no feedback for ${messageId} within ${waitMs / 1000} s: the device has not completed, rejected or abandoned it yet.${why} Check with \`npx ferry feedback --device ${shellArg(deviceId)} --message-id ${shellArg(messageId)}\`.`,
+      );
+      return 1;
+    }
+    if (record.originalMessageId !== messageId) continue;
+    io.out(`feedback: ${record.originalMessageId} ${record.deviceId} ${record.statusCode} (${record.description})`);
+    return isPositive(record) ? 0 : 1;
   }
 }
 
