@@ -4,6 +4,7 @@
  * C# one `/messages/servicebound/feedback`). A full `amqps://host[:port]/path` is accepted too.
  */
 import { FerryError } from '@ferry/common';
+import type { Operation } from '../../auth/types.js';
 
 export type LinkAddress =
   | { kind: 'cbs' }
@@ -12,7 +13,8 @@ export type LinkAddress =
   | { kind: 'file-notifications' }
   | { kind: 'device-bound'; deviceId: string }
   | { kind: 'device-events'; deviceId: string }
-  | { kind: 'unknown'; address: string };
+  /** deviceId: the address is under `/devices/{deviceId}/`, so only that device may learn it is not served. */
+  | { kind: 'unknown'; address: string; deviceId?: string };
 
 function pathOf(address: string): string {
   const m = /^amqps?:\/\/[^/]*(\/.*)?$/i.exec(address);
@@ -36,7 +38,32 @@ export function parseLinkAddress(address: unknown): LinkAddress {
       ? { kind: 'device-bound', deviceId }
       : { kind: 'device-events', deviceId };
   }
-  return { kind: 'unknown', address };
+  const under = /^\/devices\/([^/]+)\//i.exec(path);
+  return under ? { kind: 'unknown', address, deviceId: under[1]! } : { kind: 'unknown', address };
+}
+
+/**
+ * What attaching to `address` needs, in either direction (DESIGN.md "Growing past C2D", issue 23):
+ * checked before anything else is said about the link, so an address Ferry does not serve, or
+ * not in that direction, is refused as such only to a caller who could have used it.
+ * 'none': $cbs (where tokens are put); 'any-credential': some valid token or SASL principal.
+ */
+export function linkRequirement(address: LinkAddress): Operation | 'none' | 'any-credential' {
+  switch (address.kind) {
+    case 'cbs':
+      return 'none';
+    case 'service-send':
+    case 'feedback':
+    case 'file-notifications':
+      return { permission: 'ServiceConnect' };
+    case 'device-bound':
+    case 'device-events':
+      return { permission: 'DeviceConnect', deviceId: address.deviceId };
+    case 'unknown':
+      return address.deviceId === undefined
+        ? 'any-credential'
+        : { permission: 'DeviceConnect', deviceId: address.deviceId };
+  }
 }
 
 /**

@@ -73,6 +73,13 @@ export class Claims {
     return false;
   }
 
+  /** True when the connection holds some unexpired principal, whatever it may do. */
+  any(): boolean {
+    const now = this.clock.now();
+    for (const { principal } of this.byAudience.values()) if (principal.expiresAt >= now) return true;
+    return false;
+  }
+
   /**
    * The device was changed in the registry: drop its device-token principals that may no longer
    * be used (all of them when it was deleted or disabled; on a key change, those whose token no

@@ -1,8 +1,9 @@
 /**
  * One AMQP connection: rhea (the codec and AMQP state machine) on one Duplex, plus the hub's
- * state for it: the claims of its tokens, and a handler per attached link. Attaches are routed by
- * address and refused (attach without terminus + detach with an error) when unknown, not covered
- * by a token, or over the per-connection link cap.
+ * state for it: the claims of its tokens, and a handler per attached link. Every attach is first
+ * authorized for what its address needs (authorizeThen), then routed by address; it is refused
+ * (attach without terminus + detach with an error) when over the per-connection link cap, not
+ * covered by a credential, or, only after that, not served.
  */
 import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -22,7 +23,7 @@ import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import { cutOffByChange } from '../device-change.js';
 import { RefusalLog } from '../refusals.js';
-import { parseLinkAddress } from './addresses.js';
+import { type LinkAddress, linkRequirement, parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
 import { DeviceLink } from './device-link.js';
@@ -246,32 +247,51 @@ export class AmqpConnection {
     return true;
   }
 
+  /**
+   * Issue 23: `open` runs only once the connection's credentials cover what `address` needs; an
+   * X.509 device's certificate is checked here for the device the address names. Nothing else is
+   * said about the link before this (not even that its address is not served).
+   */
+  private authorizeThen(link: Link, address: LinkAddress, open: () => void): void {
+    const need = linkRequirement(address);
+    if (need === 'none' || (need === 'any-credential' && this.claims.any())) {
+      open();
+    } else if (need === 'any-credential') {
+      const why = 'No valid token on this connection; put one on $cbs first';
+      this.refuse(link, amqpError('IotHubUnauthorizedAccess', why));
+    } else if (
+      // X.509 devices bring no token: the TLS client certificate proves the device named here.
+      need.permission === 'DeviceConnect' &&
+      !this.claims.can(need) &&
+      this.certificates?.length &&
+      this.deps.ctx.x509
+    ) {
+      this.attachWithCertificate(link, need.deviceId, open);
+    } else if (this.authorized(link, need)) {
+      open();
+    }
+  }
+
   /** The peer attached a receiving link: we send (C2D to a device, feedback, $cbs replies). */
   private onSenderOpen(sender: Sender): void {
     const address = parseLinkAddress(sender.source?.address);
     if (this.refusedOverLinkCap(sender)) return;
+    this.authorizeThen(sender, address, () => this.openSender(sender, address));
+  }
+
+  /** An authorized receiving link of the peer's, by address. */
+  private openSender(sender: Sender, address: LinkAddress): void {
     const { ctx, logger } = this.deps;
     switch (address.kind) {
       case 'cbs':
         this.accept(sender, this.cbs.serveReplies(sender));
         return;
-      case 'feedback': {
-        if (!this.authorized(sender, { permission: 'ServiceConnect' })) return;
+      case 'feedback':
         this.accept(sender, new FeedbackLink(sender, { engine: ctx.engine, hubName: ctx.hubName, logger }));
         return;
-      }
-      case 'device-bound': {
-        const { deviceId } = address;
-        const op = { permission: 'DeviceConnect', deviceId } as const;
-        // X.509 devices bring no token: the TLS client certificate proves the device named here.
-        if (!this.claims.can(op) && this.certificates?.length && ctx.x509) {
-          this.attachWithCertificate(sender, deviceId, () => this.openDeviceLink(sender, deviceId));
-          return;
-        }
-        if (!this.authorized(sender, op)) return;
-        this.openDeviceLink(sender, deviceId);
+      case 'device-bound':
+        this.openDeviceLink(sender, address.deviceId);
         return;
-      }
       case 'file-notifications':
         this.refuse(sender, {
           condition: NOT_IMPLEMENTED,
@@ -288,16 +308,19 @@ export class AmqpConnection {
   private onReceiverOpen(receiver: Receiver): void {
     const address = parseLinkAddress(receiver.target?.address);
     if (this.refusedOverLinkCap(receiver)) return;
+    this.authorizeThen(receiver, address, () => this.openReceiver(receiver, address));
+  }
+
+  /** An authorized sending link of the peer's, by address. */
+  private openReceiver(receiver: Receiver, address: LinkAddress): void {
     const { ctx, logger } = this.deps;
     switch (address.kind) {
       case 'cbs':
         this.accept(receiver, this.cbs.serveRequests(receiver));
         return;
-      case 'service-send': {
-        if (!this.authorized(receiver, { permission: 'ServiceConnect' })) return;
+      case 'service-send':
         this.accept(receiver, new ServiceSendLink(receiver, { engine: ctx.engine, claims: this.claims, logger }));
         return;
-      }
       case 'device-events':
         this.refuse(receiver, {
           condition: NOT_IMPLEMENTED,
