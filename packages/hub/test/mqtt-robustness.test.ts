@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { generate, type Packet } from 'mqtt-packet';
+import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
 import { HOST, settle, startTestHub, subscribe, type TestHub, until } from './mqtt-helpers.js';
 
 /** Deterministic PRNG (mulberry32): failures reproduce. */
@@ -147,18 +147,37 @@ describe('MQTT bad input', () => {
     await stillServes(hub, key);
   });
 
-  test('random bytes after a good CONNECT close the connection', async () => {
+  test('random bytes after a good CONNECT: the hub closes the connection, at once when they are malformed', async () => {
     const hub = await startTestHub();
     const key = await hub.device('dev1');
     const rnd = prng(7);
+    const keepalive = 60;
+    const closedBy = { malformed: 0, keepAlive: 0, packet: 0 };
     for (let i = 0; i < 50; i++) {
-      const { client } = await hub.connect('dev1', key, { keepalive: 0 });
-      client.writeRaw(Buffer.from(Array.from({ length: 32 }, () => Math.floor(rnd() * 256))));
+      const { client } = await hub.connect('dev1', key, { keepalive });
+      const garbage = Buffer.from(Array.from({ length: 32 }, () => Math.floor(rnd() * 256)));
+      // What a correct MQTT parser makes of these bytes decides what the hub must do with them.
+      let malformed = false;
+      const reader = mqttParser({ protocolVersion: 4 });
+      reader.on('error', () => (malformed = true));
+      reader.parse(garbage);
+      client.writeRaw(garbage);
       await settle(3);
-      // A frame still waiting for bytes, or a valid-looking packet: end the connection from our side.
-      if (!client.isClosed) client.end();
-      await client.waitClosed();
+      if (malformed) {
+        // Only the hub can have closed it: the test never ends a connection here.
+        assert.ok(client.isClosed, `connection ${i}: malformed bytes ${garbage.toString('hex')} left it open`);
+        closedBy.malformed++;
+      } else if (client.isClosed) {
+        closedBy.packet++; // a well-formed packet the hub refuses (a second CONNECT, telemetry...)
+      } else {
+        // An unfinished frame, or packets the hub accepts: the keep-alive (1.5 x 60 s) ends it.
+        hub.clock.advance(keepalive * 1500 + 1);
+        await until(() => client.isClosed, `connection ${i} closed by the keep-alive`);
+        closedBy.keepAlive++;
+      }
     }
+    // Both ways of closing were exercised (the byte stream is the same every run).
+    assert.ok(closedBy.malformed > 0 && closedBy.keepAlive > 0, JSON.stringify(closedBy));
     await until(() => hub.gateway.connectionCount === 0, 'all connections forgotten');
     await stillServes(hub, key);
   });
