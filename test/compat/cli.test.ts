@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseDeviceConnectionString } from '@ferry/common';
 import { CLI_BIN, type HubProcess, startHub } from './harness.js';
+import { receive, settle } from './helpers/device-raw.js';
+import { send, sendRaw } from './helpers/send.js';
+import { connectSilent, midOf } from './mqtt-helpers.js';
 
 const T = { timeout: 60_000 };
 
@@ -137,11 +140,59 @@ test(
   },
 );
 
-test('SIGTERM stops the hub gracefully with exit code 0; then device commands say to start it', T, async () => {
-  const other = await startHub();
-  assert.equal(await other.stop(), 0);
-  assert.match(other.output(), /hub stopped|Ferry hub ready/);
-  const r = await ferry(['device', 'list', '--data-dir', other.dataDir]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /connection refused\)\. Is it running\? Start it with `npx ferry hub start`/);
-});
+test(
+  'SIGTERM: leased messages go back to their queue, every acknowledged send is kept, "hub stopped", exit 0',
+  { timeout: 120_000 },
+  async () => {
+    // A lock far longer than the test: only the shutdown can make the leased message deliverable
+    // again after the restart (a kill -9 leaves it locked until its lock expires).
+    const other = await startHub({ config: { c2d: { lockTimeoutMs: 600_000 }, log: { level: 'info' } } });
+    const deviceId = 'graceful';
+    const cs = await other.createDevice(deviceId);
+    const mqtt = await connectSilent(other, cs);
+    const acked: string[] = [];
+    try {
+      await mqtt.mqtt.subscribeAsync(`devices/${deviceId}/messages/devicebound/#`, { qos: 1 });
+      await send(other, deviceId, { messageId: 'leased' });
+      assert.equal(midOf(await mqtt.nth(1)), 'leased', 'delivered over MQTT and never acknowledged');
+
+      // Sends in flight when SIGTERM comes: it is sent as soon as the fifth of them is acknowledged.
+      let stopped: Promise<number | null> | undefined;
+      const sends = Array.from({ length: 20 }, async (_, i) => {
+        const messageId = `in-flight-${i}`;
+        const res = await sendRaw(other, deviceId, { messageId }).catch(() => undefined);
+        if (res?.status !== 204) return;
+        acked.push(messageId);
+        if (acked.length === 5) stopped = other.stop();
+      });
+      await Promise.all(sends);
+      assert.ok(stopped, `SIGTERM was sent (sends acknowledged: ${acked.length})`);
+      assert.equal(await stopped, 0, `exit code after SIGTERM; output:\n${other.output().slice(-2000)}`);
+      assert.match(other.output(), /"msg":"hub stopped"/);
+    } finally {
+      await mqtt.end();
+    }
+
+    const r = await ferry(['device', 'list', '--data-dir', other.dataDir]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /connection refused\)\. Is it running\? Start it with `npx ferry hub start`/);
+
+    await other.restart();
+    try {
+      const first = await receive(other, cs);
+      assert.equal(first?.headers['iothub-messageid'], 'leased', 'the leased message was returned to its queue');
+      // Returned as a lock expiry would return it: not counted as a delivery (c2d.countLockExpiry false).
+      assert.equal(first?.headers['iothub-deliverycount'], '0');
+      await settle(other, cs, 'complete', first!.lockToken);
+      const kept = new Set<string>();
+      for (let m = await receive(other, cs); m; m = await receive(other, cs)) {
+        kept.add(String(m.headers['iothub-messageid']));
+        await settle(other, cs, 'complete', m.lockToken);
+      }
+      const lost = acked.filter((id) => !kept.has(id));
+      assert.deepEqual(lost, [], `acknowledged before or during the shutdown but gone after the restart`);
+    } finally {
+      await other.stop();
+    }
+  },
+);
