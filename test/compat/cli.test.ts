@@ -15,6 +15,8 @@ import { send, sendRaw } from './helpers/send.js';
 import { connectSilent, midOf } from './mqtt-helpers.js';
 
 const T = { timeout: 60_000 };
+/** Two hub starts, forty HTTPS requests and a CLI run, on a busy machine. */
+const T_RESTART = { timeout: 120_000 };
 
 interface Result {
   code: number | null;
@@ -142,7 +144,7 @@ test(
 
 test(
   'SIGTERM: leased messages go back to their queue, every acknowledged send is kept, "hub stopped", exit 0',
-  { timeout: 120_000 },
+  T_RESTART,
   async () => {
     // A lock far longer than the test: only the shutdown can make the leased message deliverable
     // again after the restart (a kill -9 leaves it locked until its lock expires).
