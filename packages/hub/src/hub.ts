@@ -45,6 +45,7 @@ import { WorkerStore } from './store/sqlite/worker-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
 import type { Store } from './store/types.js';
 import { ensureTlsMaterial } from './tls/material.js';
+import { Twins } from './twins/index.js';
 
 export interface HubStartOptions {
   logger?: Logger;
@@ -230,6 +231,13 @@ export class Hub {
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
       const caCertificates = new CaCertificates(parts.store, clock);
       const x509 = new X509Authenticator({ registry, caCertificates, clock });
+      const twins = new Twins({
+        store,
+        clock,
+        presence: (id) => registry.presence(id),
+        c2dCount: (id) => engine.queueDepth(id),
+        signals,
+      });
       const ctx = (component: string): GatewayContext => ({
         engine,
         registry,
@@ -242,6 +250,7 @@ export class Hub {
         cluster: signals,
         x509,
         caCertificates,
+        twins,
       });
       const mqtt = createMqttGateway(ctx('mqtt'));
       const amqp = createAmqpGateway(ctx('amqp'));

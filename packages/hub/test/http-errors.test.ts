@@ -147,7 +147,7 @@ describe('routing', () => {
       body: 'x',
     });
     assertError(events, 404, 'NotFound');
-    assertError(await h.request('GET', `/twins/e1?${API}`, { headers: owner() }), 404, 'NotFound');
+    assertError(await h.request('GET', `/twins/e1/modules/m1?${API}`, { headers: owner() }), 404, 'NotFound');
     assertError(
       await h.request('PATCH', `/devices/e1?${API}`, { headers: owner(), body: '{}' }),
       405,

@@ -9,6 +9,7 @@ type Listener = () => void;
 
 export class InProcessSignalBus implements SignalBus, ClusterEvents {
   private readonly devices = new Map<string, Listener[]>();
+  private readonly twins = new Map<string, Listener[]>();
   private feedback: Listener[] = [];
 
   constructor(private readonly onListenerError: (err: unknown) => void = () => {}) {}
@@ -19,16 +20,16 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
   }
 
   onDevice(deviceId: string, fn: Listener): () => void {
-    const list = this.devices.get(deviceId);
-    if (list) list.push(fn);
-    else this.devices.set(deviceId, [fn]);
-    return () => {
-      const now = this.devices.get(deviceId);
-      const at = now?.indexOf(fn) ?? -1;
-      if (at === -1) return;
-      if (now!.length === 1) this.devices.delete(deviceId);
-      else now!.splice(at, 1);
-    };
+    return subscribe(this.devices, deviceId, fn);
+  }
+
+  notifyTwin(deviceId: string): void {
+    const list = this.twins.get(deviceId);
+    if (list) this.call(list);
+  }
+
+  onTwin(deviceId: string, fn: Listener): () => void {
+    return subscribe(this.twins, deviceId, fn);
   }
 
   notifyFeedback(): void {
@@ -42,9 +43,10 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
     };
   }
 
-  /** Wakes every device and feedback listener (after signals may have been missed). */
+  /** Wakes every device, twin and feedback listener (after signals may have been missed). */
   wakeAll(): void {
     for (const list of [...this.devices.values()]) this.call(list);
+    for (const list of [...this.twins.values()]) this.call(list);
     this.notifyFeedback();
   }
 
@@ -88,4 +90,17 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
       this.onListenerError(err);
     }
   }
+}
+
+function subscribe(map: Map<string, Listener[]>, deviceId: string, fn: Listener): () => void {
+  const list = map.get(deviceId);
+  if (list) list.push(fn);
+  else map.set(deviceId, [fn]);
+  return () => {
+    const now = map.get(deviceId);
+    const at = now?.indexOf(fn) ?? -1;
+    if (at === -1) return;
+    if (now!.length === 1) map.delete(deviceId);
+    else now!.splice(at, 1);
+  };
 }

@@ -5,7 +5,7 @@
  * hear of committed work only. Registry changes and connection claims are sent through the pool.
  *
  * Payload: "<node>|<kind>|<rest>", where kind is w (device wake, rest = device id), f (feedback),
- * c (device changed), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
+ * c (device changed), t (twin changed, rest = device id), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
  * (heartbeat, rest = a sequence number). Device ids never contain "|". A node ignores its own
  * payloads, heartbeats aside: it already acted on them locally.
  *
@@ -100,6 +100,15 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
 
   onFeedback(fn: () => void): () => void {
     return this.local.onFeedback(fn);
+  }
+
+  notifyTwin(deviceId: string): void {
+    this.local.notifyTwin(deviceId);
+    this.send(`t|${deviceId}`);
+  }
+
+  onTwin(deviceId: string, fn: () => void): () => void {
+    return this.local.onTwin(deviceId, fn);
   }
 
   publishDeviceChange(deviceId: string): void {
@@ -216,6 +225,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
       this.remote.emit(WAKE, rest);
     } else if (kind === 'f') this.local.notifyFeedback();
     else if (kind === 'c') this.remote.emit(CHANGE, rest);
+    else if (kind === 't') this.local.notifyTwin(rest);
     else if (kind === 'm' || kind === 'a') {
       const bar = rest.indexOf('|');
       const at = Number(rest.slice(0, bar));

@@ -24,6 +24,12 @@ export interface ClusterEvents {
   /** This node now holds the device's connection (claimed at `at`, ms): the others drop theirs, as the newest wins. */
   publishConnection(protocol: ConnectionProtocol, deviceId: string, at: number): void;
   onRemoteConnection(fn: (protocol: ConnectionProtocol, deviceId: string, at: number) => void): () => void;
+  /**
+   * A device's twin changed (committed): its listeners on every node re-read it (twins domain:
+   * desired-property notifications). Like every signal, it may be spurious.
+   */
+  notifyTwin(deviceId: string): void;
+  onTwin(deviceId: string, fn: () => void): () => void;
   /** A device woken by another node's commit (its onDevice listeners are called as well). */
   onRemoteWake(fn: (deviceId: string) => void): () => void;
   /**

@@ -12,6 +12,7 @@ import type { C2dEngine } from '../engine/types.js';
 import type { CaCertificates } from '../registry/ca-certificates.js';
 import type { Registry } from '../registry/types.js';
 import type { RegistryStore } from '../store/types.js';
+import type { Twins } from '../twins/index.js';
 
 export interface GatewayContext {
   engine: C2dEngine;
@@ -30,6 +31,8 @@ export interface GatewayContext {
   x509?: X509Authenticator;
   /** The hub's CA certificates (REST /certificates); without it those routes answer NotImplemented. */
   caCertificates?: CaCertificates;
+  /** Device twins and queries; without it the twin routes, topics and links answer NotImplemented. */
+  twins?: Twins;
 }
 
 export interface ConnectionInfo {

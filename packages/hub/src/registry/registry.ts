@@ -225,6 +225,12 @@ export class DeviceRegistry implements Registry {
     }
   }
 
+  /** What this node knows of the device's connection (twins show it). */
+  presence(deviceId: string): { connectionState: 'Connected' | 'Disconnected'; lastActivityTime: number | undefined } {
+    const live = this.live.get(deviceId);
+    return { connectionState: live?.connectionState ?? 'Disconnected', lastActivityTime: live?.lastActivityTime };
+  }
+
   setConnectionState(deviceId: string, state: 'Connected' | 'Disconnected'): void {
     const now = this.clock.now();
     const cur = this.live.get(deviceId);

@@ -4,6 +4,7 @@
  * test/store-contract. No transaction handle ever crosses an await.
  */
 import type { Delivery, FeedbackBatch, FeedbackRecord, StoredMessage } from '@ferry/common';
+import type { TwinStore } from '../twins/types.js';
 
 /** A device identity row, as the registry keeps it. */
 export interface DeviceRecord {
@@ -44,7 +45,7 @@ export interface RegistryStore {
   replaceDevice(device: DeviceRecord, expectedEtag?: string): Promise<boolean>;
   getDevice(deviceId: string): Promise<DeviceRecord | undefined>;
   listDevices(limit: number): Promise<DeviceRecord[]>;
-  /** Deletes the device, its C2D queue, its MQTT session and its pending (not yet batched) feedback. */
+  /** Deletes the device, its C2D queue, its MQTT session, its pending (not yet batched) feedback and its twin. */
   deleteDevice(deviceId: string, expectedEtag?: string): Promise<boolean>;
   countDevices(): Promise<{ total: number; enabled: number; disabled: number }>;
   getPolicies(): Promise<PolicyRecord[]>;
@@ -257,7 +258,7 @@ export interface InspectionStore {
   queueTotals(now: number): Promise<{ enqueued: number; invisible: number }>;
 }
 
-export interface Store extends RegistryStore, CaCertificateStore, QueueStore, InspectionStore {
+export interface Store extends RegistryStore, CaCertificateStore, QueueStore, InspectionStore, TwinStore {
   /**
    * One trivial round trip on the path commits take (the pool's connection and the server, the
    * worker thread): resolves once the storage answers. Writes nothing; /ready probes an idle node

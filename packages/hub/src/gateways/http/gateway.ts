@@ -1,5 +1,5 @@
 /**
- * The HTTPS gateway: registry REST, purge, device C2D, feedback and Ferry's send extension.
+ * The HTTPS gateway: registry REST, twins and queries, purge, device C2D, feedback and Ferry's send extension.
  * The TLS listener calls handle() for every request on 443 (WebSocket upgrades go elsewhere).
  * Order per request: route (404/405), api-version (400), Authorization (401/403), handler; except
  * that under IoT Hub's own prefixes (/devices/, /messages/, ...) the Authorization header is
@@ -21,6 +21,7 @@ import { queryValue } from './params.js';
 import { registryRoutes } from './registry-routes.js';
 import { type ConsoleServices, type Route, Router } from './router.js';
 import { sendRoute } from './send-route.js';
+import { twinRoutes } from './twin-routes.js';
 
 export const HTTP_ROUTES: readonly Route[] = [
   ...registryRoutes,
@@ -28,6 +29,7 @@ export const HTTP_ROUTES: readonly Route[] = [
   sendRoute,
   ...feedbackRoutes,
   ...certificateRoutes,
+  ...twinRoutes,
 ];
 
 /** Every REST route a hub with its console serves, as `METHOD /path` (the authorization matrix test's list). */

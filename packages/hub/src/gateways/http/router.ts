@@ -12,7 +12,7 @@ import type { HubInspector } from '../../console/inspector.js';
 import type { GatewayContext } from '../context.js';
 import type { EventStreams } from './event-stream.js';
 
-export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+export type Method = 'GET' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
 
 /** What the console's routes use beside the gateway context; a hub without a console has none. */
 export interface ConsoleServices {

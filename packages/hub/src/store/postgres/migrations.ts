@@ -29,6 +29,23 @@ export const MIGRATIONS: readonly Migration[] = [
       updated_at bigint NOT NULL
     );`,
   },
+  {
+    version: 3,
+    name: 'device twins',
+    // A row once something was written to the twin; deleted with its device (registry-queries.ts).
+    sql: `CREATE TABLE twins (
+      device_id text PRIMARY KEY,
+      version bigint NOT NULL,
+      tags jsonb NOT NULL,
+      desired jsonb NOT NULL,
+      desired_meta jsonb NOT NULL,
+      desired_version bigint NOT NULL,
+      reported jsonb NOT NULL,
+      reported_meta jsonb NOT NULL,
+      reported_version bigint NOT NULL,
+      last_desired_patch jsonb
+    );`,
+  },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
+import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import { withOptionalFields } from '../rows.js';
 import type {
   CaCertificateRecord,
@@ -32,6 +33,7 @@ import { CaCertificateQueries } from './ca-certificate-queries.js';
 import { InspectionQueries } from './inspection-queries.js';
 import { migrate, SCHEMA_NAME } from './migrations.js';
 import { RegistryQueries } from './registry-queries.js';
+import { TwinQueries } from './twin-queries.js';
 
 export interface PostgresStoreOptions {
   /** A postgres:// URL. */
@@ -106,6 +108,7 @@ export class PostgresStore implements Store {
   private readonly registry: RegistryQueries;
   private readonly inspection: InspectionQueries;
   private readonly caCertificates: CaCertificateQueries;
+  private readonly twins: TwinQueries;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -118,6 +121,7 @@ export class PostgresStore implements Store {
     this.registry = new RegistryQueries(pool);
     this.inspection = new InspectionQueries(pool);
     this.caCertificates = new CaCertificateQueries(pool);
+    this.twins = new TwinQueries(pool);
   }
 
   /** Connects, creates or migrates the schema (safe when several nodes start at once), and returns the store. */
@@ -308,6 +312,18 @@ export class PostgresStore implements Store {
     } finally {
       client.release();
     }
+  }
+
+  getTwin(deviceId: string): Promise<TwinEntry | undefined> {
+    return guarded(this.twins.getTwin(deviceId));
+  }
+
+  writeTwin(twin: StoredTwin, expectedVersion: number | null): Promise<TwinWriteResult> {
+    return guarded(this.twins.writeTwin(twin, expectedVersion));
+  }
+
+  queryTwins(query: TwinPageQuery): Promise<TwinEntry[]> {
+    return guarded(this.twins.queryTwins(query));
   }
 
   listCaCertificates(): Promise<CaCertificateRecord[]> {

@@ -61,13 +61,14 @@ export class RegistryQueries {
     return r.rows.map(deviceRecordOf);
   }
 
-  /** The device, its queue, its session and its un-batched feedback go together (spec §1.9), in one statement. */
+  /** The device, its queue, its session, its un-batched feedback and its twin go together (spec §1.9), in one statement. */
   async deleteDevice(deviceId: string, expectedEtag: string | null): Promise<boolean> {
     const r = await this.pool.query<{ n: number }>(
       `WITH gone AS (DELETE FROM devices WHERE device_id = $1 AND ($2::text IS NULL OR etag = $2) RETURNING device_id),
          q AS (DELETE FROM c2d_messages WHERE device_id IN (SELECT device_id FROM gone)),
          s AS (DELETE FROM mqtt_sessions WHERE device_id IN (SELECT device_id FROM gone)),
-         f AS (DELETE FROM feedback_pending WHERE device_id IN (SELECT device_id FROM gone))
+         f AS (DELETE FROM feedback_pending WHERE device_id IN (SELECT device_id FROM gone)),
+         t AS (DELETE FROM twins WHERE device_id IN (SELECT device_id FROM gone))
        SELECT count(*)::integer AS n FROM gone`,
       [deviceId, expectedEtag],
     );

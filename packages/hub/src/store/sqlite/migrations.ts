@@ -139,6 +139,26 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'device twins',
+    // A row once something was written to the twin (a device without one has the default twin).
+    // JSON as text, read with JSON1 by queries; deleted with its device (registry-tables.ts).
+    sql: `
+      CREATE TABLE twins (
+        device_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        tags TEXT NOT NULL,
+        desired TEXT NOT NULL,
+        desired_meta TEXT NOT NULL,
+        desired_version INTEGER NOT NULL,
+        reported TEXT NOT NULL,
+        reported_meta TEXT NOT NULL,
+        reported_version INTEGER NOT NULL,
+        last_desired_patch TEXT
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

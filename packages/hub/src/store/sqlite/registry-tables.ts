@@ -34,6 +34,7 @@ export class RegistryTables {
   private readonly removeSession;
   private readonly removeQueue;
   private readonly removePendingFeedback;
+  private readonly removeTwin;
   readonly deleteDevice: (deviceId: string, expectedEtag: string | null) => boolean;
   /** Bulk writes in one transaction (deleteDevice nests as a savepoint). */
   readonly writeDevices: (writes: readonly DeviceWrite[]) => boolean[];
@@ -68,12 +69,14 @@ export class RegistryTables {
     this.removeSession = db.prepare('DELETE FROM mqtt_sessions WHERE device_id = ?');
     this.removeQueue = db.prepare('DELETE FROM c2d_messages WHERE device_id = ?');
     this.removePendingFeedback = db.prepare('DELETE FROM feedback_pending WHERE device_id = ?');
-    // The device, its queue, its session and its un-batched feedback go together (spec §1.9).
+    this.removeTwin = db.prepare('DELETE FROM twins WHERE device_id = ?');
+    // The device, its queue, its session, its un-batched feedback and its twin go together (spec §1.9).
     this.deleteDevice = db.transaction((deviceId: string, expectedEtag: string | null): boolean => {
       if (this.remove.run(deviceId, expectedEtag, expectedEtag).changes !== 1) return false;
       this.removeQueue.run(deviceId);
       this.removeSession.run(deviceId);
       this.removePendingFeedback.run(deviceId);
+      this.removeTwin.run(deviceId);
       return true;
     });
     this.writeDevices = db.transaction((writes: readonly DeviceWrite[]): boolean[] =>

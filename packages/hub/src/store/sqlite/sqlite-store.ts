@@ -8,6 +8,7 @@
  * rolled back alone.
  */
 import Database from 'better-sqlite3';
+import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import type {
   CaCertificateRecord,
   CommitResult,
@@ -32,6 +33,7 @@ import { MessageQueue } from './message-queue.js';
 import { migrate } from './migrations.js';
 import { RegistryTables } from './registry-tables.js';
 import { SessionWrites } from './session-writes.js';
+import { TwinTable } from './twin-table.js';
 import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
@@ -61,6 +63,7 @@ export class SqliteStore implements Store {
   private readonly messages: MessageQueue;
   private readonly feedback: FeedbackQueue;
   private readonly inspection: InspectionQueries;
+  private readonly twins: TwinTable;
   private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
   private readonly commitAll: Database.Transaction<(ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]>;
   private readonly commitIsolated: Database.Transaction<
@@ -109,6 +112,7 @@ export class SqliteStore implements Store {
     this.feedback = new FeedbackQueue(this.db);
     this.messages = new MessageQueue(this.db, this.feedback);
     this.inspection = new InspectionQueries(this.db);
+    this.twins = new TwinTable(this.db);
     // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
     this.applyIsolated = this.db.transaction((op: QueueOp, ctx: CommitContext) => this.apply(op, ctx));
     this.commitIsolated = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
@@ -321,6 +325,18 @@ export class SqliteStore implements Store {
 
   async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
     return this.inspection.queueTotals(now);
+  }
+
+  async getTwin(deviceId: string): Promise<TwinEntry | undefined> {
+    return this.twins.getTwin(deviceId);
+  }
+
+  async writeTwin(twin: StoredTwin, expectedVersion: number | null): Promise<TwinWriteResult> {
+    return this.synced(this.twins.writeTwin(twin, expectedVersion));
+  }
+
+  async queryTwins(query: TwinPageQuery): Promise<TwinEntry[]> {
+    return this.twins.queryTwins(query);
   }
 
   /** `value`, once what was written to get it is on disk. */

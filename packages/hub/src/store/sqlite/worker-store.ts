@@ -8,6 +8,7 @@
  * (tests under tsx), it starts the one in dist/ (built by `tsc --build`).
  */
 import { Worker } from 'node:worker_threads';
+import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import type {
   CaCertificateRecord,
   CommitResult,
@@ -160,6 +161,18 @@ export class WorkerStore implements Store {
   /** A round trip to the worker thread and its database (a worker stuck in a commit answers late). */
   async ping(): Promise<void> {
     await this.call('ping', []);
+  }
+
+  getTwin(deviceId: string): Promise<TwinEntry | undefined> {
+    return this.call('getTwin', [deviceId]) as Promise<TwinEntry | undefined>;
+  }
+
+  writeTwin(twin: StoredTwin, expectedVersion: number | null): Promise<TwinWriteResult> {
+    return this.call('writeTwin', [twin, expectedVersion]) as Promise<TwinWriteResult>;
+  }
+
+  queryTwins(query: TwinPageQuery): Promise<TwinEntry[]> {
+    return this.call('queryTwins', [query]) as Promise<TwinEntry[]>;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,54 @@
+/** Device twins on PostgreSQL: jsonb columns, queried with jsonb operators (twins/query/sql.ts). */
+import type pg from 'pg';
+import { compileWhere } from '../../twins/query/sql.js';
+import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
+import { ENTRY_COLUMNS, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
+
+const FROM = 'FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id';
+
+export class TwinQueries {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async getTwin(deviceId: string): Promise<TwinEntry | undefined> {
+    const r = await this.pool.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} ${FROM} WHERE d.device_id = $1`, [deviceId]);
+    return r.rows[0] && entryOf(r.rows[0]);
+  }
+
+  async writeTwin(twin: StoredTwin, expectedVersion: number | null): Promise<TwinWriteResult> {
+    const values = [twin.deviceId, ...twinValues(twin)];
+    const r =
+      expectedVersion === null
+        ? await this.pool.query(
+            `INSERT INTO twins (device_id, version, tags, desired, desired_meta, desired_version, reported,
+               reported_meta, reported_version, last_desired_patch)
+             SELECT $1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10::jsonb
+             WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = $1)
+             ON CONFLICT (device_id) DO NOTHING`,
+            values,
+          )
+        : await this.pool.query(
+            `UPDATE twins SET version = $2, tags = $3::jsonb, desired = $4::jsonb, desired_meta = $5::jsonb,
+               desired_version = $6, reported = $7::jsonb, reported_meta = $8::jsonb, reported_version = $9,
+               last_desired_patch = $10::jsonb
+             WHERE device_id = $1 AND version = $11`,
+            [...values, expectedVersion],
+          );
+    if (r.rowCount === 1) return 'written';
+    const exists = await this.pool.query('SELECT 1 FROM devices WHERE device_id = $1', [twin.deviceId]);
+    return exists.rowCount === 1 ? 'conflict' : 'deviceNotFound';
+  }
+
+  async queryTwins(q: TwinPageQuery): Promise<TwinEntry[]> {
+    // The condition's parameters are $1..$n; the page's come after them.
+    const where = q.where ? compileWhere(q.where, 'postgres') : { sql: 'true', params: [] };
+    const n = where.params.length;
+    const r = await this.pool.query<EntryRow>(
+      // COLLATE "C": byte order, as SQLite's, whatever the database's collation.
+      `SELECT ${ENTRY_COLUMNS} ${FROM}
+       WHERE (${where.sql}) AND d.device_id COLLATE "C" > $${n + 1}::text
+       ORDER BY d.device_id COLLATE "C" LIMIT $${n + 2}`,
+      [...where.params, q.afterDeviceId ?? '', Math.max(0, Math.floor(q.limit))],
+    );
+    return r.rows.map(entryOf);
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The twins domain: read and write device twins as the service (tags, desired; merge or replace,
+ * with If-Match) and as the device (read, patch reported), tell a device's connections when its
+ * desired properties change, and run queries. Protocol-free: the gateways map their wire to it.
+ *
+ * Every write is read, change, compare-and-swap on the twin version: a write that lost a race is
+ * applied again to what won (unconditional) or refused with PreconditionFailed (If-Match).
+ */
+import { FerryError } from '@ferry/common';
+import type { Clock } from '../clock.js';
+import type { ClusterEvents } from '../cluster/signal-bus.js';
+import { checkPatch, checkSize } from './document-rules.js';
+import { isJsonObject, type JsonObject } from './json.js';
+import { mergeValues, patchSection, replaceSection } from './merge.js';
+import { type QueryPage, runQuery } from './query/run.js';
+import { defaultTwin, deviceTwinJson, type Presence, type TwinJson, toTwinJson, twinEtag } from './twin-json.js';
+import type { StoredTwin, TwinEntry, TwinStore } from './types.js';
+
+/** How many times a write is applied again after losing a race before it gives up (ServerBusy). */
+const WRITE_ATTEMPTS = 8;
+
+export interface TwinsOptions {
+  store: TwinStore;
+  clock: Clock;
+  /** Connection state and last activity, as this node knows them. */
+  presence(deviceId: string): Presence;
+  /** The device's pending C2D messages (cloudToDeviceMessageCount). */
+  c2dCount(deviceId: string): Promise<number>;
+  signals: Pick<ClusterEvents, 'notifyTwin' | 'onTwin'>;
+}
+
+export type ServiceUpdate = 'patch' | 'replace';
+
+/** What a device is sent when its desired properties changed: the patch, with its $version. */
+export interface DesiredChange {
+  version: number;
+  patch: JsonObject;
+}
+
+function notFound(deviceId: string): FerryError {
+  return new FerryError('DeviceNotFound', `Device ${deviceId} not found`);
+}
+
+/** A quoted or bare etag, '*' for any. */
+function parseIfMatch(ifMatch: string | undefined): string | undefined {
+  if (ifMatch === undefined) return undefined;
+  let t = ifMatch.trim();
+  if (t.startsWith('"') && t.endsWith('"') && t.length >= 2) t = t.slice(1, -1);
+  return t === '' || t === '*' ? undefined : t;
+}
+
+export class Twins {
+  constructor(private readonly opts: TwinsOptions) {}
+
+  /** The service's view: GET /twins/{id}. */
+  async get(deviceId: string): Promise<TwinJson> {
+    return this.json(await this.read(deviceId));
+  }
+
+  /**
+   * PATCH (merge tags and desired) or PUT (replace tags and desired) from the service, with an
+   * optional If-Match etag ('*' or absent: unconditional).
+   */
+  async update(deviceId: string, body: unknown, mode: ServiceUpdate, ifMatch?: string): Promise<TwinJson> {
+    const { tags, desired } = serviceChanges(body, mode);
+    const etag = parseIfMatch(ifMatch);
+    const entry = await this.write(deviceId, (twin, at) => {
+      if (etag !== undefined && etag !== twinEtag(twin.version)) {
+        throw new FerryError('PreconditionFailed', `The If-Match etag does not match the twin of device ${deviceId}`);
+      }
+      const next: StoredTwin = { ...twin, version: twin.version + 1 };
+      if (tags !== undefined) next.tags = mode === 'patch' ? mergeValues(twin.tags, tags) : tags;
+      if (desired !== undefined) {
+        next.desired =
+          mode === 'patch'
+            ? patchSection(twin.desired, desired, at, true)
+            : replaceSection(twin.desired, desired, at, true);
+        next.lastDesiredPatch = mode === 'patch' ? desired : null;
+      }
+      checkSize('tags', next.tags);
+      checkSize('desired', next.desired.values);
+      return next;
+    });
+    if (desired !== undefined) this.opts.signals.notifyTwin(deviceId);
+    return this.json(entry);
+  }
+
+  /** The device's view: desired and reported with their $version (twin GET over MQTT and AMQP). */
+  async getForDevice(deviceId: string): Promise<{ desired: JsonObject; reported: JsonObject }> {
+    const entry = await this.read(deviceId);
+    return deviceTwinJson(entry.twin!);
+  }
+
+  /** A device's reported-properties patch; resolves with the new reported $version. */
+  async updateReported(deviceId: string, body: unknown): Promise<number> {
+    const patch = checkPatch('reported', body, true);
+    const entry = await this.write(deviceId, (twin, at) => {
+      const reported = patchSection(twin.reported, patch, at, false);
+      checkSize('reported', reported.values);
+      return { ...twin, version: twin.version + 1, reported };
+    });
+    return entry.twin!.reported.version;
+  }
+
+  /**
+   * What to send a device whose connection last sent it desired version `since`: the last patch
+   * when it is the next version, else the whole desired section (a replace, or versions missed);
+   * undefined when nothing is newer.
+   */
+  async desiredSince(deviceId: string, since: number): Promise<DesiredChange | undefined> {
+    const entry = await this.opts.store.getTwin(deviceId);
+    const twin = entry?.twin;
+    if (!twin || twin.desired.version <= since) return undefined;
+    const { version } = twin.desired;
+    const patch = version === since + 1 && twin.lastDesiredPatch ? twin.lastDesiredPatch : twin.desired.values;
+    return { version, patch: { ...patch, $version: version } };
+  }
+
+  /** Calls `fn` when the device's twin may have changed (any node); returns the unsubscribe function. */
+  onChange(deviceId: string, fn: () => void): () => void {
+    return this.opts.signals.onTwin(deviceId, fn);
+  }
+
+  /** POST /devices/query: a page of results and the continuation token of the next page. */
+  query(text: string, pageSize: number, continuation: string | undefined): Promise<QueryPage> {
+    return runQuery(this.opts.store, text, pageSize, continuation, (entry) => this.jsonOf(entry));
+  }
+
+  private async read(deviceId: string): Promise<TwinEntry & { twin: StoredTwin }> {
+    const entry = await this.opts.store.getTwin(deviceId);
+    if (!entry) throw notFound(deviceId);
+    return { device: entry.device, twin: entry.twin ?? defaultTwin(deviceId, entry.device.statusUpdatedTime) };
+  }
+
+  private async write(
+    deviceId: string,
+    change: (twin: StoredTwin, at: string) => StoredTwin,
+  ): Promise<TwinEntry & { twin: StoredTwin }> {
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const entry = await this.opts.store.getTwin(deviceId);
+      if (!entry) throw notFound(deviceId);
+      const at = new Date(this.opts.clock.now()).toISOString();
+      const current = entry.twin ?? defaultTwin(deviceId, at);
+      const next = change(current, at);
+      const result = await this.opts.store.writeTwin(next, entry.twin ? entry.twin.version : null);
+      if (result === 'written') return { device: entry.device, twin: next };
+      if (result === 'deviceNotFound') throw notFound(deviceId);
+    }
+    throw new FerryError('ThrottlingException', `The twin of device ${deviceId} is being written too often; retry`);
+  }
+
+  private async json(entry: TwinEntry & { twin: StoredTwin }): Promise<TwinJson> {
+    const { deviceId } = entry.device;
+    return toTwinJson(entry.device, entry.twin, this.opts.presence(deviceId), await this.opts.c2dCount(deviceId));
+  }
+
+  private jsonOf(entry: TwinEntry): Promise<TwinJson> {
+    return this.json({
+      device: entry.device,
+      twin: entry.twin ?? defaultTwin(entry.device.deviceId, entry.device.statusUpdatedTime),
+    });
+  }
+}
+
+/** The tags and desired properties a service update carries (each undefined when absent). */
+function serviceChanges(body: unknown, mode: ServiceUpdate): { tags?: JsonObject; desired?: JsonObject } {
+  if (!isJsonObject(body)) throw new FerryError('ArgumentInvalid', 'the twin update must be a JSON object');
+  const merge = mode === 'patch';
+  const out: { tags?: JsonObject; desired?: JsonObject } = {};
+  if (body.tags !== undefined && body.tags !== null) out.tags = checkPatch('tags', withoutDollar(body.tags), merge);
+  else if (!merge) out.tags = {};
+  const props = body.properties;
+  if (props !== undefined && props !== null) {
+    if (!isJsonObject(props)) throw new FerryError('ArgumentInvalid', 'properties must be a JSON object');
+    if (props.reported !== undefined) {
+      throw new FerryError('ArgumentInvalid', 'reported properties are written by the device, not the service');
+    }
+    if (props.desired !== undefined && props.desired !== null) {
+      out.desired = checkPatch('desired', withoutDollar(props.desired), merge);
+    }
+  }
+  if (!merge && out.desired === undefined) out.desired = {};
+  return out;
+}
+
+/** $version and $metadata come back in what a client read and sends again; they are not properties. */
+function withoutDollar(v: unknown): unknown {
+  if (!isJsonObject(v)) return v;
+  const { $version: _v, $metadata: _m, ...rest } = v;
+  return rest;
+}
