@@ -55,6 +55,8 @@ const REGISTRY_READ: Credential[] = ['iothubowner', 'registryRead', 'registryRea
 const REGISTRY_WRITE: Credential[] = ['iothubowner', 'registryReadWrite'];
 const SERVICE: Credential[] = ['iothubowner', 'service', 'owner scoped to /messages'];
 const DEVICE_DEV1: Credential[] = ['iothubowner', 'device', 'owner scoped to /devices/dev1', 'device dev1'];
+// Reading twins and running queries: ServiceConnect or RegistryRead (docs/twins.md).
+const TWIN_READ: Credential[] = [...REGISTRY_READ, 'service', 'owner scoped to /messages'];
 const WHOLE_HUB_POLICIES: Credential[] = ['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite'];
 
 interface Row {
@@ -148,6 +150,15 @@ const MATRIX: Record<string, Row> = {
     ok: 200,
   },
   'GET /events': { path: '/events', allowed: SERVICE, ok: 200, stream: true },
+  'GET /twins/{id}': { path: '/twins/matrix-absent', allowed: TWIN_READ, ok: 404 },
+  'PATCH /twins/{id}': { path: '/twins/matrix-absent', body: { tags: { a: 1 } }, allowed: SERVICE, ok: 404 },
+  'PUT /twins/{id}': { path: '/twins/matrix-absent', body: { tags: { a: 1 } }, allowed: SERVICE, ok: 404 },
+  'POST /devices/query': {
+    path: '/devices/query',
+    body: { query: 'SELECT * FROM devices' },
+    allowed: TWIN_READ,
+    ok: 200,
+  },
 };
 
 let hub: HubProcess;
