@@ -119,7 +119,7 @@ export async function harness(
 }
 
 /** SQLite in memory, or a fresh PostgreSQL schema when FERRY_TEST_STORE=postgres (engine-postgres.test.ts). */
-async function defaultStore(): Promise<Store> {
+export async function defaultStore(): Promise<Store> {
   return process.env.FERRY_TEST_STORE === 'postgres' ? openTestStore() : new SqliteStore({ path: ':memory:' });
 }
 

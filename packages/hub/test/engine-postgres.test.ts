@@ -9,3 +9,4 @@ await import('./engine-lifecycle.test.js');
 await import('./engine-scheduler.test.js');
 await import('./engine-commit.test.js');
 await import('./engine-direct.test.js');
+await import('./engine-late-lease.test.js');

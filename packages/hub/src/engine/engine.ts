@@ -27,6 +27,7 @@ import type {
   Store,
 } from '../store/types.js';
 import { GroupCommitter } from './group-commit.js';
+import { lateLockTokens } from './late-leases.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
@@ -49,6 +50,8 @@ export interface EngineOptions {
 
 /** How many due items of each kind one scheduler batch handles. */
 const EXPIRE_BATCH = 500;
+/** How often receive() leases again when its lease came too late (late-leases.ts) before answering empty. */
+const MAX_LATE_LEASES = 3;
 /** Upper bound of one receive (a gateway asking for more gets this many). */
 const MAX_LEASE = 100;
 /**
@@ -75,6 +78,8 @@ export class Engine implements C2dEngine {
   private readonly deadlinePollMs: number | undefined;
   private deadlinePoll: NodeJS.Timeout | undefined;
   private readonly recordListeners = new Set<(records: readonly FeedbackRecord[]) => void>();
+  /** Lease results emptied because their locks came too late (late-leases.ts). */
+  private readonly takenBack = new WeakSet<object>();
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -107,7 +112,11 @@ export class Engine implements C2dEngine {
       SETTLE_DELAY_MS,
     );
     // A receiver's lease is capped as receive() caps it.
-    this.waiting = new WaitingReceivers((op, onResult) => this.committer.submitTo(op, onResult), MAX_LEASE);
+    this.waiting = new WaitingReceivers(
+      (op, onResult) => this.committer.submitTo(op, onResult),
+      MAX_LEASE,
+      (deviceId, result) => this.judgeLease(deviceId, result),
+    );
     // Messages committed by another node wake this node's waiting receivers too.
     options.signals?.onRemoteWake?.((deviceId) => this.waiting.woken(deviceId));
     // Some may have been missed (the cluster's LISTEN connection was down): every waiting receiver reads again.
@@ -191,7 +200,11 @@ export class Engine implements C2dEngine {
   }
 
   async receive(deviceId: string, max = 1): Promise<Delivery[]> {
-    return (await this.run({ kind: 'lease', deviceId, max: leaseSize(max) })).deliveries;
+    for (let tries = 1; ; tries++) {
+      const r = await this.run({ kind: 'lease', deviceId, max: leaseSize(max) });
+      // Taken back as too late: lease again (in the group of the release), a few times at most.
+      if (!this.takenBack.has(r) || tries === MAX_LATE_LEASES) return r.deliveries;
+    }
   }
 
   openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
@@ -293,7 +306,8 @@ export class Engine implements C2dEngine {
       done(new FerryError('ServiceUnavailable', 'the hub is stopping'));
       return;
     }
-    this.committer.submitTo(op, (result) => {
+    this.committer.submitTo(op, (answer) => {
+      const result = op.kind === 'lease' ? this.judgeLease((op as { deviceId: string }).deviceId, answer) : answer;
       if (result instanceof Error) {
         if (!isServerBusy(result)) this.logger.error({ err: result, op: op.kind }, 'commit failed');
         done(toFerryError(result));
@@ -308,6 +322,28 @@ export class Engine implements C2dEngine {
       }
       done(r as Success<K> | Refusal<K>);
     });
+  }
+
+  /**
+   * A lease's answer, judged when its commit answers (late-leases.ts): locks that came too late
+   * are taken back (a release in the next group, which wakes the device) and the lease answers
+   * empty, marked in `takenBack`.
+   */
+  private judgeLease(deviceId: string, result: QueueOpResult | Error): QueueOpResult | Error {
+    if (result instanceof Error || !result.ok || !('deliveries' in result)) return result;
+    const now = this.clock.now();
+    const lockTokens = lateLockTokens(result.deliveries, now, this.policy.lockTimeoutMs);
+    if (!lockTokens) return result;
+    this.logger.warn(
+      { deviceId, messages: lockTokens.length, lockLeftMs: result.deliveries[0]!.lockedUntil - now },
+      'a lease committed too late to hand out (the store stalled): its messages are released and leased again',
+    );
+    this.committer.submitTo({ kind: 'release', deviceId, lockTokens }, (r) => {
+      if (r instanceof Error || !r.ok) this.logger.error({ err: r, deviceId }, 'releasing a late lease failed');
+    });
+    const empty = { ok: true as const, deliveries: [] };
+    this.takenBack.add(empty);
+    return empty;
   }
 
   private afterCommit(result: CommitResult): void {

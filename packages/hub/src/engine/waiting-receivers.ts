@@ -102,10 +102,12 @@ export class WaitingReceivers {
   /**
    * @param submit submits a lease op to the next group, its result to the callback
    * @param maxLease the most one lease of a receiver may take
+   * @param judge sees each lease's answer first (the engine takes back locks that came too late)
    */
   constructor(
     private readonly submit: (op: QueueOp, onResult: (r: QueueOpResult | Error) => void) => void,
     readonly maxLease = Number.POSITIVE_INFINITY,
+    private readonly judge: (deviceId: string, r: QueueOpResult | Error) => QueueOpResult | Error = (_, r) => r,
   ) {}
 
   /** A receiver for the device, idle until its first want(). */
@@ -204,7 +206,8 @@ export class WaitingReceivers {
     else list!.splice(at, 1);
   }
 
-  leased(r: Receiver, result: QueueOpResult | Error): void {
+  leased(r: Receiver, answer: QueueOpResult | Error): void {
+    const result = this.judge(r.deviceId, answer);
     if (result instanceof Error || !result.ok) {
       r.state = 'idle';
       r.wanting = false;
