@@ -29,7 +29,7 @@ function within(promise, seconds, what) {
 const connectionString = process.env.FERRY_CONNECTION_STRING;
 if (!connectionString) {
   fail(
-    'set FERRY_CONNECTION_STRING, e.g. in the Ferry checkout: export FERRY_CONNECTION_STRING="$(npx ferry hub connection-string --policy service)"',
+    'set FERRY_CONNECTION_STRING for this command, e.g. in the Ferry checkout: FERRY_CONNECTION_STRING="$(ferry hub connection-string --policy service)" node send.mjs ... (not exported: ferry would use it too, and the service policy cannot create devices)',
   );
 }
 const ca = process.env.NODE_EXTRA_CA_CERTS;

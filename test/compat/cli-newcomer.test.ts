@@ -82,6 +82,8 @@ test('npm install -g ./packages/cli puts a working ferry on the PATH, outside th
   const lost = await ferry(['device', 'list']);
   assert.equal(lost.code, 1);
   assert.match(lost.stderr, /no connection string: pass --connection-string, set FERRY_CONNECTION_STRING/);
+  // Its hints name `ferry ...`, never `npx ferry`, which outside the checkout asks the registry.
+  assert.match(lost.stderr, /start one with `ferry hub start`/);
 });
 
 test("device create, then message send --wait prints that message's feedback (Success, exit 0)", T, async () => {
