@@ -42,7 +42,7 @@ import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
 import { acceptSocket, closeNow, holdAttach } from './rhea-internals.js';
 import { AmqpDecodeError, AmqpInvalidFieldError } from './rhea-patches.js';
-import { checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
+import { CbsMechanism, checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
 import type { RheaSocketAdapter } from './socket-adapter.js';
 
@@ -118,6 +118,7 @@ export class AmqpConnection {
 
     const container = rhea.create_container({ id: ctx.hubName });
     container.sasl_server_mechanisms.enable_anonymous();
+    container.sasl_server_mechanisms.MSSBCBS = () => new CbsMechanism();
     // SASL EXTERNAL = "the TLS client certificate": the device it proves is checked at attach.
     if (this.certificates?.length) container.sasl_server_mechanisms.EXTERNAL = () => new ExternalMechanism();
     container.sasl_server_mechanisms.PLAIN = () =>

@@ -1,5 +1,5 @@
 /**
- * Three fixes to rhea 3.0.5 and one saving, carried in the project and applied when the AMQP gateway
+ * Three fixes to rhea 3.0.5 and one saving (and a fourth fix in rhea-link-names.ts), carried in the project and applied when the AMQP gateway
  * loads (to the one rhea module instance every import shares). They replace rhea internals, checked on install:
  * a rhea upgrade that renames them fails loudly at start instead of silently losing the fix.
  *
@@ -22,21 +22,12 @@
  *    no-op (so DEBUG=rhea* must be set before start, as usual for `debug`).
  */
 import { createRequire } from 'node:module';
+import { AmqpDecodeError, AmqpInvalidFieldError } from './frame-errors.js';
+import { patchLinkNames } from './rhea-link-names.js';
 
 const require = createRequire(import.meta.url);
 
-/** A frame or message that cannot be decoded (AMQP 1.0 2.8.15 amqp:decode-error). */
-export class AmqpDecodeError extends Error {
-  override readonly name = 'AmqpDecodeError';
-}
-
-/**
- * A frame that decodes but breaks a rule of the protocol the hub relies on (AMQP 1.0 2.8.15
- * amqp:invalid-field), such as a transfer that starts a delivery without its delivery-id.
- */
-export class AmqpInvalidFieldError extends Error {
-  override readonly name = 'AmqpInvalidFieldError';
-}
+export { AmqpDecodeError, AmqpInvalidFieldError } from './frame-errors.js';
 
 /** Described values nested deeper than this are refused (no real AMQP peer nests beyond a handful). */
 export const MAX_DECODE_DEPTH = 64;
@@ -88,6 +79,7 @@ export function installRheaPatches(): void {
   if (installed) return;
   patchDispositions();
   patchDecoder();
+  patchLinkNames();
   silenceIdleLoggers();
   installed = true;
 }

@@ -1,7 +1,8 @@
 /**
  * SASL for the AMQP gateway (c2d-semantics.md 5.3). rhea picks the layer from the header: a plain
  * `AMQP 0 1 0 0` (what the official Node clients send, official-sdk-wire.md G.1) skips SASL; a
- * SASL header is offered ANONYMOUS (then CBS) and PLAIN with username `{policy}@sas.root.{hub}` or
+ * SASL header is offered ANONYMOUS (then CBS), MSSBCBS (the same, as Azure's AMQP services name it
+ * and the Azure IoT C SDK asks for it) and PLAIN with username `{policy}@sas.root.{hub}` or
  * `{deviceId}@sas.{hub}` and the SAS token as password.
  */
 import { FerryError } from '@ferry/common';
@@ -66,6 +67,20 @@ export class PlainMechanism {
  * outcome is ok at once; which device the certificate proves is checked when a link attaches.
  */
 export class ExternalMechanism {
+  outcome: boolean | undefined = undefined;
+  username: string | undefined = undefined;
+
+  start(): void {
+    this.outcome = true;
+  }
+}
+
+/**
+ * SASL MSSBCBS, the CBS mechanism of Azure's AMQP services, which the Azure IoT C SDK asks for: it
+ * means "anonymous now, a CBS token follows". The outcome is ok at once; every link is authorized
+ * later by the tokens put on `$cbs`, as after ANONYMOUS.
+ */
+export class CbsMechanism {
   outcome: boolean | undefined = undefined;
   username: string | undefined = undefined;
 
