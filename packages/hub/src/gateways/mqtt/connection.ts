@@ -19,6 +19,7 @@ import { handlePuback } from './puback.js';
 import { refusePublish } from './publish.js';
 import type { MqttSessionStore } from './session.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
+import { type TwinSubscriptions, TwinTopics } from './twin.js';
 
 /** What a connection needs of the gateway that owns it. */
 export interface ConnectionOwner {
@@ -33,6 +34,8 @@ export interface ConnectionOwner {
   claim(deviceId: string, conn: MqttConnection): MqttConnection | undefined;
   /** The connection is gone. */
   forget(conn: MqttConnection): void;
+  /** The twin subscriptions a clean-session-0 connection resumes (kept by the gateway); undefined: none. */
+  twinSubscriptions(deviceId: string, cleanSession: boolean): TwinSubscriptions | undefined;
 }
 
 /**
@@ -101,6 +104,8 @@ export class MqttConnection {
   cleanSession = true;
   c2dQos: 0 | 1 | null = null;
   pump: DeliveryPump | undefined;
+  /** Twin requests and desired notifications (when the hub serves twins). */
+  twin: TwinTopics | undefined;
 
   /**
    * Made when bytes must be parsed, and let go at a packet boundary once connected: between
@@ -231,6 +236,7 @@ export class MqttConnection {
       'MQTT device connected',
     );
     this.pump.setQos(e.c2dQos);
+    if (ctx.twins) this.twin = new TwinTopics(this, ctx.twins, this.owner.twinSubscriptions(e.deviceId, e.cleanSession));
   }
 
   /** Refuse CONNECT with a CONNACK return code, then close. */
@@ -262,6 +268,7 @@ export class MqttConnection {
     this.state = 'closed';
     this.queue.length = 0;
     this.keepAlive?.stop();
+    this.twin?.stop();
     this.writeStall?.stop();
     this.refusalLog?.summarise();
     this.firstPacketTimer?.cancel();
@@ -405,6 +412,7 @@ export class MqttConnection {
       case 'disconnect':
         return void this.close('the client sent DISCONNECT', 'info');
       case 'publish':
+        if (this.twin && p.qos < 2 && p.topic.startsWith('$iothub/twin/')) return this.twin.request(p);
         return refusePublish(this, p);
       case 'connect':
         return void this.close('a second CONNECT on the same connection', 'warn'); // MQTT-3.1.0-2

@@ -1,6 +1,7 @@
 /**
- * SUBSCRIBE / UNSUBSCRIBE. IoT Hub is not a general broker: the only filter a device may use here
- * is its own C2D topic; everything else is refused in the SUBACK (0x80) without closing.
+ * SUBSCRIBE / UNSUBSCRIBE. IoT Hub is not a general broker: the only filters a device may use here
+ * are its own C2D topic and the two twin topics (twin.ts); everything else is refused in the
+ * SUBACK (0x80) without closing.
  */
 import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
 import type { MqttConnection } from './connection.js';
@@ -19,6 +20,8 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
       conn.refusals.refused({ topic, max }, 'SUBSCRIBE refused: more filters than mqtt.maxSubscriptions');
       return SUBACK_FAILURE;
     }
+    const twin = conn.twin?.subscribe(topic);
+    if (twin !== undefined) return twin;
     if (topic !== own) {
       conn.refusals.refused({ topic }, 'SUBSCRIBE refused: a device may only subscribe to its own C2D topic');
       return SUBACK_FAILURE;
@@ -28,6 +31,7 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
     return qos;
   });
   if (qos !== conn.c2dQos) await saveSession(conn, qos);
+  await conn.twin?.ready;
   conn.send({ cmd: 'suback', messageId: packet.messageId!, granted });
   if (qos !== conn.c2dQos) {
     conn.logger.info({ qos }, 'MQTT C2D subscription');
@@ -39,6 +43,7 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
 
 export async function handleUnsubscribe(conn: MqttConnection, packet: IUnsubscribePacket): Promise<void> {
   const own = c2dTopicFilter(conn.deviceId!);
+  for (const filter of packet.unsubscriptions) conn.twin?.unsubscribe(filter);
   if (packet.unsubscriptions.includes(own) && conn.c2dQos !== null) {
     await saveSession(conn, null);
     conn.c2dQos = null;

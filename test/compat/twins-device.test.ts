@@ -1,0 +1,149 @@
+/**
+ * Twins end to end with the official clients: azure-iot-device with azure-iot-device-mqtt (Mqtt,
+ * MqttWs) against a real hub, the service side through azure-iothub's Registry. A desired update
+ * made while the device is offline is in getTwin on connect; one made while it is online arrives
+ * as a notification with the new $version; reported updates show in Registry.getTwin with their
+ * $metadata; a refused reported update is an error to the device and the connection carries on.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Client, Twin } from 'azure-iot-device';
+import deviceSdk from 'azure-iot-device';
+import deviceMqtt from 'azure-iot-device-mqtt';
+import type { Registry } from 'azure-iothub';
+import iothub from 'azure-iothub';
+import { type HubProcess, startHub } from './harness.js';
+import { Inbox } from './helpers/inbox.js';
+import { waitFor, withTimeout } from './helpers/wait.js';
+
+const T = { timeout: 60_000 };
+
+let hub: HubProcess;
+let registry: Registry;
+
+before(async () => {
+  hub = await startHub();
+  registry = iothub.Registry.fromConnectionString(hub.ownerConnectionString);
+});
+
+after(async () => {
+  await hub?.stop();
+});
+
+type TransportCtor = typeof deviceMqtt.Mqtt;
+
+const TRANSPORTS: Array<[string, TransportCtor]> = [
+  ['Mqtt', deviceMqtt.Mqtt],
+  ['MqttWs', deviceMqtt.MqttWs],
+];
+
+async function openClient(cs: string, transport: TransportCtor): Promise<Client> {
+  const client = deviceSdk.Client.fromConnectionString(cs, transport);
+  await withTimeout(client.setOptions({ ca: readFileSync(hub.caFile, 'utf8') }), 5000, 'setOptions');
+  client.on('error', () => {});
+  await withTimeout(client.open(), 15_000, 'device open');
+  return client;
+}
+
+async function close(client: Client | undefined): Promise<void> {
+  if (client) await withTimeout(client.close(), 5000, 'device close').catch(() => undefined);
+}
+
+function update(twin: Twin, patch: Record<string, unknown>): Promise<void> {
+  return withTimeout(
+    new Promise<void>((resolve, reject) => twin.properties.reported.update(patch, (err?: Error) => (err ? reject(err) : resolve()))),
+    15_000,
+    'reported update',
+  );
+}
+
+/** Resolves once the client is subscribed to desired updates (the listener's subscribe has its SUBACK). */
+function desiredEnabled(twin: Twin): Promise<void> {
+  const t = twin as unknown as { enableTwinDesiredPropertiesUpdates(cb: (err?: Error) => void): void };
+  return withTimeout(
+    new Promise<void>((resolve, reject) => t.enableTwinDesiredPropertiesUpdates((err) => (err ? reject(err) : resolve()))),
+    15_000,
+    'desired updates enabled',
+  );
+}
+
+for (const [name, transport] of TRANSPORTS) {
+  describe(`twins over ${name}`, () => {
+    const id = `twin-${name.toLowerCase()}`;
+    let cs: string;
+    before(async () => {
+      cs = await hub.createDevice(id);
+    });
+
+    test('a desired update made while offline is in getTwin on connect', T, async () => {
+      await registry.updateTwin(id, { properties: { desired: { rate: 5, cfg: { mode: 'eco' } } } }, '*');
+      let client: Client | undefined;
+      try {
+        client = await openClient(cs, transport);
+        const twin = await withTimeout(client.getTwin(), 15_000, 'getTwin');
+        assert.equal(twin.properties.desired.rate, 5);
+        assert.deepEqual(twin.properties.desired.cfg, { mode: 'eco' });
+        assert.equal(twin.properties.desired.$version, 2);
+        assert.equal(twin.properties.reported.$version, 1);
+      } finally {
+        await close(client);
+      }
+    });
+
+    test('online: a desired update arrives with its $version; reported updates reach Registry.getTwin', T, async () => {
+      let client: Client | undefined;
+      try {
+        client = await openClient(cs, transport);
+        const twin = await withTimeout(client.getTwin(), 15_000, 'getTwin');
+        const deltas = new Inbox<Record<string, unknown>>();
+        twin.on('properties.desired', (delta: Record<string, unknown>) => deltas.push(delta));
+        // The listener first gets the desired properties it has.
+        assert.equal((await deltas.next(10_000, 'the current desired properties')).rate, 5);
+        await desiredEnabled(twin);
+        const { responseBody: before } = await registry.getTwin(id);
+        await registry.updateTwin(id, { properties: { desired: { rate: 7, cfg: null } } }, before.etag);
+        const delta = await deltas.next(10_000, 'the desired notification');
+        assert.deepEqual(delta, { rate: 7, cfg: null, $version: before.properties.desired.$version + 1 });
+        assert.equal(twin.properties.desired.rate, 7);
+        assert.equal(twin.properties.desired.cfg, undefined);
+
+        await update(twin, { fw: { version: '1.2.3' }, battery: 80 });
+        const { responseBody: seen } = await registry.getTwin(id);
+        const reported = (seen.properties as { reported: Record<string, unknown> }).reported;
+        assert.deepEqual(reported.fw, { version: '1.2.3' });
+        assert.equal(reported.battery, 80);
+        assert.equal(reported.$version, 2);
+        const meta = reported.$metadata as Record<string, { $lastUpdated?: string }>;
+        assert.ok(!Number.isNaN(Date.parse(meta.battery?.$lastUpdated ?? '')), 'reported $metadata.$lastUpdated');
+        assert.equal((seen as unknown as { connectionState: string }).connectionState, 'Connected');
+      } finally {
+        await close(client);
+      }
+    });
+
+    test('a refused reported update is an error to the device; the connection carries on', T, async () => {
+      let client: Client | undefined;
+      try {
+        client = await openClient(cs, transport);
+        const twin = await withTimeout(client.getTwin(), 15_000, 'getTwin');
+        await assert.rejects(update(twin, { 'bad.name': 1 }), /bad\.name/);
+        await assert.rejects(update(twin, { long: 'y'.repeat(4097) }), /longer than 4096 bytes/);
+        const big = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`s${i}`, 'x'.repeat(4000)]));
+        await assert.rejects(update(twin, big), /limit of 32768 bytes/);
+        const deep: Record<string, unknown> = {};
+        let node = deep;
+        for (let i = 0; i < 11; i++) node = node[`l${i}`] = {} as Record<string, unknown>;
+        await assert.rejects(update(twin, deep), /deeper than 10/);
+        await update(twin, { ok: true });
+        const { responseBody: seen } = await registry.getTwin(id);
+        assert.equal((seen.properties as { reported: Record<string, unknown> }).reported.ok, true);
+        await waitFor(async () => ((await client!.getTwin()).properties.reported.ok === true ? true : undefined), {
+          what: 'a getTwin after the refusals',
+        });
+      } finally {
+        await close(client);
+      }
+    });
+  });
+}
