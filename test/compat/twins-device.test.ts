@@ -52,7 +52,9 @@ async function close(client: Client | undefined): Promise<void> {
 
 function update(twin: Twin, patch: Record<string, unknown>): Promise<void> {
   return withTimeout(
-    new Promise<void>((resolve, reject) => twin.properties.reported.update(patch, (err?: Error) => (err ? reject(err) : resolve()))),
+    new Promise<void>((resolve, reject) =>
+      twin.properties.reported.update(patch, (err?: Error) => (err ? reject(err) : resolve())),
+    ),
     15_000,
     'reported update',
   );
@@ -62,7 +64,9 @@ function update(twin: Twin, patch: Record<string, unknown>): Promise<void> {
 function desiredEnabled(twin: Twin): Promise<void> {
   const t = twin as unknown as { enableTwinDesiredPropertiesUpdates(cb: (err?: Error) => void): void };
   return withTimeout(
-    new Promise<void>((resolve, reject) => t.enableTwinDesiredPropertiesUpdates((err) => (err ? reject(err) : resolve()))),
+    new Promise<void>((resolve, reject) =>
+      t.enableTwinDesiredPropertiesUpdates((err) => (err ? reject(err) : resolve())),
+    ),
     15_000,
     'desired updates enabled',
   );

@@ -236,7 +236,8 @@ export class MqttConnection {
       'MQTT device connected',
     );
     this.pump.setQos(e.c2dQos);
-    if (ctx.twins) this.twin = new TwinTopics(this, ctx.twins, this.owner.twinSubscriptions(e.deviceId, e.cleanSession));
+    if (ctx.twins)
+      this.twin = new TwinTopics(this, ctx.twins, this.owner.twinSubscriptions(e.deviceId, e.cleanSession));
   }
 
   /** Refuse CONNECT with a CONNACK return code, then close. */

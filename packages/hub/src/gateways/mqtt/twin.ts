@@ -98,9 +98,7 @@ export class TwinTopics {
       }
     } catch (err) {
       const e =
-        err instanceof FerryError
-          ? err
-          : new FerryError('ServerError', 'the twin request failed', { cause: err });
+        err instanceof FerryError ? err : new FerryError('ServerError', 'the twin request failed', { cause: err });
       if (!(err instanceof FerryError) || e.httpStatus >= 500) {
         this.conn.logger.error({ err, topic: packet.topic.slice(0, 200) }, 'MQTT twin request failed');
       } else {
