@@ -31,6 +31,8 @@ export interface StartHubOptions {
   env?: Record<string, string>;
   /** A PostgreSQL store (passed as --store-url and --store-schema): hubs given the same one are nodes of one hub. */
   store?: { url: string; schema: string };
+  /** More host names the hub answers to (--host), after its address; its certificate names them too. */
+  hosts?: string[];
 }
 
 export interface HubProcess {
@@ -120,6 +122,7 @@ class HubProcessImpl implements HubProcess {
     private readonly configFile: string,
     private readonly env: Record<string, string>,
     private readonly store: { url: string; schema: string } | undefined,
+    private readonly hosts: readonly string[] = [],
   ) {
     this.caFile = join(dataDir, 'tls', 'ca.pem');
   }
@@ -127,6 +130,7 @@ class HubProcessImpl implements HubProcess {
   /** Spawns the hub and resolves once it prints the ready line; rejects with its output otherwise. */
   async launch(): Promise<void> {
     const args = [CLI_BIN, 'hub', 'start', '--data-dir', this.dataDir, '--host', this.address];
+    for (const host of this.hosts) args.push('--host', host);
     args.push('--bind', this.address, '--config', this.configFile);
     if (this.store) args.push('--store-url', this.store.url, '--store-schema', this.store.schema);
     const child = spawn(process.execPath, args, {
@@ -237,7 +241,8 @@ export async function startHub(opts: StartHubOptions = {}): Promise<HubProcess> 
   writeFileSync(configFile, JSON.stringify(config, null, 2));
   // A hub of another test process may hold an address; try the next ones before giving up.
   for (let attempt = 0; ; attempt++) {
-    const hub = new HubProcessImpl(opts.address ?? nextAddress(), dataDir, configFile, opts.env ?? {}, opts.store);
+    const address = opts.address ?? nextAddress();
+    const hub = new HubProcessImpl(address, dataDir, configFile, opts.env ?? {}, opts.store, opts.hosts);
     try {
       await hub.launch();
       return hub;

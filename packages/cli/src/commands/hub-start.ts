@@ -74,6 +74,22 @@ function banner(hub: Hub, config: Readonly<HubConfig>): string {
   return lines.join('\n');
 }
 
+/**
+ * Issue 23: the Azure IoT C SDK (and others built like it) takes the hub name from the HostName up
+ * to its first dot and refuses a HostName without one ("iotHubSuffix is not found"). Nothing else
+ * would tell the user why such a client cannot even start against `localhost`.
+ */
+export function dotlessHostWarning(hosts: readonly string[]): string | undefined {
+  const dotless = hosts.filter((h) => !h.includes('.'));
+  if (dotless.length === 0) return undefined;
+  const names = dotless.map((h) => `"${h}"`).join(', ');
+  return (
+    `ferry: warning: host ${names} has no dot; the Azure IoT C SDK and other clients refuse such a HostName ` +
+    '("iotHubSuffix is not found"). For them add a dotted name, e.g. --host hub.ferry.test, and resolve it ' +
+    'to this machine (docs/other-stacks.md)'
+  );
+}
+
 export async function hubStart(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, OPTIONS, USAGE['hub start'], 0);
   const config = loadConfig(values, io.env, {
@@ -85,6 +101,8 @@ export async function hubStart(args: string[], io: Io): Promise<number> {
     store: { url: str(values['store-url']), schema: str(values['store-schema']) },
   });
   const hub = await Hub.start(config);
+  const warning = dotlessHostWarning(config.hosts);
+  if (warning) io.err(warning);
   io.out(banner(hub, config));
 
   return new Promise<number>((resolve) => {
