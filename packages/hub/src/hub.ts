@@ -10,6 +10,7 @@
 import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { Logger } from 'pino';
 import { SasAuthenticator } from './auth/authenticator.js';
+import { CaTrust } from './auth/ca-trust.js';
 import { hubNameOf } from './auth/hub-name.js';
 import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
@@ -229,8 +230,23 @@ export class Hub {
       });
       await registry.init();
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
-      const caCertificates = new CaCertificates(parts.store, clock);
-      const x509 = new X509Authenticator({ registry, caCertificates, clock });
+      // The verified CAs are the TLS listeners' trust anchors: read again after every CA write
+      // here or on another node, and after missed signals; a removed one cuts its connections.
+      const caCertificates = new CaCertificates(parts.store, clock, async () => {
+        signals.publishCaChange();
+        await readCas();
+      });
+      const caTrust = new CaTrust({
+        source: caCertificates,
+        disconnectOnRemoval: config.x509.disconnectOnCaRemoval,
+        logger: logger.child({ component: 'x509' }),
+      });
+      // Logged by CaTrust; the next authentication reads the set again.
+      const readCas = () => caTrust.refresh().catch(() => undefined);
+      await caTrust.refresh();
+      signals.onRemoteCaChange(() => void readCas());
+      signals.onSignalsMissed(() => void readCas());
+      const x509 = new X509Authenticator({ registry, caCertificates: caTrust, clock });
       const twins = new Twins({
         store,
         clock,
@@ -249,6 +265,7 @@ export class Hub {
         sessions: store,
         cluster: signals,
         x509,
+        caTrust,
         caCertificates,
         twins,
       });
@@ -276,12 +293,17 @@ export class Hub {
         bind: config.bind,
         ports: config.ports,
         tls: { certPem: tls.certPem, keyPem: tls.keyPem },
+        clientCas: caTrust.pems(),
         gateways: parts.gateways,
         logger: logger.child({ component: 'listeners' }),
         caFile: tls.caFile,
         onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
         limits: config.connections,
       });
+      const listeners = parts.listeners;
+      caTrust.onChange((pems) => listeners.setClientCas(pems));
+      // A change between the first read and the listeners binding: they must not keep the old set.
+      listeners.setClientCas(caTrust.pems());
       const hub = new Hub({ config, logger, metrics, registry, caFile: tls.caFile, parts });
       writeHubInfo(dataDir, {
         hosts: [...config.hosts],

@@ -56,7 +56,11 @@ describe('AMQP with X.509 client certificates', () => {
     });
     // Every connection presents `mine`, as a TLS listener would report it.
     server = createServer((socket) =>
-      gateway.handle(socket, { remoteAddress: '127.0.0.1', transport: 'memory', clientCertificates: [mine] }),
+      gateway.handle(socket, {
+        remoteAddress: '127.0.0.1',
+        transport: 'memory',
+        clientCertificates: { chain: [mine], verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' },
+      }),
     );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

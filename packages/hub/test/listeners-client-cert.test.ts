@@ -1,4 +1,7 @@
-/** The listeners ask for a client certificate without requiring one, and hand what was presented to the gateways. */
+/**
+ * The listeners ask for a client certificate without requiring one, and hand what was presented
+ * to the gateways with OpenSSL's verdict against the hub's verified CAs (their only trust anchors).
+ */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
@@ -14,7 +17,7 @@ import { WebSocket } from 'ws';
 import type { ConnectionInfo, StreamGateway } from '../src/gateways/context.js';
 import type { HttpClientInfo } from '../src/gateways/http/authenticate.js';
 import { Listeners } from '../src/listeners/index.js';
-import { selfSignedCertificate } from '../src/tls/device-certs.js';
+import { createTestCa, issueCertificate, selfSignedCertificate } from '../src/tls/device-certs.js';
 import { ensureTlsMaterial } from '../src/tls/index.js';
 import type { KeyAndCert } from '../src/tls/pki.js';
 
@@ -35,6 +38,8 @@ let dir: string;
 let ca: string;
 let listeners: Listeners;
 let device: KeyAndCert;
+let hubCa: KeyAndCert;
+let signed: KeyAndCert;
 const mqtt = new RecordingGateway();
 const amqp = new RecordingGateway();
 const httpSeen: Array<HttpClientInfo | undefined> = [];
@@ -44,7 +49,10 @@ before(async () => {
   const material = ensureTlsMaterial({ dataDir: dir, hosts: [ADDRESS], tls: {} });
   ca = readFileSync(material.caFile!, 'utf8');
   device = selfSignedCertificate('dev1');
+  hubCa = createTestCa('Listener test root');
+  signed = issueCertificate(hubCa, 'dev2');
   listeners = await Listeners.start({
+    clientCas: [hubCa.certPem],
     bind: ADDRESS,
     ports: { https: 0, mqtts: 0, amqps: 0 },
     tls: { certPem: material.certPem, keyPem: material.keyPem },
@@ -68,12 +76,12 @@ after(async () => {
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 
-async function tlsOpen(port: number, withCert: boolean): Promise<void> {
+async function tlsOpen(port: number, withCert: boolean, cert = device): Promise<void> {
   const socket = connect({
     host: ADDRESS,
     port,
     ca,
-    ...(withCert ? { cert: device.certPem, key: device.keyPem } : {}),
+    ...(withCert ? { cert: cert.certPem, key: cert.keyPem } : {}),
   });
   await once(socket, 'data');
   socket.destroy();
@@ -83,9 +91,32 @@ test('MQTT and AMQP over TLS: the presented certificate reaches the gateway; non
   await tlsOpen(listeners.ports.mqtts, true);
   await tlsOpen(listeners.ports.mqtts, false);
   await tlsOpen(listeners.ports.amqps, true);
-  assert.equal(mqtt.seen[0]?.clientCertificates?.[0]?.fingerprint256, fingerprint(device.certPem));
+  assert.equal(mqtt.seen[0]?.clientCertificates?.chain[0]?.fingerprint256, fingerprint(device.certPem));
   assert.equal(mqtt.seen[1]?.clientCertificates, undefined);
-  assert.equal(amqp.seen[0]?.clientCertificates?.[0]?.fingerprint256, fingerprint(device.certPem));
+  assert.equal(amqp.seen[0]?.clientCertificates?.chain[0]?.fingerprint256, fingerprint(device.certPem));
+  assert.equal(mqtt.seen[0]?.clientCertificates?.verifyError, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+});
+
+test('OpenSSL verifies the chain against the hub CAs given, and again against a new set', async () => {
+  await tlsOpen(listeners.ports.mqtts, true, signed);
+  const verified = mqtt.seen.at(-1)?.clientCertificates;
+  assert.equal(verified?.verifyError, undefined);
+  // The chain as reported: the leaf, then the hub CA OpenSSL anchored it to.
+  assert.deepEqual(
+    verified?.chain.map((c) => c.fingerprint256),
+    [fingerprint(signed.certPem), fingerprint(hubCa.certPem)],
+  );
+  listeners.setClientCas([]);
+  try {
+    await tlsOpen(listeners.ports.mqtts, true, signed);
+    assert.equal(mqtt.seen.at(-1)?.clientCertificates?.verifyError, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    await tlsOpen(listeners.ports.amqps, true, signed);
+    assert.equal(amqp.seen.at(-1)?.clientCertificates?.verifyError, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+  } finally {
+    listeners.setClientCas([hubCa.certPem]);
+  }
+  await tlsOpen(listeners.ports.amqps, true, signed);
+  assert.equal(amqp.seen.at(-1)?.clientCertificates?.verifyError, undefined);
 });
 
 test('HTTPS requests carry the connection certificate; WebSockets over 443 too', async () => {
@@ -106,7 +137,7 @@ test('HTTPS requests carry the connection certificate; WebSockets over 443 too',
       req.end();
     });
   }
-  assert.equal(httpSeen[0]?.clientCertificates?.[0]?.fingerprint256, fingerprint(device.certPem));
+  assert.equal(httpSeen[0]?.clientCertificates?.chain[0]?.fingerprint256, fingerprint(device.certPem));
   assert.equal(httpSeen[1]?.clientCertificates, undefined);
 
   const ws = new WebSocket(`wss://${ADDRESS}:${listeners.ports.https}/$iothub/websocket`, ['mqtt'], {
@@ -118,5 +149,5 @@ test('HTTPS requests carry the connection certificate; WebSockets over 443 too',
   ws.terminate();
   const last = mqtt.seen.at(-1);
   assert.equal(last?.transport, 'ws');
-  assert.equal(last?.clientCertificates?.[0]?.fingerprint256, fingerprint(device.certPem));
+  assert.equal(last?.clientCertificates?.chain[0]?.fingerprint256, fingerprint(device.certPem));
 });

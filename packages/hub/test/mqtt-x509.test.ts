@@ -32,7 +32,9 @@ async function setup() {
     gateway.handle(server, {
       remoteAddress: '127.0.0.1',
       transport: 'memory',
-      ...(certificate ? { clientCertificates: [certificate] } : {}),
+      ...(certificate
+        ? { clientCertificates: { chain: [certificate], verifyError: 'DEPTH_ZERO_SELF_SIGNED_CERT' } }
+        : {}),
     });
     const client = new RawClient(side);
     client.send({

@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type ErrorName, isFerryError } from '@ferry/common';
 import forge from 'node-forge';
-import { commonNameOf, thumbprintsOf, X509Authenticator } from '../src/auth/x509.js';
+import { type ClientCertificate, commonNameOf, thumbprintsOf, X509Authenticator } from '../src/auth/x509.js';
 import { ManualClock } from '../src/clock.js';
 import { CaCertificates } from '../src/registry/ca-certificates.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
@@ -14,6 +14,10 @@ import type { KeyAndCert } from '../src/tls/pki.js';
 
 const DAY = 86_400_000;
 const x509 = (k: KeyAndCert) => new X509Certificate(k.certPem);
+/** What a TLS listener reports: the chain leaf first and OpenSSL's verdict (undefined = verified). */
+const tls = (chain: readonly X509Certificate[], verifyError?: string): ClientCertificate => ({ chain, verifyError });
+/** A self-signed certificate as OpenSSL reports it. */
+const selfTls = (k: KeyAndCert) => tls([x509(k)], 'DEPTH_ZERO_SELF_SIGNED_CERT');
 
 async function rejectsWith(p: Promise<unknown>, name: ErrorName, text?: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {
@@ -54,20 +58,20 @@ describe('X.509 device authentication', () => {
   after(() => store.close());
 
   test('selfSigned: the SHA-1 primary or SHA-256 secondary thumbprint is accepted, another certificate is not', async () => {
-    assert.deepEqual(await auth.authenticate('self1', [x509(self)]), {
+    assert.deepEqual(await auth.authenticate('self1', selfTls(self)), {
       kind: 'device',
       deviceId: 'self1',
       expiresAt: Date.parse(x509(self).validTo),
     });
-    assert.equal((await auth.authenticate('self1', [x509(self2)])).kind, 'device');
+    assert.equal((await auth.authenticate('self1', selfTls(self2))).kind, 'device');
     await rejectsWith(
-      auth.authenticate('self1', [x509(selfSignedCertificate('self1'))]),
+      auth.authenticate('self1', selfTls(selfSignedCertificate('self1'))),
       'IotHubUnauthorizedAccess',
       /Thumbprint does not match/,
     );
-    await rejectsWith(auth.authenticate('nobody', [x509(self)]), 'IotHubUnauthorizedAccess');
-    await rejectsWith(auth.authenticate('sas1', [x509(self)]), 'IotHubUnauthorizedAccess', /sas/);
-    await rejectsWith(auth.authenticate('self1', []), 'IotHubUnauthorizedAccess');
+    await rejectsWith(auth.authenticate('nobody', selfTls(self)), 'IotHubUnauthorizedAccess');
+    await rejectsWith(auth.authenticate('sas1', selfTls(self)), 'IotHubUnauthorizedAccess', /sas/);
+    await rejectsWith(auth.authenticate('self1', tls([])), 'IotHubUnauthorizedAccess');
   });
 
   test('an expired or not-yet-valid certificate is refused even with the right thumbprint', async () => {
@@ -84,28 +88,52 @@ describe('X.509 device authentication', () => {
         },
       },
     });
-    await rejectsWith(auth.authenticate('dated', [x509(expired)]), 'IotHubUnauthorizedAccess', /expired/);
-    await rejectsWith(auth.authenticate('dated', [x509(future)]), 'IotHubUnauthorizedAccess', /not valid before/);
+    await rejectsWith(auth.authenticate('dated', selfTls(expired)), 'IotHubUnauthorizedAccess', /expired/);
+    await rejectsWith(auth.authenticate('dated', selfTls(future)), 'IotHubUnauthorizedAccess', /not valid before/);
   });
 
-  test('certificateAuthority: CN = device id and a chain to a VERIFIED hub CA', async () => {
+  test('certificateAuthority: OpenSSL verified the chain to a CA that is still a VERIFIED hub CA, and CN = device id', async () => {
     const leaf = issueCertificate(ca, 'ca1');
-    // The CA is uploaded but not verified yet.
-    await rejectsWith(auth.authenticate('ca1', [x509(leaf)]), 'IotHubUnauthorizedAccess', /verified CA/);
+    // Verified by a TLS context that trusted the CA, but the CA is not verified (any more): refused.
+    await rejectsWith(auth.authenticate('ca1', tls([x509(leaf), x509(ca)])), 'IotHubUnauthorizedAccess', /verified CA/);
     const { properties } = await cas.generateVerificationCode('root', undefined);
     const proof = issueCertificate(ca, properties.verificationCode!);
     assert.equal((await cas.verify('root', { certificate: proof.certPem }, undefined)).properties.isVerified, true);
-    assert.equal((await auth.authenticate('ca1', [x509(leaf)])).kind, 'device');
-    await rejectsWith(auth.authenticate('ca1', [x509(issueCertificate(ca, 'ca2'))]), 'IotHubUnauthorizedAccess', /ca2/);
-    await rejectsWith(auth.authenticate('ca1', [x509(issueCertificate(otherCa, 'ca1'))]), 'IotHubUnauthorizedAccess');
+    const principal = await auth.authenticate('ca1', tls([x509(leaf), x509(ca)]));
+    assert.deepEqual(principal, {
+      kind: 'device',
+      deviceId: 'ca1',
+      expiresAt: Date.parse(x509(leaf).validTo),
+      viaCas: [x509(ca).fingerprint256],
+    });
+    // OpenSSL's refusal is final, whatever the chain looks like.
+    await rejectsWith(
+      auth.authenticate('ca1', tls([x509(leaf), x509(ca)], 'PATH_LENGTH_EXCEEDED')),
+      'IotHubUnauthorizedAccess',
+      /PATH_LENGTH_EXCEEDED/,
+    );
+    // The common name must be the device id.
+    const other = issueCertificate(ca, 'ca2');
+    await rejectsWith(auth.authenticate('ca1', tls([x509(other), x509(ca)])), 'IotHubUnauthorizedAccess', /ca2/);
+    // Verified to a CA the hub holds unverified only: refused.
+    const viaOther = issueCertificate(otherCa, 'ca1');
+    await rejectsWith(auth.authenticate('ca1', tls([x509(viaOther), x509(otherCa)])), 'IotHubUnauthorizedAccess');
+    // A chain no longer valid now (a resumed TLS session is not verified again): refused.
     const now = clock.now();
     const expired = issueCertificate(ca, 'ca1', { notBefore: new Date(now - 2 * DAY), notAfter: new Date(now - DAY) });
-    await rejectsWith(auth.authenticate('ca1', [x509(expired)]), 'IotHubUnauthorizedAccess', /expired/);
-    // A chain through an intermediate the client sends along.
+    await rejectsWith(auth.authenticate('ca1', tls([x509(expired), x509(ca)])), 'IotHubUnauthorizedAccess', /expired/);
+    // The hub CA found above the chain's top: the expiry is the earliest of the chain's.
     const intermediate = issueCertificateAuthority(ca, 'Intermediate');
-    const viaIntermediate = issueCertificate(intermediate, 'ca1');
-    assert.equal((await auth.authenticate('ca1', [x509(viaIntermediate), x509(intermediate)])).kind, 'device');
-    await rejectsWith(auth.authenticate('ca1', [x509(viaIntermediate)]), 'IotHubUnauthorizedAccess');
+    const viaIntermediate = issueCertificate(intermediate, 'ca1', { validityDays: 3 });
+    const through = await auth.authenticate('ca1', tls([x509(viaIntermediate), x509(intermediate), x509(ca)]));
+    assert.equal(through.expiresAt, Date.parse(x509(viaIntermediate).validTo));
+    assert.deepEqual(through.kind === 'device' && through.viaCas, [x509(ca).fingerprint256]);
+    // A selfSigned device's certificate is judged by thumbprint, never by a chain.
+    await rejectsWith(
+      auth.authenticate('self1', tls([x509(leaf), x509(ca)])),
+      'IotHubUnauthorizedAccess',
+      /Thumbprint/,
+    );
   });
 
   test('a disabled device is DeviceDisabled only once its certificate is proven', async () => {
@@ -115,8 +143,8 @@ describe('X.509 device authentication', () => {
       status: 'disabled',
       authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: thumbprintsOf(x509(c)).sha256 } },
     });
-    await rejectsWith(auth.authenticate('off', [x509(c)]), 'DeviceDisabled');
-    await rejectsWith(auth.authenticate('off', [x509(self)]), 'IotHubUnauthorizedAccess');
+    await rejectsWith(auth.authenticate('off', selfTls(c)), 'DeviceDisabled');
+    await rejectsWith(auth.authenticate('off', selfTls(self)), 'IotHubUnauthorizedAccess');
   });
 
   test('commonNameOf undoes the escaping of special characters', () => {

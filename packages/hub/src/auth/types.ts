@@ -17,6 +17,12 @@ export type Principal =
       deviceId: string;
       /** Always DeviceConnect on /devices/{deviceId} only. */
       expiresAt: number;
+      /**
+       * X.509 certificateAuthority devices: the SHA-256 fingerprints (as X509Certificate writes
+       * them) of the verified hub CAs the chain went through; deleting or un-verifying one of
+       * them cuts the connection (x509.disconnectOnCaRemoval).
+       */
+      viaCas?: readonly string[];
     };
 
 /** What an operation needs. DeviceConnect is always for one device. */

@@ -1,12 +1,16 @@
 /**
- * X.509 device authentication (DESIGN decision 15; c2d-semantics.md 5.5). The TLS listeners ask
- * for a client certificate without requiring one; a gateway hands the certificates a device
- * presented (leaf first) and the device id it claims to this authenticator:
- * - `selfSigned` devices: the leaf's SHA-1 or SHA-256 thumbprint is the primary or secondary one;
- * - `certificateAuthority` devices: the leaf's subject CN is the device id and it chains (through
- *   intermediates the client sent) to a verified CA certificate of the hub.
- * Every certificate used must be valid now. Failures are IotHubUnauthorizedAccess (CONNACK 5,
- * amqp:unauthorized-access, HTTP 401); a disabled device is DeviceDisabled, as with SAS.
+ * X.509 device authentication (DESIGN decision 15; c2d-semantics.md 5.5; docs/x509.md). The TLS
+ * listeners ask for a client certificate without requiring it, with the hub's verified CA
+ * certificates as their trust anchors, so OpenSSL verifies every presented chain by RFC 5280
+ * (signatures, validity, basic constraints and path length, key usage, name constraints, the
+ * TLS client purpose) during the handshake; a gateway hands this authenticator what the client
+ * presented, OpenSSL's verdict and the device id the client claims:
+ * - `selfSigned` devices: the leaf's SHA-1 or SHA-256 thumbprint is the primary or secondary one
+ *   (no chain: the registry pins the certificate itself);
+ * - `certificateAuthority` devices: OpenSSL verified the chain to a CA certificate that is still
+ *   a verified hub CA, and the leaf's subject CN is the device id.
+ * Failures are IotHubUnauthorizedAccess (CONNACK 5, amqp:unauthorized-access, HTTP 401); a
+ * disabled device is DeviceDisabled, as with SAS.
  */
 import type { X509Certificate } from 'node:crypto';
 import { FerryError } from '@ferry/common';
@@ -14,12 +18,23 @@ import type { Clock } from '../clock.js';
 import type { DeviceIdentity, Registry } from '../registry/types.js';
 import type { Principal } from './types.js';
 
-/** Longest chain walked from the leaf to a hub CA (leaf, intermediates, CA). */
-const MAX_CHAIN_DEPTH = 8;
-
 /** Where the verified hub CA certificates come from (read on every authentication: they may change). */
 export interface VerifiedCaSource {
   verifiedCaCertificates(): Promise<readonly X509Certificate[]>;
+}
+
+/** A TLS client's certificates and what OpenSSL made of them (listeners/client-certificates.ts). */
+export interface ClientCertificate {
+  /**
+   * Leaf first: the certificates the client presented, each issued by the next, then the issuers
+   * OpenSSL found among the listener's trust anchors (the verified hub CAs).
+   */
+  readonly chain: readonly X509Certificate[];
+  /**
+   * undefined when OpenSSL verified the chain to one of the listener's trust anchors; otherwise
+   * its reason (`PATH_LENGTH_EXCEEDED`, `CERT_HAS_EXPIRED`, `DEPTH_ZERO_SELF_SIGNED_CERT` ...).
+   */
+  readonly verifyError: string | undefined;
 }
 
 export interface X509AuthenticatorOptions {
@@ -92,28 +107,27 @@ export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolea
 }
 
 /**
- * The expiry (ms) of a chain from `leaf` to one of `anchors` through `intermediates`, every
- * certificate of it valid at `now`; undefined when there is no such chain.
+ * The verified hub CAs a chain goes through: those equal to one of its certificates or that
+ * issued one (OpenSSL found the path; this only says which hub CAs it rests on, so that deleting
+ * one of them can cut the connection).
  */
-export function chainExpiry(
-  leaf: X509Certificate,
-  intermediates: readonly X509Certificate[],
-  anchors: readonly X509Certificate[],
-  now: number,
-): number | undefined {
-  let current = leaf;
-  let expiry = Date.parse(leaf.validTo);
-  for (let depth = 0; depth < MAX_CHAIN_DEPTH; depth++) {
-    const anchor = anchors.find((a) => issuedBy(current, a) && validityProblem(a, now) === undefined);
-    if (anchor) return Math.min(expiry, Date.parse(anchor.validTo));
-    const next = intermediates.find(
-      (i) => i !== current && i.ca && issuedBy(current, i) && validityProblem(i, now) === undefined,
+export function hubCasOf(chain: readonly X509Certificate[], hubCas: readonly X509Certificate[]): X509Certificate[] {
+  return hubCas.filter((ca) => chain.some((c) => c.fingerprint256 === ca.fingerprint256 || issuedBy(c, ca)));
+}
+
+/** The end of the chain's validity (ms), or why it is not valid at `now`. */
+function chainValidity(chain: readonly X509Certificate[], now: number): number | string {
+  let expiry = Number.POSITIVE_INFINITY;
+  for (const [i, cert] of chain.entries()) {
+    const problem = validityProblem(
+      cert,
+      now,
+      i === 0 ? 'the client certificate' : `the CA certificate ${cert.subject}`,
     );
-    if (!next) return undefined;
-    expiry = Math.min(expiry, Date.parse(next.validTo));
-    current = next;
+    if (problem) return problem;
+    expiry = Math.min(expiry, Date.parse(cert.validTo));
   }
-  return undefined;
+  return expiry;
 }
 
 function thumbprintMatches(identity: DeviceIdentity, cert: X509Certificate): boolean {
@@ -135,18 +149,19 @@ export function certificateStillAccepted(identity: DeviceIdentity, leaf: X509Cer
 export class X509Authenticator {
   constructor(private readonly opts: X509AuthenticatorOptions) {}
 
-  /** The device principal for `deviceId` proven by `chain` (leaf first), or a FerryError. */
-  async authenticate(deviceId: string, chain: readonly X509Certificate[]): Promise<Principal> {
-    const [leaf, ...intermediates] = chain;
+  /** The device principal for `deviceId` proven by the client certificate, or a FerryError. */
+  async authenticate(deviceId: string, presented: ClientCertificate): Promise<Principal> {
+    const leaf = presented.chain[0];
     if (!leaf) throw unauthorized('No client certificate was presented');
     const now = this.opts.clock.now();
-    const invalid = validityProblem(leaf, now);
-    if (invalid) throw unauthorized(`Device "${deviceId}": ${invalid}`);
     const identity = await this.opts.registry.identity(deviceId);
     if (!identity) throw unauthorized(`Device "${deviceId}" is not registered`);
 
-    let expiresAt: number | undefined;
+    let expiresAt: number;
+    let viaCas: string[] | undefined;
     if (identity.authType === 'selfSigned') {
+      const invalid = validityProblem(leaf, now);
+      if (invalid) throw unauthorized(`Device "${deviceId}": ${invalid}`);
       if (!thumbprintMatches(identity, leaf)) {
         const { sha1, sha256 } = thumbprintsOf(leaf);
         throw unauthorized(
@@ -159,16 +174,29 @@ export class X509Authenticator {
       if (cn !== deviceId) {
         throw unauthorized(`The certificate's common name "${cn ?? ''}" is not the device id "${deviceId}"`);
       }
-      const anchors = await this.opts.caCertificates.verifiedCaCertificates();
-      expiresAt = chainExpiry(leaf, intermediates, anchors, now);
-      if (expiresAt === undefined) {
+      // Read before the verdict is judged: a stale TLS context (another node changed the CAs, its
+      // signal missed) is noticed here and rebuilt for the next attempt.
+      const hubCas = await this.opts.caCertificates.verifiedCaCertificates();
+      if (presented.verifyError !== undefined) {
+        throw unauthorized(
+          `The certificate chain of device "${deviceId}" does not verify against the hub's verified CA certificates: ${presented.verifyError}`,
+        );
+      }
+      // OpenSSL verified it against the CAs of the handshake's moment; one deleted since does not count.
+      const via = hubCasOf(presented.chain, hubCas);
+      if (via.length === 0) {
         throw unauthorized(`The certificate of device "${deviceId}" does not chain to a verified CA certificate`);
       }
+      // A resumed TLS session is not verified again: the chain must still be valid now.
+      const validity = chainValidity(presented.chain, now);
+      if (typeof validity === 'string') throw unauthorized(`Device "${deviceId}": ${validity}`);
+      expiresAt = validity;
+      viaCas = via.map((ca) => ca.fingerprint256);
     } else {
       throw unauthorized(`Device "${deviceId}" authenticates with ${identity.authType}, not an X.509 certificate`);
     }
     // Only after the certificate: an unproven caller learns nothing about the device's status.
     if (identity.status === 'disabled') throw new FerryError('DeviceDisabled', `Device "${deviceId}" is disabled`);
-    return { kind: 'device', deviceId, expiresAt };
+    return viaCas ? { kind: 'device', deviceId, expiresAt, viaCas } : { kind: 'device', deviceId, expiresAt };
   }
 }

@@ -62,6 +62,12 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
     return () => {};
   }
 
+  publishCaChange(): void {}
+
+  onRemoteCaChange(): () => void {
+    return () => {};
+  }
+
   onRemoteWake(): () => void {
     return () => {};
   }

@@ -5,7 +5,8 @@
  * hear of committed work only. Registry changes and connection claims are sent through the pool.
  *
  * Payload: "<node>|<kind>|<rest>", where kind is w (device wake, rest = device id), f (feedback),
- * c (device changed), t (twin changed, rest = device id), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
+ * c (device changed), t (twin changed, rest = device id), x (CA certificates changed, rest
+ * empty), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
  * (heartbeat, rest = a sequence number). Device ids never contain "|". A node ignores its own
  * payloads, heartbeats aside: it already acted on them locally.
  *
@@ -37,6 +38,7 @@ export interface PostgresSignalBusOptions {
 }
 
 const CHANGE = 'change';
+const CA_CHANGE = 'ca-change';
 const CONNECTION = 'connection';
 const WAKE = 'wake';
 const MISSED = 'missed';
@@ -117,6 +119,14 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
 
   onRemoteDeviceChange(fn: (deviceId: string) => void): () => void {
     return this.on(CHANGE, fn);
+  }
+
+  publishCaChange(): void {
+    this.send('x|');
+  }
+
+  onRemoteCaChange(fn: () => void): () => void {
+    return this.on(CA_CHANGE, fn);
   }
 
   publishConnection(protocol: ConnectionProtocol, deviceId: string, at: number): void {
@@ -226,6 +236,7 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     } else if (kind === 'f') this.local.notifyFeedback();
     else if (kind === 'c') this.remote.emit(CHANGE, rest);
     else if (kind === 't') this.local.notifyTwin(rest);
+    else if (kind === 'x') this.remote.emit(CA_CHANGE);
     else if (kind === 'm' || kind === 'a') {
       const bar = rest.indexOf('|');
       const at = Number(rest.slice(0, bar));

@@ -30,6 +30,9 @@ export interface ClusterEvents {
    */
   notifyTwin(deviceId: string): void;
   onTwin(deviceId: string, fn: () => void): () => void;
+  /** A CA certificate write committed on this node: the others read the verified CA certificates again. */
+  publishCaChange(): void;
+  onRemoteCaChange(fn: () => void): () => void;
   /** A device woken by another node's commit (its onDevice listeners are called as well). */
   onRemoteWake(fn: (deviceId: string) => void): () => void;
   /**

@@ -44,4 +44,5 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
   // Prometheus' registered default port for Node exporters; loopback only unless opted in.
   observability: { port: 9464, bind: '127.0.0.1', readyStoreTimeoutMs: 5 * SECOND },
   console: { enabled: true },
+  x509: { disconnectOnCaRemoval: true },
 } satisfies HubConfig);

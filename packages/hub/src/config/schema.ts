@@ -73,6 +73,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'observability.bind': string,
   'observability.readyStoreTimeoutMs': duration(100, HOUR),
   'console.enabled': bool,
+  'x509.disconnectOnCaRemoval': bool,
 };
 
 /** Every object-valued path above a leaf ('ports', 'c2d', ...). */

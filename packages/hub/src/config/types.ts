@@ -84,4 +84,10 @@ export interface HubConfig {
   };
   /** The web console at https://<host>/console/ (packages/console), on by default. */
   console: { enabled: boolean };
+  /**
+   * X.509 devices (docs/x509.md). disconnectOnCaRemoval: deleting or un-verifying a hub CA
+   * certificate cuts the connections authenticated through it, as a revocation (default true);
+   * false only refuses new connections.
+   */
+  x509: { disconnectOnCaRemoval: boolean };
 }

@@ -1,10 +1,10 @@
 /** What every gateway is given. Gateways never open sockets: listeners hand them streams. */
 
-import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import type { CaRevocations } from '../auth/ca-trust.js';
 import type { Authenticator } from '../auth/types.js';
-import type { X509Authenticator } from '../auth/x509.js';
+import type { ClientCertificate, X509Authenticator } from '../auth/x509.js';
 import type { Clock } from '../clock.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HubConfig } from '../config/types.js';
@@ -29,6 +29,8 @@ export interface GatewayContext {
   cluster?: Pick<ClusterEvents, 'publishConnection' | 'onRemoteConnection'>;
   /** X.509 device authentication; without it a device presenting only a certificate is refused. */
   x509?: X509Authenticator;
+  /** Verified hub CAs deleted or un-verified: connections authenticated through them are cut. */
+  caTrust?: CaRevocations;
   /** The hub's CA certificates (REST /certificates); without it those routes answer NotImplemented. */
   caCertificates?: CaCertificates;
   /** Device twins and queries; without it the twin routes, topics and links answer NotImplemented. */
@@ -38,8 +40,8 @@ export interface GatewayContext {
 export interface ConnectionInfo {
   remoteAddress: string | undefined;
   transport: 'tls' | 'ws' | 'memory';
-  /** The certificates the client presented in the TLS handshake, leaf first (unverified). */
-  clientCertificates?: readonly X509Certificate[];
+  /** The certificates the client presented in the TLS handshake, leaf first, and OpenSSL's verdict on them. */
+  clientCertificates?: ClientCertificate;
 }
 
 /** A stream-based protocol gateway (MQTT, AMQP). */

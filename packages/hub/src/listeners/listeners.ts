@@ -13,6 +13,7 @@ import type { StreamGateway } from '../gateways/context.js';
 import type { HttpClientInfo } from '../gateways/http/authenticate.js';
 import { type BindTarget, bindError } from './bind-error.js';
 import { presentedCertificates, REQUEST_CLIENT_CERTIFICATE } from './client-certificates.js';
+import { type ServerIdentity, setTrustAnchors } from './trust-anchors.js';
 import { TrustHint } from './trust-hint.js';
 import { WebSocketRouter } from './websocket.js';
 
@@ -25,6 +26,8 @@ export interface ListenerOptions {
   bind: string;
   ports: { https: number; mqtts: number; amqps: number };
   tls: { certPem: string; keyPem: string };
+  /** The hub's verified CA certificates (PEM): OpenSSL verifies client certificate chains against these only. */
+  clientCas?: readonly string[];
   /** Connection caps (mqtt/amqp.maxConnections) are the gateways' job: they refuse at protocol level. */
   gateways: { http: HttpGatewayHandler; mqtt: StreamGateway; amqp: StreamGateway };
   /** Largest WebSocket message accepted. */
@@ -72,6 +75,7 @@ export class Listeners {
   private readonly limits: NonNullable<ListenerOptions['limits']>;
   private readonly trust: TrustHint;
   private readonly servers: Array<{ name: string; server: AnyServer }> = [];
+  private readonly identity: ServerIdentity;
   private ws!: WebSocketRouter;
   private serversClosed: Promise<void> | undefined;
   /** One 'close' listener for every socket (the socket is `this`), not a closure each. */
@@ -87,6 +91,7 @@ export class Listeners {
     };
     this.limits = opts.limits ?? DEFAULT_LIMITS;
     this.trust = new TrustHint(opts.logger, opts.caFile);
+    this.identity = { cert: opts.tls.certPem, key: opts.tls.keyPem, minVersion: 'TLSv1.2' };
   }
 
   /** Binds all three listeners; when one fails, closes those already bound and throws the bind error. */
@@ -143,9 +148,7 @@ export class Listeners {
   private streamServer(protocol: 'mqtt' | 'amqp', gateway: StreamGateway): TlsServer {
     const { logger } = this.opts;
     const server = createTlsServer({
-      cert: this.opts.tls.certPem,
-      key: this.opts.tls.keyPem,
-      minVersion: 'TLSv1.2',
+      ...this.identity,
       handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
       ...REQUEST_CLIENT_CERTIFICATE,
     });
@@ -171,9 +174,7 @@ export class Listeners {
     const { tlsHandshakeTimeoutMs, firstPacketTimeoutMs } = this.limits;
     const server = createHttpsServer(
       {
-        cert: this.opts.tls.certPem,
-        key: this.opts.tls.keyPem,
-        minVersion: 'TLSv1.2',
+        ...this.identity,
         handshakeTimeout: tlsHandshakeTimeoutMs,
         // The request headers are the first packet: a connection that sends none gets 408 and is closed.
         headersTimeout: firstPacketTimeoutMs,
@@ -219,10 +220,19 @@ export class Listeners {
       { name: 'amqps', server: this.streamServer('amqp', gateways.amqp) },
     ];
     for (const { name, server } of plan) {
+      setTrustAnchors(server, this.identity, this.opts.clientCas ?? [], this.opts.logger);
       this.servers.push({ name, server });
       this.ports[name] = await listen(server, { name, address: bind, port: ports[name] });
       this.opts.logger.debug({ listener: name, address: bind, port: this.ports[name] }, 'listening');
     }
+  }
+
+  /**
+   * The verified CA certificates changed: new TLS connections are verified against these (open
+   * ones keep their verdict; the gateways cut those whose CA was removed).
+   */
+  setClientCas(pems: readonly string[]): void {
+    for (const { server } of this.servers) setTrustAnchors(server, this.identity, pems, this.opts.logger);
   }
 
   /** Stop taking new connections; the ones open stay up for the gateways to close. */

@@ -102,6 +102,12 @@ export class CaCertificates implements VerifiedCaSource {
   constructor(
     private readonly store: CaCertificateStore,
     private readonly clock: Clock,
+    /**
+     * Called after every committed write, awaited before the write is answered: the hub reads
+     * the verified set again (TLS trust anchors, connections through a removed CA cut) and tells
+     * the other nodes. It must not throw.
+     */
+    private readonly written: () => Promise<void> = async () => {},
   ) {}
 
   async list(): Promise<CertificateDescription[]> {
@@ -144,11 +150,13 @@ export class CaCertificates implements VerifiedCaSource {
       if (!(await this.store.insertCaCertificate(record))) {
         throw new FerryError('PreconditionFailed', `CA certificate "${name}" exists; replace it with If-Match`);
       }
+      await this.written();
       return toCertificateDescription(record);
     }
     const existing = await this.matching(name, ifMatch);
     const replaced = { ...record, createdAt: existing.createdAt };
     if (!(await this.store.replaceCaCertificate(replaced, existing.etag))) throw preconditionFailed(name);
+    await this.written();
     return toCertificateDescription(replaced);
   }
 
@@ -185,12 +193,14 @@ export class CaCertificates implements VerifiedCaSource {
       updatedAt: this.clock.now(),
     };
     if (!(await this.store.replaceCaCertificate(next, existing.etag))) throw preconditionFailed(name);
+    await this.written();
     return toCertificateDescription(next);
   }
 
   async delete(name: string, ifMatch: string | undefined): Promise<void> {
     const existing = await this.matching(name, ifMatch);
     if (!(await this.store.deleteCaCertificate(name, existing.etag))) throw preconditionFailed(name);
+    await this.written();
   }
 
   async verifiedCaCertificates(): Promise<readonly X509Certificate[]> {

@@ -103,6 +103,19 @@ export class Claims {
     return dropped;
   }
 
+  /** Drops the X.509 principals whose chain went through one of the `removed` CAs; true when any was. */
+  revokeCas(removed: ReadonlySet<string>): boolean {
+    let dropped = false;
+    for (const [audience, { principal }] of this.byAudience) {
+      if (principal.kind === 'device' && principal.viaCas?.some((fp) => removed.has(fp))) {
+        this.byAudience.delete(audience);
+        dropped = true;
+      }
+    }
+    if (dropped) this.schedule();
+    return dropped;
+  }
+
   get size(): number {
     return this.byAudience.size;
   }

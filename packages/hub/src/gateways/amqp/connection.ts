@@ -5,7 +5,6 @@
  * (attach without terminus + detach with an error) when over the per-connection link cap, not
  * covered by a credential, or, only after that, not served.
  */
-import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import rhea, {
@@ -18,10 +17,11 @@ import rhea, {
   type ServerConnectionOptions,
 } from 'rhea';
 import type { Operation } from '../../auth/types.js';
+import type { ClientCertificate } from '../../auth/x509.js';
 import type { TimerHandle } from '../../clock.js';
 import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
-import { cutOffByChange } from '../device-change.js';
+import { type CutOff, cutOffByChange } from '../device-change.js';
 import { RefusalLog } from '../refusals.js';
 import { type LinkAddress, linkRequirement, parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
@@ -53,6 +53,11 @@ export const MAX_FRAME_SIZE = 256 * 1024;
 const CLOSE_GRACE_MS = 2000;
 
 type Link = Sender | Receiver;
+
+const CA_REMOVED: CutOff = {
+  error: 'IotHubUnauthorizedAccess',
+  reason: 'the CA certificate the device certificate chained to was deleted or is no longer verified',
+};
 
 /** A device link held while its certificate is checked, and the registry changes seen meanwhile. */
 interface PendingCertificateCheck {
@@ -88,8 +93,8 @@ export class AmqpConnection {
   private readonly adapter: RheaSocketAdapter;
   private readonly refusals: RefusalLog;
   private torndown: Promise<void> | undefined;
-  /** The TLS client certificates (leaf first), when the client presented any. */
-  private readonly certificates: readonly X509Certificate[] | undefined;
+  /** The TLS client certificates (leaf first) and OpenSSL's verdict, when the client presented any. */
+  private readonly certificates: ClientCertificate | undefined;
   private readonly certificateChecks = new Set<PendingCertificateCheck>();
 
   constructor(
@@ -120,7 +125,7 @@ export class AmqpConnection {
     container.sasl_server_mechanisms.enable_anonymous();
     container.sasl_server_mechanisms.MSSBCBS = () => new CbsMechanism();
     // SASL EXTERNAL = "the TLS client certificate": the device it proves is checked at attach.
-    if (this.certificates?.length) container.sasl_server_mechanisms.EXTERNAL = () => new ExternalMechanism();
+    if (this.certificates) container.sasl_server_mechanisms.EXTERNAL = () => new ExternalMechanism();
     container.sasl_server_mechanisms.PLAIN = () =>
       new PlainMechanism(
         async ({ username, password }) => {
@@ -191,6 +196,13 @@ export class AmqpConnection {
     if (!cut) return;
     this.deps.logger.info({ deviceId, reason: cut.reason }, 'device token revoked by a registry change');
     this.recheckLinks(amqpError(cut.error, `Device "${deviceId}": ${cut.reason}`));
+  }
+
+  /** Verified CAs were deleted or un-verified: drop the certificates that chained through one and detach their links. */
+  casRemoved(removed: ReadonlySet<string>): void {
+    if (!this.claims.revokeCas(removed)) return;
+    this.deps.logger.info({ reason: CA_REMOVED.reason }, 'device certificate revoked');
+    this.recheckLinks(amqpError(CA_REMOVED.error, CA_REMOVED.reason));
   }
 
   private listen(): void {
@@ -264,7 +276,7 @@ export class AmqpConnection {
       // X.509 devices bring no token: the TLS client certificate proves the device named here.
       need.permission === 'DeviceConnect' &&
       !this.claims.can(need) &&
-      this.certificates?.length &&
+      this.certificates &&
       this.deps.ctx.x509
     ) {
       this.attachWithCertificate(link, need.deviceId, open);
@@ -354,7 +366,7 @@ export class AmqpConnection {
   private attachWithCertificate(link: Link, deviceId: string, open: () => void): void {
     const release = holdAttach(link);
     const x509 = this.deps.ctx.x509!;
-    const certificate = this.certificates![0]!;
+    const certificate = this.certificates!.chain[0]!;
     // A registry change while the check runs may come after the identity it read: judge it too.
     const check: PendingCertificateCheck = { deviceId, changed: false, identity: undefined };
     this.certificateChecks.add(check);
@@ -367,7 +379,10 @@ export class AmqpConnection {
     x509.authenticate(deviceId, this.certificates!).then(
       (principal) =>
         settle(() => {
-          const cut = check.changed ? cutOffByChange(check.identity, undefined, certificate) : undefined;
+          let cut = check.changed ? cutOffByChange(check.identity, undefined, certificate) : undefined;
+          // Checked in the tick the claim is put: a CA removed from now on revokes it.
+          const viaCas = principal.kind === 'device' ? principal.viaCas : undefined;
+          if (viaCas && this.deps.ctx.caTrust && !this.deps.ctx.caTrust.trusts(viaCas)) cut ??= CA_REMOVED;
           if (cut || !this.claims.put(`x509:${deviceId}`, principal, certificate)) {
             const why = cut?.reason ?? 'the device may no longer connect';
             this.refuse(link, amqpError(cut?.error ?? 'IotHubUnauthorizedAccess', `Device "${deviceId}": ${why}`));

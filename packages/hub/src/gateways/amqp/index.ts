@@ -66,6 +66,7 @@ class AmqpGateway implements StreamGateway {
   private readonly devices: DeviceLinks;
   private readonly unsubscribe: () => void;
   private readonly unsubscribeCluster: () => void;
+  private readonly unsubscribeCas: () => void;
   private closing = false;
   private nextId = 1;
 
@@ -75,6 +76,10 @@ class AmqpGateway implements StreamGateway {
     this.unsubscribeCluster =
       ctx.cluster?.onRemoteConnection((protocol, id, at) => {
         if (protocol === 'amqp') this.devices.claimedElsewhere(id, at);
+      }) ?? (() => {});
+    this.unsubscribeCas =
+      ctx.caTrust?.onRemoved((removed) => {
+        for (const conn of this.connections) conn.casRemoved(removed);
       }) ?? (() => {});
   }
 
@@ -122,6 +127,7 @@ class AmqpGateway implements StreamGateway {
     this.closing = true;
     this.unsubscribe();
     this.unsubscribeCluster();
+    this.unsubscribeCas();
     await Promise.all([...this.connections].map((c) => c.shutdown()));
   }
 }

@@ -3,10 +3,10 @@
  * connection it replaces, and which session it resumes. Refusals carry the CONNACK code the
  * official client understands: 4 and 5 are final for it, 3 makes it retry.
  */
-import type { X509Certificate } from 'node:crypto';
 import { isFerryError } from '@ferry/common';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Principal } from '../../auth/types.js';
+import type { ClientCertificate } from '../../auth/x509.js';
 import type { MqttConnection } from './connection.js';
 import { checkUsername } from './username.js';
 
@@ -34,7 +34,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   const password = packet.password?.toString('utf8') ?? '';
   // X.509 (x509=true): no password, the certificate of the TLS handshake proves the device.
   const certificates = password === '' ? conn.info.clientCertificates : undefined;
-  if (packet.username === undefined || (password === '' && !certificates?.length)) {
+  if (packet.username === undefined || (password === '' && !certificates)) {
     return conn.refuse(
       CONNACK.badUsernameOrPassword,
       'a username and a password (a SAS token) or a client certificate are required',
@@ -52,13 +52,18 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
 
   conn.clientId = clientId;
   conn.token = certificates ? undefined : password;
-  conn.certificate = certificates?.[0];
+  conn.certificate = certificates?.chain[0];
   conn.owner.authenticate(conn);
   const auth = certificates
     ? await authorizeCertificate(conn, clientId, certificates)
     : await authorize(conn, clientId, password);
   if (!auth.ok) return conn.refuse(auth.code, auth.why);
   if (conn.closed) return;
+  // Kept in the same tick as the check: a CA removed from now on cuts this connection.
+  conn.viaCas = auth.principal.kind === 'device' ? auth.principal.viaCas : undefined;
+  if (conn.viaCas && ctx.caTrust && !ctx.caTrust.trusts(conn.viaCas)) {
+    return conn.refuse(CONNACK.notAuthorized, 'the CA certificate of its chain was deleted or is no longer verified');
+  }
 
   // One connection per device: the newest wins (as IoT Hub does). Its in-flight messages are
   // released before this session starts, so they come first and in order.
@@ -129,7 +134,7 @@ async function authorize(conn: MqttConnection, deviceId: string, token: string):
 async function authorizeCertificate(
   conn: MqttConnection,
   deviceId: string,
-  certificates: readonly X509Certificate[],
+  certificates: ClientCertificate,
 ): Promise<AuthResult> {
   const { x509 } = conn.owner.ctx;
   if (!x509) return { ok: false, code: CONNACK.notAuthorized, why: 'this hub does not take X.509 certificates' };

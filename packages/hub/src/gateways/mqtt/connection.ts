@@ -101,6 +101,8 @@ export class MqttConnection {
   token: string | undefined;
   /** The client certificate that proved the device (X.509), judged again on registry changes. */
   certificate: X509Certificate | undefined;
+  /** The verified hub CAs (fingerprints) its certificate chained through: removing one cuts it. */
+  viaCas: readonly string[] | undefined;
   cleanSession = true;
   c2dQos: 0 | 1 | null = null;
   pump: DeliveryPump | undefined;

@@ -30,6 +30,7 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
   private readonly twinSessions = new Map<string, TwinSubscriptions>();
   private readonly unsubscribe: () => void;
   private readonly unsubscribeCluster: () => void;
+  private readonly unsubscribeCas: () => void;
   private closing = false;
 
   constructor(readonly ctx: GatewayContext) {
@@ -39,6 +40,7 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
       ctx.cluster?.onRemoteConnection((protocol, id, at) => {
         if (protocol === 'mqtt') this.claimedElsewhere(id, at);
       }) ?? (() => {});
+    this.unsubscribeCas = ctx.caTrust?.onRemoved((removed) => this.casRemoved(removed)) ?? (() => {});
   }
 
   get connectionCount(): number {
@@ -113,7 +115,20 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     this.closing = true;
     this.unsubscribe();
     this.unsubscribeCluster();
+    this.unsubscribeCas();
     await Promise.all([...this.connections].map((c) => c.close('the hub is shutting down', 'info')));
+  }
+
+  /** Verified CAs were deleted or un-verified: cut the connections whose certificate chained through one. */
+  private casRemoved(removed: ReadonlySet<string>): void {
+    for (const conn of [...this.authenticating, ...this.byDevice.values()]) {
+      if (conn.viaCas?.some((fp) => removed.has(fp))) {
+        conn.cutOff({
+          error: 'IotHubUnauthorizedAccess',
+          reason: 'the CA certificate its certificate chained to was deleted or is no longer verified',
+        });
+      }
+    }
   }
 
   /**
