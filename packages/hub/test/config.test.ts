@@ -44,6 +44,20 @@ describe('defaults', () => {
     assert.equal(c.http.maxBodyBytes, 262_144);
     assert.equal(c.log.level, 'info');
     assert.deepEqual(c.observability, { port: 9464, bind: '127.0.0.1', readyStoreTimeoutMs: 5000 });
+    assert.deepEqual(c.x509, { disconnectOnCaRemoval: true });
+  });
+
+  test('x509.disconnectOnCaRemoval: a boolean from a file or the environment, misspellings refused', () => {
+    assert.equal(
+      parseConfig({ env: { FERRY_X509_DISCONNECT_ON_CA_REMOVAL: 'false' } }).x509.disconnectOnCaRemoval,
+      false,
+    );
+    assert.equal(parseConfig({ file: { x509: { disconnectOnCaRemoval: false } } }).x509.disconnectOnCaRemoval, false);
+    configError(() => parseConfig({ file: { x509: { disconnectOnCaRemoval: 'no' } } }), 'x509.disconnectOnCaRemoval');
+    assert.match(
+      configError(() => parseConfig({ file: { x509: { disconnectOnCaRemove: false } } }), 'x509.disconnectOnCaRemove'),
+      /did you mean x509.disconnectOnCaRemoval/,
+    );
   });
 
   test('the result is frozen all the way down, and so are the defaults', () => {

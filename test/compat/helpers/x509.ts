@@ -150,9 +150,10 @@ export async function certificatesCall(
   path: string,
   body: unknown,
   status = 200,
+  headers: Record<string, string> = {},
 ): Promise<CertificateJson> {
   const res = await hubRequest(hub, method, `/certificates${path}?${API}`, {
-    headers: { authorization: ownerSas(hub), 'content-type': 'application/json' },
+    headers: { authorization: ownerSas(hub), 'content-type': 'application/json', ...headers },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = res.body.toString('utf8');
