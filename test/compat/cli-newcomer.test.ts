@@ -247,3 +247,64 @@ test('a registryRead create names the policies that can create; an empty piped b
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /no body: standard input was empty/);
 });
+
+test('the start banner names the console URL', () => {
+  assert.match(hub.output(), new RegExp(`console {4}https://${hub.address.replace(/\./g, '\\.')}/console/ `));
+});
+
+test(
+  'a bad expiry gets InvalidMessageExpiryTime over AMQP as over HTTPS, with dates, not milliseconds',
+  T,
+  async () => {
+    await ferry(['device', 'create', 'g-6', '--data-dir', hub.dataDir]);
+    const amqp = await ferry([
+      'message',
+      'send',
+      'g-6',
+      'x',
+      '--expiry',
+      '2000-01-01T00:00:00Z',
+      '--data-dir',
+      hub.dataDir,
+    ]);
+    assert.equal(amqp.code, 1);
+    assert.match(
+      amqp.stderr,
+      /InvalidMessageExpiryTime \(403009\): the expiry must be in the future and at most 2 days from now \(c2d\.maxTtlMs\); got 2000-01-01T00:00:00\.000Z, now is 20/,
+    );
+    const service = await ferry(['sas-token', '--policy', 'service', '--data-dir', hub.dataDir]);
+    const https = await hubRequest(hub, 'POST', '/devices/g-6/messages/deviceBound?api-version=2021-04-12', {
+      headers: { authorization: service.stdout.trim(), 'iothub-expiry': '2000-01-01T00:00:00Z' },
+      body: 'x',
+    });
+    assert.equal(https.status, 403);
+    assert.equal(https.headers['iothub-errorcode'], 'InvalidMessageExpiryTime');
+  },
+);
+
+test('receive explains a default expiry, and a queue whose message is locked', T, async () => {
+  await ferry(['device', 'create', 'g-7', '--data-dir', hub.dataDir]);
+  await ferry(['message', 'send', 'g-7', 'held', '--data-dir', hub.dataDir]);
+  const first = await ferry(['message', 'receive', 'g-7', '--data-dir', hub.dataDir]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(
+    first.stdout,
+    /expiry\s+\(none set by the sender; the hub's default applies: c2d\.defaultTtlMs, 1 h after enqueued\)/,
+  );
+  const second = await ferry(['message', 'receive', 'g-7', '--data-dir', hub.dataDir]);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stdout, /^No message for g-7 right now\./m);
+  assert.match(
+    second.stdout,
+    /^1 message is locked by an earlier receive \(the first until 20\d\d-.*\): a locked message stays invisible until/m,
+  );
+});
+
+test('after a restart, device list says what an empty last activity means', T, async () => {
+  await hub.restart();
+  const list = await ferry(['device', 'list', '--data-dir', hub.dataDir]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^g-1 .*none since the hub started$/m);
+  assert.doesNotMatch(list.stdout, /0001-01-01T00:00:00Z {2}/);
+  assert.match(list.stdout, /The hub keeps LAST ACTIVITY in memory: after a restart/);
+});

@@ -14,6 +14,8 @@ import { deviceImport } from './device-import.js';
 import { deviceReceive } from './device-receive.js';
 
 const COMMON = TARGET_OPTIONS;
+/** IoT Hub's lastActivityTime for "none". */
+const NEVER = '0001-01-01T00:00:00Z';
 
 function needId(positionals: string[], action: string): string {
   const id = positionals[0];
@@ -95,10 +97,15 @@ export async function device(action: string | undefined, args: string[], io: Io)
             d.status,
             d.connectionState,
             String(d.cloudToDeviceMessageCount),
-            d.lastActivityTime,
+            d.lastActivityTime === NEVER ? 'none since the hub started' : d.lastActivityTime,
           ]),
         ),
       );
+      if (devices.some((d) => d.lastActivityTime === NEVER)) {
+        io.out(
+          `\nThe hub keeps LAST ACTIVITY in memory: after a restart a device shows none until it is active again (the REST API then says ${NEVER}, IoT Hub's value for none).`,
+        );
+      }
       return 0;
     }
     case 'delete': {

@@ -25,7 +25,12 @@ export function formatMessage(m: ReceivedMessage): string {
     field('message id', m.messageId ?? '(none)'),
     field('correlation id', m.correlationId ?? '(none)'),
     field('ack', m.ack ?? 'none'),
-    field('expiry', iso(m.expiryTimeUtc) ?? '(none)'),
+    field(
+      'expiry',
+      // Like IoT Hub, the hub tells the device only an expiry the sender set; its default still applies.
+      iso(m.expiryTimeUtc) ??
+        "(none set by the sender; the hub's default applies: c2d.defaultTtlMs, 1 h after enqueued)",
+    ),
     field('enqueued', iso(m.enqueuedTimeUtc) ?? '(unknown)'),
     field('delivery count', String(m.deliveryCount ?? 0)),
   ];

@@ -10,6 +10,7 @@ import { deviceClient, serviceClient } from '../clients.js';
 import { type FeedbackView, isPositive, openFeedbackView } from '../feedback-view.js';
 import { explained, type Hints } from '../hub-errors.js';
 import type { Io } from '../io.js';
+import { type LockedMessages, lockedMessages } from '../locked-messages.js';
 import { poll } from '../poll.js';
 import { type HubTarget, resolveTarget } from '../target.js';
 import { USAGE } from '../usage.js';
@@ -128,11 +129,11 @@ async function receive(args: string[], io: Io): Promise<number> {
     if (!got) {
       if (json) io.out('null');
       else {
-        io.out(
+        const base =
           waitMs > 0
             ? `No message for ${deviceId} within ${waitMs / 1000} s.`
-            : `No message for ${deviceId} right now. Wait for one with \`npx ferry message receive ${shellArg(deviceId)} --wait 30\`.`,
-        );
+            : `No message for ${deviceId} right now. Wait for one with \`npx ferry message receive ${shellArg(deviceId)} --wait 30\`.`;
+        io.out(`${base}${lockedNote(await lockedMessages(target, deviceId))}`);
       }
       return 0;
     }
@@ -148,6 +149,16 @@ async function receive(args: string[], io: Io): Promise<number> {
     io.out(settlementNote(message, settle));
     return 0;
   });
+}
+
+/** What the queue holds that receive cannot see: messages locked by an earlier receive. */
+function lockedNote(locked: LockedMessages | undefined): string {
+  const why =
+    'a locked message stays invisible until it is completed, rejected or abandoned, or its lock expires (c2d.lockTimeoutMs, 60 s by default), as on IoT Hub';
+  if (locked === undefined) return `\nIf an earlier receive left a message locked: ${why}.`;
+  if (locked.count === 0) return '';
+  const n = locked.count === 1 ? '1 message is' : `${locked.count} messages are`;
+  return `\n${n} locked by an earlier receive (the first until ${locked.firstUnlock}): ${why}.`;
 }
 
 async function settleCommand(how: Settlement, args: string[], io: Io): Promise<number> {

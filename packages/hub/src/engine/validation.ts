@@ -30,9 +30,11 @@ export function validateSend(deviceId: string, m: OutgoingMessage, now: number, 
   if (m.expiryTimeUtc !== undefined) {
     expiry = m.expiryTimeUtc;
     if (typeof expiry !== 'number' || !Number.isFinite(expiry) || expiry <= now || expiry > now + c2d.maxTtlMs) {
+      const given =
+        typeof expiry === 'number' && Number.isFinite(expiry) ? new Date(expiry).toISOString() : String(expiry);
       throw new FerryError(
         'InvalidMessageExpiryTime',
-        `the expiry must be after now and at most ${c2d.maxTtlMs} ms ahead`,
+        `the expiry must be in the future and at most ${duration(c2d.maxTtlMs)} from now (c2d.maxTtlMs); got ${given}, now is ${new Date(now).toISOString()}`,
       );
     }
   }
@@ -46,4 +48,21 @@ export function validateSend(deviceId: string, m: OutgoingMessage, now: number, 
   if (m.contentType !== undefined) out.contentType = m.contentType;
   if (m.contentEncoding !== undefined) out.contentEncoding = m.contentEncoding;
   return out;
+}
+
+/** A duration as people write it: "2 days", "1 h", "90 s", "250 ms". */
+export function duration(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, ' day'],
+    [3_600_000, ' h'],
+    [60_000, ' min'],
+    [1000, ' s'],
+  ];
+  for (const [size, unit] of units) {
+    if (ms >= size && ms % size === 0) {
+      const n = ms / size;
+      return `${n}${unit}${unit === ' day' && n !== 1 ? 's' : ''}`;
+    }
+  }
+  return `${ms} ms`;
 }
