@@ -51,7 +51,10 @@ describe('a received message, printed', () => {
     const bare: ReceivedMessage = { deviceId: 'd', lockToken: 't', properties: {}, body: Buffer.alloc(0) };
     const text = formatMessage(bare);
     assert.match(text, /ack {14}none\n/);
-    assert.match(text, /expiry {11}\(none\)\n/);
+    assert.match(
+      text,
+      /expiry {11}\(none set by the sender; the hub's default applies: c2d\.defaultTtlMs, 1 h after enqueued\)\n/,
+    );
     assert.match(text, /delivery count {3}0\n/);
   });
 });
