@@ -24,6 +24,7 @@ import { createAmqpGateway } from './gateways/amqp/index.js';
 import type { GatewayContext, StreamGateway } from './gateways/context.js';
 import { createHttpGateway } from './gateways/http/gateway.js';
 import { createMqttGateway } from './gateways/mqtt/index.js';
+import { RefusalThrottle } from './gateways/refusal-throttle.js';
 import {
   type BindTarget,
   checkPortsFree,
@@ -55,6 +56,8 @@ export interface HubStartOptions {
 
 interface Parts {
   store?: Store;
+  /** Refusal lines by device and cause, hub-wide; its last summaries are written at stop. */
+  refusals?: RefusalThrottle;
   /** The LISTEN connection of a PostgreSQL hub. */
   signals?: { close(): Promise<void> };
   engine?: Engine;
@@ -130,6 +133,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
     ]);
   }
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
+  parts.refusals?.stop();
   if (parts.engine) await step('engine', () => parts.engine!.stop());
   if (parts.signals) await step('cluster signals', () => parts.signals!.close());
   if (parts.store) await step('store', () => parts.store!.close());
@@ -254,6 +258,8 @@ export class Hub {
         c2dCount: (id) => engine.queueDepth(id),
         signals,
       });
+      parts.refusals = new RefusalThrottle(logger.child({ component: 'refusals' }), clock);
+      const refusals = parts.refusals;
       const ctx = (component: string): GatewayContext => ({
         engine,
         registry,
@@ -268,6 +274,7 @@ export class Hub {
         caTrust,
         caCertificates,
         twins,
+        refusals,
       });
       const mqtt = createMqttGateway(ctx('mqtt'));
       const amqp = createAmqpGateway(ctx('amqp'));

@@ -13,6 +13,7 @@ import type { CaCertificates } from '../registry/ca-certificates.js';
 import type { Registry } from '../registry/types.js';
 import type { RegistryStore } from '../store/types.js';
 import type { Twins } from '../twins/index.js';
+import type { RefusalThrottle } from './refusal-throttle.js';
 
 export interface GatewayContext {
   engine: C2dEngine;
@@ -35,6 +36,8 @@ export interface GatewayContext {
   caCertificates?: CaCertificates;
   /** Device twins and queries; without it the twin routes, topics and links answer NotImplemented. */
   twins?: Twins;
+  /** Refusal lines by device and cause, hub-wide (a reconnect storm); without it every refusal is logged. */
+  refusals?: RefusalThrottle;
 }
 
 export interface ConnectionInfo {

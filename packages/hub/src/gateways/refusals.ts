@@ -2,10 +2,18 @@
  * Refused requests on one connection (link attaches, put-tokens, subscriptions): the first
  * connections.loggedRefusals are logged one by one, the rest only counted and summarised once when
  * the connection ends, so a peer cannot fill the disk with refusals; past connections.maxRefusals
- * the connection is closed.
+ * the connection is closed. A refusal that names its device and cause is also judged hub-wide
+ * (refusal-throttle.ts): a device refused again and again over new connections is summarised.
  */
 import type { ConnectionLimits } from '../config/types.js';
 import type { LineLogger } from './connection-log.js';
+import type { RefusalThrottle } from './refusal-throttle.js';
+
+/** Who was refused for what, for the hub-wide count: `device` undefined = the remote address. */
+export interface RefusalKey {
+  device: string | undefined;
+  cause: string;
+}
 
 export class RefusalLog {
   private count = 0;
@@ -16,6 +24,8 @@ export class RefusalLog {
     private readonly limits: Pick<ConnectionLimits, 'maxRefusals' | 'loggedRefusals'>,
     /** Called once, when the connection has made maxRefusals refused requests. */
     private readonly onTooMany: () => void,
+    /** The hub-wide count, and who this connection is when a refusal names no device. */
+    private readonly hubWide?: { throttle: RefusalThrottle | undefined; remoteAddress: string | undefined },
   ) {}
 
   /** How many requests were refused so far. */
@@ -23,10 +33,10 @@ export class RefusalLog {
     return this.count;
   }
 
-  refused(fields: object, message: string): void {
+  refused(fields: object, message: string, key?: RefusalKey): void {
     this.count++;
     const { loggedRefusals, maxRefusals } = this.limits;
-    if (this.count <= loggedRefusals) this.logger.info(fields, message);
+    if (this.count <= loggedRefusals && this.hubWideAdmits(key)) this.logger.info(fields, message);
     if (this.count === loggedRefusals + 1) {
       this.logger.info({ logged: loggedRefusals }, 'further refusals on this connection are counted, not logged');
     }
@@ -35,6 +45,12 @@ export class RefusalLog {
       this.logger.warn({ refused: this.count }, 'too many refused requests: closing the connection');
       this.onTooMany();
     }
+  }
+
+  private hubWideAdmits(key: RefusalKey | undefined): boolean {
+    const throttle = this.hubWide?.throttle;
+    if (!key || !throttle) return true;
+    return throttle.admit(key.device ?? this.hubWide?.remoteAddress ?? 'unknown', key.cause);
   }
 
   /** At the end of the connection: one line for what was not logged. */

@@ -8,6 +8,7 @@ import { FerryError, toFerryError } from '@ferry/common';
 import type { Logger } from 'pino';
 import rhea, { type AmqpError, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
 import type { Authenticator } from '../../auth/types.js';
+import type { RefusalKey } from '../refusals.js';
 import type { Claims } from './claims.js';
 import { TRANSFER_LIMIT_EXCEEDED } from './errors.js';
 import type { LinkHandler } from './link-handler.js';
@@ -21,7 +22,7 @@ interface CbsDeps {
   claims: Claims;
   logger: Logger;
   /** A put-token was refused (counted per connection, logged up to a limit). */
-  refused(fields: object, message: string): void;
+  refused(fields: object, message: string, key: RefusalKey): void;
 }
 
 interface Reply {
@@ -110,7 +111,11 @@ export class CbsNode {
     } catch (err) {
       const fe = toFerryError(err);
       if (fe.errorName === 'ServerError') this.deps.logger.error({ err }, 'cbs put-token failed');
-      else this.deps.refused({ code: fe.code, reason: fe.message }, 'cbs put-token refused');
+      else
+        this.deps.refused({ code: fe.code, reason: fe.message }, 'cbs put-token refused', {
+          device: deviceOfAudience(msg?.application_properties?.name),
+          cause: fe.errorName,
+        });
       return { status: fe.httpStatus, description: fe instanceof FerryError ? fe.message : 'Error' };
     }
   }
@@ -138,5 +143,17 @@ export class CbsNode {
     if (correlation !== undefined && correlation !== null) msg.correlation_id = correlation;
     if (typeof request.reply_to === 'string') msg.to = request.reply_to;
     link.send(msg);
+  }
+}
+
+/** The device a put-token's audience names (`{host}/devices/{id}`), or undefined. */
+function deviceOfAudience(audience: unknown): string | undefined {
+  if (typeof audience !== 'string') return undefined;
+  const m = /\/devices\/([^/?]+)/.exec(audience);
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return m[1];
   }
 }

@@ -107,18 +107,22 @@ export class AmqpConnection {
     this.claims = new Claims(ctx.auth, ctx.clock, () =>
       this.recheckLinks(amqpError('IotHubUnauthorized', 'The token that authorized this link has expired')),
     );
-    this.refusals = new RefusalLog(logger, ctx.config.connections, () =>
-      this.closeWith({
-        condition: RESOURCE_LIMIT_EXCEEDED,
-        description: 'Too many refused requests on this connection',
-      }),
+    this.refusals = new RefusalLog(
+      logger,
+      ctx.config.connections,
+      () =>
+        this.closeWith({
+          condition: RESOURCE_LIMIT_EXCEEDED,
+          description: 'Too many refused requests on this connection',
+        }),
+      { throttle: ctx.refusals, remoteAddress: info.remoteAddress },
     );
     // Through the claims' authenticator: it remembers which token proved which principal.
     this.cbs = new CbsNode({
       auth: this.claims.authenticator,
       claims: this.claims,
       logger,
-      refused: (fields, message) => this.refusals.refused(fields, message),
+      refused: (fields, message, key) => this.refusals.refused(fields, message, key),
     });
 
     const container = rhea.create_container({ id: ctx.hubName });
@@ -416,7 +420,12 @@ export class AmqpConnection {
   /** Our attach goes out without a terminus, then the detach carries the error (AMQP 1.0 2.6.3). */
   private refuse(link: Link, error: AmqpError): void {
     link.close(error);
-    this.refusals.refused({ condition: error.condition, reason: error.description, link: link.name }, 'link refused');
+    const address = parseLinkAddress(link.is_sender() ? link.source?.address : link.target?.address);
+    const device = 'deviceId' in address ? address.deviceId : undefined;
+    this.refusals.refused({ condition: error.condition, reason: error.description, link: link.name }, 'link refused', {
+      device,
+      cause: String(error.condition ?? 'refused'),
+    });
   }
 
   private linkGone(link: Link): void {

@@ -23,6 +23,7 @@ export const CONNACK = {
 export async function handleConnect(conn: MqttConnection, packet: IConnectPacket): Promise<void> {
   const { ctx, sessions } = conn.owner;
   const clientId = packet.clientId;
+  conn.claimedId = clientId || undefined;
 
   if (packet.protocolId !== 'MQTT' || packet.protocolVersion !== 4) {
     return conn.refuse(
@@ -57,7 +58,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   const auth = certificates
     ? await authorizeCertificate(conn, clientId, certificates)
     : await authorize(conn, clientId, password);
-  if (!auth.ok) return conn.refuse(auth.code, auth.why);
+  if (!auth.ok) return conn.refuse(auth.code, auth.why, auth.cause);
   if (conn.closed) return;
   // Kept in the same tick as the check: a CA removed from now on cuts this connection.
   conn.viaCas = auth.principal.kind === 'device' ? auth.principal.viaCas : undefined;
@@ -105,7 +106,8 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   });
 }
 
-type Refusal = { ok: false; code: number; why: string };
+/** `cause`: a stable word for the refusal log's counts (refusal-throttle.ts), when `why` varies. */
+type Refusal = { ok: false; code: number; why: string; cause?: string };
 type AuthResult = { ok: true; principal: Principal } | Refusal;
 
 async function authorize(conn: MqttConnection, deviceId: string, token: string): Promise<AuthResult> {
@@ -151,7 +153,7 @@ function authFailure(conn: MqttConnection, err: unknown): Refusal {
   if (isFerryError(err)) {
     // Unauthorized (bad signature, expired, unknown policy...) -> 5; a hub-side failure -> 3 (retried).
     const code = err.httpStatus >= 500 ? CONNACK.serverUnavailable : (err.connack ?? CONNACK.notAuthorized);
-    return { ok: false, code, why: `${err.errorName}: ${err.message}` };
+    return { ok: false, code, why: `${err.errorName}: ${err.message}`, cause: err.errorName };
   }
   conn.logger.error({ err }, 'MQTT CONNECT: authentication failed unexpectedly');
   return { ok: false, code: CONNACK.serverUnavailable, why: 'internal error' };

@@ -99,6 +99,8 @@ export class MqttConnection {
   /** The CONNECT's client id and SAS token, kept so a registry change can be judged against them. */
   clientId: string | undefined;
   token: string | undefined;
+  /** The device id a CONNECT claimed (its client id), before anything proved it. */
+  claimedId: string | undefined;
   /** The client certificate that proved the device (X.509), judged again on registry changes. */
   certificate: X509Certificate | undefined;
   /** The verified hub CAs (fingerprints) its certificate chained through: removing one cuts it. */
@@ -242,11 +244,19 @@ export class MqttConnection {
       this.twin = new TwinTopics(this, ctx.twins, this.owner.twinSubscriptions(e.deviceId, e.cleanSession));
   }
 
-  /** Refuse CONNECT with a CONNACK return code, then close. */
-  refuse(returnCode: number, why: string): void {
+  /**
+   * Refuse CONNECT with a CONNACK return code, then close. Logged unless the device was refused
+   * for the same `cause` (a stable word; `why` by default) often lately, hub-wide
+   * (../refusal-throttle.ts): a device reconnecting in a loop is summarised, not logged per attempt.
+   */
+  refuse(returnCode: number, why: string, cause = why): void {
     this.refused = true;
     this.send({ cmd: 'connack', returnCode, sessionPresent: false });
-    this.close(`CONNECT refused with CONNACK ${returnCode}: ${why}`, 'info');
+    // The line names the device the CONNECT claimed (nothing proved it: it was refused).
+    if (this.claimedId !== undefined) this.logger.deviceId ??= this.claimedId;
+    const device = this.claimedId ?? this.info.remoteAddress ?? 'unknown';
+    const logged = this.owner.ctx.refusals?.admit(device, cause) ?? true;
+    this.close(`CONNECT refused with CONNACK ${returnCode}: ${why}`, logged ? 'info' : 'debug');
   }
 
   /** The registry says the device may no longer be connected (see ../device-change.ts). */
