@@ -5,6 +5,7 @@ import { useHubEvents } from './hub-events.js';
 import { DevicePage } from './pages/device.js';
 import { DevicesPage } from './pages/devices.js';
 import { FeedbackPage } from './pages/feedback.js';
+import { NotFoundPage } from './pages/not-found.js';
 import { OverviewPage } from './pages/overview.js';
 import { SignInPage } from './pages/sign-in.js';
 import { useRoute } from './route.js';
@@ -62,9 +63,10 @@ export function App() {
   ];
   return (
     <div class="shell">
-      <a class="skip" href="#main">
+      {/* A button, not an #main link: the hash names the page (route.ts), so it must stay. */}
+      <button type="button" class="skip" onClick={() => document.getElementById('main')?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header class="top">
         <span class="brand">Ferry · {session.info.hubName}</span>
         <nav aria-label="Pages">
@@ -96,6 +98,7 @@ export function App() {
           <DevicePage key={route.deviceId} session={session} deviceId={route.deviceId} events={events} />
         )}
         {route.page === 'feedback' && <FeedbackPage session={session} events={events} />}
+        {route.page === 'not-found' && <NotFoundPage hash={route.hash} />}
       </main>
     </div>
   );

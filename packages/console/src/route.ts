@@ -5,14 +5,31 @@ export type Route =
   | { page: 'overview' }
   | { page: 'devices' }
   | { page: 'device'; deviceId: string }
-  | { page: 'feedback' };
+  | { page: 'feedback' }
+  /** A hash the console has no page for, malformed percent-encoding included (issue 23). */
+  | { page: 'not-found'; hash: string };
 
+/** Never throws: every hash is a page, or 'not-found'. */
 export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/');
-  if (parts[0] === 'devices' && parts[1]) return { page: 'device', deviceId: decodeURIComponent(parts[1]) };
-  if (parts[0] === 'devices') return { page: 'devices' };
-  if (parts[0] === 'feedback') return { page: 'feedback' };
-  return { page: 'overview' };
+  const path = hash.replace(/^#\/?/, '').replace(/\/+$/, '');
+  if (path === '') return { page: 'overview' };
+  const [first, second, ...rest] = path.split('/');
+  if (rest.length === 0) {
+    if (first === 'devices' && second === undefined) return { page: 'devices' };
+    if (first === 'feedback' && second === undefined) return { page: 'feedback' };
+    const deviceId = first === 'devices' && second ? decoded(second) : undefined;
+    if (deviceId !== undefined) return { page: 'device', deviceId };
+  }
+  return { page: 'not-found', hash };
+}
+
+/** A percent-encoded segment, or undefined when it is not valid percent-encoding (`bad%zz`). */
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 export function deviceHref(deviceId: string): string {

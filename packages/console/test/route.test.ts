@@ -1,0 +1,27 @@
+/** Hash routes: every hash is a page or 'not-found', and none throws (issue 23: `#/devices/bad%zz` left the page blank). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseRoute } from '../src/route.js';
+
+test('the console pages, with or without the leading slash or a trailing one', () => {
+  for (const hash of ['', '#', '#/', '#//']) assert.deepEqual(parseRoute(hash), { page: 'overview' }, hash);
+  assert.deepEqual(parseRoute('#/devices'), { page: 'devices' });
+  assert.deepEqual(parseRoute('#devices/'), { page: 'devices' });
+  assert.deepEqual(parseRoute('#/feedback'), { page: 'feedback' });
+  assert.deepEqual(parseRoute('#/devices/dev%201'), { page: 'device', deviceId: 'dev 1' });
+  assert.deepEqual(parseRoute('#/devices/a%2Fb'), { page: 'device', deviceId: 'a/b' });
+});
+
+test('anything else is not found, malformed percent-encoding included', () => {
+  for (const hash of [
+    '#/devices/bad%zz',
+    '#/devices/%',
+    '#/nowhere',
+    '#/devices/a/b',
+    '#/feedback/x',
+    '#main',
+    '#%E0%A4%A',
+  ]) {
+    assert.deepEqual(parseRoute(hash), { page: 'not-found', hash }, hash);
+  }
+});
