@@ -119,8 +119,9 @@ test('OpenSSL verifies the chain against the hub CAs given, and again against a 
   assert.equal(amqp.seen.at(-1)?.clientCertificates?.verifyError, undefined);
 });
 
-test('HTTPS requests carry the connection certificate; WebSockets over 443 too', async () => {
-  for (const withCert of [true, false]) {
+test('HTTPS requests carry the connection certificate and its verdict; WebSockets over 443 too', async () => {
+  for (const withCert of [true, false, 'signed'] as const) {
+    const cert = withCert === 'signed' ? signed : device;
     await new Promise<void>((resolve, reject) => {
       const req = request(
         {
@@ -129,7 +130,7 @@ test('HTTPS requests carry the connection certificate; WebSockets over 443 too',
           path: '/',
           ca,
           agent: false,
-          ...(withCert ? { cert: device.certPem, key: device.keyPem } : {}),
+          ...(withCert ? { cert: cert.certPem, key: cert.keyPem } : {}),
         },
         (res) => res.resume().on('end', resolve),
       );
@@ -138,7 +139,10 @@ test('HTTPS requests carry the connection certificate; WebSockets over 443 too',
     });
   }
   assert.equal(httpSeen[0]?.clientCertificates?.chain[0]?.fingerprint256, fingerprint(device.certPem));
+  assert.equal(httpSeen[0]?.clientCertificates?.verifyError, 'DEPTH_ZERO_SELF_SIGNED_CERT');
   assert.equal(httpSeen[1]?.clientCertificates, undefined);
+  assert.equal(httpSeen[2]?.clientCertificates?.chain[0]?.fingerprint256, fingerprint(signed.certPem));
+  assert.equal(httpSeen[2]?.clientCertificates?.verifyError, undefined);
 
   const ws = new WebSocket(`wss://${ADDRESS}:${listeners.ports.https}/$iothub/websocket`, ['mqtt'], {
     ca,
