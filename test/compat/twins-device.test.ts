@@ -1,6 +1,6 @@
 /**
  * Twins end to end with the official clients: azure-iot-device with azure-iot-device-mqtt (Mqtt,
- * MqttWs) against a real hub, the service side through azure-iothub's Registry. A desired update
+ * MqttWs) and azure-iot-device-amqp (Amqp, AmqpWs) against a real hub, the service side through azure-iothub's Registry. A desired update
  * made while the device is offline is in getTwin on connect; one made while it is online arrives
  * as a notification with the new $version; reported updates show in Registry.getTwin with their
  * $metadata; a refused reported update is an error to the device and the connection carries on.
@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Client, Twin } from 'azure-iot-device';
 import deviceSdk from 'azure-iot-device';
+import deviceAmqp from 'azure-iot-device-amqp';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import type { Registry } from 'azure-iothub';
 import iothub from 'azure-iothub';
@@ -31,11 +32,13 @@ after(async () => {
   await hub?.stop();
 });
 
-type TransportCtor = typeof deviceMqtt.Mqtt;
+type TransportCtor = Parameters<typeof deviceSdk.Client.fromConnectionString>[1];
 
 const TRANSPORTS: Array<[string, TransportCtor]> = [
   ['Mqtt', deviceMqtt.Mqtt],
   ['MqttWs', deviceMqtt.MqttWs],
+  ['Amqp', deviceAmqp.Amqp],
+  ['AmqpWs', deviceAmqp.AmqpWs],
 ];
 
 async function openClient(cs: string, transport: TransportCtor): Promise<Client> {
@@ -120,7 +123,10 @@ for (const [name, transport] of TRANSPORTS) {
         assert.equal(reported.$version, 2);
         const meta = reported.$metadata as Record<string, { $lastUpdated?: string }>;
         assert.ok(!Number.isNaN(Date.parse(meta.battery?.$lastUpdated ?? '')), 'reported $metadata.$lastUpdated');
-        assert.equal((seen as unknown as { connectionState: string }).connectionState, 'Connected');
+        // Over AMQP a device shows Connected while its C2D link is attached (docs/twins.md); MQTT at once.
+        if (name.startsWith('Mqtt')) {
+          assert.equal((seen as unknown as { connectionState: string }).connectionState, 'Connected');
+        }
       } finally {
         await close(client);
       }

@@ -13,6 +13,7 @@ export type LinkAddress =
   | { kind: 'file-notifications' }
   | { kind: 'device-bound'; deviceId: string }
   | { kind: 'device-events'; deviceId: string }
+  | { kind: 'device-twin'; deviceId: string }
   /** deviceId: the address is under `/devices/{deviceId}/`, so only that device may learn it is not served. */
   | { kind: 'unknown'; address: string; deviceId?: string };
 
@@ -38,6 +39,8 @@ export function parseLinkAddress(address: unknown): LinkAddress {
       ? { kind: 'device-bound', deviceId }
       : { kind: 'device-events', deviceId };
   }
+  const twin = /^\/devices\/([^/]+)\/twin$/i.exec(path);
+  if (twin) return { kind: 'device-twin', deviceId: twin[1]! };
   const under = /^\/devices\/([^/]+)\//i.exec(path);
   return under ? { kind: 'unknown', address, deviceId: under[1]! } : { kind: 'unknown', address };
 }
@@ -58,6 +61,7 @@ export function linkRequirement(address: LinkAddress): Operation | 'none' | 'any
       return { permission: 'ServiceConnect' };
     case 'device-bound':
     case 'device-events':
+    case 'device-twin':
       return { permission: 'DeviceConnect', deviceId: address.deviceId };
     case 'unknown':
       return address.deviceId === undefined

@@ -45,6 +45,7 @@ import { AmqpDecodeError, AmqpInvalidFieldError } from './rhea-patches.js';
 import { CbsMechanism, checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
 import { ServiceSendLink } from './service-sender.js';
 import type { RheaSocketAdapter } from './socket-adapter.js';
+import { TwinChannels } from './twin-link.js';
 
 /** Largest frame we accept (advertised in open); a peer announcing a bigger one is cut off. */
 export const MAX_FRAME_SIZE = 256 * 1024;
@@ -96,6 +97,7 @@ export class AmqpConnection {
   /** The TLS client certificates (leaf first) and OpenSSL's verdict, when the client presented any. */
   private readonly certificates: ClientCertificate | undefined;
   private readonly certificateChecks = new Set<PendingCertificateCheck>();
+  private twins: TwinChannels | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -309,6 +311,8 @@ export class AmqpConnection {
       case 'device-bound':
         this.openDeviceLink(sender, address.deviceId);
         return;
+      case 'device-twin':
+        return this.openTwinLink(sender, address.deviceId);
       case 'file-notifications':
         this.refuse(sender, {
           condition: NOT_IMPLEMENTED,
@@ -338,6 +342,8 @@ export class AmqpConnection {
       case 'service-send':
         this.accept(receiver, new ServiceSendLink(receiver, { engine: ctx.engine, claims: this.claims, logger }));
         return;
+      case 'device-twin':
+        return this.openTwinLink(receiver, address.deviceId);
       case 'device-events':
         this.refuse(receiver, {
           condition: NOT_IMPLEMENTED,
@@ -348,6 +354,15 @@ export class AmqpConnection {
         this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
         return;
     }
+  }
+
+  /** A device's twin link (twin-link.ts): we send answers and notifications, or receive requests. */
+  private openTwinLink(link: Sender | Receiver, deviceId: string): void {
+    const twins = this.deps.ctx.twins;
+    if (!twins) return this.refuse(link, { condition: NOT_IMPLEMENTED, description: 'This hub serves no twins' });
+    this.twins ??= new TwinChannels(twins, this.deps.logger);
+    const t = this.twins;
+    this.accept(link, link.is_sender() ? t.replies(link as Sender, deviceId) : t.requests(link as Receiver, deviceId));
   }
 
   private openDeviceLink(sender: Sender, deviceId: string): void {

@@ -82,7 +82,7 @@ function isSection(b: unknown): b is BodySection {
 }
 
 /** The payload bytes: data section(s), or an amqp-value holding binary or a string. */
-function bodyBytes(body: unknown): Buffer {
+export function bodyBytes(body: unknown): Buffer {
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (isSection(body)) {
     if (body.typecode === 0x75) {

@@ -12,7 +12,9 @@
  */
 import { FerryError } from '@ferry/common';
 import type { IPublishPacket } from 'mqtt-packet';
-import type { Twins } from '../../twins/index.js';
+import type { DesiredChange, Twins } from '../../twins/index.js';
+import { DesiredNotifier } from '../twin-desired.js';
+import { twinError } from '../twin-errors.js';
 import type { MqttConnection } from './connection.js';
 
 export const TWIN_RESPONSE_FILTER = '$iothub/twin/res/#';
@@ -28,11 +30,7 @@ export interface TwinSubscriptions {
 /** The twin side of one MQTT connection: its subscriptions and the desired-property notifications. */
 export class TwinTopics {
   readonly subs: TwinSubscriptions;
-  /** The desired $version this connection has sent or read last; notifications go above it. */
-  private sentVersion: number | undefined;
-  private stopWatching: (() => void) | undefined;
-  private checking = false;
-  private checkAgain = false;
+  private readonly desired: DesiredNotifier;
   /** Resolves once desired notifications are set up (the SUBACK waits for it, so no change slips between). */
   ready: Promise<void> = Promise.resolve();
 
@@ -42,7 +40,8 @@ export class TwinTopics {
     subs: TwinSubscriptions | undefined,
   ) {
     this.subs = subs ?? { responses: false, desired: false };
-    if (this.subs.desired) this.ready = this.watchDesired();
+    this.desired = new DesiredNotifier(twins, conn.deviceId!, (change) => this.notify(change), conn.logger);
+    if (this.subs.desired) this.ready = this.desired.start();
   }
 
   /** A SUBSCRIBE filter: the granted QoS (0: the hub publishes twin topics at QoS 0), or undefined when not a twin filter. */
@@ -53,7 +52,7 @@ export class TwinTopics {
     }
     if (filter === TWIN_DESIRED_FILTER) {
       this.subs.desired = true;
-      if (!this.stopWatching) this.ready = this.watchDesired();
+      if (!this.desired.started) this.ready = this.desired.start();
       return 0;
     }
     return undefined;
@@ -63,14 +62,12 @@ export class TwinTopics {
     if (filter === TWIN_RESPONSE_FILTER) this.subs.responses = false;
     if (filter === TWIN_DESIRED_FILTER) {
       this.subs.desired = false;
-      this.stopWatching?.();
-      this.stopWatching = undefined;
+      this.desired.stop();
     }
   }
 
   stop(): void {
-    this.stopWatching?.();
-    this.stopWatching = undefined;
+    this.desired.stop();
   }
 
   /** A PUBLISH to $iothub/twin/...: answered on the response topic. */
@@ -85,10 +82,7 @@ export class TwinTopics {
     try {
       if (path === 'GET/') {
         const twin = await this.twins.getForDevice(deviceId);
-        const version = twin.desired.$version;
-        if (typeof version === 'number' && (this.sentVersion === undefined || version > this.sentVersion)) {
-          this.sentVersion = version;
-        }
+        if (typeof twin.desired.$version === 'number') this.desired.saw(twin.desired.$version);
         this.respond(200, rid, undefined, JSON.stringify(twin));
       } else if (path === 'PATCH/properties/reported/') {
         const version = await this.twins.updateReported(deviceId, parseBody(packet.payload));
@@ -97,13 +91,10 @@ export class TwinTopics {
         throw new FerryError('NotFound', `twin operation ${path.slice(0, 100)} is not served`);
       }
     } catch (err) {
-      const e =
-        err instanceof FerryError ? err : new FerryError('ServerError', 'the twin request failed', { cause: err });
-      if (!(err instanceof FerryError) || e.httpStatus >= 500) {
+      const e = twinError(err);
+      if (e.httpStatus >= 500)
         this.conn.logger.error({ err, topic: packet.topic.slice(0, 200) }, 'MQTT twin request failed');
-      } else {
-        this.conn.logger.info({ code: e.errorName, reason: e.message }, 'MQTT twin request refused');
-      }
+      else this.conn.logger.info({ code: e.errorName, reason: e.message }, 'MQTT twin request refused');
       this.respond(e.httpStatus, rid, undefined, JSON.stringify({ errorCode: e.code, message: e.message }));
     }
   }
@@ -120,49 +111,16 @@ export class TwinTopics {
     });
   }
 
-  /** Start listening for desired changes; the version to send above is the current one. */
-  private async watchDesired(): Promise<void> {
-    const deviceId = this.conn.deviceId!;
-    this.stopWatching ??= this.twins.onChange(deviceId, () => void this.checkDesired());
-    if (this.sentVersion === undefined) {
-      try {
-        const twin = await this.twins.getForDevice(deviceId);
-        const v = twin.desired.$version;
-        if (this.sentVersion === undefined && typeof v === 'number') this.sentVersion = v;
-      } catch (err) {
-        this.conn.logger.warn({ err }, 'could not read the desired version for twin notifications');
-      }
-    }
-  }
-
-  /** One check at a time; a signal during a check makes one more. */
-  private async checkDesired(): Promise<void> {
-    if (this.checking) {
-      this.checkAgain = true;
-      return;
-    }
-    this.checking = true;
-    try {
-      do {
-        this.checkAgain = false;
-        if (!this.subs.desired || this.conn.closed || this.sentVersion === undefined) return;
-        const change = await this.twins.desiredSince(this.conn.deviceId!, this.sentVersion);
-        if (!change || this.conn.closed) continue;
-        this.sentVersion = change.version;
-        this.conn.send({
-          cmd: 'publish',
-          topic: `${PREFIX}PATCH/properties/desired/?$version=${change.version}`,
-          payload: JSON.stringify(change.patch),
-          qos: 0,
-          retain: false,
-          dup: false,
-        });
-      } while (this.checkAgain);
-    } catch (err) {
-      this.conn.logger.error({ err }, 'could not send a desired-properties notification');
-    } finally {
-      this.checking = false;
-    }
+  private notify(change: DesiredChange): void {
+    if (this.conn.closed) return;
+    this.conn.send({
+      cmd: 'publish',
+      topic: `${PREFIX}PATCH/properties/desired/?$version=${change.version}`,
+      payload: JSON.stringify(change.patch),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
   }
 }
 
