@@ -312,7 +312,8 @@ export class AmqpConnection {
         this.openDeviceLink(sender, address.deviceId);
         return;
       case 'device-twin':
-        return this.openTwinLink(sender, address.deviceId);
+        this.openTwinLink(sender, address.deviceId);
+        return;
       case 'file-notifications':
         this.refuse(sender, {
           condition: NOT_IMPLEMENTED,
@@ -343,7 +344,8 @@ export class AmqpConnection {
         this.accept(receiver, new ServiceSendLink(receiver, { engine: ctx.engine, claims: this.claims, logger }));
         return;
       case 'device-twin':
-        return this.openTwinLink(receiver, address.deviceId);
+        this.openTwinLink(receiver, address.deviceId);
+        return;
       case 'device-events':
         this.refuse(receiver, {
           condition: NOT_IMPLEMENTED,
@@ -359,7 +361,10 @@ export class AmqpConnection {
   /** A device's twin link (twin-link.ts): we send answers and notifications, or receive requests. */
   private openTwinLink(link: Sender | Receiver, deviceId: string): void {
     const twins = this.deps.ctx.twins;
-    if (!twins) return this.refuse(link, { condition: NOT_IMPLEMENTED, description: 'This hub serves no twins' });
+    if (!twins) {
+      this.refuse(link, { condition: NOT_IMPLEMENTED, description: 'This hub serves no twins' });
+      return;
+    }
     this.twins ??= new TwinChannels(twins, this.deps.logger);
     const t = this.twins;
     this.accept(link, link.is_sender() ? t.replies(link as Sender, deviceId) : t.requests(link as Receiver, deviceId));
