@@ -127,6 +127,8 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
     await page.click('#send-message');
     await page.waitForSelector('[data-testid=pending] tr:has-text("console-msg-2"):has-text("Enqueued")', WAIT);
     await b.screenshot('06-device-pending');
+    // Purge asks first (issue 30).
+    page.once('dialog', (d) => void d.accept());
     await page.click('#purge');
     await page.waitForSelector('text=Purged 1 message', WAIT);
     await page.waitForSelector('text=The queue is empty.', WAIT);
@@ -245,6 +247,120 @@ test('at phone width, in the dark theme, signed in with the keyboard only', asyn
     await page.goto(`${origin}/console/#/devices/${DEVICE}`);
     await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1")', WAIT);
     await b.screenshot('08-phone-dark-device');
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test('issue 30: the pending list shows every field; purge asks and can be called off', async () => {
+  const { page } = b;
+  await step('pending-fields', async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.waitForSelector('#send-message', WAIT);
+    await page.fill('#send-body', '{"cmd":"stay"}');
+    await page.fill('#send-content-type', 'application/json');
+    await page.fill('#send-message-id', 'console-msg-3');
+    await page.fill('#send-correlation-id', 'corr-3');
+    await page.selectOption('#send-ack', 'negative');
+    await page.click('button:text-is("Add property")');
+    await page.fill('[aria-label="Property 1 name"]', 'zone');
+    await page.fill('[aria-label="Property 1 value"]', 'north');
+    await page.click('#send-message');
+    const row = page.locator('[data-testid=pending] tr', { hasText: 'console-msg-3' });
+    await row.waitFor(WAIT);
+    const cells = await row.locator('td').allTextContents();
+    for (const shown of ['corr-3', 'application/json', 'negative', 'zone=north', 'Enqueued']) {
+      assert.ok(cells.includes(shown), `${shown} in ${JSON.stringify(cells)}`);
+    }
+    const headers = await page.locator('[data-testid=pending] th').allTextContents();
+    for (const h of ['Correlation id', 'Content type', 'Ack', 'Properties']) assert.ok(headers.includes(h), h);
+  });
+  await step('purge-called-off', async () => {
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.dismiss();
+    });
+    await page.click('#purge');
+    assert.match(asked, new RegExp(`^Purge the message shown queued for ${DEVICE}, locked ones included\\?`));
+    // Nothing happened: the message is still pending after the next refresh, and no notice came.
+    await page.click('button:text-is("Refresh")');
+    await page.locator('[data-testid=pending] tr', { hasText: 'console-msg-3' }).waitFor(WAIT);
+    assert.equal(await page.locator('text=Purged').count(), 0);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#purge');
+    await page.waitForSelector('text=Purged 1 message', WAIT);
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test('issue 30: an old error goes once a later load or change works, and a new error takes the old notice away', async () => {
+  const { page } = b;
+  await step('load-error-cleared', async () => {
+    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.waitForSelector('#send-message', WAIT);
+    // One reload of the queue fails as a busy hub's would; the next works.
+    let failed = 0;
+    await page.route('**/messages/deviceBound/pending**', async (route) => {
+      if (failed++ === 0) {
+        await route.fulfill({
+          status: 503,
+          headers: { 'iothub-errorcode': 'ServerBusy', 'content-type': 'application/json' },
+          body: JSON.stringify({ Message: 'ErrorCode:ServerBusy;the store is busy' }),
+        });
+      } else await route.continue();
+    });
+    await page.click('button:text-is("Refresh")');
+    await page.waitForSelector('[data-testid=error]:has-text("503 ServerBusy")', WAIT);
+    // The page reloads the queue every 2 s by itself: the banner goes with the first reload that works.
+    await page.waitForSelector('[data-testid=error]', { state: 'detached', ...WAIT });
+    await page.unroute('**/messages/deviceBound/pending**');
+  });
+  await step('notice-then-error', async () => {
+    await page.fill('#send-body', 'small');
+    await page.fill('#send-message-id', 'console-msg-4');
+    await page.click('#send-message');
+    await page.waitForSelector('text=Sent message console-msg-4', WAIT);
+    await page.fill('#send-body', 'x'.repeat(70_000));
+    await page.click('#send-message');
+    await page.waitForSelector('[data-testid=error]:has-text("413 MessageTooLarge")', WAIT);
+    assert.equal(await page.locator('text=Sent message console-msg-4').count(), 0);
+    await page.fill('#send-body', 'small again');
+    await page.fill('#send-message-id', 'console-msg-5');
+    await page.click('#send-message');
+    await page.waitForSelector('text=Sent message console-msg-5', WAIT);
+    assert.equal(await page.locator('[data-testid=error]').count(), 0);
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#purge');
+    await page.waitForSelector('text=Purged 2 messages', WAIT);
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test("issue 30: an unknown device's page says so and offers no send, queue or purge", async () => {
+  const { page } = b;
+  await step('unknown-device', async () => {
+    await page.goto(`${origin}/console/#/devices/nobody-here`);
+    await page.waitForSelector('[data-testid=unknown-device]', WAIT);
+    assert.match((await page.textContent('[data-testid=unknown-device]')) ?? '', /The hub has no device nobody-here/);
+    assert.equal(await page.locator('#send-message').count(), 0);
+    assert.equal(await page.locator('#purge').count(), 0);
+    assert.equal(await page.locator('[data-testid=error]').count(), 0);
+    await b.screenshot('09-unknown-device');
+  });
+  assert.deepEqual(b.errors, []);
+});
+
+test('issue 30: signed in with registryRead, the overview shows the device count, and says what needs ServiceConnect', async () => {
+  const { page } = b;
+  await step('registry-read', async () => {
+    await page.click('button:text-is("Sign out")');
+    await signIn(page, 'registryRead');
+    const total = await page.waitForSelector('[data-testid=devices-total]', WAIT);
+    assert.match((await total.textContent()) ?? '', /^\d+$/);
+    await page.waitForSelector('[data-testid=no-live]', WAIT);
+    assert.equal(await page.locator('main :text-is("…")').count(), 0, 'nothing waits for ever');
+    await b.screenshot('10-registry-read-overview');
   });
   assert.deepEqual(b.errors, []);
 });

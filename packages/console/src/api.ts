@@ -154,6 +154,11 @@ export class HubApi {
     return { devices: (await res.json()) as Device[], next: res.headers.get('x-ms-continuation') ?? undefined };
   }
 
+  /** IoT Hub's registry statistics (RegistryRead). */
+  deviceStatistics(): Promise<{ totalDeviceCount: number; enabledDeviceCount: number; disabledDeviceCount: number }> {
+    return this.json('GET', '/statistics/devices');
+  }
+
   getDevice(id: string): Promise<Device> {
     return this.json('GET', `/devices/${encodeURIComponent(id)}`);
   }

@@ -18,6 +18,8 @@ export function DevicesPage({ session }: { session: Session }) {
   const [current, setCurrent] = useState('');
   const [page, setPage] = useState<{ devices: Device[]; next: string | undefined } | null>(null);
   const [error, setError] = useState<unknown>(null);
+  /** A failed load; cleared by the next load that works. */
+  const [loadError, setLoadError] = useState<unknown>(null);
   const [notice, setNotice] = useState('');
   const canWrite = session.can('RegistryWrite');
   const canRead = session.can('RegistryRead');
@@ -26,8 +28,9 @@ export function DevicesPage({ session }: { session: Session }) {
     if (!canRead) return;
     try {
       setPage(await api.listDevices({ top: PAGE_SIZE, contains: applied, continuation: current || undefined }));
+      setLoadError(null);
     } catch (err) {
-      setError(err);
+      setLoadError(err);
     }
   }, [api, applied, current, canRead]);
   useEffect(() => void load(), [load]);
@@ -55,7 +58,13 @@ export function DevicesPage({ session }: { session: Session }) {
   return (
     <div>
       <h1>Devices</h1>
-      <ErrorBanner error={error} onClose={() => setError(null)} />
+      <ErrorBanner
+        error={error ?? loadError}
+        onClose={() => {
+          setError(null);
+          setLoadError(null);
+        }}
+      />
       {notice && (
         <p class="notice" role="status">
           {notice}

@@ -1,35 +1,62 @@
 /** Hub overview: devices, connections, queues, the live C2D rates, policies and the CA file. */
+import { useEffect, useState } from 'preact/hooks';
 import { Card, ErrorBanner, Secret } from '../components/common.js';
 import { RateChart } from '../components/rate-chart.js';
 import type { HubEvents } from '../hub-events.js';
 import type { Session } from '../session.js';
 
+interface DeviceCounts {
+  total: number;
+  enabled: number;
+  disabled: number;
+}
+
 export function OverviewPage({ session, events }: { session: Session; events: HubEvents }) {
   const { stats, points, error } = events;
   const { info } = session;
+  const live = session.can('ServiceConnect');
+  // Without ServiceConnect there is no event stream: the device counts come from the registry.
+  const [registryCounts, setRegistryCounts] = useState<DeviceCounts | null>(null);
+  const [countError, setCountError] = useState<unknown>(null);
+  useEffect(() => {
+    if (live || !session.can('RegistryRead')) return;
+    session.api.deviceStatistics().then(
+      (s) =>
+        setRegistryCounts({
+          total: s.totalDeviceCount,
+          enabled: s.enabledDeviceCount,
+          disabled: s.disabledDeviceCount,
+        }),
+      setCountError,
+    );
+  }, [session, live]);
+  const devices = stats?.devices ?? registryCounts;
   return (
     <div>
       <h1>Overview</h1>
-      <ErrorBanner error={error} />
-      {!session.can('ServiceConnect') && (
-        <p class="note">Live statistics need a policy with ServiceConnect (this one has not).</p>
+      <ErrorBanner error={error ?? countError} />
+      {!live && (
+        <p class="note" data-testid="no-live">
+          Live statistics (connections, queues, rates) need a policy with ServiceConnect (this one has not).
+        </p>
       )}
       <div class="grid">
         <Card title="Devices">
-          {stats?.devices ? (
+          {devices ? (
             <dl class="figures">
               <dt>Total</dt>
-              <dd data-testid="devices-total">{stats.devices.total}</dd>
+              <dd data-testid="devices-total">{devices.total}</dd>
               <dt>Enabled</dt>
-              <dd>{stats.devices.enabled}</dd>
+              <dd>{devices.enabled}</dd>
               <dt>Disabled</dt>
-              <dd>{stats.devices.disabled}</dd>
+              <dd>{devices.disabled}</dd>
             </dl>
           ) : (
             <p class="note">{session.can('RegistryRead') ? '…' : 'Needs RegistryRead.'}</p>
           )}
         </Card>
         <Card title="Connections">
+          {!live && <p class="note">Needs ServiceConnect.</p>}
           <dl class="figures">
             {Object.entries(stats?.connections ?? {}).map(([protocol, n]) => [
               <dt key={`${protocol}-t`}>{protocol.toUpperCase()}</dt>,
@@ -38,17 +65,23 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
           </dl>
         </Card>
         <Card title="Queues">
-          <dl class="figures">
-            <dt>Enqueued</dt>
-            <dd>{stats ? stats.queues.enqueued : '…'}</dd>
-            <dt>Invisible (locked)</dt>
-            <dd>{stats ? stats.queues.invisible : '…'}</dd>
-          </dl>
+          {live ? (
+            <dl class="figures">
+              <dt>Enqueued</dt>
+              <dd>{stats ? stats.queues.enqueued : '…'}</dd>
+              <dt>Invisible (locked)</dt>
+              <dd>{stats ? stats.queues.invisible : '…'}</dd>
+            </dl>
+          ) : (
+            <p class="note">Needs ServiceConnect.</p>
+          )}
         </Card>
       </div>
-      <Card title="Cloud-to-device messages per second">
-        <RateChart points={points} />
-      </Card>
+      {live && (
+        <Card title="Cloud-to-device messages per second">
+          <RateChart points={points} />
+        </Card>
+      )}
       <Card title="Shared access policies">
         <p class="note">
           The policies that grant no more than <strong>{info.caller.policyName}</strong> does.
