@@ -16,7 +16,7 @@ export interface HttpClientInfo {
 }
 
 /** The device id of a `/devices/{id}/...` path (still percent-encoded in rawPath), or undefined. */
-function deviceOfPath(rawPath: string): string | undefined {
+export function deviceOfPath(rawPath: string): string | undefined {
   const m = /^\/devices\/([^/]+)\//i.exec(rawPath);
   if (!m) return undefined;
   try {

@@ -18,6 +18,7 @@ import { sendError } from './errors.js';
 import { EventStreams } from './event-stream.js';
 import { feedbackRoutes } from './feedback-routes.js';
 import { queryValue } from './params.js';
+import { refusalLogger } from './refusal-log.js';
 import { registryRoutes } from './registry-routes.js';
 import { type ConsoleServices, type Route, Router } from './router.js';
 import { sendRoute } from './send-route.js';
@@ -105,7 +106,7 @@ export function createHttpGateway(ctx: GatewayContext, parts: ConsoleParts = {})
       if (operation) ctx.auth.authorize(principal, operation);
       await route.handle({ ctx, req, res, params, query, principal, log, console: consoleServices });
     } catch (err) {
-      sendError(res, err, log, ctx.clock);
+      sendError(res, err, refusalLogger(ctx, req, rawPath, err, log), ctx.clock);
     }
   }
 

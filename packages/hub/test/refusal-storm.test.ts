@@ -3,10 +3,12 @@
  * refused credential wrote 19,122 log lines in 6 minutes, one per attempt. Here real MQTT
  * CONNECTs over TLS to an in-process hub, a few hundred of them, each refused with CONNACK 5: the
  * hub's pino output holds the first refusals of each device and one summary per device with the
- * count of the others (written at the latest when the hub stops).
+ * count of the others (written at the latest when the hub stops). HTTPS requests with a refused
+ * token are counted the same way.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -63,9 +65,7 @@ async function refusedConnect(hub: Hub, ca: string, deviceId: string): Promise<n
   return connack.returnCode ?? -1;
 }
 
-test('a reconnect storm of refused devices writes a bounded number of lines, and summaries that count every attempt', {
-  timeout: 120_000,
-}, async () => {
+async function startHub(lines: Line[]): Promise<Hub> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ferry-storm-test-'));
   dirs.push(dataDir);
   const config = parseConfig({
@@ -77,7 +77,6 @@ test('a reconnect storm of refused devices writes a bounded number of lines, and
       observability: { port: 0 },
     },
   });
-  const lines: Line[] = [];
   const logger = pino(
     { level: 'info' },
     new Writable({
@@ -87,7 +86,41 @@ test('a reconnect storm of refused devices writes a bounded number of lines, and
       },
     }),
   );
-  const hub = await Hub.start(config, { logger });
+  return Hub.start(config, { logger });
+}
+
+/** A device's HTTPS receive with a token signed by a key it does not have; resolves with the status. */
+function refusedReceive(hub: Hub, ca: string, deviceId: string): Promise<number> {
+  const authorization = createSasToken({
+    resourceUri: `${ADDRESS}/devices/${deviceId}`,
+    key: Buffer.from('not the device key at all').toString('base64'),
+    expiry: Math.ceil(Date.now() / 1000) + 600,
+  });
+  return new Promise((resolve, reject) => {
+    request(
+      {
+        host: ADDRESS,
+        port: hub.ports.https,
+        path: `/devices/${deviceId}/messages/deviceBound?api-version=2021-04-12`,
+        ca,
+        agent: false,
+        headers: { authorization },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    )
+      .on('error', reject)
+      .end();
+  });
+}
+
+test('a reconnect storm of refused devices writes a bounded number of lines, and summaries that count every attempt', {
+  timeout: 120_000,
+}, async () => {
+  const lines: Line[] = [];
+  const hub = await startHub(lines);
   let stopped = false;
   try {
     const ids = Array.from({ length: DEVICES }, (_, i) => `storm-${i}`);
@@ -130,6 +163,34 @@ test('a reconnect storm of refused devices writes a bounded number of lines, and
         `${id}: every attempt counted`,
       );
     }
+  } finally {
+    if (!stopped) await hub.stop();
+  }
+});
+
+test('HTTPS requests with a refused token: the first ones logged, the rest in the summary', {
+  timeout: 60_000,
+}, async () => {
+  const lines: Line[] = [];
+  const hub = await startHub(lines);
+  let stopped = false;
+  try {
+    assert.equal((await hubCall(hub, 'PUT', '/devices/h1', { body: JSON.stringify({ deviceId: 'h1' }) })).status, 200);
+    const ca = readFileSync(hub.caFile!, 'utf8');
+    const before = lines.length;
+    const statuses: number[] = [];
+    for (let i = 0; i < ATTEMPTS; i++) statuses.push(await refusedReceive(hub, ca, 'h1'));
+    assert.deepEqual(new Set(statuses), new Set([401]));
+    await hub.stop();
+    stopped = true;
+    const storm = lines.slice(before);
+    assert.equal(storm.filter((l) => l.msg === 'request refused').length, FIRST_LOGGED);
+    const summaries = storm.filter((l) => l.component === 'refusals' && l.deviceId === 'h1');
+    assert.equal(
+      summaries.reduce((n, l) => n + (l.unlogged ?? 0), 0),
+      ATTEMPTS - FIRST_LOGGED,
+    );
+    assert.ok(summaries.every((l) => l.cause === 'IotHubUnauthorizedAccess'));
   } finally {
     if (!stopped) await hub.stop();
   }
