@@ -167,3 +167,39 @@ test(
     }
   },
 );
+
+test('Ctrl-C on the bare bin (SIGINT to its process group) stops gracefully with exit 0', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-bare-bin-'));
+  dirs.push(dir);
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ observability: { port: 0 } }));
+  const hub = spawn(
+    process.execPath,
+    [
+      CLI_BIN,
+      'hub',
+      'start',
+      '--bind',
+      ADDRESS,
+      '--host',
+      ADDRESS,
+      '--data-dir',
+      join(dir, 'data'),
+      '--config',
+      config,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  );
+  let text = '';
+  hub.stdout?.on('data', (b: Buffer) => (text += b.toString()));
+  hub.stderr?.on('data', (b: Buffer) => (text += b.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!text.includes('Ferry hub ready')) {
+    if (hub.exitCode !== null || Date.now() > deadline) assert.fail(`the hub did not get ready:\n${text}`);
+    await sleep(100);
+  }
+  process.kill(-hub.pid!, 'SIGINT');
+  assert.equal(await withTimeout(exitOf(hub), 20_000, 'the hub to exit after Ctrl-C'), 0, text);
+  assert.match(text, /ferry: hub stopped/);
+  await assertPortsFreeWithin(5000, () => text);
+});
