@@ -64,6 +64,8 @@ interface Parts {
   gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
   listeners?: Listeners;
   operations?: OperationsListener;
+  /** The in-memory pending counts' background recount (observability/pending-counts.ts). */
+  counts?: { stop(): void };
 }
 
 /** How often a node re-reads the earliest deadline when others may have set it (several nodes). */
@@ -135,6 +137,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
   parts.refusals?.stop();
   if (parts.engine) await step('engine', () => parts.engine!.stop());
+  parts.counts?.stop();
   if (parts.signals) await step('cluster signals', () => parts.signals!.close());
   if (parts.store) await step('store', () => parts.store!.close());
   if (parts.operations) await step('operations endpoint', () => parts.operations!.close());
@@ -183,10 +186,15 @@ export class Hub {
 
     const parts: Parts = {};
     const metrics = new HubMetrics();
+    metrics.collectProcessMetrics();
     // Set once start has finished: until then /ready says "starting".
     let started: Hub | undefined;
     let storage: StorageHealth | undefined;
     let commits: CommitWatch | undefined;
+    // ferry_ready: what /ready answers, read without the probe /ready may start (a scrape never queries the store).
+    metrics.watchReadiness(
+      () => (started?.ready ?? false) && storage?.healthy !== false && commits?.unavailableNow() === undefined,
+    );
     try {
       if (config.observability.port !== 0) {
         parts.operations = await OperationsListener.start({
@@ -205,6 +213,8 @@ export class Hub {
       // Storage faults (disk full, I/O errors) become ServerBusy answers, one log line, /ready 503.
       storage = new StorageHealth(logger.child({ component: 'storage' }), metrics.registry);
       const signals = await openStore(config, logger, parts);
+      // Several nodes: each node's series carry its id (as its log lines do).
+      if (parts.store instanceof PostgresStore) metrics.setNode(parts.store.nodeId);
       const guarded = guardStore(parts.store!, storage);
       // A failed or overdue commit (a database restarting or paused) turns /ready to 503 too.
       commits = new CommitWatch({
@@ -221,10 +231,16 @@ export class Hub {
         feedback: config.feedback,
         logger: logger.child({ component: 'engine' }),
         signals,
+        observer: metrics,
         ...(config.store.kind === 'postgres' ? { deadlinePollMs: CLUSTER_DEADLINE_POLL_MS } : {}),
       });
       parts.engine.start();
-      const engine = meteredEngine(parts.engine, metrics);
+      // The pending counts start from the store's (what a previous run left), before any traffic.
+      parts.counts = metrics.pending;
+      await metrics.pending.start(store, clock, config.store.kind === 'postgres', (err) =>
+        logger.warn({ err }, 'recounting pending messages failed; the metrics keep their last counts'),
+      );
+      const engine = meteredEngine(parts.engine, metrics, clock);
       const registry = new DeviceRegistry({
         store,
         engine,
@@ -275,6 +291,7 @@ export class Hub {
         caCertificates,
         twins,
         refusals,
+        refusalMeter: metrics,
       });
       const mqtt = createMqttGateway(ctx('mqtt'));
       const amqp = createAmqpGateway(ctx('amqp'));
@@ -305,6 +322,8 @@ export class Hub {
         logger: logger.child({ component: 'listeners' }),
         caFile: tls.caFile,
         onConnection: (protocol, transport) => metrics.connectionsTotal.inc({ protocol, transport }),
+        onHandshakeFailed: (port, reason) => metrics.handshakeFailed(port, reason),
+        onRefused: (protocol, cause) => metrics.refused(protocol, cause),
         limits: config.connections,
       });
       const listeners = parts.listeners;

@@ -10,6 +10,7 @@ import type { HubInspector } from '../src/console/inspector.js';
 import { sendError } from '../src/gateways/http/errors.js';
 import { EventStreams } from '../src/gateways/http/event-stream.js';
 
+const empty = { bounds: [], cumulative: [], count: 0, sum: 0 };
 const inspector: HubInspector = {
   pending: async () => [],
   stats: async () => ({
@@ -17,6 +18,8 @@ const inspector: HubInspector = {
     connections: {},
     c2d: { sent: 0, completed: 0, abandoned: 0, rejected: 0 },
     queues: { enqueued: 0, invisible: 0 },
+    feedbackRecords: 0,
+    latency: { commit: empty, delivery: empty, settle: empty },
   }),
   onFeedbackRecords: () => () => {},
   recentFeedback: () => [],

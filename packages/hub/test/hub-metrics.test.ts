@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FerryError, type OutgoingMessage } from '@ferry/common';
-import type { C2dEngine } from '../src/engine/types.js';
+import { type Delivery, FerryError, type OutgoingMessage } from '@ferry/common';
+import { ManualClock } from '../src/clock.js';
+import type { C2dEngine, ReceiverHandlers } from '../src/engine/types.js';
 import { meteredEngine } from '../src/observability/metered-engine.js';
 import { HubMetrics } from '../src/observability/metrics.js';
 
@@ -128,4 +129,100 @@ test('settlements answered through the callback path are counted by outcome and 
 
 test('an engine without the callback path gives a metered engine without it (gateways use the promise methods)', () => {
   assert.equal(meteredEngine(fakeEngine(), new HubMetrics()).settleTo, undefined);
+});
+
+/** A delivery as the engine hands it out: first (redelivered false) or again. */
+function delivered(lockToken: string, enqueuedTimeUtc: number, redelivered = false): Delivery {
+  return {
+    deviceId: 'd1',
+    sequenceNumber: 1,
+    expiryTimeUtc: enqueuedTimeUtc + 60_000,
+    enqueuedTimeUtc,
+    properties: {},
+    body: Buffer.from('x'),
+    deliveryCount: redelivered ? 1 : 0,
+    lockToken,
+    lockedUntil: enqueuedTimeUtc + 60_000,
+    redelivered,
+  };
+}
+
+/** One histogram's _count and the cumulative count of its bucket `le`. */
+function histogram(text: string, name: string, le: string): { count: number; inBucket: number } {
+  const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+  return {
+    count: value(new RegExp(`^${name}_count (\\S+)$`, 'm')),
+    inBucket: value(new RegExp(`^${name}_bucket\\{le="${le.replace('.', '\\.')}"\\} (\\S+)$`, 'm')),
+  };
+}
+
+test('enqueue-to-delivery and delivery-to-settle are timed on the promise, receiver and callback paths; redeliveries are not queue waits', async () => {
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const metrics = new HubMetrics();
+  const t0 = clock.now();
+  let handlers: ReceiverHandlers | undefined;
+  const engine = meteredEngine(
+    {
+      ...fakeEngine(),
+      receive: async () => [delivered('a', t0 - 3), delivered('b', t0 - 40_000, true)],
+      openReceiver: (_deviceId, h) => {
+        handlers = h;
+        return { want: () => {}, pause: () => false, close: () => {} };
+      },
+      settleTo: (_d, _t, _a, done) => done(undefined),
+      release: async () => {},
+    },
+    metrics,
+    clock,
+  );
+  await engine.receive('d1', 2);
+  const got: Delivery[][] = [];
+  engine.openReceiver!('d1', { onDeliveries: (batch) => got.push(batch), onError: assert.fail });
+  handlers!.onDeliveries([delivered('c', t0 - 1500)]);
+  assert.deepEqual(
+    got.map((b) => b.map((d) => d.lockToken)),
+    [['c']],
+    'the gateway still gets its batch',
+  );
+  let text = await metrics.text();
+  assert.deepEqual(histogram(text, 'ferry_c2d_delivery_seconds', '0.005'), { count: 2, inBucket: 1 });
+  assert.deepEqual(histogram(text, 'ferry_c2d_delivery_seconds', '2.5'), { count: 2, inBucket: 2 });
+
+  clock.advance(20);
+  await engine.complete('d1', 'a');
+  engine.settleTo!('d1', 'c', 'complete', () => {});
+  await engine.release('d1', ['b']);
+  await engine.complete('d1', 'b'); // released before: no delivery time is known any more
+  text = await metrics.text();
+  assert.deepEqual(histogram(text, 'ferry_c2d_settle_seconds', '0.025'), { count: 2, inBucket: 2 });
+  assert.deepEqual(histogram(text, 'ferry_c2d_settle_seconds', '0.01'), { count: 2, inBucket: 0 });
+  assert.equal(metrics.deliveries.tracked, 0);
+});
+
+test('group commits fill the commit histograms; refusals and failed handshakes are counted by label', async () => {
+  const metrics = new HubMetrics();
+  metrics.groupCommitted(0.0004, 1);
+  metrics.groupCommitted(0.004, 120);
+  metrics.refused('mqtt', 'not-authorized');
+  metrics.refused('mqtt', 'not-authorized');
+  metrics.handshakeFailed(8883, 'protocol');
+  const text = await metrics.text();
+  assert.deepEqual(histogram(text, 'ferry_store_commit_seconds', '0.0005'), { count: 2, inBucket: 1 });
+  assert.deepEqual(histogram(text, 'ferry_store_commit_operations', '128'), { count: 2, inBucket: 2 });
+  assert.match(text, /^ferry_store_commit_operations_sum 121$/m);
+  assert.match(text, /^ferry_refusals_total\{protocol="mqtt",cause="not-authorized"\} 2$/m);
+  assert.match(text, /^ferry_tls_handshake_failures_total\{port="8883",reason="protocol"\} 1$/m);
+  assert.match(text, /^ferry_c2d_queue_messages\{state="Enqueued"\} 0$/m);
+  assert.match(text, /^ferry_feedback_records_pending 0$/m);
+});
+
+test("several nodes: every series carries the node's id, the process metrics too", async () => {
+  const metrics = new HubMetrics();
+  metrics.collectProcessMetrics();
+  metrics.setNode('node-a');
+  const text = await metrics.text();
+  assert.match(text, /^process_resident_memory_bytes\{node="node-a"\} \d+/m);
+  assert.match(text, /^nodejs_eventloop_lag_seconds\{node="node-a"\} /m);
+  assert.match(text, /^ferry_store_commit_seconds_count\{node="node-a"\} 0$/m);
+  assert.doesNotMatch(text, /^nodejs_active_handles_total/m, 'a gauge named like a counter fails promtool');
 });

@@ -79,5 +79,26 @@ export function inspectionContract(kit: ContractKit): void {
         [['f', 'fm', 'Success']],
       );
     });
+
+    test('pendingFeedbackRecords: records waiting for a batch and in feedback messages until they expire or are taken', async () => {
+      await kit.store.insertDevice(device('r'));
+      assert.equal(await kit.store.pendingFeedbackRecords(T0), 0);
+      for (let i = 0; i < 3; i++) {
+        await kit.one({ kind: 'enqueue', message: message('r', `m${i}`, { ack: 'full' }) });
+        const [m] = (await kit.one({ kind: 'lease', deviceId: 'r', max: 1 })).deliveries;
+        await kit.one({ kind: 'settle', deviceId: 'r', lockToken: m!.lockToken, action: 'reject' });
+      }
+      // The first record made a batch at once; the other two wait for batchDelay.
+      assert.equal(await kit.store.pendingFeedbackRecords(T0), 3);
+      const batch = await kit.feedbackBatch(T0);
+      assert.equal(batch?.records.length, 1);
+      assert.equal(await kit.store.pendingFeedbackRecords(T0), 3, 'a leased batch is still pending');
+      await kit.one({ kind: 'settleFeedback', lockToken: batch!.lockToken, action: 'complete' });
+      assert.equal(await kit.store.pendingFeedbackRecords(T0), 2);
+      // Batched after the delay, then past the batch's TTL: gone from the count.
+      await kit.one({ kind: 'expire', limit: 100 }, T0 + 16_000);
+      assert.equal(await kit.store.pendingFeedbackRecords(T0 + 16_000), 2);
+      assert.equal(await kit.store.pendingFeedbackRecords(T0 + 16_000 + POLICY.feedback.ttlMs), 0);
+    });
   });
 }

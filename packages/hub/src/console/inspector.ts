@@ -1,10 +1,12 @@
 /**
  * What the console (and any client of Ferry's extension endpoints) may look at without changing
  * anything: a device's pending messages, hub statistics, and the feedback records as the engine
- * creates them. Reads only; nothing here leases, settles or takes feedback from the queue.
+ * creates them. Reads only; nothing here leases, settles or takes feedback from the queue. The
+ * statistics come from the hub's metrics, in memory: a sample never queries the store.
  */
 import type { FeedbackRecord } from '@ferry/common';
 import type { Clock } from '../clock.js';
+import type { HistogramSample } from '../observability/histogram.js';
 import type { ConnectionSource, HubMetrics } from '../observability/metrics.js';
 import type { InspectionStore, PendingMessage } from '../store/types.js';
 
@@ -17,6 +19,14 @@ export interface HubStats {
   c2d: { sent: number; completed: number; abandoned: number; rejected: number };
   /** Hub-wide pending messages. */
   queues: { enqueued: number; invisible: number };
+  /** Hub-wide feedback records not yet taken by a service. */
+  feedbackRecords: number;
+  /**
+   * Cumulative latency histograms in seconds (as /metrics has them): a client turns two samples
+   * into the quantiles of the time between them. commit: a group commit with its sync; delivery:
+   * enqueue to first delivery; settle: delivery to the device's settle.
+   */
+  latency: { commit: HistogramSample; delivery: HistogramSample; settle: HistogramSample };
 }
 
 export interface HubInspector {
@@ -34,7 +44,7 @@ export const RECENT_RECORDS = 100;
 const STATS_REUSE_MS = 500;
 
 export interface InspectorOptions {
-  store: Pick<InspectionStore, 'peekMessages' | 'queueTotals'>;
+  store: Pick<InspectionStore, 'peekMessages'>;
   clock: Clock;
   metrics: HubMetrics;
   connections: Readonly<Record<string, ConnectionSource>>;
@@ -49,11 +59,8 @@ export function createInspector(opts: InspectorOptions): HubInspector {
     recent = recent.concat(records).slice(-RECENT_RECORDS);
   });
   async function sample(now: number): Promise<HubStats> {
-    const [sends, settles, queues] = await Promise.all([
-      metrics.sends.get(),
-      metrics.settles.get(),
-      store.queueTotals(now),
-    ]);
+    const [sends, settles] = await Promise.all([metrics.sends.get(), metrics.settles.get()]);
+    const { enqueued, invisible, feedbackRecords } = metrics.pending.figures;
     const settled = (outcome: string) =>
       settles.values
         .filter((v) => v.labels.outcome === outcome && v.labels.result === 'ok')
@@ -69,7 +76,13 @@ export function createInspector(opts: InspectorOptions): HubInspector {
         abandoned: settled('abandon'),
         rejected: settled('reject'),
       },
-      queues,
+      queues: { enqueued, invisible },
+      feedbackRecords,
+      latency: {
+        commit: metrics.commitSeconds.sample(),
+        delivery: metrics.deliverySeconds.sample(),
+        settle: metrics.settleSeconds.sample(),
+      },
     };
   }
   let cached: { at: number; stats: Promise<HubStats> } | undefined;

@@ -46,6 +46,16 @@ export interface EngineOptions {
    * (a node only learns of its own commits). Undefined for one process.
    */
   deadlinePollMs?: number;
+  /** Told of every group commit (metrics); called on the commit path, so it must be cheap and never throw. */
+  observer?: CommitObserver;
+}
+
+/** What the engine tells of its commits, protocol-free (observability/ turns it into metrics). */
+export interface CommitObserver {
+  /** A group commit answered, its sync included: how long it took and how many operations it carried. */
+  groupCommitted(seconds: number, operations: number): void;
+  /** A group's ops and their results, once committed (this node's commits only). */
+  applied(ops: readonly QueueOp[], result: CommitResult): void;
 }
 
 /** How many due items of each kind one scheduler batch handles. */
@@ -80,6 +90,7 @@ export class Engine implements C2dEngine {
   private readonly recordListeners = new Set<(records: readonly FeedbackRecord[]) => void>();
   /** Lease results emptied because their locks came too late (late-leases.ts). */
   private readonly takenBack = new WeakSet<object>();
+  private readonly observer: CommitObserver | undefined;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -87,6 +98,7 @@ export class Engine implements C2dEngine {
     this.c2d = options.c2d;
     this.logger = options.logger ?? pino({ level: 'silent' });
     this.deadlinePollMs = options.deadlinePollMs;
+    this.observer = options.observer;
     this.signals =
       options.signals ?? new InProcessSignalBus((err) => this.logger.error({ err }, 'signal listener threw'));
     const f = options.feedback;
@@ -104,8 +116,8 @@ export class Engine implements C2dEngine {
       }),
     });
     this.committer = new GroupCommitter(
-      (ops, onCommitted) => this.store.commit(ops, this.clock.now(), this.policy, onCommitted),
-      (result) => this.afterCommit(result),
+      (ops, onCommitted) => this.commit(ops, onCommitted),
+      (result, ops) => this.afterCommit(result, ops),
       1000,
       (ops, add) => this.waiting.extendGroup(ops, add),
       (err) => this.logger.error({ err }, 'a commit result handler threw'),
@@ -346,7 +358,19 @@ export class Engine implements C2dEngine {
     return empty;
   }
 
-  private afterCommit(result: CommitResult): void {
+  /** One group's transaction, timed for the observer (one timing per group, not per op). */
+  private commit(ops: QueueOp[], onCommitted: (result: CommitResult) => void): Promise<CommitResult> {
+    const observer = this.observer;
+    if (!observer) return this.store.commit(ops, this.clock.now(), this.policy, onCommitted);
+    const start = performance.now();
+    return this.store.commit(ops, this.clock.now(), this.policy, onCommitted).then((result) => {
+      observer.groupCommitted((performance.now() - start) / 1000, ops.length);
+      return result;
+    });
+  }
+
+  private afterCommit(result: CommitResult, ops: readonly QueueOp[]): void {
+    this.observer?.applied(ops, result);
     for (const deviceId of result.wokenDevices) {
       // A device whose waiting receiver just leased its whole queue needs no signal.
       if (this.waiting.needsSignal(deviceId)) this.signals.notifyDevice(deviceId);

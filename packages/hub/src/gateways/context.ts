@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HubConfig } from '../config/types.js';
 import type { C2dEngine } from '../engine/types.js';
+import type { RefusalMeter } from '../observability/metrics.js';
 import type { CaCertificates } from '../registry/ca-certificates.js';
 import type { Registry } from '../registry/types.js';
 import type { RegistryStore } from '../store/types.js';
@@ -38,6 +39,8 @@ export interface GatewayContext {
   twins?: Twins;
   /** Refusal lines by device and cause, hub-wide (a reconnect storm); without it every refusal is logged. */
   refusals?: RefusalThrottle;
+  /** Counts refused connections and requests (ferry_refusals_total); absent in most gateway tests. */
+  refusalMeter?: RefusalMeter;
 }
 
 export interface ConnectionInfo {

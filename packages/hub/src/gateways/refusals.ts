@@ -4,6 +4,7 @@
  * the connection ends, so a peer cannot fill the disk with refusals; past connections.maxRefusals
  * the connection is closed. A refusal that names its device and cause is also judged hub-wide
  * (refusal-throttle.ts): a device refused again and again over new connections is summarised.
+ * Every refusal is also counted by its label (ferry_refusals_total), logged or not.
  */
 import type { ConnectionLimits } from '../config/types.js';
 import type { LineLogger } from './connection-log.js';
@@ -16,7 +17,7 @@ export interface RefusalKey {
 }
 
 export class RefusalLog {
-  private count = 0;
+  private refusedCount = 0;
   private closed = false;
 
   constructor(
@@ -26,23 +27,27 @@ export class RefusalLog {
     private readonly onTooMany: () => void,
     /** The hub-wide count, and who this connection is when a refusal names no device. */
     private readonly hubWide?: { throttle: RefusalThrottle | undefined; remoteAddress: string | undefined },
+    /** Counts each refusal by its label (the hub's metrics). */
+    private readonly count: (label: string) => void = () => undefined,
   ) {}
 
   /** How many requests were refused so far. */
   get total(): number {
-    return this.count;
+    return this.refusedCount;
   }
 
-  refused(fields: object, message: string, key?: RefusalKey): void {
-    this.count++;
+  /** `label`: a short stable word for the metrics (e.g. 'topic-not-allowed'); `key`: the hub-wide throttle's. */
+  refused(fields: object, message: string, label: string, key?: RefusalKey): void {
+    this.count(label);
+    this.refusedCount++;
     const { loggedRefusals, maxRefusals } = this.limits;
-    if (this.count <= loggedRefusals && this.hubWideAdmits(key)) this.logger.info(fields, message);
-    if (this.count === loggedRefusals + 1) {
+    if (this.refusedCount <= loggedRefusals && this.hubWideAdmits(key)) this.logger.info(fields, message);
+    if (this.refusedCount === loggedRefusals + 1) {
       this.logger.info({ logged: loggedRefusals }, 'further refusals on this connection are counted, not logged');
     }
-    if (this.count >= maxRefusals && !this.closed) {
+    if (this.refusedCount >= maxRefusals && !this.closed) {
       this.closed = true;
-      this.logger.warn({ refused: this.count }, 'too many refused requests: closing the connection');
+      this.logger.warn({ refused: this.refusedCount }, 'too many refused requests: closing the connection');
       this.onTooMany();
     }
   }
@@ -55,7 +60,7 @@ export class RefusalLog {
 
   /** At the end of the connection: one line for what was not logged. */
   summarise(): void {
-    const unlogged = this.count - this.limits.loggedRefusals;
-    if (unlogged > 0) this.logger.info({ refused: this.count, unlogged }, 'refused requests on this connection');
+    const unlogged = this.refusedCount - this.limits.loggedRefusals;
+    if (unlogged > 0) this.logger.info({ refused: this.refusedCount, unlogged }, 'refused requests on this connection');
   }
 }

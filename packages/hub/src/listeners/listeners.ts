@@ -13,6 +13,7 @@ import type { StreamGateway } from '../gateways/context.js';
 import type { HttpClientInfo } from '../gateways/http/authenticate.js';
 import { type BindTarget, bindError } from './bind-error.js';
 import { presentedCertificates, REQUEST_CLIENT_CERTIFICATE } from './client-certificates.js';
+import { handshakeReason } from './handshake-reason.js';
 import { type ServerIdentity, setTrustAnchors } from './trust-anchors.js';
 import { TrustHint } from './trust-hint.js';
 import { WebSocketRouter } from './websocket.js';
@@ -35,6 +36,10 @@ export interface ListenerOptions {
   logger: Logger;
   /** Called for every accepted connection (metrics). */
   onConnection?: (protocol: 'mqtt' | 'amqp' | 'https', transport: 'tls' | 'ws') => void;
+  /** Called for every failed TLS handshake, with the listener's port and a short reason (metrics). */
+  onHandshakeFailed?: (port: number, reason: string) => void;
+  /** Called for every connection dropped before its handshake because too many were in one (metrics). */
+  onRefused?: (protocol: 'mqtt' | 'amqp' | 'https', cause: string) => void;
   /** The CA file clients must trust, named in the hint logged when clients seem not to trust the hub. */
   caFile?: string;
   /** Handshake deadlines and cap (connections.*); the MQTT and AMQP first-packet deadlines are the gateways'. */
@@ -106,9 +111,10 @@ export class Listeners {
     return listeners;
   }
 
-  private track(socket: Socket): void {
+  private track(socket: Socket, protocol: 'mqtt' | 'amqp' | 'https'): void {
     if (this.handshaking.size >= this.limits.maxPendingHandshakes) {
       this.refusedHandshakes++;
+      this.opts.onRefused?.(protocol, 'too-many-handshakes');
       if (this.refusedHandshakes === 1 || this.refusedHandshakes % 1000 === 0) {
         this.opts.logger.warn(
           { pending: this.handshaking.size, refused: this.refusedHandshakes },
@@ -135,6 +141,7 @@ export class Listeners {
   private handshakeFailed(err: Error, socket: TLSSocket, listener: string): void {
     this.opts.logger.debug({ err, listener, remoteAddress: socket.remoteAddress }, 'TLS handshake failed');
     this.trust.handshakeFailed(err, listener, socket.remoteAddress);
+    this.opts.onHandshakeFailed?.(socket.localPort ?? 0, handshakeReason(err));
     socket.destroy();
   }
 
@@ -152,7 +159,7 @@ export class Listeners {
       handshakeTimeout: this.limits.tlsHandshakeTimeoutMs,
       ...REQUEST_CLIENT_CERTIFICATE,
     });
-    server.on('connection', (socket: Socket) => this.track(socket));
+    server.on('connection', (socket: Socket) => this.track(socket, protocol));
     const onError = (err: Error) => logger.debug({ err, protocol }, 'socket error');
     server.on('secureConnection', (socket: TLSSocket) => {
       this.secured(socket);
@@ -186,7 +193,7 @@ export class Listeners {
       (req, res) =>
         gateways.http.handle(req, res, { clientCertificates: presentedCertificates(req.socket as TLSSocket) }),
     );
-    server.on('connection', (socket: Socket) => this.track(socket));
+    server.on('connection', (socket: Socket) => this.track(socket, 'https'));
     server.on('secureConnection', (socket: TLSSocket) => {
       this.secured(socket);
       this.trust.watch(socket, 'https');

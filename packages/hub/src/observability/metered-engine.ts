@@ -1,6 +1,11 @@
-/** A C2dEngine that counts sends and settlements on their way to the real one. */
-import { isFerryError } from '@ferry/common';
-import type { C2dEngine } from '../engine/types.js';
+/**
+ * A C2dEngine that counts sends and settlements on their way to the real one, and times each
+ * message's wait: enqueue to delivery, delivery to settle (delivery-timing.ts). Per message that
+ * adds a clock read and a map entry, no promise or closure; per receiver, one wrapper object.
+ */
+import { type Delivery, isFerryError } from '@ferry/common';
+import { type Clock, systemClock } from '../clock.js';
+import type { C2dEngine, ReceiverHandlers } from '../engine/types.js';
 import type { HubMetrics } from './metrics.js';
 
 function resultOf(err: unknown): string {
@@ -20,7 +25,12 @@ async function counted<T>(work: () => Promise<T>, count: (result: string) => voi
   }
 }
 
-export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine {
+export function meteredEngine(engine: C2dEngine, metrics: HubMetrics, clock: Clock = systemClock): C2dEngine {
+  const timing = metrics.deliveries;
+  const delivered = (batch: Delivery[]): Delivery[] => {
+    timing.delivered(batch, clock.now());
+    return batch;
+  };
   const sent = (result: string) => metrics.countSends(result);
   const sendDone = () => metrics.inFlightChange('send', -1);
   const settleDone = () => metrics.inFlightChange('settle', -1);
@@ -29,7 +39,12 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine
     abandon: (result) => metrics.countSettle('abandon', result),
     reject: (result) => metrics.countSettle('reject', result),
   };
-  const settling = <T>(work: () => Promise<T>, outcome: 'complete' | 'abandon' | 'reject'): Promise<T> => {
+  const settling = <T>(
+    work: () => Promise<T>,
+    outcome: 'complete' | 'abandon' | 'reject',
+    lockToken: string,
+  ): Promise<T> => {
+    timing.settling(lockToken, clock.now());
     metrics.inFlightChange('settle', 1);
     return counted(work, settledBy[outcome]!, settleDone);
   };
@@ -53,15 +68,23 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine
         metrics.inFlightChange('send', -items.length);
       }
     },
-    receive: (deviceId, max) => engine.receive(deviceId, max),
+    receive: (deviceId, max) => engine.receive(deviceId, max).then(delivered),
     ...(engine.openReceiver && {
-      openReceiver: engine.openReceiver.bind(engine),
+      openReceiver(deviceId, handlers) {
+        // One wrapper per receiver (a connection), called per batch.
+        const metered: ReceiverHandlers = {
+          onDeliveries: (batch) => handlers.onDeliveries(delivered(batch)),
+          onError: (err) => handlers.onError(err),
+        };
+        return engine.openReceiver!(deviceId, metered);
+      },
     }),
-    complete: (deviceId, lockToken) => settling(() => engine.complete(deviceId, lockToken), 'complete'),
-    abandon: (deviceId, lockToken) => settling(() => engine.abandon(deviceId, lockToken), 'abandon'),
-    reject: (deviceId, lockToken) => settling(() => engine.reject(deviceId, lockToken), 'reject'),
+    complete: (deviceId, lockToken) => settling(() => engine.complete(deviceId, lockToken), 'complete', lockToken),
+    abandon: (deviceId, lockToken) => settling(() => engine.abandon(deviceId, lockToken), 'abandon', lockToken),
+    reject: (deviceId, lockToken) => settling(() => engine.reject(deviceId, lockToken), 'reject', lockToken),
     ...(engine.settleTo && {
       settleTo(deviceId, lockToken, action, done) {
+        timing.settling(lockToken, clock.now());
         metrics.inFlightChange('settle', 1);
         engine.settleTo!(deviceId, lockToken, action, (err) => {
           settledBy[action]!(err ? resultOf(err) : 'ok');
@@ -70,7 +93,10 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics): C2dEngine
         });
       },
     }),
-    release: (deviceId, lockTokens) => engine.release(deviceId, lockTokens),
+    release(deviceId, lockTokens) {
+      timing.released(lockTokens);
+      return engine.release(deviceId, lockTokens);
+    },
     purge: (deviceId) => engine.purge(deviceId),
     queueDepth: (deviceId) => engine.queueDepth(deviceId),
     onAvailable: (deviceId, listener) => engine.onAvailable(deviceId, listener),

@@ -1,17 +1,33 @@
 /**
  * Prometheus metrics, in a registry of the hub's own (no global state, so two hubs in one test
- * process do not collide). Minimal on purpose: connections, sends, settlements, work in flight.
+ * process do not collide): the process (prom-client's default metrics), connections and
+ * refusals, sends and settlements, group commits, how long messages wait, what is pending.
  * Nothing here queries the store: a scrape must stay cheap however deep the queues are.
- * Per-message figures are tallied in plain numbers and handed to prom-client at each scrape
- * (its inc() with labels hashes them per call: too dear for every message).
+ * Per-message figures are tallied in plain numbers and typed arrays and handed to prom-client at
+ * each scrape (its inc() and observe() with labels build objects per call: too dear for every
+ * message). docs/operations.md says what each family means and what healthy looks like.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { CommitObserver } from '../engine/engine.js';
+import type { CommitResult, QueueOp } from '../store/types.js';
+import { DeliveryTiming } from './delivery-timing.js';
+import { FastHistogram, GROUP_SIZE_BUCKETS, LATENCY_BUCKETS } from './histogram.js';
+import { PendingCounts } from './pending-counts.js';
 
 export interface ConnectionSource {
   readonly connectionCount: number;
 }
 
-export class HubMetrics {
+/** prom-client default gauges whose `_total` suffix promtool reserves for counters. */
+const NOT_COUNTERS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** What the gateways report of refused connections and requests (a narrow view of HubMetrics). */
+export interface RefusalMeter {
+  /** A connection or a request on one was refused; `cause` is a short stable word (a label). */
+  refused(protocol: string, cause: string): void;
+}
+
+export class HubMetrics implements CommitObserver, RefusalMeter {
   readonly registry = new Registry();
   readonly connectionsTotal: Counter<'protocol' | 'transport'>;
   readonly sends: Counter<'result'>;
@@ -22,6 +38,21 @@ export class HubMetrics {
   private readonly sendTally = new Tally();
   private readonly settleTally = new Tally();
   private readonly inFlightNow = { send: 0, settle: 0 };
+  /** Group commits, their sync included, in seconds. */
+  readonly commitSeconds: FastHistogram;
+  /** Operations per group commit. */
+  readonly commitOperations: FastHistogram;
+  /** From a message's enqueue to its first delivery to a gateway, in seconds. */
+  readonly deliverySeconds: FastHistogram;
+  /** From a delivery to the device's settle, in seconds. */
+  readonly settleSeconds: FastHistogram;
+  /** Pending messages and feedback records, hub-wide, kept in memory (pending-counts.ts). */
+  readonly pending = new PendingCounts();
+  readonly deliveries: DeliveryTiming;
+  private readonly refusals: Counter<'protocol' | 'cause'>;
+  private readonly handshakeFailures: Counter<'port' | 'reason'>;
+  private processMetrics = false;
+  private isReady: () => boolean = () => false;
 
   constructor() {
     this.connectionsTotal = new Counter({
@@ -63,6 +94,73 @@ export class HubMetrics {
         this.set({ operation: 'settle' }, inFlightNow.settle);
       },
     });
+    const registry = this.registry;
+    this.commitSeconds = new FastHistogram({
+      name: 'ferry_store_commit_seconds',
+      help: 'Group commits of C2D and feedback operations, from the start of the transaction to its answer, the sync to disk included.',
+      buckets: LATENCY_BUCKETS,
+      registry,
+    });
+    this.commitOperations = new FastHistogram({
+      name: 'ferry_store_commit_operations',
+      help: 'Operations (sends, leases, settles, scheduler batches...) written in one group commit.',
+      buckets: GROUP_SIZE_BUCKETS,
+      registry,
+    });
+    this.deliverySeconds = new FastHistogram({
+      name: 'ferry_c2d_delivery_seconds',
+      help: "From a C2D message's enqueue (its commit) to its first delivery on a device's connection (millisecond resolution).",
+      buckets: LATENCY_BUCKETS,
+      registry,
+    });
+    this.settleSeconds = new FastHistogram({
+      name: 'ferry_c2d_settle_seconds',
+      help: 'From a C2D delivery to the device settling it (complete, abandon, reject), for deliveries made by this node.',
+      buckets: LATENCY_BUCKETS,
+      registry,
+    });
+    this.deliveries = new DeliveryTiming(this.deliverySeconds, this.settleSeconds);
+    const pending = this.pending;
+    new Gauge({
+      name: 'ferry_c2d_queue_messages',
+      help: 'C2D messages pending hub-wide, by state (Enqueued, Invisible = locked for a delivery); kept in memory, recounted in the background.',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const f = pending.figures;
+        this.set({ state: 'Enqueued' }, f.enqueued);
+        this.set({ state: 'Invisible' }, f.invisible);
+      },
+    });
+    new Gauge({
+      name: 'ferry_feedback_records_pending',
+      help: 'Feedback records hub-wide not yet taken by a service: waiting for a batch or in a feedback message.',
+      registers: [registry],
+      collect() {
+        this.set(pending.figures.feedbackRecords);
+      },
+    });
+    this.refusals = new Counter({
+      name: 'ferry_refusals_total',
+      help: 'Connections and requests refused, by protocol and cause (authentication, limits, addresses not served...).',
+      labelNames: ['protocol', 'cause'],
+      registers: [registry],
+    });
+    this.handshakeFailures = new Counter({
+      name: 'ferry_tls_handshake_failures_total',
+      help: 'TLS handshakes that failed or timed out, by listener port and reason.',
+      labelNames: ['port', 'reason'],
+      registers: [registry],
+    });
+    const ready = () => this.isReady();
+    new Gauge({
+      name: 'ferry_ready',
+      help: 'Whether the hub is ready (1) as /ready says: started, not stopping, storage healthy.',
+      registers: [registry],
+      collect() {
+        this.set(ready() ? 1 : 0);
+      },
+    });
     const sources = this.sources;
     new Gauge({
       name: 'ferry_connections',
@@ -73,6 +171,47 @@ export class HubMetrics {
         for (const [protocol, source] of sources) this.set({ protocol }, source.connectionCount);
       },
     });
+  }
+
+  /**
+   * prom-client's default metrics (process_*, nodejs_*: memory, CPU, event-loop lag, GC, heap
+   * spaces, handles), once. A hub calls it; unit tests of the metrics leave them out.
+   */
+  collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
+    // Gauges named like counters fail `promtool check metrics`; the same figures remain by type
+    // (nodejs_active_handles{type}, ...), and sum() over them gives the totals.
+    for (const name of NOT_COUNTERS) this.registry.removeSingleMetric(name);
+  }
+
+  /** What /ready answers, read at each scrape (ferry_ready). */
+  watchReadiness(isReady: () => boolean): void {
+    this.isReady = isReady;
+  }
+
+  /** Several nodes: every series carries this node's id (as its log lines do). */
+  setNode(node: string): void {
+    this.registry.setDefaultLabels({ node });
+  }
+
+  groupCommitted(seconds: number, operations: number): void {
+    this.commitSeconds.record(seconds);
+    this.commitOperations.record(operations);
+  }
+
+  applied(ops: readonly QueueOp[], result: CommitResult): void {
+    this.pending.apply(ops, result);
+  }
+
+  refused(protocol: string, cause: string): void {
+    this.refusals.inc({ protocol, cause });
+  }
+
+  /** A TLS handshake on the listener of `port` failed (`reason`: a short word, see listeners.ts). */
+  handshakeFailed(port: number, reason: string): void {
+    this.handshakeFailures.inc({ port: String(port), reason });
   }
 
   /** `n` sends ended with `result` ('ok' or the IoT Hub error name). */

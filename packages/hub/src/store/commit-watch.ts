@@ -69,6 +69,11 @@ export class CommitWatch {
     );
   }
 
+  /** As unavailable(), without starting a probe: for a metrics scrape, which never touches the store. */
+  unavailableNow(): string | undefined {
+    return this.reason(this.now());
+  }
+
   /**
    * Why the node cannot commit, or undefined when it can. Starts a probe when the node is idle
    * (see above); the probe's answer is seen by the next check.

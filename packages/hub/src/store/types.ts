@@ -256,6 +256,8 @@ export interface InspectionStore {
   peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]>;
   /** Hub-wide pending (not expired) messages: Invisible = locked until after `now`. */
   queueTotals(now: number): Promise<{ enqueued: number; invisible: number }>;
+  /** Hub-wide feedback records not yet taken: waiting for a batch, or in a feedback message not expired by `now`. */
+  pendingFeedbackRecords(now: number): Promise<number>;
 }
 
 export interface Store extends RegistryStore, CaCertificateStore, QueueStore, InspectionStore, TwinStore {

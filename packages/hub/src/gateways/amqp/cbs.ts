@@ -22,7 +22,7 @@ interface CbsDeps {
   claims: Claims;
   logger: Logger;
   /** A put-token was refused (counted per connection, logged up to a limit). */
-  refused(fields: object, message: string, key: RefusalKey): void;
+  refused(fields: object, message: string, label: string, key: RefusalKey): void;
 }
 
 interface Reply {
@@ -112,7 +112,7 @@ export class CbsNode {
       const fe = toFerryError(err);
       if (fe.errorName === 'ServerError') this.deps.logger.error({ err }, 'cbs put-token failed');
       else
-        this.deps.refused({ code: fe.code, reason: fe.message }, 'cbs put-token refused', {
+        this.deps.refused({ code: fe.code, reason: fe.message }, 'cbs put-token refused', `put-token ${fe.errorName}`, {
           device: deviceOfAudience(msg?.application_properties?.name),
           cause: fe.errorName,
         });

@@ -118,13 +118,14 @@ export class AmqpConnection {
           description: 'Too many refused requests on this connection',
         }),
       { throttle: ctx.refusals, remoteAddress: info.remoteAddress },
+      (label) => ctx.refusalMeter?.refused('amqp', label),
     );
     // Through the claims' authenticator: it remembers which token proved which principal.
     this.cbs = new CbsNode({
       auth: this.claims.authenticator,
       claims: this.claims,
       logger,
-      refused: (fields, message, key) => this.refusals.refused(fields, message, key),
+      refused: (fields, message, label, key) => this.refusals.refused(fields, message, label, key),
     });
 
     const container = rhea.create_container({ id: ctx.hubName });
@@ -219,6 +220,7 @@ export class AmqpConnection {
       this.handshakeTimer.cancel();
       if (this.deps.refuse) {
         logger.warn({ reason: this.deps.refuse.description }, 'amqp connection refused');
+        this.deps.ctx.refusalMeter?.refused('amqp', `connection ${this.deps.refuse.condition}`);
         c.close(this.deps.refuse);
       }
     });
@@ -442,10 +444,15 @@ export class AmqpConnection {
     link.close(error);
     const address = parseLinkAddress(link.is_sender() ? link.source?.address : link.target?.address);
     const device = 'deviceId' in address ? address.deviceId : undefined;
-    this.refusals.refused({ condition: error.condition, reason: error.description, link: link.name }, 'link refused', {
-      device,
-      cause: String(error.condition ?? 'refused'),
-    });
+    this.refusals.refused(
+      { condition: error.condition, reason: error.description, link: link.name },
+      'link refused',
+      `link ${error.condition}`,
+      {
+        device,
+        cause: String(error.condition ?? 'refused'),
+      },
+    );
   }
 
   private linkGone(link: Link): void {

@@ -48,6 +48,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
     return conn.refuse(
       CONNACK.serverUnavailable,
       `the hub already has ${ctx.config.mqtt.maxConnections} MQTT connections (mqtt.maxConnections)`,
+      'max-connections',
     );
   }
 

@@ -160,8 +160,12 @@ export class MqttConnection {
 
   /** Refused requests (subscriptions): logged up to a limit, then counted; too many close the connection. */
   get refusals(): RefusalLog {
-    this.refusalLog ??= new RefusalLog(this.logger, this.owner.ctx.config.connections, () =>
-      this.close('too many refused requests', 'warn'),
+    this.refusalLog ??= new RefusalLog(
+      this.logger,
+      this.owner.ctx.config.connections,
+      () => this.close('too many refused requests', 'warn'),
+      undefined,
+      (label) => this.owner.ctx.refusalMeter?.refused('mqtt', label),
     );
     return this.refusalLog;
   }
@@ -248,8 +252,10 @@ export class MqttConnection {
    * Refuse CONNECT with a CONNACK return code, then close. Logged unless the device was refused
    * for the same `cause` (a stable word; `why` by default) often lately, hub-wide
    * (../refusal-throttle.ts): a device reconnecting in a loop is summarised, not logged per attempt.
+   * Counted by the CONNACK code's name (ferry_refusals_total).
    */
   refuse(returnCode: number, why: string, cause = why): void {
+    this.owner.ctx.refusalMeter?.refused('mqtt', connackCause(returnCode));
     this.refused = true;
     this.send({ cmd: 'connack', returnCode, sessionPresent: false });
     // The line names the device the CONNECT claimed (nothing proved it: it was refused).
@@ -451,3 +457,16 @@ export class MqttConnection {
     for (const w of waiters) w();
   }
 }
+
+/** A CONNACK return code as the refusal's cause (MQTT 3.1.1 table 3.1). */
+function connackCause(code: number): string {
+  return CONNACK_CAUSES[code] ?? `connack-${code}`;
+}
+
+const CONNACK_CAUSES: Record<number, string> = {
+  1: 'unacceptable-protocol-version',
+  2: 'identifier-rejected',
+  3: 'server-unavailable',
+  4: 'bad-username-or-password',
+  5: 'not-authorized',
+};

@@ -17,13 +17,21 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
   const granted = packet.subscriptions.map(({ topic, qos: requested }, i) => {
     // "A device can only subscribe to five topics at a time" (c2d-semantics.md 8.1).
     if (i >= max) {
-      conn.refusals.refused({ topic, max }, 'SUBSCRIBE refused: more filters than mqtt.maxSubscriptions');
+      conn.refusals.refused(
+        { topic, max },
+        'SUBSCRIBE refused: more filters than mqtt.maxSubscriptions',
+        'too-many-subscriptions',
+      );
       return SUBACK_FAILURE;
     }
     const twin = conn.twin?.subscribe(topic);
     if (twin !== undefined) return twin;
     if (topic !== own) {
-      conn.refusals.refused({ topic }, 'SUBSCRIBE refused: a device may only subscribe to its own C2D topic');
+      conn.refusals.refused(
+        { topic },
+        'SUBSCRIBE refused: a device may only subscribe to its own C2D topic',
+        'topic-not-allowed',
+      );
       return SUBACK_FAILURE;
     }
     // QoS 2 is granted as 1: the hub never publishes QoS 2.

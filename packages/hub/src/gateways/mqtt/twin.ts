@@ -75,7 +75,11 @@ export class TwinTopics {
     if (packet.qos === 1) this.conn.send({ cmd: 'puback', messageId: packet.messageId! });
     const { path, rid } = parseRequestTopic(packet.topic);
     if (rid === undefined) {
-      this.conn.refusals.refused({ topic: packet.topic.slice(0, 200) }, 'twin request without $rid ignored');
+      this.conn.refusals.refused(
+        { topic: packet.topic.slice(0, 200) },
+        'twin request without $rid ignored',
+        'twin-request-without-rid',
+      );
       return;
     }
     const deviceId = this.conn.deviceId!;

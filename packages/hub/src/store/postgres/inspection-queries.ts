@@ -65,6 +65,15 @@ export class InspectionQueries {
     const { total, invisible } = r.rows[0]!;
     return { enqueued: total - invisible, invisible };
   }
+
+  async pendingFeedbackRecords(now: number): Promise<number> {
+    const r = await this.pool.query<{ n: number }>(
+      `SELECT ((SELECT count(*) FROM feedback_pending)
+       + (SELECT coalesce(sum(json_array_length(records::json)), 0) FROM feedback_batches WHERE expiry > $1))::integer AS n`,
+      [now],
+    );
+    return r.rows[0]!.n;
+  }
 }
 
 function toPending(r: PeekRow, now: number): PendingMessage {

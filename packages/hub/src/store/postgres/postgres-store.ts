@@ -365,6 +365,10 @@ export class PostgresStore implements Store {
     await guarded(this.pool.query('SELECT 1'));
   }
 
+  pendingFeedbackRecords(now: number): Promise<number> {
+    return guarded(this.inspection.pendingFeedbackRecords(now));
+  }
+
   private closed: Promise<void> | undefined;
 
   close(): Promise<void> {

@@ -20,6 +20,7 @@ export class InspectionQueries {
   private readonly page;
   private readonly peek;
   private readonly totals;
+  private readonly feedbackRecords;
 
   constructor(db: Database.Database) {
     // device_id > '' holds for every id, so one statement serves the first page and the next ones.
@@ -35,6 +36,10 @@ export class InspectionQueries {
     this.totals = db.prepare<[{ now: number }], { total: number; invisible: number | null }>(
       `SELECT COUNT(*) AS total, SUM(lock_token IS NOT NULL AND locked_until > @now) AS invisible
        FROM c2d_messages WHERE expiry > @now`,
+    );
+    this.feedbackRecords = db.prepare<[number], { n: number }>(
+      `SELECT (SELECT COUNT(*) FROM feedback_pending)
+       + (SELECT COALESCE(SUM(json_array_length(records)), 0) FROM feedback_batches WHERE expiry > ?) AS n`,
     );
   }
 
@@ -54,6 +59,10 @@ export class InspectionQueries {
     const r = this.totals.get({ now })!;
     const invisible = r.invisible ?? 0;
     return { enqueued: r.total - invisible, invisible };
+  }
+
+  pendingFeedbackRecords(now: number): number {
+    return this.feedbackRecords.get(now)!.n;
   }
 }
 

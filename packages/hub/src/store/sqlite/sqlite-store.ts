@@ -339,6 +339,10 @@ export class SqliteStore implements Store {
     return this.twins.queryTwins(query);
   }
 
+  async pendingFeedbackRecords(now: number): Promise<number> {
+    return this.inspection.pendingFeedbackRecords(now);
+  }
+
   /** `value`, once what was written to get it is on disk. */
   private async synced<T>(value: T): Promise<T> {
     await this.walSync?.durable();

@@ -175,6 +175,10 @@ export class WorkerStore implements Store {
     return this.call('queryTwins', [query]) as Promise<TwinEntry[]>;
   }
 
+  pendingFeedbackRecords(now: number): Promise<number> {
+    return this.call('pendingFeedbackRecords', [now]) as Promise<number>;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     try {
