@@ -137,6 +137,14 @@ test('a /metrics scrape makes no store call, on a hub with devices, queued and l
     assert.deepEqual(callsSince(beforeScrapes), [], 'a /metrics scrape called the store');
     // The scrapes did read the hub's figures (so they were real scrapes of this hub).
     assert.match(last, /ferry_c2d_sends_total\{result="ok"\} 3/);
+    // The figures kept in memory for this (issue 32): pending counts, latencies, the process.
+    assert.match(last, /^ferry_c2d_queue_messages\{state="Enqueued"\} 2$/m);
+    assert.match(last, /^ferry_c2d_queue_messages\{state="Invisible"\} 1$/m);
+    assert.match(last, /^ferry_c2d_delivery_seconds_count 1$/m);
+    assert.match(last, /^ferry_store_commit_seconds_count [1-9]\d*$/m);
+    assert.match(last, /^ferry_feedback_records_pending 0$/m);
+    assert.match(last, /^ferry_ready 1$/m);
+    assert.match(last, /^process_resident_memory_bytes [1-9]\d*$/m);
   } finally {
     await hub.stop();
   }
