@@ -133,6 +133,14 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
     await page.waitForSelector('text=Purged 1 message', WAIT);
     await page.waitForSelector('text=The queue is empty.', WAIT);
   });
+
+  // The figures the hub keeps in memory (issue 32): group-commit latency, pending feedback.
+  await step('overview-latency', async () => {
+    await page.click('nav a:text-is("Overview")');
+    await page.waitForSelector('[data-testid=latency-commit]:has-text(" ms / ")', WAIT);
+    assert.match((await page.textContent('[data-testid=feedback-pending]')) ?? '', /^\d+$/);
+    await b.screenshot('02c-overview-latency');
+  });
   assert.deepEqual(b.errors, []);
 });
 

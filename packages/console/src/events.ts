@@ -4,6 +4,7 @@
  * hub ends it when the token expires) or fails; an authorization failure is reported, not retried.
  */
 import type { ApiError, HubApi } from './api.js';
+import type { HistogramSample } from './latency.js';
 
 export interface FeedbackRecord {
   originalMessageId: string;
@@ -20,6 +21,10 @@ export interface HubStats {
   c2d: { sent: number; completed: number; abandoned: number; rejected: number };
   queues: { enqueued: number; invisible: number };
   devices?: { total: number; enabled: number; disabled: number };
+  /** Feedback records no service has taken yet (hub-wide). */
+  feedbackRecords?: number;
+  /** The hub's cumulative latency histograms, seconds (absent from a hub older than this console). */
+  latency?: { commit: HistogramSample; delivery: HistogramSample; settle: HistogramSample };
 }
 
 export interface StreamHandlers {

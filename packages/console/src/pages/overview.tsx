@@ -1,8 +1,12 @@
-/** Hub overview: devices, connections, queues, the live C2D rates, policies and the CA file. */
+/**
+ * Hub overview: devices, connections, queues, latencies, the live C2D rates, policies and the CA
+ * file. Everything but the device counts comes from the hub's in-memory figures (no database query).
+ */
 import { useEffect, useState } from 'preact/hooks';
 import { Card, ErrorBanner, Secret } from '../components/common.js';
 import { RateChart } from '../components/rate-chart.js';
 import type { HubEvents } from '../hub-events.js';
+import { formatSeconds, type Quantiles } from '../latency.js';
 import type { Session } from '../session.js';
 
 interface DeviceCounts {
@@ -12,7 +16,7 @@ interface DeviceCounts {
 }
 
 export function OverviewPage({ session, events }: { session: Session; events: HubEvents }) {
-  const { stats, points, error } = events;
+  const { stats, points, error, latency } = events;
   const { info } = session;
   const live = session.can('ServiceConnect');
   // Without ServiceConnect there is no event stream: the device counts come from the registry.
@@ -71,6 +75,22 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
               <dd>{stats ? stats.queues.enqueued : '…'}</dd>
               <dt>Invisible (locked)</dt>
               <dd>{stats ? stats.queues.invisible : '…'}</dd>
+              <dt>Feedback records</dt>
+              <dd data-testid="feedback-pending">{stats?.feedbackRecords ?? '…'}</dd>
+            </dl>
+          ) : (
+            <p class="note">Needs ServiceConnect.</p>
+          )}
+        </Card>
+        <Card title="Latency, last 10 s (p50 / p99)">
+          {live ? (
+            <dl class="figures">
+              <dt>Group commit</dt>
+              <dd data-testid="latency-commit">{figure(latency.commit)}</dd>
+              <dt>Enqueue to delivery</dt>
+              <dd data-testid="latency-delivery">{figure(latency.delivery)}</dd>
+              <dt>Delivery to settle</dt>
+              <dd data-testid="latency-settle">{figure(latency.settle)}</dd>
             </dl>
           ) : (
             <p class="note">Needs ServiceConnect.</p>
@@ -110,4 +130,9 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
       </Card>
     </div>
   );
+}
+
+/** 'p50 / p99', or a dash when nothing was measured in the window. */
+function figure(q: Quantiles | undefined): string {
+  return q ? `${formatSeconds(q.p50)} / ${formatSeconds(q.p99)}` : '—';
 }
