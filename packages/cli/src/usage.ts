@@ -157,6 +157,7 @@ records (feedback.batchDelayMs, 15 s by default), so give --wait to wait for the
 With --device and/or --message-id it reads the hub's feedback view instead (GET /events, a Ferry
 extension): the records the hub made recently (the last 100 since it started), then new ones as
 they come, filtered. It takes nothing from the feedback queue, so other back ends still get every batch.
+With several nodes on PostgreSQL it shows the records made by the node it connects to.
   --device ID              only this device's records
   --message-id ID          only the record of this message
 
