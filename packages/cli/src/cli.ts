@@ -8,6 +8,7 @@ import { sasToken } from './commands/credentials.js';
 import { device } from './commands/device.js';
 import { feedback } from './commands/feedback.js';
 import { message } from './commands/message.js';
+import { query, twin } from './commands/twin.js';
 import { CliError, type Io } from './io.js';
 import { USAGE } from './usage.js';
 
@@ -42,6 +43,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   if (group === 'message') return message(action, rest, io);
   if (group === 'feedback') return feedback(argv.slice(1), io);
   if (group === 'sas-token') return sasToken(argv.slice(1), io);
+  if (group === 'twin') return twin(action, rest, io);
+  if (group === 'query') return query(argv.slice(1), io);
   throw usageError(`unknown command \`ferry ${group}\``, USAGE.main);
 }
 

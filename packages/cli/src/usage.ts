@@ -39,6 +39,15 @@ Cloud-to-device messages (az iot device c2d-message)
   message purge <id>          delete every message queued for a device
   device receive <id>         act as the device: print each message as it arrives (Ctrl+C stops)
 
+Twins and queries (az iot hub device-twin, az iot hub query)
+  twin show <id>              print a device's twin as JSON
+  twin update-desired <id> '{"rate": 5}'
+                              merge desired properties (null deletes one); --etag for If-Match
+  twin update-tags <id> '{"site": "a"}'
+                              merge tags
+  query "SELECT * FROM devices WHERE tags.site = 'a'"
+                              run a query and print every result (--page-size N)
+
 Feedback (az iot hub monitor-feedback)
   feedback                    take (and complete) a batch of delivery feedback; --wait, --follow
   feedback --device <id> --message-id <id>
@@ -108,6 +117,25 @@ only settlement is complete). It reconnects by itself; Ctrl+C stops it, or --cou
   --data-dir DIR           data directory of a local hub (default ./ferry-data)
   --ca FILE                CA certificate to trust (default: the data directory's CA)
   --port N                 the hub's HTTPS port (default: the local hub's, else 443)`,
+
+  twin: `Usage: ferry twin show <id>
+       ferry twin update-desired <id> <json> [--etag ETAG]
+       ferry twin update-tags <id> <json> [--etag ETAG]
+
+Prints the twin (after the update) as JSON. The JSON is merged into the twin's desired
+properties or tags: objects merge, null deletes a property. --etag makes the update conditional
+(If-Match): it is refused when the twin changed since that etag was read. Needs ServiceConnect.
+
+${TARGET}`,
+
+  query: `Usage: ferry query "<query>" [--page-size N]
+
+Runs an IoT Hub query and prints every result as one JSON array, e.g.
+  ferry query "SELECT * FROM devices WHERE tags.site = 'plant-3' AND properties.reported.fw < '2.0'"
+  ferry query "SELECT properties.reported.fw AS fw, COUNT() AS n FROM devices GROUP BY properties.reported.fw"
+The language is in docs/twins.md. Needs ServiceConnect or RegistryRead.
+
+${TARGET}`,
 
   message: `Usage: ferry message send <deviceId> [body] [--wait [SECONDS]] [options]
        ferry message receive <deviceId> [--complete | --reject | --abandon] [--wait SECONDS] [--json]

@@ -23,5 +23,8 @@ export {
   type DeviceStatus,
   RegistryClient,
   type RegistryStatistics,
+  type Twin,
+  type TwinPatch,
+  type TwinProperties,
 } from './registry.js';
 export { type SendMessage, type SendResult, ServiceClient } from './service-client.js';

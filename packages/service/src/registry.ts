@@ -60,6 +60,15 @@ export class RegistryClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<T> {
+    return (await this.call<T>(method, path, body, headers)).value;
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<{ value: T; headers: Record<string, string | string[] | undefined> }> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const reply = await withRetry(
       () =>
@@ -78,7 +87,8 @@ export class RegistryClient {
       this.retry,
       realSleep,
     );
-    return (reply.body.length > 0 ? JSON.parse(reply.body.toString('utf8')) : undefined) as T;
+    const value = (reply.body.length > 0 ? JSON.parse(reply.body.toString('utf8')) : undefined) as T;
+    return { value, headers: reply.headers };
   }
 
   private static path(deviceId: string): string {
@@ -132,4 +142,71 @@ export class RegistryClient {
   statistics(): Promise<RegistryStatistics> {
     return this.json('GET', '/statistics/devices');
   }
+
+  /** The device's twin (tags, desired and reported properties, registry fields). */
+  getTwin(deviceId: string): Promise<Twin> {
+    return this.json('GET', RegistryClient.twinPath(deviceId));
+  }
+
+  /**
+   * Merges tags and desired properties into the twin (`null` deletes a property). With `etag`,
+   * the update is refused with PreconditionFailed when the twin changed since it was read.
+   */
+  updateTwin(deviceId: string, patch: TwinPatch, etag = '*'): Promise<Twin> {
+    return this.json('PATCH', RegistryClient.twinPath(deviceId), patch, { 'if-match': `"${etag}"` });
+  }
+
+  /** Replaces tags and desired properties (a part left out becomes empty). */
+  replaceTwin(deviceId: string, twin: TwinPatch, etag = '*'): Promise<Twin> {
+    return this.json('PUT', RegistryClient.twinPath(deviceId), twin, { 'if-match': `"${etag}"` });
+  }
+
+  /**
+   * Runs an IoT Hub query (`SELECT * FROM devices WHERE tags.site = 'a'`, or COUNT() ... GROUP
+   * BY), page by page: twins for SELECT *, plain objects for projections and counts.
+   */
+  async *query(sql: string, options: { pageSize?: number } = {}): AsyncGenerator<unknown[]> {
+    let continuation: string | undefined;
+    do {
+      const headers: Record<string, string> = {};
+      if (options.pageSize !== undefined) headers['x-ms-max-item-count'] = String(options.pageSize);
+      if (continuation !== undefined) headers['x-ms-continuation'] = continuation;
+      const page = await this.call<unknown[]>('POST', '/devices/query', { query: sql }, headers);
+      const next = page.headers['x-ms-continuation'];
+      continuation = typeof next === 'string' ? next : undefined;
+      yield page.value;
+    } while (continuation !== undefined);
+  }
+
+  private static twinPath(deviceId: string): string {
+    if (typeof deviceId !== 'string' || deviceId === '')
+      throw new FerryError('ArgumentNull', 'A device id is required');
+    return `/twins/${encodeURIComponent(deviceId)}`;
+  }
+}
+
+/** A JSON object inside a twin. */
+export type TwinProperties = { [name: string]: unknown };
+
+/** What updateTwin and replaceTwin take. */
+export interface TwinPatch {
+  tags?: TwinProperties;
+  properties?: { desired?: TwinProperties };
+}
+
+/** A device twin as the hub returns it (docs/twins.md). */
+export interface Twin {
+  deviceId: string;
+  etag: string;
+  version: number;
+  status: DeviceStatus;
+  connectionState: 'Connected' | 'Disconnected';
+  lastActivityTime: string;
+  authenticationType: string;
+  cloudToDeviceMessageCount: number;
+  tags: TwinProperties;
+  properties: {
+    desired: TwinProperties & { $version: number; $metadata: TwinProperties };
+    reported: TwinProperties & { $version: number; $metadata: TwinProperties };
+  };
 }
