@@ -62,6 +62,7 @@ export interface CommitObserver {
 const EXPIRE_BATCH = 500;
 /** How often receive() leases again when its lease came too late (late-leases.ts) before answering empty. */
 const MAX_LATE_LEASES = 3;
+const LATE_LOG_MS = 60_000;
 /** Upper bound of one receive (a gateway asking for more gets this many). */
 const MAX_LEASE = 100;
 /**
@@ -91,6 +92,9 @@ export class Engine implements C2dEngine {
   /** Lease results emptied because their locks came too late (late-leases.ts). */
   private readonly takenBack = new WeakSet<object>();
   private readonly observer: CommitObserver | undefined;
+  /** Late leases since the last line about them, and when that was (at most one a minute). */
+  private lateLeases = 0;
+  private lateLogged = Number.NEGATIVE_INFINITY;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -346,10 +350,16 @@ export class Engine implements C2dEngine {
     const now = this.clock.now();
     const lockTokens = lateLockTokens(result.deliveries, now, this.policy.lockTimeoutMs);
     if (!lockTokens) return result;
-    this.logger.warn(
-      { deviceId, messages: lockTokens.length, lockLeftMs: result.deliveries[0]!.lockedUntil - now },
-      'a lease committed too late to hand out (the store stalled): its messages are released and leased again',
-    );
+    // One line per stall, not one per device: after a pause every waiting device's lease is late.
+    this.lateLeases++;
+    if (now - this.lateLogged >= LATE_LOG_MS) {
+      this.logger.warn(
+        { deviceId, leases: this.lateLeases, lockLeftMs: result.deliveries[0]!.lockedUntil - now },
+        'leases committed too late to hand out (the store stalled): their messages are released and leased again',
+      );
+      this.lateLogged = now;
+      this.lateLeases = 0;
+    }
     this.committer.submitTo({ kind: 'release', deviceId, lockTokens }, (r) => {
       if (r instanceof Error || !r.ok) this.logger.error({ err: r, deviceId }, 'releasing a late lease failed');
     });
