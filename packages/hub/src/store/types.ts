@@ -5,6 +5,7 @@
  */
 import type { Delivery, FeedbackBatch, FeedbackRecord, StoredMessage } from '@ferry/common';
 import type { TwinStore } from '../twins/types.js';
+import type { EventLogStore } from './event-log.js';
 
 /** A device identity row, as the registry keeps it. */
 export interface DeviceRecord {
@@ -260,7 +261,13 @@ export interface InspectionStore {
   pendingFeedbackRecords(now: number): Promise<number>;
 }
 
-export interface Store extends RegistryStore, CaCertificateStore, QueueStore, InspectionStore, TwinStore {
+export interface Store
+  extends RegistryStore,
+    CaCertificateStore,
+    QueueStore,
+    InspectionStore,
+    TwinStore,
+    EventLogStore {
   /**
    * One trivial round trip on the path commits take (the pool's connection and the server, the
    * worker thread): resolves once the storage answers. Writes nothing; /ready probes an idle node

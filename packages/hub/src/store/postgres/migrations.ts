@@ -4,6 +4,7 @@
  * second waits, then finds the schema current. Never edit a released migration: append a new one.
  */
 import type pg from 'pg';
+import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
 import { QUEUE_SQL } from './queue-sql.js';
 import { TABLES_SQL } from './schema-sql.js';
@@ -46,6 +47,7 @@ export const MIGRATIONS: readonly Migration[] = [
       last_desired_patch jsonb
     );`,
   },
+  { version: 4, name: 'telemetry event log, consumer groups', sql: EVENT_LOG_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

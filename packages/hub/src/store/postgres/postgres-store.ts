@@ -29,7 +29,17 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
+import type {
+  ConsumerGroupRecord,
+  EventPosition,
+  EventSeek,
+  EventTrim,
+  NewEvent,
+  PartitionInfo,
+  StoredEvent,
+} from '../event-log.js';
 import { CaCertificateQueries } from './ca-certificate-queries.js';
+import { EventLogQueries } from './event-log-queries.js';
 import { InspectionQueries } from './inspection-queries.js';
 import { migrate, SCHEMA_NAME } from './migrations.js';
 import { RegistryQueries } from './registry-queries.js';
@@ -109,6 +119,7 @@ export class PostgresStore implements Store {
   private readonly inspection: InspectionQueries;
   private readonly caCertificates: CaCertificateQueries;
   private readonly twins: TwinQueries;
+  private readonly events: EventLogQueries;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -122,6 +133,7 @@ export class PostgresStore implements Store {
     this.inspection = new InspectionQueries(pool);
     this.caCertificates = new CaCertificateQueries(pool);
     this.twins = new TwinQueries(pool);
+    this.events = new EventLogQueries(pool);
   }
 
   /** Connects, creates or migrates the schema (safe when several nodes start at once), and returns the store. */
@@ -168,6 +180,38 @@ export class PostgresStore implements Store {
     }
     const channel = `ferry_${schema}`.slice(0, 63);
     return new PostgresStore(pool, schema, channel, nodeId, options.url);
+  }
+
+  appendEvents(events: readonly NewEvent[], now: number): Promise<EventPosition[]> {
+    return guarded(this.events.append(events, now));
+  }
+
+  readEvents(partition: number, fromSequence: number, limit: number): Promise<StoredEvent[]> {
+    return guarded(this.events.read(partition, fromSequence, limit));
+  }
+
+  seekEvents(partition: number, seek: EventSeek): Promise<number> {
+    return guarded(this.events.seek(partition, seek));
+  }
+
+  partitionInfo(partition: number): Promise<PartitionInfo> {
+    return guarded(this.events.info(partition));
+  }
+
+  trimEvents(partitions: number, trim: EventTrim): Promise<number> {
+    return guarded(this.events.trim(partitions, trim));
+  }
+
+  listConsumerGroups(): Promise<ConsumerGroupRecord[]> {
+    return guarded(this.events.listGroups());
+  }
+
+  insertConsumerGroup(group: ConsumerGroupRecord): Promise<boolean> {
+    return guarded(this.events.insertGroup(group));
+  }
+
+  deleteConsumerGroup(name: string): Promise<boolean> {
+    return guarded(this.events.deleteGroup(name));
   }
 
   async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {

@@ -159,6 +159,35 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'telemetry event log, consumer groups',
+    sql: `
+      CREATE TABLE event_partitions (
+        partition INTEGER PRIMARY KEY,
+        next_seq INTEGER NOT NULL,
+        next_offset INTEGER NOT NULL,
+        last_offset INTEGER NOT NULL,
+        last_time INTEGER NOT NULL
+      );
+      CREATE TABLE events (
+        partition INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        offset INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        device_id TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (partition, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX events_time ON events (partition, enqueued_at);
+      CREATE TABLE consumer_groups (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -24,9 +24,19 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
+import type {
+  ConsumerGroupRecord,
+  EventPosition,
+  EventSeek,
+  EventTrim,
+  NewEvent,
+  PartitionInfo,
+  StoredEvent,
+} from '../event-log.js';
 import { CaCertificateTable } from './ca-certificate-table.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { CommitContext } from './commit-context.js';
+import { EventLogTables } from './event-log-tables.js';
 import { FeedbackQueue } from './feedback-queue.js';
 import { InspectionQueries } from './inspection-queries.js';
 import { MessageQueue } from './message-queue.js';
@@ -64,6 +74,9 @@ export class SqliteStore implements Store {
   private readonly feedback: FeedbackQueue;
   private readonly inspection: InspectionQueries;
   private readonly twins: TwinTable;
+  private readonly events: EventLogTables;
+  private readonly appendAll: (events: readonly NewEvent[], now: number) => EventPosition[];
+  private readonly trimAll: (partitions: number, trim: EventTrim) => number;
   private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
   private readonly commitAll: Database.Transaction<(ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]>;
   private readonly commitIsolated: Database.Transaction<
@@ -113,6 +126,11 @@ export class SqliteStore implements Store {
     this.messages = new MessageQueue(this.db, this.feedback);
     this.inspection = new InspectionQueries(this.db);
     this.twins = new TwinTable(this.db);
+    this.events = new EventLogTables(this.db);
+    const append = this.db.transaction((events: readonly NewEvent[], now: number) => this.events.append(events, now));
+    this.appendAll = (events, now) => append.immediate(events, now);
+    const trim = this.db.transaction((partitions: number, t: EventTrim) => this.events.trim(partitions, t));
+    this.trimAll = (partitions, t) => trim.immediate(partitions, t);
     // Called inside the outer transaction, better-sqlite3 turns this into a SAVEPOINT.
     this.applyIsolated = this.db.transaction((op: QueueOp, ctx: CommitContext) => this.apply(op, ctx));
     this.commitIsolated = this.db.transaction((ops: readonly QueueOp[], ctx: CommitContext) => {
@@ -341,6 +359,39 @@ export class SqliteStore implements Store {
 
   async pendingFeedbackRecords(now: number): Promise<number> {
     return this.inspection.pendingFeedbackRecords(now);
+  async appendEvents(events: readonly NewEvent[], now: number): Promise<EventPosition[]> {
+    if (events.length === 0) return [];
+    const positions = this.appendAll(events, now);
+    await this.walSync?.durable(events.length);
+    return positions;
+  }
+
+  async readEvents(partition: number, fromSequence: number, limit: number): Promise<StoredEvent[]> {
+    return this.events.readEvents(partition, fromSequence, limit);
+  }
+
+  async seekEvents(partition: number, seek: EventSeek): Promise<number> {
+    return this.events.seek(partition, seek);
+  }
+
+  async partitionInfo(partition: number): Promise<PartitionInfo> {
+    return this.events.info(partition);
+  }
+
+  async trimEvents(partitions: number, trim: EventTrim): Promise<number> {
+    return this.synced(this.trimAll(partitions, trim));
+  }
+
+  async listConsumerGroups(): Promise<ConsumerGroupRecord[]> {
+    return this.events.listGroups();
+  }
+
+  async insertConsumerGroup(group: ConsumerGroupRecord): Promise<boolean> {
+    return this.synced(this.events.insertGroup(group));
+  }
+
+  async deleteConsumerGroup(name: string): Promise<boolean> {
+    return this.synced(this.events.deleteGroup(name));
   }
 
   /** `value`, once what was written to get it is on disk. */

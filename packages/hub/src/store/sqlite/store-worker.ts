@@ -4,6 +4,7 @@
  * bodies become Buffers again before they reach better-sqlite3.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { NewEvent } from '../event-log.js';
 import type { CommitResult, QueueOp } from '../types.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 import { type Call, type Reply, toBuffer, wireError } from './worker-wire.js';
@@ -36,6 +37,8 @@ async function answer({ id, method, args }: Call): Promise<Reply> {
     if (method === 'commit') {
       const ops = args[0] as QueueOp[];
       for (const op of ops) if (op.kind === 'enqueue') op.message.body = toBuffer(op.message.body);
+    } else if (method === 'appendEvents') {
+      for (const e of args[0] as NewEvent[]) e.body = toBuffer(e.body);
     }
     const fn = store[method] as (...a: unknown[]) => Promise<unknown>;
     let value = await fn.apply(store, args);

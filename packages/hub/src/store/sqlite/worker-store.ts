@@ -22,6 +22,15 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
+import type {
+  ConsumerGroupRecord,
+  EventPosition,
+  EventSeek,
+  EventTrim,
+  NewEvent,
+  PartitionInfo,
+  StoredEvent,
+} from '../event-log.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { compiledWorkerScript } from './worker-script.js';
 import { type Call, fromWire, type Reply, type StoreMethod, toBuffer, type WireError } from './worker-wire.js';
@@ -177,6 +186,38 @@ export class WorkerStore implements Store {
 
   pendingFeedbackRecords(now: number): Promise<number> {
     return this.call('pendingFeedbackRecords', [now]) as Promise<number>;
+  appendEvents(events: readonly NewEvent[], now: number): Promise<EventPosition[]> {
+    return this.call('appendEvents', [events, now]) as Promise<EventPosition[]>;
+  }
+
+  async readEvents(partition: number, fromSequence: number, limit: number): Promise<StoredEvent[]> {
+    const events = (await this.call('readEvents', [partition, fromSequence, limit])) as StoredEvent[];
+    for (const e of events) e.body = toBuffer(e.body) as Buffer;
+    return events;
+  }
+
+  seekEvents(partition: number, seek: EventSeek): Promise<number> {
+    return this.call('seekEvents', [partition, seek]) as Promise<number>;
+  }
+
+  partitionInfo(partition: number): Promise<PartitionInfo> {
+    return this.call('partitionInfo', [partition]) as Promise<PartitionInfo>;
+  }
+
+  trimEvents(partitions: number, trim: EventTrim): Promise<number> {
+    return this.call('trimEvents', [partitions, trim]) as Promise<number>;
+  }
+
+  listConsumerGroups(): Promise<ConsumerGroupRecord[]> {
+    return this.call('listConsumerGroups', []) as Promise<ConsumerGroupRecord[]>;
+  }
+
+  insertConsumerGroup(group: ConsumerGroupRecord): Promise<boolean> {
+    return this.call('insertConsumerGroup', [group]) as Promise<boolean>;
+  }
+
+  deleteConsumerGroup(name: string): Promise<boolean> {
+    return this.call('deleteConsumerGroup', [name]) as Promise<boolean>;
   }
 
   async close(): Promise<void> {
