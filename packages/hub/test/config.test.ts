@@ -34,6 +34,12 @@ describe('defaults', () => {
       ttlMs: 3_600_000,
       maxDeliveryCount: 10,
     });
+    assert.deepEqual(c.events, {
+      partitions: 4,
+      retentionMs: 86_400_000,
+      maxBytes: 1024 ** 3,
+      retentionCheckMs: 60_000,
+    });
     assert.deepEqual(c.ports, { https: 443, mqtts: 8883, amqps: 5671 });
     assert.deepEqual(c.hosts, ['localhost']);
     assert.equal(c.bind, '0.0.0.0');
@@ -166,6 +172,16 @@ describe('unknown keys', () => {
 });
 
 describe('ranges and types', () => {
+  test("events: retention within IoT Hub's 1-7 days, partitions 1..32, a size cap of at least 1 MiB", () => {
+    configError(() => parseConfig({ file: { events: { retentionMs: 3_600_000 } } }), 'events.retentionMs');
+    configError(() => parseConfig({ file: { events: { retentionMs: 'P8D' } } }), 'events.retentionMs');
+    assert.equal(parseConfig({ file: { events: { retentionMs: 'P7D' } } }).events.retentionMs, 7 * 86_400_000);
+    configError(() => parseConfig({ file: { events: { partitions: 0 } } }), 'events.partitions');
+    configError(() => parseConfig({ file: { events: { partitions: 33 } } }), 'events.partitions');
+    configError(() => parseConfig({ file: { events: { maxBytes: 1000 } } }), 'events.maxBytes');
+    assert.equal(parseConfig({ env: { FERRY_EVENTS_PARTITIONS: '8' } }).events.partitions, 8);
+  });
+
   test('maxDeliveryCount must be 1..100', () => {
     assert.match(
       configError(() => parseConfig({ file: { c2d: { maxDeliveryCount: 0 } } }), 'c2d.maxDeliveryCount'),

@@ -29,6 +29,7 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
     ttlMs: HOUR,
     maxDeliveryCount: 10,
   },
+  events: { partitions: 4, retentionMs: 24 * HOUR, maxBytes: 1024 ** 3, retentionCheckMs: 60 * SECOND },
   mqtt: { maxInflight: 16, maxSubscriptions: 5, maxConnections: 100_000 },
   amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 4096 },
   http: { maxBodyBytes: 262_144 },

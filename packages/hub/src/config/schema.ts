@@ -54,6 +54,11 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'feedback.lockDurationMs': duration(1, HOUR),
   'feedback.ttlMs': duration(1, 365 * DAY),
   'feedback.maxDeliveryCount': int(1, 100),
+  'events.partitions': int(1, 32),
+  // IoT Hub's range for the built-in endpoint's retention.
+  'events.retentionMs': duration(DAY, 7 * DAY),
+  'events.maxBytes': int(1024 * 1024, 2 ** 50),
+  'events.retentionCheckMs': duration(100, HOUR),
   'mqtt.maxInflight': int(1, 65535),
   'mqtt.maxSubscriptions': int(1, 1000),
   'mqtt.maxConnections': int(1, 10_000_000),

@@ -19,6 +19,18 @@ export interface FeedbackConfig {
   maxDeliveryCount: number; // 10
 }
 
+/** The telemetry event log (the built-in Event Hubs-compatible endpoint). */
+export interface EventsConfig {
+  /** 4; fixed for a hub's life (a device's partition is a hash of its id modulo this). */
+  partitions: number;
+  /** 1 day; IoT Hub allows 1 to 7 days. */
+  retentionMs: number;
+  /** The log's size cap over all partitions (each keeps an equal share); 1 GiB. */
+  maxBytes: number;
+  /** How often retention runs; 60 s. */
+  retentionCheckMs: number;
+}
+
 export interface TlsConfig {
   /** PEM files of a user-provided certificate and key; when absent Ferry makes its own CA. */
   certFile?: string;
@@ -63,6 +75,7 @@ export interface HubConfig {
   store: StoreConfig;
   c2d: C2dConfig;
   feedback: FeedbackConfig;
+  events: EventsConfig;
   mqtt: { maxInflight: number; maxSubscriptions: number; maxConnections: number };
   amqp: { idleTimeoutMs: number; maxConnections: number; maxLinksPerConnection: number };
   http: { maxBodyBytes: number };

@@ -1,0 +1,3 @@
+export { partitionOf } from './partition.js';
+export { DEFAULT_CONSUMER_GROUP, Telemetry, type TelemetryOptions } from './telemetry.js';
+export * from './types.js';
