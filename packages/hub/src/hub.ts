@@ -46,6 +46,7 @@ import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { WorkerStore } from './store/sqlite/worker-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
 import type { Store } from './store/types.js';
+import { Telemetry } from './telemetry/telemetry.js';
 import { ensureTlsMaterial } from './tls/material.js';
 import { Twins } from './twins/index.js';
 
@@ -61,6 +62,7 @@ interface Parts {
   /** The LISTEN connection of a PostgreSQL hub. */
   signals?: { close(): Promise<void> };
   engine?: Engine;
+  telemetry?: Telemetry;
   gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
   listeners?: Listeners;
   operations?: OperationsListener;
@@ -138,6 +140,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   parts.refusals?.stop();
   if (parts.engine) await step('engine', () => parts.engine!.stop());
   parts.counts?.stop();
+  if (parts.telemetry) await step('telemetry', () => parts.telemetry!.stop());
   if (parts.signals) await step('cluster signals', () => parts.signals!.close());
   if (parts.store) await step('store', () => parts.store!.close());
   if (parts.operations) await step('operations endpoint', () => parts.operations!.close());
@@ -249,6 +252,15 @@ export class Hub {
         cluster: signals,
       });
       await registry.init();
+      parts.telemetry = new Telemetry({
+        store,
+        registry,
+        clock,
+        config: config.events,
+        logger: logger.child({ component: 'telemetry' }),
+      });
+      parts.telemetry.start();
+      metrics.watchTelemetry(parts.telemetry);
       const auth = new SasAuthenticator({ registry, hosts: config.hosts, clock });
       // The verified CAs are the TLS listeners' trust anchors: read again after every CA write
       // here or on another node, and after missed signals; a removed one cuts its connections.
@@ -292,6 +304,7 @@ export class Hub {
         twins,
         refusals,
         refusalMeter: metrics,
+        telemetry: parts.telemetry,
       });
       const mqtt = createMqttGateway(ctx('mqtt'));
       const amqp = createAmqpGateway(ctx('amqp'));

@@ -45,3 +45,6 @@ export {
   type TlsMaterial,
   tlsDir,
 } from './tls/index.js';
+export type { EventPosition, StoredEvent } from './store/event-log.js';
+export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { DEFAULT_CONSUMER_GROUP, partitionOf, Telemetry } from './telemetry/index.js';

@@ -15,6 +15,7 @@ import type { Registry } from '../registry/types.js';
 import type { RegistryStore } from '../store/types.js';
 import type { Twins } from '../twins/index.js';
 import type { RefusalThrottle } from './refusal-throttle.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 
 export interface GatewayContext {
   engine: C2dEngine;
@@ -33,6 +34,8 @@ export interface GatewayContext {
   x509?: X509Authenticator;
   /** Verified hub CAs deleted or un-verified: connections authenticated through them are cut. */
   caTrust?: CaRevocations;
+  /** Device-to-cloud telemetry and the built-in endpoint; without it telemetry is refused as not implemented. */
+  telemetry?: Telemetry;
   /** The hub's CA certificates (REST /certificates); without it those routes answer NotImplemented. */
   caCertificates?: CaCertificates;
   /** Device twins and queries; without it the twin routes, topics and links answer NotImplemented. */

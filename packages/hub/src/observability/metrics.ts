@@ -28,6 +28,13 @@ export interface RefusalMeter {
 }
 
 export class HubMetrics implements CommitObserver, RefusalMeter {
+/** What the metrics read of the telemetry domain. */
+export interface TelemetrySource {
+  onIngested(fn: (accepted: number, bytes: number) => void): () => void;
+  onRefused(fn: (error: string, messages: number) => void): () => void;
+}
+
+export class HubMetrics {
   readonly registry = new Registry();
   readonly connectionsTotal: Counter<'protocol' | 'transport'>;
   readonly sends: Counter<'result'>;
@@ -53,6 +60,7 @@ export class HubMetrics implements CommitObserver, RefusalMeter {
   private readonly handshakeFailures: Counter<'port' | 'reason'>;
   private processMetrics = false;
   private isReady: () => boolean = () => false;
+  private readonly d2c = { messages: 0, bytes: 0, refused: new Tally() };
 
   constructor() {
     this.connectionsTotal = new Counter({
@@ -159,6 +167,32 @@ export class HubMetrics implements CommitObserver, RefusalMeter {
       registers: [registry],
       collect() {
         this.set(ready() ? 1 : 0);
+    const { d2c } = this;
+    new Counter({
+      name: 'ferry_d2c_messages_total',
+      help: 'Device-to-cloud (telemetry) messages appended to the event log.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(d2c.messages);
+      },
+    });
+    new Counter({
+      name: 'ferry_d2c_bytes_total',
+      help: 'Body bytes of the device-to-cloud messages appended to the event log.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(d2c.bytes);
+      },
+    });
+    new Counter({
+      name: 'ferry_d2c_refused_total',
+      help: 'Device-to-cloud messages refused, by IoT Hub error name.',
+      labelNames: ['result'],
+      registers: [this.registry],
+      collect() {
+        d2c.refused.publish((result, n) => this.inc({ result }, n));
       },
     });
     const sources = this.sources;
@@ -232,6 +266,15 @@ export class HubMetrics implements CommitObserver, RefusalMeter {
   /** A gateway whose live connection count is read at each scrape. */
   watchConnections(protocol: string, source: ConnectionSource): void {
     this.sources.set(protocol, source);
+  }
+
+  /** Telemetry accepted and refused, counted as the domain reports it. */
+  watchTelemetry(source: TelemetrySource): void {
+    source.onIngested((n, bytes) => {
+      this.d2c.messages += n;
+      this.d2c.bytes += bytes;
+    });
+    source.onRefused((error, n) => this.d2c.refused.add(error, n));
   }
 
   /** The Prometheus text exposition. */

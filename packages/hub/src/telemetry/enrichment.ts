@@ -30,6 +30,7 @@ export function checkTelemetrySize(m: TelemetryMessage): void {
 
 export function toEvent(
   sender: TelemetrySender,
+  authType: string,
   generationId: string,
   partition: number,
   m: TelemetryMessage,
@@ -50,7 +51,7 @@ export function toEvent(
       'iothub-connection-device-id': sender.deviceId,
       'iothub-connection-auth-method': JSON.stringify({
         scope: sender.scope,
-        type: sender.auth,
+        type: authType,
         issuer: 'iothub',
         acceptingIpFilterRule: null,
       }),

@@ -59,7 +59,9 @@ export class Telemetry {
   private readonly batcher: AppendBatcher;
   private readonly appendedListeners = new Set<(partition: number) => void>();
   private readonly ingestListeners = new Set<IngestListener>();
-  private readonly generations = new Map<string, string>();
+  private readonly refusedListeners = new Set<(error: string, messages: number) => void>();
+  /** Per device: generation id and X.509 kind, read once (registry changes drop the entry). */
+  private readonly generations = new Map<string, { generationId: string; authType: string; disabled: boolean }>();
   private readonly unsubscribe: Array<() => void> = [];
   private retentionTimer: NodeJS.Timeout | undefined;
   private trimming: Promise<void> | undefined;
@@ -101,7 +103,14 @@ export class Telemetry {
    * Appends the device's messages (a batch is accepted or refused whole); `done` is called with
    * undefined once they are durable, or with the FerryError (MessageTooLarge, DeviceNotFound...).
    */
-  send(sender: TelemetrySender, messages: readonly TelemetryMessage[], done: (err: Error | undefined) => void): void {
+  send(sender: TelemetrySender, messages: readonly TelemetryMessage[], answer: (err: Error | undefined) => void): void {
+    const done = (err: Error | undefined) => {
+      if (err) {
+        const name = err instanceof FerryError ? err.errorName : 'ServerError';
+        for (const l of this.refusedListeners) l(name, messages.length);
+      }
+      answer(err);
+    };
     if (this.stopped) return done(new FerryError('ServerBusy', 'The hub is stopping'));
     try {
       for (const m of messages) checkTelemetrySize(m);
@@ -109,13 +118,20 @@ export class Telemetry {
       return done(err as Error);
     }
     const known = this.generations.get(sender.deviceId);
+    if (known?.disabled) return done(new FerryError('DeviceDisabled', `Device "${sender.deviceId}" is disabled`));
     if (known !== undefined) return this.append(sender, known, messages, done);
     this.options.registry.identity(sender.deviceId).then(
       (identity) => {
         if (!identity) return done(new FerryError('DeviceNotFound', `Device "${sender.deviceId}" is not registered`));
         if (this.generations.size >= GENERATION_CACHE) this.generations.clear();
-        this.generations.set(sender.deviceId, identity.generationId);
-        this.append(sender, identity.generationId, messages, done);
+        const entry = {
+          generationId: identity.generationId,
+          authType: identity.authType,
+          disabled: identity.status === 'disabled',
+        };
+        this.generations.set(sender.deviceId, entry);
+        if (entry.disabled) return done(new FerryError('DeviceDisabled', `Device "${sender.deviceId}" is disabled`));
+        this.append(sender, entry, messages, done);
       },
       (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
     );
@@ -127,13 +143,15 @@ export class Telemetry {
 
   private append(
     sender: TelemetrySender,
-    generationId: string,
+    identity: { generationId: string; authType: string },
     messages: readonly TelemetryMessage[],
     done: (err: Error | undefined) => void,
   ): void {
     if (messages.length === 0) return done(undefined);
     const partition = partitionOf(sender.deviceId, this.partitions);
-    const events: NewEvent[] = messages.map((m) => toEvent(sender, generationId, partition, m));
+    // IoT Hub names the X.509 kind in the auth method: selfSigned or certificateAuthority.
+    const auth = sender.auth === 'sas' ? 'sas' : identity.authType;
+    const events: NewEvent[] = messages.map((m) => toEvent(sender, auth, identity.generationId, partition, m));
     this.batcher.submit(events, (r) => {
       if (r instanceof Error) return done(r);
       this.committed(r, events);
@@ -167,6 +185,12 @@ export class Telemetry {
     const entry = (p: number) => fn(p);
     this.appendedListeners.add(entry);
     return () => void this.appendedListeners.delete(entry);
+  }
+
+  onRefused(fn: (error: string, messages: number) => void): () => void {
+    const entry = (e: string, n: number) => fn(e, n);
+    this.refusedListeners.add(entry);
+    return () => void this.refusedListeners.delete(entry);
   }
 
   onIngested(fn: IngestListener): () => void {

@@ -14,8 +14,8 @@ export interface TelemetryMessage {
   body: Buffer;
 }
 
-/** How the sending connection proved the device (the `iothub-connection-auth-method` enrichment). */
-export type TelemetryAuth = 'sas' | 'selfSigned' | 'certificateAuthority';
+/** How the sending connection proved the device: a SAS token or its X.509 certificate. */
+export type TelemetryAuth = 'sas' | 'x509';
 
 export interface TelemetrySender {
   deviceId: string;

@@ -65,6 +65,14 @@ export class Claims {
     return true;
   }
 
+  /** True when the device's claim on this connection is its TLS client certificate (X.509). */
+  byCertificate(deviceId: string): boolean {
+    for (const { principal, certificate } of this.byAudience.values()) {
+      if (certificate && principal.kind === 'device' && principal.deviceId === deviceId) return true;
+    }
+    return false;
+  }
+
   /** True when some unexpired principal may do `op`. */
   can(op: Operation): boolean {
     for (const { principal } of this.byAudience.values()) {

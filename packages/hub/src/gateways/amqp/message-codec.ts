@@ -49,21 +49,21 @@ export function idToString(v: unknown, field: string): string | undefined {
   throw argumentInvalid(`${field} has an unsupported AMQP type`);
 }
 
-function timestampToMs(v: unknown, field: string): number | undefined {
+export function timestampToMs(v: unknown, field: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   const ms = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : Number.NaN;
   if (!Number.isFinite(ms)) throw argumentInvalid(`${field} is not a valid timestamp`);
   return ms;
 }
 
-function optionalString(v: unknown, field: string): string | undefined {
+export function optionalString(v: unknown, field: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
   if (Buffer.isBuffer(v)) return v.toString('utf8');
   throw argumentInvalid(`${field} must be a string`);
 }
 
-function propertyValue(key: string, v: unknown): string | undefined {
+export function propertyValue(key: string, v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);

@@ -14,6 +14,7 @@ import { authenticateRequest, type HttpClientInfo } from './authenticate.js';
 import { certificateRoutes } from './certificate-routes.js';
 import { consoleRoutes } from './console-routes.js';
 import { deviceRoutes } from './device-routes.js';
+import { eventsRoute } from './events-route.js';
 import { sendError } from './errors.js';
 import { EventStreams } from './event-stream.js';
 import { feedbackRoutes } from './feedback-routes.js';
@@ -27,6 +28,7 @@ import { twinRoutes } from './twin-routes.js';
 export const HTTP_ROUTES: readonly Route[] = [
   ...registryRoutes,
   ...deviceRoutes,
+  eventsRoute,
   sendRoute,
   ...feedbackRoutes,
   ...certificateRoutes,

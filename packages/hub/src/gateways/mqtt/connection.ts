@@ -16,7 +16,7 @@ import { CONNACK, handleConnect } from './connect.js';
 import { DeliveryPump } from './delivery.js';
 import { KeepAliveWatchdog, keepAliveTimeoutMs } from './keepalive.js';
 import { handlePuback } from './puback.js';
-import { refusePublish } from './publish.js';
+import { handlePublish, PubackQueue } from './publish.js';
 import type { MqttSessionStore } from './session.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
 import { type TwinSubscriptions, TwinTopics } from './twin.js';
@@ -45,8 +45,11 @@ export interface ConnectionOwner {
  */
 type Parser = ReturnType<typeof mqttParser> & { _stateCounter: number };
 
-/** Nothing a device may send is this big (C2D-only gateway); a larger frame is an attack or a bug. */
-const MAX_BUFFERED_BYTES = 256 * 1024 + 1024;
+/**
+ * Nothing a device may send is bigger than a 256 KB telemetry PUBLISH with the longest topic; a
+ * larger frame is an attack or a bug.
+ */
+const MAX_BUFFERED_BYTES = 256 * 1024 + 65_536 + 1024;
 /**
  * Packets parsed but not yet handled: past this, the connection stops reading (and TCP pushes
  * back on the client) until the handlers catch up. One chunk may overshoot it by what it holds.
@@ -110,6 +113,7 @@ export class MqttConnection {
   pump: DeliveryPump | undefined;
   /** Twin requests and desired notifications (when the hub serves twins). */
   twin: TwinTopics | undefined;
+  private pubackQueue: PubackQueue | undefined;
 
   /**
    * Made when bytes must be parsed, and let go at a packet boundary once connected: between
@@ -152,6 +156,12 @@ export class MqttConnection {
     this.firstPacketTimer = clock.setTimer(() => {
       if (this.state === 'awaiting-connect' || this.state === 'connecting') this.close('no CONNECT in time', 'info');
     }, config.connections.firstPacketTimeoutMs);
+  }
+
+  /** Telemetry PUBACKs in order (made by the first QoS 1 PUBLISH). */
+  get pubacks(): PubackQueue {
+    this.pubackQueue ??= new PubackQueue(this);
+    return this.pubackQueue;
   }
 
   get closed(): boolean {
@@ -432,7 +442,7 @@ export class MqttConnection {
         return void this.close('the client sent DISCONNECT', 'info');
       case 'publish':
         if (this.twin && p.qos < 2 && p.topic.startsWith('$iothub/twin/')) return this.twin.request(p);
-        return refusePublish(this, p);
+        return handlePublish(this, p);
       case 'connect':
         return void this.close('a second CONNECT on the same connection', 'warn'); // MQTT-3.1.0-2
       default:

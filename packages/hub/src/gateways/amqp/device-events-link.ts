@@ -1,0 +1,102 @@
+/**
+ * A device's sender link to `/devices/{id}/messages/events` (telemetry). Each transfer (one
+ * message, or a batch unpacked into its messages) goes to the telemetry domain and is settled
+ * `accepted` only once appended durably; otherwise `rejected` with IoT Hub's error (a message over
+ * 256 KB gets amqp:link:message-size-exceeded, a malformed one amqp:... ArgumentInvalid). A bad
+ * transfer leaves the link and the connection's other links open.
+ */
+import { FerryError } from '@ferry/common';
+import type { Logger } from 'pino';
+import type { AmqpError, EventContext, Message, Receiver, Delivery as RheaDelivery } from 'rhea';
+import type { Operation } from '../../auth/types.js';
+import type { Telemetry } from '../../telemetry/telemetry.js';
+import type { TelemetryMessage, TelemetrySender } from '../../telemetry/types.js';
+import type { Claims } from './claims.js';
+import { TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
+import type { LinkHandler } from './link-handler.js';
+import { BATCH_FORMAT, decodeTelemetry, decodeTelemetryBatch } from './telemetry-codec.js';
+
+/** Transfers one telemetry link may have in flight (granted credit + awaiting commit). */
+export const EVENTS_CREDIT = 200;
+
+interface EventsLinkDeps {
+  telemetry: Telemetry;
+  claims: Claims;
+  sender: TelemetrySender;
+  logger: Logger;
+}
+
+export class DeviceEventsLink implements LinkHandler {
+  readonly requires: Operation;
+  private granted = 0;
+  private inFlight = 0;
+  private closed = false;
+
+  constructor(
+    private readonly receiver: Receiver,
+    private readonly deps: EventsLinkDeps,
+  ) {
+    this.requires = { permission: 'DeviceConnect', deviceId: deps.sender.deviceId };
+    receiver.on('message', (ctx: EventContext) => this.onTransfer(ctx));
+    this.refill();
+  }
+
+  async detached(): Promise<void> {
+    this.closed = true;
+  }
+
+  async close(error: AmqpError): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.receiver.close(error);
+  }
+
+  private onTransfer(ctx: EventContext): void {
+    const delivery = ctx.delivery;
+    if (this.closed || !delivery) return;
+    if (this.granted <= 0) {
+      void this.close({ condition: TRANSFER_LIMIT_EXCEEDED, description: 'Transfer without link credit' });
+      return;
+    }
+    this.granted--;
+    this.inFlight++;
+    let messages: TelemetryMessage[];
+    try {
+      // A token can expire between the timer check and this transfer.
+      if (!this.deps.claims.can(this.requires)) {
+        throw new FerryError('IotHubUnauthorizedAccess', 'No valid token for this device on this connection');
+      }
+      const format = (ctx as EventContext & { format?: number }).format ?? 0;
+      if (format === BATCH_FORMAT) messages = decodeTelemetryBatch(ctx.message as unknown as Buffer);
+      else if (format === 0 && ctx.message) messages = [decodeTelemetry(ctx.message as Message)];
+      else throw new FerryError('ArgumentInvalid', `Message format ${format} is not supported`);
+    } catch (err) {
+      this.settle(delivery, err);
+      return;
+    }
+    this.deps.telemetry.send(this.deps.sender, messages, (err) => this.settle(delivery, err));
+  }
+
+  private settle(delivery: RheaDelivery, err: unknown): void {
+    this.inFlight--;
+    if (this.closed) return;
+    if (err === undefined) {
+      delivery.accept();
+    } else {
+      const error = toAmqpError(err);
+      if (error.condition === 'amqp:internal-error') this.deps.logger.error({ err }, 'telemetry append failed');
+      else this.deps.logger.info({ condition: error.condition, reason: error.description }, 'telemetry rejected');
+      delivery.reject(error);
+    }
+    this.refill();
+  }
+
+  private refill(): void {
+    if (this.closed) return;
+    const room = EVENTS_CREDIT - this.inFlight - this.granted;
+    if (room >= EVENTS_CREDIT / 4 || (this.granted === 0 && room > 0)) {
+      this.granted += room;
+      this.receiver.add_credit(room);
+    }
+  }
+}
