@@ -32,7 +32,10 @@ export { HubMetrics } from './observability/metrics.js';
 export type { BulkError, BulkResult } from './registry/bulk.js';
 export type { CertificateDescription } from './registry/ca-certificates.js';
 export type { DeviceJson, Registry, SharedAccessPolicy } from './registry/types.js';
+export type { EventPosition, StoredEvent } from './store/event-log.js';
 export { redactUrl } from './store/postgres/postgres-store.js';
+export { SqliteStore } from './store/sqlite/sqlite-store.js';
+export { DEFAULT_CONSUMER_GROUP, partitionOf, Telemetry } from './telemetry/index.js';
 export {
   type CaFiles,
   type CertificateOptions,
@@ -45,6 +48,3 @@ export {
   type TlsMaterial,
   tlsDir,
 } from './tls/index.js';
-export type { EventPosition, StoredEvent } from './store/event-log.js';
-export { SqliteStore } from './store/sqlite/sqlite-store.js';
-export { DEFAULT_CONSUMER_GROUP, partitionOf, Telemetry } from './telemetry/index.js';

@@ -107,7 +107,7 @@ describe('routing', () => {
       '/',
       '/nothing',
       '/devices/e1/twin',
-      '/devices/e1/messages/events',
+      '/devices/e1/modules/m1/messages/events',
       '/messages/serviceBound/other',
     ]) {
       assertError(await h.request('GET', `${path}?${API}`, { headers: owner() }), 404, 'NotFound');
@@ -124,7 +124,7 @@ describe('routing', () => {
       { authorization: h.serviceToken('iothubowner', { expiry: now - 3600 }) },
     ];
     const unserved: Array<[string, string]> = [
-      ['POST', '/devices/e1/messages/events'],
+      ['POST', '/devices/e1/modules/m1/messages/events'],
       ['GET', '/devices/e1/twin'],
       ['GET', '/twins/e1'],
       ['GET', '/messages/serviceBound/other'],
@@ -142,7 +142,7 @@ describe('routing', () => {
       assertError(await h.request(method, path, { headers: {} }), 401, 'IotHubUnauthorizedAccess');
     }
     // Authenticated callers (a policy, or the device itself) learn that the path is not served.
-    const events = await h.request('POST', `/devices/e1/messages/events?${API}`, {
+    const events = await h.request('POST', `/devices/e1/modules/m1/messages/events?${API}`, {
       headers: { authorization: device },
       body: 'x',
     });

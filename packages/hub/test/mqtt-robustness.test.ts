@@ -42,13 +42,13 @@ async function stillServes(hub: TestHub, key: string): Promise<void> {
 
 describe('MQTT bad input', () => {
   for (const qos of [0, 1] as const) {
-    test(`a device PUBLISH (telemetry, QoS ${qos}) closes the connection`, async () => {
+    test(`a PUBLISH to another device's telemetry topic (QoS ${qos}) closes the connection`, async () => {
       const hub = await startTestHub();
       const key = await hub.device('dev1');
       const { client } = await hub.connect('dev1', key);
       client.send({
         cmd: 'publish',
-        topic: 'devices/dev1/messages/events/',
+        topic: 'devices/dev2/messages/events/',
         qos,
         dup: false,
         retain: false,
@@ -122,9 +122,9 @@ describe('MQTT bad input', () => {
   test('a frame announcing more than the hub accepts is refused before it is buffered', async () => {
     const hub = await startTestHub();
     const client = hub.open();
-    // PUBLISH with remaining length 1 MiB, then 300 KiB of it.
+    // PUBLISH with remaining length 1 MiB, then 400 KiB of it (past a 256 KB telemetry message and its topic).
     client.writeRaw(Buffer.from([0x30, 0x80, 0x80, 0x40]));
-    for (let i = 0; i < 30 && !client.isClosed; i++) client.writeRaw(Buffer.alloc(10 * 1024));
+    for (let i = 0; i < 40 && !client.isClosed; i++) client.writeRaw(Buffer.alloc(10 * 1024));
     await client.waitClosed();
   });
 

@@ -1,12 +1,12 @@
 /** Telemetry helpers: the official device clients on every transport, and the hub's event log read from its data dir. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SqliteStore } from '@ferry/hub';
 import common from 'azure-iot-common';
 import deviceSdk, { type Client } from 'azure-iot-device';
 import deviceAmqp from 'azure-iot-device-amqp';
 import deviceHttp from 'azure-iot-device-http';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import { SqliteStore } from '@ferry/hub';
 import type { HubProcess } from '../harness.js';
 import { withTimeout } from './wait.js';
 

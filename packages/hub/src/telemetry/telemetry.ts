@@ -44,9 +44,7 @@ export interface TelemetryOptions {
 }
 
 /** What was accepted, for metrics. */
-export interface IngestListener {
-  (accepted: number, bytes: number): void;
-}
+export type IngestListener = (accepted: number, bytes: number) => void;
 
 export class Telemetry {
   readonly partitions: number;
@@ -111,18 +109,27 @@ export class Telemetry {
       }
       answer(err);
     };
-    if (this.stopped) return done(new FerryError('ServerBusy', 'The hub is stopping'));
+    if (this.stopped) {
+      done(new FerryError('ServerBusy', 'The hub is stopping'));
+      return;
+    }
     try {
       for (const m of messages) checkTelemetrySize(m);
     } catch (err) {
-      return done(err as Error);
+      done(err as Error);
+      return;
     }
     const known = this.generations.get(sender.deviceId);
-    if (known?.disabled) return done(new FerryError('DeviceDisabled', `Device "${sender.deviceId}" is disabled`));
-    if (known !== undefined) return this.append(sender, known, messages, done);
+    if (known !== undefined) {
+      this.appendAs(sender, known, messages, done);
+      return;
+    }
     this.options.registry.identity(sender.deviceId).then(
       (identity) => {
-        if (!identity) return done(new FerryError('DeviceNotFound', `Device "${sender.deviceId}" is not registered`));
+        if (!identity) {
+          done(new FerryError('DeviceNotFound', `Device "${sender.deviceId}" is not registered`));
+          return;
+        }
         if (this.generations.size >= GENERATION_CACHE) this.generations.clear();
         const entry = {
           generationId: identity.generationId,
@@ -130,8 +137,7 @@ export class Telemetry {
           disabled: identity.status === 'disabled',
         };
         this.generations.set(sender.deviceId, entry);
-        if (entry.disabled) return done(new FerryError('DeviceDisabled', `Device "${sender.deviceId}" is disabled`));
-        this.append(sender, entry, messages, done);
+        this.appendAs(sender, entry, messages, done);
       },
       (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
     );
@@ -141,13 +147,20 @@ export class Telemetry {
     return new Promise((resolve, reject) => this.send(sender, messages, (err) => (err ? reject(err) : resolve())));
   }
 
-  private append(
+  private appendAs(
     sender: TelemetrySender,
-    identity: { generationId: string; authType: string },
+    identity: { generationId: string; authType: string; disabled: boolean },
     messages: readonly TelemetryMessage[],
     done: (err: Error | undefined) => void,
   ): void {
-    if (messages.length === 0) return done(undefined);
+    if (identity.disabled) {
+      done(new FerryError('DeviceDisabled', `Device "${sender.deviceId}" is disabled`));
+      return;
+    }
+    if (messages.length === 0) {
+      done(undefined);
+      return;
+    }
     const partition = partitionOf(sender.deviceId, this.partitions);
     // IoT Hub names the X.509 kind in the auth method: selfSigned or certificateAuthority.
     const auth = sender.auth === 'sas' ? 'sas' : identity.authType;

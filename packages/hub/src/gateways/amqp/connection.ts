@@ -372,7 +372,10 @@ export class AmqpConnection {
     const { ctx, logger } = this.deps;
     const auth = this.claims.byCertificate(deviceId) ? 'x509' : 'sas';
     if (!ctx.telemetry) {
-      this.refuse(receiver, { condition: NOT_IMPLEMENTED, description: 'Device-to-cloud telemetry is not served here' });
+      this.refuse(receiver, {
+        condition: NOT_IMPLEMENTED,
+        description: 'Device-to-cloud telemetry is not served here',
+      });
       return;
     }
     const sender = { deviceId, auth, scope: 'device' } as const;

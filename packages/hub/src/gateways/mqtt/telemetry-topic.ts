@@ -40,7 +40,8 @@ export function telemetryFromPublish(topic: string, payload: Buffer): TelemetryM
         break;
       case '$.exp': {
         const t = Date.parse(v);
-        if (!Number.isFinite(t)) throw new FerryError('ArgumentInvalid', `"$.exp" is not a date: ${JSON.stringify(v.slice(0, 40))}`);
+        if (!Number.isFinite(t))
+          throw new FerryError('ArgumentInvalid', `"$.exp" is not a date: ${JSON.stringify(v.slice(0, 40))}`);
         m.expiryTimeUtc = t;
         break;
       }

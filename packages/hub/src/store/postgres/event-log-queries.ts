@@ -102,7 +102,12 @@ export class EventLogQueries {
         const meta = eventMeta(e);
         const size = eventSize(e, meta);
         const time = Math.max(now, row.last_time);
-        const pos = { partition: e.partition, sequenceNumber: row.next_seq, offset: row.next_offset, enqueuedTime: time };
+        const pos = {
+          partition: e.partition,
+          sequenceNumber: row.next_seq,
+          offset: row.next_offset,
+          enqueuedTime: time,
+        };
         cols.partition.push(e.partition);
         cols.seq.push(pos.sequenceNumber);
         cols.offset.push(pos.offset);
@@ -244,10 +249,10 @@ export class EventLogQueries {
   }
 
   async insertGroup(g: ConsumerGroupRecord): Promise<boolean> {
-    const r = await this.pool.query('INSERT INTO consumer_groups (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
-      g.name,
-      g.createdAt,
-    ]);
+    const r = await this.pool.query(
+      'INSERT INTO consumer_groups (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [g.name, g.createdAt],
+    );
     return r.rowCount === 1;
   }
 

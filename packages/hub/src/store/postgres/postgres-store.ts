@@ -13,6 +13,15 @@ import { randomUUID } from 'node:crypto';
 import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
+import type {
+  ConsumerGroupRecord,
+  EventPosition,
+  EventSeek,
+  EventTrim,
+  NewEvent,
+  PartitionInfo,
+  StoredEvent,
+} from '../event-log.js';
 import { withOptionalFields } from '../rows.js';
 import type {
   CaCertificateRecord,
@@ -29,15 +38,6 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
-import type {
-  ConsumerGroupRecord,
-  EventPosition,
-  EventSeek,
-  EventTrim,
-  NewEvent,
-  PartitionInfo,
-  StoredEvent,
-} from '../event-log.js';
 import { CaCertificateQueries } from './ca-certificate-queries.js';
 import { EventLogQueries } from './event-log-queries.js';
 import { InspectionQueries } from './inspection-queries.js';

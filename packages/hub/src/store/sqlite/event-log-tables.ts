@@ -49,7 +49,7 @@ export class EventLogTables {
   private readonly addGroup: Database.Statement<[string, number]>;
   private readonly removeGroup: Database.Statement<[string]>;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(db: Database.Database) {
     this.partitionRow = db.prepare(
       'SELECT next_seq, next_offset, last_offset, last_time FROM event_partitions WHERE partition = ?',
     );

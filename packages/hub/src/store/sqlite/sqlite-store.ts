@@ -10,6 +10,15 @@
 import Database from 'better-sqlite3';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import type {
+  ConsumerGroupRecord,
+  EventPosition,
+  EventSeek,
+  EventTrim,
+  NewEvent,
+  PartitionInfo,
+  StoredEvent,
+} from '../event-log.js';
+import type {
   CaCertificateRecord,
   CommitResult,
   DevicePageQuery,
@@ -24,15 +33,6 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
-import type {
-  ConsumerGroupRecord,
-  EventPosition,
-  EventSeek,
-  EventTrim,
-  NewEvent,
-  PartitionInfo,
-  StoredEvent,
-} from '../event-log.js';
 import { CaCertificateTable } from './ca-certificate-table.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { CommitContext } from './commit-context.js';

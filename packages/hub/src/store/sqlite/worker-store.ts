@@ -10,6 +10,15 @@
 import { Worker } from 'node:worker_threads';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import type {
+  ConsumerGroupRecord,
+  EventPosition,
+  EventSeek,
+  EventTrim,
+  NewEvent,
+  PartitionInfo,
+  StoredEvent,
+} from '../event-log.js';
+import type {
   CaCertificateRecord,
   CommitResult,
   DevicePageQuery,
@@ -22,15 +31,6 @@ import type {
   QueuePolicy,
   Store,
 } from '../types.js';
-import type {
-  ConsumerGroupRecord,
-  EventPosition,
-  EventSeek,
-  EventTrim,
-  NewEvent,
-  PartitionInfo,
-  StoredEvent,
-} from '../event-log.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { compiledWorkerScript } from './worker-script.js';
 import { type Call, fromWire, type Reply, type StoreMethod, toBuffer, type WireError } from './worker-wire.js';
