@@ -106,6 +106,13 @@ const MATRIX: Record<string, Row> = {
     allowed: DEVICE_DEV1,
     ok: 412,
   },
+  // Telemetry: appending an event changes nothing any other cell reads.
+  'POST /devices/{id}/messages/events': {
+    path: '/devices/dev1/messages/events',
+    body: 'hello',
+    allowed: DEVICE_DEV1,
+    ok: 204,
+  },
   'POST /devices/{id}/messages/deviceBound': {
     path: '/devices/matrix-absent/messages/deviceBound',
     body: 'hello',
