@@ -13,9 +13,9 @@ import type { RefusalMeter } from '../observability/metrics.js';
 import type { CaCertificates } from '../registry/ca-certificates.js';
 import type { Registry } from '../registry/types.js';
 import type { RegistryStore } from '../store/types.js';
+import type { Telemetry } from '../telemetry/telemetry.js';
 import type { Twins } from '../twins/index.js';
 import type { RefusalThrottle } from './refusal-throttle.js';
-import type { Telemetry } from '../telemetry/telemetry.js';
 
 export interface GatewayContext {
   engine: C2dEngine;
