@@ -26,7 +26,7 @@ import { RefusalLog } from '../refusals.js';
 import { type LinkAddress, linkRequirement, parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
-import { DeviceEventsLink } from './device-events-link.js';
+import { openEventsLink } from './device-events-link.js';
 import { DeviceLink } from './device-link.js';
 import {
   amqpError,
@@ -349,9 +349,12 @@ export class AmqpConnection {
       case 'device-twin':
         this.openTwinLink(receiver, address.deviceId);
         return;
-      case 'device-events':
-        this.openEventsLink(receiver, address.deviceId);
+      case 'device-events': {
+        const link = openEventsLink(receiver, address.deviceId, this.claims, this.deps);
+        if ('condition' in link) this.refuse(receiver, link);
+        else this.accept(receiver, link);
         return;
+      }
       default:
         this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
         return;
@@ -368,24 +371,6 @@ export class AmqpConnection {
     this.twins ??= new TwinChannels(twins, this.deps.logger);
     const t = this.twins;
     this.accept(link, link.is_sender() ? t.replies(link as Sender, deviceId) : t.requests(link as Receiver, deviceId));
-  private openEventsLink(receiver: Receiver, deviceId: string): void {
-    const { ctx, logger } = this.deps;
-    const auth = this.claims.byCertificate(deviceId) ? 'x509' : 'sas';
-    if (!ctx.telemetry) {
-      this.refuse(receiver, {
-        condition: NOT_IMPLEMENTED,
-        description: 'Device-to-cloud telemetry is not served here',
-      });
-      return;
-    }
-    const sender = { deviceId, auth, scope: 'device' } as const;
-    const link = new DeviceEventsLink(receiver, {
-      telemetry: ctx.telemetry,
-      claims: this.claims,
-      sender,
-      logger: logger.child({ deviceId }),
-    });
-    this.accept(receiver, link);
   }
 
   private openDeviceLink(sender: Sender, deviceId: string): void {

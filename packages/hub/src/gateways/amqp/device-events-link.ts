@@ -11,8 +11,9 @@ import type { AmqpError, EventContext, Message, Receiver, Delivery as RheaDelive
 import type { Operation } from '../../auth/types.js';
 import type { Telemetry } from '../../telemetry/telemetry.js';
 import type { TelemetryMessage, TelemetrySender } from '../../telemetry/types.js';
+import type { GatewayContext } from '../context.js';
 import type { Claims } from './claims.js';
-import { TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
+import { NOT_IMPLEMENTED, TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
 import type { LinkHandler } from './link-handler.js';
 import { BATCH_FORMAT, decodeTelemetry, decodeTelemetryBatch } from './telemetry-codec.js';
 
@@ -24,6 +25,20 @@ interface EventsLinkDeps {
   claims: Claims;
   sender: TelemetrySender;
   logger: Logger;
+}
+
+/** The link's handler, or the refusal when this hub serves no telemetry. */
+export function openEventsLink(
+  receiver: Receiver,
+  deviceId: string,
+  claims: Claims,
+  deps: { ctx: GatewayContext; logger: Logger },
+): DeviceEventsLink | AmqpError {
+  const telemetry = deps.ctx.telemetry;
+  if (!telemetry) return { condition: NOT_IMPLEMENTED, description: 'Device-to-cloud telemetry is not served here' };
+  const auth = claims.byCertificate(deviceId) ? 'x509' : 'sas';
+  const sender = { deviceId, auth, scope: 'device' } as const;
+  return new DeviceEventsLink(receiver, { telemetry, claims, sender, logger: deps.logger.child({ deviceId }) });
 }
 
 export class DeviceEventsLink implements LinkHandler {
