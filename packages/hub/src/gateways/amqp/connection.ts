@@ -26,7 +26,7 @@ import { RefusalLog } from '../refusals.js';
 import { type LinkAddress, linkRequirement, parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
-import { openEventsLink } from './device-events-link.js';
+import { DeviceEventsLink, openEventsLink } from './device-events-link.js';
 import { DeviceLink } from './device-link.js';
 import {
   amqpError,
@@ -351,8 +351,8 @@ export class AmqpConnection {
         return;
       case 'device-events': {
         const link = openEventsLink(receiver, address.deviceId, this.claims, this.deps);
-        if ('condition' in link) this.refuse(receiver, link);
-        else this.accept(receiver, link);
+        if (link instanceof DeviceEventsLink) this.accept(receiver, link);
+        else this.refuse(receiver, link);
         return;
       }
       default:
