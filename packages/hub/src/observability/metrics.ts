@@ -27,14 +27,13 @@ export interface RefusalMeter {
   refused(protocol: string, cause: string): void;
 }
 
-export class HubMetrics implements CommitObserver, RefusalMeter {
 /** What the metrics read of the telemetry domain. */
 export interface TelemetrySource {
   onIngested(fn: (accepted: number, bytes: number) => void): () => void;
   onRefused(fn: (error: string, messages: number) => void): () => void;
 }
 
-export class HubMetrics {
+export class HubMetrics implements CommitObserver, RefusalMeter {
   readonly registry = new Registry();
   readonly connectionsTotal: Counter<'protocol' | 'transport'>;
   readonly sends: Counter<'result'>;
@@ -42,6 +41,7 @@ export class HubMetrics {
   /** Sends and settlements handed to the engine and not yet answered (mostly: waiting for a group commit). */
   readonly inFlight: Gauge<'operation'>;
   private readonly sources = new Map<string, ConnectionSource>();
+  private readonly d2c = { messages: 0, bytes: 0, refused: new Tally() };
   private readonly sendTally = new Tally();
   private readonly settleTally = new Tally();
   private readonly inFlightNow = { send: 0, settle: 0 };
@@ -60,7 +60,6 @@ export class HubMetrics {
   private readonly handshakeFailures: Counter<'port' | 'reason'>;
   private processMetrics = false;
   private isReady: () => boolean = () => false;
-  private readonly d2c = { messages: 0, bytes: 0, refused: new Tally() };
 
   constructor() {
     this.connectionsTotal = new Counter({
@@ -167,6 +166,8 @@ export class HubMetrics {
       registers: [registry],
       collect() {
         this.set(ready() ? 1 : 0);
+      },
+    });
     const { d2c } = this;
     new Counter({
       name: 'ferry_d2c_messages_total',

@@ -359,6 +359,8 @@ export class SqliteStore implements Store {
 
   async pendingFeedbackRecords(now: number): Promise<number> {
     return this.inspection.pendingFeedbackRecords(now);
+  }
+
   async appendEvents(events: readonly NewEvent[], now: number): Promise<EventPosition[]> {
     if (events.length === 0) return [];
     const positions = this.appendAll(events, now);

@@ -186,6 +186,8 @@ export class WorkerStore implements Store {
 
   pendingFeedbackRecords(now: number): Promise<number> {
     return this.call('pendingFeedbackRecords', [now]) as Promise<number>;
+  }
+
   appendEvents(events: readonly NewEvent[], now: number): Promise<EventPosition[]> {
     return this.call('appendEvents', [events, now]) as Promise<EventPosition[]>;
   }
