@@ -165,6 +165,12 @@ export const ERRORS = {
 export type ErrorName = keyof typeof ERRORS;
 
 /** The one error class of Ferry: a stable IoT Hub error name and code, the cause kept. */
+/**
+ * How the hub's InvalidMessageExpiryTime text begins. Over AMQP that error shares its condition
+ * (com.microsoft:argument-error) with ArgumentInvalid, so Ferry's clients tell it by this text.
+ */
+export const INVALID_EXPIRY_TEXT = 'the expiry must be in the future';
+
 export class FerryError extends Error {
   readonly errorName: ErrorName;
   readonly code: number;

@@ -3,7 +3,7 @@
  * name and code. Transient ones (the hub unreachable or busy) are retried by the retry policy;
  * permanent ones (unknown device, wrong key, queue full, too large, bad argument) are raised at once.
  */
-import { ERRORS, type ErrorName, FerryError } from '../errors.js';
+import { ERRORS, type ErrorName, FerryError, INVALID_EXPIRY_TEXT } from '../errors.js';
 
 const TRANSIENT: ReadonlySet<ErrorName> = new Set<ErrorName>([
   'ServiceUnavailable',
@@ -119,20 +119,12 @@ const BY_CONDITION: Record<string, ErrorName> = {
 };
 
 /** An AMQP error (condition + description) as a FerryError, per official-sdk-wire.md B's table. */
-export function errorFromAmqp(
-  error: { condition?: unknown; description?: unknown; info?: unknown } | undefined,
-): FerryError {
+export function errorFromAmqp(error: { condition?: unknown; description?: unknown } | undefined): FerryError {
   const condition = typeof error?.condition === 'string' ? error.condition : 'amqp:internal-error';
   const description = typeof error?.description === 'string' ? error.description : undefined;
-  // Ferry names the IoT Hub error in the info map (as HTTPS does in iothub-errorcode), where one
-  // condition stands for several errors; only a name of the same condition is taken.
-  const named = (error?.info as Record<string, unknown> | undefined)?.['iothub-errorcode'];
-  if (
-    typeof named === 'string' &&
-    Object.hasOwn(ERRORS, named) &&
-    ERRORS[named as ErrorName].amqpCondition === condition
-  ) {
-    return new FerryError(named as ErrorName, description ?? condition);
+  // Two errors share com.microsoft:argument-error; the hub's text tells an expiry error apart.
+  if (condition === 'com.microsoft:argument-error' && description?.startsWith(INVALID_EXPIRY_TEXT)) {
+    return new FerryError('InvalidMessageExpiryTime', description);
   }
   let name = BY_CONDITION[condition] ?? 'ServerError';
   // A queue-full answer says so; a connection cap or idle time-out is a transient busy hub.

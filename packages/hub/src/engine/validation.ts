@@ -2,7 +2,14 @@
  * The checks a send must pass before it reaches the store (spec §1.5, §2.4, §3.1 and decisions
  * 3-5). Queue depth and the device's existence are checked by the store, inside the transaction.
  */
-import { ACK_VALUES, type Ack, FerryError, messageSize, type OutgoingMessage } from '@ferry/common';
+import {
+  ACK_VALUES,
+  type Ack,
+  FerryError,
+  INVALID_EXPIRY_TEXT,
+  messageSize,
+  type OutgoingMessage,
+} from '@ferry/common';
 import type { C2dConfig } from '../config/types.js';
 import type { NewMessage } from '../store/types.js';
 
@@ -34,7 +41,7 @@ export function validateSend(deviceId: string, m: OutgoingMessage, now: number, 
         typeof expiry === 'number' && Number.isFinite(expiry) ? new Date(expiry).toISOString() : String(expiry);
       throw new FerryError(
         'InvalidMessageExpiryTime',
-        `the expiry must be in the future and at most ${duration(c2d.maxTtlMs)} from now (c2d.maxTtlMs); got ${given}, now is ${new Date(now).toISOString()}`,
+        `${INVALID_EXPIRY_TEXT} and at most ${duration(c2d.maxTtlMs)} from now (c2d.maxTtlMs); got ${given}, now is ${new Date(now).toISOString()}`,
       );
     }
   }

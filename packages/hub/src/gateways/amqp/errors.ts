@@ -19,18 +19,10 @@ export const INVALID_FIELD = 'amqp:invalid-field';
 /** A frame outside the negotiated limits (AMQP 1.0 2.8.16). */
 export const FRAMING_ERROR = 'amqp:connection:framing-error';
 
-/**
- * The key of the error's `info` map naming the IoT Hub error (a Ferry extension; the header of
- * the same name carries it over HTTPS). Several errors share a condition (ArgumentInvalid and
- * InvalidMessageExpiryTime are both com.microsoft:argument-error), so a client that reads it
- * reports the same error over AMQP as over HTTPS; clients that do not are unaffected.
- */
-export const ERROR_NAME_INFO = 'iothub-errorcode';
-
 /** The AMQP error for anything thrown; unknown failures become amqp:internal-error without leaking details. */
 export function toAmqpError(err: unknown): AmqpError {
   const fe = toFerryError(err);
-  return { condition: fe.amqpCondition, description: fe.message, info: { [ERROR_NAME_INFO]: fe.errorName } };
+  return { condition: fe.amqpCondition, description: fe.message };
 }
 
 export function amqpError(name: ErrorName, description?: string): AmqpError {
