@@ -27,6 +27,7 @@ import { createAmqpGateway } from '../src/gateways/amqp/index.js';
 import type { StreamGateway } from '../src/gateways/context.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WAIT_MS, within } from './deadline.js';
 import { type TestTokens, testTokens } from './test-tokens.js';
 
 export const HOST = 'localhost';
@@ -112,7 +113,7 @@ export async function startAmqpHarness(options: HarnessOptions = {}): Promise<Am
     async connect(opts = {}) {
       const c = new Client(port, opts);
       clients.push(c);
-      await c.opened;
+      await within(c.opened, 'the hub to open the AMQP connection');
       return c;
     },
     ...testTokens(registry, HOST, clock),
@@ -150,8 +151,9 @@ export type AttachResult<L> = { link: L; error?: undefined } | { link: L; error:
 /** A rhea client connection with promise helpers. */
 export class Client {
   readonly conn: Connection;
+  /** No deadline of its own: await it through within() (connect() does). */
   readonly opened: Promise<void>;
-  readonly closed: Promise<AmqpError | undefined>;
+  private readonly ended: Promise<AmqpError | undefined>;
   private cbsSender: Sender | undefined;
   private cbsReceiver: Receiver | undefined;
   private readonly cbsWaiters = new Map<string, (r: CbsReply) => void>();
@@ -171,12 +173,17 @@ export class Client {
       this.conn.once('disconnected', (ctx: EventContext) => reject(ctx.error ?? new Error('disconnected before open')));
     });
     this.opened.catch(() => {});
-    this.closed = new Promise((resolve) => {
+    this.ended = new Promise((resolve) => {
       // A clean close ends with connection_close; a lost socket with disconnected.
       const done = () => resolve(this.conn.error as AmqpError | undefined);
       this.conn.once('connection_close', done);
       this.conn.once('disconnected', done);
     });
+  }
+
+  /** Resolves with the connection's error once it is closed or lost; rejects when it is not, in time. */
+  get closed(): Promise<AmqpError | undefined> {
+    return within(this.ended, 'the AMQP connection to close');
   }
 
   /** Attach a client sender (we send, the hub receives) and wait for the hub's answer. */
@@ -193,7 +200,7 @@ export class Client {
   }
 
   private attach<L extends Sender | Receiver>(link: L, role: 'sender' | 'receiver'): Promise<AttachResult<L>> {
-    return new Promise((resolve) => {
+    const answered = new Promise<AttachResult<L>>((resolve) => {
       // A refusal is an attach without the terminus, then a detach with the error.
       link.once(`${role}_open`, () => {
         const terminus = (role === 'sender' ? link.target : link.source) as { address?: unknown } | null;
@@ -202,15 +209,20 @@ export class Client {
       link.once(`${role}_close`, () => resolve({ link, error: (link.error ?? { condition: 'none' }) as AmqpError }));
       link.on(`${role}_error`, () => {});
     });
+    const lost = this.ended.then(() => {
+      throw new Error(`the AMQP connection closed before the hub answered a ${role} attach`);
+    });
+    return within(Promise.race([answered, lost]), `the hub's answer to a ${role} attach`);
   }
 
   /** Resolves with the error the hub detached the link with. */
   linkClosed(link: Sender | Receiver): Promise<AmqpError | undefined> {
-    return new Promise((resolve) => {
-      const ev = link.is_sender() ? 'sender_close' : 'receiver_close';
+    const ev = link.is_sender() ? 'sender_close' : 'receiver_close';
+    const closed = new Promise<AmqpError | undefined>((resolve) => {
       if (link.is_itself_closed() || link.error) return resolve(link.error as AmqpError | undefined);
       link.once(ev, () => resolve(link.error as AmqpError | undefined));
     });
+    return within(closed, `the hub to detach the link (${ev})`);
   }
 
   /** The official SDK's put-token: string message_id, reply_to 'cbs', token as amqp-value string. */
@@ -234,7 +246,7 @@ export class Client {
       },
       body: token,
     });
-    return reply;
+    return within(reply, `the reply to a $cbs ${opts.operation ?? 'put-token'}`);
   }
 
   private async cbsLinks(): Promise<void> {
@@ -260,10 +272,11 @@ export class Client {
 
   /** Send one message; resolves with the hub's outcome. */
   send(sender: Sender, msg: Message): Promise<Outcome> {
-    return new Promise((resolve) => {
+    const outcome = new Promise<Outcome>((resolve) => {
       const d = sender.send(msg);
       outcomes(sender).set(d, resolve);
     });
+    return within(outcome, "the hub's outcome of a sent message");
   }
 
   close(): Promise<AmqpError | undefined> {
@@ -320,9 +333,12 @@ export class Inbox {
   }
 
   /** Waits until `n` items have arrived in total; returns them. */
-  async atLeast(n: number): Promise<Array<{ message: Message; delivery: Delivery }>> {
-    while (this.items.length < n) await new Promise<void>((r) => this.waiters.push(r));
-    return this.items.slice(0, n);
+  atLeast(n: number, ms = WAIT_MS): Promise<Array<{ message: Message; delivery: Delivery }>> {
+    const wait = async () => {
+      while (this.items.length < n) await new Promise<void>((r) => this.waiters.push(r));
+      return this.items.slice(0, n);
+    };
+    return within(wait(), () => `${n} messages on the receiver (${this.items.length} came)`, ms);
   }
 
   /** The next item after the first `seen`. */

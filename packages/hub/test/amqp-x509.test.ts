@@ -23,6 +23,7 @@ import { DeviceRegistry } from '../src/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { selfSignedCertificate } from '../src/tls/device-certs.js';
 import { Client } from './amqp-harness.js';
+import { within } from './deadline.js';
 
 const C2D = (id: string) => `/devices/${id}/messages/devicebound`;
 /** What rhea's own ExternalClient does: an empty initial response. */
@@ -82,7 +83,7 @@ describe('AMQP with X.509 client certificates', () => {
   async function connect(opts: Partial<ConnectionOptions> = {}): Promise<Client> {
     const c = new Client(port, opts);
     clients.push(c);
-    await c.opened;
+    await within(c.opened, 'the hub to open the AMQP connection');
     return c;
   }
 

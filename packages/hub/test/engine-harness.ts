@@ -5,12 +5,13 @@ import type { C2dConfig, FeedbackConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { DeviceRecord, Store } from '../src/store/types.js';
+import { within } from './deadline.js';
 import { openTestStore } from './pg-test-db.js';
 
 /**
  * One wait of a receiver registered with the engine (as an MQTT connection waits), as a promise:
  * the next non-empty lease, or [] after cancel() or when the engine stops. cancel() while a lease
- * is in flight leaves `deliveries` to that lease.
+ * is in flight leaves `deliveries` to that lease. It rejects when nothing came in time (deadline.ts).
  */
 export function awaitOnce(
   engine: Engine,
@@ -36,7 +37,7 @@ export function awaitOnce(
     };
     receiver.want(max);
   });
-  return { deliveries, cancel: () => cancel() };
+  return { deliveries: within(deliveries, `a lease for ${deviceId}`), cancel: () => cancel() };
 }
 
 export const C2D_DEFAULTS: C2dConfig = {

@@ -20,6 +20,7 @@ import { CaCertificates } from '../src/registry/ca-certificates.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import type { DeviceJson } from '../src/registry/types.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WAIT_MS } from './deadline.js';
 import { type TestTokens, testTokens } from './test-tokens.js';
 
 export const HOST = 'localhost';
@@ -120,6 +121,8 @@ export async function startHttpHarness(
           },
         );
         req.on('error', reject);
+        // Idle this long (no answer, no bytes): fail the test by name instead of hanging it.
+        req.setTimeout(WAIT_MS, () => req.destroy(new Error(`${method} ${path}: no answer within ${WAIT_MS} ms`)));
         if (opts.chunks) {
           for (const c of opts.chunks) req.write(c);
           req.end();

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createSasToken, parseHubConnectionString } from '@ferry/common';
 import type { Hub } from '../src/hub.js';
+import { WAIT_MS } from './deadline.js';
 
 export function hubCall(
   hub: Hub,
@@ -37,6 +38,7 @@ export function hubCall(
       },
     );
     req.on('error', reject);
+    req.setTimeout(WAIT_MS, () => req.destroy(new Error(`${method} ${path}: no answer within ${WAIT_MS} ms`)));
     req.end(opts.body);
   });
 }

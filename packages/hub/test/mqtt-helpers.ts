@@ -17,6 +17,7 @@ import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { WAIT_MS, within } from './deadline.js';
 
 export const HOST = 'ferry.test';
 
@@ -92,19 +93,22 @@ export class RawClient {
     this.stream.write(bytes);
   }
 
-  /** Next packet of the given kind (consumed from the list); rejects if the stream closes first. */
-  async next<C extends Packet['cmd']>(cmd: C): Promise<Extract<Packet, { cmd: C }>> {
-    for (;;) {
-      const i = this.packets.findIndex((p) => p.cmd === cmd);
-      if (i >= 0) return this.packets.splice(i, 1)[0] as Extract<Packet, { cmd: C }>;
-      if (this.closedFlag) throw new Error(`connection closed while waiting for ${cmd}`);
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
+  /** Next packet of the given kind (consumed from the list); rejects if the stream closes first, or in time. */
+  next<C extends Packet['cmd']>(cmd: C, ms = WAIT_MS): Promise<Extract<Packet, { cmd: C }>> {
+    const wait = async () => {
+      for (;;) {
+        const i = this.packets.findIndex((p) => p.cmd === cmd);
+        if (i >= 0) return this.packets.splice(i, 1)[0] as Extract<Packet, { cmd: C }>;
+        if (this.closedFlag) throw new Error(`connection closed while waiting for ${cmd}`);
+        await new Promise<void>((r) => this.waiters.push(r));
+      }
+    };
+    return within(wait(), `an MQTT ${cmd} from the hub`, ms);
   }
 
-  /** Resolves once the hub has closed the connection. */
-  async waitClosed(): Promise<void> {
-    await this.closed;
+  /** Resolves once the hub has closed the connection; rejects when it has not in time. */
+  waitClosed(ms = WAIT_MS): Promise<void> {
+    return within(this.closed, 'the hub to close the MQTT connection', ms);
   }
 
   end(): void {
