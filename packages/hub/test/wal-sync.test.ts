@@ -4,6 +4,7 @@ import { fstatSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { ManualClock } from '../src/clock.js';
 import { BUSY_OPS_PER_MS, RATE_WINDOW_MS, type SyncFile, WalSync } from '../src/store/sqlite/wal-sync.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ferry-wal-sync-'));
@@ -26,7 +27,6 @@ function walFile(): string {
 }
 
 const turn = () => new Promise((r) => setImmediate(r));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('WalSync', () => {
   test('answers a write only once a sync that began after it has finished', async () => {
@@ -52,27 +52,29 @@ describe('WalSync', () => {
 
   test('while busy a sync begins no sooner than the gap after the last one; a light store syncs at once', async () => {
     const { calls, sync } = heldSync();
+    const clock = new ManualClock();
     const gapMs = 60;
-    const ws = new WalSync(walFile(), sync, gapMs);
+    const ws = new WalSync(walFile(), sync, gapMs, clock);
     const answered: string[] = [];
     // A burst: far more than BUSY_OPS_PER_MS operations per ms over the rate window.
     ws.after(() => answered.push('burst'), BUSY_OPS_PER_MS * RATE_WINDOW_MS * 1000);
     assert.equal(calls.length, 1, 'nothing was busy before: the sync begins at once');
-    const began = performance.now();
+    const began = clock.now();
     calls[0]!.finish();
-    await sleep(RATE_WINDOW_MS + 2);
+    clock.advance(RATE_WINDOW_MS + 2);
     // The window that ended was busy: these writes wait for the gap, and share one sync.
     ws.after(() => answered.push('b'));
     ws.after(() => answered.push('c'));
-    await sleep(5);
-    assert.equal(calls.length, 1, 'no sync within the gap');
-    while (calls.length < 2) await sleep(5);
-    assert.ok(performance.now() - began >= gapMs - 1, 'the sync began after the gap');
+    clock.advance(gapMs - (RATE_WINDOW_MS + 2) - 1);
+    assert.equal(calls.length, 1, 'no sync within the gap (1 ms before it ends)');
+    clock.advance(1);
+    assert.equal(calls.length, 2, 'the sync begins as the gap ends');
+    assert.equal(clock.now() - began, gapMs);
     assert.deepEqual(answered, ['burst']);
     calls[1]!.finish();
     assert.deepEqual(answered, ['burst', 'b', 'c']);
     // Two operations over a window: light again, so the next sync begins at once.
-    await sleep(RATE_WINDOW_MS + 2);
+    clock.advance(RATE_WINDOW_MS + 2);
     ws.after(() => answered.push('d'));
     assert.equal(calls.length, 3);
     calls[2]!.finish();
@@ -82,13 +84,14 @@ describe('WalSync', () => {
 
   test('close begins a sync waiting for the gap at once, and answers its writes', async () => {
     const { calls, sync } = heldSync();
-    const ws = new WalSync(walFile(), sync, 60_000);
+    const clock = new ManualClock();
+    const ws = new WalSync(walFile(), sync, 60_000, clock);
     const burst = ws.durable(BUSY_OPS_PER_MS * RATE_WINDOW_MS * 1000);
     calls[0]!.finish();
     await burst;
-    await sleep(RATE_WINDOW_MS + 2);
+    clock.advance(RATE_WINDOW_MS + 2);
     const waiting = ws.durable();
-    await turn();
+    clock.advance(59_000);
     assert.equal(calls.length, 1, 'waiting for the gap');
     const closing = ws.close();
     assert.equal(calls.length, 2, 'close does not wait out the gap');

@@ -26,6 +26,7 @@
  * write fails too, until the hub is restarted and SQLite recovers from what the disk holds.
  */
 import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import type { Clock, TimerHandle } from '../../clock.js';
 
 type Done = (err: Error | null) => void;
 
@@ -38,6 +39,15 @@ export const RATE_WINDOW_MS = 10;
 /** fs.fdatasync's shape; tests hold the callback to see what waits for it. */
 export type SyncFile = (fd: number, callback: (err: NodeJS.ErrnoException | null) => void) => void;
 
+/** performance.now() (sub-millisecond: the rate window is 10 ms) and a plain timer; tests pass a ManualClock. */
+const PRECISE_CLOCK: Clock = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
 export class WalSync {
   private fd: number | undefined;
   private running = false;
@@ -45,13 +55,13 @@ export class WalSync {
   private failed: Error | undefined;
   private closed = false;
   private readonly idleWaiters: Array<() => void> = [];
-  /** Operations written since windowStart (performance.now()); whether the last window was busy. */
+  /** Operations written since windowStart (clock.now()); whether the last window was busy. */
   private windowOps = 0;
   private windowStart = Number.NEGATIVE_INFINITY;
   private busy = false;
-  /** When the last sync began (performance.now()); the timer that begins the next one. */
+  /** When the last sync began (clock.now()); the timer that begins the next one. */
   private lastStart = Number.NEGATIVE_INFINITY;
-  private gapTimer: NodeJS.Timeout | undefined;
+  private gapTimer: TimerHandle | undefined;
 
   /**
    * `walPath`: the database file's path + '-wal', which SQLite has open once the connection has
@@ -61,6 +71,7 @@ export class WalSync {
     private readonly walPath: string,
     private readonly syncFile: SyncFile = fdatasync,
     private readonly gapMs = SYNC_GAP_MS,
+    private readonly clock: Clock = PRECISE_CLOCK,
   ) {}
 
   /**
@@ -99,7 +110,7 @@ export class WalSync {
 
   /** Measures the rate of operations per window: one slow window (or an idle spell) ends busy. */
   private countOps(ops: number): void {
-    const now = performance.now();
+    const now = this.clock.now();
     const elapsed = now - this.windowStart;
     if (elapsed >= RATE_WINDOW_MS) {
       this.busy = this.windowOps >= BUSY_OPS_PER_MS * elapsed;
@@ -112,20 +123,20 @@ export class WalSync {
   /** Begins a sync now, or once the gap since the last one has passed while the store is busy. */
   private startSoon(): void {
     if (this.gapTimer) return;
-    const wait = this.busy ? this.lastStart + this.gapMs - performance.now() : 0;
+    const wait = this.busy ? this.lastStart + this.gapMs - this.clock.now() : 0;
     if (wait <= 0) {
       this.start();
       return;
     }
-    this.gapTimer = setTimeout(() => this.start(), wait);
+    this.gapTimer = this.clock.setTimer(() => this.start(), wait);
   }
 
   private start(): void {
-    clearTimeout(this.gapTimer);
+    this.gapTimer?.cancel();
     this.gapTimer = undefined;
     const batch = this.waiting;
     this.waiting = [];
-    this.lastStart = performance.now();
+    this.lastStart = this.clock.now();
     this.running = true;
     if (this.failed) {
       this.finish(batch, this.failed);
