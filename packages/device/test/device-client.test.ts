@@ -79,7 +79,10 @@ describe('DeviceClient', () => {
     const pending = device.receive({ timeoutMs: 10_000 });
     fake.failures.push(busy(), busy());
     fake.events!.lost(busy());
-    while (device.state !== 'connected' || fake.connects < 4) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; device.state !== 'connected' || fake.connects < 4; i++) {
+      assert.ok(i < 2000, `not reconnected after 10 s: ${device.state}, ${fake.connects} connects`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     assert.deepEqual(states, ['connecting', 'connected', 'reconnecting', 'connected']);
     fake.push('after');
     assert.equal((await pending)?.messageId, 'after');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ManualClock } from '../src/clock.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { eventually } from './deadline.js';
 import { awaitOnce, harness, msg } from './engine-harness.js';
 import { syncWalThrough } from './store-contract-kit.js';
 
@@ -149,7 +150,11 @@ describe('durability', () => {
     const complete = a.engine.complete('d', got[0]!.lockToken).then(() => {
       completed = true;
     });
-    await new Promise((r) => setTimeout(r, 20));
+    // Once the complete is committed to the WAL (another connection sees the queue empty), it is
+    // still not answered: its sync waits behind the held one.
+    const reader = new SqliteStore({ path, checkpointThread: false });
+    await eventually(async () => (await reader.queueDepth('d', a.clock.now())) === 0, 'the complete in the WAL');
+    await reader.close();
     assert.equal(completed, false);
     while (!accepted || !completed) {
       for (const finish of held.splice(0)) finish();

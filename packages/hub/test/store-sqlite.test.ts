@@ -10,6 +10,7 @@ import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import type { WalSync } from '../src/store/sqlite/wal-sync.js';
 import { WorkerStore } from '../src/store/sqlite/worker-store.js';
 import type { QueueOp } from '../src/store/types.js';
+import { eventually } from './deadline.js';
 import { runStoreContract } from './store-contract.js';
 import { device, message, POLICY, syncWalThrough, T0 } from './store-contract-kit.js';
 import { runSharedStoreContract } from './store-contract-shared.js';
@@ -65,7 +66,9 @@ describe('SqliteStore specifics', () => {
       .commit([{ kind: 'enqueue', message: message('d', 'x') }], T0, POLICY)
       .then(() => answered.push('commit'));
     const session = store.putMqttSession({ deviceId: 'd', c2dQos: 1 }).then(() => answered.push('session'));
-    await new Promise((r) => setTimeout(r, 20));
+    // Their sync has begun and is held: until it finishes, neither may be answered.
+    await eventually(() => held.length === 2, 'the sync of the commit and the session write');
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual(answered, ['device']);
     while (held.length < 3) {
       held.at(-1)!.finish();
