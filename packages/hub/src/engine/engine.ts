@@ -27,7 +27,7 @@ import type {
   Store,
 } from '../store/types.js';
 import { GroupCommitter } from './group-commit.js';
-import { lateLockTokens } from './late-leases.js';
+import { LateLeases } from './late-leases.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendResult } from './types.js';
 import { validateSend } from './validation.js';
@@ -62,7 +62,6 @@ export interface CommitObserver {
 const EXPIRE_BATCH = 500;
 /** How often receive() leases again when its lease came too late (late-leases.ts) before answering empty. */
 const MAX_LATE_LEASES = 3;
-const LATE_LOG_MS = 60_000;
 /** Upper bound of one receive (a gateway asking for more gets this many). */
 const MAX_LEASE = 100;
 /**
@@ -89,12 +88,9 @@ export class Engine implements C2dEngine {
   private readonly deadlinePollMs: number | undefined;
   private deadlinePoll: NodeJS.Timeout | undefined;
   private readonly recordListeners = new Set<(records: readonly FeedbackRecord[]) => void>();
-  /** Lease results emptied because their locks came too late (late-leases.ts). */
-  private readonly takenBack = new WeakSet<object>();
+  /** Lease answers whose locks came too late are taken back (late-leases.ts). */
+  private readonly late: LateLeases;
   private readonly observer: CommitObserver | undefined;
-  /** Late leases since the last line about them, and when that was (at most one a minute). */
-  private lateLeases = 0;
-  private lateLogged = Number.NEGATIVE_INFINITY;
 
   constructor(options: EngineOptions) {
     this.store = options.store;
@@ -127,11 +123,14 @@ export class Engine implements C2dEngine {
       (err) => this.logger.error({ err }, 'a commit result handler threw'),
       SETTLE_DELAY_MS,
     );
+    this.late = new LateLeases(this.clock, this.c2d.lockTimeoutMs, this.logger, (op, onResult) =>
+      this.committer.submitTo(op, onResult),
+    );
     // A receiver's lease is capped as receive() caps it.
     this.waiting = new WaitingReceivers(
       (op, onResult) => this.committer.submitTo(op, onResult),
       MAX_LEASE,
-      (deviceId, result) => this.judgeLease(deviceId, result),
+      (deviceId, result) => this.late.judge(deviceId, result),
     );
     // Messages committed by another node wake this node's waiting receivers too.
     options.signals?.onRemoteWake?.((deviceId) => this.waiting.woken(deviceId));
@@ -219,7 +218,7 @@ export class Engine implements C2dEngine {
     for (let tries = 1; ; tries++) {
       const r = await this.run({ kind: 'lease', deviceId, max: leaseSize(max) });
       // Taken back as too late: lease again (in the group of the release), a few times at most.
-      if (!this.takenBack.has(r) || tries === MAX_LATE_LEASES) return r.deliveries;
+      if (!this.late.wasTakenBack(r) || tries === MAX_LATE_LEASES) return r.deliveries;
     }
   }
 
@@ -323,7 +322,7 @@ export class Engine implements C2dEngine {
       return;
     }
     this.committer.submitTo(op, (answer) => {
-      const result = op.kind === 'lease' ? this.judgeLease((op as { deviceId: string }).deviceId, answer) : answer;
+      const result = op.kind === 'lease' ? this.late.judge((op as { deviceId: string }).deviceId, answer) : answer;
       if (result instanceof Error) {
         if (!isServerBusy(result)) this.logger.error({ err: result, op: op.kind }, 'commit failed');
         done(toFerryError(result));
@@ -338,34 +337,6 @@ export class Engine implements C2dEngine {
       }
       done(r as Success<K> | Refusal<K>);
     });
-  }
-
-  /**
-   * A lease's answer, judged when its commit answers (late-leases.ts): locks that came too late
-   * are taken back (a release in the next group, which wakes the device) and the lease answers
-   * empty, marked in `takenBack`.
-   */
-  private judgeLease(deviceId: string, result: QueueOpResult | Error): QueueOpResult | Error {
-    if (result instanceof Error || !result.ok || !('deliveries' in result)) return result;
-    const now = this.clock.now();
-    const lockTokens = lateLockTokens(result.deliveries, now, this.policy.lockTimeoutMs);
-    if (!lockTokens) return result;
-    // One line per stall, not one per device: after a pause every waiting device's lease is late.
-    this.lateLeases++;
-    if (now - this.lateLogged >= LATE_LOG_MS) {
-      this.logger.warn(
-        { deviceId, leases: this.lateLeases, lockLeftMs: result.deliveries[0]!.lockedUntil - now },
-        'leases committed too late to hand out (the store stalled): their messages are released and leased again',
-      );
-      this.lateLogged = now;
-      this.lateLeases = 0;
-    }
-    this.committer.submitTo({ kind: 'release', deviceId, lockTokens }, (r) => {
-      if (r instanceof Error || !r.ok) this.logger.error({ err: r, deviceId }, 'releasing a late lease failed');
-    });
-    const empty = { ok: true as const, deliveries: [] };
-    this.takenBack.add(empty);
-    return empty;
   }
 
   /** One group's transaction, timed for the observer (one timing per group, not per op). */
