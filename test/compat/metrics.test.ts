@@ -5,7 +5,7 @@
  * device with a wrong key is refused, a client that does not speak TLS fails its handshake.
  * The scrape must pass `promtool check metrics`, hold every family docs/operations.md lists with
  * counts where the traffic went, and name every metric the Grafana dashboard and the alert rules
- * query; the rules must pass `promtool check rules`.
+ * query; the rules must pass `promtool check rules` and their unit tests (`promtool test rules`).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -25,6 +25,7 @@ import { mqttOptions, openMqttDevice } from './mqtt-helpers.js';
 const T = { timeout: 90_000 };
 const DASHBOARD = new URL('../../docs/grafana/ferry.json', import.meta.url);
 const RULES = new URL('../../docs/prometheus/ferry-alerts.yml', import.meta.url);
+const RULE_TESTS = new URL('../../docs/prometheus/ferry-alerts.test.yml', import.meta.url);
 
 /** observability.port 0 means "disabled", so a free port is found first and handed over. */
 function freePort(): Promise<number> {
@@ -222,6 +223,12 @@ describe('metrics after real traffic', () => {
       for (const name of names)
         assert.ok(exported.has(name), `the dashboard queries ${name}, not in a scrape: ${expr}`);
     }
+  });
+
+  test('the alert rules fire on the series that should fire them, and not before (promtool test rules)', T, () => {
+    const r = promtool(['test', 'rules', RULE_TESTS.pathname]);
+    assert.equal(r.status, 0, r.output);
+    assert.match(r.output, /SUCCESS/);
   });
 
   test('the alert rules pass promtool check rules and name metrics the hub exports', T, () => {
