@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { connectionKey, hubConnections } from '../../chaos/proc.js';
+import { waitFor } from './helpers/wait.js';
 
 test('hubConnections names the connections this process holds, and drops one it closed', async () => {
   const accepted: Socket[] = [];
@@ -19,7 +19,7 @@ test('hubConnections names the connections this process holds, and drops one it 
   const client = connect({ host: '127.0.0.1', port });
   client.on('error', () => undefined);
   await once(client, 'connect');
-  while (accepted.length === 0) await sleep(10);
+  await waitFor(() => (accepted.length > 0 ? true : undefined), { what: 'the server to accept the connection' });
   const key = connectionKey(client.localAddress!, client.localPort!, port);
   // The client side is this process's too: only the server side's key names the server port.
   const { held, queued } = hubConnections(process.pid, '127.0.0.1');

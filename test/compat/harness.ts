@@ -62,6 +62,10 @@ export const CLI_BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', i
 const READY_LINE = 'Ferry hub ready';
 const POLICIES = ['iothubowner', 'service', 'device', 'registryRead', 'registryReadWrite'] as const;
 const START_TIMEOUT_MS = 30_000;
+/** A graceful stop drains and writes the last group commit: seconds, not this. */
+const STOP_TIMEOUT_MS = 30_000;
+/** An HTTPS request that gets no byte back for this long fails, naming the request. */
+const REQUEST_TIMEOUT_MS = 30_000;
 const API = 'api-version=2021-04-12';
 
 // 127.0.<pid-derived>.<counter>: parallel test processes get different /24s, so their hubs never
@@ -102,9 +106,20 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-function exited(child: ChildProcess): Promise<number | null> {
+/** The exit code once the process has exited; rejects, naming `what`, when it has not within `ms`. */
+function exited(child: ChildProcess, ms: number, what: string): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off('exit', onExit);
+      reject(new Error(`${what}: the process had not exited after ${ms} ms`));
+    }, ms);
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      resolve(code);
+    };
+    child.once('exit', onExit);
+  });
 }
 
 class HubProcessImpl implements HubProcess {
@@ -206,14 +221,20 @@ class HubProcessImpl implements HubProcess {
     const child = this.child;
     if (!child) return null;
     child.kill('SIGTERM');
-    return exited(child);
+    try {
+      return await exited(child, STOP_TIMEOUT_MS, `hub at ${this.address} after SIGTERM`);
+    } catch (err) {
+      // A hub that does not stop fails the test that stopped it, and is not left running.
+      child.kill('SIGKILL');
+      throw new Error(`${(err as Error).message}; killed it. Its last output:\n${this.printed.slice(-2000)}`);
+    }
   }
 
   async kill(): Promise<void> {
     const child = this.child;
     if (!child) return;
     child.kill('SIGKILL');
-    await exited(child);
+    await exited(child, STOP_TIMEOUT_MS, `hub at ${this.address} after SIGKILL`);
   }
 
   async restart(): Promise<void> {
@@ -281,6 +302,11 @@ export function hubRequest(
       },
     );
     req.on('error', reject);
+    req.setTimeout(REQUEST_TIMEOUT_MS, () =>
+      req.destroy(
+        new Error(`${method} ${path} to the hub at ${hub.address}: no answer within ${REQUEST_TIMEOUT_MS} ms`),
+      ),
+    );
     req.end(body);
   });
 }

@@ -158,6 +158,10 @@ export function midOf(p: IPublishPacket): string | undefined {
 
 /** A TLS socket to the hub's MQTT port. */
 export function rawTls(hub: HubProcess): Promise<TLSSocket> {
+  return withTimeout(tlsTo(hub), 10_000, `a TLS connection to ${hub.address}:8883`);
+}
+
+function tlsTo(hub: HubProcess): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const s = tlsConnect({
       host: hub.address,
@@ -170,7 +174,7 @@ export function rawTls(hub: HubProcess): Promise<TLSSocket> {
   });
 }
 
-/** Resolves when the socket is closed (by either side); collects what the hub sent. */
+/** Resolves when the socket is closed (by either side); collects what the hub sent. No deadline: await it with withTimeout. */
 export function closedWith(s: TLSSocket): Promise<Buffer> {
   const chunks: Buffer[] = [];
   s.on('data', (b: Buffer) => chunks.push(b));

@@ -14,6 +14,7 @@ import { createWebSocketStream, WebSocket } from 'ws';
 import { type HubProcess, startHub } from './harness.js';
 import { attachSender, CODE, c2d, outcomes, RawAmqp, transfer } from './helpers/amqp-raw.js';
 import { serviceSas } from './helpers/auth.js';
+import { withTimeout } from './helpers/wait.js';
 
 const T = { timeout: 60_000 };
 const DEPTH = 25;
@@ -90,7 +91,7 @@ for (const transport of ['tls', 'ws'] as const) {
       bad.write(KILLER);
       const close = await bad.next(CODE.close);
       assert.equal((close.error as { condition?: string } | undefined)?.condition, 'amqp:decode-error');
-      await bad.closed;
+      await withTimeout(bad.closed, 10_000, 'the hub to close the connection after amqp:decode-error');
       // Another connection is served at once (the event loop is not stuck decoding).
       const good = await RawAmqp.tls(hub);
       await good.openAsService(serviceSas(hub));

@@ -11,6 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import rhea, { type Message } from 'rhea';
 import { createWebSocketStream, WebSocket } from 'ws';
 import type { HubProcess } from '../harness.js';
+import { withTimeout } from './wait.js';
 
 const require = createRequire(import.meta.url);
 const frames = require('rhea/lib/frames.js') as Record<string, (...a: unknown[]) => unknown> & {
@@ -80,6 +81,7 @@ export function transfer(handle: number, deliveryId: number, msg: Message): Buff
 
 export class RawAmqp {
   readonly performatives: Performative[] = [];
+  /** No deadline of its own: await it with withTimeout. */
   readonly closed: Promise<void>;
   private buffer = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
@@ -104,14 +106,14 @@ export class RawAmqp {
   static async tls(hub: HubProcess): Promise<RawAmqp> {
     const socket = tlsConnect({ host: hub.address, port: 5671, ca: readFileSync(hub.caFile) });
     socket.setNoDelay(true);
-    await once(socket, 'secureConnect');
+    await withTimeout(once(socket, 'secureConnect'), 10_000, `a TLS connection to ${hub.address}:5671`);
     return new RawAmqp(socket);
   }
 
   /** The AMQPWSB10 WebSocket on the hub's HTTPS port (443). */
   static async ws(hub: HubProcess): Promise<RawAmqp> {
     const ws = new WebSocket(`wss://${hub.address}/$iothub/websocket`, 'AMQPWSB10', { ca: readFileSync(hub.caFile) });
-    await once(ws, 'open');
+    await withTimeout(once(ws, 'open'), 10_000, `the AMQPWSB10 WebSocket of ${hub.address}`);
     return new RawAmqp(createWebSocketStream(ws));
   }
 
@@ -137,20 +139,24 @@ export class RawAmqp {
 
   /** Waits for the first frame with this descriptor code, from the frames not yet consumed by next(). */
   async next(code: number, timeoutMs = 20_000): Promise<Performative> {
-    const found = await this.until(() => this.performatives.find((p, i) => i >= this.cursor && is(p, code)), timeoutMs);
+    const found = await this.until(
+      () => this.performatives.find((p, i) => i >= this.cursor && is(p, code)),
+      timeoutMs,
+      `an AMQP performative 0x${code.toString(16)} from the hub`,
+    );
     this.cursor = this.performatives.indexOf(found) + 1;
     return found;
   }
 
   /** Resolves with cond()'s first truthy value; rejects when the connection closes first or in time. */
-  async until<T>(cond: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  async until<T>(cond: () => T | undefined | false, timeoutMs = 20_000, what = 'the hub'): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const v = cond();
       if (v) return v;
-      if (this.ended) throw new Error('the hub closed the connection');
+      if (this.ended) throw new Error(`the hub closed the connection while the test waited for ${what}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error('timed out waiting for the hub');
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.waiters.push(() => {
