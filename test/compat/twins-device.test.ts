@@ -14,9 +14,11 @@ import deviceAmqp from 'azure-iot-device-amqp';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import type { Registry } from 'azure-iothub';
 import iothub from 'azure-iothub';
+import mqtt, { type MqttClient } from 'mqtt';
 import { type HubProcess, startHub } from './harness.js';
 import { Inbox } from './helpers/inbox.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
+import { mqttOptions } from './mqtt-helpers.js';
 
 const T = { timeout: 60_000 };
 
@@ -157,3 +159,45 @@ for (const [name, transport] of TRANSPORTS) {
     });
   });
 }
+
+/** A raw mqtt.js client (clean session 0) that collects the twin publishes it gets. */
+async function rawTwinClient(
+  cs: string,
+): Promise<{ client: MqttClient; publishes: Inbox<{ topic: string; body: string }> }> {
+  const publishes = new Inbox<{ topic: string; body: string }>();
+  const client = mqtt.connect(`mqtts://${hub.address}:8883`, mqttOptions(hub, cs));
+  client.on('message', (topic, payload) => publishes.push({ topic, body: payload.toString() }));
+  client.on('error', () => {});
+  await withTimeout(new Promise((resolve) => client.once('connect', resolve)), 15_000, 'raw MQTT connect');
+  return { client, publishes };
+}
+
+test('clean session 0: the desired subscription outlives the connection and a hub restart', T, async () => {
+  const id = 'twin-session';
+  const cs = await hub.createDevice(id);
+  const first = await rawTwinClient(cs);
+  await withTimeout(
+    first.client.subscribeAsync('$iothub/twin/PATCH/properties/desired/#', { qos: 0 }),
+    10_000,
+    'SUBACK',
+  );
+  await withTimeout(first.client.endAsync(), 10_000, 'disconnect');
+
+  // As after a token renewal: the same client id connects again and does not subscribe.
+  const second = await rawTwinClient(cs);
+  await registry.updateTwin(id, { properties: { desired: { step: 1 } } }, '*');
+  const n1 = await second.publishes.next(10_000, 'a desired notification after reconnecting');
+  assert.equal(n1.topic, '$iothub/twin/PATCH/properties/desired/?$version=2');
+  assert.deepEqual(JSON.parse(n1.body), { step: 1, $version: 2 });
+  await withTimeout(second.client.endAsync(), 10_000, 'disconnect');
+
+  await hub.restart();
+  const third = await rawTwinClient(cs);
+  try {
+    await registry.updateTwin(id, { properties: { desired: { step: 2 } } }, '*');
+    const n2 = await third.publishes.next(10_000, 'a desired notification after a hub restart');
+    assert.deepEqual(JSON.parse(n2.body), { step: 2, $version: 3 });
+  } finally {
+    await withTimeout(third.client.endAsync(), 10_000, 'disconnect').catch(() => undefined);
+  }
+});

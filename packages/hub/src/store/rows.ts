@@ -4,7 +4,7 @@
  * And the optional message fields, as every store sets them on a message it returns.
  */
 import type { Ack, StoredMessage } from '@ferry/common';
-import type { CaCertificateRecord, DeviceRecord } from './types.js';
+import type { CaCertificateRecord, DeviceRecord, MqttSessionRecord } from './types.js';
 
 /** A message's optional fields as a row or a new message holds them (null, undefined or '' when unset). */
 export interface OptionalMessageFields {
@@ -109,4 +109,21 @@ export function caRecordOf(r: CaRow): CaCertificateRecord {
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
   };
+}
+
+/** mqtt_sessions.twin_subs in both adapters: 1 = twin responses, 2 = desired notifications. */
+export function twinSubsBits(twin: MqttSessionRecord['twin']): number {
+  return twin ? (twin.responses ? 1 : 0) | (twin.desired ? 2 : 0) : 0;
+}
+
+/** A session row as a record; `twin` only when a twin topic is subscribed. */
+export function mqttSessionOf(r: {
+  device_id: string;
+  c2d_qos: number | null;
+  twin_subs: number | null;
+}): MqttSessionRecord {
+  const s: MqttSessionRecord = { deviceId: r.device_id, c2dQos: r.c2d_qos === 0 || r.c2d_qos === 1 ? r.c2d_qos : null };
+  const bits = Number(r.twin_subs ?? 0);
+  if (bits) s.twin = { responses: (bits & 1) !== 0, desired: (bits & 2) !== 0 };
+  return s;
 }

@@ -37,6 +37,8 @@ export interface MqttSessionRecord {
   deviceId: string;
   /** Granted QoS of the C2D subscription, or null when not subscribed. */
   c2dQos: 0 | 1 | null;
+  /** The twin topics subscribed to (absent: none). */
+  twin?: { responses: boolean; desired: boolean };
 }
 
 export interface RegistryStore {

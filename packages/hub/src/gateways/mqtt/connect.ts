@@ -7,6 +7,7 @@ import { isFerryError } from '@ferry/common';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { Principal } from '../../auth/types.js';
 import type { ClientCertificate } from '../../auth/x509.js';
+import type { MqttSessionRecord } from '../../store/types.js';
 import type { MqttConnection } from './connection.js';
 import { checkUsername } from './username.js';
 
@@ -79,6 +80,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   const cleanSession = packet.clean !== false;
   let sessionPresent = false;
   let c2dQos: 0 | 1 | null = null;
+  let twinSubs: MqttSessionRecord['twin'];
   try {
     if (cleanSession) {
       await sessions.deleteMqttSession(clientId); // MQTT-3.1.2-6
@@ -86,6 +88,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
       const stored = await sessions.getMqttSession(clientId);
       sessionPresent = stored !== undefined;
       c2dQos = stored?.c2dQos ?? null;
+      twinSubs = stored?.twin;
       // Cut off meanwhile (the device deleted): do not leave a session behind for its id.
       if (conn.closed) return;
       if (!stored) await sessions.putMqttSession({ deviceId: clientId, c2dQos: null });
@@ -101,6 +104,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
     cleanSession,
     sessionPresent,
     c2dQos,
+    twinSubs,
     keepaliveSeconds: packet.keepalive ?? 0,
     // The principal's expiry already includes the authenticator's clock skew (or is the certificate's).
     tokenExpiresAt: auth.principal.expiresAt,

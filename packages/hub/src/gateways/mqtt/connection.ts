@@ -34,8 +34,6 @@ export interface ConnectionOwner {
   claim(deviceId: string, conn: MqttConnection): MqttConnection | undefined;
   /** The connection is gone. */
   forget(conn: MqttConnection): void;
-  /** The twin subscriptions a clean-session-0 connection resumes (kept by the gateway); undefined: none. */
-  twinSubscriptions(deviceId: string, cleanSession: boolean): TwinSubscriptions | undefined;
 }
 
 /**
@@ -65,6 +63,8 @@ export interface Established {
   cleanSession: boolean;
   sessionPresent: boolean;
   c2dQos: 0 | 1 | null;
+  /** The twin topics a resumed session (clean session 0) had subscribed to. */
+  twinSubs?: TwinSubscriptions | undefined;
   keepaliveSeconds: number;
   /** When the SAS token stops being valid (ms since the epoch), or undefined. */
   tokenExpiresAt: number | undefined;
@@ -254,8 +254,7 @@ export class MqttConnection {
       'MQTT device connected',
     );
     this.pump.setQos(e.c2dQos);
-    if (ctx.twins)
-      this.twin = new TwinTopics(this, ctx.twins, this.owner.twinSubscriptions(e.deviceId, e.cleanSession));
+    if (ctx.twins) this.twin = new TwinTopics(this, ctx.twins, e.twinSubs);
   }
 
   /**

@@ -9,7 +9,6 @@ import type { ConnectionInfo, GatewayContext, StreamGateway } from '../context.j
 import { cutOffByChange } from '../device-change.js';
 import { type ConnectionOwner, MqttConnection } from './connection.js';
 import { MemorySessionStore, type MqttSessionStore } from './session.js';
-import type { TwinSubscriptions } from './twin.js';
 
 export { CONNACK } from './connect.js';
 export { c2dPropertyBag, c2dTopic, c2dTopicFilter } from './topic.js';
@@ -26,8 +25,6 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
   private readonly authenticating = new Set<MqttConnection>();
   /** When each device's live connection claimed it (a newer claim on another node takes over). */
   private readonly claimedAt = new Map<string, number>();
-  /** Twin subscriptions of clean-session-0 devices (in memory: they survive reconnects, not a restart). */
-  private readonly twinSessions = new Map<string, TwinSubscriptions>();
   private readonly unsubscribe: () => void;
   private readonly unsubscribeCluster: () => void;
   private readonly unsubscribeCas: () => void;
@@ -98,19 +95,6 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     }
   }
 
-  twinSubscriptions(deviceId: string, cleanSession: boolean): TwinSubscriptions | undefined {
-    if (cleanSession) {
-      this.twinSessions.delete(deviceId);
-      return undefined;
-    }
-    let subs = this.twinSessions.get(deviceId);
-    if (!subs) {
-      subs = { responses: false, desired: false };
-      this.twinSessions.set(deviceId, subs);
-    }
-    return subs;
-  }
-
   async close(): Promise<void> {
     this.closing = true;
     this.unsubscribe();
@@ -146,7 +130,6 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     // The store drops the session with the device; a gateway-held session must go too, or a
     // device re-created under the same id would resume it.
     if (!identity) {
-      this.twinSessions.delete(deviceId);
       this.sessions.deleteMqttSession(deviceId).catch((err: unknown) => {
         this.ctx.logger.error({ err, deviceId }, 'could not delete the MQTT session of a deleted device');
       });

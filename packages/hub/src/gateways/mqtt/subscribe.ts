@@ -14,6 +14,7 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
   const own = c2dTopicFilter(deviceId);
   const max = conn.owner.ctx.config.mqtt.maxSubscriptions;
   let qos = conn.c2dQos;
+  const twinBefore = twinBits(conn);
   const granted = packet.subscriptions.map(({ topic, qos: requested }, i) => {
     // "A device can only subscribe to five topics at a time" (c2d-semantics.md 8.1).
     if (i >= max) {
@@ -38,7 +39,7 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
     qos = requested === 0 ? 0 : 1;
     return qos;
   });
-  if (qos !== conn.c2dQos) await saveSession(conn, qos);
+  if (qos !== conn.c2dQos || twinBits(conn) !== twinBefore) await saveSession(conn, qos);
   await conn.twin?.ready;
   conn.send({ cmd: 'suback', messageId: packet.messageId!, granted });
   if (qos !== conn.c2dQos) {
@@ -51,8 +52,11 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
 
 export async function handleUnsubscribe(conn: MqttConnection, packet: IUnsubscribePacket): Promise<void> {
   const own = c2dTopicFilter(conn.deviceId!);
+  const twinBefore = twinBits(conn);
   for (const filter of packet.unsubscriptions) conn.twin?.unsubscribe(filter);
-  if (packet.unsubscriptions.includes(own) && conn.c2dQos !== null) {
+  const c2dGone = packet.unsubscriptions.includes(own) && conn.c2dQos !== null;
+  if (twinBits(conn) !== twinBefore && !c2dGone) await saveSession(conn, conn.c2dQos);
+  if (c2dGone) {
     await saveSession(conn, null);
     conn.c2dQos = null;
     // Messages already in flight may still be acknowledged; nothing new is leased.
@@ -64,5 +68,15 @@ export async function handleUnsubscribe(conn: MqttConnection, packet: IUnsubscri
 async function saveSession(conn: MqttConnection, c2dQos: 0 | 1 | null): Promise<void> {
   // A clean session lives and dies with the connection; only clean session 0 is stored.
   if (conn.cleanSession) return;
-  await conn.owner.sessions.putMqttSession({ deviceId: conn.deviceId!, c2dQos });
+  const twin = conn.twin?.subs;
+  const session = { deviceId: conn.deviceId!, c2dQos };
+  await conn.owner.sessions.putMqttSession(
+    twin && (twin.responses || twin.desired) ? { ...session, twin: { ...twin } } : session,
+  );
+}
+
+/** The connection's twin subscriptions as a number, to see whether a packet changed them. */
+function twinBits(conn: MqttConnection): number {
+  const t = conn.twin?.subs;
+  return t ? (t.responses ? 1 : 0) | (t.desired ? 2 : 0) : 0;
 }

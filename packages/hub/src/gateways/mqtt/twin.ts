@@ -8,7 +8,7 @@
  * (the SDK turns a body with errorCode into an error); the connection stays open.
  *
  * The two subscriptions of a clean-session-0 connection outlive it (the official client does not
- * subscribe again after a token-renewal reconnect): the gateway keeps them per device, in memory.
+ * subscribe again after a token-renewal reconnect): they are kept in its stored session.
  */
 import { FerryError } from '@ferry/common';
 import type { IPublishPacket } from 'mqtt-packet';
@@ -39,7 +39,7 @@ export class TwinTopics {
     private readonly twins: Twins,
     subs: TwinSubscriptions | undefined,
   ) {
-    this.subs = subs ?? { responses: false, desired: false };
+    this.subs = subs ? { ...subs } : { responses: false, desired: false };
     this.desired = new DesiredNotifier(twins, conn.deviceId!, (change) => this.notify(change), conn.logger);
     if (this.subs.desired) this.ready = this.desired.start();
   }

@@ -48,6 +48,12 @@ export const MIGRATIONS: readonly Migration[] = [
     );`,
   },
   { version: 4, name: 'telemetry event log, consumer groups', sql: EVENT_LOG_SQL },
+  {
+    version: 5,
+    name: 'mqtt_sessions: twin subscriptions',
+    // A bit mask (store/rows.ts twinSubsBits): 1 = $iothub/twin/res/#, 2 = desired notifications.
+    sql: 'ALTER TABLE mqtt_sessions ADD COLUMN twin_subs integer NOT NULL DEFAULT 0;',
+  },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

@@ -1,6 +1,6 @@
 /** Devices, shared access policies and MQTT sessions on PostgreSQL: one statement each, so each is atomic. */
 import type pg from 'pg';
-import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf } from '../rows.js';
+import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf, mqttSessionOf, twinSubsBits } from '../rows.js';
 import type { DeviceRecord, MqttSessionRecord, PolicyRecord } from '../types.js';
 
 /** $1..$12 in DEVICE_COLUMNS order. */
@@ -111,19 +111,19 @@ export class RegistryQueries {
   }
 
   async getMqttSession(deviceId: string): Promise<MqttSessionRecord | undefined> {
-    const r = await this.pool.query<{ device_id: string; c2d_qos: number | null }>(
-      'SELECT device_id, c2d_qos FROM mqtt_sessions WHERE device_id = $1',
+    const r = await this.pool.query<{ device_id: string; c2d_qos: number | null; twin_subs: number | null }>(
+      'SELECT device_id, c2d_qos, twin_subs FROM mqtt_sessions WHERE device_id = $1',
       [deviceId],
     );
     const s = r.rows[0];
-    return s && { deviceId: s.device_id, c2dQos: s.c2d_qos === 0 || s.c2d_qos === 1 ? s.c2d_qos : null };
+    return s && mqttSessionOf(s);
   }
 
   async putMqttSession(s: MqttSessionRecord): Promise<void> {
     await this.pool.query(
-      `INSERT INTO mqtt_sessions (device_id, c2d_qos) VALUES ($1, $2)
-       ON CONFLICT (device_id) DO UPDATE SET c2d_qos = excluded.c2d_qos`,
-      [s.deviceId, s.c2dQos],
+      `INSERT INTO mqtt_sessions (device_id, c2d_qos, twin_subs) VALUES ($1, $2, $3)
+       ON CONFLICT (device_id) DO UPDATE SET c2d_qos = excluded.c2d_qos, twin_subs = excluded.twin_subs`,
+      [s.deviceId, s.c2dQos, twinSubsBits(s.twin)],
     );
   }
 

@@ -188,6 +188,12 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'mqtt_sessions: twin subscriptions',
+    // A bit mask (store/rows.ts twinSubsBits): 1 = $iothub/twin/res/#, 2 = desired notifications.
+    sql: 'ALTER TABLE mqtt_sessions ADD COLUMN twin_subs INTEGER NOT NULL DEFAULT 0;',
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -1,6 +1,6 @@
 /** Devices, shared access policies and MQTT sessions on SQLite. Synchronous; the store wraps it. */
 import type Database from 'better-sqlite3';
-import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf } from '../rows.js';
+import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf, mqttSessionOf, twinSubsBits } from '../rows.js';
 import type { DeviceRecord, DeviceWrite, MqttSessionRecord, PolicyRecord } from '../types.js';
 
 function toParams(d: DeviceRecord) {
@@ -60,11 +60,12 @@ export class RegistryTables {
     this.insertPolicy = db.prepare(
       'INSERT OR IGNORE INTO policies (key_name, primary_key, secondary_key, rights) VALUES (?, ?, ?, ?)',
     );
-    this.getSession = db.prepare<[string], { device_id: string; c2d_qos: number | null }>(
-      'SELECT device_id, c2d_qos FROM mqtt_sessions WHERE device_id = ?',
+    this.getSession = db.prepare<[string], { device_id: string; c2d_qos: number | null; twin_subs: number | null }>(
+      'SELECT device_id, c2d_qos, twin_subs FROM mqtt_sessions WHERE device_id = ?',
     );
     this.putSession = db.prepare(
-      'INSERT INTO mqtt_sessions (device_id, c2d_qos) VALUES (?, ?) ON CONFLICT (device_id) DO UPDATE SET c2d_qos = excluded.c2d_qos',
+      `INSERT INTO mqtt_sessions (device_id, c2d_qos, twin_subs) VALUES (?, ?, ?)
+       ON CONFLICT (device_id) DO UPDATE SET c2d_qos = excluded.c2d_qos, twin_subs = excluded.twin_subs`,
     );
     this.removeSession = db.prepare('DELETE FROM mqtt_sessions WHERE device_id = ?');
     this.removeQueue = db.prepare('DELETE FROM c2d_messages WHERE device_id = ?');
@@ -126,11 +127,11 @@ export class RegistryTables {
 
   getMqttSession(deviceId: string): MqttSessionRecord | undefined {
     const r = this.getSession.get(deviceId);
-    return r && { deviceId: r.device_id, c2dQos: r.c2d_qos === 0 || r.c2d_qos === 1 ? r.c2d_qos : null };
+    return r && mqttSessionOf(r);
   }
 
   putMqttSession(s: MqttSessionRecord): void {
-    this.putSession.run(s.deviceId, s.c2dQos);
+    this.putSession.run(s.deviceId, s.c2dQos, twinSubsBits(s.twin));
   }
 
   deleteMqttSession(deviceId: string): void {
