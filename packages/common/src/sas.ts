@@ -118,6 +118,12 @@ export function verifySasSignature(token: ParsedSasToken, keys: ReadonlyArray<st
     if (!key) continue;
     const expected = Buffer.from(signSas(token.srRaw, token.se, key));
     if (expected.length === given.length && timingSafeEqual(expected, given)) ok = true;
+    // Event Hubs and Service Bus clients (@azure/event-hubs for the built-in endpoint) sign with
+    // the key's text itself as the HMAC key, not its base64-decoded bytes: the same secret.
+    const text = Buffer.from(
+      createHmac('sha256', Buffer.from(key, 'utf8')).update(`${token.srRaw}\n${token.se}`).digest('base64'),
+    );
+    if (text.length === given.length && timingSafeEqual(text, given)) ok = true;
   }
   return ok;
 }

@@ -67,7 +67,8 @@ export class SasAuthenticator implements Authenticator {
 
   async authenticate(token: string): Promise<Principal> {
     const sas = parseSasToken(token);
-    const { host, path } = splitResource(sas.sr);
+    // Event Hubs clients sign `sb://host/{hub}/...`: the scheme is not part of the host.
+    const { host, path } = splitResource(sas.sr.replace(/^(sb|amqps?):\/\//i, ''));
     if (!this.hosts.has(normalizeHost(host))) {
       throw unauthorized(`The SAS token is for host "${host}", which is not this hub (${[...this.hosts].join(', ')})`);
     }
@@ -145,7 +146,8 @@ export class SasAuthenticator implements Authenticator {
     const has = (p: Permission) =>
       principal.permissions.has(p) || (p === 'RegistryRead' && principal.permissions.has('RegistryWrite'));
     if (!has(op.permission)) return `Policy "${principal.policyName}" does not grant ${op.permission}`;
-    const target = op.permission === 'DeviceConnect' ? `/devices/${op.deviceId}` : PERMISSION_PATH[op.permission];
+    const target =
+      op.permission === 'DeviceConnect' ? `/devices/${op.deviceId}` : (op.path ?? PERMISSION_PATH[op.permission]);
     if (!scopeCovers(principal.scope, target)) {
       return `The token's scope "${principal.scope}" does not cover ${target} (${op.permission})`;
     }

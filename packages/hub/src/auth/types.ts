@@ -27,7 +27,11 @@ export type Principal =
 
 /** What an operation needs. DeviceConnect is always for one device. */
 export type Operation =
-  | { permission: 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' }
+  | {
+      permission: 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect';
+      /** The path the token's scope must cover (default /devices, or /messages for ServiceConnect). */
+      path?: string;
+    }
   | { permission: 'DeviceConnect'; deviceId: string };
 
 export interface Authenticator {

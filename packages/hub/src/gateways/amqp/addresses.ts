@@ -14,6 +14,10 @@ export type LinkAddress =
   | { kind: 'device-bound'; deviceId: string }
   | { kind: 'device-events'; deviceId: string }
   | { kind: 'device-twin'; deviceId: string }
+  /** The Event Hubs-compatible endpoint's management node (event-hubs/). */
+  | { kind: 'eh-management' }
+  /** A partition of the built-in endpoint, read by a consumer group (event-hubs/). */
+  | { kind: 'eh-partition'; entity: string; group: string; partition: string }
   /** deviceId: the address is under `/devices/{deviceId}/`, so only that device may learn it is not served. */
   | { kind: 'unknown'; address: string; deviceId?: string };
 
@@ -26,6 +30,7 @@ function pathOf(address: string): string {
 export function parseLinkAddress(address: unknown): LinkAddress {
   if (typeof address !== 'string' || address === '') return { kind: 'unknown', address: String(address ?? '') };
   if (address === '$cbs') return { kind: 'cbs' };
+  if (address === '$management') return { kind: 'eh-management' };
   const path = pathOf(address);
   const lower = path.toLowerCase();
   if (lower === '/messages/devicebound') return { kind: 'service-send' };
@@ -41,6 +46,8 @@ export function parseLinkAddress(address: unknown): LinkAddress {
   }
   const twin = /^\/devices\/([^/]+)\/twin$/i.exec(path);
   if (twin) return { kind: 'device-twin', deviceId: twin[1]! };
+  const eh = /^\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i.exec(path);
+  if (eh) return { kind: 'eh-partition', entity: eh[1]!, group: eh[2]!, partition: eh[3]! };
   const under = /^\/devices\/([^/]+)\//i.exec(path);
   return under ? { kind: 'unknown', address, deviceId: under[1]! } : { kind: 'unknown', address };
 }
@@ -59,6 +66,15 @@ export function linkRequirement(address: LinkAddress): Operation | 'none' | 'any
     case 'feedback':
     case 'file-notifications':
       return { permission: 'ServiceConnect' };
+    case 'eh-management':
+      // Each request names its event hub and is authorized for it (event-hubs/management.ts).
+      return 'any-credential';
+    case 'eh-partition':
+      // The token signs sb://host/{hub}/ConsumerGroups/{group}/Partitions/{n}, or a prefix of it.
+      return {
+        permission: 'ServiceConnect',
+        path: `/${address.entity}/ConsumerGroups/${address.group}/Partitions/${address.partition}`,
+      };
     case 'device-bound':
     case 'device-events':
     case 'device-twin':

@@ -38,6 +38,7 @@ import {
   RESOURCE_LIMIT_EXCEEDED,
   toAmqpError,
 } from './errors.js';
+import { EventHubsLinks } from './event-hubs/index.js';
 import { FeedbackLink } from './feedback-link.js';
 import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
@@ -89,6 +90,7 @@ export class AmqpConnection {
   private readonly links = new Map<Link, LinkHandler>();
   private readonly claims: Claims;
   private readonly cbs: CbsNode;
+  private readonly eventHubs: EventHubsLinks;
   private readonly handshakeTimer: TimerHandle;
   private opened = false;
   private closing = false;
@@ -127,6 +129,15 @@ export class AmqpConnection {
       claims: this.claims,
       logger,
       refused: (fields, message, label, key) => this.refusals.refused(fields, message, label, key),
+    });
+
+    this.eventHubs = new EventHubsLinks({
+      telemetry: ctx.telemetry,
+      hubName: ctx.hubName,
+      claims: this.claims,
+      logger,
+      accept: (link, handler) => this.accept(link, handler),
+      refuse: (link, error) => this.refuse(link, error),
     });
 
     const container = rhea.create_container({ id: ctx.hubName });
@@ -314,6 +325,12 @@ export class AmqpConnection {
       case 'device-bound':
         this.openDeviceLink(sender, address.deviceId);
         return;
+      case 'eh-management':
+        this.eventHubs.openManagement(sender);
+        return;
+      case 'eh-partition':
+        this.eventHubs.openPartition(sender, address);
+        return;
       case 'device-twin':
         this.openTwinLink(sender, address.deviceId);
         return;
@@ -348,6 +365,9 @@ export class AmqpConnection {
         return;
       case 'device-twin':
         this.openTwinLink(receiver, address.deviceId);
+        return;
+      case 'eh-management':
+        this.eventHubs.openManagement(receiver);
         return;
       case 'device-events': {
         const link = openEventsLink(receiver, address.deviceId, this.claims, this.deps);

@@ -1,0 +1,155 @@
+/**
+ * The built-in Event Hubs-compatible endpoint read by the npm package @azure/event-hubs, unchanged
+ * (issue 24): EventHubConsumerClient over AMQP/TLS on the hub's port 5671, trusting the hub's CA
+ * through NODE_EXTRA_CA_CERTS. Devices send with the official clients; every event comes back
+ * with its body, properties, device id and enqueued time, from earliest, from an enqueued time
+ * and from a sequence number, and $management answers for the hub and its partitions.
+ */
+import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hubs';
+import { parseHubConnectionString } from '@ferry/common';
+import { partitionOf } from '@ferry/hub';
+import { type HubProcess, startHub } from './harness.js';
+import { openDevice, telemetry } from './helpers/telemetry.js';
+import { waitFor, withTimeout } from './helpers/wait.js';
+
+const T = { timeout: 90_000 };
+
+function eventHubsConnectionString(hub: HubProcess, policy = 'service'): string {
+  const cs = parseHubConnectionString(hub.connectionString(policy));
+  // The hub name: the first DNS label of the host, or the whole address for an IP (auth/hub-name.ts).
+  const hubName = isIP(cs.hostName) ? cs.hostName : cs.hostName.split('.')[0]!;
+  return `Endpoint=sb://${cs.hostName}/;SharedAccessKeyName=${cs.sharedAccessKeyName};SharedAccessKey=${cs.sharedAccessKey};EntityPath=${hubName}`;
+}
+
+/** Reads one partition from `startPosition` until `count` events arrived (or the deadline). */
+async function readPartition(
+  client: EventHubConsumerClient,
+  partitionId: string,
+  startPosition: Parameters<EventHubConsumerClient['subscribe']>[2] extends infer O
+    ? O extends { startPosition?: infer P }
+      ? P
+      : never
+    : never,
+  count: number,
+): Promise<ReceivedEventData[]> {
+  const got: ReceivedEventData[] = [];
+  const errors: Error[] = [];
+  const sub = client.subscribe(
+    partitionId,
+    {
+      processEvents: async (events) => {
+        got.push(...events);
+      },
+      processError: async (err) => {
+        errors.push(err);
+      },
+    },
+    { startPosition, maxWaitTimeInSeconds: 1 },
+  );
+  try {
+    await waitFor(() => (got.length >= count ? true : undefined), {
+      timeoutMs: 30_000,
+      what: `${count} events on partition ${partitionId} (errors: ${errors.map((e) => e.message).join('; ')})`,
+    });
+  } finally {
+    await sub.close();
+  }
+  return got;
+}
+
+describe('@azure/event-hubs reads the telemetry', () => {
+  let hub: HubProcess;
+  let consumer: EventHubConsumerClient;
+  const deviceId = 'eh-dev';
+  let partition: string;
+  let sentAt = 0;
+
+  before(async () => {
+    hub = await startHub();
+    const cs = await hub.createDevice(deviceId);
+    partition = String(partitionOf(deviceId, 4));
+    const device = await openDevice(hub, cs, 'Mqtt');
+    sentAt = Date.now();
+    for (let i = 0; i < 3; i++) {
+      await withTimeout(
+        device.sendEvent(
+          telemetry(JSON.stringify({ n: i }), {
+            messageId: `m${i}`,
+            contentType: 'application/json',
+            properties: { level: `L${i}` },
+          }),
+        ),
+        20_000,
+        'sendEvent',
+      );
+    }
+    await device.close();
+    consumer = new EventHubConsumerClient('$Default', eventHubsConnectionString(hub));
+  });
+
+  after(async () => {
+    await consumer?.close();
+    await hub?.stop();
+  });
+
+  test('$management: the hub and its partitions', T, async () => {
+    const props = await consumer.getEventHubProperties();
+    assert.deepEqual(props.partitionIds, ['0', '1', '2', '3']);
+    assert.ok(props.createdOn instanceof Date);
+    const p = await consumer.getPartitionProperties(partition);
+    assert.equal(p.partitionId, partition);
+    assert.equal(p.isEmpty, false);
+    assert.equal(p.beginningSequenceNumber, 0);
+    assert.equal(p.lastEnqueuedSequenceNumber, 2);
+    assert.ok(p.lastEnqueuedOnUtc.getTime() >= sentAt - 5000);
+  });
+
+  test('from earliest: every event with its body, properties, device id and enqueued time', T, async () => {
+    const events = await readPartition(consumer, partition, { offset: '-1' }, 3);
+    assert.deepEqual(
+      events.map((e) => e.body),
+      [{ n: 0 }, { n: 1 }, { n: 2 }],
+    );
+    assert.deepEqual(
+      events.map((e) => e.properties?.level),
+      ['L0', 'L1', 'L2'],
+    );
+    assert.deepEqual(
+      events.map((e) => e.messageId),
+      ['m0', 'm1', 'm2'],
+    );
+    assert.deepEqual(
+      events.map((e) => e.sequenceNumber),
+      [0, 1, 2],
+    );
+    for (const e of events) {
+      assert.equal(e.systemProperties?.['iothub-connection-device-id'], deviceId);
+      assert.equal(e.systemProperties?.['iothub-message-source'], 'Telemetry');
+      assert.ok(e.enqueuedTimeUtc.getTime() >= sentAt - 5000, 'enqueued time');
+    }
+  });
+
+  test('from a sequence number and from an enqueued time', T, async () => {
+    const after1 = await readPartition(consumer, partition, { sequenceNumber: 1 }, 1);
+    assert.deepEqual(after1[0]?.body, { n: 2 });
+    const inclusive = await readPartition(consumer, partition, { sequenceNumber: 1, isInclusive: true }, 2);
+    assert.deepEqual(
+      inclusive.slice(0, 2).map((e) => e.body),
+      [{ n: 1 }, { n: 2 }],
+    );
+    const all = await readPartition(consumer, partition, { offset: '-1' }, 3);
+    const fromTime = await readPartition(
+      consumer,
+      partition,
+      { enqueuedOn: new Date(all[0]!.enqueuedTimeUtc.getTime() - 1) },
+      3,
+    );
+    assert.deepEqual(
+      fromTime.map((e) => e.sequenceNumber),
+      [0, 1, 2],
+    );
+  });
+});
