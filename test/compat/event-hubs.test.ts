@@ -6,22 +6,30 @@
  * and from a sequence number, and $management answers for the hub and its partitions.
  */
 import assert from 'node:assert/strict';
-import { isIP } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hubs';
 import { parseHubConnectionString } from '@ferry/common';
 import { partitionOf } from '@ferry/hub';
-import { type HubProcess, startHub } from './harness.js';
+import { CLI_BIN, type HubProcess, startHub } from './harness.js';
 import { openDevice, telemetry } from './helpers/telemetry.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
 const T = { timeout: 90_000 };
 
+/** What `ferry hub connection-string --event-hubs` prints for the hub (the user's way to get it). */
 function eventHubsConnectionString(hub: HubProcess, policy = 'service'): string {
+  const out = execFileSync(
+    process.execPath,
+    [CLI_BIN, 'hub', 'connection-string', '--event-hubs', '--policy', policy, '--data-dir', hub.dataDir],
+    { encoding: 'utf8' },
+  ).trim();
   const cs = parseHubConnectionString(hub.connectionString(policy));
-  // The hub name: the first DNS label of the host, or the whole address for an IP (auth/hub-name.ts).
-  const hubName = isIP(cs.hostName) ? cs.hostName : cs.hostName.split('.')[0]!;
-  return `Endpoint=sb://${cs.hostName}/;SharedAccessKeyName=${cs.sharedAccessKeyName};SharedAccessKey=${cs.sharedAccessKey};EntityPath=${hubName}`;
+  assert.equal(
+    out,
+    `Endpoint=sb://${cs.hostName}/;SharedAccessKeyName=${policy};SharedAccessKey=${cs.sharedAccessKey};EntityPath=${cs.hostName}`,
+  );
+  return out;
 }
 
 /** Reads one partition from `startPosition` until `count` events arrived (or the deadline). */

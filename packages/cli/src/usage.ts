@@ -92,6 +92,8 @@ environment, which wins over the config file.`,
   --data-dir DIR      the hub's data directory (default ./ferry-data)
   --policy NAME       iothubowner (default), service, device, registryRead or registryReadWrite
   --host NAME         HostName to put in the string (default: the hub's first host)
+  --event-hubs        the built-in endpoint's string for @azure/event-hubs instead
+                      (Endpoint=sb://<host>/;SharedAccessKeyName=...;EntityPath=<hub name>)
   --config FILE       the hub's JSON configuration file, when it sets store.path`,
 
   'hub ca': `Usage: ferry hub ca [options]

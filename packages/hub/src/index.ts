@@ -48,3 +48,4 @@ export {
   type TlsMaterial,
   tlsDir,
 } from './tls/index.js';
+export { hubNameOf } from './auth/hub-name.js';

@@ -1,5 +1,6 @@
 /** `ferry hub connection-string` and `ferry hub ca`: one line on stdout, for scripts. */
-import { ensureCa, readPolicyConnectionString } from '@ferry/hub';
+import { parseHubConnectionString } from '@ferry/common';
+import { ensureCa, hubNameOf, readPolicyConnectionString } from '@ferry/hub';
 import { parse, str } from '../args.js';
 import { loadConfig } from '../config.js';
 import type { Io } from '../io.js';
@@ -13,20 +14,27 @@ export async function hubConnectionString(args: string[], io: Io): Promise<numbe
       policy: { type: 'string' },
       host: { type: 'string' },
       config: { type: 'string' },
+      'event-hubs': { type: 'boolean' },
     },
     USAGE['hub connection-string'],
     0,
   );
   const config = loadConfig(values, io.env, { dataDir: str(values['data-dir']) });
   const host = str(values.host);
-  io.out(
-    await readPolicyConnectionString({
-      config,
-      policy: str(values.policy) ?? 'iothubowner',
-      ...(host ? { host } : {}),
-    }),
-  );
+  const cs = await readPolicyConnectionString({
+    config,
+    policy: str(values.policy) ?? 'iothubowner',
+    ...(host ? { host } : {}),
+  });
+  io.out(values['event-hubs'] === true ? eventHubsConnectionString(cs) : cs);
   return 0;
+}
+
+/** The same policy as the built-in endpoint's connection string, for @azure/event-hubs (docs/telemetry.md). */
+export function eventHubsConnectionString(hubConnectionString: string): string {
+  const cs = parseHubConnectionString(hubConnectionString);
+  const entity = hubNameOf(cs.hostName);
+  return `Endpoint=sb://${cs.hostName}/;SharedAccessKeyName=${cs.sharedAccessKeyName};SharedAccessKey=${cs.sharedAccessKey};EntityPath=${entity}`;
 }
 
 export async function hubCa(args: string[], io: Io): Promise<number> {
