@@ -1,6 +1,7 @@
 /** @ferry/hub: the server. The CLI and tests start it through Hub; everything else is internal. */
 
 export { suggestClosest } from '@ferry/common';
+export { hubNameOf } from './auth/hub-name.js';
 export type { Authenticator, Operation, Permission, Principal } from './auth/types.js';
 export { commonNameOf, thumbprintsOf } from './auth/x509.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.js';
@@ -48,4 +49,3 @@ export {
   type TlsMaterial,
   tlsDir,
 } from './tls/index.js';
-export { hubNameOf } from './auth/hub-name.js';
