@@ -160,6 +160,12 @@ const MATRIX: Record<string, Row> = {
   'GET /twins/{id}': { path: '/twins/matrix-absent', allowed: TWIN_READ, ok: 404 },
   'PATCH /twins/{id}': { path: '/twins/matrix-absent', body: { tags: { a: 1 } }, allowed: SERVICE, ok: 404 },
   'PUT /twins/{id}': { path: '/twins/matrix-absent', body: { tags: { a: 1 } }, allowed: SERVICE, ok: 404 },
+  'POST /twins/{id}/methods': {
+    path: '/twins/matrix-absent/methods',
+    body: { methodName: 'm' },
+    allowed: SERVICE,
+    ok: 404,
+  },
   'POST /devices/query': {
     path: '/devices/query',
     body: { query: 'SELECT * FROM devices' },

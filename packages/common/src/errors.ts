@@ -92,6 +92,12 @@ export const ERRORS = {
     amqpCondition: 'amqp:connection:forced',
     description: 'The connection was closed by the hub.',
   },
+  DeviceNotOnline: {
+    code: 404103,
+    httpStatus: 404,
+    amqpCondition: 'amqp:not-found',
+    description: 'The device is not connected (or has not subscribed to direct methods).',
+  },
   MethodNotAllowed: {
     code: 405000,
     httpStatus: 405,
@@ -159,6 +165,12 @@ export const ERRORS = {
     amqpCondition: 'com.microsoft:timeout',
     connack: 3,
     description: 'The hub is unavailable or stopping.',
+  },
+  GatewayTimeout: {
+    code: 504101,
+    httpStatus: 504,
+    amqpCondition: 'com.microsoft:timeout',
+    description: 'The device did not answer the direct method in time.',
   },
 } as const satisfies Record<string, ErrorRow>;
 

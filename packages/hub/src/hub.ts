@@ -34,6 +34,7 @@ import {
   operationsTarget,
   type RunningHubHint,
 } from './listeners/index.js';
+import { Methods } from './methods/index.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
@@ -286,6 +287,10 @@ export class Hub {
         c2dCount: (id) => engine.queueDepth(id),
         signals,
       });
+      const methods = new Methods({
+        clock,
+        deviceExists: async (id) => (await registry.identity(id)) !== undefined,
+      });
       parts.refusals = new RefusalThrottle(logger.child({ component: 'refusals' }), clock);
       const refusals = parts.refusals;
       const ctx = (component: string): GatewayContext => ({
@@ -302,6 +307,7 @@ export class Hub {
         caTrust,
         caCertificates,
         twins,
+        methods,
         refusals,
         refusalMeter: metrics,
         telemetry: parts.telemetry,

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HubConfig } from '../config/types.js';
 import type { C2dEngine } from '../engine/types.js';
+import type { Methods } from '../methods/index.js';
 import type { RefusalMeter } from '../observability/metrics.js';
 import type { CaCertificates } from '../registry/ca-certificates.js';
 import type { Registry } from '../registry/types.js';
@@ -40,6 +41,8 @@ export interface GatewayContext {
   caCertificates?: CaCertificates;
   /** Device twins and queries; without it the twin routes, topics and links answer NotImplemented. */
   twins?: Twins;
+  /** Direct methods; without it the method route answers NotImplemented and devices cannot subscribe. */
+  methods?: Methods;
   /** Refusal lines by device and cause, hub-wide (a reconnect storm); without it every refusal is logged. */
   refusals?: RefusalThrottle;
   /** Counts refused connections and requests (ferry_refusals_total); absent in most gateway tests. */

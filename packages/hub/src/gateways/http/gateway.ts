@@ -18,6 +18,7 @@ import { sendError } from './errors.js';
 import { EventStreams } from './event-stream.js';
 import { eventsRoute } from './events-route.js';
 import { feedbackRoutes } from './feedback-routes.js';
+import { methodRoutes } from './method-routes.js';
 import { queryValue } from './params.js';
 import { refusalLogger } from './refusal-log.js';
 import { registryRoutes } from './registry-routes.js';
@@ -33,6 +34,7 @@ export const HTTP_ROUTES: readonly Route[] = [
   ...feedbackRoutes,
   ...certificateRoutes,
   ...twinRoutes,
+  ...methodRoutes,
 ];
 
 /** Every REST route a hub with its console serves, as `METHOD /path` (the authorization matrix test's list). */

@@ -15,6 +15,7 @@ import { WriteStallWatch } from '../write-stall.js';
 import { CONNACK, handleConnect } from './connect.js';
 import { DeliveryPump } from './delivery.js';
 import { KeepAliveWatchdog, keepAliveTimeoutMs } from './keepalive.js';
+import { METHOD_PREFIX, type MethodSubscription, MethodTopics } from './methods.js';
 import { handlePuback } from './puback.js';
 import { handlePublish, PubackQueue } from './publish.js';
 import type { MqttSessionStore } from './session.js';
@@ -34,6 +35,8 @@ export interface ConnectionOwner {
   claim(deviceId: string, conn: MqttConnection): MqttConnection | undefined;
   /** The connection is gone. */
   forget(conn: MqttConnection): void;
+  /** The methods subscription a clean-session-0 connection resumes; undefined: none. */
+  methodSubscription(deviceId: string, cleanSession: boolean): MethodSubscription | undefined;
 }
 
 /**
@@ -114,6 +117,8 @@ export class MqttConnection {
   /** Twin requests and desired notifications (when the hub serves twins). */
   twin: TwinTopics | undefined;
   private pubackQueue: PubackQueue | undefined;
+  /** Direct method requests and answers (when the hub serves methods). */
+  methods: MethodTopics | undefined;
 
   /**
    * Made when bytes must be parsed, and let go at a packet boundary once connected: between
@@ -255,6 +260,8 @@ export class MqttConnection {
     );
     this.pump.setQos(e.c2dQos);
     if (ctx.twins) this.twin = new TwinTopics(this, ctx.twins, e.twinSubs);
+    if (ctx.methods)
+      this.methods = new MethodTopics(this, ctx.methods, this.owner.methodSubscription(e.deviceId, e.cleanSession));
   }
 
   /**
@@ -297,6 +304,7 @@ export class MqttConnection {
     this.queue.length = 0;
     this.keepAlive?.stop();
     this.twin?.stop();
+    this.methods?.stop();
     this.writeStall?.stop();
     this.refusalLog?.summarise();
     this.firstPacketTimer?.cancel();
@@ -441,6 +449,7 @@ export class MqttConnection {
         return void this.close('the client sent DISCONNECT', 'info');
       case 'publish':
         if (this.twin && p.qos < 2 && p.topic.startsWith('$iothub/twin/')) return this.twin.request(p);
+        if (this.methods && p.qos < 2 && p.topic.startsWith(METHOD_PREFIX)) return this.methods.answer(p);
         return handlePublish(this, p);
       case 'connect':
         return void this.close('a second CONNECT on the same connection', 'warn'); // MQTT-3.1.0-2

@@ -1,6 +1,6 @@
 /**
  * SUBSCRIBE / UNSUBSCRIBE. IoT Hub is not a general broker: the only filters a device may use here
- * are its own C2D topic and the two twin topics (twin.ts); everything else is refused in the
+ * are its own C2D topic, the two twin topics (twin.ts) and the methods topic (methods.ts); everything else is refused in the
  * SUBACK (0x80) without closing.
  */
 import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
@@ -27,6 +27,8 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
     }
     const twin = conn.twin?.subscribe(topic);
     if (twin !== undefined) return twin;
+    const method = conn.methods?.subscribe(topic);
+    if (method !== undefined) return method;
     if (topic !== own) {
       conn.refusals.refused(
         { topic },
@@ -53,7 +55,10 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
 export async function handleUnsubscribe(conn: MqttConnection, packet: IUnsubscribePacket): Promise<void> {
   const own = c2dTopicFilter(conn.deviceId!);
   const twinBefore = twinBits(conn);
-  for (const filter of packet.unsubscriptions) conn.twin?.unsubscribe(filter);
+  for (const filter of packet.unsubscriptions) {
+    conn.twin?.unsubscribe(filter);
+    conn.methods?.unsubscribe(filter);
+  }
   const c2dGone = packet.unsubscriptions.includes(own) && conn.c2dQos !== null;
   if (twinBits(conn) !== twinBefore && !c2dGone) await saveSession(conn, conn.c2dQos);
   if (c2dGone) {

@@ -1,0 +1,150 @@
+/**
+ * Direct methods: pending calls, correlation, timeouts. A device connection subscribed to methods
+ * attaches a sink (the newest wins); invoke() waits up to the connect timeout for one, hands it
+ * the request under a fresh request id (rid) and waits up to the response timeout for
+ * answer(deviceId, rid, ...). Nothing is stored: a call lives as long as its HTTP request, as in
+ * IoT Hub, and is lost with the node that holds it.
+ *
+ * Errors, as IoT Hub's: DeviceNotFound (404001) for an unknown device, DeviceNotOnline (404103)
+ * when no connection subscribed within the connect timeout, GatewayTimeout (504101) when the
+ * device did not answer within the response timeout.
+ */
+import { randomBytes } from 'node:crypto';
+import { FerryError } from '@ferry/common';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { AnswerOutcome, MethodCall, MethodRequest, MethodResult, MethodSink } from './types.js';
+
+export interface MethodsOptions {
+  clock: Clock;
+  deviceExists(deviceId: string): Promise<boolean>;
+}
+
+interface Pending {
+  deviceId: string;
+  methodName: string;
+  timer: TimerHandle;
+  resolve(result: MethodResult): void;
+  reject(err: unknown): void;
+}
+
+export class Methods {
+  private readonly sinks = new Map<string, MethodSink>();
+  /** Calls waiting for their device to subscribe (the connect timeout), by device. */
+  private readonly awaiting = new Map<string, Set<(sink: MethodSink) => void>>();
+  private readonly pending = new Map<string, Pending>();
+  /** rids: a per-process prefix and a counter, so no two nodes hand out the same. */
+  private readonly ridPrefix = randomBytes(4).toString('hex');
+  private ridSeq = 0;
+
+  constructor(private readonly options: MethodsOptions) {}
+
+  /** A connection of the device subscribed to methods; returns the detach function. */
+  attach(deviceId: string, sink: MethodSink): () => void {
+    this.sinks.set(deviceId, sink);
+    const waiting = this.awaiting.get(deviceId);
+    if (waiting) {
+      this.awaiting.delete(deviceId);
+      for (const wake of waiting) wake(sink);
+    }
+    return () => {
+      if (this.sinks.get(deviceId) === sink) this.sinks.delete(deviceId);
+    };
+  }
+
+  /** Whether a connection on this node takes the device's method calls. */
+  isAttached(deviceId: string): boolean {
+    return this.sinks.has(deviceId);
+  }
+
+  /** Calls in flight (for metrics and tests). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  async invoke(deviceId: string, call: MethodCall): Promise<MethodResult> {
+    if (!(await this.options.deviceExists(deviceId)))
+      throw new FerryError('DeviceNotFound', `device ${deviceId} is not registered`);
+    const sink = this.sinks.get(deviceId) ?? (await this.waitForSink(deviceId, call.connectTimeoutMs));
+    return this.call(deviceId, sink, call);
+  }
+
+  /**
+   * A device's answer. 'unknown-rid' when no call of this device waits under that rid (never
+   * sent, answered already, or timed out); 'not-json' fails the call (the payload must be JSON).
+   */
+  answer(deviceId: string, rid: string, status: number, payload: Buffer | string): AnswerOutcome {
+    const p = this.pending.get(rid);
+    if (!p || p.deviceId !== deviceId) return 'unknown-rid';
+    this.pending.delete(rid);
+    p.timer.cancel();
+    const text = payload.toString();
+    let parsed: unknown = null;
+    if (text.trim() !== '') {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        p.reject(
+          new FerryError(
+            'ArgumentInvalid',
+            `the device answered method ${p.methodName} with a payload that is not JSON (status ${status})`,
+          ),
+        );
+        return 'not-json';
+      }
+    }
+    p.resolve({ status, payload: parsed });
+    return 'accepted';
+  }
+
+  private waitForSink(deviceId: string, ms: number): Promise<MethodSink> {
+    const offline = () =>
+      new FerryError(
+        'DeviceNotOnline',
+        `device ${deviceId} is not online (no connection subscribed to direct methods${ms > 0 ? ` within ${ms / 1000} s` : ''})`,
+      );
+    if (ms <= 0) return Promise.reject(offline());
+    return new Promise((resolve, reject) => {
+      let set = this.awaiting.get(deviceId);
+      if (!set) {
+        set = new Set();
+        this.awaiting.set(deviceId, set);
+      }
+      const wake = (sink: MethodSink) => {
+        timer.cancel();
+        resolve(sink);
+      };
+      const timer = this.options.clock.setTimer(() => {
+        const now = this.awaiting.get(deviceId);
+        now?.delete(wake);
+        if (now?.size === 0) this.awaiting.delete(deviceId);
+        reject(offline());
+      }, ms);
+      set.add(wake);
+    });
+  }
+
+  private call(deviceId: string, sink: MethodSink, call: MethodCall): Promise<MethodResult> {
+    const rid = `${this.ridPrefix}${(++this.ridSeq).toString(16)}`;
+    const request: MethodRequest = { rid, methodName: call.methodName, payloadJson: call.payloadJson };
+    return new Promise((resolve, reject) => {
+      const timer = this.options.clock.setTimer(() => {
+        if (this.pending.get(rid)?.timer !== timer) return;
+        this.pending.delete(rid);
+        reject(
+          new FerryError(
+            'GatewayTimeout',
+            `device ${deviceId} did not answer method ${call.methodName} within ${call.responseTimeoutMs / 1000} s`,
+          ),
+        );
+      }, call.responseTimeoutMs);
+      this.pending.set(rid, { deviceId, methodName: call.methodName, timer, resolve, reject });
+      try {
+        sink.deliver(request);
+      } catch (err) {
+        this.pending.delete(rid);
+        timer.cancel();
+        reject(err);
+      }
+    });
+  }
+}
