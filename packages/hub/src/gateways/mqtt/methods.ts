@@ -61,7 +61,11 @@ export class MethodTopics {
     const topic = packet.topic.slice(0, 200);
     const parsed = parseAnswerTopic(packet.topic);
     if (!parsed) {
-      this.conn.refusals.refused({ topic }, 'method answer ignored: not $iothub/methods/res/{status}/?$rid={rid}');
+      this.conn.refusals.refused(
+        { topic },
+        'method answer ignored: not $iothub/methods/res/{status}/?$rid={rid}',
+        'method-answer-malformed',
+      );
       return;
     }
     const outcome = this.methods.answer(this.conn.deviceId!, parsed.rid, parsed.status, packet.payload);
