@@ -207,7 +207,9 @@ describe('settles waiting for company', () => {
   });
 
   test('settles alone are written once the delay has passed; idle() waits for them', async () => {
-    const { committer, groups, answers, submit } = withDelay(20);
+    // A real timer is the point here (idle() must wait it out), so its delay is generous: two
+    // event-loop turns took longer than a 20 ms delay on a loaded 2-core machine (CI, 2026-12-07).
+    const { committer, groups, answers, submit } = withDelay(1000);
     submit('complete', settle);
     submit('feedback complete', { kind: 'settleFeedback', lockToken: 'f', action: 'complete' });
     assert.equal(committer.quiet, false);
