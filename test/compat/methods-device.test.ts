@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Client, DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device';
 import deviceSdk from 'azure-iot-device';
+import deviceAmqp from 'azure-iot-device-amqp';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import iothub from 'azure-iothub';
 import { type HubProcess, hubRequest, startHub } from './harness.js';
@@ -38,6 +39,8 @@ type TransportCtor = Parameters<typeof deviceSdk.Client.fromConnectionString>[1]
 const TRANSPORTS: Array<[string, TransportCtor]> = [
   ['Mqtt', deviceMqtt.Mqtt],
   ['MqttWs', deviceMqtt.MqttWs],
+  ['Amqp', deviceAmqp.Amqp],
+  ['AmqpWs', deviceAmqp.AmqpWs],
 ];
 
 async function openClient(cs: string, transport: TransportCtor): Promise<Client> {

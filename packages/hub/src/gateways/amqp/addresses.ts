@@ -14,6 +14,7 @@ export type LinkAddress =
   | { kind: 'device-bound'; deviceId: string }
   | { kind: 'device-events'; deviceId: string }
   | { kind: 'device-twin'; deviceId: string }
+  | { kind: 'device-methods'; deviceId: string }
   /** The Event Hubs-compatible endpoint's management node (event-hubs/). */
   | { kind: 'eh-management' }
   /** A partition of the built-in endpoint, read by a consumer group (event-hubs/). */
@@ -46,6 +47,8 @@ export function parseLinkAddress(address: unknown): LinkAddress {
   }
   const twin = /^\/devices\/([^/]+)\/twin$/i.exec(path);
   if (twin) return { kind: 'device-twin', deviceId: twin[1]! };
+  const methods = /^\/devices\/([^/]+)\/methods\/devicebound$/i.exec(path);
+  if (methods) return { kind: 'device-methods', deviceId: methods[1]! };
   const eh = /^\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i.exec(path);
   if (eh) return { kind: 'eh-partition', entity: eh[1]!, group: eh[2]!, partition: eh[3]! };
   const under = /^\/devices\/([^/]+)\//i.exec(path);
@@ -78,6 +81,7 @@ export function linkRequirement(address: LinkAddress): Operation | 'none' | 'any
     case 'device-bound':
     case 'device-events':
     case 'device-twin':
+    case 'device-methods':
       return { permission: 'DeviceConnect', deviceId: address.deviceId };
     case 'unknown':
       return address.deviceId === undefined

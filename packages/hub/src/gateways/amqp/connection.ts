@@ -42,6 +42,7 @@ import { EventHubsLinks } from './event-hubs/index.js';
 import { FeedbackLink } from './feedback-link.js';
 import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
+import { MethodChannels } from './method-link.js';
 import { acceptSocket, closeNow, holdAttach } from './rhea-internals.js';
 import { AmqpDecodeError, AmqpInvalidFieldError } from './rhea-patches.js';
 import { CbsMechanism, checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
@@ -101,6 +102,7 @@ export class AmqpConnection {
   private readonly certificates: ClientCertificate | undefined;
   private readonly certificateChecks = new Set<PendingCertificateCheck>();
   private twins: TwinChannels | undefined;
+  private methods: MethodChannels | undefined;
 
   constructor(
     private readonly stream: Duplex,
@@ -334,6 +336,9 @@ export class AmqpConnection {
       case 'device-twin':
         this.openTwinLink(sender, address.deviceId);
         return;
+      case 'device-methods':
+        this.openMethodLink(sender, address.deviceId);
+        return;
       case 'file-notifications':
         this.refuse(sender, {
           condition: NOT_IMPLEMENTED,
@@ -366,6 +371,9 @@ export class AmqpConnection {
       case 'device-twin':
         this.openTwinLink(receiver, address.deviceId);
         return;
+      case 'device-methods':
+        this.openMethodLink(receiver, address.deviceId);
+        return;
       case 'eh-management':
         this.eventHubs.openManagement(receiver);
         return;
@@ -391,6 +399,18 @@ export class AmqpConnection {
     this.twins ??= new TwinChannels(twins, this.deps.logger);
     const t = this.twins;
     this.accept(link, link.is_sender() ? t.replies(link as Sender, deviceId) : t.requests(link as Receiver, deviceId));
+  }
+
+  /** A device's methods link (method-link.ts): we send requests, or receive answers. */
+  private openMethodLink(link: Sender | Receiver, deviceId: string): void {
+    const methods = this.deps.ctx.methods;
+    if (!methods) {
+      this.refuse(link, { condition: NOT_IMPLEMENTED, description: 'This hub serves no direct methods' });
+      return;
+    }
+    this.methods ??= new MethodChannels(methods, this.deps.logger);
+    const m = this.methods;
+    this.accept(link, link.is_sender() ? m.requests(link as Sender, deviceId) : m.answers(link as Receiver, deviceId));
   }
 
   private openDeviceLink(sender: Sender, deviceId: string): void {
