@@ -13,8 +13,11 @@
  *
  * The table gives medians over each server's runs: delivered messages/s, send-to-device latency
  * percentiles, server CPU-µs per delivered message and RSS (from /proc/<pid>/stat of the server
- * process), load CPU, and each figure's ratio Ferry ÷ Mosquitto; lost and duplicated messages are
- * totals over all runs. Needs Linux (/proc) and Mosquitto; CI does not run it.
+ * process), the CPU of each load process (fleet, sender: user + system per wall second, % of one
+ * core), and each figure's ratio Ferry ÷ Mosquitto; lost and duplicated messages are totals over
+ * all runs. A run in which a load process went over FERRY_PEER_LOAD_MAX_CPU % (default 90) of one
+ * core in any scenario is refused: the table is printed, then the bench fails naming the process,
+ * the server, the run and the scenario. Needs Linux (/proc) and Mosquitto; CI does not run it.
  *
  * Sizes (environment):
  *   FERRY_PEER_DEVICES         N devices (default 1000)
@@ -33,6 +36,7 @@
  *   FERRY_PEER_SERVERS         ferry,mosquitto (default both; one alone gives no ratios)
  *   FERRY_PEER_BODY_BYTES      body size (default 64)
  *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
+ *   FERRY_PEER_LOAD_MAX_CPU    a load process's CPU (% of one core) above which the run is refused (default 90)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, Ferry's SQLite synchronous (default FULL)
  *   FERRY_BENCH_ADDRESS        Ferry's loopback address (default 127.0.0.200; Mosquitto takes .201)
  * Looking into Ferry's figures (they cost a little, so not for the table):
@@ -62,7 +66,7 @@ import {
   measureIdle,
 } from './peer/idle.js';
 import { startMosquitto } from './peer/mosquitto.js';
-import { peerTable, type ServerName } from './peer/report.js';
+import { loadCpuLimit, peerTable, type ServerName, saturatedLoads } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
 import type { SenderInit } from './peer/sender.js';
 import { envInt } from './stats.js';
@@ -256,6 +260,7 @@ const mibText = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 export async function run(): Promise<void> {
   const s = sizes();
+  const limit = loadCpuLimit();
   const cpu = cpus();
   const messaging = (['a', 'b', 'c'] as const).some((x) => s.scenarios.has(x));
   // The fleet (a child of this process) inherits this process's limit; each server is checked as it starts.
@@ -288,7 +293,9 @@ export async function run(): Promise<void> {
       const a = r.get('a fan-out');
       console.log(
         `  run ${rep + 1} ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s` +
-          (a ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg` : '') +
+          (a
+            ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg (load: fleet ${a.fleetCpu} %, sender ${a.senderCpu} %)`
+            : '') +
           (idle
             ? `, idle: ${s.idle} at ${idle.figures.connRate} conn/s, RSS ${mibText(idle.before)} -> ` +
               `${mibText(idle.after)} MiB (${idle.figures.rssKiBPerConn} KiB/conn)` +
@@ -299,4 +306,11 @@ export async function run(): Promise<void> {
     }
   }
   console.log(`\n${peerTable(results)}`);
+  const saturated = saturatedLoads(results, limit);
+  if (saturated.length > 0) {
+    throw new Error(
+      `peer bench REFUSED: a load process was saturated (over ${limit} % of one core), so the figures ` +
+        `measure the load generator, not the server:\n  ${saturated.join('\n  ')}`,
+    );
+  }
 }

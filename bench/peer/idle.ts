@@ -92,7 +92,7 @@ export async function measureIdle(pid: number, fleet: LoadProcess, n: number): P
   return {
     figures: {
       rssMiB: Math.round((after.rss / 2 ** 20) * 10) / 10,
-      loadCpu: connected.cpu,
+      fleetCpu: connected.cpu,
       connRate: connected.ms > 0 ? Math.round((n * 1000) / connected.ms) : 0,
       cpuUsPerConn: Math.round((s1.cpuUs - s0.cpuUs) / n),
       rssKiBPerConn: Math.round(((after.rss - before.rss) / 1024 / n) * 100) / 100,

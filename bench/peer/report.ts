@@ -15,7 +15,8 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-type Column = { head: string; key: keyof Figures; total?: boolean };
+/** total: summed over runs, no ratio; own: the harness's figure, no ratio either. */
+type Column = { head: string; key: keyof Figures; total?: boolean; own?: boolean };
 
 const COLUMNS: Column[] = [
   { head: 'msg/s', key: 'rate' },
@@ -29,8 +30,40 @@ const COLUMNS: Column[] = [
   { head: 'server RSS KiB/conn', key: 'rssKiBPerConn' },
   { head: 'lost', key: 'lost', total: true },
   { head: 'dup', key: 'dup', total: true },
-  { head: 'load CPU %', key: 'loadCpu' },
+  { head: 'fleet CPU %', key: 'fleetCpu', own: true },
+  { head: 'sender CPU %', key: 'senderCpu', own: true },
 ];
+
+/**
+ * A load process above this share of one core (user + system per wall second) over a scenario's
+ * window set the pace itself: the server was not driven as hard as it can be, so the run is
+ * refused. FERRY_PEER_LOAD_MAX_CPU changes it (a figure in %).
+ */
+export function loadCpuLimit(): number {
+  const v = Number(process.env.FERRY_PEER_LOAD_MAX_CPU ?? 90);
+  if (!Number.isFinite(v) || v <= 0) throw new Error('FERRY_PEER_LOAD_MAX_CPU must be a percentage above 0');
+  return v;
+}
+
+/** Every (server, run, scenario, load process) whose CPU went over `limit` %, as a sentence. */
+export function saturatedLoads(results: ReadonlyMap<ServerName, RunResult[]>, limit: number): string[] {
+  const out: string[] = [];
+  for (const [server, runs] of results) {
+    runs.forEach((r, i) => {
+      for (const [scenario, f] of r) {
+        for (const [name, cpu] of [
+          ['fleet', f.fleetCpu],
+          ['sender', f.senderCpu],
+        ] as const) {
+          if (cpu !== undefined && cpu > limit) {
+            out.push(`${server} run ${i + 1}, "${scenario}": the ${name} load process used ${cpu} % of one core`);
+          }
+        }
+      }
+    });
+  }
+  return out;
+}
 
 function fmt(x: number | undefined): string {
   if (x === undefined || Number.isNaN(x)) return '';
@@ -70,7 +103,7 @@ export function peerTable(results: ReadonlyMap<ServerName, RunResult[]>): string
       const ratios = columns.map((c, i) => {
         const a = f[i];
         const b = m[i];
-        if (c.total || a === undefined || b === undefined || b === 0) return '';
+        if (c.total || c.own || a === undefined || b === undefined || b === 0) return '';
         return `${(a / b).toFixed(2)}×`;
       });
       lines.push(`| ${s} | Ferry ÷ Mosquitto | ${ratios.join(' | ')} |`);

@@ -48,8 +48,14 @@ export interface Figures {
   rssMiB: number;
   lost?: number;
   dup?: number;
-  /** Fleet + sender CPU, % of one core. */
-  loadCpu: number;
+  /**
+   * CPU of each load process over the scenario's measured window, user + system per wall second,
+   * % of one core (process.cpuUsage in the process itself): the fleet from expect() to the end of
+   * wait(), the sender from its first send to its last acknowledgement. Over
+   * LOAD_SATURATED_PERCENT, the load, not the server, set the pace: the run is refused.
+   */
+  fleetCpu?: number;
+  senderCpu?: number;
   /** d: connections (TLS + CONNECT + SUBSCRIBE) per s, server CPU per connection, RSS growth per connection. */
   connRate?: number;
   cpuUsPerConn?: number;
@@ -100,7 +106,8 @@ function delivered(sent: SendResult, got: FleetResult, rssBytes: number): Figure
     rssMiB: mib(rssBytes),
     lost: sent.accepted - got.unique,
     dup: got.duplicates,
-    loadCpu: sent.cpu + got.cpu,
+    fleetCpu: got.cpu,
+    senderCpu: sent.cpu,
   };
 }
 
@@ -157,7 +164,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
       rssMiB: mib(s1.rss),
       lost: 0,
       dup: 0,
-      loadCpu: sent.cpu,
+      senderCpu: sent.cpu,
     });
     await fleet.call('expect', { base, total });
     await settle(pid);
@@ -173,7 +180,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
       rssMiB: mib(s3.rss),
       lost: sent.accepted - got.unique,
       dup: got.duplicates,
-      loadCpu: got.cpu,
+      fleetCpu: got.cpu,
     });
     base += total;
   }
