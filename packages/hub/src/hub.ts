@@ -15,6 +15,7 @@ import { hubNameOf } from './auth/hub-name.js';
 import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ClusterEvents, InProcessSignalBus, PostgresSignalBus, type SignalBus } from './cluster/index.js';
+import { RegistryReplay } from './cluster/registry-replay.js';
 import type { HubConfig } from './config/types.js';
 import { createInspector } from './console/inspector.js';
 import { type ConsoleFiles, consoleFiles, findConsoleDist } from './console/static-files.js';
@@ -43,6 +44,7 @@ import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { CommitWatch, watchCommits } from './store/commit-watch.js';
 import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
+import { RegistryChangeQueries } from './store/postgres/registry-change-queries.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { WorkerStore } from './store/sqlite/worker-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
@@ -62,6 +64,7 @@ interface Parts {
   refusals?: RefusalThrottle;
   /** The LISTEN connection of a PostgreSQL hub. */
   signals?: { close(): Promise<void> };
+  replay?: RegistryReplay;
   engine?: Engine;
   telemetry?: Telemetry;
   gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
@@ -142,6 +145,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   if (parts.engine) await step('engine', () => parts.engine!.stop());
   parts.counts?.stop();
   if (parts.telemetry) await step('telemetry', () => parts.telemetry!.stop());
+  if (parts.replay) await step('registry replay', () => parts.replay!.close());
   if (parts.signals) await step('cluster signals', () => parts.signals!.close());
   if (parts.store) await step('store', () => parts.store!.close());
   if (parts.operations) await step('operations endpoint', () => parts.operations!.close());
@@ -253,6 +257,16 @@ export class Hub {
         cluster: signals,
       });
       await registry.init();
+      if (parts.store instanceof PostgresStore) {
+        // Registry changes missed while the LISTEN connection was down are read from the store.
+        parts.replay = new RegistryReplay({
+          log: new RegistryChangeQueries(parts.store.pool),
+          registry,
+          signals,
+          logger: logger.child({ component: 'cluster' }),
+        });
+        await parts.replay.start();
+      }
       parts.telemetry = new Telemetry({
         store,
         registry,

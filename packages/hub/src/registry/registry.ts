@@ -67,8 +67,11 @@ export class DeviceRegistry implements Registry {
     this.cluster?.onRemoteDeviceChange((deviceId) => void this.changedElsewhere(deviceId));
   }
 
-  /** Another node wrote the device: re-read it, then tell this node's listeners as for a local change. */
-  private async changedElsewhere(deviceId: string): Promise<void> {
+  /**
+   * Another node wrote the device (its signal, or the change sequence after missed signals):
+   * re-read it, then tell this node's listeners as for a local change.
+   */
+  async changedElsewhere(deviceId: string): Promise<void> {
     let record: DeviceRecord | undefined;
     try {
       record = await this.store.getDevice(deviceId);
@@ -229,6 +232,11 @@ export class DeviceRegistry implements Registry {
   presence(deviceId: string): { connectionState: 'Connected' | 'Disconnected'; lastActivityTime: number | undefined } {
     const live = this.live.get(deviceId);
     return { connectionState: live?.connectionState ?? 'Disconnected', lastActivityTime: live?.lastActivityTime };
+  }
+
+  /** The devices connected to this node. */
+  connectedDevices(): string[] {
+    return [...this.live].filter(([, l]) => l.connectionState === 'Connected').map(([id]) => id);
   }
 
   setConnectionState(deviceId: string, state: 'Connected' | 'Disconnected'): void {

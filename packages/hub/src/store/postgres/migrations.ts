@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
 import { QUEUE_SQL } from './queue-sql.js';
+import { REGISTRY_CHANGES_SQL } from './registry-change-queries.js';
 import { TABLES_SQL } from './schema-sql.js';
 
 export interface Migration {
@@ -54,6 +55,7 @@ export const MIGRATIONS: readonly Migration[] = [
     // A bit mask (store/rows.ts twinSubsBits): 1 = $iothub/twin/res/#, 2 = desired notifications.
     sql: 'ALTER TABLE mqtt_sessions ADD COLUMN twin_subs integer NOT NULL DEFAULT 0;',
   },
+  { version: 6, name: 'registry change sequence', sql: REGISTRY_CHANGES_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */
