@@ -183,8 +183,11 @@ describe('the change sequence in the store', () => {
       rolledBack.release();
     }
     assert.deepEqual(await log.changesSince(start), ['s']);
+    const rows = await store.pool.query<{ n: number }>('SELECT count(*)::integer AS n FROM registry_changes');
+    assert.equal(rows.rows[0]?.n, 1, 'one row: the rolled-back update left none');
+    // A cursor is the oldest transaction still running in the whole database (other sessions'
+    // included), so it may return changes a little older than itself, never miss a newer one.
     const later = await log.cursor();
-    assert.deepEqual(await log.changesSince(later), [], 'nothing changed after the later cursor');
     await store.deleteDevice('s', undefined);
     assert.deepEqual(await log.changesSince(later), ['s']);
     assert.equal(await log.prune(3_600_000), 0, 'rows younger than the retention stay');
