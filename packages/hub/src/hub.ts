@@ -273,6 +273,7 @@ export class Hub {
         clock,
         config: config.events,
         logger: logger.child({ component: 'telemetry' }),
+        cluster: signals,
       });
       parts.telemetry.start();
       metrics.watchTelemetry(parts.telemetry);

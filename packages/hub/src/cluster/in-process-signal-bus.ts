@@ -52,6 +52,12 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
 
   publishDeviceChange(): void {}
 
+  publishEvents(): void {}
+
+  onRemoteEvents(): () => void {
+    return () => {};
+  }
+
   onRemoteDeviceChange(): () => void {
     return () => {};
   }

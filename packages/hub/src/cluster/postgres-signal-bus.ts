@@ -6,7 +6,7 @@
  *
  * Payload: "<node>|<kind>|<rest>", where kind is w (device wake, rest = device id), f (feedback),
  * c (device changed), t (twin changed, rest = device id), x (CA certificates changed, rest
- * empty), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
+ * empty), e (telemetry committed, rest = the partitions, comma-separated), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
  * (heartbeat, rest = a sequence number). Device ids never contain "|". A node ignores its own
  * payloads, heartbeats aside: it already acted on them locally.
  *
@@ -42,6 +42,7 @@ const CA_CHANGE = 'ca-change';
 const CONNECTION = 'connection';
 const WAKE = 'wake';
 const MISSED = 'missed';
+const EVENTS = 'events';
 const NOTIFY = 'SELECT pg_notify($1, $2)';
 
 export class PostgresSignalBus implements SignalBus, ClusterEvents {
@@ -59,6 +60,8 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
   private heartbeatSeq = 0;
   private heartbeatAccepted = 0;
   private heartbeatHeard = 0;
+  /** Partitions with telemetry committed this turn, sent in one NOTIFY on the next. */
+  private readonly pendingPartitions = new Set<number>();
 
   constructor(private readonly options: PostgresSignalBusOptions) {
     this.local = new InProcessSignalBus((err) => options.logger.error({ err }, 'signal listener threw'));
@@ -135,6 +138,21 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
 
   onRemoteConnection(fn: (protocol: ConnectionProtocol, deviceId: string, at: number) => void): () => void {
     return this.on(CONNECTION, fn);
+  }
+
+  publishEvents(partition: number): void {
+    if (this.pendingPartitions.size === 0) setImmediate(() => this.flushEvents());
+    this.pendingPartitions.add(partition);
+  }
+
+  onRemoteEvents(fn: (partition: number) => void): () => void {
+    return this.on(EVENTS, fn);
+  }
+
+  private flushEvents(): void {
+    const partitions = [...this.pendingPartitions];
+    this.pendingPartitions.clear();
+    if (partitions.length > 0 && !this.closed) this.send(`e|${partitions.join(',')}`);
   }
 
   onRemoteWake(fn: (deviceId: string) => void): () => void {
@@ -237,7 +255,12 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     else if (kind === 'c') this.remote.emit(CHANGE, rest);
     else if (kind === 't') this.local.notifyTwin(rest);
     else if (kind === 'x') this.remote.emit(CA_CHANGE);
-    else if (kind === 'm' || kind === 'a') {
+    else if (kind === 'e') {
+      for (const p of rest.split(',')) {
+        const partition = Number(p);
+        if (p !== '' && Number.isInteger(partition) && partition >= 0) this.remote.emit(EVENTS, partition);
+      }
+    } else if (kind === 'm' || kind === 'a') {
       const bar = rest.indexOf('|');
       const at = Number(rest.slice(0, bar));
       if (bar > 0 && Number.isFinite(at))

@@ -33,6 +33,12 @@ export interface ClusterEvents {
   /** A CA certificate write committed on this node: the others read the verified CA certificates again. */
   publishCaChange(): void;
   onRemoteCaChange(fn: () => void): () => void;
+  /**
+   * Telemetry was committed on this node to the event-log partition: readers on the others read
+   * it again. Calls in one event-loop turn are coalesced into one NOTIFY per partition set.
+   */
+  publishEvents(partition: number): void;
+  onRemoteEvents(fn: (partition: number) => void): () => void;
   /** A device woken by another node's commit (its onDevice listeners are called as well). */
   onRemoteWake(fn: (deviceId: string) => void): () => void;
   /**

@@ -40,6 +40,8 @@ export interface TelemetryOptions {
   cluster?: {
     publishEvents(partition: number): void;
     onRemoteEvents(fn: (partition: number) => void): () => void;
+    /** Signals from the others may have been missed: every partition is read again. */
+    onSignalsMissed(fn: () => void): () => void;
   };
 }
 
@@ -77,7 +79,14 @@ export class Telemetry {
       (err) => this.logger.error({ err }, 'a telemetry result handler threw'),
     );
     this.unsubscribe.push(options.registry.onDeviceChange((deviceId) => this.generations.delete(deviceId)));
-    if (options.cluster) this.unsubscribe.push(options.cluster.onRemoteEvents((p) => this.appended(p)));
+    if (options.cluster) {
+      this.unsubscribe.push(options.cluster.onRemoteEvents((p) => this.appended(p)));
+      this.unsubscribe.push(
+        options.cluster.onSignalsMissed(() => {
+          for (let p = 0; p < this.partitions; p++) this.appended(p);
+        }),
+      );
+    }
   }
 
   start(): void {
