@@ -48,6 +48,9 @@ export const C2D_DEFAULTS: C2dConfig = {
   maxQueueDepth: 50,
   maxMessageSize: 65_536,
   countLockExpiry: false,
+  // Off unless a test keeps them: nothing else here changes (no dead-letter deadlines).
+  deadLetterRetentionMs: 0,
+  maxDeadLettersPerDevice: 100,
 };
 
 export const FEEDBACK_DEFAULTS: FeedbackConfig = {

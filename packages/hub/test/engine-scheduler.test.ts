@@ -112,6 +112,7 @@ const POLICY_ANY: QueuePolicy = {
   maxDeliveryCount: 10,
   countLockExpiry: false,
   lockTimeoutMs: 60_000,
+  deadLetters: { retentionMs: 0, maxPerDevice: 100 },
   feedback: {
     batchMaxRecords: 64,
     batchDelayMs: 15_000,

@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { HubConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
 import type { C2dEngine, DirectReceiver, ReceiverHandlers, SendResult } from '../src/engine/types.js';
+import type { DeadLetter } from '../src/store/types.js';
 import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
@@ -178,6 +179,15 @@ export class RecordingEngine implements C2dEngine {
 
   purge(deviceId: string): Promise<number> {
     return this.inner.purge(deviceId);
+  }
+  deadLetters(deviceId: string, limit: number): Promise<DeadLetter[]> {
+    return this.inner.deadLetters(deviceId, limit);
+  }
+  requeueDeadLetter(deviceId: string, sequenceNumber: number): Promise<number> {
+    return this.inner.requeueDeadLetter(deviceId, sequenceNumber);
+  }
+  deleteDeadLetter(deviceId: string, sequenceNumber: number): Promise<void> {
+    return this.inner.deleteDeadLetter(deviceId, sequenceNumber);
   }
 
   queueDepth(deviceId: string): Promise<number> {

@@ -10,6 +10,8 @@ export const POLICY: QueuePolicy = {
   maxDeliveryCount: 3,
   countLockExpiry: false,
   lockTimeoutMs: 60_000,
+  // Dead letters dropped, as IoT Hub does; store-contract-dead-letters.ts keeps them.
+  deadLetters: { retentionMs: 0, maxPerDevice: 100 },
   feedback: { batchMaxRecords: 4, batchDelayMs: 15_000, lockDurationMs: 60_000, ttlMs: 3_600_000, maxDeliveryCount: 3 },
 };
 

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
 import { commitContract } from './store-contract-commit.js';
+import { deadLetterContract } from './store-contract-dead-letters.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
 import { inspectionContract } from './store-contract-inspection.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
@@ -416,6 +417,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     feedbackQueueContract(kit);
     registryExtrasContract(kit);
     inspectionContract(kit);
+    deadLetterContract(kit);
   });
 }
 

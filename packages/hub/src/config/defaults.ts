@@ -21,6 +21,8 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
     maxQueueDepth: 50,
     maxMessageSize: 65536,
     countLockExpiry: false,
+    deadLetterRetentionMs: 24 * HOUR,
+    maxDeadLettersPerDevice: 100,
   },
   feedback: {
     batchMaxRecords: 64,

@@ -49,6 +49,9 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'c2d.maxQueueDepth': int(1, 1_000_000),
   'c2d.maxMessageSize': int(1, 16 * 1024 * 1024),
   'c2d.countLockExpiry': bool,
+  // docs/dead-letters.md; 0 = IoT Hub's drop
+  'c2d.deadLetterRetentionMs': duration(0, 30 * DAY),
+  'c2d.maxDeadLettersPerDevice': int(1, 10_000),
   'feedback.batchMaxRecords': int(1, 100_000),
   'feedback.batchDelayMs': duration(0, HOUR),
   'feedback.lockDurationMs': duration(1, HOUR),

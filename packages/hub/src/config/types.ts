@@ -9,6 +9,10 @@ export interface C2dConfig {
   maxMessageSize: number; // 65536
   /** Decision 1: lock expiry raises the delivery count too. */
   countLockExpiry: boolean;
+  /** How long a dead-lettered message is kept (docs/dead-letters.md); 0 = dropped, as IoT Hub does. 1 day. */
+  deadLetterRetentionMs: number;
+  /** Kept dead letters per device, the oldest dropped first. 100. */
+  maxDeadLettersPerDevice: number;
 }
 
 export interface FeedbackConfig {

@@ -22,6 +22,7 @@ import type {
   NewMessage,
   QueueOp,
   QueueOpResult,
+  DeadLetter,
   QueuePolicy,
   SettleAction,
   Store,
@@ -74,6 +75,18 @@ const SETTLE_DELAY_MS = 2;
 type Success<K extends QueueOp['kind']> = Extract<QueueOpResult<K>, { ok: true }>;
 type Refusal<K extends QueueOp['kind']> = Exclude<Extract<QueueOpResult<K>, { ok: false }>, { error: 'ServerError' }>;
 
+function deadLetterRefusal(
+  error: 'DeviceNotFound' | 'DeviceMaximumQueueDepthExceeded' | 'DeadLetterNotFound',
+  deviceId: string,
+  seq: number,
+): FerryError {
+  if (error === 'DeadLetterNotFound') {
+    return new FerryError('NotFound', `device "${deviceId}" has no dead letter with sequence number ${seq}`);
+  }
+  if (error === 'DeviceNotFound') return new FerryError(error, `device "${deviceId}" is not registered or is disabled`);
+  return new FerryError(error, `the queue of device "${deviceId}" is full; the dead letter is kept`);
+}
+
 export class Engine implements C2dEngine {
   private readonly store: Store;
   private readonly clock: Clock;
@@ -107,6 +120,10 @@ export class Engine implements C2dEngine {
       maxDeliveryCount: this.c2d.maxDeliveryCount,
       countLockExpiry: this.c2d.countLockExpiry,
       lockTimeoutMs: this.c2d.lockTimeoutMs,
+      deadLetters: Object.freeze({
+        retentionMs: this.c2d.deadLetterRetentionMs,
+        maxPerDevice: this.c2d.maxDeadLettersPerDevice,
+      }),
       feedback: Object.freeze({
         batchMaxRecords: f.batchMaxRecords,
         batchDelayMs: f.batchDelayMs,
@@ -247,6 +264,22 @@ export class Engine implements C2dEngine {
     const r = await this.run({ kind: 'purge', deviceId });
     if (!r.ok) throw new FerryError(r.error, `device "${deviceId}" is not registered`);
     return r.purged;
+  }
+
+  deadLetters(deviceId: string, limit: number): Promise<DeadLetter[]> {
+    return this.store.listDeadLetters(deviceId, this.clock.now(), this.policy.deadLetters.retentionMs, limit);
+  }
+
+  async requeueDeadLetter(deviceId: string, sequenceNumber: number): Promise<number> {
+    const expiryTimeUtc = this.clock.now() + this.c2d.defaultTtlMs;
+    const r = await this.run({ kind: 'requeueDeadLetter', deviceId, sequenceNumber, expiryTimeUtc });
+    if (r.ok) return r.sequenceNumber;
+    throw deadLetterRefusal(r.error, deviceId, sequenceNumber);
+  }
+
+  async deleteDeadLetter(deviceId: string, sequenceNumber: number): Promise<void> {
+    const r = await this.run({ kind: 'deleteDeadLetter', deviceId, sequenceNumber });
+    if (!r.ok) throw deadLetterRefusal(r.error, deviceId, sequenceNumber);
   }
 
   queueDepth(deviceId: string): Promise<number> {

@@ -4,7 +4,7 @@
  * fails with a FerryError carrying the IoT Hub code (DeviceNotFound, DeviceMessageLockLost, ...).
  */
 import type { Delivery, FeedbackBatch, OutgoingMessage } from '@ferry/common';
-import type { SettleAction } from '../store/types.js';
+import type { DeadLetter, SettleAction } from '../store/types.js';
 import type { DirectReceiver, ReceiverHandlers } from './waiting-receivers.js';
 
 export type { DirectReceiver, ReceiverHandlers, SettleAction };
@@ -50,6 +50,18 @@ export interface C2dEngine {
   release(deviceId: string, lockTokens: readonly string[]): Promise<void>;
   /** Dead-letter every pending message with status Purged; returns how many. */
   purge(deviceId: string): Promise<number>;
+  /**
+   * Ferry's kept dead letters (docs/dead-letters.md), oldest first, at most `limit`. Reads only.
+   */
+  deadLetters(deviceId: string, limit: number): Promise<DeadLetter[]>;
+  /**
+   * A kept dead letter back at the tail of the queue: new sequence number (returned), delivery
+   * count 0, expiry now + c2d.defaultTtlMs. Fails with NotFound (no such dead letter),
+   * DeviceNotFound or DeviceMaximumQueueDepthExceeded (the letter is kept then).
+   */
+  requeueDeadLetter(deviceId: string, sequenceNumber: number): Promise<number>;
+  /** Removes a kept dead letter; NotFound when there is none. */
+  deleteDeadLetter(deviceId: string, sequenceNumber: number): Promise<void>;
   /** Enqueued + Invisible messages of one device. */
   queueDepth(deviceId: string): Promise<number>;
   /**

@@ -98,6 +98,9 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics, clock: Clo
       return engine.release(deviceId, lockTokens);
     },
     purge: (deviceId) => engine.purge(deviceId),
+    deadLetters: (deviceId, limit) => engine.deadLetters(deviceId, limit),
+    requeueDeadLetter: (deviceId, seq) => engine.requeueDeadLetter(deviceId, seq),
+    deleteDeadLetter: (deviceId, seq) => engine.deleteDeadLetter(deviceId, seq),
     queueDepth: (deviceId) => engine.queueDepth(deviceId),
     onAvailable: (deviceId, listener) => engine.onAvailable(deviceId, listener),
     receiveFeedback: () => engine.receiveFeedback(),

@@ -102,7 +102,10 @@ export class PendingCounts {
   private applyOne(op: QueueOp, r: Extract<QueueOpResult, { ok: true }>): boolean {
     switch (op.kind) {
       case 'enqueue':
+      case 'requeueDeadLetter':
         this.add(1, 0, 0);
+        return false;
+      case 'deleteDeadLetter':
         return false;
       case 'lease': {
         const n = 'deliveries' in r ? r.deliveries.length : 0;

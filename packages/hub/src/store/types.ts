@@ -120,6 +120,8 @@ export interface QueuePolicy {
   /** Decision 1: lock expiry (and release) raise the delivery count too. */
   countLockExpiry: boolean;
   lockTimeoutMs: number;
+  /** Dead letters kept (docs/dead-letters.md): retentionMs 0 = dropped, as IoT Hub does. */
+  deadLetters: { retentionMs: number; maxPerDevice: number };
   feedback: {
     batchMaxRecords: number;
     /** 0 = batch at once */
@@ -154,6 +156,13 @@ export type QueueOp =
   | { kind: 'purge'; deviceId: string }
   /** The scheduler's work: TTL and lock expiries, feedback batching, feedback lock/TTL, at most `limit` of each. */
   | { kind: 'expire'; limit: number }
+  /**
+   * A kept dead letter back at the tail of its device's queue: a new sequence number, delivery
+   * count 0, expiry `expiryTimeUtc`; checked as an enqueue is (device, depth). Removed from the
+   * dead letters when it succeeds.
+   */
+  | { kind: 'requeueDeadLetter'; deviceId: string; sequenceNumber: number; expiryTimeUtc: number }
+  | { kind: 'deleteDeadLetter'; deviceId: string; sequenceNumber: number }
   | { kind: 'leaseFeedback' }
   | { kind: 'settleFeedback'; lockToken: string; action: SettleAction };
 
@@ -168,6 +177,10 @@ export type ReleaseResult = { ok: true; released: number };
 export type PurgeResult = { ok: true; purged: number } | { ok: false; error: 'DeviceNotFound' };
 /** `more` is true when a limit was reached: call again at once. */
 export type ExpireResult = { ok: true; expired: number; locksExpired: number; more: boolean };
+export type RequeueDeadLetterResult =
+  | { ok: true; sequenceNumber: number }
+  | { ok: false; error: 'DeviceNotFound' | 'DeviceMaximumQueueDepthExceeded' | 'DeadLetterNotFound' };
+export type DeleteDeadLetterResult = { ok: true } | { ok: false; error: 'DeadLetterNotFound' };
 export type LeaseFeedbackResult = { ok: true; batch: FeedbackBatch | null };
 export type SettleFeedbackResult = { ok: true } | { ok: false; error: 'DeviceMessageLockLost' };
 /** An operation that threw (a bug or a storage fault); its effects were rolled back, the others' kept. */
@@ -180,6 +193,8 @@ export interface QueueOpResults {
   release: ReleaseResult;
   purge: PurgeResult;
   expire: ExpireResult;
+  requeueDeadLetter: RequeueDeadLetterResult;
+  deleteDeadLetter: DeleteDeadLetterResult;
   leaseFeedback: LeaseFeedbackResult;
   settleFeedback: SettleFeedbackResult;
 }
@@ -244,6 +259,16 @@ export interface PendingMessage extends StoredMessage {
   lockedUntil: number | null;
 }
 
+/** Why a message was dead-lettered (its feedback status). */
+export type DeadLetterReason = 'Rejected' | 'Expired' | 'DeliveryCountExceeded' | 'Purged';
+
+/** A kept dead letter (docs/dead-letters.md): the message as it was, why and when it went. */
+export interface DeadLetter extends StoredMessage {
+  reason: DeadLetterReason;
+  /** ms since the epoch */
+  deadLetteredTimeUtc: number;
+}
+
 export interface DevicePageQuery {
   /** At most this many devices, ordered by device id. */
   limit: number;
@@ -257,6 +282,11 @@ export interface InspectionStore {
   listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]>;
   /** The device's pending (not expired) messages by sequence number, at most `limit`. */
   peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]>;
+  /**
+   * The device's kept dead letters, oldest first, at most `limit`; those dead-lettered at or
+   * before `now - retentionMs` are left out (the scheduler removes them).
+   */
+  listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]>;
   /** Hub-wide pending (not expired) messages: Invisible = locked until after `now`. */
   queueTotals(now: number): Promise<{ enqueued: number; invisible: number }>;
   /** Hub-wide feedback records not yet taken: waiting for a batch, or in a feedback message not expired by `now`. */

@@ -5,7 +5,7 @@
 import type { Ack } from '@ferry/common';
 import type pg from 'pg';
 import { optionalFieldsOfRow, withOptionalFields } from '../rows.js';
-import type { DevicePageQuery, PendingMessage } from '../types.js';
+import type { DeadLetter, DeadLetterReason, DevicePageQuery, PendingMessage } from '../types.js';
 
 interface PeekRow {
   device_id: string;
@@ -53,6 +53,19 @@ export class InspectionQueries {
       [deviceId, now, Math.max(0, Math.floor(limit))],
     );
     return r.rows.map((row) => toPending(row, now));
+  }
+
+  async listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]> {
+    const r = await this.pool.query<PeekRow & { reason: DeadLetterReason; dead_lettered_at: string }>(
+      `SELECT device_id, seq, message_id, correlation_id, user_id, content_type, content_encoding, ack, expiry,
+       default_expiry, enqueued_at, properties, body, delivery_count, reason, dead_lettered_at
+       FROM c2d_dead_letters WHERE device_id = $1 AND dead_lettered_at > $2 ORDER BY id LIMIT $3`,
+      [deviceId, now - retentionMs, Math.max(0, Math.floor(limit))],
+    );
+    return r.rows.map((row) => {
+      const { state: _state, lockedUntil: _locked, ...m } = toPending({ ...row, lock_token: null, locked_until: null }, now);
+      return { ...m, reason: row.reason, deadLetteredTimeUtc: Number(row.dead_lettered_at) };
+    });
   }
 
   async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {

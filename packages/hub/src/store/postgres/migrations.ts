@@ -4,6 +4,7 @@
  * second waits, then finds the schema current. Never edit a released migration: append a new one.
  */
 import type pg from 'pg';
+import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
 import { QUEUE_SQL } from './queue-sql.js';
@@ -56,6 +57,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: 'ALTER TABLE mqtt_sessions ADD COLUMN twin_subs integer NOT NULL DEFAULT 0;',
   },
   { version: 6, name: 'registry change sequence', sql: REGISTRY_CHANGES_SQL },
+  { version: 7, name: 'kept dead letters', sql: DEAD_LETTERS_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

@@ -23,6 +23,7 @@ import type {
   DeviceWrite,
   FailedResult,
   MqttSessionRecord,
+  DeadLetter,
   PendingMessage,
   PolicyRecord,
   QueueOp,
@@ -247,9 +248,17 @@ export class PostgresStore implements Store {
 
   async nextDeadline(policy: QueuePolicy): Promise<number | null> {
     const r = await guarded(
-      this.pool.query<{ t: number | null }>('SELECT ferry_next_deadline($1) AS t', [policy.feedback.batchDelayMs]),
+      this.pool.query<{ t: number | null; d: string | null }>(
+        'SELECT ferry_next_deadline($1) AS t, (SELECT min(dead_lettered_at) FROM c2d_dead_letters) AS d',
+        [policy.feedback.batchDelayMs],
+      ),
     );
-    return r.rows[0]?.t ?? null;
+    const t = r.rows[0]?.t ?? null;
+    const d = r.rows[0]?.d;
+    // Kept dead letters go when their retention ends (dead-letters-sql.ts).
+    const dl = d == null ? null : Number(d) + policy.deadLetters.retentionMs;
+    if (t === null) return dl;
+    return dl === null ? t : Math.min(t, dl);
   }
 
   async queueDepth(deviceId: string, now: number): Promise<number> {
@@ -366,6 +375,10 @@ export class PostgresStore implements Store {
     return records.filter((r): r is DeviceRecord => r !== undefined);
   }
 
+  listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]> {
+    return guarded(this.inspection.listDeadLetters(deviceId, now, retentionMs, limit));
+  }
+
   peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
     return guarded(this.inspection.peekMessages(deviceId, now, limit));
   }
@@ -427,6 +440,13 @@ function encode(op: QueueOp): Encoded {
       return { json: { k: 'purge', d: text(op.deviceId, 'deviceId') }, body: null };
     case 'expire':
       return { json: { k: 'expire', limit: Math.floor(op.limit) }, body: null };
+    case 'requeueDeadLetter':
+      return {
+        json: { k: op.kind, d: text(op.deviceId, 'deviceId'), seq: Math.floor(op.sequenceNumber), expiry: op.expiryTimeUtc },
+        body: null,
+      };
+    case 'deleteDeadLetter':
+      return { json: { k: op.kind, d: text(op.deviceId, 'deviceId'), seq: Math.floor(op.sequenceNumber) }, body: null };
     case 'leaseFeedback':
       return { json: { k: 'leaseFeedback' }, body: null };
     case 'settleFeedback':

@@ -26,10 +26,12 @@ import type {
   NewMessage,
   PurgeResult,
   ReleaseResult,
+  RequeueDeadLetterResult,
   SettleAction,
   SettleResult,
 } from '../types.js';
 import type { CommitContext, DirectLease } from './commit-context.js';
+import type { DeadLetterTable } from './dead-letter-table.js';
 import type { FeedbackQueue } from './feedback-queue.js';
 import { SequenceNumbers } from './sequence-numbers.js';
 
@@ -116,6 +118,7 @@ export class MessageQueue {
   constructor(
     db: Database.Database,
     private readonly feedback: FeedbackQueue,
+    private readonly deadLetters: DeadLetterTable,
   ) {
     this.device = db.prepare<[string], { status: string }>('SELECT status FROM devices WHERE device_id = ?');
     this.generation = db.prepare<[string], { generation_id: string }>(
@@ -322,6 +325,15 @@ export class MessageQueue {
     return { expired: expired.length, locksExpired: locks.length, more };
   }
 
+  /** A kept dead letter back at the tail of the queue, as a new message (docs/dead-letters.md). */
+  requeueDeadLetter(deviceId: string, seq: number, expiry: number, ctx: CommitContext): RequeueDeadLetterResult {
+    const dead = this.deadLetters.find(deviceId, seq, ctx);
+    if (!dead) return { ok: false, error: 'DeadLetterNotFound' };
+    const back = this.enqueue(requeuedMessage(dead, expiry), ctx);
+    if (back.ok) this.deadLetters.remove(dead.rowId);
+    return back;
+  }
+
   queueDepth(deviceId: string, now: number): number {
     return this.countLive.get(deviceId, now)!.n;
   }
@@ -356,7 +368,7 @@ export class MessageQueue {
   private requeue(r: StateRow, count: boolean, ctx: CommitContext): boolean {
     const deliveryCount = r.delivery_count + (count ? 1 : 0);
     if (deliveryCount >= ctx.policy.maxDeliveryCount) {
-      this.finish(r, 'DeliveryCountExceeded', ctx);
+      this.finish({ ...r, delivery_count: deliveryCount }, 'DeliveryCountExceeded', ctx);
       return false;
     }
     this.unlock.run(deliveryCount, r.id);
@@ -365,7 +377,8 @@ export class MessageQueue {
     return true;
   }
 
-  private finish(r: StateRow, status: FeedbackStatus, ctx: CommitContext): void {
+  private finish(r: StateRow, status: Exclude<FeedbackStatus, 'Success'>, ctx: CommitContext): void {
+    this.deadLetters.keepRow(r.id, r.device_id, r.delivery_count, status, ctx);
     this.remove.run(r.id);
     this.feedbackFor(r, status, ctx);
   }
@@ -413,6 +426,19 @@ export function storedMessageOf(r: MessageRow): StoredMessage {
     },
     optionalFieldsOfRow(r),
   );
+}
+
+/** A dead letter as a new message with a fresh expiry (whether the sender set one is kept). */
+function requeuedMessage(d: StoredMessage, expiry: number): NewMessage {
+  const m: NewMessage = { deviceId: d.deviceId, expiryTimeUtc: expiry, properties: d.properties, body: d.body };
+  if (d.ack) m.ack = d.ack;
+  if (d.defaultExpiry) m.defaultExpiry = true;
+  if (d.messageId !== undefined) m.messageId = d.messageId;
+  if (d.correlationId !== undefined) m.correlationId = d.correlationId;
+  if (d.userId !== undefined) m.userId = d.userId;
+  if (d.contentType !== undefined) m.contentType = d.contentType;
+  if (d.contentEncoding !== undefined) m.contentEncoding = d.contentEncoding;
+  return m;
 }
 
 /** A message as the row just inserted locked for a direct lease would read (first delivery). */

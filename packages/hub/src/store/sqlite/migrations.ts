@@ -194,6 +194,35 @@ export const MIGRATIONS: readonly Migration[] = [
     // A bit mask (store/rows.ts twinSubsBits): 1 = $iothub/twin/res/#, 2 = desired notifications.
     sql: 'ALTER TABLE mqtt_sessions ADD COLUMN twin_subs INTEGER NOT NULL DEFAULT 0;',
   },
+  {
+    version: 8,
+    name: 'kept dead letters',
+    // docs/dead-letters.md: a dead-lettered C2D message is copied here (seq as it had) when
+    // c2d.deadLetterRetentionMs > 0; deleted with its device, after the retention, or past the cap.
+    sql: `
+      CREATE TABLE c2d_dead_letters (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        message_id TEXT,
+        correlation_id TEXT,
+        user_id TEXT,
+        content_type TEXT,
+        content_encoding TEXT,
+        ack TEXT NOT NULL,
+        expiry INTEGER NOT NULL,
+        default_expiry INTEGER NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        properties TEXT NOT NULL,
+        body BLOB NOT NULL,
+        delivery_count INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        dead_lettered_at INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX c2d_dead_letters_device_seq ON c2d_dead_letters (device_id, seq);
+      CREATE INDEX c2d_dead_letters_time ON c2d_dead_letters (dead_lettered_at);
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -26,6 +26,7 @@ import type {
   DeviceWrite,
   FailedResult,
   MqttSessionRecord,
+  DeadLetter,
   PendingMessage,
   PolicyRecord,
   QueueOp,
@@ -36,6 +37,7 @@ import type {
 import { CaCertificateTable } from './ca-certificate-table.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
 import { CommitContext } from './commit-context.js';
+import { DeadLetterTable } from './dead-letter-table.js';
 import { EventLogTables } from './event-log-tables.js';
 import { FeedbackQueue } from './feedback-queue.js';
 import { InspectionQueries } from './inspection-queries.js';
@@ -71,6 +73,7 @@ export class SqliteStore implements Store {
   private readonly registry: RegistryTables;
   private readonly caCertificates: CaCertificateTable;
   private readonly messages: MessageQueue;
+  private readonly deadLetters: DeadLetterTable;
   private readonly feedback: FeedbackQueue;
   private readonly inspection: InspectionQueries;
   private readonly twins: TwinTable;
@@ -123,7 +126,8 @@ export class SqliteStore implements Store {
     this.registry = new RegistryTables(this.db);
     this.caCertificates = new CaCertificateTable(this.db);
     this.feedback = new FeedbackQueue(this.db);
-    this.messages = new MessageQueue(this.db, this.feedback);
+    this.deadLetters = new DeadLetterTable(this.db);
+    this.messages = new MessageQueue(this.db, this.feedback, this.deadLetters);
     this.inspection = new InspectionQueries(this.db);
     this.twins = new TwinTable(this.db);
     this.events = new EventLogTables(this.db);
@@ -236,8 +240,15 @@ export class SqliteStore implements Store {
         const m = this.messages.expireDue(ctx, op.limit);
         const f = this.feedback.expireDue(ctx, op.limit);
         this.feedback.makeBatches(ctx);
-        return { ok: true, expired: m.expired, locksExpired: m.locksExpired, more: m.more || f.more };
+        const d = this.deadLetters.expireDue(ctx, op.limit);
+        return { ok: true, expired: m.expired, locksExpired: m.locksExpired, more: m.more || f.more || d };
       }
+      case 'requeueDeadLetter':
+        return this.messages.requeueDeadLetter(op.deviceId, op.sequenceNumber, op.expiryTimeUtc, ctx);
+      case 'deleteDeadLetter':
+        return this.deadLetters.delete(op.deviceId, op.sequenceNumber, ctx)
+          ? { ok: true }
+          : { ok: false, error: 'DeadLetterNotFound' };
       case 'leaseFeedback':
         return this.feedback.lease(ctx);
       case 'settleFeedback':
@@ -246,7 +257,11 @@ export class SqliteStore implements Store {
   }
 
   async nextDeadline(policy: QueuePolicy): Promise<number | null> {
-    const times = [this.messages.nextDeadline(), this.feedback.nextDeadline(policy)].filter(
+    const times = [
+      this.messages.nextDeadline(),
+      this.feedback.nextDeadline(policy),
+      this.deadLetters.nextDeadline(policy),
+    ].filter(
       (t): t is number => t !== null,
     );
     return times.length ? Math.min(...times) : null;
@@ -339,6 +354,10 @@ export class SqliteStore implements Store {
 
   async peekMessages(deviceId: string, now: number, limit: number): Promise<PendingMessage[]> {
     return this.inspection.peekMessages(deviceId, now, limit);
+  }
+
+  async listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]> {
+    return this.deadLetters.listDeadLetters(deviceId, now, retentionMs, limit);
   }
 
   async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {

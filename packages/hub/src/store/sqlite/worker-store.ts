@@ -25,6 +25,7 @@ import type {
   DeviceRecord,
   DeviceWrite,
   MqttSessionRecord,
+  DeadLetter,
   PendingMessage,
   PolicyRecord,
   QueueOp,
@@ -161,6 +162,12 @@ export class WorkerStore implements Store {
     const messages = (await this.call('peekMessages', [deviceId, now, limit])) as PendingMessage[];
     for (const m of messages) m.body = toBuffer(m.body) as Buffer;
     return messages;
+  }
+
+  async listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]> {
+    const letters = (await this.call('listDeadLetters', [deviceId, now, retentionMs, limit])) as DeadLetter[];
+    for (const m of letters) m.body = toBuffer(m.body) as Buffer;
+    return letters;
   }
 
   queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
