@@ -156,6 +156,22 @@ const MATRIX: Record<string, Row> = {
     allowed: SERVICE,
     ok: 200,
   },
+  'GET /devices/{id}/messages/deviceBound/deadLetters': {
+    path: '/devices/dev1/messages/deviceBound/deadLetters',
+    allowed: SERVICE,
+    ok: 200,
+  },
+  // No dead letter 999999 on dev1: an authorized call is refused as NotFound and changes nothing.
+  'POST /devices/{id}/messages/deviceBound/deadLetters/{sequenceNumber}/requeue': {
+    path: '/devices/dev1/messages/deviceBound/deadLetters/999999/requeue',
+    allowed: SERVICE,
+    ok: 404,
+  },
+  'DELETE /devices/{id}/messages/deviceBound/deadLetters/{sequenceNumber}': {
+    path: '/devices/dev1/messages/deviceBound/deadLetters/999999',
+    allowed: SERVICE,
+    ok: 404,
+  },
   'GET /events': { path: '/events', allowed: SERVICE, ok: 200, stream: true },
   'GET /twins/{id}': { path: '/twins/matrix-absent', allowed: TWIN_READ, ok: 404 },
   'PATCH /twins/{id}': { path: '/twins/matrix-absent', body: { tags: { a: 1 } }, allowed: SERVICE, ok: 404 },

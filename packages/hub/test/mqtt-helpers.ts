@@ -13,11 +13,11 @@ import { DEFAULT_CONFIG } from '../src/config/defaults.js';
 import type { HubConfig } from '../src/config/types.js';
 import { Engine } from '../src/engine/engine.js';
 import type { C2dEngine, DirectReceiver, ReceiverHandlers, SendResult } from '../src/engine/types.js';
-import type { DeadLetter } from '../src/store/types.js';
 import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { DeadLetter } from '../src/store/types.js';
 import { WAIT_MS, within } from './deadline.js';
 
 export const HOST = 'ferry.test';

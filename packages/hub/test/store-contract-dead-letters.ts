@@ -15,7 +15,8 @@ export function deadLetterContract(kit: ContractKit): void {
   describe('kept dead letters', () => {
     const enqueue = (text: string, extra = {}, now = T0) =>
       kit.one({ kind: 'enqueue', message: message('d', text, { messageId: text, ...extra }) }, now, KEEP);
-    const lease = async (now = T0) => (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 }, now, KEEP)).deliveries[0]!;
+    const lease = async (now = T0) =>
+      (await kit.one({ kind: 'lease', deviceId: 'd', max: 1 }, now, KEEP)).deliveries[0]!;
     const settle = (lockToken: string, action: 'abandon' | 'reject', now = T0) =>
       kit.one({ kind: 'settle', deviceId: 'd', lockToken, action }, now, KEEP);
     const list = (now = T0) => kit.store.listDeadLetters('d', now, KEEP.deadLetters.retentionMs, 100);
@@ -27,7 +28,8 @@ export function deadLetterContract(kit: ContractKit): void {
       await enqueue('abandoned');
       await settle((await lease()).lockToken, 'reject', T0 + 10);
       // The expiry is applied by the next op on the device (as the scheduler would).
-      for (let i = 0; i < KEEP.maxDeliveryCount; i++) await settle((await lease(T0 + 2000)).lockToken, 'abandon', T0 + 2000);
+      for (let i = 0; i < KEEP.maxDeliveryCount; i++)
+        await settle((await lease(T0 + 2000)).lockToken, 'abandon', T0 + 2000);
       await enqueue('purged', {}, T0 + 3000);
       assert.deepEqual(await kit.one({ kind: 'purge', deviceId: 'd' }, T0 + 4000, KEEP), { ok: true, purged: 1 });
       const kept = await list(T0 + 5000);
@@ -70,7 +72,11 @@ export function deadLetterContract(kit: ContractKit): void {
       assert.equal(peek[1]!.body.toString(), 'first');
       // Not there any more: a second requeue finds nothing.
       assert.deepEqual(
-        await kit.one({ kind: 'requeueDeadLetter', deviceId: 'd', sequenceNumber: 1, expiryTimeUtc: T0 + HOUR }, T0, KEEP),
+        await kit.one(
+          { kind: 'requeueDeadLetter', deviceId: 'd', sequenceNumber: 1, expiryTimeUtc: T0 + HOUR },
+          T0,
+          KEEP,
+        ),
         { ok: false, error: 'DeadLetterNotFound' },
       );
     });
@@ -82,7 +88,10 @@ export function deadLetterContract(kit: ContractKit): void {
       for (let i = 0; i < KEEP.maxQueueDepth; i++) await enqueue(`fill${i}`);
       const op = { kind: 'requeueDeadLetter', deviceId: 'd', sequenceNumber: 1, expiryTimeUtc: T0 + HOUR } as const;
       assert.deepEqual(await kit.one(op, T0, KEEP), { ok: false, error: 'DeviceMaximumQueueDepthExceeded' });
-      assert.deepEqual((await list()).map((m) => m.messageId), ['x']);
+      assert.deepEqual(
+        (await list()).map((m) => m.messageId),
+        ['x'],
+      );
       assert.deepEqual(await kit.one({ kind: 'deleteDeadLetter', deviceId: 'd', sequenceNumber: 1 }, T0, KEEP), {
         ok: true,
       });

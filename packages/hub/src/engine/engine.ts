@@ -19,10 +19,10 @@ import type { ClusterEvents, SignalBus } from '../cluster/signal-bus.js';
 import type { C2dConfig, FeedbackConfig } from '../config/types.js';
 import type {
   CommitResult,
+  DeadLetter,
   NewMessage,
   QueueOp,
   QueueOpResult,
-  DeadLetter,
   QueuePolicy,
   SettleAction,
   Store,

@@ -8,9 +8,8 @@
  * The routes are a static table (the authorization matrix test enumerates them); the inspector
  * and the event streams come with each call.
  */
-import { FerryError, formatHubConnectionString } from '@ferry/common';
+import { FerryError, formatHubConnectionString, type StoredMessage } from '@ferry/common';
 import type { Permission, Principal } from '../../auth/types.js';
-import type { PendingMessage } from '../../store/types.js';
 import type { GatewayContext } from '../context.js';
 import { queryValue } from './params.js';
 import { sendJson } from './respond.js';
@@ -23,7 +22,8 @@ const MAX_TOP = 1000;
 export const BODY_PREVIEW_BYTES = 1024;
 const STATS_INTERVAL_MS = 1000;
 
-function pendingJson(m: PendingMessage) {
+/** The pending peek's JSON for one message (dead-letter-routes.ts adds its reason and time). */
+export function pendingJson(m: StoredMessage & { state: string; lockedUntil: number | null }) {
   return {
     sequenceNumber: m.sequenceNumber,
     messageId: m.messageId ?? null,

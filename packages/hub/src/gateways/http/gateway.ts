@@ -13,6 +13,7 @@ import type { GatewayContext } from '../context.js';
 import { authenticateRequest, type HttpClientInfo } from './authenticate.js';
 import { certificateRoutes } from './certificate-routes.js';
 import { consoleRoutes } from './console-routes.js';
+import { deadLetterRoutes } from './dead-letter-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { sendError } from './errors.js';
 import { EventStreams } from './event-stream.js';
@@ -29,6 +30,7 @@ import { twinRoutes } from './twin-routes.js';
 export const HTTP_ROUTES: readonly Route[] = [
   ...registryRoutes,
   ...deviceRoutes,
+  ...deadLetterRoutes,
   eventsRoute,
   sendRoute,
   ...feedbackRoutes,

@@ -63,7 +63,11 @@ export class InspectionQueries {
       [deviceId, now - retentionMs, Math.max(0, Math.floor(limit))],
     );
     return r.rows.map((row) => {
-      const { state: _state, lockedUntil: _locked, ...m } = toPending({ ...row, lock_token: null, locked_until: null }, now);
+      const {
+        state: _state,
+        lockedUntil: _locked,
+        ...m
+      } = toPending({ ...row, lock_token: null, locked_until: null }, now);
       return { ...m, reason: row.reason, deadLetteredTimeUtc: Number(row.dead_lettered_at) };
     });
   }

@@ -18,12 +18,12 @@ import { withOptionalFields } from '../rows.js';
 import type {
   CaCertificateRecord,
   CommitResult,
+  DeadLetter,
   DevicePageQuery,
   DeviceRecord,
   DeviceWrite,
   FailedResult,
   MqttSessionRecord,
-  DeadLetter,
   PendingMessage,
   PolicyRecord,
   QueueOp,
@@ -442,7 +442,12 @@ function encode(op: QueueOp): Encoded {
       return { json: { k: 'expire', limit: Math.floor(op.limit) }, body: null };
     case 'requeueDeadLetter':
       return {
-        json: { k: op.kind, d: text(op.deviceId, 'deviceId'), seq: Math.floor(op.sequenceNumber), expiry: op.expiryTimeUtc },
+        json: {
+          k: op.kind,
+          d: text(op.deviceId, 'deviceId'),
+          seq: Math.floor(op.sequenceNumber),
+          expiry: op.expiryTimeUtc,
+        },
         body: null,
       };
     case 'deleteDeadLetter':

@@ -21,12 +21,12 @@ import type {
 import type {
   CaCertificateRecord,
   CommitResult,
+  DeadLetter,
   DevicePageQuery,
   DeviceRecord,
   DeviceWrite,
   FailedResult,
   MqttSessionRecord,
-  DeadLetter,
   PendingMessage,
   PolicyRecord,
   QueueOp,
@@ -261,9 +261,7 @@ export class SqliteStore implements Store {
       this.messages.nextDeadline(),
       this.feedback.nextDeadline(policy),
       this.deadLetters.nextDeadline(policy),
-    ].filter(
-      (t): t is number => t !== null,
-    );
+    ].filter((t): t is number => t !== null);
     return times.length ? Math.min(...times) : null;
   }
 

@@ -21,11 +21,11 @@ import type {
 import type {
   CaCertificateRecord,
   CommitResult,
+  DeadLetter,
   DevicePageQuery,
   DeviceRecord,
   DeviceWrite,
   MqttSessionRecord,
-  DeadLetter,
   PendingMessage,
   PolicyRecord,
   QueueOp,
