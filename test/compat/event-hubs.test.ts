@@ -160,4 +160,33 @@ describe('@azure/event-hubs reads the telemetry', () => {
       [0, 1, 2],
     );
   });
+
+  test('consumer groups: created, listed and deleted with the CLI; two groups read the same events', T, async () => {
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, [CLI_BIN, 'hub', 'consumer-group', ...args, '--data-dir', hub.dataDir], {
+        encoding: 'utf8',
+      }).trim();
+    assert.equal(cli('create', 'analytics'), 'consumer group analytics created');
+    assert.deepEqual(cli('list').split('\n'), ['$Default', 'analytics']);
+    const second = new EventHubConsumerClient('analytics', eventHubsConnectionString(hub));
+    try {
+      const [first, other] = await Promise.all([
+        readPartition(consumer, partition, { offset: '-1' }, 3),
+        readPartition(second, partition, { offset: '-1' }, 3),
+      ]);
+      assert.deepEqual(
+        first.slice(0, 3).map((e) => e.body),
+        [{ n: 0 }, { n: 1 }, { n: 2 }],
+      );
+      assert.deepEqual(
+        other.slice(0, 3).map((e) => e.body),
+        [{ n: 0 }, { n: 1 }, { n: 2 }],
+      );
+      assert.equal(other[0]?.systemProperties?.['iothub-connection-device-id'], deviceId);
+    } finally {
+      await second.close();
+    }
+    assert.equal(cli('delete', 'analytics'), 'consumer group analytics deleted');
+    assert.deepEqual(cli('list').split('\n'), ['$Default']);
+  });
 });

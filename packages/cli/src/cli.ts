@@ -31,6 +31,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
     if (action === 'start') return (await import('./commands/hub-start.js')).hubStart(rest, io);
     if (action === 'connection-string')
       return (await import('./commands/hub-scripts.js')).hubConnectionString(rest, io);
+    if (action === 'consumer-group') return (await import('./commands/consumer-group.js')).consumerGroup(rest, io);
     if (action === 'ca') return (await import('./commands/hub-scripts.js')).hubCa(rest, io);
     if (action === undefined || action === '--help' || action === '-h') {
       io.out(USAGE.main);

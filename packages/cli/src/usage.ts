@@ -14,6 +14,8 @@ Hub
   hub start                   run a hub (HTTPS 443, MQTT 8883, AMQP 5671); Ctrl+C stops it
   hub connection-string       print a shared access policy's connection string (--policy)
   hub ca                      print the path of the hub's CA certificate (created when missing)
+  hub consumer-group create|list|delete [NAME]
+                              consumer groups of the Event Hubs-compatible endpoint
 
 Devices (az iot hub device-identity)
   device create <id>          register a device and print its connection string

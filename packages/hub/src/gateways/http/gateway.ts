@@ -13,6 +13,7 @@ import type { GatewayContext } from '../context.js';
 import { authenticateRequest, type HttpClientInfo } from './authenticate.js';
 import { certificateRoutes } from './certificate-routes.js';
 import { consoleRoutes } from './console-routes.js';
+import { consumerGroupRoutes } from './consumer-group-routes.js';
 import { deadLetterRoutes } from './dead-letter-routes.js';
 import { deviceRoutes } from './device-routes.js';
 import { sendError } from './errors.js';
@@ -37,6 +38,7 @@ export const HTTP_ROUTES: readonly Route[] = [
   ...certificateRoutes,
   ...twinRoutes,
   ...methodRoutes,
+  ...consumerGroupRoutes,
 ];
 
 /** Every REST route a hub with its console serves, as `METHOD /path` (the authorization matrix test's list). */
