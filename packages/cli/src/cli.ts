@@ -45,6 +45,8 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   if (group === 'feedback') return feedback(argv.slice(1), io);
   if (group === 'sas-token') return sasToken(argv.slice(1), io);
   if (group === 'twin') return twin(action, rest, io);
+  if (group === 'monitor-events')
+    return (await import('./commands/monitor-events.js')).monitorEvents(argv.slice(1), io);
   if (group === 'query') return query(argv.slice(1), io);
   throw usageError(`unknown command \`ferry ${group}\``, USAGE.main);
 }

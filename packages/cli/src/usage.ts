@@ -29,6 +29,9 @@ Devices (az iot hub device-identity)
   ca-cert add|verify|list|delete
                               the hub's CA certificates for X.509 devices (proof of possession)
 
+Telemetry (az iot hub monitor-events)
+  monitor-events              follow device telemetry live (--device ID, --properties)
+
 Credentials (az iot hub generate-sas-token)
   sas-token --device <id>     print a SAS token for a device, or --policy <name> for a policy
                               (--duration SECONDS, 3600 by default)
