@@ -80,8 +80,7 @@ export async function openX509Device(
 /**
  * The error the hub refuses `cert` for `deviceId` with, as the official client reports it:
  * MQTT fails open(), AMQP the C2D link ('disconnect'; open() only opens the connection), HTTP
- * fails sendEvent. Resolves undefined when MQTT or AMQP accepted; over HTTP an accepted
- * certificate gets the NotFound of telemetry instead.
+ * fails sendEvent. Resolves undefined when the hub accepted (over HTTP: the telemetry was taken).
  */
 export async function refusal(
   hub: HubProcess,
@@ -102,8 +101,7 @@ export async function refusal(
     await withTimeout(client.setOptions(options), 10_000, 'device setOptions');
     if (transport === 'Http') {
       // Polling errors never reach the app over HTTP (G.14), but sendEvent's do, translated, and
-      // the hub authenticates before it routes: a refused certificate gets 401 UnauthorizedError,
-      // an accepted one the 404 of telemetry Ferry does not take.
+      // a refused certificate gets 401 UnauthorizedError, an accepted one a 204 for its telemetry.
       await withTimeout(client.sendEvent(new deviceSdk.Message('x')), 10_000, 'HTTP sendEvent');
       return undefined;
     }
