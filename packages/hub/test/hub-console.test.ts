@@ -1,32 +1,17 @@
 /** A started hub serves the built console at /console/ over its TLS listener, unless console.enabled is false. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { pino } from 'pino';
-import { parseConfig } from '../src/config/index.js';
 import { Hub } from '../src/hub.js';
 import { hubCall } from './hub-call.js';
+import { inProcessHubConfig, removeHubDirs } from './in-process-hub.js';
 
-const ADDRESS = '127.0.0.1';
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+after(removeHubDirs);
 
 async function startHub(consoleEnabled: boolean): Promise<Hub> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-hub-console-'));
-  dirs.push(dataDir);
-  const config = parseConfig({
-    flags: {
-      dataDir,
-      hosts: [ADDRESS],
-      bind: ADDRESS,
-      ports: { https: 0, mqtts: 0, amqps: 0 },
-      observability: { port: 0 },
-      console: { enabled: consoleEnabled },
-    },
+  const config = inProcessHubConfig('ferry-hub-console-', {
+    observability: { port: 0 },
+    console: { enabled: consoleEnabled },
   });
   return Hub.start(config, { logger: pino({ level: 'silent' }) });
 }

@@ -9,24 +9,17 @@
  * scrapes run; its SQLite store is in-process (the default), the same metrics code as any store.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { ManualClock } from '../src/clock.js';
-import { parseConfig } from '../src/config/index.js';
 import type { Engine } from '../src/engine/index.js';
 import { Hub } from '../src/hub.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../src/store/sqlite/worker-store.js';
 import { hubCall } from './hub-call.js';
-
-const ADDRESS = '127.0.0.1';
-const dirs: string[] = [];
+import { ADDRESS, freePort, inProcessHubConfig, removeHubDirs } from './in-process-hub.js';
 
 /** Store calls by method name, over every adapter class. */
 const calls = new Map<string, number>();
@@ -51,7 +44,7 @@ before(() => {
 
 after(() => {
   for (const restore of restores) restore();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  removeHubDirs();
 });
 
 function snapshot(): Map<string, number> {
@@ -66,18 +59,6 @@ function callsSince(before: Map<string, number>): string[] {
     if (d > 0) out.push(`${key} x${d}`);
   }
   return out;
-}
-
-/** observability.port 0 means "disabled", so a free port is found first and handed over. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, ADDRESS, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 function scrape(port: number): Promise<{ status: number; text: string }> {
@@ -96,18 +77,8 @@ function scrape(port: number): Promise<{ status: number; text: string }> {
 }
 
 test('a /metrics scrape makes no store call, on a hub with devices, queued and leased messages', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-scrape-test-'));
-  dirs.push(dataDir);
   const port = await freePort();
-  const config = parseConfig({
-    flags: {
-      dataDir,
-      hosts: [ADDRESS],
-      bind: ADDRESS,
-      ports: { https: 0, mqtts: 0, amqps: 0 },
-      observability: { port, bind: ADDRESS },
-    },
-  });
+  const config = inProcessHubConfig('ferry-scrape-test-', { observability: { port, bind: ADDRESS } });
   const atStart = snapshot();
   const hub = await Hub.start(config, { logger: pino({ level: 'silent' }), clock: new ManualClock() });
   try {

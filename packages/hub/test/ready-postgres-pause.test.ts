@@ -6,34 +6,18 @@
  * (observability.readyStoreTimeoutMs, short here), and 200 again by itself after SIGCONT.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import pino from 'pino';
-import { parseConfig } from '../src/config/index.js';
 import { Hub } from '../src/hub.js';
 import { hubCall } from './hub-call.js';
+import { ADDRESS, freePort, inProcessHubConfig, removeHubDirs } from './in-process-hub.js';
 import { dropSchemasWhenPassed, PG_URL, testSchema } from './pg-test-db.js';
 
-const ADDRESS = '127.0.0.1';
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+after(removeHubDirs);
 dropSchemasWhenPassed();
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, ADDRESS, resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 function ready(port: number): Promise<{ status: number; body: { status: string; reason?: string } }> {
   return new Promise((resolve, reject) => {
@@ -82,18 +66,10 @@ function signal(pids: readonly number[], sig: 'SIGSTOP' | 'SIGCONT'): void {
 }
 
 test('/ready turns 503 "storage unavailable" while this node\'s PostgreSQL backends are paused, and 200 after', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-ready-pg-test-'));
-  dirs.push(dataDir);
   const port = await freePort();
-  const config = parseConfig({
-    flags: {
-      dataDir,
-      hosts: [ADDRESS],
-      bind: ADDRESS,
-      ports: { https: 0, mqtts: 0, amqps: 0 },
-      observability: { port, bind: ADDRESS, readyStoreTimeoutMs: 1000 },
-      store: { kind: 'postgres', url: PG_URL, schema: testSchema() },
-    },
+  const config = inProcessHubConfig('ferry-ready-pg-test-', {
+    observability: { port, bind: ADDRESS, readyStoreTimeoutMs: 1000 },
+    store: { kind: 'postgres', url: PG_URL, schema: testSchema() },
   });
   const lines: Array<{ msg: string; node?: string; reason?: string }> = [];
   const logger = pino(

@@ -7,28 +7,22 @@
  * token are counted the same way.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { createSasToken } from '@ferry/common';
 import pino from 'pino';
-import { parseConfig } from '../src/config/index.js';
 import { FIRST_LOGGED } from '../src/gateways/refusal-throttle.js';
 import { Hub } from '../src/hub.js';
 import { hubCall } from './hub-call.js';
+import { ADDRESS, inProcessHubConfig, removeHubDirs } from './in-process-hub.js';
 import { RawClient } from './mqtt-helpers.js';
 
-const ADDRESS = '127.0.0.1';
 const DEVICES = 7;
 const ATTEMPTS = 40;
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+after(removeHubDirs);
 
 interface Line {
   msg: string;
@@ -66,17 +60,7 @@ async function refusedConnect(hub: Hub, ca: string, deviceId: string): Promise<n
 }
 
 async function startHub(lines: Line[]): Promise<Hub> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-storm-test-'));
-  dirs.push(dataDir);
-  const config = parseConfig({
-    flags: {
-      dataDir,
-      hosts: [ADDRESS],
-      bind: ADDRESS,
-      ports: { https: 0, mqtts: 0, amqps: 0 },
-      observability: { port: 0 },
-    },
-  });
+  const config = inProcessHubConfig('ferry-storm-test-', { observability: { port: 0 } });
   const logger = pino(
     { level: 'info' },
     new Writable({

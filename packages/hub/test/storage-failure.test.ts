@@ -6,28 +6,20 @@
  * that was not committed. The end-to-end case makes SQLITE_FULL real with PRAGMA max_page_count.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import { FerryError } from '@ferry/common';
 import type Database from 'better-sqlite3';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { parseConfig } from '../src/config/index.js';
 import { Hub } from '../src/hub.js';
 import { guardStore, StorageHealth, storageFault } from '../src/store/storage-health.js';
 import { c2d, startAmqpHarness } from './amqp-harness.js';
 import { hubCall } from './hub-call.js';
+import { ADDRESS, freePort, inProcessHubConfig, removeHubDirs } from './in-process-hub.js';
 
-const ADDRESS = '127.0.0.1';
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+after(removeHubDirs);
 
 function capture() {
   const lines: Array<{ level: number; msg: string; [k: string]: unknown }> = [];
@@ -130,14 +122,6 @@ test('AMQP: a send the store cannot take is rejected with com.microsoft:server-b
   }
 });
 
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, ADDRESS, resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 function ready(port: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     get({ host: ADDRESS, port, path: '/ready', agent: false }, (res) => {
@@ -150,18 +134,8 @@ function ready(port: number): Promise<{ status: number; text: string }> {
 }
 
 test('a real SQLITE_FULL: HTTPS 503 ServerBusy, /ready 503, one error line; space freed, the hub recovers', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ferry-full-test-'));
-  dirs.push(dataDir);
   const port = await freePort();
-  const config = parseConfig({
-    flags: {
-      dataDir,
-      hosts: [ADDRESS],
-      bind: ADDRESS,
-      ports: { https: 0, mqtts: 0, amqps: 0 },
-      observability: { port, bind: ADDRESS },
-    },
-  });
+  const config = inProcessHubConfig('ferry-full-test-', { observability: { port, bind: ADDRESS } });
   const log = capture();
   const hub = await Hub.start(config, { logger: log.logger });
   try {
