@@ -6,16 +6,13 @@
  * carrying on.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Client, DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device';
-import deviceSdk from 'azure-iot-device';
-import deviceAmqp from 'azure-iot-device-amqp';
-import deviceMqtt from 'azure-iot-device-mqtt';
+import type { DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device';
 import iothub from 'azure-iothub';
 import { type HubProcess, hubRequest, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
 import { assertHubError } from './helpers/hub-error.js';
+import { closeDevice, openDevice } from './helpers/official-device.js';
 import { withTimeout } from './helpers/wait.js';
 import { connectSilent } from './mqtt-helpers.js';
 
@@ -34,26 +31,7 @@ after(async () => {
   await hub?.stop();
 });
 
-type TransportCtor = Parameters<typeof deviceSdk.Client.fromConnectionString>[1];
-
-const TRANSPORTS: Array<[string, TransportCtor]> = [
-  ['Mqtt', deviceMqtt.Mqtt],
-  ['MqttWs', deviceMqtt.MqttWs],
-  ['Amqp', deviceAmqp.Amqp],
-  ['AmqpWs', deviceAmqp.AmqpWs],
-];
-
-async function openClient(cs: string, transport: TransportCtor): Promise<Client> {
-  const client = deviceSdk.Client.fromConnectionString(cs, transport);
-  await withTimeout(client.setOptions({ ca: readFileSync(hub.caFile, 'utf8') }), 5000, 'setOptions');
-  client.on('error', () => {});
-  await withTimeout(client.open(), 15_000, 'device open');
-  return client;
-}
-
-async function close(client: Client | undefined): Promise<void> {
-  if (client) await withTimeout(client.close(), 5000, 'device close').catch(() => undefined);
-}
+const TRANSPORTS = ['Mqtt', 'MqttWs', 'Amqp', 'AmqpWs'] as const;
 
 interface Invoked {
   status: number;
@@ -85,7 +63,7 @@ function echo(status: number) {
   };
 }
 
-for (const [name, transport] of TRANSPORTS) {
+for (const name of TRANSPORTS) {
   describe(`direct methods over ${name}`, () => {
     const id = `method-${name.toLowerCase()}`;
     let cs: string;
@@ -94,7 +72,7 @@ for (const [name, transport] of TRANSPORTS) {
     });
 
     test('status and payload come back exactly', T, async () => {
-      const client = await openClient(cs, transport);
+      const client = await openDevice(hub, cs, name);
       try {
         client.onDeviceMethod('reboot', echo(201));
         // The connect timeout covers the handler's subscription, still on its way.
@@ -104,18 +82,18 @@ for (const [name, transport] of TRANSPORTS) {
         const again = await invoke(id, { methodName: 'reboot', payload: 'text' });
         assert.deepEqual(again, { status: 201, payload: { got: 'text', name: 'reboot' } });
       } finally {
-        await close(client);
+        await closeDevice(client);
       }
     });
 
     test('a device connecting within the connect timeout gets the call', T, async () => {
       const call = invoke(id, { methodName: 'late', payload: 7, connectTimeoutInSeconds: 30 });
-      const client = await openClient(cs, transport);
+      const client = await openDevice(hub, cs, name);
       try {
         client.onDeviceMethod('late', echo(200));
         assert.deepEqual(await call, { status: 200, payload: { got: 7, name: 'late' } });
       } finally {
-        await close(client);
+        await closeDevice(client);
       }
     });
   });
@@ -140,7 +118,7 @@ describe('direct method errors', () => {
   });
 
   test('a device that never answers: GatewayTimeout after the response timeout', T, async () => {
-    const client = await openClient(cs, deviceMqtt.Mqtt);
+    const client = await openDevice(hub, cs, 'Mqtt');
     try {
       client.onDeviceMethod('silent', () => undefined);
       const got = await failure('method-errors', {
@@ -150,7 +128,7 @@ describe('direct method errors', () => {
       });
       assert.equal(got, '504 GatewayTimeout');
     } finally {
-      await close(client);
+      await closeDevice(client);
     }
   });
 

@@ -6,17 +6,14 @@
  * $metadata; a refused reported update is an error to the device and the connection carries on.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Client, Twin } from 'azure-iot-device';
-import deviceSdk from 'azure-iot-device';
-import deviceAmqp from 'azure-iot-device-amqp';
-import deviceMqtt from 'azure-iot-device-mqtt';
 import type { Registry } from 'azure-iothub';
 import iothub from 'azure-iothub';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type HubProcess, startHub } from './harness.js';
 import { Inbox } from './helpers/inbox.js';
+import { closeDevice, openDevice } from './helpers/official-device.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 import { mqttOptions } from './mqtt-helpers.js';
 
@@ -34,26 +31,7 @@ after(async () => {
   await hub?.stop();
 });
 
-type TransportCtor = Parameters<typeof deviceSdk.Client.fromConnectionString>[1];
-
-const TRANSPORTS: Array<[string, TransportCtor]> = [
-  ['Mqtt', deviceMqtt.Mqtt],
-  ['MqttWs', deviceMqtt.MqttWs],
-  ['Amqp', deviceAmqp.Amqp],
-  ['AmqpWs', deviceAmqp.AmqpWs],
-];
-
-async function openClient(cs: string, transport: TransportCtor): Promise<Client> {
-  const client = deviceSdk.Client.fromConnectionString(cs, transport);
-  await withTimeout(client.setOptions({ ca: readFileSync(hub.caFile, 'utf8') }), 5000, 'setOptions');
-  client.on('error', () => {});
-  await withTimeout(client.open(), 15_000, 'device open');
-  return client;
-}
-
-async function close(client: Client | undefined): Promise<void> {
-  if (client) await withTimeout(client.close(), 5000, 'device close').catch(() => undefined);
-}
+const TRANSPORTS = ['Mqtt', 'MqttWs', 'Amqp', 'AmqpWs'] as const;
 
 function update(twin: Twin, patch: Record<string, unknown>): Promise<void> {
   return withTimeout(
@@ -77,7 +55,7 @@ function desiredEnabled(twin: Twin): Promise<void> {
   );
 }
 
-for (const [name, transport] of TRANSPORTS) {
+for (const name of TRANSPORTS) {
   describe(`twins over ${name}`, () => {
     const id = `twin-${name.toLowerCase()}`;
     let cs: string;
@@ -89,21 +67,21 @@ for (const [name, transport] of TRANSPORTS) {
       await registry.updateTwin(id, { properties: { desired: { rate: 5, cfg: { mode: 'eco' } } } }, '*');
       let client: Client | undefined;
       try {
-        client = await openClient(cs, transport);
+        client = await openDevice(hub, cs, name);
         const twin = await withTimeout(client.getTwin(), 15_000, 'getTwin');
         assert.equal(twin.properties.desired.rate, 5);
         assert.deepEqual(twin.properties.desired.cfg, { mode: 'eco' });
         assert.equal(twin.properties.desired.$version, 2);
         assert.equal(twin.properties.reported.$version, 1);
       } finally {
-        await close(client);
+        await closeDevice(client);
       }
     });
 
     test('online: a desired update arrives with its $version; reported updates reach Registry.getTwin', T, async () => {
       let client: Client | undefined;
       try {
-        client = await openClient(cs, transport);
+        client = await openDevice(hub, cs, name);
         const twin = await withTimeout(client.getTwin(), 15_000, 'getTwin');
         const deltas = new Inbox<Record<string, unknown>>();
         twin.on('properties.desired', (delta: Record<string, unknown>) => deltas.push(delta));
@@ -130,14 +108,14 @@ for (const [name, transport] of TRANSPORTS) {
           assert.equal((seen as unknown as { connectionState: string }).connectionState, 'Connected');
         }
       } finally {
-        await close(client);
+        await closeDevice(client);
       }
     });
 
     test('a refused reported update is an error to the device; the connection carries on', T, async () => {
       let client: Client | undefined;
       try {
-        client = await openClient(cs, transport);
+        client = await openDevice(hub, cs, name);
         const twin = await withTimeout(client.getTwin(), 15_000, 'getTwin');
         await assert.rejects(update(twin, { 'bad.name': 1 }), /bad\.name/);
         await assert.rejects(update(twin, { long: 'y'.repeat(4097) }), /longer than 4096 bytes/);
@@ -154,7 +132,7 @@ for (const [name, transport] of TRANSPORTS) {
           what: 'a getTwin after the refusals',
         });
       } finally {
-        await close(client);
+        await closeDevice(client);
       }
     });
   });
