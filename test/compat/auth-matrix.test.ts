@@ -130,7 +130,7 @@ const MATRIX: Record<string, Row> = {
     allowed: SERVICE,
     ok: 412,
   },
-  // Consumer groups: an invalid name (400) and an absent group (400) change nothing other cells read.
+  // Consumer groups: an invalid name (400) and an absent group (404) change nothing other cells read.
   'GET /eventHubEndpoints/events/consumerGroups': {
     path: '/eventHubEndpoints/events/consumerGroups',
     allowed: REGISTRY_READ,
@@ -144,7 +144,12 @@ const MATRIX: Record<string, Row> = {
   'DELETE /eventHubEndpoints/events/consumerGroups/{name}': {
     path: '/eventHubEndpoints/events/consumerGroups/matrix-absent',
     allowed: REGISTRY_WRITE,
-    ok: 400,
+    ok: 404,
+  },
+  'GET /eventHubEndpoints/events/consumerGroups/{name}': {
+    path: '/eventHubEndpoints/events/consumerGroups/matrix-absent',
+    allowed: REGISTRY_READ,
+    ok: 404,
   },
   'GET /certificates': { path: '/certificates', allowed: REGISTRY_READ, ok: 200 },
   'GET /certificates/{name}': { path: '/certificates/matrix-absent', allowed: REGISTRY_READ, ok: 404 },

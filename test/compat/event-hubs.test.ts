@@ -6,12 +6,13 @@
  * and from a sequence number, and $management answers for the hub and its partitions.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hubs';
 import { parseHubConnectionString } from '@ferry/common';
 import { partitionOf } from '@ferry/hub';
-import { CLI_BIN, type HubProcess, startHub } from './harness.js';
+import { CLI_BIN, type HubProcess, hubRequest, startHub } from './harness.js';
+import { serviceSas } from './helpers/auth.js';
 import { openDevice, telemetry } from './helpers/telemetry.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
@@ -189,4 +190,48 @@ describe('@azure/event-hubs reads the telemetry', () => {
     assert.equal(cli('delete', 'analytics'), 'consumer group analytics deleted');
     assert.deepEqual(cli('list').split('\n'), ['$Default']);
   });
+
+  test(
+    'consumer groups REST: an existing name is 409 Conflict, a missing group 404 NotFound; the CLI says what to do',
+    T,
+    async () => {
+      const groups = '/eventHubEndpoints/events/consumerGroups';
+      const call = (method: string, name: string) =>
+        hubRequest(hub, method, `${groups}/${name}?api-version=2021-04-12`, {
+          headers: { authorization: serviceSas(hub, 'iothubowner') },
+        });
+      assert.equal((await call('PUT', 'twice')).status, 200);
+      for (const name of ['twice', 'TWICE', '$Default']) {
+        const again = await call('PUT', name);
+        assert.equal(again.status, 409, name);
+        assert.equal(again.headers['iothub-errorcode'], 'Conflict');
+        assert.match(JSON.parse(again.body.toString()).Message, /^ErrorCode:Conflict;/);
+      }
+      const got = await call('GET', 'Twice');
+      assert.equal(got.status, 200);
+      assert.deepEqual(JSON.parse(got.body.toString()), { name: 'twice', properties: { name: 'twice' } });
+      assert.equal((await call('DELETE', 'twice')).status, 204);
+      for (const method of ['GET', 'DELETE']) {
+        const missing = await call(method, 'twice');
+        assert.equal(missing.status, 404, method);
+        assert.equal(missing.headers['iothub-errorcode'], 'NotFound');
+      }
+      assert.equal((await call('PUT', '-bad')).status, 400);
+
+      const cli = (...args: string[]) =>
+        spawnSync(process.execPath, [CLI_BIN, 'hub', 'consumer-group', ...args, '--data-dir', hub.dataDir], {
+          encoding: 'utf8',
+        });
+      assert.equal(cli('create', 'cli-group').status, 0);
+      const exists = cli('create', 'cli-group');
+      assert.notEqual(exists.status, 0);
+      assert.match(exists.stderr, /409: Conflict: .*already exists/);
+      assert.match(exists.stderr, /consumer-group list/);
+      assert.equal(cli('delete', 'cli-group').status, 0);
+      const absent = cli('delete', 'cli-group');
+      assert.notEqual(absent.status, 0);
+      assert.match(absent.stderr, /404: NotFound: /);
+      assert.match(absent.stderr, /consumer-group list/);
+    },
+  );
 });

@@ -110,6 +110,13 @@ export const ERRORS = {
     amqpCondition: 'com.microsoft:device-already-exists',
     description: 'A device with this id already exists.',
   },
+  /** A resource that already exists, as Azure Resource Manager answers it (IoT Hub's consumer groups live there). */
+  Conflict: {
+    code: 409000,
+    httpStatus: 409,
+    amqpCondition: 'com.microsoft:entity-already-exists',
+    description: 'The resource already exists.',
+  },
   LinkCreationConflict: {
     code: 409002,
     httpStatus: 409,

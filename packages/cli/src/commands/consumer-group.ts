@@ -21,7 +21,10 @@ Options:
 
 const HINTS: RestHints = {
   IotHubUnauthorizedAccess: 'Consumer groups need the iothubowner (or registryReadWrite) policy, or the key is wrong.',
-  ArgumentInvalid: '`npx ferry hub consumer-group list` shows the consumer groups.',
+  ArgumentInvalid: 'A name has 1-50 letters, digits, ".", "_" or "-", starting with a letter or digit; $Default stays.',
+  Conflict:
+    'That group exists already: read with it as it is, or create another name (`npx ferry hub consumer-group list` shows them).',
+  NotFound: '`npx ferry hub consumer-group list` shows the consumer groups there are (names are not case-sensitive).',
 };
 
 const BASE = '/eventHubEndpoints/events/consumerGroups';

@@ -109,6 +109,7 @@ const BY_CONDITION: Record<string, ErrorName> = {
   'com.microsoft:timeout': 'ServiceUnavailable',
   'com.microsoft:server-busy': 'ServerBusy',
   'com.microsoft:device-already-exists': 'DeviceAlreadyExists',
+  'com.microsoft:entity-already-exists': 'Conflict',
   'amqp:internal-error': 'ServerError',
   'amqp:not-implemented': 'NotImplemented',
   'amqp:not-allowed': 'MethodNotAllowed',

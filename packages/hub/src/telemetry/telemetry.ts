@@ -256,8 +256,11 @@ export class Telemetry {
     return (await this.consumerGroups()).find((g) => g.toLowerCase() === name.toLowerCase());
   }
 
-  /** Throws ArgumentInvalid for a bad name, DeviceAlreadyExists-like Conflict when it exists. */
+  /** Throws ArgumentInvalid for a bad name, Conflict (409) when it exists. */
   async createConsumerGroup(name: string): Promise<void> {
+    if (name.toLowerCase() === DEFAULT_CONSUMER_GROUP.toLowerCase()) {
+      throw new FerryError('Conflict', 'The $Default consumer group always exists');
+    }
     if (!GROUP_NAME.test(name)) {
       throw new FerryError(
         'ArgumentInvalid',
@@ -265,16 +268,17 @@ export class Telemetry {
       );
     }
     if (!(await this.store.insertConsumerGroup({ name, createdAt: this.clock.now() }))) {
-      throw new FerryError('ArgumentInvalid', `Consumer group "${name}" already exists`);
+      throw new FerryError('Conflict', `Consumer group "${name}" already exists`);
     }
   }
 
+  /** Throws NotFound (404) when there is no such group, ArgumentInvalid for $Default. */
   async deleteConsumerGroup(name: string): Promise<void> {
     if (name.toLowerCase() === DEFAULT_CONSUMER_GROUP.toLowerCase()) {
       throw new FerryError('ArgumentInvalid', 'The $Default consumer group cannot be deleted');
     }
     if (!(await this.store.deleteConsumerGroup(name))) {
-      throw new FerryError('ArgumentInvalid', `There is no consumer group "${name}"`);
+      throw new FerryError('NotFound', `There is no consumer group "${name}"`);
     }
   }
 

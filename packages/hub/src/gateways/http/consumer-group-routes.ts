@@ -2,7 +2,8 @@
  * Consumer groups of the built-in Event Hubs-compatible endpoint, a Ferry extension on the hub's
  * REST API in the shape of IoT Hub's resource provider
  * (`.../eventHubEndpoints/events/ConsumerGroups/{name}`, answered as `{ name, properties }`):
- * listing needs RegistryRead, creating and deleting RegistryWrite (docs/telemetry.md).
+ * listing and getting need RegistryRead, creating and deleting RegistryWrite (docs/telemetry.md).
+ * An existing name is 409 Conflict, a missing group 404 NotFound.
  */
 import { FerryError } from '@ferry/common';
 import type { Telemetry } from '../../telemetry/telemetry.js';
@@ -29,6 +30,17 @@ export const consumerGroupRoutes: Route[] = [
     async handle({ ctx, res }) {
       const groups = await telemetryOf(ctx).consumerGroups();
       sendJson(res, 200, { value: groups.map(entry) });
+    },
+  },
+  {
+    method: 'GET',
+    path: `${BASE}/{name}`,
+    operation: registryRead,
+    async handle({ ctx, res, params }) {
+      const name = await telemetryOf(ctx).consumerGroup(params.name!);
+      if (name === undefined)
+        throw new FerryError('NotFound', `There is no consumer group "${params.name!.slice(0, 100)}"`);
+      sendJson(res, 200, entry(name));
     },
   },
   {
