@@ -3,8 +3,8 @@
  * booleans as 0/1 and integers as numbers; node-postgres gives booleans and bigints as strings.
  * And the optional message fields, as every store sets them on a message it returns.
  */
-import type { Ack, StoredMessage } from '@ferry/common';
-import type { CaCertificateRecord, DeviceRecord, MqttSessionRecord } from './types.js';
+import type { Ack, Delivery, StoredMessage } from '@ferry/common';
+import type { CaCertificateRecord, DeviceRecord, MqttSessionRecord, NewMessage } from './types.js';
 
 /** A message's optional fields as a row or a new message holds them (null, undefined or '' when unset). */
 export interface OptionalMessageFields {
@@ -126,4 +126,21 @@ export function mqttSessionOf(r: {
   const bits = Number(r.twin_subs ?? 0);
   if (bits) s.twin = { responses: (bits & 1) !== 0, desired: (bits & 2) !== 0 };
   return s;
+}
+
+/** A message as the row just inserted locked for a direct lease would read (first delivery). */
+export function newDelivery(m: NewMessage, seq: number, now: number, lockToken: string, lockedUntil: number): Delivery {
+  const d: Delivery = {
+    deviceId: m.deviceId,
+    sequenceNumber: seq,
+    expiryTimeUtc: m.expiryTimeUtc,
+    enqueuedTimeUtc: now,
+    properties: { ...m.properties },
+    body: m.body,
+    deliveryCount: 0,
+    lockToken,
+    lockedUntil,
+    redelivered: false,
+  };
+  return withOptionalFields(d, m);
 }

@@ -10,11 +10,10 @@
  * nothing is acknowledged that was not committed.
  */
 import { randomUUID } from 'node:crypto';
-import { type Delivery, type FeedbackRecord, FerryError } from '@ferry/common';
+import { type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import type { ConsumerGroupRecord, EventSeek, EventTrim, NewEvent } from '../event-log.js';
-import { withOptionalFields } from '../rows.js';
 import type {
   CaCertificateRecord,
   CommitResult,
@@ -33,8 +32,10 @@ import type {
 } from '../types.js';
 import { CaCertificateQueries } from './ca-certificate-queries.js';
 import { EventLogQueries } from './event-log-queries.js';
+import { commitHot, hotOps } from './hot-path.js';
 import { InspectionQueries } from './inspection-queries.js';
 import { migrate, SCHEMA_NAME } from './migrations.js';
+import { decode, type Encoded, encode } from './op-codec.js';
 import { RegistryQueries } from './registry-queries.js';
 import { TwinQueries } from './twin-queries.js';
 
@@ -80,11 +81,6 @@ async function guarded<T>(call: Promise<T>): Promise<T> {
   }
 }
 
-interface Encoded {
-  json: Record<string, unknown>;
-  body: Buffer | null;
-}
-
 interface CommitRow {
   results: Array<Record<string, unknown>>;
   woken: string[];
@@ -108,6 +104,8 @@ export function redactUrl(url: string): string {
 export class PostgresStore implements Store {
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
   commitCount = 0;
+  /** Of those, the groups that took the set-based hot path (hot-path.ts). */
+  hotCommitCount = 0;
   private readonly registry: RegistryQueries;
   private readonly inspection: InspectionQueries;
   private readonly caCertificates: CaCertificateQueries;
@@ -186,6 +184,11 @@ export class PostgresStore implements Store {
   readonly deleteConsumerGroup = (name: string) => guarded(this.events.deleteGroup(name));
 
   async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
+    const hot = ops.length > 0 ? hotOps(ops) : undefined;
+    if (hot) {
+      const done = await this.tryHot(hot, now, policy);
+      if (done) return done;
+    }
     const results: Array<QueueOpResult | undefined> = [];
     const sent: Encoded[] = [];
     const at: number[] = [];
@@ -218,6 +221,26 @@ export class PostgresStore implements Store {
       earliestDeadline: row.earliestDeadline,
       ...(row.feedbackRecords && { feedbackRecords: row.feedbackRecords.map((r) => JSON.parse(r) as FeedbackRecord) }),
     };
+  }
+
+  /** The hot path (hot-path.ts); undefined when the group must go op by op (something due, an SQL error). */
+  private async tryHot(
+    ops: Parameters<typeof commitHot>[1],
+    now: number,
+    policy: QueuePolicy,
+  ): Promise<CommitResult | undefined> {
+    try {
+      const result = await commitHot(this.pool, ops, now, policy, this.channel, this.nodeId);
+      if (result) {
+        this.commitCount++;
+        this.hotCommitCount++;
+      }
+      return result;
+    } catch (err) {
+      // Rolled back: the op-by-op path tells which op failed, as it isolates them.
+      if (!(err instanceof pg.DatabaseError) || NOT_RETRIED.test(err.code ?? '')) throw connectionLost(err) ?? err;
+      return undefined;
+    }
   }
 
   private async run(ops: Encoded[], now: number, policy: QueuePolicy): Promise<CommitRow> {
@@ -402,115 +425,4 @@ export class PostgresStore implements Store {
     this.closed ??= this.pool.end();
     return this.closed;
   }
-}
-
-function text(v: unknown, what: string): string {
-  if (typeof v !== 'string') throw new TypeError(`${what} must be a string`);
-  return v;
-}
-
-/** The compact form ferry_apply reads; throws on a malformed op, which then fails alone. */
-function encode(op: QueueOp): Encoded {
-  switch (op.kind) {
-    case 'enqueue': {
-      const m = op.message;
-      if (!Buffer.isBuffer(m.body)) throw new TypeError('the message body must be a Buffer');
-      const json = {
-        k: 'enqueue',
-        d: text(m.deviceId, 'deviceId'),
-        messageId: m.messageId ?? null,
-        correlationId: m.correlationId ?? null,
-        userId: m.userId ?? null,
-        contentType: m.contentType ?? null,
-        contentEncoding: m.contentEncoding ?? null,
-        ack: m.ack ?? null,
-        expiry: m.expiryTimeUtc,
-        defaultExpiry: m.defaultExpiry === true,
-        properties: JSON.stringify(m.properties),
-      };
-      return { json, body: m.body };
-    }
-    case 'lease':
-      return { json: { k: 'lease', d: text(op.deviceId, 'deviceId'), max: Math.floor(op.max) }, body: null };
-    case 'settle':
-      return { json: { k: 'settle', d: text(op.deviceId, 'deviceId'), t: op.lockToken, a: op.action }, body: null };
-    case 'release':
-      return { json: { k: 'release', d: text(op.deviceId, 'deviceId'), t: [...op.lockTokens] }, body: null };
-    case 'purge':
-      return { json: { k: 'purge', d: text(op.deviceId, 'deviceId') }, body: null };
-    case 'expire':
-      return { json: { k: 'expire', limit: Math.floor(op.limit) }, body: null };
-    case 'requeueDeadLetter':
-      return {
-        json: {
-          k: op.kind,
-          d: text(op.deviceId, 'deviceId'),
-          seq: Math.floor(op.sequenceNumber),
-          expiry: op.expiryTimeUtc,
-        },
-        body: null,
-      };
-    case 'deleteDeadLetter':
-      return { json: { k: op.kind, d: text(op.deviceId, 'deviceId'), seq: Math.floor(op.sequenceNumber) }, body: null };
-    case 'leaseFeedback':
-      return { json: { k: 'leaseFeedback' }, body: null };
-    case 'settleFeedback':
-      return { json: { k: 'settleFeedback', t: op.lockToken, a: op.action }, body: null };
-  }
-}
-
-function decode(r: Record<string, unknown>, op: QueueOp): QueueOpResult {
-  if (r.ok === false && r.error === 'ServerError') {
-    return { ok: false, error: 'ServerError', cause: new Error(`${String(r.cause)} (SQLSTATE ${String(r.sqlstate)})`) };
-  }
-  if (op.kind === 'lease' && r.ok) {
-    return { ok: true, deliveries: (r.deliveries as DeliveryRow[]).map((d) => toDelivery(op.deviceId, d)) };
-  }
-  if (op.kind === 'leaseFeedback' && r.ok && r.batch) {
-    const b = r.batch as {
-      lockToken: string;
-      lockedUntil: number;
-      enqueuedTimeUtc: number;
-      deliveryCount: number;
-      records: string;
-    };
-    return { ok: true, batch: { ...b, records: JSON.parse(b.records) as FeedbackRecord[] } };
-  }
-  // Every other result already has the contract's shape.
-  return r as unknown as QueueOpResult;
-}
-
-interface DeliveryRow {
-  seq: number;
-  messageId: string | null;
-  correlationId: string | null;
-  userId: string | null;
-  contentType: string | null;
-  contentEncoding: string | null;
-  ack: NonNullable<Delivery['ack']> | null;
-  expiry: number;
-  defaultExpiry: boolean;
-  enqueuedAt: number;
-  properties: string;
-  body: string;
-  deliveryCount: number;
-  lockToken: string;
-  lockedUntil: number;
-  redelivered: boolean;
-}
-
-function toDelivery(deviceId: string, r: DeliveryRow): Delivery {
-  const d: Delivery = {
-    deviceId,
-    sequenceNumber: r.seq,
-    expiryTimeUtc: r.expiry,
-    enqueuedTimeUtc: r.enqueuedAt,
-    properties: JSON.parse(r.properties) as Record<string, string>,
-    body: Buffer.from(r.body, 'base64'),
-    deliveryCount: r.deliveryCount,
-    lockToken: r.lockToken,
-    lockedUntil: r.lockedUntil,
-    redelivered: r.redelivered,
-  };
-  return withOptionalFields(d, r);
 }

@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import type { Ack, Delivery, FeedbackStatus, StoredMessage } from '@ferry/common';
 import type Database from 'better-sqlite3';
 import { feedbackRecord, wantsFeedback } from '../feedback-rules.js';
-import { optionalFieldsOfRow, withOptionalFields } from '../rows.js';
+import { newDelivery, optionalFieldsOfRow, withOptionalFields } from '../rows.js';
 import type {
   EnqueueResult,
   LeaseResult,
@@ -439,23 +439,6 @@ function requeuedMessage(d: StoredMessage, expiry: number): NewMessage {
   if (d.contentType !== undefined) m.contentType = d.contentType;
   if (d.contentEncoding !== undefined) m.contentEncoding = d.contentEncoding;
   return m;
-}
-
-/** A message as the row just inserted locked for a direct lease would read (first delivery). */
-function newDelivery(m: NewMessage, seq: number, now: number, lockToken: string, lockedUntil: number): Delivery {
-  const d: Delivery = {
-    deviceId: m.deviceId,
-    sequenceNumber: seq,
-    expiryTimeUtc: m.expiryTimeUtc,
-    enqueuedTimeUtc: now,
-    properties: { ...m.properties },
-    body: m.body,
-    deliveryCount: 0,
-    lockToken,
-    lockedUntil,
-    redelivered: false,
-  };
-  return withOptionalFields(d, m);
 }
 
 function toDelivery(r: FullRow, lockToken: string, lockedUntil: number): Delivery {
