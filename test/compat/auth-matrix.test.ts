@@ -194,6 +194,7 @@ const MATRIX: Record<string, Row> = {
     ok: 404,
   },
   'GET /events': { path: '/events', allowed: SERVICE, ok: 200, stream: true },
+  'GET /events/telemetry': { path: '/events/telemetry', allowed: SERVICE, ok: 200, stream: true },
   'GET /twins/{id}': { path: '/twins/matrix-absent', allowed: TWIN_READ, ok: 404 },
   'PATCH /twins/{id}': { path: '/twins/matrix-absent', body: { tags: { a: 1 } }, allowed: SERVICE, ok: 404 },
   'PUT /twins/{id}': { path: '/twins/matrix-absent', body: { tags: { a: 1 } }, allowed: SERVICE, ok: 404 },

@@ -5,55 +5,23 @@
  * what the `service` policy may not do. Screenshots of each page land in test-output/console/.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Page } from 'playwright-core';
-import { type HubProcess, startHub } from './harness.js';
-import { type HubBrowser, openBrowser } from './helpers/browser.js';
+import { test } from 'node:test';
+import { consoleSuite, WAIT } from './helpers/console.js';
 import { openMqttDevice, propertiesOf } from './mqtt-helpers.js';
 
 const DEVICE = 'console-dev-1';
-/** Generous: two slow cores, a browser and a hub. */
-const WAIT = { timeout: 20_000 };
 
-let hub: HubProcess;
-let b: HubBrowser;
-let origin: string;
-
-before(async () => {
-  hub = await startHub();
-  origin = `https://${hub.address}`;
-  b = await openBrowser(origin);
-});
-after(async () => {
-  await b?.close();
-  await hub?.stop();
-});
-
-async function signIn(page: Page, policy: string): Promise<void> {
-  await page.goto(`${origin}/console/`);
-  await page.fill('#cs', hub.connectionString(policy));
-  await page.click('button[type=submit]');
-  await page.waitForSelector(`header .who:text-is("${policy}")`, WAIT);
-}
-
-/** Runs one step; on failure saves a screenshot named after it before failing. */
-async function step<T>(name: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (err) {
-    await b.screenshot(`failure-${name}`).catch(() => undefined);
-    throw err;
-  }
-}
+const suite = consoleSuite();
+const { signIn, step } = suite;
 
 test('the owner creates a device, sends it a message, sees its feedback, peeks and purges its queue', async () => {
-  const { page } = b;
+  const { page } = suite.b;
   await step('sign-in', async () => {
-    await page.goto(`${origin}/console/`);
-    await b.screenshot('01-sign-in');
+    await page.goto(`${suite.origin}/console/`);
+    await suite.b.screenshot('01-sign-in');
     await signIn(page, 'iothubowner');
     await page.waitForSelector('[data-testid=devices-total]', WAIT);
-    await b.screenshot('02-overview');
+    await suite.b.screenshot('02-overview');
   });
 
   await step('create-device', async () => {
@@ -61,7 +29,7 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
     await page.fill('#new-id', DEVICE);
     await page.click('#create-device');
     await page.waitForSelector(`tr[data-device="${DEVICE}"]`, WAIT);
-    await b.screenshot('03-devices');
+    await suite.b.screenshot('03-devices');
   });
 
   // The official device client connects with the connection string the device page reveals.
@@ -72,8 +40,11 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
     await secret.locator('button:text-is("Show")').click();
     return (await secret.locator('code').textContent()) ?? '';
   });
-  assert.match(cs, new RegExp(`^HostName=${hub.address.replaceAll('.', '\\.')};DeviceId=${DEVICE};SharedAccessKey=`));
-  const device = await openMqttDevice(hub, cs);
+  assert.match(
+    cs,
+    new RegExp(`^HostName=${suite.hub.address.replaceAll('.', '\\.')};DeviceId=${DEVICE};SharedAccessKey=`),
+  );
+  const device = await openMqttDevice(suite.hub, cs);
   try {
     await step('send', async () => {
       await page.fill('#send-body', 'hello from the console');
@@ -98,7 +69,7 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
 
     await step('device-feedback', async () => {
       await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1"):has-text("Success")', WAIT);
-      await b.screenshot('04-device-feedback');
+      await suite.b.screenshot('04-device-feedback');
     });
   } finally {
     await device.close();
@@ -110,23 +81,23 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
     await page.waitForSelector('.chart polyline.sent', WAIT);
     await page.waitForSelector('.chart polyline.completed', WAIT);
     assert.equal(await page.textContent('[data-testid=devices-total]'), '1');
-    await b.screenshot('02b-overview-live');
+    await suite.b.screenshot('02b-overview-live');
   });
 
   await step('feedback-page', async () => {
     await page.click('nav a:text-is("Feedback")');
     await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1"):has-text("Success")', WAIT);
-    await b.screenshot('05-feedback');
+    await suite.b.screenshot('05-feedback');
   });
 
   await step('pending-and-purge', async () => {
-    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.goto(`${suite.origin}/console/#/devices/${DEVICE}`);
     await page.waitForSelector('#send-message', WAIT);
     await page.fill('#send-body', 'nobody is listening');
     await page.fill('#send-message-id', 'console-msg-2');
     await page.click('#send-message');
     await page.waitForSelector('[data-testid=pending] tr:has-text("console-msg-2"):has-text("Enqueued")', WAIT);
-    await b.screenshot('06-device-pending');
+    await suite.b.screenshot('06-device-pending');
     // Purge asks first (issue 30).
     page.once('dialog', (d) => void d.accept());
     await page.click('#purge');
@@ -139,24 +110,24 @@ test('the owner creates a device, sends it a message, sees its feedback, peeks a
     await page.click('nav a:text-is("Overview")');
     await page.waitForSelector('[data-testid=latency-commit]:has-text(" ms / ")', WAIT);
     assert.match((await page.textContent('[data-testid=feedback-pending]')) ?? '', /^\d+$/);
-    await b.screenshot('02c-overview-latency');
+    await suite.b.screenshot('02c-overview-latency');
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test('the owner manages devices: given keys, enable/disable, new keys, delete, search and pages', async () => {
-  const { page } = b;
+  const { page } = suite.b;
   const primary = Buffer.alloc(32, 3).toString('base64');
   const secondary = Buffer.alloc(32, 4).toString('base64');
   const row = (id: string) => page.locator(`tr[data-device="${id}"]`);
   const shownKey = async (id: string) => {
-    await page.goto(`${origin}/console/#/devices/${id}`);
+    await page.goto(`${suite.origin}/console/#/devices/${id}`);
     const secret = page.locator('.secret', { has: page.locator('code[title="Device connection string"]') });
     await secret.locator('button:text-is("Show")').click();
     return /SharedAccessKey=(.*)$/.exec((await secret.locator('code').textContent()) ?? '')?.[1];
   };
   await step('given-keys', async () => {
-    await page.goto(`${origin}/console/#/devices`);
+    await page.goto(`${suite.origin}/console/#/devices`);
     await page.fill('#new-id', 'console-dev-2');
     await page.uncheck('text=Generate keys');
     await page.fill('#new-primary', primary);
@@ -166,7 +137,7 @@ test('the owner manages devices: given keys, enable/disable, new keys, delete, s
     assert.equal(await shownKey('console-dev-2'), primary);
   });
   await step('disable-enable-keys-delete', async () => {
-    await page.goto(`${origin}/console/#/devices`);
+    await page.goto(`${suite.origin}/console/#/devices`);
     await row('console-dev-2').locator('button:text-is("Disable")').click();
     await row('console-dev-2').locator('.pill:text-is("disabled")').waitFor(WAIT);
     await row('console-dev-2').locator('button:text-is("Enable")').click();
@@ -175,14 +146,14 @@ test('the owner manages devices: given keys, enable/disable, new keys, delete, s
     await page.waitForSelector('text=New keys for console-dev-2', WAIT);
     const renewed = await shownKey('console-dev-2');
     assert.ok(renewed && renewed !== primary && Buffer.from(renewed, 'base64').length === 32, renewed);
-    await page.goto(`${origin}/console/#/devices`);
+    await page.goto(`${suite.origin}/console/#/devices`);
     page.once('dialog', (d) => void d.accept());
     await row('console-dev-2').locator('button:text-is("Delete")').click();
     await page.waitForSelector('text=Deleted console-dev-2', WAIT);
     assert.equal(await row('console-dev-2').count(), 0);
   });
   await step('search-and-pages', async () => {
-    for (let i = 0; i < 23; i++) await hub.createDevice(`bulk-${String(i).padStart(2, '0')}`);
+    for (let i = 0; i < 23; i++) await suite.hub.createDevice(`bulk-${String(i).padStart(2, '0')}`);
     await page.fill('#search', 'BULK-');
     await page.click('button:text-is("Search")');
     await row('bulk-19').waitFor(WAIT);
@@ -195,11 +166,11 @@ test('the owner manages devices: given keys, enable/disable, new keys, delete, s
     await page.click('button:text-is("Previous page")');
     await row('bulk-00').waitFor(WAIT);
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test('the service policy cannot create devices: the control is disabled, and a forced try shows the 401', async () => {
-  const { page } = b;
+  const { page } = suite.b;
   await step('service', async () => {
     await page.click('button:text-is("Sign out")');
     await signIn(page, 'service');
@@ -213,13 +184,13 @@ test('the service policy cannot create devices: the control is disabled, and a f
     await page.click('#create-device');
     const error = await page.waitForSelector('[data-testid=error]', WAIT);
     assert.match((await error.textContent()) ?? '', /401 IotHubUnauthorizedAccess/);
-    await b.screenshot('07-service-refused');
+    await suite.b.screenshot('07-service-refused');
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test('at phone width, in the dark theme, signed in with the keyboard only', async () => {
-  const { page } = b;
+  const { page } = suite.b;
   await step('phone', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.click('button:text-is("Sign out")');
@@ -228,7 +199,7 @@ test('at phone width, in the dark theme, signed in with the keyboard only', asyn
     const focused = () => page.evaluate(() => globalThis.document.activeElement?.id ?? '');
     for (let i = 0; i < 5 && (await focused()) !== 'cs'; i++) await page.keyboard.press('Tab');
     assert.equal(await focused(), 'cs');
-    await page.keyboard.insertText(hub.connectionString('iothubowner'));
+    await page.keyboard.insertText(suite.hub.connectionString('iothubowner'));
     await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.waitForSelector('header .who:text-is("iothubowner")', WAIT);
@@ -243,7 +214,7 @@ test('at phone width, in the dark theme, signed in with the keyboard only', asyn
     ]);
     assert.deepEqual([theme, background], ['dark', 'rgb(15, 19, 24)']);
     for (const hash of ['#/', '#/devices', `#/devices/${DEVICE}`, '#/feedback']) {
-      await page.goto(`${origin}/console/${hash}`);
+      await page.goto(`${suite.origin}/console/${hash}`);
       await page.waitForSelector('main h1', WAIT);
       const [scroll, inner] = await page.evaluate(() => [
         globalThis.document.documentElement.scrollWidth,
@@ -252,18 +223,18 @@ test('at phone width, in the dark theme, signed in with the keyboard only', asyn
       assert.ok(scroll <= inner, `${hash} is ${scroll}px wide in a ${inner}px window`);
     }
     // Signed in anew, the device page still shows the feedback made before (the hub's recent records).
-    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.goto(`${suite.origin}/console/#/devices/${DEVICE}`);
     await page.waitForSelector('[data-testid=feedback] tr:has-text("console-msg-1")', WAIT);
-    await b.screenshot('08-phone-dark-device');
+    await suite.b.screenshot('08-phone-dark-device');
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test('issue 30: the pending list shows every field; purge asks and can be called off', async () => {
-  const { page } = b;
+  const { page } = suite.b;
   await step('pending-fields', async () => {
     await page.setViewportSize({ width: 1280, height: 900 });
-    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.goto(`${suite.origin}/console/#/devices/${DEVICE}`);
     await page.waitForSelector('#send-message', WAIT);
     await page.fill('#send-body', '{"cmd":"stay"}');
     await page.fill('#send-content-type', 'application/json');
@@ -299,13 +270,13 @@ test('issue 30: the pending list shows every field; purge asks and can be called
     await page.click('#purge');
     await page.waitForSelector('text=Purged 1 message', WAIT);
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test('issue 30: an old error goes once a later load or change works, and a new error takes the old notice away', async () => {
-  const { page } = b;
+  const { page } = suite.b;
   await step('load-error-cleared', async () => {
-    await page.goto(`${origin}/console/#/devices/${DEVICE}`);
+    await page.goto(`${suite.origin}/console/#/devices/${DEVICE}`);
     await page.waitForSelector('#send-message', WAIT);
     // One reload of the queue fails as a busy hub's would; the next works.
     let failed = 0;
@@ -342,25 +313,25 @@ test('issue 30: an old error goes once a later load or change works, and a new e
     await page.click('#purge');
     await page.waitForSelector('text=Purged 2 messages', WAIT);
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test("issue 30: an unknown device's page says so and offers no send, queue or purge", async () => {
-  const { page } = b;
+  const { page } = suite.b;
   await step('unknown-device', async () => {
-    await page.goto(`${origin}/console/#/devices/nobody-here`);
+    await page.goto(`${suite.origin}/console/#/devices/nobody-here`);
     await page.waitForSelector('[data-testid=unknown-device]', WAIT);
     assert.match((await page.textContent('[data-testid=unknown-device]')) ?? '', /The hub has no device nobody-here/);
     assert.equal(await page.locator('#send-message').count(), 0);
     assert.equal(await page.locator('#purge').count(), 0);
     assert.equal(await page.locator('[data-testid=error]').count(), 0);
-    await b.screenshot('09-unknown-device');
+    await suite.b.screenshot('09-unknown-device');
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test('issue 30: signed in with registryRead, the overview shows the device count, and says what needs ServiceConnect', async () => {
-  const { page } = b;
+  const { page } = suite.b;
   await step('registry-read', async () => {
     await page.click('button:text-is("Sign out")');
     await signIn(page, 'registryRead');
@@ -368,11 +339,11 @@ test('issue 30: signed in with registryRead, the overview shows the device count
     assert.match((await total.textContent()) ?? '', /^\d+$/);
     await page.waitForSelector('[data-testid=no-live]', WAIT);
     assert.equal(await page.locator('main :text-is("…")').count(), 0, 'nothing waits for ever');
-    await b.screenshot('10-registry-read-overview');
+    await suite.b.screenshot('10-registry-read-overview');
   });
-  assert.deepEqual(b.errors, []);
+  assert.deepEqual(suite.b.errors, []);
 });
 
 test('the page asked nothing of any host but the hub', () => {
-  assert.deepEqual(b.external, []);
+  assert.deepEqual(suite.b.external, []);
 });

@@ -8,6 +8,7 @@ import { FeedbackPage } from './pages/feedback.js';
 import { NotFoundPage } from './pages/not-found.js';
 import { OverviewPage } from './pages/overview.js';
 import { SignInPage } from './pages/sign-in.js';
+import { TelemetryPage } from './pages/telemetry.js';
 import { useRoute } from './route.js';
 import { type Session, savedConnectionString, signIn, signOut } from './session.js';
 import { applyTheme, nextTheme, savedTheme } from './theme.js';
@@ -59,6 +60,7 @@ export function App() {
   const nav = [
     { href: '#/', label: 'Overview', on: route.page === 'overview' },
     { href: '#/devices', label: 'Devices', on: route.page === 'devices' || route.page === 'device' },
+    { href: '#/telemetry', label: 'Telemetry', on: route.page === 'telemetry' },
     { href: '#/feedback', label: 'Feedback', on: route.page === 'feedback' },
   ];
   return (
@@ -95,8 +97,15 @@ export function App() {
         {route.page === 'overview' && <OverviewPage session={session} events={events} />}
         {route.page === 'devices' && <DevicesPage session={session} />}
         {route.page === 'device' && (
-          <DevicePage key={route.deviceId} session={session} deviceId={route.deviceId} events={events} />
+          <DevicePage
+            key={route.deviceId}
+            session={session}
+            deviceId={route.deviceId}
+            tab={route.tab}
+            events={events}
+          />
         )}
+        {route.page === 'telemetry' && <TelemetryPage session={session} />}
         {route.page === 'feedback' && <FeedbackPage session={session} events={events} />}
         {route.page === 'not-found' && <NotFoundPage hash={route.hash} />}
       </main>

@@ -1,5 +1,5 @@
 /**
- * The hub's event stream (GET /events, text/event-stream) read with fetch, since EventSource
+ * The hub's event streams (GET /events, GET /events/telemetry: text/event-stream) read with fetch, since EventSource
  * cannot send the Authorization header. Reconnects with a fresh token when the stream ends (the
  * hub ends it when the token expires) or fails; an authorization failure is reported, not retried.
  */
@@ -23,6 +23,8 @@ export interface HubStats {
   devices?: { total: number; enabled: number; disabled: number };
   /** Feedback records no service has taken yet (hub-wide). */
   feedbackRecords?: number;
+  /** Telemetry appended since the hub started (absent from a hub older than this console). */
+  telemetry?: { messages: number; bytes: number };
   /** The hub's cumulative latency histograms, seconds (absent from a hub older than this console). */
   latency?: { commit: HistogramSample; delivery: HistogramSample; settle: HistogramSample };
 }
@@ -53,14 +55,31 @@ export function parseEvents(text: string, emit: (name: string, data: string) => 
   return text;
 }
 
-/** Opens the stream until the returned function is called. */
+/** Opens the hub's statistics and feedback stream until the returned function is called. */
 export function openEventStream(api: HubApi, handlers: StreamHandlers, deviceId?: string): () => void {
+  return openStream(api, '/events', { deviceId }, handlers.onState, (name, data) => {
+    if (name === 'stats') handlers.onStats?.(JSON.parse(data) as HubStats);
+    else if (name === 'feedback') handlers.onFeedback?.(JSON.parse(data) as FeedbackRecord);
+  });
+}
+
+/**
+ * Reads one of the hub's Server-Sent Events streams, handing each event to `onEvent`, until the
+ * returned function is called.
+ */
+export function openStream(
+  api: HubApi,
+  path: string,
+  query: Record<string, string | undefined>,
+  onState: StreamHandlers['onState'],
+  onEvent: (name: string, data: string) => void,
+): () => void {
   const abort = new AbortController();
   const run = async () => {
     while (!abort.signal.aborted) {
       try {
-        const res = await api.call('GET', '/events', { query: { deviceId }, signal: abort.signal });
-        handlers.onState?.(true);
+        const res = await api.call('GET', path, { query, signal: abort.signal });
+        onState?.(true);
         const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
         const cancel = () => void reader.cancel().catch(() => {});
         abort.signal.addEventListener('abort', cancel, { once: true });
@@ -68,17 +87,14 @@ export function openEventStream(api: HubApi, handlers: StreamHandlers, deviceId?
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          buffer = parseEvents(buffer + value, (name, data) => {
-            if (name === 'stats') handlers.onStats?.(JSON.parse(data) as HubStats);
-            else if (name === 'feedback') handlers.onFeedback?.(JSON.parse(data) as FeedbackRecord);
-          });
+          buffer = parseEvents(buffer + value, onEvent);
         }
         abort.signal.removeEventListener('abort', cancel);
-        if (!abort.signal.aborted) handlers.onState?.(false);
+        if (!abort.signal.aborted) onState?.(false);
       } catch (err) {
         if (abort.signal.aborted) return;
         const e = err as ApiError;
-        handlers.onState?.(false, e);
+        onState?.(false, e);
         // A refusal will not change by retrying with the same key.
         if (e.status === 401 || e.status === 403) return;
       }

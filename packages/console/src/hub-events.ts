@@ -19,6 +19,8 @@ export interface RatePoint {
   t: number;
   sent: number;
   completed: number;
+  /** telemetry messages per second (0 from a hub that does not count them) */
+  telemetry: number;
 }
 
 /** p50 and p99 of the hub's latencies over the last seconds; undefined where nothing was measured. */
@@ -48,6 +50,7 @@ export function rate(prev: HubStats, s: HubStats): RatePoint | undefined {
     t: Date.parse(s.time),
     sent: (s.c2d.sent - prev.c2d.sent) / dt,
     completed: (s.c2d.completed - prev.c2d.completed) / dt,
+    telemetry: ((s.telemetry?.messages ?? 0) - (prev.telemetry?.messages ?? 0)) / dt,
   };
 }
 

@@ -1,11 +1,17 @@
 /** Hash routes (#/devices/dev1), so the hub serves one index.html for every page. */
 import { useEffect, useState } from 'preact/hooks';
 
+/** The tabs of a device's page; `messages` (C2D) is the one `#/devices/{id}` opens. */
+export const DEVICE_TABS = ['messages', 'telemetry', 'twin', 'methods', 'dead-letters'] as const;
+export type DeviceTab = (typeof DEVICE_TABS)[number];
+
+/** Pages without a parameter, by their hash. */
+const PLAIN_PAGES = ['devices', 'feedback', 'telemetry'] as const;
+
 export type Route =
   | { page: 'overview' }
-  | { page: 'devices' }
-  | { page: 'device'; deviceId: string }
-  | { page: 'feedback' }
+  | { page: (typeof PLAIN_PAGES)[number] }
+  | { page: 'device'; deviceId: string; tab: DeviceTab }
   /** A hash the console has no page for, malformed percent-encoding included (issue 23). */
   | { page: 'not-found'; hash: string };
 
@@ -13,13 +19,12 @@ export type Route =
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#\/?/, '').replace(/\/+$/, '');
   if (path === '') return { page: 'overview' };
-  const [first, second, ...rest] = path.split('/');
-  if (rest.length === 0) {
-    if (first === 'devices' && second === undefined) return { page: 'devices' };
-    if (first === 'feedback' && second === undefined) return { page: 'feedback' };
-    const deviceId = first === 'devices' && second ? decoded(second) : undefined;
-    if (deviceId !== undefined) return { page: 'device', deviceId };
-  }
+  const [first, second, third, ...rest] = path.split('/');
+  const plain = PLAIN_PAGES.find((p) => p === first);
+  if (plain && second === undefined) return { page: plain };
+  const deviceId = first === 'devices' && second ? decoded(second) : undefined;
+  const tab = third === undefined ? 'messages' : DEVICE_TABS.find((t) => t === third);
+  if (deviceId !== undefined && tab && rest.length === 0) return { page: 'device', deviceId, tab };
   return { page: 'not-found', hash };
 }
 
@@ -32,8 +37,9 @@ function decoded(segment: string): string | undefined {
   }
 }
 
-export function deviceHref(deviceId: string): string {
-  return `#/devices/${encodeURIComponent(deviceId)}`;
+export function deviceHref(deviceId: string, tab: DeviceTab = 'messages'): string {
+  const base = `#/devices/${encodeURIComponent(deviceId)}`;
+  return tab === 'messages' ? base : `${base}/${tab}`;
 }
 
 export function useRoute(): Route {

@@ -8,8 +8,12 @@ test('the console pages, with or without the leading slash or a trailing one', (
   assert.deepEqual(parseRoute('#/devices'), { page: 'devices' });
   assert.deepEqual(parseRoute('#devices/'), { page: 'devices' });
   assert.deepEqual(parseRoute('#/feedback'), { page: 'feedback' });
-  assert.deepEqual(parseRoute('#/devices/dev%201'), { page: 'device', deviceId: 'dev 1' });
-  assert.deepEqual(parseRoute('#/devices/a%2Fb'), { page: 'device', deviceId: 'a/b' });
+  assert.deepEqual(parseRoute('#/telemetry'), { page: 'telemetry' });
+  assert.deepEqual(parseRoute('#/devices/dev%201'), { page: 'device', deviceId: 'dev 1', tab: 'messages' });
+  assert.deepEqual(parseRoute('#/devices/a%2Fb'), { page: 'device', deviceId: 'a/b', tab: 'messages' });
+  for (const tab of ['messages', 'telemetry', 'twin', 'methods', 'dead-letters']) {
+    assert.deepEqual(parseRoute(`#/devices/d1/${tab}/`), { page: 'device', deviceId: 'd1', tab }, tab);
+  }
 });
 
 test('anything else is not found, malformed percent-encoding included', () => {
@@ -18,6 +22,8 @@ test('anything else is not found, malformed percent-encoding included', () => {
     '#/devices/%',
     '#/nowhere',
     '#/devices/a/b',
+    '#/devices/a/twin/x',
+    '#/telemetry/x',
     '#/feedback/x',
     '#main',
     '#%E0%A4%A',

@@ -19,6 +19,7 @@ const inspector: HubInspector = {
     c2d: { sent: 0, completed: 0, abandoned: 0, rejected: 0 },
     queues: { enqueued: 0, invisible: 0 },
     feedbackRecords: 0,
+    telemetry: { messages: 0, bytes: 0 },
     latency: { commit: empty, delivery: empty, settle: empty },
   }),
   onFeedbackRecords: () => () => {},

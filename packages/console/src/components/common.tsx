@@ -1,4 +1,4 @@
-/** Small shared pieces: error banner, copy button, masked secret, time formatting. */
+/** Small shared pieces: error banner, copy button, masked secret, time and body formatting. */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api.js';
@@ -71,4 +71,19 @@ export function when(iso: string | null | undefined): string {
 
 export function deviceConnectionString(host: string, deviceId: string, key: string): string {
   return `HostName=${host};DeviceId=${deviceId};SharedAccessKey=${key}`;
+}
+
+/** A body's first bytes (base64) as text, cut at 80 characters, with its size when only part came. */
+export function bodyText(previewBase64: string, size: number): string {
+  const bin = atob(previewBase64);
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
+  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
+  return size > bytes.length ? `${shown}… (${size} bytes)` : shown;
+}
+
+/** Application properties as `name=value` lines; '—' when none. */
+export function propertyLines(properties: Record<string, string>): string {
+  const entries = Object.entries(properties);
+  return entries.length === 0 ? '—' : entries.map(([k, v]) => `${k}=${v}`).join('\n');
 }

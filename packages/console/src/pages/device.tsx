@@ -1,31 +1,42 @@
-/** One device: its identity, send a message, the pending queue (peeked, never leased), purge, live feedback. */
+/** One device: its identity, and tabs for its C2D messages, telemetry, twin, direct methods and dead letters. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, type Device, type OutgoingC2d, type PendingMessage } from '../api.js';
-import { Card, deviceConnectionString, ErrorBanner, Secret, when } from '../components/common.js';
-import { FeedbackTable } from '../components/feedback-table.js';
+import { deviceConnectionString, ErrorBanner, Secret, when } from '../components/common.js';
+import { type Tab, Tabs } from '../components/tabs.js';
+import { TelemetryView } from '../components/telemetry-view.js';
 import type { HubEvents } from '../hub-events.js';
+import { type DeviceTab, deviceHref } from '../route.js';
 import type { Session } from '../session.js';
-import { SendForm } from './send-form.js';
+import { DeviceMessages } from './device-messages.js';
 
 const REFRESH_MS = 2000;
 
-function preview(m: PendingMessage): string {
-  const bin = atob(m.bodyPreview);
-  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  return m.bodySize > bytes.length ? `${shown}… (${m.bodySize} bytes)` : shown;
-}
-
-/** The application properties as `name=value` lines; '—' when none. */
-function propertyLines(m: PendingMessage): string {
-  const entries = Object.entries(m.properties);
-  return entries.length === 0 ? '—' : entries.map(([k, v]) => `${k}=${v}`).join('\n');
-}
-
 const isNotFound = (err: unknown) => err instanceof ApiError && err.code === 'DeviceNotFound';
 
-export function DevicePage({ session, deviceId, events }: { session: Session; deviceId: string; events: HubEvents }) {
+const TAB_LABELS: Record<DeviceTab, string> = {
+  messages: 'Messages',
+  telemetry: 'Telemetry',
+  twin: 'Twin',
+  methods: 'Direct methods',
+  'dead-letters': 'Dead letters',
+};
+
+export function DevicePage({
+  session,
+  deviceId,
+  tab,
+  events,
+}: {
+  session: Session;
+  deviceId: string;
+  tab: DeviceTab;
+  events: HubEvents;
+}) {
+  const tabs: Array<Tab<DeviceTab>> = Object.entries(TAB_LABELS).map(([id, label]) => ({
+    id: id as DeviceTab,
+    label,
+    href: deviceHref(deviceId, id as DeviceTab),
+  }));
   const { api } = session;
   const [device, setDevice] = useState<Device | null>(null);
   const [pending, setPending] = useState<PendingMessage[] | null>(null);
@@ -139,63 +150,21 @@ export function DevicePage({ session, deviceId, events }: { session: Session; de
           label="Device connection string"
         />
       )}
-      {!missing && <SendForm canSend={canService} onSend={send} />}
       {!missing && (
-        <Card title="Pending messages">
-          <div class="toolbar">
-            <button type="button" class="small" onClick={() => void refresh()}>
-              Refresh
-            </button>
-            <button type="button" id="purge" class="small danger" disabled={!canService} onClick={purge}>
-              Purge queue
-            </button>
-          </div>
-          {pending && pending.length === 0 && <p class="note">The queue is empty.</p>}
-          {pending && pending.length > 0 && (
-            <div class="table-wrap">
-              <table data-testid="pending">
-                <thead>
-                  <tr>
-                    <th scope="col">Seq</th>
-                    <th scope="col">Message id</th>
-                    <th scope="col">Correlation id</th>
-                    <th scope="col">Content type</th>
-                    <th scope="col">Ack</th>
-                    <th scope="col">Properties</th>
-                    <th scope="col">State</th>
-                    <th scope="col">Deliveries</th>
-                    <th scope="col">Enqueued</th>
-                    <th scope="col">Expires</th>
-                    <th scope="col">Body</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {pending.map((m) => (
-                    <tr key={m.sequenceNumber}>
-                      <td>{m.sequenceNumber}</td>
-                      <td>
-                        <code>{m.messageId ?? '—'}</code>
-                      </td>
-                      <td>{m.correlationId ? <code>{m.correlationId}</code> : '—'}</td>
-                      <td>{m.contentType ?? '—'}</td>
-                      <td>{m.ack}</td>
-                      <td class="properties">{propertyLines(m)}</td>
-                      <td>{m.state}</td>
-                      <td>{m.deliveryCount}</td>
-                      <td>{when(m.enqueuedTimeUtc)}</td>
-                      <td>{when(m.expiryTimeUtc)}</td>
-                      <td class="preview">{preview(m)}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+        <Tabs label="Device views" tabs={tabs} current={tab}>
+          {tab === 'messages' && (
+            <DeviceMessages
+              pending={pending}
+              canService={canService}
+              records={records}
+              onSend={send}
+              onPurge={purge}
+              onRefresh={refresh}
+            />
           )}
-        </Card>
+          {tab === 'telemetry' && <TelemetryView session={session} deviceId={deviceId} />}
+        </Tabs>
       )}
-      <Card title="Feedback for this device">
-        <FeedbackTable records={records} showDevice={false} />
-      </Card>
     </div>
   );
 }

@@ -1,5 +1,5 @@
 /**
- * Hub overview: devices, connections, queues, latencies, the live C2D rates, policies and the CA
+ * Hub overview: devices, connections, queues, telemetry, latencies, the live C2D rates, policies and the CA
  * file. Everything but the device counts comes from the hub's in-memory figures (no database query).
  */
 import { useEffect, useState } from 'preact/hooks';
@@ -35,6 +35,7 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
     );
   }, [session, live]);
   const devices = stats?.devices ?? registryCounts;
+  const lastRate = points[points.length - 1]?.telemetry;
   return (
     <div>
       <h1>Overview</h1>
@@ -81,6 +82,21 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
           ) : (
             <p class="note">Needs ServiceConnect.</p>
           )}
+        </Card>
+        <Card title="Telemetry">
+          {live ? (
+            <dl class="figures">
+              <dt>Messages received</dt>
+              <dd data-testid="telemetry-total">{stats?.telemetry?.messages ?? '…'}</dd>
+              <dt>Per second</dt>
+              <dd data-testid="telemetry-rate">{lastRate === undefined ? '—' : lastRate.toFixed(1)}</dd>
+              <dt>Body bytes</dt>
+              <dd>{stats?.telemetry?.bytes ?? '…'}</dd>
+            </dl>
+          ) : (
+            <p class="note">Needs ServiceConnect.</p>
+          )}
+          {live && <a href="#/telemetry">Watch live telemetry</a>}
         </Card>
         <Card title="Latency, last 10 s (p50 / p99)">
           {live ? (

@@ -21,6 +21,8 @@ export interface HubStats {
   queues: { enqueued: number; invisible: number };
   /** Hub-wide feedback records not yet taken by a service. */
   feedbackRecords: number;
+  /** Device-to-cloud messages appended to the event log by this node, and their body bytes. */
+  telemetry: { messages: number; bytes: number };
   /**
    * Cumulative latency histograms in seconds (as /metrics has them): a client turns two samples
    * into the quantiles of the time between them. commit: a group commit with its sync; delivery:
@@ -78,6 +80,7 @@ export function createInspector(opts: InspectorOptions): HubInspector {
       },
       queues: { enqueued, invisible },
       feedbackRecords,
+      telemetry: metrics.telemetryTotals(),
       latency: {
         commit: metrics.commitSeconds.sample(),
         delivery: metrics.deliverySeconds.sample(),

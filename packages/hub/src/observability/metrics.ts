@@ -278,6 +278,11 @@ export class HubMetrics implements CommitObserver, RefusalMeter {
     source.onRefused((error, n) => this.d2c.refused.add(error, n));
   }
 
+  /** Telemetry appended on this node since it started: messages and body bytes. */
+  telemetryTotals(): { messages: number; bytes: number } {
+    return { messages: this.d2c.messages, bytes: this.d2c.bytes };
+  }
+
   /** The Prometheus text exposition. */
   text(): Promise<string> {
     return this.registry.metrics();

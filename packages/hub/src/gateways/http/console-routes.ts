@@ -2,18 +2,21 @@
  * Ferry's extension endpoints for the console and any other client (README "Web console"):
  * - GET /devices/{id}/messages/deviceBound/pending?top=N  the queue's messages, leasing nothing
  * - GET /events[?deviceId=X]  a Server-Sent Events stream of statistics and feedback records
+ * - GET /events/telemetry[?deviceId=X]  a Server-Sent Events stream of live telemetry
  * - GET /hubInfo  the caller's rights, the CA file, and the connection strings of the policies
  *   whose every right the caller can exercise; only for a policy token scoped to the whole hub
- * The first two need ServiceConnect; the statistics include the registry's counts for RegistryRead.
+ * The first three need ServiceConnect; the statistics include the registry's counts for RegistryRead.
  * The routes are a static table (the authorization matrix test enumerates them); the inspector
  * and the event streams come with each call.
  */
 import { FerryError, formatHubConnectionString, type StoredMessage } from '@ferry/common';
 import type { Permission, Principal } from '../../auth/types.js';
+import type { StoredEvent } from '../../store/event-log.js';
 import type { GatewayContext } from '../context.js';
 import { queryValue } from './params.js';
 import { sendJson } from './respond.js';
 import type { ConsoleServices, Route, RouteCall } from './router.js';
+import { watchTelemetry } from './telemetry-watch.js';
 
 const serviceConnect = () => ({ permission: 'ServiceConnect' as const });
 const DEFAULT_TOP = 100;
@@ -41,6 +44,24 @@ export function pendingJson(m: StoredMessage & { state: string; lockedUntil: num
     bodySize: m.body.length,
     /** base64 of the first BODY_PREVIEW_BYTES bytes */
     bodyPreview: m.body.subarray(0, BODY_PREVIEW_BYTES).toString('base64'),
+  };
+}
+
+/** One live telemetry event as GET /events/telemetry sends it. */
+export function telemetryJson(e: StoredEvent) {
+  return {
+    deviceId: e.deviceId,
+    partition: e.partition,
+    sequenceNumber: e.sequenceNumber,
+    enqueuedTimeUtc: new Date(e.enqueuedTime).toISOString(),
+    messageId: e.system['message-id'] ?? null,
+    correlationId: e.system['correlation-id'] ?? null,
+    contentType: e.system['content-type'] ?? null,
+    contentEncoding: e.system['content-encoding'] ?? null,
+    properties: e.properties,
+    bodySize: e.body.length,
+    /** base64 of the first BODY_PREVIEW_BYTES bytes */
+    bodyPreview: e.body.subarray(0, BODY_PREVIEW_BYTES).toString('base64'),
   };
 }
 
@@ -147,6 +168,31 @@ export const consoleRoutes: readonly Route[] = [
           : undefined,
         log: log.child({ stream: 'events' }),
       });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/events/telemetry',
+    operation: serviceConnect,
+    async handle(call) {
+      const { ctx, res, query, principal, log } = call;
+      const { streams } = services(call);
+      const telemetry = ctx.telemetry;
+      if (!telemetry) throw new FerryError('NotImplemented', 'Device-to-cloud telemetry is not served here');
+      const deviceId = queryValue(query, 'deviceid');
+      const streamLog = log.child({ stream: 'telemetry' });
+      streams.serve(res, { expiresAt: principal.expiresAt, clock: ctx.clock, log: streamLog }, (send) =>
+        watchTelemetry(telemetry, {
+          deviceId,
+          onReady: () => send('ready', { partitions: telemetry.partitions }),
+          onEvent: (e) => send('telemetry', telemetryJson(e)),
+          onSkipped: (partition, count) => send('skipped', { partition, count }),
+          onError(err) {
+            streamLog.warn({ err }, 'telemetry stream: reading the event log failed');
+            send('error', { message: 'Reading the event log failed; the stream goes on with the next events' });
+          },
+        }),
+      );
     },
   },
 ];

@@ -14,16 +14,23 @@ import type { HubInspector, HubStats } from '../../console/inspector.js';
 /** What a stream adds to the inspector's statistics when the caller may read the registry. */
 export type StatsExtra = () => Promise<Record<string, unknown>>;
 
-export interface EventStreamOptions {
-  inspector: HubInspector;
-  intervalMs: number;
+/** Writes one `event: name` with `data` as JSON (nothing once the client is gone). */
+export type StreamSend = (event: string, data: unknown) => void;
+
+/** What every stream needs: when the caller's token expires, and where to log. */
+export interface StreamBase {
   /** ms since the epoch when the caller's token expires. */
   expiresAt: number;
   clock: Clock;
+  log: Logger;
+}
+
+export interface EventStreamOptions extends StreamBase {
+  inspector: HubInspector;
+  intervalMs: number;
   /** Only this device's feedback records. */
   deviceId?: string;
   extra?: StatsExtra;
-  log: Logger;
 }
 
 /** Unread bytes past which a client is considered gone. */
@@ -38,7 +45,39 @@ export class EventStreams {
 
   constructor(private readonly maxStreams = MAX_STREAMS) {}
 
+  /** The statistics and feedback stream (GET /events). */
   start(res: ServerResponse, opts: EventStreamOptions): void {
+    this.serve(res, opts, (send) => {
+      const stats = async () => {
+        try {
+          const s: HubStats & Record<string, unknown> = {
+            ...(await opts.inspector.stats()),
+            ...(await opts.extra?.()),
+          };
+          send('stats', s);
+        } catch (err) {
+          opts.log.error({ err }, 'event stream: statistics failed');
+        }
+      };
+      const feedback = (records: readonly FeedbackRecord[]) => {
+        for (const r of records) if (opts.deviceId === undefined || r.deviceId === opts.deviceId) send('feedback', r);
+      };
+      feedback(opts.inspector.recentFeedback());
+      const unsubscribe = opts.inspector.onFeedbackRecords(feedback);
+      const ticker = setInterval(stats, opts.intervalMs).unref();
+      void stats();
+      return () => {
+        clearInterval(ticker);
+        unsubscribe();
+      };
+    });
+  }
+
+  /**
+   * Opens a stream (at most maxStreams at once) that `attach` feeds through `send` until the
+   * client goes or the caller's token expires; `attach` returns what stops its feed.
+   */
+  serve(res: ServerResponse, opts: StreamBase, attach: (send: StreamSend) => () => void): void {
     if (this.open.size >= this.maxStreams) {
       throw new FerryError('ThrottlingException', `This hub already serves ${this.maxStreams} event streams`);
     }
@@ -48,7 +87,7 @@ export class EventStreams {
       'X-Content-Type-Options': 'nosniff',
     });
     this.open.add(res);
-    const send = (event: string, data: unknown) => {
+    const send: StreamSend = (event, data) => {
       if (res.writableEnded || res.destroyed) return;
       res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       if (res.writableLength > MAX_BUFFERED) {
@@ -56,20 +95,6 @@ export class EventStreams {
         res.destroy();
       }
     };
-    const stats = async () => {
-      try {
-        const s: HubStats & Record<string, unknown> = { ...(await opts.inspector.stats()), ...(await opts.extra?.()) };
-        send('stats', s);
-      } catch (err) {
-        opts.log.error({ err }, 'event stream: statistics failed');
-      }
-    };
-    const feedback = (records: readonly FeedbackRecord[]) => {
-      for (const r of records) if (opts.deviceId === undefined || r.deviceId === opts.deviceId) send('feedback', r);
-    };
-    feedback(opts.inspector.recentFeedback());
-    const unsubscribe = opts.inspector.onFeedbackRecords(feedback);
-    const ticker = setInterval(stats, opts.intervalMs).unref();
     // A token valid for longer than a timer can wait gets a later check.
     let expiry = opts.clock.setTimer(
       function check() {
@@ -82,13 +107,12 @@ export class EventStreams {
       },
       Math.min(MAX_TIMER_MS, Math.max(0, opts.expiresAt - opts.clock.now())),
     );
+    const detach = attach(send);
     res.once('close', () => {
-      clearInterval(ticker);
       expiry.cancel();
-      unsubscribe();
+      detach();
       this.open.delete(res);
     });
-    void stats();
   }
 
   /** Ends every open stream (the hub is stopping). */

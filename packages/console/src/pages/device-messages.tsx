@@ -1,0 +1,82 @@
+/** A device's C2D messages: send one, the pending queue (peeked, never leased), purge, live feedback. */
+import type { OutgoingC2d, PendingMessage } from '../api.js';
+import { bodyText, Card, propertyLines, when } from '../components/common.js';
+import { FeedbackTable } from '../components/feedback-table.js';
+import type { FeedbackRecord } from '../events.js';
+import { SendForm } from './send-form.js';
+
+export function DeviceMessages({
+  pending,
+  canService,
+  records,
+  onSend,
+  onPurge,
+  onRefresh,
+}: {
+  pending: PendingMessage[] | null;
+  canService: boolean;
+  records: FeedbackRecord[];
+  onSend(m: OutgoingC2d): Promise<boolean>;
+  onPurge(): Promise<void>;
+  onRefresh(): Promise<void>;
+}) {
+  return (
+    <>
+      <SendForm canSend={canService} onSend={onSend} />
+      <Card title="Pending messages">
+        <div class="toolbar">
+          <button type="button" class="small" onClick={() => void onRefresh()}>
+            Refresh
+          </button>
+          <button type="button" id="purge" class="small danger" disabled={!canService} onClick={onPurge}>
+            Purge queue
+          </button>
+        </div>
+        {pending && pending.length === 0 && <p class="note">The queue is empty.</p>}
+        {pending && pending.length > 0 && (
+          <div class="table-wrap">
+            <table data-testid="pending">
+              <thead>
+                <tr>
+                  <th scope="col">Seq</th>
+                  <th scope="col">Message id</th>
+                  <th scope="col">Correlation id</th>
+                  <th scope="col">Content type</th>
+                  <th scope="col">Ack</th>
+                  <th scope="col">Properties</th>
+                  <th scope="col">State</th>
+                  <th scope="col">Deliveries</th>
+                  <th scope="col">Enqueued</th>
+                  <th scope="col">Expires</th>
+                  <th scope="col">Body</th>
+                </tr>
+              </thead>
+              <tbody>
+                {pending.map((m) => (
+                  <tr key={m.sequenceNumber}>
+                    <td>{m.sequenceNumber}</td>
+                    <td>
+                      <code>{m.messageId ?? '—'}</code>
+                    </td>
+                    <td>{m.correlationId ? <code>{m.correlationId}</code> : '—'}</td>
+                    <td>{m.contentType ?? '—'}</td>
+                    <td>{m.ack}</td>
+                    <td class="properties">{propertyLines(m.properties)}</td>
+                    <td>{m.state}</td>
+                    <td>{m.deliveryCount}</td>
+                    <td>{when(m.enqueuedTimeUtc)}</td>
+                    <td>{when(m.expiryTimeUtc)}</td>
+                    <td class="preview">{bodyText(m.bodyPreview, m.bodySize)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Card>
+      <Card title="Feedback for this device">
+        <FeedbackTable records={records} showDevice={false} />
+      </Card>
+    </>
+  );
+}
