@@ -3,7 +3,8 @@
  * records: `event: stats` at once and then every interval, `event: feedback` per record as it is
  * committed (the hub's most recent records first, so a client may see a record again after a
  * reconnect), and `event: expired` when the caller's SAS token expires (the stream then ends; the
- * client reconnects with a fresh token). A client too slow to read is cut off.
+ * client reconnects with a fresh token). A client too slow to read is cut off. `serve` gives the
+ * same cap, expiry and back-pressure to other feeds (the live telemetry of console-routes.ts).
  */
 import type { ServerResponse } from 'node:http';
 import { type FeedbackRecord, FerryError } from '@ferry/common';
