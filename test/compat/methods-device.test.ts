@@ -7,13 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device';
 import iothub from 'azure-iothub';
 import { type HubProcess, hubRequest, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
 import { assertHubError } from './helpers/hub-error.js';
+import { echo, failure, invoke } from './helpers/methods.js';
 import { closeDevice, openDevice } from './helpers/official-device.js';
-import { withTimeout } from './helpers/wait.js';
 import { connectSilent } from './mqtt-helpers.js';
 
 const T = { timeout: 60_000 };
@@ -33,36 +32,6 @@ after(async () => {
 
 const TRANSPORTS = ['Mqtt', 'MqttWs', 'Amqp', 'AmqpWs'] as const;
 
-interface Invoked {
-  status: number;
-  payload: unknown;
-}
-
-/** Invokes through the official service client; resolves with the result or rejects with its error. */
-async function invoke(deviceId: string, params: Record<string, unknown>): Promise<Invoked> {
-  const p = service.invokeDeviceMethod(deviceId, params as never) as unknown as Promise<{ result: Invoked }>;
-  const { result } = await withTimeout(p, 40_000, 'invokeDeviceMethod');
-  return result;
-}
-
-/** The IoT Hub error code of a failed invokeDeviceMethod (the iothub-errorcode header). */
-async function failure(deviceId: string, params: Record<string, unknown>): Promise<string> {
-  try {
-    await invoke(deviceId, params);
-  } catch (err) {
-    const e = err as { response?: { statusCode?: number; headers?: Record<string, string> }; responseBody?: string };
-    return `${e.response?.statusCode} ${e.response?.headers?.['iothub-errorcode']}`;
-  }
-  assert.fail('the call should have failed');
-}
-
-function echo(status: number) {
-  return (request: DeviceMethodRequest, response: DeviceMethodResponse) => {
-    const payload = { got: request.payload as unknown, name: request.methodName };
-    response.send(status, payload, () => undefined);
-  };
-}
-
 for (const name of TRANSPORTS) {
   describe(`direct methods over ${name}`, () => {
     const id = `method-${name.toLowerCase()}`;
@@ -77,9 +46,9 @@ for (const name of TRANSPORTS) {
         client.onDeviceMethod('reboot', echo(201));
         // The connect timeout covers the handler's subscription, still on its way.
         const payload = { when: 'now', n: [1, 2.5, null], s: 'é\u0000"' };
-        const result = await invoke(id, { methodName: 'reboot', payload, connectTimeoutInSeconds: 10 });
+        const result = await invoke(service, id, { methodName: 'reboot', payload, connectTimeoutInSeconds: 10 });
         assert.deepEqual(result, { status: 201, payload: { got: payload, name: 'reboot' } });
-        const again = await invoke(id, { methodName: 'reboot', payload: 'text' });
+        const again = await invoke(service, id, { methodName: 'reboot', payload: 'text' });
         assert.deepEqual(again, { status: 201, payload: { got: 'text', name: 'reboot' } });
       } finally {
         await closeDevice(client);
@@ -87,7 +56,7 @@ for (const name of TRANSPORTS) {
     });
 
     test('a device connecting within the connect timeout gets the call', T, async () => {
-      const call = invoke(id, { methodName: 'late', payload: 7, connectTimeoutInSeconds: 30 });
+      const call = invoke(service, id, { methodName: 'late', payload: 7, connectTimeoutInSeconds: 30 });
       const client = await openDevice(hub, cs, name);
       try {
         client.onDeviceMethod('late', echo(200));
@@ -106,22 +75,22 @@ describe('direct method errors', () => {
   });
 
   test('an offline device: DeviceNotOnline after the connect timeout (none, and 1 s)', T, async () => {
-    assert.equal(await failure('method-errors', { methodName: 'm' }), '404 DeviceNotOnline');
+    assert.equal(await failure(service, 'method-errors', { methodName: 'm' }), '404 DeviceNotOnline');
     assert.equal(
-      await failure('method-errors', { methodName: 'm', connectTimeoutInSeconds: 1 }),
+      await failure(service, 'method-errors', { methodName: 'm', connectTimeoutInSeconds: 1 }),
       '404 DeviceNotOnline',
     );
   });
 
   test('an unknown device: DeviceNotFound', T, async () => {
-    assert.equal(await failure('method-nobody', { methodName: 'm' }), '404 DeviceNotFound');
+    assert.equal(await failure(service, 'method-nobody', { methodName: 'm' }), '404 DeviceNotFound');
   });
 
   test('a device that never answers: GatewayTimeout after the response timeout', T, async () => {
     const client = await openDevice(hub, cs, 'Mqtt');
     try {
       client.onDeviceMethod('silent', () => undefined);
-      const got = await failure('method-errors', {
+      const got = await failure(service, 'method-errors', {
         methodName: 'silent',
         responseTimeoutInSeconds: 5,
         connectTimeoutInSeconds: 10,

@@ -8,16 +8,15 @@
  * query; the rules must pass `promtool check rules` and their unit tests (`promtool test rules`).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { get } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import common from 'azure-iot-common';
 import iothub from 'azure-iothub';
 import mqtt from 'mqtt';
 import { type HubProcess, startHub } from './harness.js';
 import { deviceSas, WRONG_KEY } from './helpers/auth.js';
+import { freePort, promtool, sample, scrape } from './helpers/metrics-scrape.js';
 import { send } from './helpers/send.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 import { mqttOptions, openMqttDevice } from './mqtt-helpers.js';
@@ -26,40 +25,6 @@ const T = { timeout: 90_000 };
 const DASHBOARD = new URL('../../docs/grafana/ferry.json', import.meta.url);
 const RULES = new URL('../../docs/prometheus/ferry-alerts.yml', import.meta.url);
 const RULE_TESTS = new URL('../../docs/prometheus/ferry-alerts.test.yml', import.meta.url);
-
-/** observability.port 0 means "disabled", so a free port is found first and handed over. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/metrics', agent: false, timeout: 10_000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`/metrics: ${res.statusCode}`))));
-    })
-      .on('timeout', function (this: { destroy(err: Error): void }) {
-        this.destroy(new Error('GET /metrics: no answer within 10 s'));
-      })
-      .on('error', reject);
-  });
-}
-
-/** The value of one sample line (`name{labels} value`), or undefined when the scrape has none. */
-function sample(text: string, name: string, labels = ''): number | undefined {
-  const escaped = `${name}${labels}`.replace(/[{}.+]/g, (c) => `\\${c}`);
-  const m = new RegExp(`^${escaped} (\\S+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
-}
 
 /** Sum of every sample of a family whose labels include `labels` (e.g. 'protocol="mqtt"'). */
 function total(text: string, name: string, labels = ''): number {
@@ -108,12 +73,6 @@ function dashboardExprs(): string[] {
   };
   walk(dashboard.panels);
   return exprs;
-}
-
-function promtool(args: string[], input?: string): { status: number | null; output: string } {
-  const r = spawnSync('promtool', args, { input, encoding: 'utf8', timeout: 30_000 });
-  if (r.error) throw new Error(`promtool could not run (Debian's prometheus package provides it): ${r.error.message}`);
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
 describe('metrics after real traffic', () => {

@@ -7,7 +7,8 @@
  * Payload: "<node>|<kind>|<rest>", where kind is w (device wake, rest = device id), f (feedback),
  * c (device changed), t (twin changed, rest = device id), x (CA certificates changed, rest
  * empty), e (telemetry committed, rest = the partitions, comma-separated), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
- * (heartbeat, rest = a sequence number). Device ids never contain "|". A node ignores its own
+ * (heartbeat, rest = a sequence number), q (a direct method call waits, rest = "<call id>|<device
+ * id>"), r (a call was answered, rest = "<origin node>|<call id>"; the relay's SQL sends q and r). Device ids never contain "|". A node ignores its own
  * payloads, heartbeats aside: it already acted on them locally.
  *
  * Missed wake-ups would leave a waiting device without its message, so the LISTEN connection is
@@ -43,6 +44,8 @@ const CONNECTION = 'connection';
 const WAKE = 'wake';
 const MISSED = 'missed';
 const EVENTS = 'events';
+const METHOD_CALL = 'method-call';
+const METHOD_ANSWER = 'method-answer';
 const NOTIFY = 'SELECT pg_notify($1, $2)';
 
 export class PostgresSignalBus implements SignalBus, ClusterEvents {
@@ -155,6 +158,26 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     if (partitions.length > 0 && !this.closed) this.send(`e|${partitions.join(',')}`);
   }
 
+  /** The NOTIFY (channel and payload) of a method call waiting: the relay sends it in the statement that inserts the call. */
+  methodCallNotice(callId: string, deviceId: string): { channel: string; payload: string } {
+    return { channel: this.options.channel, payload: `${this.options.nodeId}|q|${callId}|${deviceId}` };
+  }
+
+  /** The start of an answer's NOTIFY payload; the relay's SQL appends "<origin node>|<call id>". */
+  methodAnswerNotice(): { channel: string; payload: string } {
+    return { channel: this.options.channel, payload: `${this.options.nodeId}|r|` };
+  }
+
+  /** A method call inserted by another node waits for the node holding the device. */
+  onMethodCall(fn: (callId: string, deviceId: string) => void): () => void {
+    return this.on(METHOD_CALL, fn);
+  }
+
+  /** Another node answered a call this node inserted. */
+  onMethodAnswer(fn: (callId: string) => void): () => void {
+    return this.on(METHOD_ANSWER, fn);
+  }
+
   onRemoteWake(fn: (deviceId: string) => void): () => void {
     return this.on(WAKE, fn);
   }
@@ -260,6 +283,11 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
         const partition = Number(p);
         if (p !== '' && Number.isInteger(partition) && partition >= 0) this.remote.emit(EVENTS, partition);
       }
+    } else if (kind === 'q' || kind === 'r') {
+      const bar = rest.indexOf('|');
+      if (bar <= 0) return;
+      if (kind === 'q') this.remote.emit(METHOD_CALL, rest.slice(0, bar), rest.slice(bar + 1));
+      else if (rest.slice(0, bar) === this.options.nodeId) this.remote.emit(METHOD_ANSWER, rest.slice(bar + 1));
     } else if (kind === 'm' || kind === 'a') {
       const bar = rest.indexOf('|');
       const at = Number(rest.slice(0, bar));

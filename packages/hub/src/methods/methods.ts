@@ -2,8 +2,9 @@
  * Direct methods: pending calls, correlation, timeouts. A device connection subscribed to methods
  * attaches a sink (the newest wins); invoke() waits up to the connect timeout for one, hands it
  * the request under a fresh request id (rid) and waits up to the response timeout for
- * answer(deviceId, rid, ...). Nothing is stored: a call lives as long as its HTTP request, as in
- * IoT Hub, and is lost with the node that holds it.
+ * answer(deviceId, rid, ...). Nothing is kept: a call lives as long as its HTTP request, as in
+ * IoT Hub, and is lost with the node that holds it. On several nodes a relay (cluster/) takes the
+ * calls for devices no connection here takes, and hands this node the calls routed to it.
  *
  * Errors, as IoT Hub's: DeviceNotFound (404001) for an unknown device, DeviceNotOnline (404103)
  * when no connection subscribed within the connect timeout, GatewayTimeout (504101) when the
@@ -12,12 +13,31 @@
 import { randomBytes } from 'node:crypto';
 import { FerryError } from '@ferry/common';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { AnswerOutcome, MethodCall, MethodRequest, MethodResult, MethodSink } from './types.js';
+import type {
+  AnswerOutcome,
+  LocalMethods,
+  MethodCall,
+  MethodObserver,
+  MethodOutcome,
+  MethodRelay,
+  MethodRequest,
+  MethodResult,
+  MethodSink,
+} from './types.js';
 
 export interface MethodsOptions {
   clock: Clock;
   deviceExists(deviceId: string): Promise<boolean>;
+  /** Several nodes: routes calls to the node whose connection takes the device's calls. */
+  relay?: (local: LocalMethods) => MethodRelay;
+  observer?: MethodObserver;
 }
+
+const OUTCOMES: Readonly<Record<string, MethodOutcome>> = {
+  DeviceNotFound: 'device_not_found',
+  DeviceNotOnline: 'device_not_online',
+  GatewayTimeout: 'timeout',
+};
 
 interface Pending {
   deviceId: string;
@@ -36,7 +56,18 @@ export class Methods {
   private readonly ridPrefix = randomBytes(4).toString('hex');
   private ridSeq = 0;
 
-  constructor(private readonly options: MethodsOptions) {}
+  private readonly relay: MethodRelay | undefined;
+
+  constructor(private readonly options: MethodsOptions) {
+    this.relay = options.relay?.({
+      callHere: (deviceId, call) => {
+        const sink = this.sinks.get(deviceId);
+        return sink ? this.call(deviceId, sink, call) : undefined;
+      },
+      isAttached: (deviceId) => this.sinks.has(deviceId),
+      attachedDevices: () => [...this.sinks.keys()],
+    });
+  }
 
   /** A connection of the device subscribed to methods; returns the detach function. */
   attach(deviceId: string, sink: MethodSink): () => void {
@@ -46,6 +77,7 @@ export class Methods {
       this.awaiting.delete(deviceId);
       for (const wake of waiting) wake(sink);
     }
+    this.relay?.attached(deviceId);
     return () => {
       if (this.sinks.get(deviceId) === sink) this.sinks.delete(deviceId);
     };
@@ -61,11 +93,28 @@ export class Methods {
     return this.pending.size;
   }
 
+  /** A service's call: the device's answer, or DeviceNotFound, DeviceNotOnline, GatewayTimeout. */
   async invoke(deviceId: string, call: MethodCall): Promise<MethodResult> {
+    const started = this.options.clock.now();
+    const done = (outcome: MethodOutcome) =>
+      this.options.observer?.methodDone(outcome, (this.options.clock.now() - started) / 1000);
+    try {
+      const result = await this.route(deviceId, call);
+      done('success');
+      return result;
+    } catch (err) {
+      done((err instanceof FerryError && OUTCOMES[err.errorName]) || 'error');
+      throw err;
+    }
+  }
+
+  private async route(deviceId: string, call: MethodCall): Promise<MethodResult> {
     if (!(await this.options.deviceExists(deviceId)))
       throw new FerryError('DeviceNotFound', `device ${deviceId} is not registered`);
-    const sink = this.sinks.get(deviceId) ?? (await this.waitForSink(deviceId, call.connectTimeoutMs));
-    return this.call(deviceId, sink, call);
+    const sink = this.sinks.get(deviceId);
+    if (sink) return this.call(deviceId, sink, call);
+    if (this.relay) return this.relay.invoke(deviceId, call);
+    return this.call(deviceId, await this.waitForSink(deviceId, call.connectTimeoutMs), call);
   }
 
   /**

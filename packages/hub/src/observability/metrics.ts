@@ -9,6 +9,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CommitObserver } from '../engine/engine.js';
+import type { MethodObserver, MethodOutcome } from '../methods/index.js';
 import type { CommitResult, QueueOp } from '../store/types.js';
 import { DeliveryTiming } from './delivery-timing.js';
 import { FastHistogram, GROUP_SIZE_BUCKETS, LATENCY_BUCKETS } from './histogram.js';
@@ -33,7 +34,16 @@ export interface TelemetrySource {
   onRefused(fn: (error: string, messages: number) => void): () => void;
 }
 
-export class HubMetrics implements CommitObserver, RefusalMeter {
+/** Every result of ferry_methods_total, shown from the start (at 0). */
+const METHOD_OUTCOMES: readonly MethodOutcome[] = [
+  'success',
+  'device_not_found',
+  'device_not_online',
+  'timeout',
+  'error',
+];
+
+export class HubMetrics implements CommitObserver, RefusalMeter, MethodObserver {
   readonly registry = new Registry();
   readonly connectionsTotal: Counter<'protocol' | 'transport'>;
   readonly sends: Counter<'result'>;
@@ -58,6 +68,9 @@ export class HubMetrics implements CommitObserver, RefusalMeter {
   readonly deliveries: DeliveryTiming;
   private readonly refusals: Counter<'protocol' | 'cause'>;
   private readonly handshakeFailures: Counter<'port' | 'reason'>;
+  private readonly methods: Counter<'result'>;
+  /** Direct method invocations taken by this node, from the request to its answer or error, in seconds. */
+  readonly methodSeconds: FastHistogram;
   private processMetrics = false;
   private isReady: () => boolean = () => false;
 
@@ -159,6 +172,19 @@ export class HubMetrics implements CommitObserver, RefusalMeter {
       labelNames: ['port', 'reason'],
       registers: [registry],
     });
+    this.methods = new Counter({
+      name: 'ferry_methods_total',
+      help: 'Direct method invocations taken by this node (POST /twins/{id}/methods), by result: success, device_not_found, device_not_online, timeout, error.',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    for (const result of METHOD_OUTCOMES) this.methods.inc({ result }, 0);
+    this.methodSeconds = new FastHistogram({
+      name: 'ferry_methods_seconds',
+      help: "Direct method invocations taken by this node, from the request to the device's answer or the error (on several nodes, the hop through PostgreSQL included).",
+      buckets: LATENCY_BUCKETS,
+      registry,
+    });
     const ready = () => this.isReady();
     new Gauge({
       name: 'ferry_ready',
@@ -242,6 +268,11 @@ export class HubMetrics implements CommitObserver, RefusalMeter {
 
   refused(protocol: string, cause: string): void {
     this.refusals.inc({ protocol, cause });
+  }
+
+  methodDone(outcome: MethodOutcome, seconds: number): void {
+    this.methods.inc({ result: outcome });
+    this.methodSeconds.record(seconds);
   }
 
   /** A TLS handshake on the listener of `port` failed (`reason`: a short word, see listeners.ts). */
