@@ -1,13 +1,28 @@
 /**
- * C2D over AMQP (TLS on 5671, or WebSocket with AMQPWSB10), as the official client does it
+ * A device over AMQP (TLS on 5671, or WebSocket with AMQPWSB10), as the official client does it
  * (official-sdk-wire.md B): CBS put-token, then a receiver on `/devices/{id}/messages/devicebound`.
  * Link credit is only what the app asked for, so no message sits locked in a buffer unseen.
- * complete = accepted, reject = rejected, abandon = released.
+ * complete = accepted, reject = rejected, abandon = released. Telemetry goes on a sender to
+ * `/devices/{id}/messages/events` (a batch as one transfer of Microsoft's batch format) and
+ * resolves when the hub accepts it; twins and methods on their own links (amqp-channels.ts).
  */
-import { amqpBodyBytes, FerryError, receivedFromAmqp } from '@ferry/common';
-import { AmqpConnection, errorFromAmqp } from '@ferry/common/client';
-import type { Delivery, Receiver } from 'rhea';
-import type { DeviceTransport, Settlement, TransportEvents, TransportTarget } from './transport.js';
+import { amqpBodyBytes, amqpFromEvent, FerryError, receivedFromAmqp } from '@ferry/common';
+import { AmqpConnection, dataMessage, errorFromAmqp, SenderOutcomes } from '@ferry/common/client';
+import rhea, { type Delivery, type Receiver } from 'rhea';
+import { AmqpMethodChannel, AmqpTwinChannel } from './amqp-channels.js';
+import type { OutgoingEvent } from './events.js';
+import type {
+  DeviceTransport,
+  Feature,
+  Settlement,
+  TransportEvents,
+  TransportTarget,
+  TwinOperation,
+  TwinReply,
+} from './transport.js';
+
+/** The message format of a batch (Microsoft's vendor format), as the C and .NET SDKs send it. */
+const BATCH_FORMAT = 0x80013700;
 
 export type AmqpOptions = TransportTarget;
 
@@ -19,11 +34,21 @@ export class AmqpTransport implements DeviceTransport {
   private generation = 0;
   private nextId = 0;
   private readonly unsettled = new Map<string, Delivery>();
+  private events: TransportEvents | undefined;
+  /** Opened on first use on each connection. */
+  private eventsLink: Promise<SenderOutcomes> | undefined;
+  private readonly features = new Set<Feature>();
+  private twin: AmqpTwinChannel | undefined;
+  private methods: AmqpMethodChannel | undefined;
 
   constructor(private readonly o: AmqpOptions) {}
 
   async connect(events: TransportEvents): Promise<void> {
     this.unsettled.clear();
+    this.events = events;
+    this.eventsLink = undefined;
+    this.twin = undefined;
+    this.methods = undefined;
     const { host, port, websocket, ca, tokens } = this.o;
     const connection = await AmqpConnection.open({
       host,
@@ -41,6 +66,7 @@ export class AmqpTransport implements DeviceTransport {
         autoaccept: false,
         credit_window: 0,
       });
+      for (const feature of this.features) await this.openFeature(connection, feature);
     } catch (err) {
       await connection.close();
       throw err;
@@ -72,6 +98,54 @@ export class AmqpTransport implements DeviceTransport {
       this.unsettled.set(lockToken, delivery);
       events.message({ ...receivedFromAmqp(msg as never), body: amqpBodyBytes(msg.body), lockToken });
     });
+  }
+
+  private async openFeature(connection: AmqpConnection, feature: Feature): Promise<void> {
+    const { deviceId } = this.o;
+    if (feature === 'twin') this.twin = await AmqpTwinChannel.open(connection, deviceId, this.events!);
+    else this.methods = await AmqpMethodChannel.open(connection, deviceId, this.events!);
+  }
+
+  private connected(): AmqpConnection {
+    if (!this.connection) throw new FerryError('ServiceUnavailable', 'Not connected to the hub');
+    return this.connection;
+  }
+
+  async enable(feature: Feature): Promise<void> {
+    if (this.features.has(feature)) return;
+    await this.openFeature(this.connected(), feature);
+    this.features.add(feature);
+  }
+
+  twinRequest(operation: TwinOperation, body: Buffer | undefined): Promise<TwinReply> {
+    if (!this.twin) return Promise.reject(new FerryError('ServiceUnavailable', 'The twin link is not open'));
+    return this.twin.twinRequest(operation, body);
+  }
+
+  async answerMethod(rid: string, status: number, payload: Buffer): Promise<void> {
+    if (!this.methods) throw new FerryError('ServiceUnavailable', 'The methods link is not open');
+    await this.methods.answer(rid, status, payload);
+  }
+
+  async sendEvents(events: OutgoingEvent[]): Promise<void> {
+    const connection = this.connected();
+    this.eventsLink ??= connection
+      .openSender({ target: { address: `/devices/${this.o.deviceId}/messages/events` } })
+      .then((sender) => {
+        const outcomes = new SenderOutcomes(sender);
+        connection.onClosed((err) => outcomes.failAll(err));
+        return outcomes;
+      });
+    const link = this.eventsLink;
+    link.catch(() => {
+      if (this.eventsLink === link) this.eventsLink = undefined;
+    });
+    const messages = events.map((e) => dataMessage(amqpFromEvent(e), e.body));
+    if (messages.length === 1) return (await link).send(messages[0]!);
+    const batch = rhea.message.encode({
+      body: rhea.message.data_sections(messages.map((m) => rhea.message.encode(m))),
+    });
+    return (await link).send(batch, BATCH_FORMAT);
   }
 
   wanted(n: number): void {

@@ -1,7 +1,8 @@
 /**
- * DeviceClient: receive and settle cloud-to-device messages over MQTT, AMQP or HTTPS, against
- * Ferry or Azure IoT Hub. Transient failures are retried and lost connections re-opened (with
- * the C2D subscription) by the retry policy; a receive() in progress waits through a reconnect.
+ * DeviceClient: a device's connection to Ferry or Azure IoT Hub over MQTT, AMQP or HTTPS: receive
+ * and settle cloud-to-device messages, send telemetry, and (MQTT, AMQP) its twin and direct
+ * methods. Transient failures are retried and lost connections re-opened (with the C2D, twin and
+ * method subscriptions) by the retry policy; a receive() in progress waits through a reconnect.
  */
 import { EventEmitter } from 'node:events';
 import { FerryError, parseDeviceConnectionString } from '@ferry/common';
@@ -14,10 +15,13 @@ import {
   withRetry,
 } from '@ferry/common/client';
 import { AmqpTransport } from './amqp-transport.js';
+import { MethodDispatcher, type MethodHandler } from './device-methods.js';
+import { type DesiredHandler, type DeviceTwin, TwinFollower, type TwinProperties } from './device-twin.js';
+import { type EventMessage, toOutgoingEvent } from './events.js';
 import { HttpsTransport } from './https-transport.js';
 import { MqttTransport } from './mqtt-transport.js';
 import { checkOptions, DEFAULT_PORTS, type DeviceClientOptions, type DeviceTransportName } from './options.js';
-import type { DeviceTransport, ReceivedMessage, Settlement, TransportEvents } from './transport.js';
+import type { DeviceTransport, Feature, ReceivedMessage, Settlement, TransportEvents } from './transport.js';
 
 export type ConnectionState = 'new' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'closed';
 
@@ -54,6 +58,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private handler: ((m: ReceivedMessage) => Promise<void> | void) | undefined;
   private handling = false;
   private renewTimer: NodeJS.Timeout | undefined;
+  private readonly twin: TwinFollower;
+  private readonly methods: MethodDispatcher;
 
   private constructor(
     deviceId: string,
@@ -69,6 +75,14 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.retry = o.retry ?? new ExponentialBackoffWithJitter();
     this.pollIntervalMs = o.pollIntervalMs ?? 1000;
     this.renewInMs = renewInMs;
+    this.twin = new TwinFollower({
+      enableTwin: () => this.enable('twin'),
+      request: (operation, body) => this.transport.twinRequest!(operation, body),
+    });
+    this.methods = new MethodDispatcher({
+      enableMethods: () => this.enable('methods'),
+      answer: (rid, status, payload) => this.transport.answerMethod!(rid, status, payload),
+    });
   }
 
   /**
@@ -126,6 +140,8 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       this.dispatch();
     },
     lost: (err) => this.onLost(err),
+    desired: (patch, version) => this.twin.patched(patch, version),
+    method: (call) => this.methods.called(call),
   };
 
   /** Connects and subscribes to C2D, retrying transient failures. Rejects with a FerryError (Unauthorized, DeviceNotFound, ...). */
@@ -170,7 +186,11 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.inbox.length = 0;
     this.setState('reconnecting', err);
     this.connectWithRetry().then(
-      () => this.setState('connected'),
+      () => {
+        this.setState('connected');
+        // The patches sent while the device was away are lost: the whole document makes up for them.
+        this.twin.converge().catch(() => undefined);
+      },
       (e: unknown) => {
         if (this.currentState === 'closed') return;
         const error = e instanceof FerryError ? e : new FerryError('ServiceUnavailable', String(e), { cause: e });
@@ -346,6 +366,93 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   /** Dead-letters the message (Rejected feedback when asked for). Not supported by MQTT (NotImplemented). */
   reject(m: ReceivedMessage | string): Promise<void> {
     return this.settle(m, 'reject');
+  }
+
+  /** Resolves once connected (opening the client, or waiting through a reconnect); rejects when that fails. */
+  private async ready(): Promise<void> {
+    while (this.currentState === 'reconnecting') {
+      await new Promise<void>((resolve) => this.once('state', () => resolve()));
+    }
+    if (this.currentState !== 'connected') await this.open();
+  }
+
+  private async enable(feature: Feature): Promise<void> {
+    const enable = this.transport.enable?.bind(this.transport);
+    if (!enable) {
+      const what = feature === 'twin' ? 'Device twins' : 'Direct methods';
+      throw new FerryError(
+        'NotImplemented',
+        `${what} need a connection the hub can push to: use the mqtt, mqtt-ws, amqp or amqp-ws transport, not ${this.transportName}`,
+      );
+    }
+    await withRetry(
+      async () => {
+        await this.ready();
+        await enable(feature);
+      },
+      this.retry,
+      realSleep,
+      () => this.isClosed(),
+    );
+  }
+
+  /**
+   * Sends a telemetry message; resolves once the hub has it durably (MQTT PUBACK, AMQP accepted,
+   * HTTPS 204). Rejects with the hub's error: MessageTooLarge (over 256 KB), IotHubUnauthorizedAccess,
+   * ... Transient failures are retried, so a message the hub took just before a connection broke may arrive twice.
+   */
+  sendEvent(message: EventMessage): Promise<void> {
+    return this.sendEventBatch([message]);
+  }
+
+  /**
+   * Sends several telemetry messages: over AMQP and HTTPS as one batch the hub takes or refuses
+   * whole; over MQTT one PUBLISH each, resolving when all are acknowledged. Over HTTPS a batch
+   * carries body and application properties only (IoT Hub's format).
+   */
+  async sendEventBatch(messages: EventMessage[]): Promise<void> {
+    if (!Array.isArray(messages))
+      throw new FerryError('ArgumentInvalid', 'sendEventBatch() takes an array of messages');
+    const events = messages.map(toOutgoingEvent);
+    if (events.length === 0) return;
+    if (this.isClosed()) throw new FerryError('ArgumentInvalid', 'The client is closed');
+    await withRetry(
+      async () => {
+        await this.ready();
+        await this.transport.sendEvents(events);
+      },
+      this.retry,
+      realSleep,
+      () => this.isClosed(),
+    );
+  }
+
+  /** The device's twin: desired and reported properties with their `$version`s. MQTT and AMQP only. */
+  getTwin(): Promise<DeviceTwin> {
+    return this.twin.get();
+  }
+
+  /** Merges `patch` into the reported properties (null deletes one); resolves with their new `$version`. */
+  updateReportedProperties(patch: TwinProperties): Promise<number> {
+    return this.twin.updateReported(patch);
+  }
+
+  /**
+   * Calls `handler` with the whole desired document at once (`full: true`), then with each desired
+   * patch as the back end makes it, one at a time, in order; after a reconnect with the whole
+   * document again. Resolves once the device follows its desired properties. null stops it.
+   */
+  onDesiredPropertiesUpdate(handler: DesiredHandler | null): Promise<void> {
+    return this.twin.follow(handler);
+  }
+
+  /**
+   * Answers direct method `methodName` with `handler`'s `{ status, payload }`; resolves once the
+   * hub sends this device its calls. A method without a handler is answered 501, a handler that
+   * throws 500. null removes the handler. MQTT and AMQP only.
+   */
+  onMethod(methodName: string, handler: MethodHandler | null): Promise<void> {
+    return this.methods.on(methodName, handler);
   }
 
   /** Closes the connection; pending receive() calls resolve with null. Unsettled messages are offered again by the hub. */

@@ -3,6 +3,8 @@
  *
  * ```ts
  * const client = DeviceClient.fromConnectionString(cs, { transport: 'amqp', ca });
+ * await client.sendEvent({ body: JSON.stringify({ temperature: 21.5 }), contentType: 'application/json' });
+ * await client.onMethod('reboot', async (req) => ({ status: 200, payload: { rebooting: true } }));
  * const message = await client.receive({ timeoutMs: 30_000 });
  * if (message) await client.complete(message);
  * ```
@@ -22,5 +24,8 @@ export {
   type DeviceClientEvents,
   type ReceiveOptions,
 } from './device-client.js';
+export type { MethodHandler, MethodRequest, MethodResponse } from './device-methods.js';
+export type { DesiredHandler, DesiredUpdate, DeviceTwin, TwinProperties } from './device-twin.js';
+export { type EventMessage, MAX_EVENT_BYTES } from './events.js';
 export { DEVICE_TRANSPORTS, type DeviceClientOptions, type DeviceTransportName } from './options.js';
 export type { ReceivedMessage, Settlement } from './transport.js';

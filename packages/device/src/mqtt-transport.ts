@@ -1,16 +1,29 @@
 /**
- * C2D over MQTT 3.1.1 (TLS on 8883, or WebSocket `/$iothub/websocket` with subprotocol `mqtt`),
- * as the official client connects (official-sdk-wire.md A). mqtt-packet is the codec; this
+ * A device over MQTT 3.1.1 (TLS on 8883, or WebSocket `/$iothub/websocket` with subprotocol `mqtt`),
+ * as the official client connects (official-sdk-wire.md A). mqtt-packet is the codec. C2D: this
  * client sends PUBACK only when the app completes a message, so nothing is acknowledged before
- * the app has it. MQTT cannot abandon or reject.
+ * the app has it; MQTT cannot abandon or reject. Telemetry is published at QoS 1 and resolves on
+ * its PUBACK. Twins and methods use the `$iothub/...` topics (mqtt-topics.ts).
  */
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { c2dSubscription, FerryError, receivedFromMqttTopic } from '@ferry/common';
+import { c2dSubscription, FerryError, mqttTelemetryTopic, receivedFromMqttTopic } from '@ferry/common';
 import { connectionLost, socketError } from '@ferry/common/client';
-import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
+import { generate, type IPublishPacket, type ISubscribePacket, parser as mqttParser, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
-import type { DeviceTransport, ReceivedMessage, Settlement, TransportEvents, TransportTarget } from './transport.js';
+import { checkEventSize, type OutgoingEvent } from './events.js';
+import { FEATURE_FILTERS, methodAnswerTopic, parseIotHubTopic, twinRequestTopic } from './mqtt-topics.js';
+import { Correlator } from './requests.js';
+import type {
+  DeviceTransport,
+  Feature,
+  ReceivedMessage,
+  Settlement,
+  TransportEvents,
+  TransportTarget,
+  TwinOperation,
+  TwinReply,
+} from './transport.js';
 
 export interface MqttOptions extends TransportTarget {
   hostName: string;
@@ -32,6 +45,11 @@ export class MqttTransport implements DeviceTransport {
   private pingTimer: NodeJS.Timeout | undefined;
   private awaitingPong = false;
   private readonly where: string;
+  /** PUBACKs and SUBACKs awaited, by packet id. */
+  private readonly acks = new Map<number, { resolve(p: Packet): void; reject(e: FerryError): void }>();
+  private lastPacketId = 0;
+  private readonly features = new Set<Feature>();
+  private readonly twin = new Correlator<TwinReply>();
 
   constructor(private readonly o: MqttOptions) {
     this.where = `${o.host}:${o.port}`;
@@ -67,6 +85,7 @@ export class MqttTransport implements DeviceTransport {
       clearInterval(this.pingTimer);
       clearTimeout(deadline);
       stream.destroy();
+      this.failPending(err);
       if (connecting) {
         failure = err;
         handshake?.reject(err);
@@ -75,12 +94,15 @@ export class MqttTransport implements DeviceTransport {
     stream.on('data', (chunk: Buffer) => parser.parse(chunk));
     stream.on('error', (err) => lost(socketError(this.where, err)));
     stream.on('close', () => lost(connectionLost(this.where)));
+    // A WebSocket stream only ends when the hub closes it ('close' waits for our side to end too).
+    stream.on('end', () => lost(connectionLost(this.where)));
     parser.on('error', (err) =>
       lost(new FerryError('ServerError', `Malformed MQTT packet from the hub: ${err.message}`)),
     );
     parser.on('packet', (p: Packet) => {
       if (p.cmd === 'publish') this.onPublish(p.topic, p.payload, p.messageId, p.qos, generation);
       else if (p.cmd === 'pingresp') this.awaitingPong = false;
+      else if ((p.cmd === 'puback' || p.cmd === 'suback') && p.messageId !== undefined) this.acked(p.messageId, p);
       else handshake?.resolve(p);
     });
     const next = () =>
@@ -114,10 +136,11 @@ export class MqttTransport implements DeviceTransport {
       lost(err);
       throw err;
     }
-    this.write({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: c2dSubscription(deviceId), qos: 1 }] });
-    const suback = await next();
-    if (suback.cmd !== 'suback' || suback.granted[0] !== 1) {
-      const err = new FerryError('IotHubUnauthorizedAccess', 'The hub refused the C2D subscription');
+    const filters = [c2dSubscription(deviceId), ...[...this.features].flatMap((f) => FEATURE_FILTERS[f])];
+    const suback = this.request({ cmd: 'subscribe', subscriptions: filters.map((topic) => ({ topic, qos: 1 })) });
+    const granted = await suback.then((p) => (p.cmd === 'suback' ? p.granted : []));
+    if (granted[0] !== 1 || granted.some((g) => g === 128)) {
+      const err = new FerryError('IotHubUnauthorizedAccess', `The hub refused a subscription (${granted.join(', ')})`);
       lost(err);
       throw err;
     }
@@ -136,6 +159,78 @@ export class MqttTransport implements DeviceTransport {
     this.stream?.write(generate(packet, PROTOCOL));
   }
 
+  /** Sends a PUBLISH (QoS 1) or SUBSCRIBE with a free packet id; resolves with its PUBACK or SUBACK. */
+  private request(packet: Omit<IPublishPacket, 'messageId'> | Omit<ISubscribePacket, 'messageId'>): Promise<Packet> {
+    if (!this.stream) return Promise.reject(connectionLost(this.where, new Error('not connected')));
+    let id = this.lastPacketId;
+    do id = (id % 65535) + 1;
+    while (this.acks.has(id));
+    this.lastPacketId = id;
+    const done = new Promise<Packet>((resolve, reject) => this.acks.set(id, { resolve, reject }));
+    this.write({ ...packet, messageId: id } as Packet);
+    return done;
+  }
+
+  private acked(id: number, packet: Packet): void {
+    const waiting = this.acks.get(id);
+    this.acks.delete(id);
+    waiting?.resolve(packet);
+  }
+
+  private failPending(err: FerryError): void {
+    for (const w of this.acks.values()) w.reject(err);
+    this.acks.clear();
+    this.twin.failAll(err);
+  }
+
+  async sendEvents(events: OutgoingEvent[]): Promise<void> {
+    for (const e of events) checkEventSize(e);
+    await Promise.all(
+      events.map((e) =>
+        this.request({
+          cmd: 'publish',
+          topic: mqttTelemetryTopic(this.o.deviceId, e),
+          payload: e.body,
+          qos: 1,
+          retain: false,
+          dup: false,
+        }),
+      ),
+    );
+  }
+
+  async enable(feature: Feature): Promise<void> {
+    if (this.features.has(feature)) return;
+    const reply = await this.request({
+      cmd: 'subscribe',
+      subscriptions: FEATURE_FILTERS[feature].map((topic) => ({ topic, qos: 0 })),
+    });
+    if (reply.cmd !== 'suback' || reply.granted.some((g) => g === 128)) {
+      throw new FerryError('IotHubUnauthorizedAccess', `The hub refused the ${feature} subscription`);
+    }
+    this.features.add(feature);
+  }
+
+  async twinRequest(operation: TwinOperation, body: Buffer | undefined): Promise<TwinReply> {
+    if (!this.stream) throw connectionLost(this.where, new Error('not connected'));
+    const rid = this.twin.newId();
+    const answer = this.twin.wait(rid);
+    this.write({
+      cmd: 'publish',
+      topic: twinRequestTopic(operation, rid),
+      payload: body ?? Buffer.alloc(0),
+      qos: 0,
+      retain: false,
+      dup: false,
+    });
+    return answer;
+  }
+
+  async answerMethod(rid: string, status: number, payload: Buffer): Promise<void> {
+    if (!this.stream) throw connectionLost(this.where, new Error('not connected'));
+    this.write({ cmd: 'publish', topic: methodAnswerTopic(status, rid), payload, qos: 0, retain: false, dup: false });
+  }
+
   private onPublish(
     topic: string,
     payload: Buffer | string,
@@ -143,13 +238,20 @@ export class MqttTransport implements DeviceTransport {
     qos: number,
     generation: number,
   ): void {
+    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8');
+    const iothub = parseIotHubTopic(topic);
+    if (iothub?.kind === 'twin-reply')
+      this.twin.answer(iothub.rid, { status: iothub.status, version: iothub.version, body });
+    else if (iothub?.kind === 'desired') this.events?.desired(body, iothub.version);
+    else if (iothub?.kind === 'method')
+      this.events?.method({ methodName: iothub.methodName, rid: iothub.rid, payload: body });
+    if (iothub) return;
     let fields: ReturnType<typeof receivedFromMqttTopic>;
     try {
       fields = receivedFromMqttTopic(topic);
     } catch {
       return; // not C2D: nothing of ours
     }
-    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, 'utf8');
     const lockToken =
       qos > 0 && messageId !== undefined ? `mqtt:${generation}:${messageId}` : `mqtt:${generation}:qos0`;
     const m: ReceivedMessage = { ...fields, body, lockToken };
@@ -182,6 +284,7 @@ export class MqttTransport implements DeviceTransport {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pingTimer);
+    this.failPending(new FerryError('ServiceUnavailable', 'The client was closed'));
     const stream = this.stream;
     this.stream = undefined;
     if (!stream) return;

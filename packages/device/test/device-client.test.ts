@@ -30,6 +30,7 @@ class FakeTransport implements DeviceTransport {
   async settle(lockToken: string): Promise<void> {
     this.settled.push(lockToken);
   }
+  async sendEvents(): Promise<void> {}
   async renewToken(): Promise<boolean> {
     return true;
   }

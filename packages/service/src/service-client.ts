@@ -34,6 +34,7 @@ import {
 import type { Delivery, Sender } from 'rhea';
 import { ServiceConnection } from './amqp-link.js';
 import { type FeedbackBatch, feedbackBatches, parseRecords } from './feedback.js';
+import { invokeMethod, type MethodParams, type MethodResult } from './methods.js';
 import { checkOptions, type ServiceClientOptions } from './options.js';
 import { RegistryClient } from './registry.js';
 
@@ -307,6 +308,17 @@ export class ServiceClient {
     const reply = await this.call('DELETE', `/devices/${encodeURIComponent(deviceId)}/commands`);
     const json = JSON.parse(reply.body.toString('utf8')) as { totalMessagesPurged?: number };
     return { deviceId, totalMessagesPurged: json.totalMessagesPurged ?? 0 };
+  }
+
+  /**
+   * Calls direct method `methodName` on the device and resolves with its `{ status, payload }`.
+   * Rejects with DeviceNotOnline (404103) when the device has not subscribed to methods (within
+   * `connectTimeoutInSeconds`), GatewayTimeout (504101) when it did not answer within
+   * `responseTimeoutInSeconds`, DeviceNotFound, ArgumentInvalid, MessageTooLarge (payload over
+   * 128 KB). Never retried: the device may have acted on a call whose answer was lost.
+   */
+  invokeMethod(deviceId: string, params: MethodParams): Promise<MethodResult> {
+    return invokeMethod(this.rest, this.tokens, deviceId, params);
   }
 
   /** Closes the connection; feedback() iterators end. */

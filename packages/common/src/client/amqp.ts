@@ -181,7 +181,7 @@ export class AmqpConnection {
   openReceiver(options: ReceiverOptions): Promise<Receiver> {
     const link = this.connection.open_receiver({
       ...options,
-      properties: { 'com.microsoft:client-version': CLIENT_VERSION },
+      properties: { ...(options.properties as object | undefined), 'com.microsoft:client-version': CLIENT_VERSION },
     } as ReceiverOptions);
     return this.attached(link, 'receiver');
   }
@@ -189,7 +189,7 @@ export class AmqpConnection {
   openSender(options: SenderOptions): Promise<Sender> {
     const link = this.connection.open_sender({
       ...options,
-      properties: { 'com.microsoft:client-version': CLIENT_VERSION },
+      properties: { ...(options.properties as object | undefined), 'com.microsoft:client-version': CLIENT_VERSION },
     } as SenderOptions);
     return this.attached(link, 'sender');
   }

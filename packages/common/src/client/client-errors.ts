@@ -135,3 +135,24 @@ export function errorFromAmqp(error: { condition?: unknown; description?: unknow
   if (name === 'IotHubUnauthorizedAccess' && description && /disabled/i.test(description)) name = 'DeviceDisabled';
   return new FerryError(name, description ?? `${condition}`);
 }
+
+const BY_CODE = new Map<number, ErrorName>(Object.entries(ERRORS).map(([n, row]) => [row.code, n as ErrorName]));
+
+/**
+ * A refused twin request as the hub answers it on MQTT and AMQP: status and a body
+ * `{"errorCode": 400004, "message": "..."}`; the name from the code when Ferry knows it, else from the status.
+ */
+export function errorFromStatusBody(status: number, body: Buffer): FerryError {
+  let code: unknown;
+  let message: unknown;
+  try {
+    ({ errorCode: code, message } = JSON.parse(body.toString('utf8')) as { errorCode?: unknown; message?: unknown });
+  } catch {
+    // Not JSON: the status alone names it.
+  }
+  const name =
+    (typeof code === 'number' ? BY_CODE.get(code) : undefined) ??
+    BY_STATUS[status] ??
+    (status >= 500 ? 'ServerError' : 'GenericBadRequest');
+  return new FerryError(name, typeof message === 'string' ? message : `The hub answered ${status}`);
+}

@@ -27,16 +27,21 @@ export function deviceBoundAddress(deviceId: string): string {
 
 /** A service's message to `deviceId` (the body goes in a data section, which the caller makes). */
 export function amqpFromMessage(deviceId: string, m: Omit<OutgoingMessage, 'body'>): AmqpMessageFields {
-  const out: AmqpMessageFields = { to: deviceBoundAddress(deviceId) };
+  const out: AmqpMessageFields = { to: deviceBoundAddress(deviceId), ...amqpFromEvent(m) };
+  if (m.ack !== undefined) out.application_properties = { ...out.application_properties, 'iothub-ack': m.ack };
+  return out;
+}
+
+/** A device's telemetry message on `/devices/{id}/messages/events`: no `to`, no ack (body as for amqpFromMessage). */
+export function amqpFromEvent(m: Omit<OutgoingMessage, 'body' | 'ack'>): AmqpMessageFields {
+  const out: AmqpMessageFields = {};
   setDefined(out, 'message_id', m.messageId);
   setDefined(out, 'correlation_id', m.correlationId);
   setDefined(out, 'user_id', m.userId === undefined ? undefined : Buffer.from(m.userId, 'utf8'));
   setDefined(out, 'content_type', m.contentType);
   setDefined(out, 'content_encoding', m.contentEncoding);
   setDefined(out, 'absolute_expiry_time', m.expiryTimeUtc);
-  const app: Record<string, unknown> = { ...m.properties };
-  if (m.ack !== undefined) app['iothub-ack'] = m.ack;
-  out.application_properties = app;
+  out.application_properties = { ...m.properties };
   return out;
 }
 

@@ -15,12 +15,17 @@ export function c2dSubscription(deviceId: string): string {
 
 /** The bag of a message to `deviceId`; expiry as ISO 8601. */
 export function mqttBagFromMessage(deviceId: string, m: Omit<OutgoingMessage, 'body'>): PropertyBag {
+  return systemBag(m, `/devices/${deviceId}/messages/devicebound`);
+}
+
+/** System properties (`$.` keys, `iothub-ack`), then the application properties; only those set. */
+function systemBag(m: Omit<OutgoingMessage, 'body'>, to: string | undefined): PropertyBag {
   const bag: Array<readonly [string, string]> = [];
   const add = (key: string, value: string | undefined) => {
     if (value !== undefined) bag.push([key, value]);
   };
   add('$.mid', m.messageId);
-  add('$.to', `/devices/${deviceId}/messages/devicebound`);
+  add('$.to', to);
   add('$.exp', m.expiryTimeUtc === undefined ? undefined : new Date(m.expiryTimeUtc).toISOString());
   add('$.cid', m.correlationId);
   add('$.uid', m.userId);
@@ -33,6 +38,11 @@ export function mqttBagFromMessage(deviceId: string, m: Omit<OutgoingMessage, 'b
 
 export function mqttTopicFromMessage(deviceId: string, m: Omit<OutgoingMessage, 'body'>): string {
   return `devices/${deviceId}/messages/devicebound/${encodePropertyBag(mqttBagFromMessage(deviceId, m))}`;
+}
+
+/** The topic a device publishes telemetry to: `devices/{id}/messages/events/{bag}` (no `$.to`, no ack). */
+export function mqttTelemetryTopic(deviceId: string, m: Omit<OutgoingMessage, 'body' | 'ack'>): string {
+  return `devices/${deviceId}/messages/events/${encodePropertyBag(systemBag(m, undefined))}`;
 }
 
 const SYSTEM: Record<string, keyof ReceivedFields> = {
