@@ -2,7 +2,9 @@
  * The Event Hubs-compatible endpoint on two real hub processes sharing one PostgreSQL schema
  * (issue 24): a reader attached to node B with @azure/event-hubs, already waiting at the end of
  * the partition, is woken by telemetry committed through node A (the telemetry signal over
- * LISTEN/NOTIFY; node B's reader does not poll the store), and reads every event.
+ * LISTEN/NOTIFY; node B's reader does not poll the store), and reads every event. Node A killed
+ * (SIGKILL) while official clients send through it as fast as it acknowledges: node B serves
+ * every acknowledged event, in each device's order.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -10,8 +12,9 @@ import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hub
 import { parseHubConnectionString } from '@ferry/common';
 import { partitionOf } from '@ferry/hub';
 import { type HubProcess, startHub } from './harness.js';
+import { closeDevice } from './helpers/official-device.js';
 import { clusterStore, dropSchema } from './helpers/postgres.js';
-import { openDevice, telemetry } from './helpers/telemetry.js';
+import { type DeviceTransport, openDevice, telemetry } from './helpers/telemetry.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 
 const T = { timeout: 90_000 };
@@ -107,3 +110,82 @@ test('node B serves what node A accepted: $management counts events appended thr
     await consumer.close();
   }
 });
+
+/** Every event of every partition on `hub`, from earliest to the last enqueued one. */
+async function everyEvent(hub: HubProcess): Promise<ReceivedEventData[]> {
+  const consumer = new EventHubConsumerClient('$Default', eventHubsAt(hub));
+  const all: ReceivedEventData[] = [];
+  try {
+    for (const id of await consumer.getPartitionIds()) {
+      const props = await consumer.getPartitionProperties(id);
+      if (props.isEmpty) continue;
+      const got: ReceivedEventData[] = [];
+      const sub = consumer.subscribe(
+        id,
+        { processEvents: async (events) => void got.push(...events), processError: async () => {} },
+        { startPosition: { offset: '-1' }, maxWaitTimeInSeconds: 1 },
+      );
+      try {
+        await waitFor(() => (got.at(-1)?.sequenceNumber === props.lastEnqueuedSequenceNumber ? true : undefined), {
+          timeoutMs: 30_000,
+          what: `partition ${id} up to ${props.lastEnqueuedSequenceNumber}`,
+        });
+      } finally {
+        await sub.close();
+      }
+      all.push(...got);
+    }
+  } finally {
+    await consumer.close();
+  }
+  return all;
+}
+
+test(
+  'kill -9 of node A while devices send through it: node B serves every acknowledged event, in order',
+  T,
+  async () => {
+    const transports: DeviceTransport[] = ['Mqtt', 'Amqp', 'Http'];
+    const acked = new Map<string, string[]>();
+    const clients = await Promise.all(
+      transports.map(async (t) => {
+        const id = `kill-${t.toLowerCase()}`;
+        acked.set(id, []);
+        return { id, client: await openDevice(a, await a.createDevice(id), t) };
+      }),
+    );
+    let killed = false;
+    const total = () => [...acked.values()].reduce((n, ids) => n + ids.length, 0);
+    const sending = clients.map(async ({ id, client }) => {
+      for (let i = 0; !killed; i++) {
+        const messageId = `${id}-${i}`;
+        try {
+          await withTimeout(client.sendEvent(telemetry(`event ${i}`, { messageId })), 20_000, `${id} sendEvent`);
+        } catch {
+          return; // node A is gone: this one was never acknowledged
+        }
+        if (!killed) acked.get(id)!.push(messageId);
+      }
+    });
+    try {
+      await waitFor(() => (total() >= 60 ? true : undefined), { timeoutMs: 60_000, what: '60 acknowledged events' });
+      // Acknowledgements that arrive after this point are not counted: only those before the kill.
+      killed = true;
+      await a.kill();
+      await Promise.race([Promise.all(sending), new Promise((r) => setTimeout(r, 5000))]);
+    } finally {
+      killed = true;
+      await Promise.all(clients.map(({ client }) => closeDevice(client)));
+    }
+
+    const stored = await everyEvent(b);
+    for (const [id, ids] of acked) {
+      assert.ok(ids.length > 0, `${id} had events acknowledged`);
+      const mine = stored
+        .filter((e) => e.systemProperties?.['iothub-connection-device-id'] === id)
+        .map((e) => String(e.messageId));
+      assert.deepEqual(mine.slice(0, ids.length), ids, `${id}: every acknowledged event, in order`);
+    }
+    await a.restart();
+  },
+);

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { EventHubConsumerClient, type ReceivedEventData } from '@azure/event-hubs';
 import { parseHubConnectionString } from '@ferry/common';
 import { partitionOf } from '@ferry/hub';
+import { WebSocket } from 'ws';
 import { CLI_BIN, type HubProcess, hubRequest, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
 import { openDevice, telemetry } from './helpers/telemetry.js';
@@ -138,6 +139,22 @@ describe('@azure/event-hubs reads the telemetry', () => {
       assert.equal(e.systemProperties?.['iothub-connection-device-id'], deviceId);
       assert.equal(e.systemProperties?.['iothub-message-source'], 'Telemetry');
       assert.ok(e.enqueuedTimeUtc.getTime() >= sentAt - 5000, 'enqueued time');
+    }
+  });
+
+  test('over AMQP-WebSocket on 443 (webSocketOptions with the ws package): the same events', T, async () => {
+    const overWs = new EventHubConsumerClient('$Default', eventHubsConnectionString(hub), {
+      webSocketOptions: { webSocket: WebSocket as unknown as never },
+    });
+    try {
+      assert.deepEqual((await overWs.getEventHubProperties()).partitionIds, ['0', '1', '2', '3']);
+      const events = await readPartition(overWs, partition, { offset: '-1' }, 3);
+      assert.deepEqual(
+        events.map((e) => [e.sequenceNumber, e.body, e.systemProperties?.['iothub-connection-device-id']]),
+        [0, 1, 2].map((n) => [n, { n }, deviceId]),
+      );
+    } finally {
+      await overWs.close();
     }
   });
 

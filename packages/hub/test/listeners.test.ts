@@ -235,4 +235,7 @@ test('pickProtocol: the first known subprotocol, as spelled by the client', () =
   assert.deepEqual(pickProtocol(['foo', ' mqtt']), { offered: 'mqtt', protocol: 'mqtt' });
   assert.deepEqual(pickProtocol(['amqpwsb10']), { offered: 'amqpwsb10', protocol: 'AMQPWSB10' });
   assert.equal(pickProtocol(['mqttv3.1']), undefined);
+  // /$servicebus/websocket (the Event Hubs clients') serves AMQP only.
+  assert.equal(pickProtocol(['mqtt'], ['AMQPWSB10']), undefined);
+  assert.deepEqual(pickProtocol(['mqtt', 'AMQPWSB10'], ['AMQPWSB10']), { offered: 'AMQPWSB10', protocol: 'AMQPWSB10' });
 });

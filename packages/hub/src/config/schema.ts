@@ -58,8 +58,8 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'feedback.ttlMs': duration(1, 365 * DAY),
   'feedback.maxDeliveryCount': int(1, 100),
   'events.partitions': int(1, 32),
-  // IoT Hub's range for the built-in endpoint's retention.
-  'events.retentionMs': duration(DAY, 7 * DAY),
+  // IoT Hub's range is 1 to 7 days; shorter is allowed (tests, small disks), longer is not.
+  'events.retentionMs': duration(SECOND, 7 * DAY),
   'events.maxBytes': int(1024 * 1024, 2 ** 50),
   'events.retentionCheckMs': duration(100, HOUR),
   'mqtt.maxInflight': int(1, 65535),

@@ -1,7 +1,9 @@
 /**
  * WebSocket upgrades on port 443: `/$iothub/websocket` with subprotocol `mqtt` goes to the MQTT
  * gateway, `AMQPWSB10` to the AMQP gateway, as binary streams. The chosen subprotocol is echoed,
- * which the official clients require ("Server sent no subprotocol"). Anything else gets a 400/404.
+ * which the official clients require ("Server sent no subprotocol"). `/$servicebus/websocket`
+ * (where @azure/event-hubs opens its AMQP WebSocket, as on an Event Hubs namespace) takes
+ * `AMQPWSB10` only. Anything else gets a 400/404.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,16 +14,30 @@ import type { StreamGateway } from '../gateways/context.js';
 import { presentedCertificates } from './client-certificates.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
+/** The Event Hubs clients' WebSocket path (the built-in endpoint's readers). */
+export const EVENT_HUBS_WEBSOCKET_PATH = '/$servicebus/websocket';
 const PROTOCOLS = ['mqtt', 'AMQPWSB10'] as const;
 export type WsProtocol = (typeof PROTOCOLS)[number];
+/** The subprotocols served on each path. */
+const SERVED: Record<string, readonly WsProtocol[]> = {
+  [WEBSOCKET_PATH.toLowerCase()]: PROTOCOLS,
+  [EVENT_HUBS_WEBSOCKET_PATH.toLowerCase()]: ['AMQPWSB10'],
+};
 
-/** The first offered subprotocol Ferry serves, spelled as the client offered it. */
-export function pickProtocol(offered: Iterable<string>): { offered: string; protocol: WsProtocol } | undefined {
+/** The first offered subprotocol Ferry serves (on `path`), spelled as the client offered it. */
+export function pickProtocol(
+  offered: Iterable<string>,
+  served: readonly WsProtocol[] = PROTOCOLS,
+): { offered: string; protocol: WsProtocol } | undefined {
   for (const o of offered) {
-    const protocol = PROTOCOLS.find((p) => p.toLowerCase() === o.trim().toLowerCase());
+    const protocol = served.find((p) => p.toLowerCase() === o.trim().toLowerCase());
     if (protocol) return { offered: o.trim(), protocol };
   }
   return undefined;
+}
+
+function servedOn(req: IncomingMessage): readonly WsProtocol[] | undefined {
+  return SERVED[(req.url ?? '').split('?')[0]!.toLowerCase()];
 }
 
 function refuse(socket: Duplex, status: number, reason: string, text: string): void {
@@ -46,24 +62,25 @@ export class WebSocketRouter {
       noServer: true,
       perMessageDeflate: false,
       maxPayload: opts.maxPayload,
-      handleProtocols: (protocols) => pickProtocol(protocols)?.offered ?? false,
+      handleProtocols: (protocols, req) => pickProtocol(protocols, servedOn(req))?.offered ?? false,
     });
   }
 
   /** Why an upgrade request is refused, or the protocol it gets. */
   private route(req: IncomingMessage): { protocol: WsProtocol } | { status: number; reason: string; text: string } {
     if (!this.accepting) return { status: 503, reason: 'Service Unavailable', text: 'The hub is stopping.\n' };
-    const path = (req.url ?? '').split('?')[0]!.toLowerCase();
-    if (path !== WEBSOCKET_PATH.toLowerCase()) {
+    const served = servedOn(req);
+    if (!served) {
       return {
         status: 404,
         reason: 'Not Found',
-        text: `WebSocket connections are served on ${WEBSOCKET_PATH} only.\n`,
+        text: `WebSocket connections are served on ${WEBSOCKET_PATH} (and ${EVENT_HUBS_WEBSOCKET_PATH} for AMQP) only.\n`,
       };
     }
-    const picked = pickProtocol((req.headers['sec-websocket-protocol'] ?? '').split(','));
+    const picked = pickProtocol((req.headers['sec-websocket-protocol'] ?? '').split(','), served);
     if (!picked) {
-      return { status: 400, reason: 'Bad Request', text: 'Sec-WebSocket-Protocol must offer mqtt or AMQPWSB10.\n' };
+      const text = `Sec-WebSocket-Protocol must offer ${served.join(' or ')}.\n`;
+      return { status: 400, reason: 'Bad Request', text };
     }
     return { protocol: picked.protocol };
   }
