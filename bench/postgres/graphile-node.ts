@@ -5,8 +5,23 @@
  * them, fetched through its local queue, completions batched (completeJobBatchDelay).
  * Argument (JSON): { url, schema, jobs, addBatch, concurrency }. Protocol: child.ts.
  */
-import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { childRun } from './child.js';
+
+/**
+ * The part of graphile-worker's API this uses. It is loaded by name, so the workspace type-checks
+ * where node_modules predates it (it is a devDependency: `npm install` brings it).
+ */
+interface GraphileWorker {
+  Logger: new (factory: () => () => void) => object;
+  makeWorkerUtils(options: { connectionString: string; schema: string; logger: object }): Promise<{
+    migrate(): Promise<void>;
+    addJobs(specs: ReadonlyArray<{ identifier: string; payload: unknown }>): Promise<unknown>;
+    release(): Promise<void>;
+  }>;
+  run(options: Record<string, unknown>): Promise<{ stop(): Promise<void> }>;
+}
+const PACKAGE: string = 'graphile-worker';
+const { Logger, makeWorkerUtils, run } = (await import(PACKAGE)) as GraphileWorker;
 
 export interface GraphileTask {
   url: string;
