@@ -197,26 +197,57 @@ export class Engine implements C2dEngine {
 
   send(deviceId: string, message: OutgoingMessage): Promise<SendResult> {
     return new Promise((resolve, reject) => {
-      this.sendTo(deviceId, message, (r) => (r instanceof Error ? reject(r) : resolve(r)));
+      // Without a job the answer is never 'sent-before'.
+      this.sendTo(deviceId, message, (r) => (r instanceof Error ? reject(r) : resolve(r as SendResult)));
     });
   }
 
   sendMany(items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>): Promise<Array<SendResult | Error>> {
+    // Without a job no entry is 'sent-before'.
+    return this.sendAll(items) as Promise<Array<SendResult | Error>>;
+  }
+
+  /**
+   * A C2D job's copies (jobs/): each is enqueued only while the job's ledger row for its device is
+   * pending, and the row is marked sent in the same transaction; 'sent-before' when it is not
+   * pending (sent before a restart, or the job cancelled). Each entry settles on its own.
+   */
+  sendForJob(
+    jobId: string,
+    items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>,
+  ): Promise<Array<SendResult | 'sent-before' | Error>> {
+    return this.sendAll(items, jobId);
+  }
+
+  private sendAll(
+    items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>,
+    job?: string,
+  ): Promise<Array<SendResult | 'sent-before' | Error>> {
     return new Promise((resolve) => {
-      const results = new Array<SendResult | Error>(items.length);
+      const results = new Array<SendResult | 'sent-before' | Error>(items.length);
       let left = items.length;
       if (left === 0) resolve(results);
       items.forEach((item, i) => {
-        this.sendTo(item.deviceId, item.message, (r) => {
-          results[i] = r;
-          if (--left === 0) resolve(results);
-        });
+        this.sendTo(
+          item.deviceId,
+          item.message,
+          (r) => {
+            results[i] = r;
+            if (--left === 0) resolve(results);
+          },
+          job,
+        );
       });
     });
   }
 
   /** One send, answered through a callback (no promise per message on the hot path). */
-  private sendTo(deviceId: string, message: OutgoingMessage, done: (r: SendResult | Error) => void): void {
+  private sendTo(
+    deviceId: string,
+    message: OutgoingMessage,
+    done: (r: SendResult | 'sent-before' | Error) => void,
+    job?: string,
+  ): void {
     let m: NewMessage;
     try {
       m = validateSend(deviceId, message, this.clock.now(), this.c2d);
@@ -224,8 +255,9 @@ export class Engine implements C2dEngine {
       done(err instanceof Error ? err : toFerryError(err));
       return;
     }
-    this.runTo({ kind: 'enqueue', message: m }, (r) => {
+    this.runTo({ kind: 'enqueue', message: m, ...(job !== undefined && { job }) }, (r) => {
       if (r instanceof Error) done(r);
+      else if (!r.ok && r.error === 'JobDeviceNotPending') done('sent-before');
       else if (!r.ok) done(new FerryError(r.error, refusalText(r, deviceId, this.c2d.maxQueueDepth)));
       else done({ messageId: m.messageId, sequenceNumber: r.sequenceNumber });
     });

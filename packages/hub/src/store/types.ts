@@ -4,6 +4,7 @@
  * test/store-contract. No transaction handle ever crosses an await.
  */
 import type { Delivery, FeedbackBatch, FeedbackRecord, StoredMessage } from '@ferry/common';
+import type { JobStore } from '../jobs/types.js';
 import type { TwinStore } from '../twins/types.js';
 import type { EventLogStore } from './event-log.js';
 
@@ -138,8 +139,12 @@ export type NewMessage = Omit<StoredMessage, 'sequenceNumber' | 'enqueuedTimeUtc
 export type SettleAction = 'complete' | 'abandon' | 'reject';
 
 export type QueueOp =
-  /** Checks device exists + enabled and depth (Enqueued + Invisible) < maxQueueDepth. */
-  | { kind: 'enqueue'; message: NewMessage }
+  /**
+   * Checks device exists + enabled and depth (Enqueued + Invisible) < maxQueueDepth. `job`: the
+   * copy of a C2D job (jobs/), sent only while the job's ledger row for the device is pending and
+   * marked sent in the same transaction, so a job that resumes never sends a second copy.
+   */
+  | { kind: 'enqueue'; message: NewMessage; job?: string }
   /**
    * Leases up to max of the device's lowest-sequence Enqueued messages, one new lock token each.
    * `direct`: the engine's waiting receiver, added after the group's enqueues for its device. It
@@ -169,6 +174,8 @@ export type QueueOp =
 export type EnqueueResult =
   | { ok: true; sequenceNumber: number }
   | { ok: false; error: 'DeviceNotFound' | 'DeviceMaximumQueueDepthExceeded' };
+/** A job's copy whose ledger row is no longer pending: it was sent before (or the job was cancelled). */
+export type JobCopyRefused = { ok: false; error: 'JobDeviceNotPending' };
 export type LeaseResult = { ok: true; deliveries: Delivery[] };
 export type SettleResult =
   | { ok: true; outcome: 'completed' | 'requeued' | 'deadLettered' }
@@ -187,7 +194,7 @@ export type SettleFeedbackResult = { ok: true } | { ok: false; error: 'DeviceMes
 export type FailedResult = { ok: false; error: 'ServerError'; cause: unknown };
 
 export interface QueueOpResults {
-  enqueue: EnqueueResult;
+  enqueue: EnqueueResult | JobCopyRefused;
   lease: LeaseResult;
   settle: SettleResult;
   release: ReleaseResult;
@@ -299,7 +306,8 @@ export interface Store
     QueueStore,
     InspectionStore,
     TwinStore,
-    EventLogStore {
+    EventLogStore,
+    JobStore {
   /**
    * One trivial round trip on the path commits take (the pool's connection and the server, the
    * worker thread): resolves once the storage answers. Writes nothing; /ready probes an idle node

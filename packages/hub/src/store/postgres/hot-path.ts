@@ -29,7 +29,9 @@ export function hotOps(ops: readonly QueueOp[]): readonly HotOp[] | undefined {
   const phase = new Map<string, number>();
   for (const op of ops) {
     if (op.kind === 'enqueue') {
-      if (!Buffer.isBuffer(op.message.body) || typeof op.message.deviceId !== 'string') return undefined;
+      // A job's copy checks and marks its ledger row: ferry_apply's path (job-queries.ts).
+      if (!Buffer.isBuffer(op.message.body) || typeof op.message.deviceId !== 'string' || op.job !== undefined)
+        return undefined;
     } else if (op.kind === 'settle') {
       if (op.action !== 'complete' || typeof op.lockToken !== 'string' || !HOT_TOKEN.test(op.lockToken))
         return undefined;

@@ -34,6 +34,7 @@ export function encode(op: QueueOp): Encoded {
         expiry: m.expiryTimeUtc,
         defaultExpiry: m.defaultExpiry === true,
         properties: JSON.stringify(m.properties),
+        ...(op.job !== undefined && { job: text(op.job, 'job') }),
       };
       return { json, body: m.body };
     }

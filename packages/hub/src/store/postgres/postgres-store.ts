@@ -33,7 +33,9 @@ import type {
 import { CaCertificateQueries } from './ca-certificate-queries.js';
 import { EventLogQueries } from './event-log-queries.js';
 import { commitHot, hotOps } from './hot-path.js';
+import { connectionLost, guarded } from './guarded.js';
 import { InspectionQueries } from './inspection-queries.js';
+import { PostgresJobStore } from './job-queries.js';
 import { migrate, SCHEMA_NAME } from './migrations.js';
 import { decode, type Encoded, encode } from './op-codec.js';
 import { RegistryQueries } from './registry-queries.js';
@@ -57,30 +59,6 @@ const OPTION_KEYS = new Set(['url', 'schema', 'poolSize', 'nodeId', 'onPoolError
 /** SQLSTATE classes where replaying the group op by op cannot help (connection, resources, system). */
 const NOT_RETRIED = /^(08|53|57|58|XX)/;
 
-/**
- * A lost or refused database connection (no SQLSTATE at all: a socket error, a terminated or
- * timed-out connection; or class 08, or 57P: the server shut down or is starting) is answered as
- * IoT Hub answers an internal failure: ServerError (HTTP 500, amqp:internal-error), issue 9. Real
- * storage faults the server reports (class 53 disk full, 58 I/O) pass through unchanged, so the
- * hub's storage health check answers them ServerBusy like SQLite's.
- */
-function connectionLost(err: unknown): FerryError | undefined {
-  if (err instanceof FerryError) return undefined;
-  const code = err instanceof pg.DatabaseError ? (err.code ?? '') : undefined;
-  if (code !== undefined && !/^(08|57P)/.test(code)) return undefined;
-  const what = err instanceof Error ? err.message : String(err);
-  return new FerryError('ServerError', `the PostgreSQL connection failed: ${what}`, { cause: err });
-}
-
-/** Runs one database call; a lost connection becomes ServerError (see connectionLost). */
-async function guarded<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call;
-  } catch (err) {
-    throw connectionLost(err) ?? err;
-  }
-}
-
 interface CommitRow {
   results: Array<Record<string, unknown>>;
   woken: string[];
@@ -101,7 +79,7 @@ export function redactUrl(url: string): string {
   }
 }
 
-export class PostgresStore implements Store {
+export class PostgresStore extends PostgresJobStore implements Store {
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
   commitCount = 0;
   /** Of those, the groups that took the set-based hot path (hot-path.ts). */
@@ -120,6 +98,7 @@ export class PostgresStore implements Store {
     readonly nodeId: string,
     readonly url: string,
   ) {
+    super(pool);
     this.registry = new RegistryQueries(pool);
     this.inspection = new InspectionQueries(pool);
     this.caCertificates = new CaCertificateQueries(pool);

@@ -3,6 +3,7 @@
  * recorded in schema_migrations. Never edit a released migration: append a new one.
  */
 import type Database from 'better-sqlite3';
+import { JOB_TABLES_SQL } from './job-tables.js';
 
 export interface Migration {
   version: number;
@@ -223,6 +224,8 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX c2d_dead_letters_time ON c2d_dead_letters (dead_lettered_at);
     `,
   },
+  // jobs/types.ts: jobs and their per-device ledger (docs/jobs.md)
+  { version: 9, name: 'jobs and their device ledger', sql: JOB_TABLES_SQL },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -25,8 +25,11 @@ import type {
   DevicePageQuery,
   DeviceRecord,
   DeviceWrite,
+  EnqueueResult,
   FailedResult,
+  JobCopyRefused,
   MqttSessionRecord,
+  NewMessage,
   PendingMessage,
   PolicyRecord,
   QueueOp,
@@ -41,6 +44,7 @@ import { DeadLetterTable } from './dead-letter-table.js';
 import { EventLogTables } from './event-log-tables.js';
 import { FeedbackQueue } from './feedback-queue.js';
 import { InspectionQueries } from './inspection-queries.js';
+import { JobTables, SqliteJobStore } from './job-tables.js';
 import { MessageQueue } from './message-queue.js';
 import { migrate } from './migrations.js';
 import { RegistryTables } from './registry-tables.js';
@@ -68,7 +72,7 @@ export interface SqliteStoreOptions {
 
 const OPTION_KEYS = new Set(['path', 'synchronous', 'checkpointThread', 'onCheckpointError']);
 
-export class SqliteStore implements Store {
+export class SqliteStore extends SqliteJobStore implements Store {
   private readonly db: Database.Database;
   private readonly registry: RegistryTables;
   private readonly caCertificates: CaCertificateTable;
@@ -77,6 +81,7 @@ export class SqliteStore implements Store {
   private readonly feedback: FeedbackQueue;
   private readonly inspection: InspectionQueries;
   private readonly twins: TwinTable;
+  protected readonly jobs: JobTables;
   private readonly events: EventLogTables;
   private readonly appendAll: (events: readonly NewEvent[], now: number) => EventPosition[];
   private readonly trimAll: (partitions: number, trim: EventTrim) => number;
@@ -96,6 +101,7 @@ export class SqliteStore implements Store {
   commitCount = 0;
 
   constructor(options: SqliteStoreOptions) {
+    super();
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.has(key))
         throw new TypeError(`SqliteStore: unknown option "${key}" (expected ${[...OPTION_KEYS].join(', ')})`);
@@ -130,6 +136,7 @@ export class SqliteStore implements Store {
     this.messages = new MessageQueue(this.db, this.feedback, this.deadLetters);
     this.inspection = new InspectionQueries(this.db);
     this.twins = new TwinTable(this.db);
+    this.jobs = new JobTables(this.db);
     this.events = new EventLogTables(this.db);
     const append = this.db.transaction((events: readonly NewEvent[], now: number) => this.events.append(events, now));
     this.appendAll = (events, now) => append.immediate(events, now);
@@ -227,7 +234,7 @@ export class SqliteStore implements Store {
   private apply(op: QueueOp, ctx: CommitContext): QueueOpResult {
     switch (op.kind) {
       case 'enqueue':
-        return this.messages.enqueue(op.message, ctx);
+        return op.job === undefined ? this.messages.enqueue(op.message, ctx) : this.enqueueCopy(op.job, op.message, ctx);
       case 'lease':
         return this.messages.lease(op.deviceId, op.max, ctx, ctx.directByOp.get(op));
       case 'settle':
@@ -254,6 +261,14 @@ export class SqliteStore implements Store {
       case 'settleFeedback':
         return this.feedback.settle(op.lockToken, op.action, ctx);
     }
+  }
+
+  /** A C2D job's copy: sent only while the job's ledger row is pending, and the row marked in the same transaction. */
+  private enqueueCopy(jobId: string, m: NewMessage, ctx: CommitContext): EnqueueResult | JobCopyRefused {
+    if (!this.jobs.copyPending(jobId, m.deviceId)) return { ok: false, error: 'JobDeviceNotPending' };
+    const r = this.messages.enqueue(m, ctx);
+    if (r.ok) this.jobs.copySent(jobId, m.deviceId, r.sequenceNumber, m.messageId, ctx.now);
+    return r;
   }
 
   async nextDeadline(policy: QueuePolicy): Promise<number | null> {
@@ -414,7 +429,7 @@ export class SqliteStore implements Store {
   }
 
   /** `value`, once what was written to get it is on disk. */
-  private async synced<T>(value: T): Promise<T> {
+  protected async synced<T>(value: T): Promise<T> {
     await this.walSync?.durable();
     return value;
   }

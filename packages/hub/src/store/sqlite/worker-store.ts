@@ -8,6 +8,7 @@
  * (tests under tsx), it starts the one in dist/ (built by `tsc --build`).
  */
 import { Worker } from 'node:worker_threads';
+import type * as J from '../../jobs/types.js';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import type {
   ConsumerGroupRecord,
@@ -227,6 +228,55 @@ export class WorkerStore implements Store {
 
   deleteConsumerGroup(name: string): Promise<boolean> {
     return this.call('deleteConsumerGroup', [name]) as Promise<boolean>;
+  }
+
+  insertJob(job: J.JobRecord): Promise<boolean> {
+    return this.call('insertJob', [job]) as Promise<boolean>;
+  }
+
+  getJob(jobId: string): Promise<J.JobRecord | undefined> {
+    return this.call('getJob', [jobId]) as Promise<J.JobRecord | undefined>;
+  }
+
+  listJobs(query: J.JobListQuery): Promise<J.JobRecord[]> {
+    return this.call('listJobs', [query]) as Promise<J.JobRecord[]>;
+  }
+
+  claimJob(owner: string, now: number, leaseMs: number): Promise<J.JobRecord | undefined> {
+    return this.call('claimJob', [owner, now, leaseMs]) as Promise<J.JobRecord | undefined>;
+  }
+
+  updateJob(jobId: string, change: J.JobChange, owner: string | null): Promise<boolean> {
+    return this.call('updateJob', [jobId, change, owner]) as Promise<boolean>;
+  }
+
+  async addJobDevices(jobId: string, deviceIds: readonly string[], through: string, now: number): Promise<void> {
+    await this.call('addJobDevices', [jobId, deviceIds, through, now]);
+  }
+
+  pendingJobDevices(jobId: string, afterDeviceId: string, limit: number): Promise<string[]> {
+    return this.call('pendingJobDevices', [jobId, afterDeviceId, limit]) as Promise<string[]>;
+  }
+
+  recordJobDevices(jobId: string, results: readonly J.DeviceJobResult[], now: number): Promise<number> {
+    return this.call('recordJobDevices', [jobId, results, now]) as Promise<number>;
+  }
+
+  closeJobDevices(
+    jobId: string,
+    status: 'failed' | 'cancelled',
+    error: J.DeviceJobError | null,
+    now: number,
+  ): Promise<number> {
+    return this.call('closeJobDevices', [jobId, status, error, now]) as Promise<number>;
+  }
+
+  countJobDevices(jobId: string): Promise<J.DeviceJobCounts> {
+    return this.call('countJobDevices', [jobId]) as Promise<J.DeviceJobCounts>;
+  }
+
+  listJobDevices(jobId: string, afterDeviceId: string, limit: number): Promise<J.DeviceJobRecord[]> {
+    return this.call('listJobDevices', [jobId, afterDeviceId, limit]) as Promise<J.DeviceJobRecord[]>;
   }
 
   async close(): Promise<void> {
