@@ -27,6 +27,7 @@ import type { GatewayContext, StreamGateway } from './gateways/context.js';
 import { createHttpGateway } from './gateways/http/gateway.js';
 import { createMqttGateway } from './gateways/mqtt/index.js';
 import { RefusalThrottle } from './gateways/refusal-throttle.js';
+import { Jobs } from './jobs/index.js';
 import {
   type BindTarget,
   checkPortsFree,
@@ -69,6 +70,7 @@ interface Parts {
   replay?: RegistryReplay;
   engine?: Engine;
   telemetry?: Telemetry;
+  jobs?: Jobs;
   gateways?: { http: HttpGatewayHandler & { close?(): Promise<void> }; mqtt: StreamGateway; amqp: StreamGateway };
   listeners?: Listeners;
   operations?: OperationsListener;
@@ -150,6 +152,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   }
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
   parts.refusals?.stop();
+  if (parts.jobs) await step('jobs', () => parts.jobs!.stop());
   if (parts.engine) await step('engine', () => parts.engine!.stop());
   parts.counts?.stop();
   if (parts.telemetry) await step('telemetry', () => parts.telemetry!.stop());
@@ -319,6 +322,17 @@ export class Hub {
           ? { relay: methodRelay(pgStore, signals, clock, logger.child({ component: 'methods' })) }
           : {}),
       });
+      parts.jobs = new Jobs({
+        store,
+        clock,
+        nodeId: parts.store instanceof PostgresStore ? parts.store.nodeId : `${process.pid}`,
+        config: config.jobs,
+        logger: logger.child({ component: 'jobs' }),
+        twins,
+        methods,
+        c2d: parts.engine,
+      });
+      const jobs = parts.jobs;
       parts.refusals = new RefusalThrottle(logger.child({ component: 'refusals' }), clock);
       const refusals = parts.refusals;
       const ctx = (component: string): GatewayContext => ({
@@ -336,6 +350,7 @@ export class Hub {
         caCertificates,
         twins,
         methods,
+        jobs,
         refusals,
         refusalMeter: metrics,
         telemetry: parts.telemetry,
@@ -390,6 +405,8 @@ export class Hub {
         { hosts: config.hosts, bind: config.bind, ports: hub.ports, operations: hub.operations, dataDir },
         'hub ready',
       );
+      // Jobs start once the hub serves: a resumed job's devices can be reached.
+      jobs.start();
       started = hub;
       return hub;
     } catch (err) {

@@ -32,6 +32,13 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
     maxDeliveryCount: 10,
   },
   events: { partitions: 4, retentionMs: 24 * HOUR, maxBytes: 1024 ** 3, retentionCheckMs: 60 * SECOND },
+  jobs: {
+    maxDevicesPerSecond: 1000,
+    leaseMs: 30 * SECOND,
+    pollIntervalMs: SECOND,
+    retryIntervalMs: 5 * SECOND,
+    maxConcurrent: 4,
+  },
   mqtt: { maxInflight: 16, maxSubscriptions: 5, maxConnections: 100_000 },
   amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 4096 },
   http: { maxBodyBytes: 262_144 },

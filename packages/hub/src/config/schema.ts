@@ -62,6 +62,12 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'events.retentionMs': duration(SECOND, 7 * DAY),
   'events.maxBytes': int(1024 * 1024, 2 ** 50),
   'events.retentionCheckMs': duration(100, HOUR),
+  // docs/jobs.md
+  'jobs.maxDevicesPerSecond': int(1, 1_000_000),
+  'jobs.leaseMs': duration(1000, HOUR),
+  'jobs.pollIntervalMs': duration(10, HOUR),
+  'jobs.retryIntervalMs': duration(10, HOUR),
+  'jobs.maxConcurrent': int(1, 1000),
   'mqtt.maxInflight': int(1, 65535),
   'mqtt.maxSubscriptions': int(1, 1000),
   'mqtt.maxConnections': int(1, 10_000_000),

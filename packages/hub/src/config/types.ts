@@ -68,6 +68,20 @@ export interface ConnectionLimits {
   loggedRefusals: number;
 }
 
+/** docs/jobs.md */
+export interface JobsConfig {
+  /** Devices acted on per second by one node, all its jobs together. */
+  maxDevicesPerSecond: number;
+  /** How long a node's claim on a job holds without renewal; another node resumes the job after it. */
+  leaseMs: number;
+  /** How often a node looks for due jobs. */
+  pollIntervalMs: number;
+  /** How long a job waits before trying again the devices that refused (a full queue). */
+  retryIntervalMs: number;
+  /** Jobs one node runs at once. */
+  maxConcurrent: number;
+}
+
 export interface HubConfig {
   /** Names and addresses clients use; the first names the hub (hub name = its first DNS label). */
   hosts: string[];
@@ -80,6 +94,8 @@ export interface HubConfig {
   c2d: C2dConfig;
   feedback: FeedbackConfig;
   events: EventsConfig;
+  /** Jobs over a query's devices (docs/jobs.md). */
+  jobs: JobsConfig;
   mqtt: { maxInflight: number; maxSubscriptions: number; maxConnections: number };
   amqp: { idleTimeoutMs: number; maxConnections: number; maxLinksPerConnection: number };
   http: { maxBodyBytes: number };

@@ -9,6 +9,7 @@ import type { Clock } from '../clock.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HubConfig } from '../config/types.js';
 import type { C2dEngine } from '../engine/types.js';
+import type { Jobs } from '../jobs/index.js';
 import type { Methods } from '../methods/index.js';
 import type { RefusalMeter } from '../observability/metrics.js';
 import type { CaCertificates } from '../registry/ca-certificates.js';
@@ -43,6 +44,8 @@ export interface GatewayContext {
   twins?: Twins;
   /** Direct methods; without it the method route answers NotImplemented and devices cannot subscribe. */
   methods?: Methods;
+  /** Jobs over a query's devices (REST /jobs/v2); without it those routes answer NotImplemented. */
+  jobs?: Jobs;
   /** Refusal lines by device and cause, hub-wide (a reconnect storm); without it every refusal is logged. */
   refusals?: RefusalThrottle;
   /** Counts refused connections and requests (ferry_refusals_total); absent in most gateway tests. */

@@ -7,11 +7,22 @@
 import type { JsonObject } from '../twins/json.js';
 
 export type JobType = 'scheduleDeviceMethod' | 'scheduleUpdateTwin' | 'scheduleCloudToDeviceMessage';
-export const JOB_TYPES: readonly JobType[] = ['scheduleDeviceMethod', 'scheduleUpdateTwin', 'scheduleCloudToDeviceMessage'];
+export const JOB_TYPES: readonly JobType[] = [
+  'scheduleDeviceMethod',
+  'scheduleUpdateTwin',
+  'scheduleCloudToDeviceMessage',
+];
 
 /** IoT Hub's job states. */
 export type JobStatus = 'queued' | 'scheduled' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const JOB_STATUSES: readonly JobStatus[] = ['queued', 'scheduled', 'running', 'completed', 'failed', 'cancelled'];
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'queued',
+  'scheduled',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+];
 /** States a job leaves only for a final one. */
 export const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ['queued', 'scheduled', 'running'];
 
@@ -111,7 +122,12 @@ export interface JobStore {
   /** Writes the results onto the rows that are still pending; returns how many it wrote. */
   recordJobDevices(jobId: string, results: readonly DeviceJobResult[], now: number): Promise<number>;
   /** Every row still pending becomes `status`, its last error kept (or `error` when it had none). */
-  closeJobDevices(jobId: string, status: 'failed' | 'cancelled', error: DeviceJobError | null, now: number): Promise<number>;
+  closeJobDevices(
+    jobId: string,
+    status: 'failed' | 'cancelled',
+    error: DeviceJobError | null,
+    now: number,
+  ): Promise<number>;
   countJobDevices(jobId: string): Promise<DeviceJobCounts>;
   /** The job's ledger rows after `afterDeviceId`, by id, at most `limit`. */
   listJobDevices(jobId: string, afterDeviceId: string, limit: number): Promise<DeviceJobRecord[]>;

@@ -107,7 +107,10 @@ const CHANGE_COLUMNS: Record<keyof JobChange, string> = {
 };
 
 /** The SET list of a change (column names from a fixed table, values bound) for `?` or `$n` placeholders. */
-export function jobChangeSet(change: JobChange, placeholder: (i: number) => string): { sql: string; values: unknown[] } {
+export function jobChangeSet(
+  change: JobChange,
+  placeholder: (i: number) => string,
+): { sql: string; values: unknown[] } {
   const parts: string[] = [];
   const values: unknown[] = [];
   for (const key of Object.keys(CHANGE_COLUMNS) as Array<keyof JobChange>) {

@@ -12,6 +12,8 @@ import type { ClusterEvents } from '../cluster/signal-bus.js';
 import { checkPatch, checkSize } from './document-rules.js';
 import { isJsonObject, type JsonObject } from './json.js';
 import { mergeValues, patchSection, replaceSection } from './merge.js';
+import type { Condition } from './query/ast.js';
+import { parseQuery } from './query/parse.js';
 import { type QueryPage, runQuery } from './query/run.js';
 import { defaultTwin, deviceTwinJson, type Presence, type TwinJson, toTwinJson, twinEtag } from './twin-json.js';
 import type { StoredTwin, TwinEntry, TwinStore } from './types.js';
@@ -126,6 +128,21 @@ export class Twins {
     return runQuery(this.opts.store, text, pageSize, continuation, (entry) => this.jsonOf(entry));
   }
 
+  /**
+   * The ids of the devices a WHERE clause selects (jobs), ordered by id, after `afterDeviceId`, at
+   * most `limit`. ArgumentInvalid for a condition the query language refuses.
+   */
+  async selectDevices(condition: string, afterDeviceId: string, limit: number): Promise<string[]> {
+    const where = conditionOf(condition);
+    const entries = await this.opts.store.queryTwins({ where, afterDeviceId, limit });
+    return entries.map((e) => e.device.deviceId);
+  }
+
+  /** Throws ArgumentInvalid when the WHERE clause is not one selectDevices takes. */
+  checkCondition(condition: string): void {
+    conditionOf(condition);
+  }
+
   private async read(deviceId: string): Promise<TwinEntry & { twin: StoredTwin }> {
     const entry = await this.opts.store.getTwin(deviceId);
     if (!entry) throw notFound(deviceId);
@@ -181,6 +198,14 @@ function serviceChanges(body: unknown, mode: ServiceUpdate): { tags?: JsonObject
   }
   if (!merge && out.desired === undefined) out.desired = {};
   return out;
+}
+
+/** A WHERE clause alone, parsed as the query language's (no GROUP BY or anything after it). */
+function conditionOf(condition: string): Condition {
+  const query = parseQuery(`SELECT * FROM devices WHERE ${condition}`);
+  if (query.where === null || query.groupBy.length > 0)
+    throw new FerryError('ArgumentInvalid', 'queryCondition must be a WHERE clause alone');
+  return query.where;
 }
 
 /** $version and $metadata come back in what a client read and sends again; they are not properties. */

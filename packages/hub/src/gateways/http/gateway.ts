@@ -20,6 +20,7 @@ import { sendError } from './errors.js';
 import { EventStreams } from './event-stream.js';
 import { eventsRoute } from './events-route.js';
 import { feedbackRoutes } from './feedback-routes.js';
+import { jobRoutes } from './job-routes.js';
 import { methodRoutes } from './method-routes.js';
 import { queryValue } from './params.js';
 import { refusalLogger } from './refusal-log.js';
@@ -38,6 +39,7 @@ export const HTTP_ROUTES: readonly Route[] = [
   ...certificateRoutes,
   ...twinRoutes,
   ...methodRoutes,
+  ...jobRoutes,
   ...consumerGroupRoutes,
 ];
 

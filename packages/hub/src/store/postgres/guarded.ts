@@ -25,4 +25,3 @@ export async function guarded<T>(call: Promise<T>): Promise<T> {
     throw connectionLost(err) ?? err;
   }
 }
-

@@ -5,7 +5,6 @@
  */
 import type Database from 'better-sqlite3';
 import type {
-  JobStore,
   DeviceJobCounts,
   DeviceJobError,
   DeviceJobRecord,
@@ -13,6 +12,7 @@ import type {
   JobChange,
   JobListQuery,
   JobRecord,
+  JobStore,
 } from '../../jobs/types.js';
 import {
   JOB_COLUMNS,

@@ -234,7 +234,9 @@ export class SqliteStore extends SqliteJobStore implements Store {
   private apply(op: QueueOp, ctx: CommitContext): QueueOpResult {
     switch (op.kind) {
       case 'enqueue':
-        return op.job === undefined ? this.messages.enqueue(op.message, ctx) : this.enqueueCopy(op.job, op.message, ctx);
+        return op.job === undefined
+          ? this.messages.enqueue(op.message, ctx)
+          : this.enqueueCopy(op.job, op.message, ctx);
       case 'lease':
         return this.messages.lease(op.deviceId, op.max, ctx, ctx.directByOp.get(op));
       case 'settle':
