@@ -210,6 +210,11 @@ const MATRIX: Record<string, Row> = {
     allowed: TWIN_READ,
     ok: 200,
   },
+  // Jobs (docs/jobs.md): reads RegistryRead, writes RegistryWrite; an empty job is refused (400) once authorized.
+  'GET /jobs/v2/query': { path: '/jobs/v2/query', allowed: REGISTRY_READ, ok: 200 },
+  'PUT /jobs/v2/{id}': { path: '/jobs/v2/matrix-job', body: {}, allowed: REGISTRY_WRITE, ok: 400 },
+  'GET /jobs/v2/{id}': { path: '/jobs/v2/matrix-absent', allowed: REGISTRY_READ, ok: 404 },
+  'POST /jobs/v2/{id}/cancel': { path: '/jobs/v2/matrix-absent/cancel', allowed: REGISTRY_WRITE, ok: 404 },
 };
 
 let hub: HubProcess;

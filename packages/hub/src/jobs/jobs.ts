@@ -9,10 +9,12 @@ import { FerryError } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { JobsConfig } from '../config/types.js';
+import type { Query } from '../twins/index.js';
 import type { JobTargets } from './actions.js';
+import { type DeviceJobPage, queryDeviceJobs } from './device-query.js';
 import { Pacer } from './pacer.js';
 import { JobRun } from './runner.js';
-import type { DeviceJobCounts, DeviceJobRecord, JobListQuery, JobRecord, JobStore } from './types.js';
+import type { DeviceJobCounts, JobListQuery, JobRecord, JobStore } from './types.js';
 import { checkJobId, parseJobRequest } from './validate.js';
 
 const STOP_GRACE_MS = 2000;
@@ -79,9 +81,9 @@ export class Jobs {
     return this.get(jobId);
   }
 
-  /** The job's devices and their results (SELECT * FROM devices.jobs WHERE devices.jobs.jobId = ...). */
-  deviceJobs(jobId: string, afterDeviceId: string, limit: number): Promise<DeviceJobRecord[]> {
-    return this.opts.store.listJobDevices(jobId, afterDeviceId, limit);
+  /** A page of a job's devices and their results (SELECT * FROM devices.jobs WHERE devices.jobs.jobId = ...). */
+  deviceJobs(query: Query, limit: number, afterDeviceId: string): Promise<DeviceJobPage> {
+    return queryDeviceJobs(this.opts.store, query, limit, afterDeviceId);
   }
 
   start(): void {

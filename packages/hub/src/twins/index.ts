@@ -1,8 +1,8 @@
 /** The twins domain's public surface (gateways, the hub, and jobs later use only this). */
 export { LIMITS } from './document-rules.js';
 export type { JsonObject, JsonValue } from './json.js';
-export type { Condition, Query } from './query/ast.js';
-export { matches } from './query/evaluate.js';
+export type { Condition, FieldRef, Query } from './query/ast.js';
+export { evaluateWith, matches } from './query/evaluate.js';
 export { parseQuery } from './query/parse.js';
 export type { QueryPage } from './query/run.js';
 export type { Presence, TwinJson } from './twin-json.js';

@@ -4,12 +4,14 @@
  * GET /jobs/v2/{id}, POST /jobs/v2/{id}/cancel, GET /jobs/v2/query?jobType=&jobStatus= with
  * x-ms-max-item-count and x-ms-continuation. Reads need RegistryRead, writes RegistryWrite.
  */
+import type { ServerResponse } from 'node:http';
 import { FerryError } from '@ferry/common';
 import { JOB_STATUSES, JOB_TYPES, type JobStatus, type Jobs, type JobType } from '../../jobs/index.js';
+import type { Query } from '../../twins/index.js';
 import type { GatewayContext } from '../context.js';
 import { parseJson, readBody } from './body.js';
 import { header } from './headers.js';
-import { jobJson } from './job-json.js';
+import { deviceJobJson, jobJson } from './job-json.js';
 import { sendJson } from './respond.js';
 import type { Route } from './router.js';
 
@@ -34,6 +36,24 @@ function oneOf<T extends string>(value: string | null, values: readonly T[], nam
 export function pageSize(text: string | undefined): number {
   const n = text === undefined ? DEFAULT_PAGE : Number(text);
   return Number.isInteger(n) && n > 0 ? Math.min(n, MAX_PAGE) : DEFAULT_PAGE;
+}
+
+/** A page of SELECT * FROM devices.jobs (POST /devices/query), IoT Hub's x-ms-item-type DeviceJob. */
+export async function sendDeviceJobs(
+  ctx: GatewayContext,
+  res: ServerResponse,
+  query: Query,
+  max: string | undefined,
+  continuation: string | undefined,
+): Promise<void> {
+  const after = continuation ? Buffer.from(continuation, 'base64url').toString('utf8') : '';
+  const page = await jobsOf(ctx).deviceJobs(query, pageSize(max), after);
+  const job = page.job;
+  const items = job ? page.rows.map((row) => deviceJobJson(job, row)) : [];
+  sendJson(res, 200, items, {
+    'x-ms-item-type': 'DeviceJob',
+    ...(page.next !== undefined && { 'x-ms-continuation': Buffer.from(page.next).toString('base64url') }),
+  });
 }
 
 export const jobRoutes: Route[] = [

@@ -7,10 +7,11 @@
  */
 import { FerryError } from '@ferry/common';
 import type { Principal } from '../../auth/types.js';
-import type { Twins } from '../../twins/index.js';
+import { parseQuery, type Twins } from '../../twins/index.js';
 import type { GatewayContext } from '../context.js';
 import { parseJson, readBody } from './body.js';
 import { header } from './headers.js';
+import { sendDeviceJobs } from './job-routes.js';
 import { sendJson } from './respond.js';
 import type { Route, RouteCall } from './router.js';
 
@@ -56,6 +57,11 @@ export const twinRoutes: Route[] = [
       const text = (body as { query?: unknown } | null)?.query;
       if (typeof text !== 'string') throw new FerryError('ArgumentInvalid', 'the body must be {"query": "SELECT ..."}');
       const max = header(req, 'x-ms-max-item-count');
+      const parsed = parseQuery(text);
+      if (parsed.source === 'devices.jobs') {
+        await sendDeviceJobs(ctx, res, parsed, max, header(req, 'x-ms-continuation'));
+        return;
+      }
       const page = await twinsOf(ctx).query(
         text,
         max === undefined ? Number.NaN : Number(max),

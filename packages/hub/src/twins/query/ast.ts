@@ -32,6 +32,8 @@ export type SelectItem =
   | { kind: 'field'; field: FieldRef; alias: string | null };
 
 export interface Query {
+  /** devices: twins; devices.jobs: the devices' job results (jobs/device-query.ts resolves its fields). */
+  source: 'devices' | 'devices.jobs';
   /** null: SELECT * */
   select: SelectItem[] | null;
   where: Condition | null;

@@ -74,6 +74,17 @@ export function compare(value: JsonValue | undefined, op: CompareOp, literal: Li
 }
 
 export function evaluate(c: Condition, entry: TwinEntry): Truth {
+  return evaluateWith(c, entry, fieldValue);
+}
+
+/** The same logic over any item whose fields `valueOf` reads (devices.jobs rows). */
+export function evaluateWith<T>(
+  c: Condition,
+  entry: T,
+  lookup: (item: T, field: FieldRef) => JsonValue | undefined,
+): Truth {
+  const evaluate = (x: Condition, item: T) => evaluateWith(x, item, lookup);
+  const fieldValue = lookup;
   switch (c.kind) {
     case 'and': {
       const l = evaluate(c.left, entry);

@@ -30,6 +30,8 @@ export function parseQuery(text: string): Query {
       cause: err,
     });
   }
+  // devices.jobs fields are the jobs domain's to resolve.
+  if (query.source === 'devices.jobs') return query;
   if (query.where) checkCondition(query.where);
   for (const f of query.groupBy) resolveField(f);
   for (const item of query.select ?? []) if (item.kind === 'field') resolveField(item.field);

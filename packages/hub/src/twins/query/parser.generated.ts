@@ -166,17 +166,17 @@ function peg$parse(input, options) {
   };
   let peg$startRuleFunction = peg$parseQuery;
 
-  const peg$c0 = "*";
-  const peg$c1 = ",";
-  const peg$c2 = "(";
-  const peg$c3 = ")";
-  const peg$c4 = "[";
-  const peg$c5 = "]";
-  const peg$c6 = "<=";
-  const peg$c7 = ">=";
-  const peg$c8 = "<>";
-  const peg$c9 = "!=";
-  const peg$c10 = ".";
+  const peg$c0 = ".";
+  const peg$c1 = "*";
+  const peg$c2 = ",";
+  const peg$c3 = "(";
+  const peg$c4 = ")";
+  const peg$c5 = "[";
+  const peg$c6 = "]";
+  const peg$c7 = "<=";
+  const peg$c8 = ">=";
+  const peg$c9 = "<>";
+  const peg$c10 = "!=";
   const peg$c11 = "'";
   const peg$c12 = "\\";
   const peg$c13 = "''";
@@ -185,19 +185,20 @@ function peg$parse(input, options) {
   const peg$c16 = "select";
   const peg$c17 = "from";
   const peg$c18 = "devices";
-  const peg$c19 = "where";
-  const peg$c20 = "group";
-  const peg$c21 = "by";
-  const peg$c22 = "as";
-  const peg$c23 = "count";
-  const peg$c24 = "and";
-  const peg$c25 = "or";
-  const peg$c26 = "not";
-  const peg$c27 = "in";
-  const peg$c28 = "is_defined";
-  const peg$c29 = "true";
-  const peg$c30 = "false";
-  const peg$c31 = "null";
+  const peg$c19 = "jobs";
+  const peg$c20 = "where";
+  const peg$c21 = "group";
+  const peg$c22 = "by";
+  const peg$c23 = "as";
+  const peg$c24 = "count";
+  const peg$c25 = "and";
+  const peg$c26 = "or";
+  const peg$c27 = "not";
+  const peg$c28 = "in";
+  const peg$c29 = "is_defined";
+  const peg$c30 = "true";
+  const peg$c31 = "false";
+  const peg$c32 = "null";
 
   const peg$r0 = /^[<->]/;
   const peg$r1 = /^[A-Za-z_$]/;
@@ -211,20 +212,20 @@ function peg$parse(input, options) {
   const peg$r9 = /^[ \t\r\n]/;
 
   const peg$e0 = peg$anyExpectation();
-  const peg$e1 = peg$literalExpectation("*", false);
-  const peg$e2 = peg$literalExpectation(",", false);
-  const peg$e3 = peg$literalExpectation("(", false);
-  const peg$e4 = peg$literalExpectation(")", false);
-  const peg$e5 = peg$literalExpectation("[", false);
-  const peg$e6 = peg$literalExpectation("]", false);
-  const peg$e7 = peg$otherExpectation("comparison operator");
-  const peg$e8 = peg$literalExpectation("<=", false);
-  const peg$e9 = peg$literalExpectation(">=", false);
-  const peg$e10 = peg$literalExpectation("<>", false);
-  const peg$e11 = peg$literalExpectation("!=", false);
-  const peg$e12 = peg$classExpectation([["<", ">"]], false, false, false);
-  const peg$e13 = peg$otherExpectation("field");
-  const peg$e14 = peg$literalExpectation(".", false);
+  const peg$e1 = peg$literalExpectation(".", false);
+  const peg$e2 = peg$literalExpectation("*", false);
+  const peg$e3 = peg$literalExpectation(",", false);
+  const peg$e4 = peg$literalExpectation("(", false);
+  const peg$e5 = peg$literalExpectation(")", false);
+  const peg$e6 = peg$literalExpectation("[", false);
+  const peg$e7 = peg$literalExpectation("]", false);
+  const peg$e8 = peg$otherExpectation("comparison operator");
+  const peg$e9 = peg$literalExpectation("<=", false);
+  const peg$e10 = peg$literalExpectation(">=", false);
+  const peg$e11 = peg$literalExpectation("<>", false);
+  const peg$e12 = peg$literalExpectation("!=", false);
+  const peg$e13 = peg$classExpectation([["<", ">"]], false, false, false);
+  const peg$e14 = peg$otherExpectation("field");
   const peg$e15 = peg$otherExpectation("name");
   const peg$e16 = peg$classExpectation([["A", "Z"], ["a", "z"], "_", "$"], false, false, false);
   const peg$e17 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_", "$", "-"], false, false, false);
@@ -244,66 +245,69 @@ function peg$parse(input, options) {
   const peg$e31 = peg$literalExpectation("SELECT", true);
   const peg$e32 = peg$literalExpectation("FROM", true);
   const peg$e33 = peg$literalExpectation("devices", true);
-  const peg$e34 = peg$literalExpectation("WHERE", true);
-  const peg$e35 = peg$literalExpectation("GROUP", true);
-  const peg$e36 = peg$literalExpectation("BY", true);
-  const peg$e37 = peg$literalExpectation("AS", true);
-  const peg$e38 = peg$literalExpectation("COUNT", true);
-  const peg$e39 = peg$literalExpectation("AND", true);
-  const peg$e40 = peg$literalExpectation("OR", true);
-  const peg$e41 = peg$literalExpectation("NOT", true);
-  const peg$e42 = peg$literalExpectation("IN", true);
-  const peg$e43 = peg$literalExpectation("IS_DEFINED", true);
-  const peg$e44 = peg$literalExpectation("true", true);
-  const peg$e45 = peg$literalExpectation("false", true);
-  const peg$e46 = peg$literalExpectation("null", true);
-  const peg$e47 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_", "$"], false, false, false);
-  const peg$e48 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
+  const peg$e34 = peg$literalExpectation("jobs", true);
+  const peg$e35 = peg$literalExpectation("WHERE", true);
+  const peg$e36 = peg$literalExpectation("GROUP", true);
+  const peg$e37 = peg$literalExpectation("BY", true);
+  const peg$e38 = peg$literalExpectation("AS", true);
+  const peg$e39 = peg$literalExpectation("COUNT", true);
+  const peg$e40 = peg$literalExpectation("AND", true);
+  const peg$e41 = peg$literalExpectation("OR", true);
+  const peg$e42 = peg$literalExpectation("NOT", true);
+  const peg$e43 = peg$literalExpectation("IN", true);
+  const peg$e44 = peg$literalExpectation("IS_DEFINED", true);
+  const peg$e45 = peg$literalExpectation("true", true);
+  const peg$e46 = peg$literalExpectation("false", true);
+  const peg$e47 = peg$literalExpectation("null", true);
+  const peg$e48 = peg$classExpectation([["A", "Z"], ["a", "z"], ["0", "9"], "_", "$"], false, false, false);
+  const peg$e49 = peg$classExpectation([" ", "\t", "\r", "\n"], false, false, false);
 
-  function peg$f0(select, c) {    return c;  }
-  function peg$f1(select, where, f) {    return f;  }
-  function peg$f2(select, where, groupBy) {    return { select, where: where ?? null, groupBy: groupBy ?? [] };  }
-  function peg$f3() {    return null;  }
-  function peg$f4(head, i) {    return i;  }
-  function peg$f5(head, tail) {    return [head, ...tail];  }
-  function peg$f6(alias) {    return { kind: 'count', alias: alias ?? null };  }
-  function peg$f7(field, alias) {    return { kind: 'field', field, alias: alias ?? null };  }
-  function peg$f8(name) {    return name;  }
-  function peg$f9(head, f) {    return f;  }
-  function peg$f10(head, tail) {    return [head, ...tail];  }
-  function peg$f11(head, c) {    return c;  }
-  function peg$f12(head, tail) {    return tail.reduce((left, right) => ({ kind: 'or', left, right }), head);  }
+  function peg$f0(select, source, c) {    return c;  }
+  function peg$f1(select, source, where, f) {    return f;  }
+  function peg$f2(select, source, where, groupBy) {    return { source, select, where: where ?? null, groupBy: groupBy ?? [] };  }
+  function peg$f3() {    return 'devices.jobs';  }
+  function peg$f4() {    return 'devices';  }
+  function peg$f5() {    return null;  }
+  function peg$f6(head, i) {    return i;  }
+  function peg$f7(head, tail) {    return [head, ...tail];  }
+  function peg$f8(alias) {    return { kind: 'count', alias: alias ?? null };  }
+  function peg$f9(field, alias) {    return { kind: 'field', field, alias: alias ?? null };  }
+  function peg$f10(name) {    return name;  }
+  function peg$f11(head, f) {    return f;  }
+  function peg$f12(head, tail) {    return [head, ...tail];  }
   function peg$f13(head, c) {    return c;  }
-  function peg$f14(head, tail) {    return tail.reduce((left, right) => ({ kind: 'and', left, right }), head);  }
-  function peg$f15(operand) {    return { kind: 'not', operand };  }
-  function peg$f16(c) {    return c;  }
-  function peg$f17(field) {    return { kind: 'defined', field };  }
-  function peg$f18(field, negated, values) {
+  function peg$f14(head, tail) {    return tail.reduce((left, right) => ({ kind: 'or', left, right }), head);  }
+  function peg$f15(head, c) {    return c;  }
+  function peg$f16(head, tail) {    return tail.reduce((left, right) => ({ kind: 'and', left, right }), head);  }
+  function peg$f17(operand) {    return { kind: 'not', operand };  }
+  function peg$f18(c) {    return c;  }
+  function peg$f19(field) {    return { kind: 'defined', field };  }
+  function peg$f20(field, negated, values) {
     const c = { kind: 'in', field, values };
     return negated ? { kind: 'not', operand: c } : c;
   }
-  function peg$f19(field, op, value) {
+  function peg$f21(field, op, value) {
     const c = { kind: 'compare', op: op === '<>' ? '!=' : op, field, value };
     return c;
   }
-  function peg$f20(values) {    return values ?? [];  }
-  function peg$f21(values) {    return values ?? [];  }
-  function peg$f22(head, v) {    return v;  }
-  function peg$f23(head, tail) {    return [head, ...tail];  }
-  function peg$f24(head, n) {    return n;  }
-  function peg$f25(head, tail) {
+  function peg$f22(values) {    return values ?? [];  }
+  function peg$f23(values) {    return values ?? [];  }
+  function peg$f24(head, v) {    return v;  }
+  function peg$f25(head, tail) {    return [head, ...tail];  }
+  function peg$f26(head, n) {    return n;  }
+  function peg$f27(head, tail) {
     const s = location().start;
     return { path: [head, ...tail], at: { offset: s.offset, line: s.line, column: s.column } };
   }
-  function peg$f26() {    return true;  }
-  function peg$f27() {    return false;  }
-  function peg$f28() {    return null;  }
-  function peg$f29(c) {    return c;  }
-  function peg$f30() {    return "'";  }
-  function peg$f31(chars) {    return chars.join('');  }
-  function peg$f32(c) {    return c;  }
+  function peg$f28() {    return true;  }
+  function peg$f29() {    return false;  }
+  function peg$f30() {    return null;  }
+  function peg$f31(c) {    return c;  }
+  function peg$f32() {    return "'";  }
   function peg$f33(chars) {    return chars.join('');  }
-  function peg$f34(n) {    return Number(n);  }
+  function peg$f34(c) {    return c;  }
+  function peg$f35(chars) {    return chars.join('');  }
+  function peg$f36(n) {    return Number(n);  }
   let peg$currPos = options.peg$currPos | 0;
   let peg$savedPos = peg$currPos;
   const peg$posDetailsCache = [{ line: 1, column: 1 }];
@@ -488,7 +492,7 @@ function peg$parse(input, options) {
         s6 = peg$parseFROM();
         if (s6 !== peg$FAILED) {
           s7 = peg$parse_();
-          s8 = peg$parseDEVICES();
+          s8 = peg$parseSource();
           if (s8 !== peg$FAILED) {
             s9 = peg$currPos;
             s10 = peg$parse_();
@@ -498,7 +502,7 @@ function peg$parse(input, options) {
               s13 = peg$parseOr();
               if (s13 !== peg$FAILED) {
                 peg$savedPos = s9;
-                s9 = peg$f0(s4, s13);
+                s9 = peg$f0(s4, s8, s13);
               } else {
                 peg$currPos = s9;
                 s9 = peg$FAILED;
@@ -521,7 +525,7 @@ function peg$parse(input, options) {
                 s16 = peg$parseFieldList();
                 if (s16 !== peg$FAILED) {
                   peg$savedPos = s10;
-                  s10 = peg$f1(s4, s9, s16);
+                  s10 = peg$f1(s4, s8, s9, s16);
                 } else {
                   peg$currPos = s10;
                   s10 = peg$FAILED;
@@ -556,7 +560,7 @@ function peg$parse(input, options) {
             }
             if (s12 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f2(s4, s9, s10);
+              s0 = peg$f2(s4, s8, s9, s10);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -581,20 +585,63 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseSource() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = peg$parseDEVICES();
+    if (s1 !== peg$FAILED) {
+      if (input.charCodeAt(peg$currPos) === 46) {
+        s2 = peg$c0;
+        peg$currPos++;
+      } else {
+        s2 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e1); }
+      }
+      if (s2 !== peg$FAILED) {
+        s3 = peg$parseJOBS();
+        if (s3 !== peg$FAILED) {
+          peg$savedPos = s0;
+          s0 = peg$f3();
+        } else {
+          peg$currPos = s0;
+          s0 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    if (s0 === peg$FAILED) {
+      s0 = peg$currPos;
+      s1 = peg$parseDEVICES();
+      if (s1 !== peg$FAILED) {
+        peg$savedPos = s0;
+        s1 = peg$f4();
+      }
+      s0 = s1;
+    }
+
+    return s0;
+  }
+
   function peg$parseSelection() {
     let s0, s1, s2, s3, s4, s5, s6, s7;
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 42) {
-      s1 = peg$c0;
+      s1 = peg$c1;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e1); }
+      if (peg$silentFails === 0) { peg$fail(peg$e2); }
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f3();
+      s1 = peg$f5();
     }
     s0 = s1;
     if (s0 === peg$FAILED) {
@@ -605,18 +652,18 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 44) {
-          s5 = peg$c1;
+          s5 = peg$c2;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+          if (peg$silentFails === 0) { peg$fail(peg$e3); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
           s7 = peg$parseSelectItem();
           if (s7 !== peg$FAILED) {
             peg$savedPos = s3;
-            s3 = peg$f4(s1, s7);
+            s3 = peg$f6(s1, s7);
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -630,18 +677,18 @@ function peg$parse(input, options) {
           s3 = peg$currPos;
           s4 = peg$parse_();
           if (input.charCodeAt(peg$currPos) === 44) {
-            s5 = peg$c1;
+            s5 = peg$c2;
             peg$currPos++;
           } else {
             s5 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e2); }
+            if (peg$silentFails === 0) { peg$fail(peg$e3); }
           }
           if (s5 !== peg$FAILED) {
             s6 = peg$parse_();
             s7 = peg$parseSelectItem();
             if (s7 !== peg$FAILED) {
               peg$savedPos = s3;
-              s3 = peg$f4(s1, s7);
+              s3 = peg$f6(s1, s7);
             } else {
               peg$currPos = s3;
               s3 = peg$FAILED;
@@ -652,7 +699,7 @@ function peg$parse(input, options) {
           }
         }
         peg$savedPos = s0;
-        s0 = peg$f5(s1, s2);
+        s0 = peg$f7(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -670,20 +717,20 @@ function peg$parse(input, options) {
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 40) {
-        s3 = peg$c2;
+        s3 = peg$c3;
         peg$currPos++;
       } else {
         s3 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e3); }
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
       }
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c3;
+          s5 = peg$c4;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e4); }
+          if (peg$silentFails === 0) { peg$fail(peg$e5); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parseAlias();
@@ -691,7 +738,7 @@ function peg$parse(input, options) {
             s6 = null;
           }
           peg$savedPos = s0;
-          s0 = peg$f6(s6);
+          s0 = peg$f8(s6);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -713,7 +760,7 @@ function peg$parse(input, options) {
           s2 = null;
         }
         peg$savedPos = s0;
-        s0 = peg$f7(s1, s2);
+        s0 = peg$f9(s1, s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -734,7 +781,7 @@ function peg$parse(input, options) {
       s4 = peg$parseName();
       if (s4 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f8(s4);
+        s0 = peg$f10(s4);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -757,18 +804,18 @@ function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 44) {
-        s5 = peg$c1;
+        s5 = peg$c2;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e2); }
+        if (peg$silentFails === 0) { peg$fail(peg$e3); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
         s7 = peg$parseField();
         if (s7 !== peg$FAILED) {
           peg$savedPos = s3;
-          s3 = peg$f9(s1, s7);
+          s3 = peg$f11(s1, s7);
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -782,18 +829,18 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 44) {
-          s5 = peg$c1;
+          s5 = peg$c2;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+          if (peg$silentFails === 0) { peg$fail(peg$e3); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
           s7 = peg$parseField();
           if (s7 !== peg$FAILED) {
             peg$savedPos = s3;
-            s3 = peg$f9(s1, s7);
+            s3 = peg$f11(s1, s7);
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -804,7 +851,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f10(s1, s2);
+      s0 = peg$f12(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -828,7 +875,7 @@ function peg$parse(input, options) {
         s7 = peg$parseAnd();
         if (s7 !== peg$FAILED) {
           peg$savedPos = s3;
-          s3 = peg$f11(s1, s7);
+          s3 = peg$f13(s1, s7);
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -847,7 +894,7 @@ function peg$parse(input, options) {
           s7 = peg$parseAnd();
           if (s7 !== peg$FAILED) {
             peg$savedPos = s3;
-            s3 = peg$f11(s1, s7);
+            s3 = peg$f13(s1, s7);
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -858,7 +905,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f12(s1, s2);
+      s0 = peg$f14(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -882,7 +929,7 @@ function peg$parse(input, options) {
         s7 = peg$parseNot();
         if (s7 !== peg$FAILED) {
           peg$savedPos = s3;
-          s3 = peg$f13(s1, s7);
+          s3 = peg$f15(s1, s7);
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -901,7 +948,7 @@ function peg$parse(input, options) {
           s7 = peg$parseNot();
           if (s7 !== peg$FAILED) {
             peg$savedPos = s3;
-            s3 = peg$f13(s1, s7);
+            s3 = peg$f15(s1, s7);
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -912,7 +959,7 @@ function peg$parse(input, options) {
         }
       }
       peg$savedPos = s0;
-      s0 = peg$f14(s1, s2);
+      s0 = peg$f16(s1, s2);
     } else {
       peg$currPos = s0;
       s0 = peg$FAILED;
@@ -931,7 +978,7 @@ function peg$parse(input, options) {
       s3 = peg$parseNot();
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f15(s3);
+        s0 = peg$f17(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -952,11 +999,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 40) {
-      s1 = peg$c2;
+      s1 = peg$c3;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e3); }
+      if (peg$silentFails === 0) { peg$fail(peg$e4); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -964,15 +1011,15 @@ function peg$parse(input, options) {
       if (s3 !== peg$FAILED) {
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c3;
+          s5 = peg$c4;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e4); }
+          if (peg$silentFails === 0) { peg$fail(peg$e5); }
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f16(s3);
+          s0 = peg$f18(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -991,11 +1038,11 @@ function peg$parse(input, options) {
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 40) {
-          s3 = peg$c2;
+          s3 = peg$c3;
           peg$currPos++;
         } else {
           s3 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e3); }
+          if (peg$silentFails === 0) { peg$fail(peg$e4); }
         }
         if (s3 !== peg$FAILED) {
           s4 = peg$parse_();
@@ -1003,15 +1050,15 @@ function peg$parse(input, options) {
           if (s5 !== peg$FAILED) {
             s6 = peg$parse_();
             if (input.charCodeAt(peg$currPos) === 41) {
-              s7 = peg$c3;
+              s7 = peg$c4;
               peg$currPos++;
             } else {
               s7 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e4); }
+              if (peg$silentFails === 0) { peg$fail(peg$e5); }
             }
             if (s7 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f17(s5);
+              s0 = peg$f19(s5);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1052,7 +1099,7 @@ function peg$parse(input, options) {
             s6 = peg$parseList();
             if (s6 !== peg$FAILED) {
               peg$savedPos = s0;
-              s0 = peg$f18(s1, s3, s6);
+              s0 = peg$f20(s1, s3, s6);
             } else {
               peg$currPos = s0;
               s0 = peg$FAILED;
@@ -1076,7 +1123,7 @@ function peg$parse(input, options) {
               s5 = peg$parseLiteral();
               if (s5 !== peg$FAILED) {
                 peg$savedPos = s0;
-                s0 = peg$f19(s1, s3, s5);
+                s0 = peg$f21(s1, s3, s5);
               } else {
                 peg$currPos = s0;
                 s0 = peg$FAILED;
@@ -1101,11 +1148,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     if (input.charCodeAt(peg$currPos) === 91) {
-      s1 = peg$c4;
+      s1 = peg$c5;
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e5); }
+      if (peg$silentFails === 0) { peg$fail(peg$e6); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$parse_();
@@ -1115,15 +1162,15 @@ function peg$parse(input, options) {
       }
       s4 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 93) {
-        s5 = peg$c5;
+        s5 = peg$c6;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e6); }
+        if (peg$silentFails === 0) { peg$fail(peg$e7); }
       }
       if (s5 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f20(s3);
+        s0 = peg$f22(s3);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1135,11 +1182,11 @@ function peg$parse(input, options) {
     if (s0 === peg$FAILED) {
       s0 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 40) {
-        s1 = peg$c2;
+        s1 = peg$c3;
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e3); }
+        if (peg$silentFails === 0) { peg$fail(peg$e4); }
       }
       if (s1 !== peg$FAILED) {
         s2 = peg$parse_();
@@ -1149,15 +1196,15 @@ function peg$parse(input, options) {
         }
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 41) {
-          s5 = peg$c3;
+          s5 = peg$c4;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e4); }
+          if (peg$silentFails === 0) { peg$fail(peg$e5); }
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f21(s3);
+          s0 = peg$f23(s3);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1181,18 +1228,18 @@ function peg$parse(input, options) {
       s3 = peg$currPos;
       s4 = peg$parse_();
       if (input.charCodeAt(peg$currPos) === 44) {
-        s5 = peg$c1;
+        s5 = peg$c2;
         peg$currPos++;
       } else {
         s5 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e2); }
+        if (peg$silentFails === 0) { peg$fail(peg$e3); }
       }
       if (s5 !== peg$FAILED) {
         s6 = peg$parse_();
         s7 = peg$parseLiteral();
         if (s7 !== peg$FAILED) {
           peg$savedPos = s3;
-          s3 = peg$f22(s1, s7);
+          s3 = peg$f24(s1, s7);
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -1206,137 +1253,18 @@ function peg$parse(input, options) {
         s3 = peg$currPos;
         s4 = peg$parse_();
         if (input.charCodeAt(peg$currPos) === 44) {
-          s5 = peg$c1;
+          s5 = peg$c2;
           peg$currPos++;
         } else {
           s5 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e2); }
+          if (peg$silentFails === 0) { peg$fail(peg$e3); }
         }
         if (s5 !== peg$FAILED) {
           s6 = peg$parse_();
           s7 = peg$parseLiteral();
           if (s7 !== peg$FAILED) {
             peg$savedPos = s3;
-            s3 = peg$f22(s1, s7);
-          } else {
-            peg$currPos = s3;
-            s3 = peg$FAILED;
-          }
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      }
-      peg$savedPos = s0;
-      s0 = peg$f23(s1, s2);
-    } else {
-      peg$currPos = s0;
-      s0 = peg$FAILED;
-    }
-
-    return s0;
-  }
-
-  function peg$parseOp() {
-    let s0, s1;
-
-    peg$silentFails++;
-    if (input.substr(peg$currPos, 2) === peg$c6) {
-      s0 = peg$c6;
-      peg$currPos += 2;
-    } else {
-      s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e8); }
-    }
-    if (s0 === peg$FAILED) {
-      if (input.substr(peg$currPos, 2) === peg$c7) {
-        s0 = peg$c7;
-        peg$currPos += 2;
-      } else {
-        s0 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e9); }
-      }
-      if (s0 === peg$FAILED) {
-        if (input.substr(peg$currPos, 2) === peg$c8) {
-          s0 = peg$c8;
-          peg$currPos += 2;
-        } else {
-          s0 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e10); }
-        }
-        if (s0 === peg$FAILED) {
-          if (input.substr(peg$currPos, 2) === peg$c9) {
-            s0 = peg$c9;
-            peg$currPos += 2;
-          } else {
-            s0 = peg$FAILED;
-            if (peg$silentFails === 0) { peg$fail(peg$e11); }
-          }
-          if (s0 === peg$FAILED) {
-            s0 = input.charAt(peg$currPos);
-            if (peg$r0.test(s0)) {
-              peg$currPos++;
-            } else {
-              s0 = peg$FAILED;
-              if (peg$silentFails === 0) { peg$fail(peg$e12); }
-            }
-          }
-        }
-      }
-    }
-    peg$silentFails--;
-    if (s0 === peg$FAILED) {
-      s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e7); }
-    }
-
-    return s0;
-  }
-
-  function peg$parseField() {
-    let s0, s1, s2, s3, s4, s5;
-
-    peg$silentFails++;
-    s0 = peg$currPos;
-    s1 = peg$parseName();
-    if (s1 !== peg$FAILED) {
-      s2 = [];
-      s3 = peg$currPos;
-      if (input.charCodeAt(peg$currPos) === 46) {
-        s4 = peg$c10;
-        peg$currPos++;
-      } else {
-        s4 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e14); }
-      }
-      if (s4 !== peg$FAILED) {
-        s5 = peg$parseName();
-        if (s5 !== peg$FAILED) {
-          peg$savedPos = s3;
-          s3 = peg$f24(s1, s5);
-        } else {
-          peg$currPos = s3;
-          s3 = peg$FAILED;
-        }
-      } else {
-        peg$currPos = s3;
-        s3 = peg$FAILED;
-      }
-      while (s3 !== peg$FAILED) {
-        s2.push(s3);
-        s3 = peg$currPos;
-        if (input.charCodeAt(peg$currPos) === 46) {
-          s4 = peg$c10;
-          peg$currPos++;
-        } else {
-          s4 = peg$FAILED;
-          if (peg$silentFails === 0) { peg$fail(peg$e14); }
-        }
-        if (s4 !== peg$FAILED) {
-          s5 = peg$parseName();
-          if (s5 !== peg$FAILED) {
-            peg$savedPos = s3;
-            s3 = peg$f24(s1, s5);
+            s3 = peg$f24(s1, s7);
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -1352,10 +1280,129 @@ function peg$parse(input, options) {
       peg$currPos = s0;
       s0 = peg$FAILED;
     }
+
+    return s0;
+  }
+
+  function peg$parseOp() {
+    let s0, s1;
+
+    peg$silentFails++;
+    if (input.substr(peg$currPos, 2) === peg$c7) {
+      s0 = peg$c7;
+      peg$currPos += 2;
+    } else {
+      s0 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e9); }
+    }
+    if (s0 === peg$FAILED) {
+      if (input.substr(peg$currPos, 2) === peg$c8) {
+        s0 = peg$c8;
+        peg$currPos += 2;
+      } else {
+        s0 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e10); }
+      }
+      if (s0 === peg$FAILED) {
+        if (input.substr(peg$currPos, 2) === peg$c9) {
+          s0 = peg$c9;
+          peg$currPos += 2;
+        } else {
+          s0 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e11); }
+        }
+        if (s0 === peg$FAILED) {
+          if (input.substr(peg$currPos, 2) === peg$c10) {
+            s0 = peg$c10;
+            peg$currPos += 2;
+          } else {
+            s0 = peg$FAILED;
+            if (peg$silentFails === 0) { peg$fail(peg$e12); }
+          }
+          if (s0 === peg$FAILED) {
+            s0 = input.charAt(peg$currPos);
+            if (peg$r0.test(s0)) {
+              peg$currPos++;
+            } else {
+              s0 = peg$FAILED;
+              if (peg$silentFails === 0) { peg$fail(peg$e13); }
+            }
+          }
+        }
+      }
+    }
     peg$silentFails--;
     if (s0 === peg$FAILED) {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e13); }
+      if (peg$silentFails === 0) { peg$fail(peg$e8); }
+    }
+
+    return s0;
+  }
+
+  function peg$parseField() {
+    let s0, s1, s2, s3, s4, s5;
+
+    peg$silentFails++;
+    s0 = peg$currPos;
+    s1 = peg$parseName();
+    if (s1 !== peg$FAILED) {
+      s2 = [];
+      s3 = peg$currPos;
+      if (input.charCodeAt(peg$currPos) === 46) {
+        s4 = peg$c0;
+        peg$currPos++;
+      } else {
+        s4 = peg$FAILED;
+        if (peg$silentFails === 0) { peg$fail(peg$e1); }
+      }
+      if (s4 !== peg$FAILED) {
+        s5 = peg$parseName();
+        if (s5 !== peg$FAILED) {
+          peg$savedPos = s3;
+          s3 = peg$f26(s1, s5);
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      } else {
+        peg$currPos = s3;
+        s3 = peg$FAILED;
+      }
+      while (s3 !== peg$FAILED) {
+        s2.push(s3);
+        s3 = peg$currPos;
+        if (input.charCodeAt(peg$currPos) === 46) {
+          s4 = peg$c0;
+          peg$currPos++;
+        } else {
+          s4 = peg$FAILED;
+          if (peg$silentFails === 0) { peg$fail(peg$e1); }
+        }
+        if (s4 !== peg$FAILED) {
+          s5 = peg$parseName();
+          if (s5 !== peg$FAILED) {
+            peg$savedPos = s3;
+            s3 = peg$f26(s1, s5);
+          } else {
+            peg$currPos = s3;
+            s3 = peg$FAILED;
+          }
+        } else {
+          peg$currPos = s3;
+          s3 = peg$FAILED;
+        }
+      }
+      peg$savedPos = s0;
+      s0 = peg$f27(s1, s2);
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+    peg$silentFails--;
+    if (s0 === peg$FAILED) {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e14); }
     }
 
     return s0;
@@ -1425,7 +1472,7 @@ function peg$parse(input, options) {
         s1 = peg$parseTRUE();
         if (s1 !== peg$FAILED) {
           peg$savedPos = s0;
-          s1 = peg$f26();
+          s1 = peg$f28();
         }
         s0 = s1;
         if (s0 === peg$FAILED) {
@@ -1433,7 +1480,7 @@ function peg$parse(input, options) {
           s1 = peg$parseFALSE();
           if (s1 !== peg$FAILED) {
             peg$savedPos = s0;
-            s1 = peg$f27();
+            s1 = peg$f29();
           }
           s0 = s1;
           if (s0 === peg$FAILED) {
@@ -1441,7 +1488,7 @@ function peg$parse(input, options) {
             s1 = peg$parseNULL();
             if (s1 !== peg$FAILED) {
               peg$savedPos = s0;
-              s1 = peg$f28();
+              s1 = peg$f30();
             }
             s0 = s1;
           }
@@ -1489,7 +1536,7 @@ function peg$parse(input, options) {
         }
         if (s5 !== peg$FAILED) {
           peg$savedPos = s3;
-          s3 = peg$f29(s5);
+          s3 = peg$f31(s5);
         } else {
           peg$currPos = s3;
           s3 = peg$FAILED;
@@ -1509,7 +1556,7 @@ function peg$parse(input, options) {
         }
         if (s4 !== peg$FAILED) {
           peg$savedPos = s3;
-          s4 = peg$f30();
+          s4 = peg$f32();
         }
         s3 = s4;
         if (s3 === peg$FAILED) {
@@ -1542,7 +1589,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s3;
-            s3 = peg$f29(s5);
+            s3 = peg$f31(s5);
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -1562,7 +1609,7 @@ function peg$parse(input, options) {
           }
           if (s4 !== peg$FAILED) {
             peg$savedPos = s3;
-            s4 = peg$f30();
+            s4 = peg$f32();
           }
           s3 = s4;
           if (s3 === peg$FAILED) {
@@ -1585,7 +1632,7 @@ function peg$parse(input, options) {
       }
       if (s3 !== peg$FAILED) {
         peg$savedPos = s0;
-        s0 = peg$f31(s2);
+        s0 = peg$f33(s2);
       } else {
         peg$currPos = s0;
         s0 = peg$FAILED;
@@ -1623,7 +1670,7 @@ function peg$parse(input, options) {
           }
           if (s5 !== peg$FAILED) {
             peg$savedPos = s3;
-            s3 = peg$f32(s5);
+            s3 = peg$f34(s5);
           } else {
             peg$currPos = s3;
             s3 = peg$FAILED;
@@ -1661,7 +1708,7 @@ function peg$parse(input, options) {
             }
             if (s5 !== peg$FAILED) {
               peg$savedPos = s3;
-              s3 = peg$f32(s5);
+              s3 = peg$f34(s5);
             } else {
               peg$currPos = s3;
               s3 = peg$FAILED;
@@ -1689,7 +1736,7 @@ function peg$parse(input, options) {
         }
         if (s3 !== peg$FAILED) {
           peg$savedPos = s0;
-          s0 = peg$f33(s2);
+          s0 = peg$f35(s2);
         } else {
           peg$currPos = s0;
           s0 = peg$FAILED;
@@ -1750,11 +1797,11 @@ function peg$parse(input, options) {
     if (s4 !== peg$FAILED) {
       s5 = peg$currPos;
       if (input.charCodeAt(peg$currPos) === 46) {
-        s6 = peg$c10;
+        s6 = peg$c0;
         peg$currPos++;
       } else {
         s6 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e14); }
+        if (peg$silentFails === 0) { peg$fail(peg$e1); }
       }
       if (s6 !== peg$FAILED) {
         s7 = [];
@@ -1861,7 +1908,7 @@ function peg$parse(input, options) {
     }
     if (s1 !== peg$FAILED) {
       peg$savedPos = s0;
-      s1 = peg$f34(s1);
+      s1 = peg$f36(s1);
     }
     s0 = s1;
     peg$silentFails--;
@@ -1984,13 +2031,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseWHERE() {
+  function peg$parseJOBS() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 5);
+    s1 = input.substr(peg$currPos, 4);
     if (s1.toLowerCase() === peg$c19) {
-      peg$currPos += (5);
+      peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e34); }
@@ -2021,7 +2068,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseGROUP() {
+  function peg$parseWHERE() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -2058,13 +2105,13 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseBY() {
+  function peg$parseGROUP() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
-    s1 = input.substr(peg$currPos, 2);
+    s1 = input.substr(peg$currPos, 5);
     if (s1.toLowerCase() === peg$c21) {
-      peg$currPos += (2);
+      peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
       if (peg$silentFails === 0) { peg$fail(peg$e36); }
@@ -2095,7 +2142,7 @@ function peg$parse(input, options) {
     return s0;
   }
 
-  function peg$parseAS() {
+  function peg$parseBY() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
@@ -2132,16 +2179,53 @@ function peg$parse(input, options) {
     return s0;
   }
 
+  function peg$parseAS() {
+    let s0, s1, s2, s3;
+
+    s0 = peg$currPos;
+    s1 = input.substr(peg$currPos, 2);
+    if (s1.toLowerCase() === peg$c23) {
+      peg$currPos += (2);
+    } else {
+      s1 = peg$FAILED;
+      if (peg$silentFails === 0) { peg$fail(peg$e38); }
+    }
+    if (s1 !== peg$FAILED) {
+      s2 = peg$currPos;
+      peg$silentFails++;
+      s3 = peg$parsePart();
+      peg$silentFails--;
+      if (s3 === peg$FAILED) {
+        s2 = undefined;
+      } else {
+        peg$currPos = s2;
+        s2 = peg$FAILED;
+      }
+      if (s2 !== peg$FAILED) {
+        s1 = [s1, s2];
+        s0 = s1;
+      } else {
+        peg$currPos = s0;
+        s0 = peg$FAILED;
+      }
+    } else {
+      peg$currPos = s0;
+      s0 = peg$FAILED;
+    }
+
+    return s0;
+  }
+
   function peg$parseCOUNT() {
     let s0, s1, s2, s3;
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c23) {
+    if (s1.toLowerCase() === peg$c24) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e38); }
+      if (peg$silentFails === 0) { peg$fail(peg$e39); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2174,11 +2258,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c24) {
+    if (s1.toLowerCase() === peg$c25) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e39); }
+      if (peg$silentFails === 0) { peg$fail(peg$e40); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2211,11 +2295,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c25) {
+    if (s1.toLowerCase() === peg$c26) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e40); }
+      if (peg$silentFails === 0) { peg$fail(peg$e41); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2248,11 +2332,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 3);
-    if (s1.toLowerCase() === peg$c26) {
+    if (s1.toLowerCase() === peg$c27) {
       peg$currPos += (3);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e41); }
+      if (peg$silentFails === 0) { peg$fail(peg$e42); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2285,11 +2369,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 2);
-    if (s1.toLowerCase() === peg$c27) {
+    if (s1.toLowerCase() === peg$c28) {
       peg$currPos += (2);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e42); }
+      if (peg$silentFails === 0) { peg$fail(peg$e43); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2322,11 +2406,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 10);
-    if (s1.toLowerCase() === peg$c28) {
+    if (s1.toLowerCase() === peg$c29) {
       peg$currPos += (10);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e43); }
+      if (peg$silentFails === 0) { peg$fail(peg$e44); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2359,11 +2443,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c29) {
+    if (s1.toLowerCase() === peg$c30) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e44); }
+      if (peg$silentFails === 0) { peg$fail(peg$e45); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2396,11 +2480,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 5);
-    if (s1.toLowerCase() === peg$c30) {
+    if (s1.toLowerCase() === peg$c31) {
       peg$currPos += (5);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e45); }
+      if (peg$silentFails === 0) { peg$fail(peg$e46); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2433,11 +2517,11 @@ function peg$parse(input, options) {
 
     s0 = peg$currPos;
     s1 = input.substr(peg$currPos, 4);
-    if (s1.toLowerCase() === peg$c31) {
+    if (s1.toLowerCase() === peg$c32) {
       peg$currPos += (4);
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e46); }
+      if (peg$silentFails === 0) { peg$fail(peg$e47); }
     }
     if (s1 !== peg$FAILED) {
       s2 = peg$currPos;
@@ -2473,7 +2557,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s0 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e47); }
+      if (peg$silentFails === 0) { peg$fail(peg$e48); }
     }
 
     return s0;
@@ -2489,7 +2573,7 @@ function peg$parse(input, options) {
       peg$currPos++;
     } else {
       s1 = peg$FAILED;
-      if (peg$silentFails === 0) { peg$fail(peg$e48); }
+      if (peg$silentFails === 0) { peg$fail(peg$e49); }
     }
     while (s1 !== peg$FAILED) {
       s0.push(s1);
@@ -2498,7 +2582,7 @@ function peg$parse(input, options) {
         peg$currPos++;
       } else {
         s1 = peg$FAILED;
-        if (peg$silentFails === 0) { peg$fail(peg$e48); }
+        if (peg$silentFails === 0) { peg$fail(peg$e49); }
       }
     }
     peg$silentFails--;

@@ -48,6 +48,7 @@ export async function runQuery(
   toJson: (entry: TwinEntry) => Promise<unknown>,
 ): Promise<QueryPage> {
   const query = parseQuery(text);
+  if (query.source !== 'devices') throw new FerryError('ArgumentInvalid', `queries FROM ${query.source} are not twins`);
   const size = Number.isInteger(pageSize) && pageSize > 0 ? Math.min(pageSize, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
   const token = decodeToken(continuation);
   if (query.select?.some((i) => i.kind === 'count')) return countPage(store, query, size, token);
