@@ -32,8 +32,8 @@ import type {
 } from '../types.js';
 import { CaCertificateQueries } from './ca-certificate-queries.js';
 import { EventLogQueries } from './event-log-queries.js';
-import { commitHot, hotOps } from './hot-path.js';
 import { connectionLost, guarded } from './guarded.js';
+import { commitHot, hotOps } from './hot-path.js';
 import { InspectionQueries } from './inspection-queries.js';
 import { PostgresJobStore } from './job-queries.js';
 import { migrate, SCHEMA_NAME } from './migrations.js';
