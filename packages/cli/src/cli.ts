@@ -8,6 +8,7 @@ import { sasToken } from './commands/credentials.js';
 import { device } from './commands/device.js';
 import { feedback } from './commands/feedback.js';
 import { message } from './commands/message.js';
+import { method } from './commands/method.js';
 import { query, twin } from './commands/twin.js';
 import { CliError, type Io } from './io.js';
 import { USAGE } from './usage.js';
@@ -45,6 +46,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   if (group === 'feedback') return feedback(argv.slice(1), io);
   if (group === 'sas-token') return sasToken(argv.slice(1), io);
   if (group === 'twin') return twin(action, rest, io);
+  if (group === 'method') return method(action, rest, io);
   if (group === 'monitor-events')
     return (await import('./commands/monitor-events.js')).monitorEvents(argv.slice(1), io);
   if (group === 'query') return query(argv.slice(1), io);

@@ -29,8 +29,14 @@ Devices (az iot hub device-identity)
   ca-cert add|verify|list|delete
                               the hub's CA certificates for X.509 devices (proof of possession)
 
-Telemetry (az iot hub monitor-events)
+Telemetry (az iot hub monitor-events, az iot device send-d2c-message)
   monitor-events              follow device telemetry live (--device ID, --properties)
+  device send-event <id> [body]
+                              send telemetry as the device (--property k=v, --transport)
+
+Direct methods (az iot hub invoke-device-method)
+  method invoke <id> <name>   call a method on a connected device; prints its status and payload
+                              (--payload JSON, --timeout SECONDS, --connect-timeout SECONDS)
 
 Credentials (az iot hub generate-sas-token)
   sas-token --device <id>     print a SAS token for a device, or --policy <name> for a policy
@@ -42,7 +48,8 @@ Cloud-to-device messages (az iot device c2d-message)
   message complete <id> <lockToken>
                               settle a message that receive left locked (also: reject, abandon)
   message purge <id>          delete every message queued for a device
-  device receive <id>         act as the device: print each message as it arrives (Ctrl+C stops)
+  device receive <id>         act as the device: print each message as it arrives (Ctrl+C stops);
+                              --method-status 200 also answers every direct method
 
 Twins and queries (az iot hub device-twin, az iot hub query)
   twin show <id>              print a device's twin as JSON
@@ -112,18 +119,55 @@ environment, which wins over the config file.`,
        ferry device delete <id>
        ferry device receive <id> [--transport mqtt|mqtt-ws|amqp|amqp-ws|https]
                                  [--complete | --abandon | --reject] [--count N] [--json]
+                                 [--method-status N [--method-payload JSON]]
+       ferry device send-event <id> [body]  (see ferry device send-event --help)
        ferry device import <file.jsonl>    (see ferry device import --help)
        ferry device cert <id>              (see ferry device cert --help)
 
 receive connects as the device (its key is read from the registry), prints each message as it
 arrives and settles it: --complete (the default), --abandon or --reject (not over MQTT, whose
 only settlement is complete). It reconnects by itself; Ctrl+C stops it, or --count N messages.
+With --method-status N it also answers every direct method call with status N and the JSON of
+--method-payload (default null), printing each call (not over https: methods need mqtt or amqp).
 
   --connection-string CS   a hub connection string with registry rights
                            (default: $FERRY_CONNECTION_STRING, else iothubowner of --data-dir)
   --data-dir DIR           data directory of a local hub (default ./ferry-data)
   --ca FILE                CA certificate to trust (default: the data directory's CA)
   --port N                 the hub's HTTPS port (default: the local hub's, else 443)`,
+
+  'device send-event': `Usage: ferry device send-event <id> [body] [options]
+
+Sends a device-to-cloud (telemetry) message as the device (its key is read from the registry:
+needs iothubowner or registryRead) and returns once the hub has it durably (MQTT PUBACK, AMQP
+accepted, HTTPS 204). \`ferry monitor-events\` shows it.
+  [body]                   the payload; else --body-file; else standard input when it is not a terminal
+  --body-file FILE         read the payload from FILE (any bytes)
+  --allow-empty            send an empty body when standard input is empty
+  --transport T            mqtt (default), mqtt-ws, amqp, amqp-ws or https
+  --property KEY=VALUE     application property; repeat for several (names arrive lower-case)
+  --message-id ID          message id
+  --correlation-id ID      correlation id
+  --content-type T         content type, e.g. application/json
+  --content-encoding E     content encoding, e.g. utf-8
+  --count N                send the message N times (progress every 100)
+
+${TARGET}`,
+
+  method: `Usage: ferry method invoke <deviceId> <methodName> [--payload JSON] [--timeout SECONDS]
+                          [--connect-timeout SECONDS] [--json]
+
+Calls a direct method on a device and prints the device's status and JSON payload; exit code 1
+when the status is not 2xx. Needs ServiceConnect (iothubowner or service). The device must be
+connected and answering methods (\`ferry device receive <id> --method-status 200\` does that);
+otherwise the hub answers DeviceNotOnline at once, unless --connect-timeout gives it time to connect.
+  --payload JSON           the payload, e.g. '{"delay": 5}' (default null)
+  --timeout SECONDS        how long the device has to answer, 5 to 300 (default 30)
+  --connect-timeout SECONDS
+                           how long to wait for the device to connect, 0 to 300 (default 0)
+  --json                   print {"status": ..., "payload": ...} on one line
+
+${TARGET}`,
 
   twin: `Usage: ferry twin show <id>
        ferry twin update-desired <id> <json> [--etag ETAG]

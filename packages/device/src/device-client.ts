@@ -455,6 +455,11 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     return this.methods.on(methodName, handler);
   }
 
+  /** Answers every method that has no handler of its own with `handler` (null removes it). MQTT and AMQP only. */
+  setMethodDefaultHandler(handler: MethodHandler | null): Promise<void> {
+    return this.methods.onAny(handler);
+  }
+
   /** Closes the connection; pending receive() calls resolve with null. Unsettled messages are offered again by the hub. */
   async close(): Promise<void> {
     if (this.currentState === 'closed') return;

@@ -1,5 +1,6 @@
 /**
- * Direct methods on the device: one handler per method name. A call to a name without a handler
+ * Direct methods on the device: one handler per method name, and optionally one for every other
+ * name. A call to a name without a handler
  * is answered 501 and one whose handler throws 500, each with `{"message": ...}`, so the caller
  * learns why at once instead of waiting for its time-out.
  */
@@ -44,6 +45,7 @@ function json(value: unknown): Buffer {
 
 export class MethodDispatcher {
   private readonly handlers = new Map<string, MethodHandler>();
+  private fallback: MethodHandler | undefined;
 
   constructor(private readonly link: MethodLink) {}
 
@@ -60,6 +62,15 @@ export class MethodDispatcher {
     await this.link.enableMethods();
   }
 
+  /** The handler of every method without its own (as .NET's SetMethodDefaultHandlerAsync); null removes it. */
+  async onAny(handler: MethodHandler | null): Promise<void> {
+    if (handler !== null && typeof handler !== 'function') {
+      throw new FerryError('ArgumentInvalid', 'setMethodDefaultHandler() needs a handler function or null');
+    }
+    this.fallback = handler ?? undefined;
+    if (handler) await this.link.enableMethods();
+  }
+
   /** A call from the hub: its handler's answer, or 501 / 500. Failing to answer is left to the caller's time-out. */
   called(call: MethodCall): void {
     void this.run(call)
@@ -71,7 +82,7 @@ export class MethodDispatcher {
   }
 
   private async run(call: MethodCall): Promise<{ status: number; payload: Buffer }> {
-    const handler = this.handlers.get(call.methodName);
+    const handler = this.handlers.get(call.methodName) ?? this.fallback;
     if (!handler) {
       return { status: 501, payload: json({ message: `The device has no handler for method "${call.methodName}"` }) };
     }

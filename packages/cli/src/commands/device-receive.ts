@@ -2,15 +2,19 @@
  * `ferry device receive <id>`: a device simulator (what `az iot device simulate` shows for C2D).
  * It connects as the device over MQTT, AMQP or HTTPS, prints each message as it arrives and
  * settles it as asked (complete by default), reconnecting by itself, until Ctrl+C or --count.
+ * With --method-status it also answers every direct method with that status (and
+ * --method-payload), printing each call.
  */
-import { DEVICE_TRANSPORTS, type DeviceTransportName, ExponentialBackoffWithJitter } from '@ferry/device';
+import { type DeviceClient, ExponentialBackoffWithJitter } from '@ferry/device';
 import { parse, str, usageError } from '../args.js';
 import { deviceClient } from '../clients.js';
 import { explained } from '../hub-errors.js';
 import type { Io } from '../io.js';
 import { resolveTarget, TARGET_OPTIONS } from '../target.js';
 import { USAGE } from '../usage.js';
+import { parseTransport } from './device-send-event.js';
 import { formatMessage, messageJson, settlementNote } from './message-print.js';
+import { jsonArg } from './method.js';
 
 const OPTIONS = {
   ...TARGET_OPTIONS,
@@ -20,16 +24,52 @@ const OPTIONS = {
   abandon: { type: 'boolean' },
   count: { type: 'string' },
   json: { type: 'boolean' },
+  'method-status': { type: 'string' },
+  'method-payload': { type: 'string' },
 } as const;
+
+interface MethodAnswer {
+  status: number;
+  payload: unknown;
+}
+
+/** --method-status / --method-payload: the answer to every method, or undefined when methods are not answered. */
+function parseMethodAnswer(values: Record<string, unknown>, transport: string): MethodAnswer | undefined {
+  const status = str(values['method-status'] as string | undefined);
+  const payloadText = str(values['method-payload'] as string | undefined);
+  if (status === undefined) {
+    if (payloadText !== undefined) throw usageError('--method-payload goes with --method-status', USAGE.device);
+    return undefined;
+  }
+  if (!/^\d{1,9}$/.test(status))
+    throw usageError(`--method-status takes a whole number like 200; got "${status}"`, USAGE.device);
+  if (transport === 'https') {
+    throw usageError(
+      'direct methods need a connection the hub can call on: use --transport mqtt, mqtt-ws, amqp or amqp-ws',
+      USAGE.device,
+    );
+  }
+  return { status: Number(status), payload: jsonArg(payloadText, '--method-payload', USAGE.device) };
+}
+
+/** Answers every method call with `answer`, printing each one. */
+function answerMethods(client: DeviceClient, answer: MethodAnswer, json: boolean, io: Io): Promise<void> {
+  return client.setMethodDefaultHandler((request) => {
+    if (json) io.out(JSON.stringify({ method: request.methodName, payload: request.payload, answered: answer }));
+    else
+      io.out(
+        `Method ${request.methodName} called with ${JSON.stringify(request.payload)}; answered ${answer.status} ${JSON.stringify(answer.payload)}\n`,
+      );
+    return answer;
+  });
+}
 
 export async function deviceReceive(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, OPTIONS, USAGE.device, 1);
   const deviceId = positionals[0];
   if (!deviceId) throw usageError('device receive needs a device id', USAGE.device);
-  const transport = (str(values.transport) ?? 'mqtt') as DeviceTransportName;
-  if (!DEVICE_TRANSPORTS.includes(transport)) {
-    throw usageError(`--transport must be one of ${DEVICE_TRANSPORTS.join(', ')}; got "${transport}"`, USAGE.device);
-  }
+  const transport = parseTransport(str(values.transport), USAGE.device);
+  const methodAnswer = parseMethodAnswer(values, transport);
   const chosen = (['complete', 'reject', 'abandon'] as const).filter((s) => values[s] === true);
   if (chosen.length > 1)
     throw usageError(`choose one of --complete, --reject, --abandon; got --${chosen.join(' --')}`, USAGE.device);
@@ -54,12 +94,12 @@ export async function deviceReceive(args: string[], io: Io): Promise<number> {
     transport,
     new ExponentialBackoffWithJitter({ maxAttempts: 1000 }),
   );
+  const waiting = `Waiting for messages${methodAnswer ? ` and method calls (answered ${methodAnswer.status})` : ''} (Ctrl+C to stop)...`;
+  // Said once the first connection is ready (methods included), then again after each reconnect.
+  let ready = false;
   client.on('state', (state, err) => {
     if (state === 'reconnecting') io.err(`Connection lost (${err?.message ?? 'no reason given'}); reconnecting...`);
-    if (state === 'connected')
-      io.err(
-        `Connected to ${target.cs.hostName} as ${deviceId} over ${transport}. Waiting for messages (Ctrl+C to stop)...`,
-      );
+    if (state === 'connected' && ready) io.err(`Connected again. ${waiting}`);
   });
   const stop = () => void client.close();
   process.once('SIGINT', stop);
@@ -73,6 +113,9 @@ export async function deviceReceive(args: string[], io: Io): Promise<number> {
       },
       deviceId,
     );
+    if (methodAnswer) await explained(() => answerMethods(client, methodAnswer, json, io), target, {}, deviceId);
+    ready = true;
+    io.err(`Connected to ${target.cs.hostName} as ${deviceId} over ${transport}. ${waiting}`);
     let received = 0;
     for await (const m of client.messages()) {
       const message = { ...m, deviceId };

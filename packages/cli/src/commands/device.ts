@@ -12,6 +12,7 @@ import { deviceConnectionString } from './credentials.js';
 import { deviceCert } from './device-cert.js';
 import { deviceImport } from './device-import.js';
 import { deviceReceive } from './device-receive.js';
+import { deviceSendEvent } from './device-send-event.js';
 
 const COMMON = TARGET_OPTIONS;
 /** IoT Hub's lastActivityTime for "none". */
@@ -119,6 +120,8 @@ export async function device(action: string | undefined, args: string[], io: Io)
       return deviceConnectionString(args, io);
     case 'receive':
       return deviceReceive(args, io);
+    case 'send-event':
+      return deviceSendEvent(args, io);
     case 'cert':
       return deviceCert(args, io);
     case 'import':

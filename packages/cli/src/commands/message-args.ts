@@ -108,7 +108,13 @@ function parseExpiry(values: Parsed['values'], nowMs: number): string | undefine
   return expiry;
 }
 
-function parseProperties(list: Parsed['values'][string], io: Io): Record<string, string> {
+/** `--property key=value`, repeated; names are header names (HTTPS) and arrive lower-case. */
+export function parseProperties(
+  list: Parsed['values'][string],
+  io: Io,
+  usage: string = USAGE.message,
+): Record<string, string> {
+  const usageError = (text: string) => usageLine(text, usage);
   const properties: Record<string, string> = {};
   for (const item of Array.isArray(list) ? list : []) {
     const eq = item.indexOf('=');
@@ -131,12 +137,15 @@ function parseProperties(list: Parsed['values'][string], io: Io): Record<string,
   return properties;
 }
 
-async function parseBody(
+/** The body: the argument, else --body-file, else standard input when it is not a terminal. */
+export async function parseBody(
   positional: string | undefined,
   file: string | undefined,
   allowEmpty: boolean,
   io: Io,
+  usage: string = USAGE.message,
 ): Promise<Buffer> {
+  const usageError = (text: string) => usageLine(text, usage);
   if (positional !== undefined && file !== undefined)
     throw usageError('give the body as an argument or with --body-file, not both');
   if (positional !== undefined) return Buffer.from(positional, 'utf8');
