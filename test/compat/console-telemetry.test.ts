@@ -5,22 +5,20 @@
  * extension); watching takes nothing from the built-in endpoint.
  */
 import assert from 'node:assert/strict';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Client } from 'azure-iot-device';
 import { consoleSuite, WAIT } from './helpers/console.js';
 import { closeDevice } from './helpers/official-device.js';
 import { openDevice, telemetry } from './helpers/telemetry.js';
 
 const T = { timeout: 120_000 };
-const suite = consoleSuite();
-const { signIn, step } = suite;
 let watched: Client | undefined;
 let other: Client | undefined;
-
-before(async () => {
-  watched = await openDevice(suite.hub, await suite.hub.createDevice('tele-1'), 'Mqtt');
-  other = await openDevice(suite.hub, await suite.hub.createDevice('tele-2'), 'Amqp');
+const suite = consoleSuite(async ({ hub }) => {
+  watched = await openDevice(hub, await hub.createDevice('tele-1'), 'Mqtt');
+  other = await openDevice(hub, await hub.createDevice('tele-2'), 'Amqp');
 });
+const { signIn, step } = suite;
 suite.cleanup(async () => {
   await closeDevice(watched);
   await closeDevice(other);

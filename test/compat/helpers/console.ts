@@ -23,14 +23,18 @@ export interface ConsoleSuite {
   cleanup(fn: () => Promise<void>): void;
 }
 
-/** Registers the file's before/after hooks: a hub and a browser for its tests. */
-export function consoleSuite(): ConsoleSuite {
+/**
+ * Registers the file's before/after hooks: a hub and a browser for its tests, then `setup` (a
+ * file's own before hook would run alongside this one: Node 20 runs root before hooks at once).
+ */
+export function consoleSuite(setup?: (suite: ConsoleSuite) => Promise<void>): ConsoleSuite {
   let hub: HubProcess | undefined;
   let b: HubBrowser | undefined;
   const cleanups: Array<() => Promise<void>> = [];
   before(async () => {
     hub = await startHub();
     b = await openBrowser(`https://${hub.address}`);
+    await setup?.(suite);
   });
   after(async () => {
     for (const fn of cleanups) await fn();
