@@ -49,8 +49,7 @@ export function useTelemetry(
   const [state, setState] = useState<LiveTelemetry>(EMPTY);
   useEffect(() => {
     if (paused || !session.can('ServiceConnect')) return;
-    setState((s) => ({ ...s, ready: false }));
-    return openStream(
+    const close = openStream(
       session.api,
       '/events/telemetry',
       { deviceId },
@@ -66,6 +65,11 @@ export function useTelemetry(
         }
       },
     );
+    return () => {
+      close();
+      // Not ready until the next stream says so: what is sent before then may not be shown.
+      setState((s) => ({ ...s, ready: false }));
+    };
   }, [session, deviceId, paused]);
   return { ...state, clear: () => setState((s) => ({ ...s, events: [], received: 0, skipped: 0 })) };
 }
