@@ -37,7 +37,7 @@ export function parseRecords(body: Buffer): FeedbackRecord[] {
 
 const FEEDBACK = '/messages/serviceBound/feedback';
 
-/** What the feedback iterator needs of the ServiceClient. */
+/** What the feedback and event iterators need of the ServiceClient. */
 export interface FeedbackSource {
   /** The open AMQP connection (opened and retried as the policy says). */
   connection(): Promise<AmqpConnection>;
@@ -46,6 +46,17 @@ export interface FeedbackSource {
   /** `wake` is called when the connection is lost or the client closes; returns the unregistration. */
   onWake(wake: () => void): () => void;
   host: string;
+}
+
+/**
+ * After a lost link or connection: waits as the retry policy says, or throws the error when it
+ * says not to retry (a refusal such as Unauthorized is raised at once).
+ */
+export async function backOff(src: FeedbackSource, attempt: number, linkError: FerryError | undefined): Promise<void> {
+  const err = linkError ?? connectionLost(src.host);
+  const delay = src.retry.nextDelayMs(attempt, err);
+  if (delay === undefined) throw err;
+  await realSleep(delay);
 }
 
 function batchOf(msg: Message, receiver: Receiver, settle: (how: 'accept' | 'release') => void): FeedbackBatch {
@@ -117,11 +128,7 @@ export async function* feedbackBatches(src: FeedbackSource): AsyncGenerator<Feed
       }
       while (queue.length > 0) yield queue.shift()!; // already here: let the app see them before reconnecting
       if (src.isClosed()) break;
-      // Lost: retry as the policy says (a refusal such as Unauthorized is raised at once).
-      const err = linkError ?? connectionLost(src.host);
-      const delay = src.retry.nextDelayMs(++attempt, err);
-      if (delay === undefined) throw err;
-      await realSleep(delay);
+      await backOff(src, ++attempt, linkError);
     }
   } finally {
     unregister();

@@ -5,6 +5,7 @@
  * const service = ServiceClient.fromConnectionString(cs, { ca });
  * await service.send('dev1', { body: 'Cloud to device message.', ack: 'full' });
  * for await (const batch of service.feedback()) { ...; await batch.complete(); }
+ * for await (const event of service.readEvents({ from: 'earliest' })) console.log(event.deviceId, event.body);
  * const { status, payload } = await service.invokeMethod('dev1', { methodName: 'reboot', payload: { delay: 5 } });
  * ```
  */
@@ -16,6 +17,7 @@ export {
   noRetry,
   type RetryPolicy,
 } from '@ferry/common/client';
+export type { EventStart, ReadEventsOptions, TelemetryEvent } from './event-reader.js';
 export type { FeedbackBatch, FeedbackRecord, FeedbackStatus } from './feedback.js';
 export type { MethodParams, MethodResult } from './methods.js';
 export { SERVICE_TRANSPORTS, type ServiceClientOptions, type ServiceTransportName } from './options.js';

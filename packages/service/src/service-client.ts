@@ -33,7 +33,8 @@ import {
 } from '@ferry/common/client';
 import type { Delivery, Sender } from 'rhea';
 import { ServiceConnection } from './amqp-link.js';
-import { type FeedbackBatch, feedbackBatches, parseRecords } from './feedback.js';
+import { type ReadEventsOptions, readEvents, type TelemetryEvent } from './event-reader.js';
+import { type FeedbackBatch, type FeedbackSource, feedbackBatches, parseRecords } from './feedback.js';
 import { invokeMethod, type MethodParams, type MethodResult } from './methods.js';
 import { checkOptions, type ServiceClientOptions } from './options.js';
 import { RegistryClient } from './registry.js';
@@ -252,7 +253,23 @@ export class ServiceClient {
    * batch, or the hub offers it again when its lock expires.
    */
   feedback(): AsyncGenerator<FeedbackBatch, void, undefined> {
-    return feedbackBatches({
+    return feedbackBatches(this.linkSource());
+  }
+
+  /**
+   * Device-to-cloud telemetry from the hub's built-in Event Hubs-compatible endpoint (AMQP), from
+   * `from` ('earliest', 'latest' (the default), a Date or { sequenceNumber }) on every partition
+   * or those given, with `consumerGroup` ($Default by default). Ends when the client closes or
+   * the loop breaks; resumes after a lost connection; throws NotFound for an unknown consumer
+   * group and IotHubUnauthorizedAccess without ServiceConnect.
+   */
+  readEvents(options: ReadEventsOptions = {}): AsyncGenerator<TelemetryEvent, void, undefined> {
+    return readEvents(this.linkSource(), options);
+  }
+
+  /** What the feedback and event iterators use: the retried connection, wake-ups on loss and close. */
+  private linkSource(): FeedbackSource {
+    return {
       connection: () =>
         withRetry(
           () => this.amqp.get(),
@@ -267,7 +284,7 @@ export class ServiceClient {
         return () => this.wakers.delete(wake);
       },
       host: this.rest.host,
-    });
+    };
   }
 
   private call(method: string, path: string) {
