@@ -9,7 +9,8 @@
  * Sizes: FERRY_BENCH_DEVICES (default 500), FERRY_BENCH_MESSAGES (default 20),
  * FERRY_BENCH_SYNC (FULL | NORMAL, default FULL), FERRY_BENCH_STORE_WORKER (1: SQLite in a worker
  * thread, WorkerStore; default 0), FERRY_BENCH_RATE (paced messages/s, default 5000),
- * FERRY_BENCH_PACED (paced messages, default 20000). The CPU column is this process's, all
+ * FERRY_BENCH_PACED (paced messages, default 20000), FERRY_BENCH_HISTORY (0: no message history,
+ * which is on by default as in the hub). The CPU column is this process's, all
  * threads; the paced rows share one transaction count and CPU figure (per message).
  */
 import { mkdtempSync, rmSync } from 'node:fs';

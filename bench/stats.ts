@@ -86,7 +86,13 @@ export function benchEngineConfig(
 ): { c2d: C2dConfig; feedback: FeedbackConfig } {
   const { c2d, feedback } = DEFAULT_CONFIG;
   return {
-    c2d: { ...c2d, lockTimeoutMs, maxQueueDepth: Math.max(c2d.maxQueueDepth, messages) },
+    c2d: {
+      ...c2d,
+      lockTimeoutMs,
+      maxQueueDepth: Math.max(c2d.maxQueueDepth, messages),
+      // FERRY_BENCH_HISTORY=0: no message history (docs/message-history.md), to see what it costs.
+      ...(process.env.FERRY_BENCH_HISTORY === '0' && { historyRetentionMs: 0 }),
+    },
     feedback: { ...feedback },
   };
 }

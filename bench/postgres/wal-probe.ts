@@ -24,6 +24,8 @@ const policy: QueuePolicy = {
   countLockExpiry: false,
   lockTimeoutMs: 60_000,
   deadLetters: { retentionMs: 0, maxPerDevice: 0 },
+  // As the hub by default (FERRY_BENCH_HISTORY=0: none); docs/message-history.md.
+  history: { retentionMs: c.historyRetentionMs ?? f.ttlMs },
   feedback: {
     batchMaxRecords: f.batchMaxRecords,
     batchDelayMs: f.batchDelayMs,

@@ -182,6 +182,11 @@ const MATRIX: Record<string, Row> = {
     allowed: SERVICE,
     ok: 200,
   },
+  'GET /devices/{id}/messages/deviceBound/history': {
+    path: '/devices/dev1/messages/deviceBound/history?messageId=matrix-absent',
+    allowed: SERVICE,
+    ok: 200,
+  },
   // No dead letter 999999 on dev1: an authorized call is refused as NotFound and changes nothing.
   'POST /devices/{id}/messages/deviceBound/deadLetters/{sequenceNumber}/requeue': {
     path: '/devices/dev1/messages/deviceBound/deadLetters/999999/requeue',
@@ -268,7 +273,7 @@ function call(
         host: hub.address,
         port: 443,
         method,
-        path: `${row.path}?${API}`,
+        path: `${row.path}${row.path.includes('?') ? '&' : '?'}${API}`,
         agent,
         timeout: 10_000,
         headers: {

@@ -82,6 +82,7 @@ function policyOf() {
     maxDeliveryCount: 10,
     countLockExpiry: false,
     lockTimeoutMs: 60_000,
+    history: { retentionMs: 0 },
     feedback: {
       batchMaxRecords: 64,
       batchDelayMs: 15_000,

@@ -51,6 +51,8 @@ export const C2D_DEFAULTS: C2dConfig = {
   // Off unless a test keeps them: nothing else here changes (no dead-letter deadlines).
   deadLetterRetentionMs: 0,
   maxDeadLettersPerDevice: 100,
+  // Off unless a test records it (engine-history.test.ts), as dead letters.
+  historyRetentionMs: 0,
 };
 
 export const FEEDBACK_DEFAULTS: FeedbackConfig = {

@@ -10,3 +10,4 @@ await import('./engine-scheduler.test.js');
 await import('./engine-commit.test.js');
 await import('./engine-direct.test.js');
 await import('./engine-late-lease.test.js');
+await import('./engine-history.test.js');

@@ -113,6 +113,7 @@ const POLICY_ANY: QueuePolicy = {
   countLockExpiry: false,
   lockTimeoutMs: 60_000,
   deadLetters: { retentionMs: 0, maxPerDevice: 100 },
+  history: { retentionMs: 0 },
   feedback: {
     batchMaxRecords: 64,
     batchDelayMs: 15_000,

@@ -31,6 +31,7 @@ function fakeEngine(): C2dEngine {
     deadLetters: unused,
     requeueDeadLetter: unused,
     deleteDeadLetter: unused,
+    messageHistory: unused,
     queueDepth: unused,
     onAvailable: unused,
     receiveFeedback: unused,

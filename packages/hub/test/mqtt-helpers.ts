@@ -17,7 +17,7 @@ import type { GatewayContext, StreamGateway } from '../src/gateways/context.js';
 import { createMqttGateway } from '../src/gateways/mqtt/index.js';
 import { DeviceRegistry } from '../src/registry/registry.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { DeadLetter } from '../src/store/types.js';
+import type { DeadLetter, HistoryEvent } from '../src/store/types.js';
 import { WAIT_MS, within } from './deadline.js';
 
 export const HOST = 'ferry.test';
@@ -142,20 +142,24 @@ export class RecordingEngine implements C2dEngine {
     return this.inner.sendMany(items);
   }
 
-  async receive(deviceId: string, max?: number): Promise<Delivery[]> {
-    const out = await this.inner.receive(deviceId, max);
+  async receive(deviceId: string, max?: number, protocol?: string): Promise<Delivery[]> {
+    const out = await this.inner.receive(deviceId, max, protocol);
     for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
     return out;
   }
 
-  openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
-    return this.inner.openReceiver(deviceId, {
-      onDeliveries: (out) => {
-        for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
-        handlers.onDeliveries(out);
+  openReceiver(deviceId: string, handlers: ReceiverHandlers, protocol?: string): DirectReceiver {
+    return this.inner.openReceiver(
+      deviceId,
+      {
+        onDeliveries: (out) => {
+          for (const d of out) this.messageIds.set(d.lockToken, d.messageId);
+          handlers.onDeliveries(out);
+        },
+        onError: (err) => handlers.onError(err),
       },
-      onError: (err) => handlers.onError(err),
-    });
+      protocol,
+    );
   }
 
   async complete(deviceId: string, lockToken: string): Promise<void> {
@@ -179,6 +183,9 @@ export class RecordingEngine implements C2dEngine {
 
   purge(deviceId: string): Promise<number> {
     return this.inner.purge(deviceId);
+  }
+  messageHistory(deviceId: string, messageId: string): Promise<HistoryEvent[]> {
+    return this.inner.messageHistory(deviceId, messageId);
   }
   deadLetters(deviceId: string, limit: number): Promise<DeadLetter[]> {
     return this.inner.deadLetters(deviceId, limit);

@@ -12,6 +12,8 @@ export const POLICY: QueuePolicy = {
   lockTimeoutMs: 60_000,
   // Dead letters dropped, as IoT Hub does; store-contract-dead-letters.ts keeps them.
   deadLetters: { retentionMs: 0, maxPerDevice: 100 },
+  // No history recorded; store-contract-history.ts records it.
+  history: { retentionMs: 0 },
   feedback: { batchMaxRecords: 4, batchDelayMs: 15_000, lockDurationMs: 60_000, ttlMs: 3_600_000, maxDeliveryCount: 3 },
 };
 

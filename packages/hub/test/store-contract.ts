@@ -12,6 +12,7 @@ import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults,
 import { commitContract } from './store-contract-commit.js';
 import { deadLetterContract } from './store-contract-dead-letters.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
+import { historyContract } from './store-contract-history.js';
 import { inspectionContract } from './store-contract-inspection.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 import { registryExtrasContract } from './store-contract-registry-extras.js';
@@ -418,6 +419,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     registryExtrasContract(kit);
     inspectionContract(kit);
     deadLetterContract(kit);
+    historyContract(kit);
   });
 }
 

@@ -52,6 +52,8 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   // docs/dead-letters.md; 0 = IoT Hub's drop
   'c2d.deadLetterRetentionMs': duration(0, 30 * DAY),
   'c2d.maxDeadLettersPerDevice': int(1, 10_000),
+  // docs/message-history.md; absent = feedback.ttlMs, 0 = off
+  'c2d.historyRetentionMs': duration(0, 30 * DAY),
   'feedback.batchMaxRecords': int(1, 100_000),
   'feedback.batchDelayMs': duration(0, HOUR),
   'feedback.lockDurationMs': duration(1, HOUR),

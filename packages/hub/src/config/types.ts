@@ -13,6 +13,11 @@ export interface C2dConfig {
   deadLetterRetentionMs: number;
   /** Kept dead letters per device, the oldest dropped first. 100. */
   maxDeadLettersPerDevice: number;
+  /**
+   * How long each message's history is kept after the message's end (docs/message-history.md);
+   * absent = feedback.ttlMs (as long as its feedback would be); 0 = no history recorded.
+   */
+  historyRetentionMs?: number;
 }
 
 export interface FeedbackConfig {

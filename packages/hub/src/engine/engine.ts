@@ -20,17 +20,19 @@ import type { C2dConfig, FeedbackConfig } from '../config/types.js';
 import type {
   CommitResult,
   DeadLetter,
+  HistoryEvent,
   NewMessage,
   QueueOp,
   QueueOpResult,
   QueuePolicy,
+  SendOrigin,
   SettleAction,
   Store,
 } from '../store/types.js';
 import { GroupCommitter } from './group-commit.js';
 import { LateLeases } from './late-leases.js';
 import { Scheduler } from './scheduler.js';
-import type { C2dEngine, SendResult } from './types.js';
+import type { C2dEngine, SendItem, SendResult } from './types.js';
 import { validateSend } from './validation.js';
 import { type DirectReceiver, type ReceiverHandlers, WaitingReceivers } from './waiting-receivers.js';
 
@@ -124,6 +126,7 @@ export class Engine implements C2dEngine {
         retentionMs: this.c2d.deadLetterRetentionMs,
         maxPerDevice: this.c2d.maxDeadLettersPerDevice,
       }),
+      history: Object.freeze({ retentionMs: this.c2d.historyRetentionMs ?? f.ttlMs }),
       feedback: Object.freeze({
         batchMaxRecords: f.batchMaxRecords,
         batchDelayMs: f.batchDelayMs,
@@ -195,14 +198,20 @@ export class Engine implements C2dEngine {
     } while (!this.committer.quiet || !this.scheduler.quiet);
   }
 
-  send(deviceId: string, message: OutgoingMessage): Promise<SendResult> {
+  send(deviceId: string, message: OutgoingMessage, origin?: SendOrigin): Promise<SendResult> {
     return new Promise((resolve, reject) => {
       // Without a job the answer is never 'sent-before'.
-      this.sendTo(deviceId, message, (r) => (r instanceof Error ? reject(r) : resolve(r as SendResult)));
+      this.sendTo(
+        deviceId,
+        message,
+        (r) => (r instanceof Error ? reject(r) : resolve(r as SendResult)),
+        undefined,
+        origin,
+      );
     });
   }
 
-  sendMany(items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>): Promise<Array<SendResult | Error>> {
+  sendMany(items: ReadonlyArray<SendItem>): Promise<Array<SendResult | Error>> {
     // Without a job no entry is 'sent-before'.
     return this.sendAll(items) as Promise<Array<SendResult | Error>>;
   }
@@ -219,10 +228,7 @@ export class Engine implements C2dEngine {
     return this.sendAll(items, jobId);
   }
 
-  private sendAll(
-    items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>,
-    job?: string,
-  ): Promise<Array<SendResult | 'sent-before' | Error>> {
+  private sendAll(items: ReadonlyArray<SendItem>, job?: string): Promise<Array<SendResult | 'sent-before' | Error>> {
     return new Promise((resolve) => {
       const results = new Array<SendResult | 'sent-before' | Error>(items.length);
       let left = items.length;
@@ -236,6 +242,7 @@ export class Engine implements C2dEngine {
             if (--left === 0) resolve(results);
           },
           job,
+          item.origin,
         );
       });
     });
@@ -247,6 +254,7 @@ export class Engine implements C2dEngine {
     message: OutgoingMessage,
     done: (r: SendResult | 'sent-before' | Error) => void,
     job?: string,
+    origin?: SendOrigin,
   ): void {
     let m: NewMessage;
     try {
@@ -255,7 +263,10 @@ export class Engine implements C2dEngine {
       done(err instanceof Error ? err : toFerryError(err));
       return;
     }
-    this.runTo({ kind: 'enqueue', message: m, ...(job !== undefined && { job }) }, (r) => {
+    const op: QueueOp = { kind: 'enqueue', message: m };
+    if (job !== undefined) op.job = job;
+    if (origin !== undefined) op.origin = origin;
+    this.runTo(op, (r) => {
       if (r instanceof Error) done(r);
       else if (!r.ok && r.error === 'JobDeviceNotPending') done('sent-before');
       else if (!r.ok) done(new FerryError(r.error, refusalText(r, deviceId, this.c2d.maxQueueDepth)));
@@ -263,16 +274,18 @@ export class Engine implements C2dEngine {
     });
   }
 
-  async receive(deviceId: string, max = 1): Promise<Delivery[]> {
+  async receive(deviceId: string, max = 1, protocol?: string): Promise<Delivery[]> {
+    const op: QueueOp = { kind: 'lease', deviceId, max: leaseSize(max) };
+    if (protocol !== undefined) op.protocol = protocol;
     for (let tries = 1; ; tries++) {
-      const r = await this.run({ kind: 'lease', deviceId, max: leaseSize(max) });
+      const r = await this.run(op);
       // Taken back as too late: lease again (in the group of the release), a few times at most.
       if (!this.late.wasTakenBack(r) || tries === MAX_LATE_LEASES) return r.deliveries;
     }
   }
 
-  openReceiver(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
-    return this.waiting.open(deviceId, handlers);
+  openReceiver(deviceId: string, handlers: ReceiverHandlers, protocol?: string): DirectReceiver {
+    return this.waiting.open(deviceId, handlers, protocol);
   }
 
   complete(deviceId: string, lockToken: string): Promise<void> {
@@ -312,6 +325,10 @@ export class Engine implements C2dEngine {
   async deleteDeadLetter(deviceId: string, sequenceNumber: number): Promise<void> {
     const r = await this.run({ kind: 'deleteDeadLetter', deviceId, sequenceNumber });
     if (!r.ok) throw deadLetterRefusal(r.error, deviceId, sequenceNumber);
+  }
+
+  messageHistory(deviceId: string, messageId: string): Promise<HistoryEvent[]> {
+    return this.store.messageHistory(deviceId, messageId, this.clock.now(), this.policy.history.retentionMs);
   }
 
   queueDepth(deviceId: string): Promise<number> {

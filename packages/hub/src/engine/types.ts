@@ -4,10 +4,17 @@
  * fails with a FerryError carrying the IoT Hub code (DeviceNotFound, DeviceMessageLockLost, ...).
  */
 import type { Delivery, FeedbackBatch, OutgoingMessage } from '@ferry/common';
-import type { DeadLetter, SettleAction } from '../store/types.js';
+import type { DeadLetter, HistoryEvent, SendOrigin, SettleAction } from '../store/types.js';
 import type { DirectReceiver, ReceiverHandlers } from './waiting-receivers.js';
 
-export type { DirectReceiver, ReceiverHandlers, SettleAction };
+export type { DirectReceiver, HistoryEvent, ReceiverHandlers, SendOrigin, SettleAction };
+
+/** One message of sendMany; `origin` (the sending policy, a job) goes into its history only. */
+export interface SendItem {
+  deviceId: string;
+  message: OutgoingMessage;
+  origin?: SendOrigin;
+}
 
 export interface SendResult {
   /** The message id as stored (the sender's, or undefined when it had none). */
@@ -16,13 +23,19 @@ export interface SendResult {
 }
 
 export interface C2dEngine {
-  /** Enqueue one message. Checks device existence/enabled, size, expiry, ack, queue depth. */
-  send(deviceId: string, message: OutgoingMessage): Promise<SendResult>;
+  /**
+   * Enqueue one message. Checks device existence/enabled, size, expiry, ack, queue depth. `origin`
+   * (the sending policy, a job id) is told in the message's history (docs/message-history.md).
+   */
+  send(deviceId: string, message: OutgoingMessage, origin?: SendOrigin): Promise<SendResult>;
   /** Enqueue many; each entry settles on its own (one may fail while the others commit). */
-  sendMany(items: ReadonlyArray<{ deviceId: string; message: OutgoingMessage }>): Promise<Array<SendResult | Error>>;
+  sendMany(items: ReadonlyArray<SendItem>): Promise<Array<SendResult | Error>>;
 
-  /** Lease up to `max` (default 1) of the device's oldest Enqueued messages. [] when none. */
-  receive(deviceId: string, max?: number): Promise<Delivery[]>;
+  /**
+   * Lease up to `max` (default 1) of the device's oldest Enqueued messages. [] when none.
+   * `protocol` (mqtt, amqp, https) is told in the messages' history.
+   */
+  receive(deviceId: string, max?: number, protocol?: string): Promise<Delivery[]>;
   /**
    * For a receiver that found the queue empty (an MQTT connection, after almost every message):
    * registered once, then want(max) per wait. The next non-empty lease of up to max goes to
@@ -30,7 +43,7 @@ export interface C2dEngine {
    * can); after pause() or close(), a lease already in flight still arrives there and is the
    * caller's to release. Optional: a gateway falls back to onAvailable + receive.
    */
-  openReceiver?(deviceId: string, handlers: ReceiverHandlers): DirectReceiver;
+  openReceiver?(deviceId: string, handlers: ReceiverHandlers, protocol?: string): DirectReceiver;
   /** Completed: removed; Success feedback when ack is positive/full. */
   complete(deviceId: string, lockToken: string): Promise<void>;
   /** Back to Enqueued in its place, delivery count + 1; dead-lettered at maxDeliveryCount. */
@@ -62,6 +75,11 @@ export interface C2dEngine {
   requeueDeadLetter(deviceId: string, sequenceNumber: number): Promise<number>;
   /** Removes a kept dead letter; NotFound when there is none. */
   deleteDeadLetter(deviceId: string, sequenceNumber: number): Promise<void>;
+  /**
+   * Every recorded step of the device's messages with this id (docs/message-history.md), by copy
+   * then in order. Reads only; [] when none is kept (or history is off).
+   */
+  messageHistory(deviceId: string, messageId: string): Promise<HistoryEvent[]>;
   /** Enqueued + Invisible messages of one device. */
   queueDepth(deviceId: string): Promise<number>;
   /**

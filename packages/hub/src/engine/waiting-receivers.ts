@@ -59,6 +59,8 @@ class Receiver implements DirectReceiver {
     readonly deviceId: string,
     readonly handlers: ReceiverHandlers,
     private readonly owner: WaitingReceivers,
+    /** The receiver's protocol, carried by its lease ops into the messages' history. */
+    readonly protocol: string | undefined,
   ) {
     this.leased = (r) => owner.leased(this, r);
   }
@@ -111,8 +113,8 @@ export class WaitingReceivers {
   ) {}
 
   /** A receiver for the device, idle until its first want(). */
-  open(deviceId: string, handlers: ReceiverHandlers): DirectReceiver {
-    return new Receiver(deviceId, handlers, this);
+  open(deviceId: string, handlers: ReceiverHandlers, protocol?: string): DirectReceiver {
+    return new Receiver(deviceId, handlers, this, protocol);
   }
 
   /** Before a group is written: a lease after it for each parked receiver of a device it enqueues to. */
@@ -132,7 +134,7 @@ export class WaitingReceivers {
         r.again = false;
         r.leaseMax = r.max;
         r.direct = true;
-        add({ kind: 'lease', deviceId, max: r.max, direct: true }, r.leased);
+        add(leaseOp(r, true), r.leased);
       }
     }
   }
@@ -242,10 +244,19 @@ export class WaitingReceivers {
     r.again = false;
     r.leaseMax = r.max;
     r.direct = false;
-    this.submit({ kind: 'lease', deviceId: r.deviceId, max: r.max }, r.leased);
+    this.submit(leaseOp(r, false), r.leased);
   }
 }
 
 function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/** The receiver's lease op (direct: added after its device's enqueues in the same group). */
+function leaseOp(r: Receiver, direct: boolean): QueueOp {
+  const op: QueueOp = direct
+    ? { kind: 'lease', deviceId: r.deviceId, max: r.max, direct: true }
+    : { kind: 'lease', deviceId: r.deviceId, max: r.max };
+  if (r.protocol !== undefined) op.protocol = r.protocol;
+  return op;
 }

@@ -49,9 +49,9 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics, clock: Clo
     return counted(work, settledBy[outcome]!, settleDone);
   };
   return {
-    send(deviceId, message) {
+    send(deviceId, message, origin) {
       metrics.inFlightChange('send', 1);
-      return counted(() => engine.send(deviceId, message), sent, sendDone);
+      return counted(() => engine.send(deviceId, message, origin), sent, sendDone);
     },
     async sendMany(items) {
       metrics.inFlightChange('send', items.length);
@@ -68,15 +68,15 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics, clock: Clo
         metrics.inFlightChange('send', -items.length);
       }
     },
-    receive: (deviceId, max) => engine.receive(deviceId, max).then(delivered),
+    receive: (deviceId, max, protocol) => engine.receive(deviceId, max, protocol).then(delivered),
     ...(engine.openReceiver && {
-      openReceiver(deviceId, handlers) {
+      openReceiver(deviceId, handlers, protocol) {
         // One wrapper per receiver (a connection), called per batch.
         const metered: ReceiverHandlers = {
           onDeliveries: (batch) => handlers.onDeliveries(delivered(batch)),
           onError: (err) => handlers.onError(err),
         };
-        return engine.openReceiver!(deviceId, metered);
+        return engine.openReceiver!(deviceId, metered, protocol);
       },
     }),
     complete: (deviceId, lockToken) => settling(() => engine.complete(deviceId, lockToken), 'complete', lockToken),
@@ -98,6 +98,7 @@ export function meteredEngine(engine: C2dEngine, metrics: HubMetrics, clock: Clo
       return engine.release(deviceId, lockTokens);
     },
     purge: (deviceId) => engine.purge(deviceId),
+    messageHistory: (deviceId, messageId) => engine.messageHistory(deviceId, messageId),
     deadLetters: (deviceId, limit) => engine.deadLetters(deviceId, limit),
     requeueDeadLetter: (deviceId, seq) => engine.requeueDeadLetter(deviceId, seq),
     deleteDeadLetter: (deviceId, seq) => engine.deleteDeadLetter(deviceId, seq),

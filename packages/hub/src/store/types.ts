@@ -123,6 +123,8 @@ export interface QueuePolicy {
   lockTimeoutMs: number;
   /** Dead letters kept (docs/dead-letters.md): retentionMs 0 = dropped, as IoT Hub does. */
   deadLetters: { retentionMs: number; maxPerDevice: number };
+  /** Each message's story (docs/message-history.md), kept this long after its end; 0 = none recorded. */
+  history: { retentionMs: number };
   feedback: {
     batchMaxRecords: number;
     /** 0 = batch at once */
@@ -138,13 +140,20 @@ export type NewMessage = Omit<StoredMessage, 'sequenceNumber' | 'enqueuedTimeUtc
 
 export type SettleAction = 'complete' | 'abandon' | 'reject';
 
+/** Who sent a message, for its history's "enqueued" step (docs/message-history.md). */
+export interface SendOrigin {
+  /** The shared access policy that sent it (a job's copies carry their job id in the op's `job`). */
+  policy?: string;
+}
+
 export type QueueOp =
   /**
    * Checks device exists + enabled and depth (Enqueued + Invisible) < maxQueueDepth. `job`: the
    * copy of a C2D job (jobs/), sent only while the job's ledger row for the device is pending and
    * marked sent in the same transaction, so a job that resumes never sends a second copy.
+   * `origin`: the sender, for the message's history.
    */
-  | { kind: 'enqueue'; message: NewMessage; job?: string }
+  | { kind: 'enqueue'; message: NewMessage; job?: string; origin?: SendOrigin }
   /**
    * Leases up to max of the device's lowest-sequence Enqueued messages, one new lock token each.
    * `direct`: the engine's waiting receiver, added after the group's enqueues for its device. It
@@ -153,7 +162,7 @@ export type QueueOp =
    * enqueues for the device as it inserts them, without looking for older ones. A store may
    * ignore it: the results are the same.
    */
-  | { kind: 'lease'; deviceId: string; max: number; direct?: true }
+  | { kind: 'lease'; deviceId: string; max: number; direct?: true; protocol?: string }
   | { kind: 'settle'; deviceId: string; lockToken: string; action: SettleAction }
   /** Back to Enqueued as a lock expiry would; unknown tokens are ignored. */
   | { kind: 'release'; deviceId: string; lockTokens: readonly string[] }
@@ -276,6 +285,46 @@ export interface DeadLetter extends StoredMessage {
   deadLetteredTimeUtc: number;
 }
 
+/**
+ * One step of a message's story (docs/message-history.md). The kinds that end a copy's life in the
+ * queue: completed, rejected, expired, purged, deadLettered (DeliveryCountExceeded); `requeued` is
+ * a dead letter put back (as a new copy, `requeuedAs`).
+ */
+export type HistoryEventKind =
+  | 'enqueued'
+  | 'delivered'
+  | 'abandoned'
+  | 'released'
+  | 'lockExpired'
+  | 'completed'
+  | 'rejected'
+  | 'expired'
+  | 'purged'
+  | 'deadLettered'
+  | 'requeued';
+
+export interface HistoryEvent {
+  /** The copy's per-device sequence number (a requeued dead letter is a new copy). */
+  sequenceNumber: number;
+  kind: HistoryEventKind;
+  /** ms since the epoch */
+  at: number;
+  /** The delivery count after the step (enqueued: 0). */
+  deliveryCount: number;
+  /** delivered: the lock token handed out. */
+  lockToken?: string;
+  /** delivered: the protocol that took it (mqtt, amqp, https). */
+  protocol?: string;
+  /** enqueued: the policy and job that sent it; requeuedFrom: the dead letter's sequence number. */
+  policy?: string;
+  jobId?: string;
+  requeuedFrom?: number;
+  /** requeued: the new copy's sequence number. */
+  requeuedAs?: number;
+  /** An ending step whose ack asked for feedback: the record made for it. */
+  feedback?: FeedbackRecord;
+}
+
 export interface DevicePageQuery {
   /** At most this many devices, ordered by device id. */
   limit: number;
@@ -294,6 +343,12 @@ export interface InspectionStore {
    * before `now - retentionMs` are left out (the scheduler removes them).
    */
   listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]>;
+  /**
+   * Every recorded step of the device's messages with this message id, by copy (sequence number)
+   * then in the order they happened; copies that ended at or before `now - retentionMs` are left
+   * out (the scheduler removes them).
+   */
+  messageHistory(deviceId: string, messageId: string, now: number, retentionMs: number): Promise<HistoryEvent[]>;
   /** Hub-wide pending (not expired) messages: Invisible = locked until after `now`. */
   queueTotals(now: number): Promise<{ enqueued: number; invisible: number }>;
   /** Hub-wide feedback records not yet taken: waiting for a batch, or in a feedback message not expired by `now`. */

@@ -73,6 +73,14 @@ export class Claims {
     return false;
   }
 
+  /** The name of a policy on this connection that may do `op` (told in the message history), if any. */
+  policyThatCan(op: Operation): string | undefined {
+    for (const { principal } of this.byAudience.values()) {
+      if (principal.kind === 'policy' && this.auth.can(principal, op)) return principal.policyName;
+    }
+    return undefined;
+  }
+
   /** True when some unexpired principal may do `op`. */
   can(op: Operation): boolean {
     for (const { principal } of this.byAudience.values()) {

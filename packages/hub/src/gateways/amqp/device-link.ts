@@ -53,7 +53,7 @@ export class DeviceLink extends OutgoingLink<Delivery> {
   }
 
   protected lease(n: number): Promise<Delivery[]> {
-    return this.deps.engine.receive(this.deviceId, n);
+    return this.deps.engine.receive(this.deviceId, n, 'amqp');
   }
 
   protected encode(d: Delivery): Message {

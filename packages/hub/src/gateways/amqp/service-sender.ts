@@ -90,8 +90,10 @@ export class ServiceSendLink implements LinkHandler {
     const items = this.batch;
     this.batch = [];
     if (items.length === 0) return;
+    const policy = this.deps.claims.policyThatCan(SERVICE_CONNECT);
+    const origin = policy === undefined ? undefined : { policy };
     this.deps.engine
-      .sendMany(items.map(({ deviceId, message }) => ({ deviceId, message })))
+      .sendMany(items.map(({ deviceId, message }) => ({ deviceId, message, origin })))
       .then(
         (results) => {
           items.forEach((item, i) => {

@@ -58,7 +58,7 @@ export const deviceRoutes: Route[] = [
     async handle({ ctx, res, params, log }) {
       const id = params.id!;
       await requireUsableDevice(ctx, id);
-      const [delivery] = await ctx.engine.receive(id, 1);
+      const [delivery] = await ctx.engine.receive(id, 1, 'https');
       if (!delivery) {
         sendNoContent(res);
         return;

@@ -20,6 +20,7 @@ import { sendError } from './errors.js';
 import { EventStreams } from './event-stream.js';
 import { eventsRoute } from './events-route.js';
 import { feedbackRoutes } from './feedback-routes.js';
+import { historyRoute } from './history-route.js';
 import { jobRoutes } from './job-routes.js';
 import { methodRoutes } from './method-routes.js';
 import { queryValue } from './params.js';
@@ -33,6 +34,7 @@ export const HTTP_ROUTES: readonly Route[] = [
   ...registryRoutes,
   ...deviceRoutes,
   ...deadLetterRoutes,
+  historyRoute,
   eventsRoute,
   sendRoute,
   ...feedbackRoutes,

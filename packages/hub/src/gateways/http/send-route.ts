@@ -21,12 +21,13 @@ export const sendRoute: Route = {
   method: 'POST',
   path: '/devices/{id}/messages/deviceBound',
   operation: () => ({ permission: 'ServiceConnect' }),
-  async handle({ ctx, req, res, params, log }) {
+  async handle({ ctx, req, res, params, log, principal }) {
     const id = params.id!;
     const fields = messageFromHeaders(req);
     const limit = Math.min(ctx.config.http.maxBodyBytes, ctx.config.c2d.maxMessageSize);
     const message: OutgoingMessage = { ...fields, body: await readBody(req, limit) };
-    const result = await ctx.engine.send(id, message);
+    const origin = principal.kind === 'policy' ? { policy: principal.policyName } : undefined;
+    const result = await ctx.engine.send(id, message, origin);
     const messageId = result.messageId ?? message.messageId;
     log.debug({ deviceId: id, messageId, sequenceNumber: result.sequenceNumber }, 'message enqueued');
     sendNoContent(res, messageId === undefined ? {} : { 'iothub-messageid': messageId });

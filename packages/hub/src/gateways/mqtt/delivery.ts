@@ -164,7 +164,7 @@ export class DeliveryPump {
         const signalsBefore = this.signals;
         let batch: Delivery[];
         try {
-          batch = await this.deps.engine.receive(this.deps.deviceId, wanted);
+          batch = await this.deps.engine.receive(this.deps.deviceId, wanted, 'mqtt');
         } catch (err) {
           // The next signal (send, abandon, lock expiry) tries again.
           this.deps.logger.warn({ err }, 'C2D receive failed');
@@ -186,7 +186,7 @@ export class DeliveryPump {
   private park(wanted: number): void {
     if (!this.deps.engine.openReceiver) return;
     // The pump is its receiver's handlers (onDeliveries, onError): no object or closures of their own.
-    this.receiver ??= this.deps.engine.openReceiver(this.deps.deviceId, this);
+    this.receiver ??= this.deps.engine.openReceiver(this.deps.deviceId, this, 'mqtt');
     this.parked = true;
     this.receiver.want(wanted);
   }

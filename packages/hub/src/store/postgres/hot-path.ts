@@ -67,7 +67,8 @@ interface HotRow extends OptionalMessageColumns {
   records: string[] | null;
 }
 
-const SQL = `SELECT * FROM ferry_commit_hot(${Array.from({ length: 19 }, (_, i) => `$${i + 1}`).join(', ')})`;
+// 20 arguments: the overload that records the message history (history-sql.ts).
+const SQL = `SELECT * FROM ferry_commit_hot(${Array.from({ length: 20 }, (_, i) => `$${i + 1}`).join(', ')})`;
 
 /** Runs the group on the hot path; undefined when something was due (nothing was written then). */
 export async function commitHot(
@@ -104,6 +105,8 @@ export async function commitHot(
       JSON.stringify(policy),
       channel,
       nodeId,
+      // The history's "enqueued" sender and "delivered" protocol (a job's copies never come here).
+      column((op) => (op.kind === 'enqueue' ? op.origin?.policy : op.kind === 'lease' ? op.protocol : undefined)),
     ],
   });
   if (r.rows[0]?.code === 'due') return undefined;

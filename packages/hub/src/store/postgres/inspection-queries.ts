@@ -4,8 +4,16 @@
  */
 import type { Ack } from '@ferry/common';
 import type pg from 'pg';
+import { historyEventOf, visibleSteps } from '../history-rows.js';
 import { optionalFieldsOfRow, withOptionalFields } from '../rows.js';
-import type { DeadLetter, DeadLetterReason, DevicePageQuery, PendingMessage } from '../types.js';
+import type {
+  DeadLetter,
+  DeadLetterReason,
+  DevicePageQuery,
+  HistoryEvent,
+  HistoryEventKind,
+  PendingMessage,
+} from '../types.js';
 
 interface PeekRow {
   device_id: string;
@@ -70,6 +78,25 @@ export class InspectionQueries {
       } = toPending({ ...row, lock_token: null, locked_until: null }, now);
       return { ...m, reason: row.reason, deadLetteredTimeUtc: Number(row.dead_lettered_at) };
     });
+  }
+
+  async messageHistory(deviceId: string, messageId: string, now: number, retentionMs: number): Promise<HistoryEvent[]> {
+    const r = await this.pool.query<{
+      seq: string;
+      kind: HistoryEventKind;
+      at: string;
+      delivery_count: number;
+      final: number;
+      lock_token: string | null;
+      via: string | null;
+      detail: string | null;
+    }>(
+      `SELECT seq, kind, at, delivery_count, final::integer AS final, lock_token, via, detail FROM c2d_history
+       WHERE device_id = $1 AND message_id = $2 ORDER BY seq, id`,
+      [deviceId, messageId],
+    );
+    const rows = r.rows.map((x) => ({ ...x, seq: Number(x.seq), at: Number(x.at) }));
+    return visibleSteps(rows, now - retentionMs).map(historyEventOf);
   }
 
   async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {

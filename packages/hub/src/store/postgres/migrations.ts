@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
+import { HISTORY_SQL } from './history-sql.js';
 import { HOT_PATH_SQL } from './hot-path-sql.js';
 import { JOBS_SQL } from './job-queries.js';
 import { METHOD_CALLS_SQL } from './method-call-queries.js';
@@ -64,6 +65,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'c2d hot path: set-based group commit, lock tokens carry the row id', sql: HOT_PATH_SQL },
   { version: 9, name: 'direct method calls between nodes', sql: METHOD_CALLS_SQL },
   { version: 10, name: 'jobs and their device ledger', sql: JOBS_SQL },
+  { version: 11, name: 'message history', sql: HISTORY_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

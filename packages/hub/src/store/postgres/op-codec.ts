@@ -35,11 +35,15 @@ export function encode(op: QueueOp): Encoded {
         defaultExpiry: m.defaultExpiry === true,
         properties: JSON.stringify(m.properties),
         ...(op.job !== undefined && { job: text(op.job, 'job') }),
+        policy: op.origin?.policy ?? null,
       };
       return { json, body: m.body };
     }
     case 'lease':
-      return { json: { k: 'lease', d: text(op.deviceId, 'deviceId'), max: Math.floor(op.max) }, body: null };
+      return {
+        json: { k: 'lease', d: text(op.deviceId, 'deviceId'), max: Math.floor(op.max), protocol: op.protocol ?? null },
+        body: null,
+      };
     case 'settle':
       return { json: { k: 'settle', d: text(op.deviceId, 'deviceId'), t: op.lockToken, a: op.action }, body: null };
     case 'release':

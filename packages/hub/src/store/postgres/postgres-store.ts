@@ -22,6 +22,7 @@ import type {
   DeviceRecord,
   DeviceWrite,
   FailedResult,
+  HistoryEvent,
   MqttSessionRecord,
   PendingMessage,
   PolicyRecord,
@@ -250,17 +251,20 @@ export class PostgresStore extends PostgresJobStore implements Store {
 
   async nextDeadline(policy: QueuePolicy): Promise<number | null> {
     const r = await guarded(
-      this.pool.query<{ t: number | null; d: string | null }>(
-        'SELECT ferry_next_deadline($1) AS t, (SELECT min(dead_lettered_at) FROM c2d_dead_letters) AS d',
+      this.pool.query<{ t: number | null; d: string | null; h: string | null }>(
+        `SELECT ferry_next_deadline($1) AS t, (SELECT min(dead_lettered_at) FROM c2d_dead_letters) AS d,
+         (SELECT min(at) FROM c2d_history WHERE final) AS h`,
         [policy.feedback.batchDelayMs],
       ),
     );
-    const t = r.rows[0]?.t ?? null;
-    const d = r.rows[0]?.d;
-    // Kept dead letters go when their retention ends (dead-letters-sql.ts).
-    const dl = d == null ? null : Number(d) + policy.deadLetters.retentionMs;
-    if (t === null) return dl;
-    return dl === null ? t : Math.min(t, dl);
+    const row = r.rows[0];
+    // Kept dead letters and ended copies' history go when their retention ends (dead-letters-sql.ts, history-sql.ts).
+    const times = [
+      row?.t ?? null,
+      row?.d == null ? null : Number(row.d) + policy.deadLetters.retentionMs,
+      row?.h == null ? null : Number(row.h) + policy.history.retentionMs,
+    ].filter((t): t is number => t !== null);
+    return times.length ? Math.min(...times) : null;
   }
 
   async queueDepth(deviceId: string, now: number): Promise<number> {
@@ -375,6 +379,10 @@ export class PostgresStore extends PostgresJobStore implements Store {
     const ids = await guarded(this.inspection.devicePageIds(query));
     const records = await Promise.all(ids.map((id) => guarded(this.registry.getDevice(id))));
     return records.filter((r): r is DeviceRecord => r !== undefined);
+  }
+
+  messageHistory(deviceId: string, messageId: string, now: number, retentionMs: number): Promise<HistoryEvent[]> {
+    return guarded(this.inspection.messageHistory(deviceId, messageId, now, retentionMs));
   }
 
   listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]> {

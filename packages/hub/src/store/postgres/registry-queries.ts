@@ -67,6 +67,7 @@ export class RegistryQueries {
       `WITH gone AS (DELETE FROM devices WHERE device_id = $1 AND ($2::text IS NULL OR etag = $2) RETURNING device_id),
          q AS (DELETE FROM c2d_messages WHERE device_id IN (SELECT device_id FROM gone)),
          dl AS (DELETE FROM c2d_dead_letters WHERE device_id IN (SELECT device_id FROM gone)),
+         h AS (DELETE FROM c2d_history WHERE device_id IN (SELECT device_id FROM gone)),
          s AS (DELETE FROM mqtt_sessions WHERE device_id IN (SELECT device_id FROM gone)),
          f AS (DELETE FROM feedback_pending WHERE device_id IN (SELECT device_id FROM gone)),
          t AS (DELETE FROM twins WHERE device_id IN (SELECT device_id FROM gone))

@@ -6,6 +6,8 @@ import type { QueueOp, QueuePolicy } from '../types.js';
 export interface DirectLease {
   room: number;
   readonly deliveries: Delivery[];
+  /** The receiver's protocol, for the history's "delivered" steps. */
+  readonly protocol?: string;
 }
 
 export class CommitContext {
@@ -31,6 +33,7 @@ export class CommitContext {
     for (const op of ops) {
       if (op.kind !== 'lease' || op.direct !== true) continue;
       const lease: DirectLease = { room: Math.max(0, Math.floor(op.max)), deliveries: [] };
+      if (op.protocol !== undefined) Object.assign(lease, { protocol: op.protocol });
       this.directByOp.set(op, lease);
       const list = this.directByDevice.get(op.deviceId);
       if (list) list.push(lease);

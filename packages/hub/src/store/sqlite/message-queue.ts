@@ -16,9 +16,10 @@
  * leases, re-read after the scheduler's batches).
  */
 import { randomUUID } from 'node:crypto';
-import type { Ack, Delivery, FeedbackStatus, StoredMessage } from '@ferry/common';
+import type { Ack, Delivery, FeedbackRecord, FeedbackStatus, StoredMessage } from '@ferry/common';
 import type Database from 'better-sqlite3';
 import { feedbackRecord, wantsFeedback } from '../feedback-rules.js';
+import type { StepDetail } from '../history-rows.js';
 import { newDelivery, optionalFieldsOfRow, withOptionalFields } from '../rows.js';
 import type {
   EnqueueResult,
@@ -33,12 +34,14 @@ import type {
 import type { CommitContext, DirectLease } from './commit-context.js';
 import type { DeadLetterTable } from './dead-letter-table.js';
 import type { FeedbackQueue } from './feedback-queue.js';
+import type { HistoryTable } from './history-table.js';
 import { SequenceNumbers } from './sequence-numbers.js';
 
 /** The columns needed to move a message between states (no body). */
 interface StateRow {
   id: number;
   device_id: string;
+  seq: number;
   message_id: string | null;
   /** '' when the sender set no ack (the column is NOT NULL since migration 1). */
   ack: Ack | '';
@@ -47,7 +50,6 @@ interface StateRow {
 }
 
 interface FullRow extends StateRow {
-  seq: number;
   correlation_id: string | null;
   user_id: string | null;
   content_type: string | null;
@@ -61,8 +63,8 @@ interface FullRow extends StateRow {
   default_expiry: number;
 }
 
-const STATE = 'id, device_id, message_id, ack, expiry, delivery_count';
-const FULL = `${STATE}, seq, correlation_id, user_id, content_type, content_encoding, enqueued_at, properties, body,
+const STATE = 'id, device_id, seq, message_id, ack, expiry, delivery_count';
+const FULL = `${STATE}, correlation_id, user_id, content_type, content_encoding, enqueued_at, properties, body,
   lease_count, default_expiry`;
 
 /**
@@ -119,6 +121,7 @@ export class MessageQueue {
     db: Database.Database,
     private readonly feedback: FeedbackQueue,
     private readonly deadLetters: DeadLetterTable,
+    private readonly history: HistoryTable,
   ) {
     this.device = db.prepare<[string], { status: string }>('SELECT status FROM devices WHERE device_id = ?');
     this.generation = db.prepare<[string], { generation_id: string }>(
@@ -193,7 +196,8 @@ export class MessageQueue {
     this.sequenceNumbers.forget();
   }
 
-  enqueue(m: NewMessage, ctx: CommitContext): EnqueueResult {
+  /** `origin`: what the history's "enqueued" step tells of the sender. */
+  enqueue(m: NewMessage, ctx: CommitContext, origin?: StepDetail): EnqueueResult {
     this.applyDue(m.deviceId, ctx);
     const seq = this.sequenceNumbers.take(m.deviceId, ctx.policy.maxQueueDepth);
     if (typeof seq === 'string') return { ok: false, error: seq };
@@ -225,17 +229,20 @@ export class MessageQueue {
       direct.room--;
       direct.deliveries.push(newDelivery(m, seq, ctx.now, lockToken, lockedUntil));
       this.lowerFloor(Math.min(m.expiryTimeUtc, lockedUntil), ctx);
+      this.history.add(m.deviceId, m.messageId, seq, 'enqueued', 0, ctx, origin);
+      this.history.add(m.deviceId, m.messageId, seq, 'delivered', 0, ctx, { lockToken, via: direct.protocol });
     } else {
       this.insert.run(...values);
       this.nextId = id + 1;
       this.lowerFloor(m.expiryTimeUtc, ctx);
+      this.history.add(m.deviceId, m.messageId, seq, 'enqueued', 0, ctx, origin);
     }
     ctx.woken.add(m.deviceId);
     return { ok: true, sequenceNumber: seq };
   }
 
   /** `direct`: the group's direct lease of this op (its messages were locked as they were enqueued). */
-  lease(deviceId: string, max: number, ctx: CommitContext, direct?: DirectLease): LeaseResult {
+  lease(deviceId: string, max: number, ctx: CommitContext, direct?: DirectLease, protocol?: string): LeaseResult {
     this.applyDue(deviceId, ctx);
     if (direct) {
       const room = direct.room;
@@ -243,16 +250,16 @@ export class MessageQueue {
       // The device had nothing Enqueued when the group began; only a requeue in this group can
       // have made an older message available since.
       if (room === 0 || !ctx.requeued.has(deviceId)) return { ok: true, deliveries: direct.deliveries };
-      const more = this.leaseEnqueued(deviceId, room, ctx);
+      const more = this.leaseEnqueued(deviceId, room, ctx, protocol);
       return {
         ok: true,
         deliveries: [...direct.deliveries, ...more].sort((a, b) => a.sequenceNumber - b.sequenceNumber),
       };
     }
-    return { ok: true, deliveries: this.leaseEnqueued(deviceId, max, ctx) };
+    return { ok: true, deliveries: this.leaseEnqueued(deviceId, max, ctx, protocol) };
   }
 
-  private leaseEnqueued(deviceId: string, max: number, ctx: CommitContext): Delivery[] {
+  private leaseEnqueued(deviceId: string, max: number, ctx: CommitContext, protocol?: string): Delivery[] {
     const n = Math.max(0, Math.floor(max));
     if (n === 0) return [];
     const rows = this.nextEnqueued.all(deviceId, ctx.now, n);
@@ -261,6 +268,7 @@ export class MessageQueue {
     const deliveries = rows.map((r) => {
       const lockToken = mintLockToken(r.id, r.ack);
       this.lockRow.run(lockToken, lockedUntil, r.id);
+      this.history.add(deviceId, r.message_id, r.seq, 'delivered', r.delivery_count, ctx, { lockToken, via: protocol });
       return toDelivery(r, lockToken, lockedUntil);
     });
     this.lowerFloor(lockedUntil, ctx);
@@ -274,12 +282,14 @@ export class MessageQueue {
     if (id === undefined) return { ok: false, error: 'DeviceMessageLockLost' };
     if (action === 'complete') {
       if (completesQuietly(lockToken)) {
+        this.history.completed(id, lockToken, deviceId, ctx);
         const gone = this.completeQuiet.run(id, lockToken, deviceId).changes === 1;
         return gone ? { ok: true, outcome: 'completed' } : { ok: false, error: 'DeviceMessageLockLost' };
       }
       const row = this.completeRow.get(id, lockToken, deviceId);
       if (!row) return { ok: false, error: 'DeviceMessageLockLost' };
-      this.feedbackFor(row, 'Success', ctx);
+      const feedback = this.feedbackFor(row, 'Success', ctx);
+      this.history.add(deviceId, row.message_id, row.seq, 'completed', row.delivery_count, ctx, { feedback });
       return { ok: true, outcome: 'completed' };
     }
     const row = this.byToken.get(id, lockToken, deviceId);
@@ -288,7 +298,7 @@ export class MessageQueue {
       this.finish(row, 'Rejected', ctx);
       return { ok: true, outcome: 'deadLettered' };
     }
-    return { ok: true, outcome: this.requeue(row, true, ctx) ? 'requeued' : 'deadLettered' };
+    return { ok: true, outcome: this.requeue(row, true, ctx, 'abandoned') ? 'requeued' : 'deadLettered' };
   }
 
   release(deviceId: string, lockTokens: readonly string[], ctx: CommitContext): ReleaseResult {
@@ -298,7 +308,7 @@ export class MessageQueue {
       const id = lockTokenRowId(token);
       const row = id === undefined ? undefined : this.byToken.get(id, token, deviceId);
       if (!row) continue;
-      this.requeue(row, ctx.policy.countLockExpiry, ctx);
+      this.requeue(row, ctx.policy.countLockExpiry, ctx, 'released');
       released++;
     }
     return { ok: true, released };
@@ -318,7 +328,7 @@ export class MessageQueue {
     const expired = this.expired.all(ctx.now, limit);
     for (const r of expired) this.finish(r, 'Expired', ctx);
     const locks = this.lockExpired.all(ctx.now, limit);
-    for (const r of locks) this.requeue(r, ctx.policy.countLockExpiry, ctx);
+    for (const r of locks) this.requeue(r, ctx.policy.countLockExpiry, ctx, 'lockExpired');
     const more = expired.length === limit || locks.length === limit;
     // Nothing due is left (below now): the floor may rise to the next deadline.
     if (!more) this.readFloor();
@@ -329,8 +339,12 @@ export class MessageQueue {
   requeueDeadLetter(deviceId: string, seq: number, expiry: number, ctx: CommitContext): RequeueDeadLetterResult {
     const dead = this.deadLetters.find(deviceId, seq, ctx);
     if (!dead) return { ok: false, error: 'DeadLetterNotFound' };
-    const back = this.enqueue(requeuedMessage(dead, expiry), ctx);
-    if (back.ok) this.deadLetters.remove(dead.rowId);
+    const back = this.enqueue(requeuedMessage(dead, expiry), ctx, { requeuedFrom: seq });
+    if (!back.ok) return back;
+    this.deadLetters.remove(dead.rowId);
+    this.history.add(deviceId, dead.messageId, seq, 'requeued', dead.deliveryCount, ctx, {
+      requeuedAs: back.sequenceNumber,
+    });
     return back;
   }
 
@@ -360,13 +374,19 @@ export class MessageQueue {
     if (ctx.now < this.dueFloor) return;
     for (const r of this.dueForDevice.all(deviceId, ctx.now, ctx.now)) {
       if (r.expiry <= ctx.now) this.finish(r, 'Expired', ctx);
-      else this.requeue(r, ctx.policy.countLockExpiry, ctx);
+      else this.requeue(r, ctx.policy.countLockExpiry, ctx, 'lockExpired');
     }
   }
 
   /** Back to Enqueued in its place (its seq is unchanged); dead-lettered when the count reaches the max. */
-  private requeue(r: StateRow, count: boolean, ctx: CommitContext): boolean {
+  private requeue(
+    r: StateRow,
+    count: boolean,
+    ctx: CommitContext,
+    step: 'abandoned' | 'released' | 'lockExpired',
+  ): boolean {
     const deliveryCount = r.delivery_count + (count ? 1 : 0);
+    this.history.add(r.device_id, r.message_id, r.seq, step, deliveryCount, ctx);
     if (deliveryCount >= ctx.policy.maxDeliveryCount) {
       this.finish({ ...r, delivery_count: deliveryCount }, 'DeliveryCountExceeded', ctx);
       return false;
@@ -380,18 +400,27 @@ export class MessageQueue {
   private finish(r: StateRow, status: Exclude<FeedbackStatus, 'Success'>, ctx: CommitContext): void {
     this.deadLetters.keepRow(r.id, r.device_id, r.delivery_count, status, ctx);
     this.remove.run(r.id);
-    this.feedbackFor(r, status, ctx);
+    const feedback = this.feedbackFor(r, status, ctx);
+    this.history.add(r.device_id, r.message_id, r.seq, ENDING_STEP[status], r.delivery_count, ctx, { feedback });
   }
 
-  private feedbackFor(r: StateRow, status: FeedbackStatus, ctx: CommitContext): void {
-    if (r.ack === '' || !wantsFeedback(r.ack, status)) return;
+  /** The feedback record the message's ack asks for (appended to the feedback queue), if any. */
+  private feedbackFor(r: StateRow, status: FeedbackStatus, ctx: CommitContext): FeedbackRecord | undefined {
+    if (r.ack === '' || !wantsFeedback(r.ack, status)) return undefined;
     const generationId = this.generation.get(r.device_id)?.generation_id ?? '';
-    this.feedback.append(
-      feedbackRecord(status, { deviceId: r.device_id, messageId: r.message_id }, generationId, ctx.now),
-      ctx,
-    );
+    const record = feedbackRecord(status, { deviceId: r.device_id, messageId: r.message_id }, generationId, ctx.now);
+    this.feedback.append(record, ctx);
+    return record;
   }
 }
+
+/** The history step of each way a message leaves the queue other than completion. */
+const ENDING_STEP = {
+  Rejected: 'rejected',
+  Expired: 'expired',
+  Purged: 'purged',
+  DeliveryCountExceeded: 'deadLettered',
+} as const;
 
 /** The columns a stored message is read from (what every reader of c2d_messages maps). */
 export type MessageRow = Pick<

@@ -226,6 +226,29 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // jobs/types.ts: jobs and their per-device ledger (docs/jobs.md)
   { version: 9, name: 'jobs and their device ledger', sql: JOB_TABLES_SQL },
+  {
+    version: 10,
+    name: 'message history',
+    // docs/message-history.md: one row per step of a C2D message that has a message id, written in
+    // the step's transaction; a copy's rows go once its first final step is past the retention.
+    sql: `
+      CREATE TABLE c2d_history (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        delivery_count INTEGER NOT NULL,
+        final INTEGER NOT NULL,
+        lock_token TEXT,
+        via TEXT,
+        detail TEXT
+      );
+      CREATE INDEX c2d_history_message ON c2d_history (device_id, message_id, seq);
+      CREATE INDEX c2d_history_ended ON c2d_history (at) WHERE final = 1;
+    `,
+  },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -34,6 +34,7 @@ export class RegistryTables {
   private readonly removeSession;
   private readonly removeQueue;
   private readonly removeDeadLetters;
+  private readonly removeHistory;
   private readonly removePendingFeedback;
   private readonly removeTwin;
   readonly deleteDevice: (deviceId: string, expectedEtag: string | null) => boolean;
@@ -71,6 +72,7 @@ export class RegistryTables {
     this.removeSession = db.prepare('DELETE FROM mqtt_sessions WHERE device_id = ?');
     this.removeQueue = db.prepare('DELETE FROM c2d_messages WHERE device_id = ?');
     this.removeDeadLetters = db.prepare('DELETE FROM c2d_dead_letters WHERE device_id = ?');
+    this.removeHistory = db.prepare('DELETE FROM c2d_history WHERE device_id = ?');
     this.removePendingFeedback = db.prepare('DELETE FROM feedback_pending WHERE device_id = ?');
     this.removeTwin = db.prepare('DELETE FROM twins WHERE device_id = ?');
     // The device, its queue, its session, its un-batched feedback and its twin go together (spec §1.9).
@@ -78,6 +80,7 @@ export class RegistryTables {
       if (this.remove.run(deviceId, expectedEtag, expectedEtag).changes !== 1) return false;
       this.removeQueue.run(deviceId);
       this.removeDeadLetters.run(deviceId);
+      this.removeHistory.run(deviceId);
       this.removeSession.run(deviceId);
       this.removePendingFeedback.run(deviceId);
       this.removeTwin.run(deviceId);

@@ -18,6 +18,7 @@ import type {
   PartitionInfo,
   StoredEvent,
 } from '../event-log.js';
+import type { StepDetail } from '../history-rows.js';
 import type {
   CaCertificateRecord,
   CommitResult,
@@ -27,6 +28,7 @@ import type {
   DeviceWrite,
   EnqueueResult,
   FailedResult,
+  HistoryEvent,
   JobCopyRefused,
   MqttSessionRecord,
   NewMessage,
@@ -43,6 +45,7 @@ import { CommitContext } from './commit-context.js';
 import { DeadLetterTable } from './dead-letter-table.js';
 import { EventLogTables } from './event-log-tables.js';
 import { FeedbackQueue } from './feedback-queue.js';
+import { HistoryTable } from './history-table.js';
 import { InspectionQueries } from './inspection-queries.js';
 import { JobTables, SqliteJobStore } from './job-tables.js';
 import { MessageQueue } from './message-queue.js';
@@ -78,6 +81,7 @@ export class SqliteStore extends SqliteJobStore implements Store {
   private readonly caCertificates: CaCertificateTable;
   private readonly messages: MessageQueue;
   private readonly deadLetters: DeadLetterTable;
+  private readonly history: HistoryTable;
   private readonly feedback: FeedbackQueue;
   private readonly inspection: InspectionQueries;
   private readonly twins: TwinTable;
@@ -133,7 +137,8 @@ export class SqliteStore extends SqliteJobStore implements Store {
     this.caCertificates = new CaCertificateTable(this.db);
     this.feedback = new FeedbackQueue(this.db);
     this.deadLetters = new DeadLetterTable(this.db);
-    this.messages = new MessageQueue(this.db, this.feedback, this.deadLetters);
+    this.history = new HistoryTable(this.db);
+    this.messages = new MessageQueue(this.db, this.feedback, this.deadLetters, this.history);
     this.inspection = new InspectionQueries(this.db);
     this.twins = new TwinTable(this.db);
     this.jobs = new JobTables(this.db);
@@ -235,10 +240,10 @@ export class SqliteStore extends SqliteJobStore implements Store {
     switch (op.kind) {
       case 'enqueue':
         return op.job === undefined
-          ? this.messages.enqueue(op.message, ctx)
-          : this.enqueueCopy(op.job, op.message, ctx);
+          ? this.messages.enqueue(op.message, ctx, originOf(op))
+          : this.enqueueCopy(op.job, op.message, ctx, originOf(op));
       case 'lease':
-        return this.messages.lease(op.deviceId, op.max, ctx, ctx.directByOp.get(op));
+        return this.messages.lease(op.deviceId, op.max, ctx, ctx.directByOp.get(op), op.protocol);
       case 'settle':
         return this.messages.settle(op.deviceId, op.lockToken, op.action, ctx);
       case 'release':
@@ -250,7 +255,8 @@ export class SqliteStore extends SqliteJobStore implements Store {
         const f = this.feedback.expireDue(ctx, op.limit);
         this.feedback.makeBatches(ctx);
         const d = this.deadLetters.expireDue(ctx, op.limit);
-        return { ok: true, expired: m.expired, locksExpired: m.locksExpired, more: m.more || f.more || d };
+        const h = this.history.expireDue(ctx, op.limit);
+        return { ok: true, expired: m.expired, locksExpired: m.locksExpired, more: m.more || f.more || d || h };
       }
       case 'requeueDeadLetter':
         return this.messages.requeueDeadLetter(op.deviceId, op.sequenceNumber, op.expiryTimeUtc, ctx);
@@ -266,9 +272,14 @@ export class SqliteStore extends SqliteJobStore implements Store {
   }
 
   /** A C2D job's copy: sent only while the job's ledger row is pending, and the row marked in the same transaction. */
-  private enqueueCopy(jobId: string, m: NewMessage, ctx: CommitContext): EnqueueResult | JobCopyRefused {
+  private enqueueCopy(
+    jobId: string,
+    m: NewMessage,
+    ctx: CommitContext,
+    origin: StepDetail,
+  ): EnqueueResult | JobCopyRefused {
     if (!this.jobs.copyPending(jobId, m.deviceId)) return { ok: false, error: 'JobDeviceNotPending' };
-    const r = this.messages.enqueue(m, ctx);
+    const r = this.messages.enqueue(m, ctx, origin);
     if (r.ok) this.jobs.copySent(jobId, m.deviceId, r.sequenceNumber, m.messageId, ctx.now);
     return r;
   }
@@ -278,6 +289,7 @@ export class SqliteStore extends SqliteJobStore implements Store {
       this.messages.nextDeadline(),
       this.feedback.nextDeadline(policy),
       this.deadLetters.nextDeadline(policy),
+      this.history.nextDeadline(policy),
     ].filter((t): t is number => t !== null);
     return times.length ? Math.min(...times) : null;
   }
@@ -375,6 +387,10 @@ export class SqliteStore extends SqliteJobStore implements Store {
     return this.deadLetters.listDeadLetters(deviceId, now, retentionMs, limit);
   }
 
+  async messageHistory(deviceId: string, messageId: string, now: number, retentionMs: number): Promise<HistoryEvent[]> {
+    return this.history.messageHistory(deviceId, messageId, now, retentionMs);
+  }
+
   async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {
     return this.inspection.queueTotals(now);
   }
@@ -470,4 +486,9 @@ export class SqliteStore extends SqliteJobStore implements Store {
     if (!this.db.open) return;
     this.db.close();
   }
+}
+
+/** What an enqueue's history step tells of its sender (docs/message-history.md). */
+function originOf(op: Extract<QueueOp, { kind: 'enqueue' }>): StepDetail {
+  return { via: op.origin?.policy, jobId: op.job };
 }

@@ -26,6 +26,7 @@ import type {
   DevicePageQuery,
   DeviceRecord,
   DeviceWrite,
+  HistoryEvent,
   MqttSessionRecord,
   PendingMessage,
   PolicyRecord,
@@ -163,6 +164,10 @@ export class WorkerStore implements Store {
     const messages = (await this.call('peekMessages', [deviceId, now, limit])) as PendingMessage[];
     for (const m of messages) m.body = toBuffer(m.body) as Buffer;
     return messages;
+  }
+
+  messageHistory(deviceId: string, messageId: string, now: number, retentionMs: number): Promise<HistoryEvent[]> {
+    return this.call('messageHistory', [deviceId, messageId, now, retentionMs]) as Promise<HistoryEvent[]>;
   }
 
   async listDeadLetters(deviceId: string, now: number, retentionMs: number, limit: number): Promise<DeadLetter[]> {

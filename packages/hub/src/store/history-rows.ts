@@ -1,0 +1,84 @@
+/**
+ * A message's history steps (docs/message-history.md) as both adapters store them: which steps end
+ * a copy, the JSON of the rarer fields, and rows back to HistoryEvent.
+ */
+import type { FeedbackRecord } from '@ferry/common';
+import type { HistoryEvent, HistoryEventKind } from './types.js';
+
+/** The steps after which the copy is gone from the queue (retention counts from them). */
+export const FINAL: ReadonlySet<HistoryEventKind> = new Set([
+  'completed',
+  'rejected',
+  'expired',
+  'purged',
+  'deadLettered',
+  'requeued',
+]);
+
+/** What a step carries beyond its kind, time and count. */
+export interface StepDetail {
+  lockToken?: string;
+  /** delivered: the protocol; enqueued: the policy. */
+  via?: string;
+  jobId?: string;
+  requeuedFrom?: number;
+  requeuedAs?: number;
+  feedback?: FeedbackRecord;
+}
+
+/** The JSON of what has no column of its own; null when there is nothing. */
+export function detailJson(d: StepDetail | undefined): string | null {
+  if (!d || (d.jobId === undefined && d.requeuedFrom === undefined && d.requeuedAs === undefined && !d.feedback)) {
+    return null;
+  }
+  return JSON.stringify({
+    jobId: d.jobId,
+    requeuedFrom: d.requeuedFrom,
+    requeuedAs: d.requeuedAs,
+    feedback: d.feedback,
+  });
+}
+
+/** Drops the copies whose first final step is at or before `cutoff` (the scheduler removes them). */
+export function visibleSteps<R extends { seq: number; at: number; final: number }>(rows: R[], cutoff: number): R[] {
+  const gone = new Set<number>();
+  const seen = new Set<number>();
+  for (const r of rows) {
+    if (r.final === 1 && !seen.has(r.seq)) {
+      seen.add(r.seq);
+      if (r.at <= cutoff) gone.add(r.seq);
+    }
+  }
+  return gone.size ? rows.filter((r) => !gone.has(r.seq)) : rows;
+}
+
+/** A stored step (columns as both adapters name them) as the store contract shows it. */
+export function historyEventOf(r: {
+  seq: number | string;
+  kind: HistoryEventKind;
+  at: number | string;
+  delivery_count: number;
+  lock_token: string | null;
+  via: string | null;
+  detail: string | null;
+}): HistoryEvent {
+  const e: HistoryEvent = {
+    sequenceNumber: Number(r.seq),
+    kind: r.kind,
+    at: Number(r.at),
+    deliveryCount: r.delivery_count,
+  };
+  if (r.lock_token !== null) e.lockToken = r.lock_token;
+  if (r.via !== null) {
+    if (r.kind === 'enqueued') e.policy = r.via;
+    else e.protocol = r.via;
+  }
+  if (r.detail !== null) {
+    const d = JSON.parse(r.detail) as Omit<StepDetail, 'lockToken' | 'via'>;
+    if (d.jobId !== undefined) e.jobId = d.jobId;
+    if (d.requeuedFrom !== undefined) e.requeuedFrom = d.requeuedFrom;
+    if (d.requeuedAs !== undefined) e.requeuedAs = d.requeuedAs;
+    if (d.feedback) e.feedback = d.feedback;
+  }
+  return e;
+}
