@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import iothub from 'azure-iothub';
 import { type HubProcess, hubRequest, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
+import { deviceJobs } from './helpers/jobs.js';
 import { closeDevice, openDevice } from './helpers/official-device.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -54,15 +55,6 @@ async function until(jobId: string, status: string): Promise<JobJson> {
     },
     { timeoutMs: 60_000, intervalMs: 200, what: `job ${jobId} ${status}` },
   );
-}
-
-async function deviceJobs(jobId: string): Promise<Array<Record<string, unknown>>> {
-  const r = await hubRequest(hub, 'POST', '/devices/query?api-version=2021-04-12', {
-    headers: { authorization: serviceSas(hub, 'iothubowner'), 'content-type': 'application/json' },
-    body: JSON.stringify({ query: `SELECT * FROM devices.jobs WHERE devices.jobs.jobId = '${jobId}'` }),
-  });
-  assert.equal(r.status, 200, r.body.toString());
-  return JSON.parse(r.body.toString()) as Array<Record<string, unknown>>;
 }
 
 describe("Microsoft's job_client.js scenarios", () => {
@@ -128,7 +120,7 @@ describe("Microsoft's job_client.js scenarios", () => {
       const done = await until('method-now', 'completed');
       assert.equal(done.deviceJobStatistics.succeededCount, 1);
       assert.equal(answered, 1);
-      const [row] = await deviceJobs('method-now');
+      const [row] = await deviceJobs(hub, 'method-now');
       assert.equal(row?.status, 'completed');
       assert.deepEqual(row?.outcome, { deviceMethodResponse: { status: 200, payload: { ok: true } } });
     } finally {
@@ -171,7 +163,7 @@ describe('a method job over a tag query: devices online over MQTT and AMQP answe
         ],
         [3, 2, 1],
       );
-      const rows = await deviceJobs('reboot-plant-3');
+      const rows = await deviceJobs(hub, 'reboot-plant-3');
       assert.deepEqual(
         rows.map((r) => [r.deviceId, r.status, (r.error as { code?: string } | undefined)?.code]),
         [
