@@ -3,7 +3,8 @@
  * invokeDeviceMethod through node A, azure-iot-device's onDeviceMethod on node B. Status and
  * payload come back exact (a payload of 100 KB each way too, past NOTIFY's 8000 bytes); a device
  * connected nowhere is DeviceNotOnline (404103); a device that never answers is GatewayTimeout
- * (504101); a device that connects to B within the connect timeout gets the call. Node A's
+ * (504101); a device that connects to B within the connect timeout gets the call; a clean-session-0
+ * device's methods subscription follows it to the other node in its persistent session. Node A's
  * /metrics counts each result and passes promtool.
  */
 import assert from 'node:assert/strict';
@@ -14,12 +15,14 @@ import { echo, failure, invoke } from './helpers/methods.js';
 import { freePort, promtool, scrape } from './helpers/metrics-scrape.js';
 import { closeDevice, type DeviceTransport, openDevice } from './helpers/official-device.js';
 import { atNode, clusterStore, dropSchema } from './helpers/postgres.js';
+import { connectSilent } from './mqtt-helpers.js';
 
 const T = { timeout: 90_000 };
 const store = clusterStore('methods');
 let a: HubProcess;
 let b: HubProcess;
 let service: iothub.Client;
+let serviceB: iothub.Client;
 let metricsPort: number;
 let failed = false;
 
@@ -30,6 +33,7 @@ before(async () => {
     startHub({ store }),
   ]);
   service = iothub.Client.fromConnectionString(a.ownerConnectionString);
+  serviceB = iothub.Client.fromConnectionString(b.ownerConnectionString);
 });
 
 afterEach((t) => {
@@ -38,6 +42,7 @@ afterEach((t) => {
 
 after(async () => {
   await service?.close().catch(() => undefined);
+  await serviceB?.close().catch(() => undefined);
   await Promise.all([a?.stop(), b?.stop()]);
   if (!failed) await dropSchema(store.schema);
 });
@@ -110,6 +115,35 @@ test('a device connecting to node B within the connect timeout gets the call mad
     await closeDevice(client);
   }
 });
+
+test(
+  'a clean-session-0 device subscribed on B keeps its methods subscription when it reconnects to A without subscribing',
+  T,
+  async () => {
+    const cs = await a.createDevice('mc-session');
+    const first = await connectSilent(b, atNode(cs, b.address), { clean: false });
+    await first.mqtt.subscribeAsync('$iothub/methods/POST/#', { qos: 0 });
+    await first.end();
+    // The SAS renewal of the official clients: CONNECT again, no SUBSCRIBE (here on the other node).
+    const again = await connectSilent(a, cs, { clean: false });
+    try {
+      const call = invoke(serviceB, 'mc-session', { methodName: 'resumed', payload: [1] });
+      const req = await again.nth(1);
+      assert.match(req.topic, /^\$iothub\/methods\/POST\/resumed\/\?\$rid=/);
+      again.mqtt.publish(`$iothub/methods/res/200/?$rid=${/\?\$rid=(.+)$/.exec(req.topic)![1]}`, '{"back":true}');
+      assert.deepEqual(await call, { status: 200, payload: { back: true } });
+    } finally {
+      await again.end();
+    }
+    // Clean session 1 drops the session, the methods subscription with it.
+    const clean = await connectSilent(b, atNode(cs, b.address), { clean: true });
+    try {
+      assert.equal(await failure(serviceB, 'mc-session', { methodName: 'm' }), '404 DeviceNotOnline');
+    } finally {
+      await clean.end();
+    }
+  },
+);
 
 test("node A's /metrics: ferry_methods_total by result and the latency histogram, promtool clean", T, async () => {
   const text = await scrape(metricsPort);

@@ -88,6 +88,17 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
         assert.deepEqual(await store.getMqttSession('a'), { deviceId: 'a', c2dQos: 0 });
         await store.putMqttSession({ deviceId: 'a', c2dQos: null });
         assert.deepEqual(await store.getMqttSession('a'), { deviceId: 'a', c2dQos: null });
+        // The $iothub subscriptions a clean-session-0 device keeps: twin topics and direct methods.
+        const subscribed = {
+          deviceId: 'a',
+          c2dQos: 1 as const,
+          twin: { responses: false, desired: true },
+          methods: true as const,
+        };
+        await store.putMqttSession(subscribed);
+        assert.deepEqual(await store.getMqttSession('a'), subscribed);
+        await store.putMqttSession({ deviceId: 'a', c2dQos: 1, methods: true });
+        assert.deepEqual(await store.getMqttSession('a'), { deviceId: 'a', c2dQos: 1, methods: true });
         await store.deleteMqttSession('a');
         assert.equal(await store.getMqttSession('a'), undefined);
       });

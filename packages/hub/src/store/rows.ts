@@ -111,9 +111,13 @@ export function caRecordOf(r: CaRow): CaCertificateRecord {
   };
 }
 
-/** mqtt_sessions.twin_subs in both adapters: 1 = twin responses, 2 = desired notifications. */
-export function twinSubsBits(twin: MqttSessionRecord['twin']): number {
-  return twin ? (twin.responses ? 1 : 0) | (twin.desired ? 2 : 0) : 0;
+/**
+ * mqtt_sessions.twin_subs in both adapters, the $iothub topics a session subscribed to: 1 = twin
+ * responses, 2 = desired notifications, 4 = direct methods (the column's name predates methods).
+ */
+export function twinSubsBits(s: Pick<MqttSessionRecord, 'twin' | 'methods'>): number {
+  const twin = s.twin;
+  return (twin ? (twin.responses ? 1 : 0) | (twin.desired ? 2 : 0) : 0) | (s.methods ? 4 : 0);
 }
 
 /** A session row as a record; `twin` only when a twin topic is subscribed. */
@@ -124,7 +128,8 @@ export function mqttSessionOf(r: {
 }): MqttSessionRecord {
   const s: MqttSessionRecord = { deviceId: r.device_id, c2dQos: r.c2d_qos === 0 || r.c2d_qos === 1 ? r.c2d_qos : null };
   const bits = Number(r.twin_subs ?? 0);
-  if (bits) s.twin = { responses: (bits & 1) !== 0, desired: (bits & 2) !== 0 };
+  if (bits & 3) s.twin = { responses: (bits & 1) !== 0, desired: (bits & 2) !== 0 };
+  if (bits & 4) s.methods = true;
   return s;
 }
 

@@ -40,6 +40,8 @@ export interface MqttSessionRecord {
   c2dQos: 0 | 1 | null;
   /** The twin topics subscribed to (absent: none). */
   twin?: { responses: boolean; desired: boolean };
+  /** Subscribed to direct methods ($iothub/methods/POST/#; absent: not). */
+  methods?: true;
 }
 
 export interface RegistryStore {

@@ -81,6 +81,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
   let sessionPresent = false;
   let c2dQos: 0 | 1 | null = null;
   let twinSubs: MqttSessionRecord['twin'];
+  let methodsSubscribed = false;
   try {
     if (cleanSession) {
       await sessions.deleteMqttSession(clientId); // MQTT-3.1.2-6
@@ -89,6 +90,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
       sessionPresent = stored !== undefined;
       c2dQos = stored?.c2dQos ?? null;
       twinSubs = stored?.twin;
+      methodsSubscribed = stored?.methods === true;
       // Cut off meanwhile (the device deleted): do not leave a session behind for its id.
       if (conn.closed) return;
       if (!stored) await sessions.putMqttSession({ deviceId: clientId, c2dQos: null });
@@ -105,6 +107,7 @@ export async function handleConnect(conn: MqttConnection, packet: IConnectPacket
     sessionPresent,
     c2dQos,
     twinSubs,
+    methodsSubscribed,
     keepaliveSeconds: packet.keepalive ?? 0,
     // The principal's expiry already includes the authenticator's clock skew (or is the certificate's).
     tokenExpiresAt: auth.principal.expiresAt,

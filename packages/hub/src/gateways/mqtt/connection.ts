@@ -15,7 +15,7 @@ import { WriteStallWatch } from '../write-stall.js';
 import { CONNACK, handleConnect } from './connect.js';
 import { DeliveryPump } from './delivery.js';
 import { KeepAliveWatchdog, keepAliveTimeoutMs } from './keepalive.js';
-import { METHOD_PREFIX, type MethodSubscription, MethodTopics } from './methods.js';
+import { METHOD_PREFIX, MethodTopics } from './methods.js';
 import { handlePuback } from './puback.js';
 import { handlePublish, PubackQueue } from './publish.js';
 import type { MqttSessionStore } from './session.js';
@@ -35,8 +35,6 @@ export interface ConnectionOwner {
   claim(deviceId: string, conn: MqttConnection): MqttConnection | undefined;
   /** The connection is gone. */
   forget(conn: MqttConnection): void;
-  /** The methods subscription a clean-session-0 connection resumes; undefined: none. */
-  methodSubscription(deviceId: string, cleanSession: boolean): MethodSubscription | undefined;
 }
 
 /**
@@ -68,6 +66,8 @@ export interface Established {
   c2dQos: 0 | 1 | null;
   /** The twin topics a resumed session (clean session 0) had subscribed to. */
   twinSubs?: TwinSubscriptions | undefined;
+  /** Whether a resumed session had subscribed to direct methods. */
+  methodsSubscribed?: boolean;
   keepaliveSeconds: number;
   /** When the SAS token stops being valid (ms since the epoch), or undefined. */
   tokenExpiresAt: number | undefined;
@@ -260,8 +260,7 @@ export class MqttConnection {
     );
     this.pump.setQos(e.c2dQos);
     if (ctx.twins) this.twin = new TwinTopics(this, ctx.twins, e.twinSubs);
-    if (ctx.methods)
-      this.methods = new MethodTopics(this, ctx.methods, this.owner.methodSubscription(e.deviceId, e.cleanSession));
+    if (ctx.methods) this.methods = new MethodTopics(this, ctx.methods, e.methodsSubscribed === true);
   }
 
   /**

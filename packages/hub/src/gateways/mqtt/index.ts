@@ -8,7 +8,6 @@ import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext, StreamGateway } from '../context.js';
 import { cutOffByChange } from '../device-change.js';
 import { type ConnectionOwner, MqttConnection } from './connection.js';
-import type { MethodSubscription } from './methods.js';
 import { MemorySessionStore, type MqttSessionStore } from './session.js';
 
 export { CONNACK } from './connect.js';
@@ -26,8 +25,6 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
   private readonly authenticating = new Set<MqttConnection>();
   /** When each device's live connection claimed it (a newer claim on another node takes over). */
   private readonly claimedAt = new Map<string, number>();
-  /** The methods subscription of clean-session-0 devices (in memory; twin subscriptions are in the MQTT session). */
-  private readonly methodSessions = new Map<string, MethodSubscription>();
   private readonly unsubscribe: () => void;
   private readonly unsubscribeCluster: () => void;
   private readonly unsubscribeCas: () => void;
@@ -98,19 +95,6 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     }
   }
 
-  methodSubscription(deviceId: string, cleanSession: boolean): MethodSubscription | undefined {
-    if (cleanSession) {
-      this.methodSessions.delete(deviceId);
-      return undefined;
-    }
-    let sub = this.methodSessions.get(deviceId);
-    if (!sub) {
-      sub = { subscribed: false };
-      this.methodSessions.set(deviceId, sub);
-    }
-    return sub;
-  }
-
   async close(): Promise<void> {
     this.closing = true;
     this.unsubscribe();
@@ -146,7 +130,6 @@ class MqttGateway implements StreamGateway, ConnectionOwner {
     // The store drops the session with the device; a gateway-held session must go too, or a
     // device re-created under the same id would resume it.
     if (!identity) {
-      this.methodSessions.delete(deviceId);
       this.sessions.deleteMqttSession(deviceId).catch((err: unknown) => {
         this.ctx.logger.error({ err, deviceId }, 'could not delete the MQTT session of a deleted device');
       });

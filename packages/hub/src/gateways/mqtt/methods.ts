@@ -7,8 +7,10 @@
  * that is not a whole number, or a payload that is not JSON is logged and otherwise ignored: the
  * connection stays open (a call answered with non-JSON fails for its caller).
  *
- * The subscription of a clean-session-0 connection outlives it, as the twin subscriptions do
- * (the gateway keeps it per device, in memory).
+ * The subscription of a clean-session-0 connection outlives it, as the twin subscriptions do: it
+ * is kept in the device's persistent session (the store's MQTT session record), so a device that
+ * reconnects without subscribing again (the official clients' SAS renewal) still gets its calls,
+ * on whichever node it reconnects to and after a restart.
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import type { MethodRequest, Methods } from '../../methods/index.js';
@@ -18,35 +20,29 @@ export const METHOD_FILTER = '$iothub/methods/POST/#';
 export const METHOD_PREFIX = '$iothub/methods/';
 const ANSWER_PREFIX = '$iothub/methods/res/';
 
-/** Whether a device is subscribed to methods (kept by the gateway for clean-session-0 devices). */
-export interface MethodSubscription {
-  subscribed: boolean;
-}
-
 export class MethodTopics {
-  readonly sub: MethodSubscription;
   private detach: (() => void) | undefined;
 
+  /** `subscribed`: the resumed session (clean session 0) had subscribed. */
   constructor(
     private readonly conn: MqttConnection,
     private readonly methods: Methods,
-    sub: MethodSubscription | undefined,
+    public subscribed: boolean,
   ) {
-    this.sub = sub ?? { subscribed: false };
-    if (this.sub.subscribed) this.start();
+    if (subscribed) this.start();
   }
 
   /** A SUBSCRIBE filter: QoS 0 granted for the methods filter, undefined for any other. */
   subscribe(filter: string): 0 | undefined {
     if (filter !== METHOD_FILTER) return undefined;
-    this.sub.subscribed = true;
+    this.subscribed = true;
     this.start();
     return 0;
   }
 
   unsubscribe(filter: string): void {
     if (filter !== METHOD_FILTER) return;
-    this.sub.subscribed = false;
+    this.subscribed = false;
     this.stop();
   }
 

@@ -4,6 +4,8 @@
  * SUBACK (0x80) without closing.
  */
 import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
+import { twinSubsBits } from '../../store/rows.js';
+import type { MqttSessionRecord } from '../../store/types.js';
 import type { MqttConnection } from './connection.js';
 import { c2dTopicFilter } from './topic.js';
 
@@ -14,7 +16,7 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
   const own = c2dTopicFilter(deviceId);
   const max = conn.owner.ctx.config.mqtt.maxSubscriptions;
   let qos = conn.c2dQos;
-  const twinBefore = twinBits(conn);
+  const subsBefore = iothubBits(conn);
   const granted = packet.subscriptions.map(({ topic, qos: requested }, i) => {
     // "A device can only subscribe to five topics at a time" (c2d-semantics.md 8.1).
     if (i >= max) {
@@ -41,7 +43,7 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
     qos = requested === 0 ? 0 : 1;
     return qos;
   });
-  if (qos !== conn.c2dQos || twinBits(conn) !== twinBefore) await saveSession(conn, qos);
+  if (qos !== conn.c2dQos || iothubBits(conn) !== subsBefore) await saveSession(conn, qos);
   await conn.twin?.ready;
   conn.send({ cmd: 'suback', messageId: packet.messageId!, granted });
   if (qos !== conn.c2dQos) {
@@ -54,13 +56,13 @@ export async function handleSubscribe(conn: MqttConnection, packet: ISubscribePa
 
 export async function handleUnsubscribe(conn: MqttConnection, packet: IUnsubscribePacket): Promise<void> {
   const own = c2dTopicFilter(conn.deviceId!);
-  const twinBefore = twinBits(conn);
+  const subsBefore = iothubBits(conn);
   for (const filter of packet.unsubscriptions) {
     conn.twin?.unsubscribe(filter);
     conn.methods?.unsubscribe(filter);
   }
   const c2dGone = packet.unsubscriptions.includes(own) && conn.c2dQos !== null;
-  if (twinBits(conn) !== twinBefore && !c2dGone) await saveSession(conn, conn.c2dQos);
+  if (iothubBits(conn) !== subsBefore && !c2dGone) await saveSession(conn, conn.c2dQos);
   if (c2dGone) {
     await saveSession(conn, null);
     conn.c2dQos = null;
@@ -74,14 +76,13 @@ async function saveSession(conn: MqttConnection, c2dQos: 0 | 1 | null): Promise<
   // A clean session lives and dies with the connection; only clean session 0 is stored.
   if (conn.cleanSession) return;
   const twin = conn.twin?.subs;
-  const session = { deviceId: conn.deviceId!, c2dQos };
-  await conn.owner.sessions.putMqttSession(
-    twin && (twin.responses || twin.desired) ? { ...session, twin: { ...twin } } : session,
-  );
+  const session: MqttSessionRecord = { deviceId: conn.deviceId!, c2dQos };
+  if (twin && (twin.responses || twin.desired)) session.twin = { ...twin };
+  if (conn.methods?.subscribed) session.methods = true;
+  await conn.owner.sessions.putMqttSession(session);
 }
 
-/** The connection's twin subscriptions as a number, to see whether a packet changed them. */
-function twinBits(conn: MqttConnection): number {
-  const t = conn.twin?.subs;
-  return t ? (t.responses ? 1 : 0) | (t.desired ? 2 : 0) : 0;
+/** The connection's $iothub subscriptions (twin topics, methods) as a number, to see whether a packet changed them. */
+function iothubBits(conn: MqttConnection): number {
+  return twinSubsBits({ twin: conn.twin?.subs, methods: conn.methods?.subscribed ? true : undefined });
 }

@@ -125,7 +125,7 @@ export class RegistryQueries {
     await this.pool.query(
       `INSERT INTO mqtt_sessions (device_id, c2d_qos, twin_subs) VALUES ($1, $2, $3)
        ON CONFLICT (device_id) DO UPDATE SET c2d_qos = excluded.c2d_qos, twin_subs = excluded.twin_subs`,
-      [s.deviceId, s.c2dQos, twinSubsBits(s.twin)],
+      [s.deviceId, s.c2dQos, twinSubsBits(s)],
     );
   }
 

@@ -137,7 +137,7 @@ export class RegistryTables {
   }
 
   putMqttSession(s: MqttSessionRecord): void {
-    this.putSession.run(s.deviceId, s.c2dQos, twinSubsBits(s.twin));
+    this.putSession.run(s.deviceId, s.c2dQos, twinSubsBits(s));
   }
 
   deleteMqttSession(deviceId: string): void {
