@@ -64,12 +64,14 @@ export class Twins {
    * optional If-Match etag ('*' or absent: unconditional).
    */
   async update(deviceId: string, body: unknown, mode: ServiceUpdate, ifMatch?: string): Promise<TwinJson> {
-    const { tags, desired } = serviceChanges(body, mode);
+    const changes = serviceChanges(body, mode);
     const etag = parseIfMatch(ifMatch);
     const entry = await this.write(deviceId, (twin, at) => {
       if (etag !== undefined && etag !== twinEtag(twin.version)) {
         throw new FerryError('PreconditionFailed', `The If-Match etag does not match the twin of device ${deviceId}`);
       }
+      const tags = changes.tags === CLEAR ? deleteAll(twin.tags) : changes.tags;
+      const desired = changes.desired === CLEAR ? deleteAll(twin.desired.values) : changes.desired;
       const next: StoredTwin = { ...twin, version: twin.version + 1 };
       if (tags !== undefined) next.tags = mode === 'patch' ? mergeValues(twin.tags, tags) : tags;
       if (desired !== undefined) {
@@ -83,7 +85,7 @@ export class Twins {
       checkSize('desired', next.desired.values);
       return next;
     });
-    if (desired !== undefined) this.opts.signals.notifyTwin(deviceId);
+    if (changes.desired !== undefined) this.opts.signals.notifyTwin(deviceId);
     return this.json(entry);
   }
 
@@ -179,13 +181,27 @@ export class Twins {
   }
 }
 
+/** A patch's `"tags": null` or `"desired": null`: every property of the section is deleted. */
+const CLEAR = Symbol('clear');
+
+/** The patch that deletes every property `values` has (what a device is sent when all go). */
+function deleteAll(values: JsonObject): JsonObject {
+  return Object.fromEntries(Object.keys(values).map((name) => [name, null]));
+}
+
+interface ServiceChanges {
+  tags?: JsonObject | typeof CLEAR;
+  desired?: JsonObject | typeof CLEAR;
+}
+
 /** The tags and desired properties a service update carries (each undefined when absent). */
-function serviceChanges(body: unknown, mode: ServiceUpdate): { tags?: JsonObject; desired?: JsonObject } {
+function serviceChanges(body: unknown, mode: ServiceUpdate): ServiceChanges {
   if (!isJsonObject(body)) throw new FerryError('ArgumentInvalid', 'the twin update must be a JSON object');
   const merge = mode === 'patch';
-  const out: { tags?: JsonObject; desired?: JsonObject } = {};
+  const out: ServiceChanges = {};
   if (body.tags !== undefined && body.tags !== null) out.tags = checkPatch('tags', withoutDollar(body.tags), merge);
   else if (!merge) out.tags = {};
+  else if (body.tags === null) out.tags = CLEAR;
   const props = body.properties;
   if (props !== undefined && props !== null) {
     if (!isJsonObject(props)) throw new FerryError('ArgumentInvalid', 'properties must be a JSON object');
@@ -194,7 +210,7 @@ function serviceChanges(body: unknown, mode: ServiceUpdate): { tags?: JsonObject
     }
     if (props.desired !== undefined && props.desired !== null) {
       out.desired = checkPatch('desired', withoutDollar(props.desired), merge);
-    }
+    } else if (props.desired === null && merge) out.desired = CLEAR;
   }
   if (!merge && out.desired === undefined) out.desired = {};
   return out;
