@@ -54,11 +54,7 @@ test('PATCH "desired": null deletes every desired property; the device gets a nu
       'desired updates enabled',
     );
 
-    const { responseBody: patched } = await registry.updateTwin(
-      'null-desired',
-      { properties: { desired: null } },
-      '*',
-    );
+    const { responseBody: patched } = await registry.updateTwin('null-desired', { properties: { desired: null } }, '*');
     const desired = (patched.properties as { desired: Record<string, unknown> }).desired;
     assert.deepEqual(Object.keys(desired).sort(), ['$metadata', '$version']);
     assert.equal(desired.$version, 3);
