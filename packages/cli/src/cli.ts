@@ -7,6 +7,7 @@ import { caCert } from './commands/ca-cert.js';
 import { sasToken } from './commands/credentials.js';
 import { device } from './commands/device.js';
 import { feedback } from './commands/feedback.js';
+import { job } from './commands/job.js';
 import { message } from './commands/message.js';
 import { method } from './commands/method.js';
 import { query, twin } from './commands/twin.js';
@@ -47,6 +48,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
   if (group === 'sas-token') return sasToken(argv.slice(1), io);
   if (group === 'twin') return twin(action, rest, io);
   if (group === 'method') return method(action, rest, io);
+  if (group === 'job') return job(action, rest, io);
   if (group === 'monitor-events')
     return (await import('./commands/monitor-events.js')).monitorEvents(argv.slice(1), io);
   if (group === 'query') return query(argv.slice(1), io);

@@ -60,6 +60,12 @@ Twins and queries (az iot hub device-twin, az iot hub query)
   query "SELECT * FROM devices WHERE tags.site = 'a'"
                               run a query and print every result (--page-size N)
 
+Jobs (az iot hub job): a method, a twin patch or a C2D message for every device a query selects
+  job create <jobId> --query "tags.site = 'a'" --method NAME | --tags JSON --desired JSON
+  job show <jobId> [--devices]   job list [--type T] [--status S]   job cancel <jobId>
+  message send-many [body] --query "tags.site = 'a'"
+                              each selected device gets its own copy (a Ferry C2D job)
+
 Feedback (az iot hub monitor-feedback)
   feedback                    take (and complete) a batch of delivery feedback; --wait, --follow
   feedback --device <id> --message-id <id>
@@ -189,6 +195,7 @@ The language is in docs/twins.md. Needs ServiceConnect or RegistryRead.
 ${TARGET}`,
 
   message: `Usage: ferry message send <deviceId> [body] [--wait [SECONDS]] [options]
+       ferry message send-many [body] --query "<WHERE clause>" [--job-id ID] [--start ISO] [--max-time S] [--no-wait] [options]
        ferry message receive <deviceId> [--complete | --reject | --abandon] [--wait SECONDS] [--json]
        ferry message complete|reject|abandon <deviceId> <lockToken>
        ferry message purge <deviceId>
@@ -219,6 +226,27 @@ commands to settle it are printed.
   --json                   print the message as JSON (body as text, or base64 when binary)
 
 purge deletes the queue, locked messages included, and prints how many (needs ServiceConnect).
+
+send-many creates a C2D job (docs/jobs.md; needs RegistryWrite: iothubowner or registryReadWrite):
+every device the query selects gets its own copy, with send's options (--wait aside). It prints
+the job's progress on standard error until it ends, then the job; exit 1 when a device failed.
+  --query COND             a WHERE clause, e.g. "tags.site = 'plant-3'"
+  --job-id ID              the job's id (default send-many-<time>)
+  --start ISO              start later; --max-time SECONDS: give up on full queues after (default 3600)
+  --no-wait                print the job as created and return
+
+${TARGET}`,
+
+  job: `Usage: ferry job create <jobId> --query "<WHERE clause>" (--method NAME [--payload JSON] [--response-timeout S] | [--tags JSON] [--desired JSON]) [--start ISO] [--max-time S] [--no-wait]
+       ferry job show <jobId> [--devices]
+       ferry job list [--type scheduleDeviceMethod|scheduleUpdateTwin|scheduleCloudToDeviceMessage] [--status S]
+       ferry job cancel <jobId>
+
+Jobs act on every device a twin query's WHERE clause selects (docs/jobs.md): a direct method, or a
+twin patch of tags and desired properties (for C2D messages see \`ferry message send-many\`).
+create prints the job's progress on standard error until it ends, then the job; exit 1 when a
+device failed. show --devices adds each device's result. Needs RegistryWrite to create and cancel
+(iothubowner or registryReadWrite), RegistryRead to read.
 
 ${TARGET}`,
 

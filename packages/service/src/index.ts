@@ -7,6 +7,7 @@
  * for await (const batch of service.feedback()) { ...; await batch.complete(); }
  * for await (const event of service.readEvents({ from: 'earliest' })) console.log(event.deviceId, event.body);
  * const { status, payload } = await service.invokeMethod('dev1', { methodName: 'reboot', payload: { delay: 5 } });
+ * await service.jobs.scheduleCloudToDeviceMessage('rollout-7', "tags.site = 'plant-3'", { body: 'firmware 2.0' });
  * ```
  */
 export { type Ack, type ErrorName, FerryError, isFerryError } from '@ferry/common';
@@ -19,6 +20,15 @@ export {
 } from '@ferry/common/client';
 export type { EventStart, ReadEventsOptions, TelemetryEvent } from './event-reader.js';
 export type { FeedbackBatch, FeedbackRecord, FeedbackStatus } from './feedback.js';
+export {
+  type DeviceJobResult,
+  type Job,
+  JobClient,
+  type JobMessage,
+  type JobSchedule,
+  type JobStatus,
+  type JobType,
+} from './jobs.js';
 export type { MethodParams, MethodResult } from './methods.js';
 export { SERVICE_TRANSPORTS, type ServiceClientOptions, type ServiceTransportName } from './options.js';
 export {

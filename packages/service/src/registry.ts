@@ -1,15 +1,7 @@
 /** The device registry over REST, as azure-iothub's Registry calls it (official-sdk-wire.md D.2). */
-import { randomUUID } from 'node:crypto';
 import { FerryError } from '@ferry/common';
-import {
-  type HttpsTarget,
-  httpsCall,
-  ok,
-  type RetryPolicy,
-  realSleep,
-  type TokenSource,
-  withRetry,
-} from '@ferry/common/client';
+import type { HttpsTarget, RetryPolicy, TokenSource } from '@ferry/common/client';
+import { pages, type RestReply, restCall } from './rest.js';
 
 export type DeviceStatus = 'enabled' | 'disabled';
 
@@ -63,32 +55,8 @@ export class RegistryClient {
     return (await this.call<T>(method, path, body, headers)).value;
   }
 
-  private async call<T>(
-    method: string,
-    path: string,
-    body: unknown,
-    headers: Record<string, string>,
-  ): Promise<{ value: T; headers: Record<string, string | string[] | undefined> }> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const reply = await withRetry(
-      () =>
-        httpsCall(this.target, {
-          method,
-          path,
-          authorization: this.tokens.token(),
-          headers: {
-            accept: 'application/json',
-            'request-id': randomUUID(),
-            ...(payload ? { 'content-type': 'application/json; charset=utf-8' } : {}),
-            ...headers,
-          },
-          ...(payload ? { body: payload } : {}),
-        }).then(ok),
-      this.retry,
-      realSleep,
-    );
-    const value = (reply.body.length > 0 ? JSON.parse(reply.body.toString('utf8')) : undefined) as T;
-    return { value, headers: reply.headers };
+  private call<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<RestReply<T>> {
+    return restCall<T>(this.target, this.tokens, this.retry, { method, path, body, headers });
   }
 
   private static path(deviceId: string): string {
@@ -165,17 +133,11 @@ export class RegistryClient {
    * Runs an IoT Hub query (`SELECT * FROM devices WHERE tags.site = 'a'`, or COUNT() ... GROUP
    * BY), page by page: twins for SELECT *, plain objects for projections and counts.
    */
-  async *query(sql: string, options: { pageSize?: number } = {}): AsyncGenerator<unknown[]> {
-    let continuation: string | undefined;
-    do {
-      const headers: Record<string, string> = {};
-      if (options.pageSize !== undefined) headers['x-ms-max-item-count'] = String(options.pageSize);
-      if (continuation !== undefined) headers['x-ms-continuation'] = continuation;
-      const page = await this.call<unknown[]>('POST', '/devices/query', { query: sql }, headers);
-      const next = page.headers['x-ms-continuation'];
-      continuation = typeof next === 'string' ? next : undefined;
-      yield page.value;
-    } while (continuation !== undefined);
+  query(sql: string, options: { pageSize?: number } = {}): AsyncGenerator<unknown[]> {
+    return pages(
+      (headers) => this.call<unknown[]>('POST', '/devices/query', { query: sql }, headers),
+      options.pageSize,
+    );
   }
 
   private static twinPath(deviceId: string): string {

@@ -35,6 +35,7 @@ import type { Delivery, Sender } from 'rhea';
 import { ServiceConnection } from './amqp-link.js';
 import { type ReadEventsOptions, readEvents, type TelemetryEvent } from './event-reader.js';
 import { type FeedbackBatch, type FeedbackSource, feedbackBatches, parseRecords } from './feedback.js';
+import { JobClient } from './jobs.js';
 import { invokeMethod, type MethodParams, type MethodResult } from './methods.js';
 import { checkOptions, type ServiceClientOptions } from './options.js';
 import { RegistryClient } from './registry.js';
@@ -73,6 +74,8 @@ const FEEDBACK = '/messages/serviceBound/feedback';
 export class ServiceClient {
   /** The device registry (REST). */
   readonly registry: RegistryClient;
+  /** Jobs over a query's devices (REST, docs/jobs.md). */
+  readonly jobs: JobClient;
   private readonly amqp: ServiceConnection;
   private readonly rest: HttpsTarget;
   private readonly tokens: TokenSource;
@@ -95,6 +98,7 @@ export class ServiceClient {
     this.retry = o.retry ?? new ExponentialBackoffWithJitter();
     this.rest = { host, port: o.httpsPort ?? 443, ca: o.ca };
     this.registry = new RegistryClient(this.rest, tokens, this.retry);
+    this.jobs = new JobClient(this.rest, tokens, this.retry);
     this.amqp = new ServiceConnection(
       { host, port: amqpPort, websocket, ca: o.ca, audience: tokens.audience, token: () => tokens.token() },
       () => tokens.renewInMs(),

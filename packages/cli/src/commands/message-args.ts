@@ -42,7 +42,7 @@ export interface ReceiveArgs {
   json: boolean;
 }
 
-const SEND_OPTIONS = {
+export const SEND_OPTIONS = {
   ...TARGET_OPTIONS,
   ack: { type: 'string' },
   'message-id': { type: 'string' },
@@ -177,6 +177,17 @@ export function withWaitValue(args: readonly string[]): string[] {
 export async function parseSendArgs(args: string[], io: Io, nowMs = Date.now()): Promise<SendArgs> {
   const { values, positionals } = parse(withWaitValue(args), SEND_OPTIONS, USAGE.message, 2);
   const deviceId = needDeviceId(positionals, 'send');
+  const { request, waitMs } = await parseSendRequest(values, positionals[1], io, nowMs);
+  return { values, deviceId, request, waitMs };
+}
+
+/** A send's message and --wait from parsed send options (`message send`, `message send-many`, `job create`). */
+export async function parseSendRequest(
+  values: Parsed['values'],
+  body: string | undefined,
+  io: Io,
+  nowMs = Date.now(),
+): Promise<{ request: SendRequest; waitMs: number | undefined }> {
   const waitText = str(values.wait);
   const waitMs = waitText === undefined ? undefined : parseWait(waitText);
   let ack = parseAck(str(values.ack));
@@ -199,7 +210,7 @@ export async function parseSendArgs(args: string[], io: Io, nowMs = Date.now()):
       throw usageError(`${flag} cannot contain line breaks or other control characters`);
   }
   const request: SendRequest = {
-    body: await parseBody(positionals[1], str(values['body-file']), values['allow-empty'] === true, io),
+    body: await parseBody(body, str(values['body-file']), values['allow-empty'] === true, io),
     messageId: text['--message-id'],
     correlationId: text['--correlation-id'],
     contentType: text['--content-type'],
@@ -208,7 +219,7 @@ export async function parseSendArgs(args: string[], io: Io, nowMs = Date.now()):
     expiry: parseExpiry(values, nowMs),
     properties: parseProperties(values.property, io),
   };
-  return { values, deviceId, request, waitMs };
+  return { request, waitMs };
 }
 
 export function parseReceiveArgs(args: string[]): ReceiveArgs {

@@ -15,10 +15,11 @@ import { poll } from '../poll.js';
 import { type HubTarget, resolveTarget } from '../target.js';
 import { USAGE } from '../usage.js';
 import { shellArg } from '../wire-text.js';
+import { sendMany } from './job.js';
 import { parsePurgeArgs, parseReceiveArgs, parseSendArgs, parseSettleArgs } from './message-args.js';
 import { formatMessage, messageJson, settlementNote } from './message-print.js';
 
-const ACTIONS = ['send', 'receive', 'complete', 'reject', 'abandon', 'purge'];
+const ACTIONS = ['send', 'send-many', 'receive', 'complete', 'reject', 'abandon', 'purge'];
 const PAST: Record<Settlement, string> = { complete: 'Completed', reject: 'Rejected', abandon: 'Abandoned' };
 
 const SERVICE_HINTS: Hints = {
@@ -190,6 +191,8 @@ export async function message(action: string | undefined, args: string[], io: Io
   switch (action) {
     case 'send':
       return send(args, io);
+    case 'send-many':
+      return sendMany(args, io);
     case 'receive':
       return receive(args, io);
     case 'complete':
