@@ -1,7 +1,8 @@
 /**
- * The two walk-through samples (examples/message-receive-sample, examples/send-cloud-to-device),
- * spawned as a user runs them against a real hub: phase 1 polling, phase 2 handler, and
- * `Received feedback: Success` for each message sent.
+ * The walk-through samples (examples/message-receive-sample, examples/send-cloud-to-device,
+ * examples/control-a-device), spawned as a user runs them against a real hub: phase 1 polling,
+ * phase 2 handler, and `Received feedback: Success` for each message sent; a direct method that
+ * changes a simulated device's telemetry pace, and that telemetry read back.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
@@ -102,8 +103,50 @@ test('the receive sample gets what the send sample sends, in both phases, and th
   for (const id of ids) assert.match(receiver.output(), new RegExp(`Completed C2D message with Id=${id}\\.`));
 });
 
+for (const transport of ['mqtt', 'amqp']) {
+  test(
+    `control a device over ${transport}: the back end sets the telemetry interval by direct method, then reads the telemetry`,
+    T,
+    async () => {
+      const id = `sim-${transport}`;
+      const deviceCs = await hub.createDevice(id);
+      const device = run('examples/control-a-device/simulated-device.mjs', [
+        deviceCs,
+        '--transport',
+        transport,
+        '--ca',
+        hub.caFile,
+      ]);
+      running.push(device);
+      await device.printed('Sent message: {"temperature":');
+      const backEnd = run('examples/control-a-device/back-end-application.mjs', [
+        hub.connectionString('service'),
+        id,
+        '1',
+        '--ca',
+        hub.caFile,
+      ]);
+      running.push(backEnd);
+      await backEnd.printed(
+        `Response from SetTelemetryInterval on ${id}: {"status":200,"payload":"Telemetry interval set: 1"}`,
+      );
+      await device.printed('Direct method SetTelemetryInterval: now every 1 s');
+      await backEnd.printed(`Telemetry from ${id}: {"temperature":`);
+      assert.match(backEnd.output(), /"temperatureAlert":"(true|false)"/);
+      device.child.kill('SIGINT');
+      backEnd.child.kill('SIGINT');
+      assert.equal(await device.exited, 0, device.output());
+    },
+  );
+}
+
 test('without a connection string each sample prints its usage and exits 2', T, async () => {
-  for (const script of ['examples/message-receive-sample/index.mjs', 'examples/send-cloud-to-device/index.mjs']) {
+  for (const script of [
+    'examples/message-receive-sample/index.mjs',
+    'examples/send-cloud-to-device/index.mjs',
+    'examples/control-a-device/simulated-device.mjs',
+    'examples/control-a-device/back-end-application.mjs',
+  ]) {
     const s = run(script, []);
     s.child.stdin.end();
     assert.equal(await s.exited, 2);
