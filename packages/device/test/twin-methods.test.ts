@@ -102,14 +102,17 @@ describe('MethodDispatcher', () => {
     call('echo', '6', '');
     for (let i = 0; i < 5; i++) await tick();
     // Calls run concurrently: answers come in the order the handlers finish.
-    assert.deepEqual(answers.sort((a, b) => Number(a[0]) - Number(b[0])), [
-      ['1', 200, { a: 1 }],
-      ['2', 501, { message: 'The device has no handler for method "missing"' }],
-      ['3', 500, { message: 'broke' }],
-      ['4', 500, { message: 'The method handler returned no whole-number status' }],
-      ['5', 404, { unknown: 'missing' }],
-      ['6', 404, { unknown: 'echo' }],
-    ]);
+    assert.deepEqual(
+      answers.sort((a, b) => Number(a[0]) - Number(b[0])),
+      [
+        ['1', 200, { a: 1 }],
+        ['2', 501, { message: 'The device has no handler for method "missing"' }],
+        ['3', 500, { message: 'broke' }],
+        ['4', 500, { message: 'The method handler returned no whole-number status' }],
+        ['5', 404, { unknown: 'missing' }],
+        ['6', 404, { unknown: 'echo' }],
+      ],
+    );
     assert.equal(enabled, 4);
   });
 });
