@@ -9,7 +9,11 @@
  * a online fan-out, b the same paced, c offline enqueue then reconnect and drain. Opt-in, d idle
  * connections (peer/idle.ts), on a fresh server of its own: the server's RSS per connection with
  * FERRY_PEER_IDLE devices connected (MQTT/TLS, clean session 0, subscribed) and idle, and the
- * connect rate.
+ * connect rate. Opt-in, e telemetry ingest (peer/ingest.ts), on a fresh server of its own: the
+ * N devices publish QoS 1 telemetry as fast as it is acknowledged (Ferry: durable first), one
+ * reader reads it all back (Ferry: @ferry/service readEvents on the Event Hubs-compatible
+ * endpoint; Mosquitto: one subscriber to every device's topic); throughput, server CPU-µs per
+ * message, publish-to-read latency and the reader's lag, the publishers' and the reader's CPU.
  *
  * The table gives medians over each server's runs: delivered messages/s, send-to-device latency
  * percentiles, server CPU-µs per delivered message and RSS (from /proc/<pid>/stat of the server
@@ -32,7 +36,9 @@
  *   FERRY_PEER_REPS            runs per server (default 2: A B B A; 4 is A B B A A B B A)
  *   FERRY_PEER_IDLE            idle connections held at once, d (default 19000; every process
  *                              holding them needs that many file descriptors, ulimit -n)
- *   FERRY_PEER_SCENARIOS       which of a,b,c,d (default a,b,c; d is opt-in)
+ *   FERRY_PEER_INGEST_MESSAGES telemetry messages of e (default 100000)
+ *   FERRY_PEER_INGEST_INFLIGHT PUBLISHes each device keeps awaiting their PUBACK in e (default 1)
+ *   FERRY_PEER_SCENARIOS       which of a,b,c,d,e (default a,b,c; d and e are opt-in)
  *   FERRY_PEER_SERVERS         ferry,mosquitto (default both; one alone gives no ratios)
  *   FERRY_PEER_BODY_BYTES      body size (default 64)
  *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
@@ -48,6 +54,7 @@
  * A quick look: FERRY_PEER_DEVICES=100 FERRY_PEER_MESSAGES=5000 FERRY_PEER_PACED_MESSAGES=2000
  * FERRY_PEER_OFFLINE=10 FERRY_PEER_REPS=1 npm run bench -- peer
  * Idle connections alone: FERRY_PEER_SCENARIOS=d FERRY_PEER_IDLE=500 FERRY_PEER_REPS=1 npm run bench -- peer
+ * Ingest alone: FERRY_PEER_SCENARIOS=e FERRY_PEER_DEVICES=50 FERRY_PEER_INGEST_MESSAGES=2000 FERRY_PEER_REPS=1 npm run bench -- peer
  */
 import { cpus, totalmem } from 'node:os';
 import { createSasToken } from '@ferry/common';
@@ -65,6 +72,8 @@ import {
   type IdleResult,
   measureIdle,
 } from './peer/idle.js';
+import { INGEST_ROW, measureIngest } from './peer/ingest.js';
+import type { ReaderInit } from './peer/ingest-reader.js';
 import { startMosquitto } from './peer/mosquitto.js';
 import { loadCpuLimit, peerTable, type ServerName, saturatedLoads } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
@@ -85,7 +94,7 @@ function sizes(): PeerSizes & { reps: number; servers: ServerName[] } {
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean);
-  const scenarios = new Set(list('FERRY_PEER_SCENARIOS', 'a,b,c').filter((s) => ['a', 'b', 'c', 'd'].includes(s)));
+  const scenarios = new Set(list('FERRY_PEER_SCENARIOS', 'a,b,c').filter((s) => ['a', 'b', 'c', 'd', 'e'].includes(s)));
   const servers = list('FERRY_PEER_SERVERS', 'ferry,mosquitto').map((s) => {
     if (s === 'ferry') return 'Ferry' as const;
     if (s === 'mosquitto') return 'Mosquitto' as const;
@@ -101,8 +110,10 @@ function sizes(): PeerSizes & { reps: number; servers: ServerName[] } {
     offlinePerDevice: envInt('FERRY_PEER_OFFLINE', 50),
     bodyBytes: envInt('FERRY_PEER_BODY_BYTES', 64),
     idle: envInt('FERRY_PEER_IDLE', 19_000),
+    ingestMessages: envInt('FERRY_PEER_INGEST_MESSAGES', 100_000),
+    ingestPerDevice: envInt('FERRY_PEER_INGEST_INFLIGHT', 1),
     reps: envInt('FERRY_PEER_REPS', 2),
-    scenarios: scenarios as Set<'a' | 'b' | 'c' | 'd'>,
+    scenarios: scenarios as Set<'a' | 'b' | 'c' | 'd' | 'e'>,
     servers,
   };
 }
@@ -256,6 +267,41 @@ async function runMosquittoIdle(s: PeerSizes): Promise<IdleResult> {
   }
 }
 
+/** Scenario e: the publishers (the fleet's devices, as a process of their own) and the reader. */
+async function ingest(publishersInit: FleetInit, readerInit: ReaderInit, pid: number, s: PeerSizes) {
+  const loadArgs = nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS');
+  const publishers = startLoad(new URL('./peer/publishers.ts', import.meta.url), publishersInit, loadArgs);
+  const reader = startLoad(new URL('./peer/ingest-reader.ts', import.meta.url), readerInit, loadArgs);
+  try {
+    return await measureIngest(
+      { pid, publishers, reader },
+      { messages: s.ingestMessages, perDevice: s.ingestPerDevice, bodyBytes: s.bodyBytes, devices: s.devices },
+    );
+  } finally {
+    await Promise.all([publishers.terminate(), reader.terminate()]);
+  }
+}
+
+function runFerryIngest(s: PeerSizes) {
+  return withFerry(s, async (server, endpoint, pid) => {
+    const devices = await server.call<BenchDevice[]>('devices', { prefix: 'ingest', count: s.devices, bulk: true });
+    const fleet = { host: endpoint.address, port: endpoint.ports.mqtts, ca: endpoint.ca, connectConcurrency: 50 };
+    return ingest({ ...fleet, devices: ferryFleetDevices(endpoint, devices) }, { kind: 'ferry', endpoint }, pid, s);
+  });
+}
+
+async function runMosquittoIngest(s: PeerSizes) {
+  // The one reader's queue holds every message it has not read yet: none dropped for depth.
+  const broker = await startMosquitto({ ...mosquittoOptions(s), maxQueued: s.ingestMessages + s.devices });
+  try {
+    const devices = Array.from({ length: s.devices }, (_, i) => ({ clientId: `ingest-${i}` }));
+    const where = { host: broker.address, port: broker.port, ca: broker.ca };
+    return await ingest({ ...where, devices, connectConcurrency: 50 }, { kind: 'mqtt', ...where }, broker.pid, s);
+  } finally {
+    await broker.stop();
+  }
+}
+
 const mibText = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 export async function run(): Promise<void> {
@@ -276,6 +322,10 @@ export async function run(): Promise<void> {
         ? `d: ${s.idle} idle MQTT/TLS connections (clean session 0, subscribed), ${IDLE_CONNECT_CONCURRENCY} connects ` +
           `in flight, after ${IDLE_WARM_UP} warm-up devices; `
         : '') +
+      (s.scenarios.has('e')
+        ? `e: ${s.devices} MQTT/TLS devices publishing ${s.ingestMessages} QoS 1 telemetry messages, ` +
+          `${s.ingestPerDevice} awaiting PUBACK per device, one reader; `
+        : '') +
       `${s.reps} runs per server; Ferry SQLite synchronous=${benchSync()}, Mosquitto persistence on`,
   );
   const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));
@@ -289,6 +339,8 @@ export async function run(): Promise<void> {
         idle = name === 'Ferry' ? await runFerryIdle(s) : await runMosquittoIdle(s);
         r.set(IDLE_ROW, idle.figures);
       }
+      if (s.scenarios.has('e')) r.set(INGEST_ROW, await (name === 'Ferry' ? runFerryIngest(s) : runMosquittoIngest(s)));
+      const e = r.get(INGEST_ROW);
       results.get(name)!.push(r);
       const a = r.get('a fan-out');
       console.log(
@@ -301,6 +353,10 @@ export async function run(): Promise<void> {
               `${mibText(idle.after)} MiB (${idle.figures.rssKiBPerConn} KiB/conn)` +
               (idle.open < s.idle ? `, ONLY ${idle.open} STILL OPEN` : '') +
               (idle.settled ? '' : ', RSS DID NOT SETTLE')
+            : '') +
+          (e
+            ? `, ingest ${e.rate} msg/s at ${e.cpuUsPerMsg} µs/msg, reader lag ${e.lagMs} ms` +
+              ` (load: publishers ${e.fleetCpu} %, reader ${e.readerCpu} %)`
             : ''),
       );
     }

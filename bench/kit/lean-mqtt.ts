@@ -55,6 +55,19 @@ export class LeanMqtt {
     this.socket.on('close', () => this.fail(new Error(`${o.clientId}: connection closed`)));
   }
 
+  /** connect() as a fleet device: its client id and, when it has them, its username and password. */
+  static connectAs(
+    d: { clientId: string; username?: string; password?: string },
+    o: Omit<LeanMqttOptions, 'clientId' | 'username' | 'password'>,
+  ): Promise<{ client: LeanMqtt; sessionPresent: boolean }> {
+    return LeanMqtt.connect({
+      ...o,
+      clientId: d.clientId,
+      ...(d.username === undefined ? {} : { username: d.username }),
+      ...(d.password === undefined ? {} : { password: d.password }),
+    });
+  }
+
   /** Connects (TLS + CONNECT); resolves with CONNACK's session-present flag. */
   static async connect(o: LeanMqttOptions): Promise<{ client: LeanMqtt; sessionPresent: boolean }> {
     const client = new LeanMqtt(o);

@@ -8,9 +8,11 @@
 import { createSecureContext } from 'node:tls';
 import { LeanMqtt } from '../kit/lean-mqtt.js';
 import { serveLoad } from '../kit/load.js';
-import { type CpuMark, cpuMark, cpuPercent } from '../kit/measure.js';
+import { cpuMark, cpuPercent } from '../kit/measure.js';
 import { pool } from '../kit/pool.js';
-import { percentile } from '../stats.js';
+import { trackingCommands } from './tracker.js';
+
+export type { FleetResult } from './tracker.js';
 
 export interface FleetDevice {
   clientId: string;
@@ -28,64 +30,6 @@ export interface FleetInit {
   keepalive?: number;
 }
 
-export interface FleetResult {
-  unique: number;
-  duplicates: number;
-  /** hrtime (ns) of the last unique delivery (0n when none). */
-  tLast: bigint;
-  p50: number;
-  p99: number;
-  p999: number;
-  /** CPU of this process from expect() to the end of wait(), % of one core. */
-  cpu: number;
-}
-
-/** Unique deliveries of message numbers base..base+total-1, with their latencies. */
-class Tracker {
-  readonly seen: Uint8Array;
-  readonly latencies: Float64Array;
-  unique = 0;
-  duplicates = 0;
-  tLast = 0n;
-  readonly cpu: CpuMark = cpuMark();
-
-  constructor(
-    readonly base: number,
-    readonly total: number,
-  ) {
-    this.seen = new Uint8Array(total);
-    this.latencies = new Float64Array(total);
-  }
-
-  record(body: Buffer): void {
-    if (body.length < 12) return;
-    const i = body.readUInt32BE(8) - this.base;
-    if (i < 0 || i >= this.total) return;
-    if (this.seen[i]) {
-      this.duplicates++;
-      return;
-    }
-    const now = process.hrtime.bigint();
-    this.seen[i] = 1;
-    this.latencies[this.unique++] = Number(now - body.readBigUInt64BE(0)) / 1e6;
-    this.tLast = now;
-  }
-
-  result(): FleetResult {
-    const sorted = Array.from(this.latencies.subarray(0, this.unique).sort());
-    const r = (x: number) => Math.round(x * 100) / 100;
-    return {
-      unique: this.unique,
-      duplicates: this.duplicates,
-      tLast: this.tLast,
-      p50: r(percentile(sorted, 50)),
-      p99: r(percentile(sorted, 99)),
-      p999: r(percentile(sorted, 99.9)),
-      cpu: cpuPercent(this.cpu),
-    };
-  }
-}
-
 if (process.env.FERRY_PEER_DIAG) {
   process.env.FERRY_PEER_DIAG_LABEL = 'fleet';
   await import('./diag.js');
@@ -94,8 +38,8 @@ if (process.env.FERRY_PEER_DIAG) {
 serveLoad<FleetInit>((init) => {
   const secureContext = createSecureContext({ ca: init.ca });
   let clients: LeanMqtt[] = [];
-  let tracker: Tracker | undefined;
-  const onPublish = (_topic: string, payload: Buffer) => tracker?.record(payload);
+  const { record, expect, wait } = trackingCommands();
+  const onPublish = (_topic: string, payload: Buffer) => record(payload);
 
   /**
    * Connects every device (clean session 0), or devices[from, to) when given; subscribes when
@@ -107,13 +51,10 @@ serveLoad<FleetInit>((init) => {
     const t0 = Date.now();
     clients = [];
     await pool(init.devices.slice(from ?? 0, to), init.connectConcurrency, async (d) => {
-      const { client, sessionPresent } = await LeanMqtt.connect({
+      const { client, sessionPresent } = await LeanMqtt.connectAs(d, {
         host: init.host,
         port: init.port,
         secureContext,
-        clientId: d.clientId,
-        ...(d.username === undefined ? {} : { username: d.username }),
-        ...(d.password === undefined ? {} : { password: d.password }),
         clean: false,
         ...(init.keepalive === undefined ? {} : { keepalive: init.keepalive }),
         onPublish,
@@ -125,31 +66,6 @@ serveLoad<FleetInit>((init) => {
       }
     });
     return { ms: Date.now() - t0, cpu: cpuPercent(cpu) };
-  }
-
-  async function expect(arg: unknown): Promise<null> {
-    const { base, total } = arg as { base: number; total: number };
-    tracker = new Tracker(base, total);
-    return null;
-  }
-
-  /** Resolves when all expected arrived, or nothing new came for `quietMs`. */
-  async function wait(arg: unknown): Promise<FleetResult> {
-    const { quietMs } = arg as { quietMs: number };
-    const t = tracker;
-    if (!t) throw new Error('expect first');
-    let last = -1;
-    let lastChange = Date.now();
-    while (t.unique < t.total) {
-      if (t.unique !== last) {
-        last = t.unique;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > quietMs) {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    return t.result();
   }
 
   /** How many of the connected clients are still open (the server dropped none). */

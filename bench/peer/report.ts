@@ -24,6 +24,7 @@ const COLUMNS: Column[] = [
   { head: 'p50 ms', key: 'p50' },
   { head: 'p99 ms', key: 'p99' },
   { head: 'p99.9 ms', key: 'p999' },
+  { head: 'reader lag ms', key: 'lagMs' },
   { head: 'server CPU µs/msg', key: 'cpuUsPerMsg' },
   { head: 'server CPU µs/conn', key: 'cpuUsPerConn' },
   { head: 'server RSS MiB', key: 'rssMiB' },
@@ -32,6 +33,7 @@ const COLUMNS: Column[] = [
   { head: 'dup', key: 'dup', total: true },
   { head: 'fleet CPU %', key: 'fleetCpu', own: true },
   { head: 'sender CPU %', key: 'senderCpu', own: true },
+  { head: 'reader CPU %', key: 'readerCpu', own: true },
 ];
 
 /**
@@ -52,8 +54,9 @@ export function saturatedLoads(results: ReadonlyMap<ServerName, RunResult[]>, li
     runs.forEach((r, i) => {
       for (const [scenario, f] of r) {
         for (const [name, cpu] of [
-          ['fleet', f.fleetCpu],
+          ['fleet (or publishers)', f.fleetCpu],
           ['sender', f.senderCpu],
+          ['reader', f.readerCpu],
         ] as const) {
           if (cpu !== undefined && cpu > limit) {
             out.push(`${server} run ${i + 1}, "${scenario}": the ${name} load process used ${cpu} % of one core`);

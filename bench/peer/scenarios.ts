@@ -9,7 +9,8 @@
  *      two cores, to the rate), latencies only
  *   c  offline: the fleet disconnects, K messages per device are enqueued, the fleet reconnects
  *      (session present, no SUBSCRIBE) and drains them
- * Scenario d (idle connections) runs on a fresh server of its own: peer/idle.ts.
+ * Scenarios d (idle connections, peer/idle.ts) and e (telemetry ingest, peer/ingest.ts) run on
+ * fresh servers of their own.
  *
  * Each scenario starts on a quiet server (settle()): the work a previous one leaves behind (a
  * WAL checkpoint, a garbage collection, Mosquitto's persistence snapshot) does not land in the
@@ -35,7 +36,10 @@ export interface PeerSizes {
   bodyBytes: number;
   /** Idle connections held at once, d. */
   idle: number;
-  scenarios: ReadonlySet<'a' | 'b' | 'c' | 'd'>;
+  /** e: telemetry messages, and PUBLISHes each device keeps awaiting their PUBACK. */
+  ingestMessages: number;
+  ingestPerDevice: number;
+  scenarios: ReadonlySet<'a' | 'b' | 'c' | 'd' | 'e'>;
 }
 
 /** One row of the table: a scenario's figures for one server in one run (d has no messages). */
@@ -56,6 +60,9 @@ export interface Figures {
    */
   fleetCpu?: number;
   senderCpu?: number;
+  /** e: the reader's CPU (same measure), and how long after the last acknowledgement it read the last event, ms. */
+  readerCpu?: number;
+  lagMs?: number;
   /** d: connections (TLS + CONNECT + SUBSCRIBE) per s, server CPU per connection, RSS growth per connection. */
   connRate?: number;
   cpuUsPerConn?: number;

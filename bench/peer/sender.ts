@@ -13,8 +13,8 @@ import { AmqpPeer, C2dEncoder, SettlingSender } from '../kit/amqp-peer.js';
 import type { HubEndpoint } from '../kit/bench-hub.js';
 import { LeanMqtt } from '../kit/lean-mqtt.js';
 import { serveLoad } from '../kit/load.js';
-import { cpuMark, cpuPercent } from '../kit/measure.js';
 import { stampedBody } from '../kit/traffic.js';
+import { type SendResult, SendTally } from './send-tally.js';
 
 export type SenderInit =
   | { kind: 'amqp'; endpoint: HubEndpoint; deviceIds: string[]; bodyBytes: number }
@@ -29,15 +29,7 @@ export interface SendArg {
   rate?: number;
 }
 
-export interface SendResult {
-  t0: bigint;
-  tSent: bigint;
-  accepted: number;
-  errors: number;
-  firstError: string | undefined;
-  /** CPU of this process meanwhile, % of one core. */
-  cpu: number;
-}
+export type { SendResult } from './send-tally.js';
 
 /** The bag Ferry puts in a C2D topic (message id, to, expiry, ack), for topics of the same size. */
 function mosquittoTopic(deviceId: string, n: number): string {
@@ -85,25 +77,17 @@ serveLoad<SenderInit>((init) => {
     const ids = init.deviceIds;
     const go = send;
     if (!go) throw new Error('open first');
-    const cpu = cpuMark();
-    const t0 = process.hrtime.bigint();
+    const tally = new SendTally();
+    const t0 = tally.t0;
     let next = 0;
     let inflight = 0;
-    let accepted = 0;
-    let errors = 0;
-    let firstError: string | undefined;
     let timer: NodeJS.Timeout | undefined;
     return new Promise((resolve) => {
       const issue = (i: number) => {
         const n = o.base + i;
         inflight++;
         go(ids[i % ids.length]!, n, stampedBody(init.bodyBytes, n), (err) => {
-          if (err === undefined) {
-            accepted++;
-          } else {
-            errors++;
-            firstError ??= err instanceof Error ? err.message : String(err);
-          }
+          tally.settled(err);
           inflight--;
           pump();
         });
@@ -115,7 +99,7 @@ serveLoad<SenderInit>((init) => {
             : Math.min(o.total, Math.floor((Number(process.hrtime.bigint() - t0) * o.rate) / 1e9) + 1);
         while (next < due && inflight < o.window) issue(next++);
         if (next >= o.total && inflight === 0) {
-          resolve({ t0, tSent: process.hrtime.bigint(), accepted, errors, firstError, cpu: cpuPercent(cpu) });
+          resolve(tally.result());
         } else if (next < o.total && next >= due && !timer) {
           // Paced and ahead of the schedule: come back when the next one is due.
           timer = setTimeout(() => {

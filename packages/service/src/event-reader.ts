@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import { FerryError } from '@ferry/common';
-import { type AmqpConnection, connectionLost, errorFromAmqp, type RetryPolicy, realSleep } from '@ferry/common/client';
+import { type AmqpConnection, errorFromAmqp } from '@ferry/common/client';
 import rhea, { type EventContext, type Message, type Receiver } from 'rhea';
 import { backOff, type FeedbackSource as EventSource } from './feedback.js';
 

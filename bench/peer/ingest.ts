@@ -1,0 +1,78 @@
+/**
+ * Scenario e of the peer benchmark, telemetry ingest, on a fresh server of its own: N devices
+ * (publishers.ts) publish QoS 1 telemetry as fast as each PUBLISH is acknowledged, and one reader
+ * (ingest-reader.ts) reads everything back: from Ferry's Event Hubs-compatible endpoint (the
+ * events are durable before their PUBACK), from Mosquitto as one subscriber to every device's
+ * topic (persistence on). The row: publish throughput (acknowledged messages/s), publish-to-read
+ * latency percentiles, the reader's lag behind the last acknowledgement, server CPU-µs per
+ * message (its work after the last acknowledgement included: settle()), RSS, messages
+ * acknowledged but never read, and each load process's CPU.
+ */
+import type { LoadProcess } from '../kit/load.js';
+import { procSample } from './proc.js';
+import type { PublishArg } from './publishers.js';
+import type { Figures } from './scenarios.js';
+import { settle } from './scenarios.js';
+import type { SendResult } from './sender.js';
+import type { FleetResult } from './tracker.js';
+
+export const INGEST_ROW = 'e ingest (telemetry)';
+/** Nothing read for this long ends the wait: what has not arrived by then is lost. */
+const QUIET_MS = 20_000;
+
+export interface IngestSizes {
+  messages: number;
+  perDevice: number;
+  bodyBytes: number;
+  devices: number;
+}
+
+export interface IngestParts {
+  pid: number;
+  publishers: LoadProcess;
+  reader: LoadProcess;
+}
+
+async function exchange(p: IngestParts, arg: PublishArg): Promise<{ sent: SendResult; got: FleetResult }> {
+  await p.reader.call('expect', { base: arg.base, total: arg.total });
+  const sent = await p.publishers.call<SendResult>('publish', arg);
+  const got = await p.reader.call<FleetResult>('wait', { quietMs: QUIET_MS });
+  return { sent, got };
+}
+
+export async function measureIngest(p: IngestParts, s: IngestSizes): Promise<Figures> {
+  await p.reader.call('open');
+  await p.publishers.call('connect');
+  // Warm-up (not measured): one message per device.
+  const warmUp = await exchange(p, { base: 0, total: s.devices, perDevice: 1, bodyBytes: s.bodyBytes });
+  if (warmUp.got.unique < warmUp.sent.accepted) {
+    throw new Error(`ingest warm-up: the reader read ${warmUp.got.unique} of ${warmUp.sent.accepted} messages`);
+  }
+  await settle(p.pid);
+  const s0 = procSample(p.pid);
+  const { sent, got } = await exchange(p, {
+    base: s.devices,
+    total: s.messages,
+    perDevice: s.perDevice,
+    bodyBytes: s.bodyBytes,
+  });
+  await settle(p.pid);
+  const s1 = procSample(p.pid);
+  if (sent.errors > 0) console.warn(`  ingest: ${sent.errors} publishes failed, the first: ${sent.firstError}`);
+  await p.publishers.call('close');
+  await p.reader.call('close');
+  const perS = (n: number, ns: bigint) => (ns > 0n ? Math.round((n * 1e9) / Number(ns)) : 0);
+  return {
+    rate: perS(sent.accepted, sent.tSent - sent.t0),
+    p50: got.p50,
+    p99: got.p99,
+    p999: got.p999,
+    lagMs: got.tLast > sent.tSent ? Math.round(Number(got.tLast - sent.tSent) / 1e5) / 10 : 0,
+    cpuUsPerMsg: Math.round((s1.cpuUs - s0.cpuUs) / Math.max(1, sent.accepted)),
+    rssMiB: Math.round((s1.rss / 2 ** 20) * 10) / 10,
+    lost: sent.accepted - got.unique,
+    dup: got.duplicates,
+    fleetCpu: sent.cpu,
+    readerCpu: got.cpu,
+  };
+}

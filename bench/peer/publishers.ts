@@ -1,0 +1,78 @@
+/**
+ * Load process of the peer benchmark's ingest scenario (e): N lean MQTT devices publishing
+ * telemetry at QoS 1 to `devices/{id}/messages/events/`, each as fast as it is acknowledged
+ * (`perDevice` PUBLISHes awaiting their PUBACK at a time), to either server. Bodies are stamped
+ * (send time, message number) so the reader measures the lag. Message numbers are taken from
+ * one counter as PUBACKs come, so a slow device never holds the others back.
+ * Commands: connect, publish, close.
+ */
+import { createSecureContext } from 'node:tls';
+import { LeanMqtt } from '../kit/lean-mqtt.js';
+import { serveLoad } from '../kit/load.js';
+import { pool } from '../kit/pool.js';
+import { stampedBody } from '../kit/traffic.js';
+import type { FleetInit } from './fleet.js';
+import { type SendResult, SendTally } from './send-tally.js';
+
+export interface PublishArg {
+  /** First message number; numbers base..base+total-1 are published. */
+  base: number;
+  total: number;
+  /** PUBLISHes awaiting their PUBACK per device. */
+  perDevice: number;
+  bodyBytes: number;
+}
+
+if (process.env.FERRY_PEER_DIAG) {
+  process.env.FERRY_PEER_DIAG_LABEL = 'publishers';
+  await import('./diag.js');
+}
+
+serveLoad<FleetInit>((init) => {
+  const secureContext = createSecureContext({ ca: init.ca });
+  let clients: Array<{ client: LeanMqtt; topic: string }> = [];
+
+  async function connect(): Promise<null> {
+    clients = [];
+    await pool(init.devices, init.connectConcurrency, async (d) => {
+      const { client } = await LeanMqtt.connectAs(d, { host: init.host, port: init.port, secureContext, clean: true });
+      clients.push({ client, topic: `devices/${d.clientId}/messages/events/` });
+    });
+    return null;
+  }
+
+  function publish(arg: unknown): Promise<SendResult> {
+    const o = arg as PublishArg;
+    const tally = new SendTally();
+    let next = 0;
+    let inflight = 0;
+    return new Promise((resolve) => {
+      const issue = (c: { client: LeanMqtt; topic: string }) => {
+        if (next >= o.total) {
+          if (inflight === 0) {
+            resolve(tally.result());
+          }
+          return;
+        }
+        const n = o.base + next++;
+        inflight++;
+        c.client.publishWith(c.topic, stampedBody(o.bodyBytes, n), (err) => {
+          inflight--;
+          tally.settled(err);
+          issue(c);
+        });
+      };
+      for (let k = 0; k < o.perDevice; k++) for (const c of clients) issue(c);
+    });
+  }
+
+  return {
+    connect,
+    publish,
+    close: async () => {
+      await Promise.all(clients.map((c) => c.client.end()));
+      clients = [];
+      return null;
+    },
+  };
+});
