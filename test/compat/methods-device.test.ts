@@ -8,10 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import iothub from 'azure-iothub';
-import { type HubProcess, hubRequest, startHub } from './harness.js';
-import { serviceSas } from './helpers/auth.js';
+import { type HubProcess, startHub } from './harness.js';
 import { assertHubError } from './helpers/hub-error.js';
-import { echo, failure, invoke } from './helpers/methods.js';
+import { echo, failure, invoke, rawInvoke } from './helpers/methods.js';
 import { closeDevice, openDevice } from './helpers/official-device.js';
 import { connectSilent } from './mqtt-helpers.js';
 
@@ -101,11 +100,7 @@ describe('direct method errors', () => {
     }
   });
 
-  const raw = (body: unknown) =>
-    hubRequest(hub, 'POST', '/twins/method-errors/methods?api-version=2021-04-12', {
-      headers: { authorization: serviceSas(hub), 'content-type': 'application/json' },
-      body: typeof body === 'string' ? body : JSON.stringify(body),
-    });
+  const raw = (body: unknown) => rawInvoke(hub, 'method-errors', body);
 
   test('bad input: IoT Hub errors, before any device is asked', T, async () => {
     const big = 'x'.repeat(128 * 1024);

@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import type { DeviceMethodRequest, DeviceMethodResponse } from 'azure-iot-device';
 import type iothub from 'azure-iothub';
+import { type HubProcess, hubRequest } from '../harness.js';
+import { serviceSas } from './auth.js';
 import { withTimeout } from './wait.js';
 
 export interface Invoked {
@@ -40,4 +42,19 @@ export function echo(status: number) {
   return (request: DeviceMethodRequest, response: DeviceMethodResponse) => {
     response.send(status, { got: request.payload as unknown, name: request.methodName }, () => undefined);
   };
+}
+
+/** POST /twins/{id}/methods with any body (a string goes as is), as the service policy. */
+export function rawInvoke(hub: HubProcess, deviceId: string, body: unknown) {
+  return hubRequest(hub, 'POST', `/twins/${encodeURIComponent(deviceId)}/methods?api-version=2021-04-12`, {
+    headers: { authorization: serviceSas(hub), 'content-type': 'application/json' },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+/** The rid of a method request PUBLISH's topic ($iothub/methods/POST/{name}/?$rid={rid}). */
+export function ridOf(topic: string): string {
+  const rid = /\?\$rid=(.+)$/.exec(topic)?.[1];
+  assert.ok(rid, `no $rid in ${topic}`);
+  return rid;
 }

@@ -23,7 +23,9 @@ export function parseMethodCall(body: unknown): MethodCall {
     throw new FerryError('ArgumentInvalid', 'the body must be a JSON object with "methodName"');
   const b = body as Record<string, unknown>;
   const name = b.methodName;
-  if (typeof name !== 'string' || name === '') throw new FerryError('ArgumentNull', 'methodName is required');
+  if (name === undefined || name === null || name === '')
+    throw new FerryError('ArgumentNull', 'methodName is required');
+  if (typeof name !== 'string') throw new FerryError('ArgumentInvalid', 'methodName must be a string');
   if (name.length > LIMITS.maxNameLength || !NAME.test(name))
     throw new FerryError(
       'ArgumentInvalid',
