@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Client, Twin } from 'azure-iot-device';
+import type { Client } from 'azure-iot-device';
 import type { Registry } from 'azure-iothub';
 import iothub from 'azure-iothub';
 import mqtt, { type MqttClient } from 'mqtt';
 import { type HubProcess, startHub } from './harness.js';
+import { desiredEnabled, update } from './helpers/device-twin.js';
 import { Inbox } from './helpers/inbox.js';
 import { closeDevice, openDevice } from './helpers/official-device.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
@@ -32,28 +33,6 @@ after(async () => {
 });
 
 const TRANSPORTS = ['Mqtt', 'MqttWs', 'Amqp', 'AmqpWs'] as const;
-
-function update(twin: Twin, patch: Record<string, unknown>): Promise<void> {
-  return withTimeout(
-    new Promise<void>((resolve, reject) =>
-      twin.properties.reported.update(patch, (err?: Error) => (err ? reject(err) : resolve())),
-    ),
-    15_000,
-    'reported update',
-  );
-}
-
-/** Resolves once the client is subscribed to desired updates (the listener's subscribe has its SUBACK). */
-function desiredEnabled(twin: Twin): Promise<void> {
-  const t = twin as unknown as { enableTwinDesiredPropertiesUpdates(cb: (err?: Error) => void): void };
-  return withTimeout(
-    new Promise<void>((resolve, reject) =>
-      t.enableTwinDesiredPropertiesUpdates((err) => (err ? reject(err) : resolve())),
-    ),
-    15_000,
-    'desired updates enabled',
-  );
-}
 
 for (const name of TRANSPORTS) {
   describe(`twins over ${name}`, () => {

@@ -3,6 +3,7 @@
  * browser from the policy's key, sent to the origin the page came from. A refusal becomes an
  * ApiError carrying IoT Hub's error code, for the page to show.
  */
+import { ERRORS } from '@ferry/common/errors';
 import { createSasToken, type PolicyConnection } from './sas.js';
 
 export const API_VERSION = '2021-04-12';
@@ -18,6 +19,11 @@ export class ApiError extends Error {
     message: string,
   ) {
     super(message);
+  }
+
+  /** IoT Hub's six-digit code for `code` (404103 for DeviceNotOnline), when the table has it. */
+  get numericCode(): number | undefined {
+    return (ERRORS as Record<string, { code: number }>)[this.code]?.code;
   }
 }
 

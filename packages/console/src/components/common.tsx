@@ -9,7 +9,9 @@ export function ErrorBanner({ error, onClose }: { error: unknown; onClose?: () =
   const e = error instanceof ApiError ? error : undefined;
   return (
     <div class="error" role="alert" data-testid="error">
-      <strong>{e ? `${e.status || 'No answer'} ${e.code}` : 'Error'}</strong>{' '}
+      <strong>
+        {e ? `${e.status || 'No answer'} ${e.code}${e.numericCode ? ` (${e.numericCode})` : ''}` : 'Error'}
+      </strong>{' '}
       <span>{e ? e.message : String((error as Error).message ?? error)}</span>
       {onClose && (
         <button type="button" class="link" onClick={onClose} aria-label="Dismiss the error">

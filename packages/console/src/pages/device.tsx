@@ -8,6 +8,7 @@ import type { HubEvents } from '../hub-events.js';
 import { type DeviceTab, deviceHref } from '../route.js';
 import type { Session } from '../session.js';
 import { DeviceMessages } from './device-messages.js';
+import { DeviceTwin } from './device-twin.js';
 
 const REFRESH_MS = 2000;
 
@@ -163,6 +164,7 @@ export function DevicePage({
             />
           )}
           {tab === 'telemetry' && <TelemetryView session={session} deviceId={deviceId} />}
+          {tab === 'twin' && <DeviceTwin session={session} deviceId={deviceId} />}
         </Tabs>
       )}
     </div>

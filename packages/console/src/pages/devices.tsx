@@ -1,7 +1,8 @@
-/** Devices: a searchable, paged list with create, enable/disable, new keys, delete and copy. */
+/** Devices: a searchable, paged list with create, enable/disable, new keys, delete and copy; the device query. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { Device } from '../api.js';
 import { CopyButton, deviceConnectionString, ErrorBanner, when } from '../components/common.js';
+import { QueryBox } from '../components/query-box.js';
 import { deviceHref } from '../route.js';
 import { newKey } from '../sas.js';
 import type { Session } from '../session.js';
@@ -76,6 +77,7 @@ export function DevicesPage({ session }: { session: Session }) {
       />
       {!canRead && <p class="note">Listing devices needs RegistryRead (this policy has not).</p>}
       {canRead && deviceList()}
+      {(canRead || session.can('ServiceConnect')) && <QueryBox session={session} />}
     </div>
   );
 
