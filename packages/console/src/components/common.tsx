@@ -22,6 +22,54 @@ export function ErrorBanner({ error, onClose }: { error: unknown; onClose?: () =
   );
 }
 
+/**
+ * A change's refusal or a load's failure (dismissed together), and the notice of a change done:
+ * what the pages that change things show above their content.
+ */
+export function Outcome({
+  errors,
+  clear,
+  notice,
+}: {
+  errors: unknown[];
+  /** The setters of `errors`, called with null when the banner is dismissed. */
+  clear: Array<(none: null) => void>;
+  notice: string;
+}) {
+  return (
+    <>
+      <ErrorBanner error={errors.find((e) => e)} onClose={() => clear.forEach((c) => c(null))} />
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** A labelled multi-line text field in monospace (JSON, a query). */
+export function CodeField({
+  id,
+  label,
+  value,
+  rows,
+  onInput,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  rows: number;
+  onInput(value: string): void;
+}) {
+  return (
+    <div class="row">
+      <label for={id}>{label}</label>
+      <textarea id={id} class="code" rows={rows} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
+    </div>
+  );
+}
+
 export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
   const [done, setDone] = useState<'' | 'Copied' | 'Copy failed'>('');
   const copy = async () => {

@@ -7,7 +7,7 @@ import { ApiError } from '../api.js';
 import { deviceHref } from '../route.js';
 import type { Session } from '../session.js';
 import { errorPosition, type JsonObject, type QueryPage, queryDevices } from '../twin.js';
-import { Card, ErrorBanner } from './common.js';
+import { Card, CodeField, ErrorBanner } from './common.js';
 
 const PAGE_SIZE = 20;
 
@@ -58,16 +58,7 @@ export function QueryBox({ session }: { session: Session }) {
           void run(text, [], '');
         }}
       >
-        <div class="row">
-          <label for="query-text">Query</label>
-          <textarea
-            id="query-text"
-            class="code"
-            rows={2}
-            value={text}
-            onInput={(e) => setText(e.currentTarget.value)}
-          />
-        </div>
+        <CodeField id="query-text" label="Query" rows={2} value={text} onInput={setText} />
         <button type="submit">Run query</button>
       </form>
       <ErrorBanner error={error} />

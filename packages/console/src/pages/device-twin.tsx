@@ -5,10 +5,11 @@
  * again every few seconds; the edit keeps the version it started from, moving on only past
  * versions that changed nothing but reported properties.
  */
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api.js';
-import { Card, ErrorBanner } from '../components/common.js';
+import { Card, CodeField, ErrorBanner, Outcome } from '../components/common.js';
 import { PropertyTable } from '../components/property-table.js';
+import { usePoll } from '../poll.js';
 import type { Session } from '../session.js';
 import { editable, getTwin, type JsonObject, mergePatch, patchTwin, type Twin } from '../twin.js';
 
@@ -73,11 +74,7 @@ export function DeviceTwin({ session, deviceId }: { session: Session; deviceId: 
       setLoadError(err);
     }
   }, [api, deviceId]);
-  useEffect(() => {
-    void load();
-    const t = setInterval(load, REFRESH_MS);
-    return () => clearInterval(t);
-  }, [load]);
+  usePoll(load, REFRESH_MS);
 
   const save = async (e: Event) => {
     e.preventDefault();
@@ -111,18 +108,7 @@ export function DeviceTwin({ session, deviceId }: { session: Session; deviceId: 
   const changed = shown.version !== base.version;
   return (
     <>
-      <ErrorBanner
-        error={error ?? loadError}
-        onClose={() => {
-          setError(null);
-          setLoadError(null);
-        }}
-      />
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <Outcome errors={[error, loadError]} clear={[setError, setLoadError]} notice={notice} />
       <dl class="figures inline" aria-label="Twin versions">
         <dt>Twin version</dt>
         <dd data-testid="twin-version">{shown.version}</dd>
@@ -150,26 +136,14 @@ export function DeviceTwin({ session, deviceId }: { session: Session; deviceId: 
         )}
         <form aria-label="Edit the twin" onSubmit={save}>
           <div class="cols">
-            <div class="row">
-              <label for="twin-tags">Tags (JSON)</label>
-              <textarea
-                id="twin-tags"
-                class="code"
-                rows={8}
-                value={tags}
-                onInput={(e) => setTags(e.currentTarget.value)}
-              />
-            </div>
-            <div class="row">
-              <label for="twin-desired">Desired properties (JSON)</label>
-              <textarea
-                id="twin-desired"
-                class="code"
-                rows={8}
-                value={desired}
-                onInput={(e) => setDesired(e.currentTarget.value)}
-              />
-            </div>
+            <CodeField id="twin-tags" label="Tags (JSON)" rows={8} value={tags} onInput={setTags} />
+            <CodeField
+              id="twin-desired"
+              label="Desired properties (JSON)"
+              rows={8}
+              value={desired}
+              onInput={setDesired}
+            />
           </div>
           <div class="toolbar">
             <button type="submit" disabled={!canWrite}>

@@ -1,10 +1,11 @@
 /** One device: its identity, and tabs for its C2D messages, telemetry, twin, direct methods and dead letters. */
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useState } from 'preact/hooks';
 import { ApiError, type Device, type OutgoingC2d, type PendingMessage } from '../api.js';
 import { deviceConnectionString, ErrorBanner, Secret, when } from '../components/common.js';
 import { type Tab, Tabs } from '../components/tabs.js';
 import { TelemetryView } from '../components/telemetry-view.js';
 import type { HubEvents } from '../hub-events.js';
+import { usePoll } from '../poll.js';
 import { type DeviceTab, deviceHref } from '../route.js';
 import type { Session } from '../session.js';
 import { DeviceMessages } from './device-messages.js';
@@ -66,11 +67,7 @@ export function DevicePage({
       } else setLoadError(err);
     }
   }, [api, deviceId, canService, session]);
-  useEffect(() => {
-    void refresh();
-    const t = setInterval(refresh, REFRESH_MS);
-    return () => clearInterval(t);
-  }, [refresh]);
+  usePoll(refresh, REFRESH_MS);
 
   const send = async (m: OutgoingC2d) => {
     setError(null);

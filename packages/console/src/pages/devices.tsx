@@ -1,7 +1,7 @@
 /** Devices: a searchable, paged list with create, enable/disable, new keys, delete and copy; the device query. */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { Device } from '../api.js';
-import { CopyButton, deviceConnectionString, ErrorBanner, when } from '../components/common.js';
+import { CopyButton, deviceConnectionString, Outcome, when } from '../components/common.js';
 import { QueryBox } from '../components/query-box.js';
 import { deviceHref } from '../route.js';
 import { newKey } from '../sas.js';
@@ -59,18 +59,7 @@ export function DevicesPage({ session }: { session: Session }) {
   return (
     <div>
       <h1>Devices</h1>
-      <ErrorBanner
-        error={error ?? loadError}
-        onClose={() => {
-          setError(null);
-          setLoadError(null);
-        }}
-      />
-      {notice && (
-        <p class="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <Outcome errors={[error, loadError]} clear={[setError, setLoadError]} notice={notice} />
       <CreateDeviceForm
         canWrite={canWrite}
         onCreate={(body) => act(`Created ${body.deviceId}`, () => api.putDevice(body))}
