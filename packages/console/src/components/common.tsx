@@ -38,7 +38,12 @@ export function Outcome({
 }) {
   return (
     <>
-      <ErrorBanner error={errors.find((e) => e)} onClose={() => clear.forEach((c) => c(null))} />
+      <ErrorBanner
+        error={errors.find((e) => e)}
+        onClose={() => {
+          for (const c of clear) c(null);
+        }}
+      />
       {notice && (
         <p class="notice" role="status">
           {notice}
