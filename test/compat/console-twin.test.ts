@@ -39,7 +39,7 @@ async function nextDesired(accept: (d: Record<string, unknown>) => boolean): Pro
 }
 
 /** The value cell of a property in one of the twin tab's tables. */
-const valueOf = (table: string, path: string) =>
+const valueCell = (table: string, path: string) =>
   suite.b.page.getByRole('table', { name: table }).getByRole('row', { name: path }).locator('td').first();
 
 test('the twin tab shows reported properties with when they changed, and the versions', T, async () => {
@@ -47,7 +47,7 @@ test('the twin tab shows reported properties with when they changed, and the ver
   await step('twin-reported', async () => {
     await signIn(page, 'iothubowner');
     await page.goto(`${suite.origin}/console/#/devices/${DEVICE}/twin`);
-    await valueOf('Reported properties', 'fw.version').filter({ hasText: '"1.0"' }).waitFor(WAIT);
+    await valueCell('Reported properties', 'fw.version').filter({ hasText: '"1.0"' }).waitFor(WAIT);
     const row = page.getByRole('table', { name: 'Reported properties' }).getByRole('row', { name: 'temp' });
     const [value, updated] = await row.locator('td').allTextContents();
     assert.equal(value, '20');
@@ -55,7 +55,7 @@ test('the twin tab shows reported properties with when they changed, and the ver
     assert.equal(await page.textContent('[data-testid=reported-version]'), '2');
     // A report made while the page is open shows up without a reload.
     await update(twin, { temp: 21 });
-    await valueOf('Reported properties', 'temp').filter({ hasText: '21' }).waitFor(WAIT);
+    await valueCell('Reported properties', 'temp').filter({ hasText: '21' }).waitFor(WAIT);
     await suite.b.screenshot('13-device-twin');
   });
 });
@@ -76,7 +76,7 @@ test('tags and desired properties saved from the page reach the twin and the dev
     await page.fill('#twin-desired', '{"rate": 5}');
     await page.getByRole('button', { name: 'Save twin' }).click();
     await nextDesired((d) => d.mode === null);
-    await valueOf('Desired properties', 'rate').waitFor(WAIT);
+    await valueCell('Desired properties', 'rate').waitFor(WAIT);
     assert.equal(
       await page.getByRole('table', { name: 'Desired properties' }).getByRole('row', { name: 'mode' }).count(),
       0,
