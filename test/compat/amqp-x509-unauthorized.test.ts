@@ -2,7 +2,8 @@
  * Issue 23: an official AMQP X.509 device (azure-iot-device-amqp) with the wrong certificate gets
  * the SDK's UnauthorizedError from the first link it attaches, its telemetry sender, instead of
  * amqp:not-implemented (Microsoft's e2e test for it hung to its time-out): the hub authorizes
- * every attach before it says anything else about the link.
+ * every attach before it says anything else about the link, and refuses this one with
+ * amqp:unauthorized-access (issue 24's "Verified by").
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -67,6 +68,8 @@ for (const [name, transport] of [
       );
       assert.ok(err, 'sendEvent was refused');
       assert.equal(err.constructor.name, 'UnauthorizedError', `${err.constructor.name}: ${err.message}`);
+      // The hub's condition on the telemetry link's detach, as the SDK keeps it.
+      assert.equal((err as { amqpError?: { condition?: string } }).amqpError?.condition, 'amqp:unauthorized-access');
     } finally {
       await withTimeout(client.close(), 10_000, 'close').catch(() => undefined);
     }

@@ -92,6 +92,7 @@ describe('telemetry from the official device clients', () => {
       body: 'x',
     });
     assert.equal(asOther.status, 401);
+    assert.equal(asOther.headers['iothub-errorcode'], 'IotHubUnauthorizedAccess');
     const tooBig = await hubRequest(hub, 'POST', '/devices/tel-http/messages/events?api-version=2021-04-12', {
       headers: { authorization: deviceSas(mine) },
       body: Buffer.alloc(256 * 1024 + 1, 65),
