@@ -199,6 +199,9 @@ ${TARGET}`,
        ferry message receive <deviceId> [--complete | --reject | --abandon] [--wait SECONDS] [--json]
        ferry message complete|reject|abandon <deviceId> <lockToken>
        ferry message purge <deviceId>
+       ferry message dead-letters <deviceId> [--top N] [--json]
+       ferry message requeue <deviceId> <sequenceNumber> | --all
+       ferry message history <deviceId> <messageId> [--json]
 
 send (as the service; needs ServiceConnect: iothubowner or service). Prints the message id.
   [body]                   the payload; else --body-file; else standard input when it is not a terminal
@@ -226,6 +229,18 @@ commands to settle it are printed.
   --json                   print the message as JSON (body as text, or base64 when binary)
 
 purge deletes the queue, locked messages included, and prints how many (needs ServiceConnect).
+
+Ferry extensions (not on Azure IoT Hub; need ServiceConnect):
+dead-letters lists the messages the hub keeps after they were rejected, expired, abandoned too
+often or purged (docs/dead-letters.md), oldest first.
+  --top N                  at most N (1 to 1000, default 100)
+  --json                   print them as JSON
+requeue puts a dead letter back at the tail of the queue as a new message and prints its new
+sequence number; --all requeues every one, with progress, and stops when the queue is full.
+history prints the timeline of a message (docs/message-history.md): when it was enqueued and by
+which policy, each delivery (protocol, lock token), each abandon, how it ended and the feedback
+record made; each copy (a requeued dead letter is a second one) on its own.
+  --json                   print it as JSON
 
 send-many creates a C2D job (docs/jobs.md; needs RegistryWrite: iothubowner or registryReadWrite):
 every device the query selects gets its own copy, with send's options (--wait aside). It prints

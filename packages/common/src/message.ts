@@ -57,6 +57,40 @@ export interface Delivery extends StoredMessage {
 
 export type FeedbackStatus = 'Success' | 'Expired' | 'DeliveryCountExceeded' | 'Rejected' | 'Purged';
 
+/**
+ * The steps of a C2D message's history (a Ferry extension, the hub's docs/message-history.md): the
+ * send, each delivery, each return to the queue, and the ways out of it.
+ */
+export type HistoryStepKind =
+  | 'enqueued'
+  | 'delivered'
+  | 'abandoned'
+  | 'released'
+  | 'lockExpired'
+  | 'completed'
+  | 'rejected'
+  | 'expired'
+  | 'purged'
+  | 'deadLettered'
+  | 'requeued';
+
+/** What a history step tells beyond its kind and time; the optional fields are on the steps that have them. */
+export interface HistoryStepFields {
+  /** The delivery count after the step (enqueued: 0). */
+  deliveryCount: number;
+  /** delivered: the lock token handed out and the protocol that took it (mqtt, amqp, https). */
+  lockToken?: string;
+  protocol?: string;
+  /** enqueued: the shared access policy and the job that sent it; requeuedFrom: the dead letter's sequence number. */
+  policy?: string;
+  jobId?: string;
+  requeuedFrom?: number;
+  /** requeued: the new copy's sequence number. */
+  requeuedAs?: number;
+  /** An ending step whose ack asked for feedback: the record made for it. */
+  feedback?: FeedbackRecord;
+}
+
 /** One record of a feedback batch, in the JSON shape IoT Hub sends. */
 export interface FeedbackRecord {
   originalMessageId: string;

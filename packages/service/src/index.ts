@@ -29,6 +29,14 @@ export {
   type JobStatus,
   type JobType,
 } from './jobs.js';
+export type {
+  DeadLetter,
+  DeadLetterReason,
+  HistoryCopy,
+  HistoryStep,
+  HistoryStepKind,
+  MessageHistory,
+} from './message-inspection.js';
 export type { MethodParams, MethodResult } from './methods.js';
 export { SERVICE_TRANSPORTS, type ServiceClientOptions, type ServiceTransportName } from './options.js';
 export {

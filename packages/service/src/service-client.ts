@@ -36,6 +36,14 @@ import { ServiceConnection } from './amqp-link.js';
 import { type ReadEventsOptions, readEvents, type TelemetryEvent } from './event-reader.js';
 import { type FeedbackBatch, type FeedbackSource, feedbackBatches, parseRecords } from './feedback.js';
 import { JobClient } from './jobs.js';
+import {
+  type DeadLetter,
+  deleteDeadLetter,
+  listDeadLetters,
+  type MessageHistory,
+  messageHistory,
+  requeueDeadLetter,
+} from './message-inspection.js';
 import { invokeMethod, type MethodParams, type MethodResult } from './methods.js';
 import { checkOptions, type ServiceClientOptions } from './options.js';
 import { RegistryClient } from './registry.js';
@@ -340,6 +348,44 @@ export class ServiceClient {
    */
   invokeMethod(deviceId: string, params: MethodParams): Promise<MethodResult> {
     return invokeMethod(this.rest, this.tokens, deviceId, params);
+  }
+
+  /**
+   * Ferry extension: the device's kept dead letters (rejected, expired, abandoned too often or
+   * purged messages), oldest first, at most `top` (1 to 1000, default 100). DeviceNotFound for an
+   * unknown device. Not on Azure IoT Hub.
+   */
+  listDeadLetters(deviceId: string, top?: number): Promise<DeadLetter[]> {
+    return listDeadLetters((m, p) => this.call(m, p), deviceId, top);
+  }
+
+  /**
+   * Ferry extension: puts a dead letter back at the tail of the device's queue as a new message
+   * (delivery count 0, a fresh expiry) and resolves with its new sequence number. NotFound when
+   * there is no such dead letter, DeviceMaximumQueueDepthExceeded when the queue is full (it is
+   * kept then). Never retried: a lost answer may have requeued it.
+   */
+  requeueDeadLetter(deviceId: string, sequenceNumber: number): Promise<number> {
+    return requeueDeadLetter((m, p) => this.once(m, p), deviceId, sequenceNumber);
+  }
+
+  /** Ferry extension: removes a dead letter; NotFound when there is none. Never retried. */
+  deleteDeadLetter(deviceId: string, sequenceNumber: number): Promise<void> {
+    return deleteDeadLetter((m, p) => this.once(m, p), deviceId, sequenceNumber);
+  }
+
+  /**
+   * Ferry extension: every step of the device's messages with this message id, kept until
+   * c2d.historyRetentionMs after each ended: enqueued, each delivery (protocol, lock token), each
+   * abandon, the end, and the feedback record made. DeviceNotFound for an unknown device.
+   */
+  messageHistory(deviceId: string, messageId: string): Promise<MessageHistory> {
+    return messageHistory((m, p) => this.call(m, p), deviceId, messageId);
+  }
+
+  /** One REST call without retries (for what a lost answer may have done). */
+  private once(method: string, path: string) {
+    return httpsCall(this.rest, { method, path, authorization: this.tokens.token() }).then(ok);
   }
 
   /** Closes the connection; feedback() iterators end. */

@@ -1,6 +1,6 @@
 /**
  * `ferry message send|receive|complete|reject|abandon|purge`: what `az iot device c2d-message`
- * does. send goes over AMQP and purge over REST as the service (ServiceConnect); receive and
+ * does (and dead-letters|requeue|history, Ferry's extensions: message-inspect.ts). send goes over AMQP and purge over REST as the service (ServiceConnect); receive and
  * the settle commands act as the device over HTTPS with its own key, read from the registry.
  */
 import { suggestClosest } from '@ferry/common';
@@ -17,9 +17,21 @@ import { USAGE } from '../usage.js';
 import { shellArg } from '../wire-text.js';
 import { sendMany } from './job.js';
 import { parsePurgeArgs, parseReceiveArgs, parseSendArgs, parseSettleArgs } from './message-args.js';
+import { deadLetters, history, requeue } from './message-inspect.js';
 import { formatMessage, messageJson, settlementNote } from './message-print.js';
 
-const ACTIONS = ['send', 'send-many', 'receive', 'complete', 'reject', 'abandon', 'purge'];
+const ACTIONS = [
+  'send',
+  'send-many',
+  'receive',
+  'complete',
+  'reject',
+  'abandon',
+  'purge',
+  'dead-letters',
+  'requeue',
+  'history',
+];
 const PAST: Record<Settlement, string> = { complete: 'Completed', reject: 'Rejected', abandon: 'Abandoned' };
 
 const SERVICE_HINTS: Hints = {
@@ -201,6 +213,12 @@ export async function message(action: string | undefined, args: string[], io: Io
       return settleCommand(action, args, io);
     case 'purge':
       return purge(args, io);
+    case 'dead-letters':
+      return deadLetters(args, io);
+    case 'requeue':
+      return requeue(args, io);
+    case 'history':
+      return history(args, io);
     case undefined:
     case '--help':
     case '-h':

@@ -3,7 +3,14 @@
  * Adapters: sqlite/ (better-sqlite3 12.x) now, postgres/ (pg) later; both must pass
  * test/store-contract. No transaction handle ever crosses an await.
  */
-import type { Delivery, FeedbackBatch, FeedbackRecord, StoredMessage } from '@ferry/common';
+import type {
+  Delivery,
+  FeedbackBatch,
+  FeedbackRecord,
+  HistoryStepFields,
+  HistoryStepKind,
+  StoredMessage,
+} from '@ferry/common';
 import type { JobStore } from '../jobs/types.js';
 import type { TwinStore } from '../twins/types.js';
 import type { EventLogStore } from './event-log.js';
@@ -292,39 +299,14 @@ export interface DeadLetter extends StoredMessage {
  * queue: completed, rejected, expired, purged, deadLettered (DeliveryCountExceeded); `requeued` is
  * a dead letter put back (as a new copy, `requeuedAs`).
  */
-export type HistoryEventKind =
-  | 'enqueued'
-  | 'delivered'
-  | 'abandoned'
-  | 'released'
-  | 'lockExpired'
-  | 'completed'
-  | 'rejected'
-  | 'expired'
-  | 'purged'
-  | 'deadLettered'
-  | 'requeued';
+export type HistoryEventKind = HistoryStepKind;
 
-export interface HistoryEvent {
+export interface HistoryEvent extends HistoryStepFields {
   /** The copy's per-device sequence number (a requeued dead letter is a new copy). */
   sequenceNumber: number;
   kind: HistoryEventKind;
   /** ms since the epoch */
   at: number;
-  /** The delivery count after the step (enqueued: 0). */
-  deliveryCount: number;
-  /** delivered: the lock token handed out. */
-  lockToken?: string;
-  /** delivered: the protocol that took it (mqtt, amqp, https). */
-  protocol?: string;
-  /** enqueued: the policy and job that sent it; requeuedFrom: the dead letter's sequence number. */
-  policy?: string;
-  jobId?: string;
-  requeuedFrom?: number;
-  /** requeued: the new copy's sequence number. */
-  requeuedAs?: number;
-  /** An ending step whose ack asked for feedback: the record made for it. */
-  feedback?: FeedbackRecord;
 }
 
 export interface DevicePageQuery {
