@@ -77,7 +77,12 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     this.renewInMs = renewInMs;
     this.twin = new TwinFollower({
       enableTwin: () => this.enable('twin'),
-      request: (operation, body) => this.transport.twinRequest!(operation, body),
+      // A request lost with its connection is asked again on the next one (a reported patch merges the same twice).
+      request: (operation, body) =>
+        this.retried(async () => {
+          await this.enable('twin');
+          return this.transport.twinRequest!(operation, body);
+        }),
     });
     this.methods = new MethodDispatcher({
       enableMethods: () => this.enable('methods'),
@@ -117,6 +122,11 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
 
   private isClosed(): boolean {
     return this.currentState === 'closed';
+  }
+
+  /** Runs `op` under the retry policy until it succeeds, the policy gives up, or the client is closed. */
+  private retried<T>(op: () => Promise<T>): Promise<T> {
+    return withRetry(op, this.retry, realSleep, () => this.isClosed());
   }
 
   /** @internal Tests drive the client over a fake transport. */
@@ -165,12 +175,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   }
 
   private async connectWithRetry(): Promise<void> {
-    await withRetry(
-      () => this.transport.connect(this.events),
-      this.retry,
-      realSleep,
-      () => this.currentState === 'closed',
-    );
+    await this.retried(() => this.transport.connect(this.events));
     if (this.currentState === 'closed') {
       await this.transport.close();
       throw new FerryError('ArgumentInvalid', 'The client was closed while connecting');
@@ -268,7 +273,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     if (this.currentState === 'closed') return null;
     if (this.currentState !== 'connected' && this.currentState !== 'reconnecting') await this.open();
     const poll = this.transport.poll?.bind(this.transport);
-    if (poll) return withRetry(poll, this.retry, realSleep, () => this.currentState === 'closed');
+    if (poll) return this.retried(poll);
     const ready = this.inbox.shift();
     if (ready) return ready;
     return new Promise<ReceivedMessage | null>((resolve, reject) => {
@@ -340,12 +345,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     const lockToken = typeof m === 'string' ? m : m.lockToken;
     if (this.transport.poll) {
       // HTTPS locks live in the hub, not in a connection: a transient failure can be retried.
-      await withRetry(
-        () => this.transport.settle(lockToken, how),
-        this.retry,
-        realSleep,
-        () => this.currentState === 'closed',
-      );
+      await this.retried(() => this.transport.settle(lockToken, how));
     } else await this.transport.settle(lockToken, how);
     this.askForMessages();
   }
@@ -385,15 +385,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
         `${what} need a connection the hub can push to: use the mqtt, mqtt-ws, amqp or amqp-ws transport, not ${this.transportName}`,
       );
     }
-    await withRetry(
-      async () => {
-        await this.ready();
-        await enable(feature);
-      },
-      this.retry,
-      realSleep,
-      () => this.isClosed(),
-    );
+    await this.retried(async () => {
+      await this.ready();
+      await enable(feature);
+    });
   }
 
   /**
@@ -416,15 +411,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     const events = messages.map(toOutgoingEvent);
     if (events.length === 0) return;
     if (this.isClosed()) throw new FerryError('ArgumentInvalid', 'The client is closed');
-    await withRetry(
-      async () => {
-        await this.ready();
-        await this.transport.sendEvents(events);
-      },
-      this.retry,
-      realSleep,
-      () => this.isClosed(),
-    );
+    await this.retried(async () => {
+      await this.ready();
+      await this.transport.sendEvents(events);
+    });
   }
 
   /** The device's twin: desired and reported properties with their `$version`s. MQTT and AMQP only. */

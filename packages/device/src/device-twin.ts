@@ -31,6 +31,7 @@ export type DesiredHandler = (update: DesiredUpdate) => Promise<void> | void;
 export interface TwinLink {
   /** Connects when needed and turns twins on (for good: again after every reconnect). */
   enableTwin(): Promise<void>;
+  /** One request, on a connection with twins on (connecting and turning them on when needed). */
   request(operation: TwinOperation, body: Buffer | undefined): Promise<TwinReply>;
 }
 
@@ -60,7 +61,6 @@ export class TwinFollower {
   constructor(private readonly link: TwinLink) {}
 
   private async call(operation: TwinOperation, body?: Buffer): Promise<TwinReply> {
-    await this.link.enableTwin();
     const reply = await this.link.request(operation, body);
     if (reply.status >= 300) throw errorFromStatusBody(reply.status, reply.body);
     return reply;

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { FerryError } from '@ferry/common';
 import { ExponentialBackoffWithJitter } from '@ferry/common/client';
 import { type ConnectionState, DeviceClient } from '../src/device-client.js';
-import type { DeviceTransport, ReceivedMessage, TransportEvents } from '../src/transport.js';
+import type { DeviceTransport, Feature, ReceivedMessage, TransportEvents, TwinReply } from '../src/transport.js';
 
 class FakeTransport implements DeviceTransport {
   connects = 0;
@@ -113,5 +113,43 @@ describe('DeviceClient', () => {
     await device.close();
     assert.equal(await pending, null);
     await iterated;
+  });
+
+  test('a twin request lost with its connection is asked again once connected; events wait for the reconnect', async () => {
+    const fake = new (class extends FakeTransport {
+      enabled: Feature[] = [];
+      twinCalls = 0;
+      sent = 0;
+      async enable(feature: Feature): Promise<void> {
+        this.enabled.push(feature);
+      }
+      async twinRequest(): Promise<TwinReply> {
+        if (++this.twinCalls === 1) throw busy();
+        return { status: 200, version: undefined, body: Buffer.from('{"desired":{"$version":2},"reported":{}}') };
+      }
+      override async sendEvents(): Promise<void> {
+        this.sent++;
+      }
+    })();
+    const device = DeviceClient.fromTransport('dev1', fake, { retry: fastRetry });
+    assert.equal((await device.getTwin()).desired.$version, 2);
+    assert.equal(fake.twinCalls, 2);
+    assert.deepEqual(fake.enabled, ['twin', 'twin']);
+    fake.failures.push(busy());
+    fake.events!.lost(busy());
+    await device.sendEvent({ body: 'x' });
+    assert.equal(device.state, 'connected');
+    assert.equal(fake.sent, 1);
+    await device.close();
+  });
+
+  test('over a transport without twins or methods (HTTPS) they reject with NotImplemented', async () => {
+    const { device } = client();
+    await assert.rejects(device.getTwin(), (e: FerryError) => e.errorName === 'NotImplemented');
+    await assert.rejects(
+      device.onMethod('m', () => ({ status: 200 })),
+      (e: FerryError) => e.errorName === 'NotImplemented',
+    );
+    await device.close();
   });
 });
