@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { EnqueueResult, NewMessage, QueueOp, QueueOpResult, QueueOpResults, Store } from '../src/store/types.js';
+import { clusterContract } from './store-contract-cluster.js';
 import { commitContract } from './store-contract-commit.js';
 import { deadLetterContract } from './store-contract-dead-letters.js';
 import { feedbackQueueContract } from './store-contract-feedback.js';
@@ -431,6 +432,7 @@ export function runStoreContract(name: string, makeStore: () => Promise<Store>):
     inspectionContract(kit);
     deadLetterContract(kit);
     historyContract(kit);
+    clusterContract(kit);
   });
 }
 

@@ -339,8 +339,65 @@ export interface InspectionStore {
   pendingFeedbackRecords(now: number): Promise<number>;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The hub's nodes and its devices' connections, hub-wide (issue 28). Each node writes its own
+// heartbeat and the connects and disconnects of its devices (activity at most now and then, never
+// per message); any node can then answer for any device, list the nodes, and release what a node
+// that stopped heart-beating held. One process (SQLite) keeps the same records.
+// ---------------------------------------------------------------------------------------------
+
+/** A hub node as its last heartbeat described it. Times in ms since the epoch. */
+export interface NodeRecord {
+  nodeId: string;
+  /** Where it serves (its first host name and HTTPS port), for operators. */
+  address: string;
+  /** Device connections it held. */
+  connections: number;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** What a node tells of one device's connection: it connected, disconnected, or was active at `at`. */
+export interface PresenceWrite {
+  deviceId: string;
+  nodeId: string;
+  kind: 'connect' | 'disconnect' | 'activity';
+  at: number;
+}
+
+export interface PresenceRecord {
+  connectionState: 'Connected' | 'Disconnected';
+  /** The node that last connected it. */
+  nodeId: string;
+  connectionStateUpdatedTime: number;
+  lastActivityTime: number | undefined;
+}
+
+export interface ClusterStore {
+  /** Writes (or refreshes) the node's row. */
+  heartbeatNode(node: NodeRecord): Promise<void>;
+  /** Every node with a row, by node id. */
+  listNodes(): Promise<NodeRecord[]>;
+  /**
+   * Removes the nodes whose last heartbeat is at or before `now - timeoutMs` (or the one named by
+   * `nodeId`, whatever its heartbeat) and marks the devices they held Disconnected at `now`;
+   * returns the ids removed. Safe to run on every node at once.
+   */
+  releaseNodes(now: number, timeoutMs: number, nodeId?: string): Promise<string[]>;
+  /**
+   * Applies the writes in order. A connect takes the device for its node; a disconnect counts only
+   * from the node that holds it (a newer connection elsewhere stays Connected); activity moves
+   * lastActivityTime forward only.
+   */
+  writePresence(writes: readonly PresenceWrite[]): Promise<void>;
+  getPresence(deviceId: string): Promise<PresenceRecord | undefined>;
+  /** Devices Connected hub-wide. */
+  countConnected(): Promise<number>;
+}
+
 export interface Store
   extends RegistryStore,
+    ClusterStore,
     CaCertificateStore,
     QueueStore,
     InspectionStore,

@@ -4,6 +4,7 @@
  * second waits, then finds the schema current. Never edit a released migration: append a new one.
  */
 import type pg from 'pg';
+import { clusterTablesSql } from '../cluster-sql.js';
 import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
@@ -66,6 +67,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'direct method calls between nodes', sql: METHOD_CALLS_SQL },
   { version: 10, name: 'jobs and their device ledger', sql: JOBS_SQL },
   { version: 11, name: 'message history', sql: HISTORY_SQL },
+  { version: 12, name: 'node heartbeats, device presence', sql: clusterTablesSql('bigint') },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

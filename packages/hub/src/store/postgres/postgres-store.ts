@@ -24,14 +24,18 @@ import type {
   FailedResult,
   HistoryEvent,
   MqttSessionRecord,
+  NodeRecord,
   PendingMessage,
   PolicyRecord,
+  PresenceRecord,
+  PresenceWrite,
   QueueOp,
   QueueOpResult,
   QueuePolicy,
   Store,
 } from '../types.js';
 import { CaCertificateQueries } from './ca-certificate-queries.js';
+import { ClusterQueries } from './cluster-queries.js';
 import { EventLogQueries } from './event-log-queries.js';
 import { connectionLost, guarded } from './guarded.js';
 import { commitHot, hotOps } from './hot-path.js';
@@ -90,6 +94,7 @@ export class PostgresStore extends PostgresJobStore implements Store {
   private readonly caCertificates: CaCertificateQueries;
   private readonly twins: TwinQueries;
   private readonly events: EventLogQueries;
+  private readonly cluster: ClusterQueries;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -105,6 +110,7 @@ export class PostgresStore extends PostgresJobStore implements Store {
     this.caCertificates = new CaCertificateQueries(pool);
     this.twins = new TwinQueries(pool);
     this.events = new EventLogQueries(pool);
+    this.cluster = new ClusterQueries(pool);
   }
 
   /** Connects, creates or migrates the schema (safe when several nodes start at once), and returns the store. */
@@ -162,6 +168,15 @@ export class PostgresStore extends PostgresJobStore implements Store {
   readonly listConsumerGroups = () => guarded(this.events.listGroups());
   readonly insertConsumerGroup = (g: ConsumerGroupRecord) => guarded(this.events.insertGroup(g));
   readonly deleteConsumerGroup = (name: string) => guarded(this.events.deleteGroup(name));
+
+  // Nodes and presence (cluster-queries.ts).
+  readonly heartbeatNode = (node: NodeRecord) => guarded(this.cluster.heartbeat(node));
+  readonly listNodes = () => guarded(this.cluster.listNodes());
+  readonly releaseNodes = (now: number, timeoutMs: number, nodeId?: string) =>
+    guarded(this.cluster.release(now, timeoutMs, nodeId ?? null));
+  readonly writePresence = (writes: readonly PresenceWrite[]) => guarded(this.cluster.write(writes));
+  readonly getPresence = (deviceId: string): Promise<PresenceRecord | undefined> => guarded(this.cluster.get(deviceId));
+  readonly countConnected = () => guarded(this.cluster.countConnected());
 
   async commit(ops: readonly QueueOp[], now: number, policy: QueuePolicy): Promise<CommitResult> {
     const hot = ops.length > 0 ? hotOps(ops) : undefined;

@@ -3,6 +3,7 @@
  * recorded in schema_migrations. Never edit a released migration: append a new one.
  */
 import type Database from 'better-sqlite3';
+import { clusterTablesSql } from '../cluster-sql.js';
 import { JOB_TABLES_SQL } from './job-tables.js';
 
 export interface Migration {
@@ -249,6 +250,8 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX c2d_history_ended ON c2d_history (at) WHERE final = 1;
     `,
   },
+  // Hub-wide node heartbeats and device presence (store/cluster-sql.ts, issue 28).
+  { version: 11, name: 'node heartbeats, device presence', sql: clusterTablesSql('INTEGER') },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -32,8 +32,11 @@ import type {
   JobCopyRefused,
   MqttSessionRecord,
   NewMessage,
+  NodeRecord,
   PendingMessage,
   PolicyRecord,
+  PresenceRecord,
+  PresenceWrite,
   QueueOp,
   QueueOpResult,
   QueuePolicy,
@@ -41,6 +44,7 @@ import type {
 } from '../types.js';
 import { CaCertificateTable } from './ca-certificate-table.js';
 import { Checkpointer, FALLBACK_AUTOCHECKPOINT_PAGES } from './checkpointer.js';
+import { ClusterTables } from './cluster-tables.js';
 import { CommitContext } from './commit-context.js';
 import { DeadLetterTable } from './dead-letter-table.js';
 import { EventLogTables } from './event-log-tables.js';
@@ -78,6 +82,7 @@ const OPTION_KEYS = new Set(['path', 'synchronous', 'checkpointThread', 'onCheck
 export class SqliteStore extends SqliteJobStore implements Store {
   private readonly db: Database.Database;
   private readonly registry: RegistryTables;
+  private readonly cluster: ClusterTables;
   private readonly caCertificates: CaCertificateTable;
   private readonly messages: MessageQueue;
   private readonly deadLetters: DeadLetterTable;
@@ -134,6 +139,7 @@ export class SqliteStore extends SqliteJobStore implements Store {
     }
 
     this.registry = new RegistryTables(this.db);
+    this.cluster = new ClusterTables(this.db);
     this.caCertificates = new CaCertificateTable(this.db);
     this.feedback = new FeedbackQueue(this.db);
     this.deadLetters = new DeadLetterTable(this.db);
@@ -374,6 +380,15 @@ export class SqliteStore extends SqliteJobStore implements Store {
   async deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean> {
     return this.synced(this.caCertificates.delete(name, expectedEtag ?? null));
   }
+
+  // Nodes and presence (cluster-tables.ts).
+  readonly heartbeatNode = async (node: NodeRecord) => this.cluster.heartbeat(node);
+  readonly listNodes = async () => this.cluster.listNodes();
+  readonly releaseNodes = async (now: number, timeoutMs: number, nodeId?: string) =>
+    this.cluster.release(now, timeoutMs, nodeId ?? null);
+  readonly writePresence = async (writes: readonly PresenceWrite[]) => this.cluster.write(writes);
+  readonly getPresence = async (deviceId: string) => this.cluster.get(deviceId);
+  readonly countConnected = async () => this.cluster.countConnected();
 
   async listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {
     return this.inspection.devicePageIds(query).flatMap((id) => this.registry.getDevice(id) ?? []);

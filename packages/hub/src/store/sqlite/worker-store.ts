@@ -28,8 +28,11 @@ import type {
   DeviceWrite,
   HistoryEvent,
   MqttSessionRecord,
+  NodeRecord,
   PendingMessage,
   PolicyRecord,
+  PresenceRecord,
+  PresenceWrite,
   QueueOp,
   QueuePolicy,
   Store,
@@ -154,6 +157,30 @@ export class WorkerStore implements Store {
 
   deleteCaCertificate(name: string, expectedEtag?: string): Promise<boolean> {
     return this.call('deleteCaCertificate', [name, expectedEtag]) as Promise<boolean>;
+  }
+
+  heartbeatNode(node: NodeRecord): Promise<void> {
+    return this.call('heartbeatNode', [node]) as Promise<void>;
+  }
+
+  listNodes(): Promise<NodeRecord[]> {
+    return this.call('listNodes', []) as Promise<NodeRecord[]>;
+  }
+
+  releaseNodes(now: number, timeoutMs: number, nodeId?: string): Promise<string[]> {
+    return this.call('releaseNodes', [now, timeoutMs, nodeId]) as Promise<string[]>;
+  }
+
+  writePresence(writes: readonly PresenceWrite[]): Promise<void> {
+    return this.call('writePresence', [writes]) as Promise<void>;
+  }
+
+  getPresence(deviceId: string): Promise<PresenceRecord | undefined> {
+    return this.call('getPresence', [deviceId]) as Promise<PresenceRecord | undefined>;
+  }
+
+  countConnected(): Promise<number> {
+    return this.call('countConnected', []) as Promise<number>;
   }
 
   listDevicePage(query: DevicePageQuery): Promise<DeviceRecord[]> {

@@ -1,0 +1,102 @@
+/**
+ * The ClusterStore's statements (store/types.ts), in the SQL both adapters speak: the same text
+ * with ? placeholders for SQLite and $n for PostgreSQL (`numbered`). Times are ms since the epoch.
+ * A disconnect counts only from the node that holds the device, so an older connection's end never
+ * clobbers a newer one.
+ */
+import type { NodeRecord, PresenceRecord, PresenceWrite } from './types.js';
+
+/** The tables (SQLite migration 11, PostgreSQL migration 12): integer times; bigint on PostgreSQL. */
+export function clusterTablesSql(int: 'INTEGER' | 'bigint'): string {
+  return `
+CREATE TABLE hub_nodes (
+  node_id TEXT PRIMARY KEY,
+  address TEXT NOT NULL,
+  connections INTEGER NOT NULL,
+  started_at ${int} NOT NULL,
+  heartbeat_at ${int} NOT NULL
+);
+CREATE TABLE device_presence (
+  device_id TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  connected ${int === 'bigint' ? 'boolean' : 'INTEGER'} NOT NULL,
+  state_at ${int} NOT NULL,
+  activity_at ${int}
+);
+CREATE INDEX device_presence_node ON device_presence (node_id) WHERE connected${int === 'bigint' ? '' : ' = 1'};
+`;
+}
+
+/** `?` placeholders, each numbered in order ($1, $2...): the PostgreSQL form of a statement. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+export const CLUSTER_SQL = {
+  heartbeat: `INSERT INTO hub_nodes (node_id, address, connections, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, connections = excluded.connections,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+  listNodes: 'SELECT node_id, address, connections, started_at, heartbeat_at FROM hub_nodes ORDER BY node_id',
+  connect: `INSERT INTO device_presence (device_id, node_id, connected, state_at, activity_at) VALUES (?, ?, TRUE, ?, ?)
+    ON CONFLICT (device_id) DO UPDATE SET node_id = excluded.node_id, connected = TRUE, state_at = excluded.state_at,
+    activity_at = excluded.activity_at`,
+  disconnect:
+    'UPDATE device_presence SET connected = FALSE, state_at = ? WHERE device_id = ? AND node_id = ? AND connected',
+  // A device active without a connection (HTTPS) gets a Disconnected row; time only moves forward.
+  activity: `INSERT INTO device_presence (device_id, node_id, connected, state_at, activity_at) VALUES (?, ?, FALSE, ?, ?)
+    ON CONFLICT (device_id) DO UPDATE SET activity_at = CASE WHEN device_presence.activity_at IS NULL
+    OR device_presence.activity_at < excluded.activity_at THEN excluded.activity_at ELSE device_presence.activity_at END`,
+  getPresence: 'SELECT node_id, connected, state_at, activity_at FROM device_presence WHERE device_id = ?',
+  countConnected: 'SELECT count(*) AS n FROM device_presence WHERE connected',
+} as const;
+
+export interface NodeRow {
+  node_id: string;
+  address: string;
+  connections: number;
+  started_at: number | string;
+  heartbeat_at: number | string;
+}
+
+export interface PresenceRow {
+  node_id: string;
+  connected: boolean | number;
+  state_at: number | string;
+  activity_at: number | string | null;
+}
+
+export function toNodeRecord(r: NodeRow): NodeRecord {
+  return {
+    nodeId: r.node_id,
+    address: r.address,
+    connections: Number(r.connections),
+    startedAt: Number(r.started_at),
+    heartbeatAt: Number(r.heartbeat_at),
+  };
+}
+
+export function toPresenceRecord(r: PresenceRow): PresenceRecord {
+  return {
+    connectionState: r.connected === true || r.connected === 1 ? 'Connected' : 'Disconnected',
+    nodeId: r.node_id,
+    connectionStateUpdatedTime: Number(r.state_at),
+    lastActivityTime: r.activity_at === null ? undefined : Number(r.activity_at),
+  };
+}
+
+/** The parameters of one presence write, in the order of its statement. */
+export function presenceParams(w: PresenceWrite): { sql: string; params: unknown[] } {
+  switch (w.kind) {
+    case 'connect':
+      return { sql: CLUSTER_SQL.connect, params: [w.deviceId, w.nodeId, w.at, w.at] };
+    case 'disconnect':
+      return { sql: CLUSTER_SQL.disconnect, params: [w.at, w.deviceId, w.nodeId] };
+    case 'activity':
+      return { sql: CLUSTER_SQL.activity, params: [w.deviceId, w.nodeId, w.at, w.at] };
+  }
+}
+
+export function nodeParams(n: NodeRecord): unknown[] {
+  return [n.nodeId, n.address, n.connections, n.startedAt, n.heartbeatAt];
+}

@@ -1,0 +1,71 @@
+/** The ClusterStore on PostgreSQL (store/cluster-sql.ts): nodes' heartbeats and device presence, migration 12. */
+import type pg from 'pg';
+import {
+  CLUSTER_SQL,
+  type NodeRow,
+  nodeParams,
+  numbered,
+  type PresenceRow,
+  presenceParams,
+  toNodeRecord,
+  toPresenceRecord,
+} from '../cluster-sql.js';
+import type { NodeRecord, PresenceRecord, PresenceWrite } from '../types.js';
+
+export class ClusterQueries {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async heartbeat(node: NodeRecord): Promise<void> {
+    await this.pool.query({
+      name: 'ferry_node_heartbeat',
+      text: numbered(CLUSTER_SQL.heartbeat),
+      values: nodeParams(node),
+    });
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    const r = await this.pool.query<NodeRow>(CLUSTER_SQL.listNodes);
+    return r.rows.map(toNodeRecord);
+  }
+
+  /** One statement: whichever nodes run it at once, each dead node is released once. */
+  async release(now: number, timeoutMs: number, nodeId: string | null): Promise<string[]> {
+    const r = await this.pool.query<{ node_id: string }>(
+      `WITH gone AS (DELETE FROM hub_nodes WHERE heartbeat_at <= $1 OR node_id = $2 RETURNING node_id),
+        off AS (UPDATE device_presence SET connected = false, state_at = $3
+          WHERE connected AND node_id IN (SELECT node_id FROM gone))
+      SELECT node_id FROM gone ORDER BY node_id`,
+      [now - timeoutMs, nodeId, now],
+    );
+    return r.rows.map((row) => row.node_id);
+  }
+
+  /** All writes in one transaction, in order (they are few: connects, disconnects, activity now and then). */
+  async write(writes: readonly PresenceWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      for (const w of writes) {
+        const { sql, params } = presenceParams(w);
+        await client.query({ name: `ferry_presence_${w.kind}`, text: numbered(sql), values: params });
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async get(deviceId: string): Promise<PresenceRecord | undefined> {
+    const r = await this.pool.query<PresenceRow>(numbered(CLUSTER_SQL.getPresence), [deviceId]);
+    return r.rows[0] && toPresenceRecord(r.rows[0]);
+  }
+
+  async countConnected(): Promise<number> {
+    const r = await this.pool.query<{ n: string }>(CLUSTER_SQL.countConnected);
+    return Number(r.rows[0]!.n);
+  }
+}

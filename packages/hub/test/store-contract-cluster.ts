@@ -1,0 +1,74 @@
+/** The ClusterStore part of the store contract: node heartbeats, releasing dead nodes, device presence (issue 28). */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { NodeRecord, PresenceWrite } from '../src/store/types.js';
+import { type ContractKit, T0 } from './store-contract-kit.js';
+
+const node = (nodeId: string, heartbeatAt: number, connections = 0): NodeRecord => ({
+  nodeId,
+  address: `${nodeId}.example:443`,
+  connections,
+  startedAt: T0,
+  heartbeatAt,
+});
+const w = (kind: PresenceWrite['kind'], deviceId: string, nodeId: string, at: number): PresenceWrite => ({
+  kind,
+  deviceId,
+  nodeId,
+  at,
+});
+
+export function clusterContract(kit: ContractKit): void {
+  describe('nodes and presence', () => {
+    test('heartbeats write and refresh a node row; nodes are listed by id', async () => {
+      await kit.store.heartbeatNode(node('b', T0));
+      await kit.store.heartbeatNode(node('a', T0));
+      await kit.store.heartbeatNode(node('b', T0 + 1000, 7));
+      assert.deepEqual(await kit.store.listNodes(), [node('a', T0), node('b', T0 + 1000, 7)]);
+    });
+
+    test('a connect takes the device; a disconnect from another node leaves it Connected; activity only moves forward', async () => {
+      assert.equal(await kit.store.getPresence('d'), undefined);
+      await kit.store.writePresence([w('connect', 'd', 'a', T0), w('connect', 'd', 'b', T0 + 10)]);
+      await kit.store.writePresence([w('disconnect', 'd', 'a', T0 + 20), w('activity', 'd', 'b', T0 + 30)]);
+      await kit.store.writePresence([w('activity', 'd', 'a', T0 + 25)]);
+      assert.deepEqual(await kit.store.getPresence('d'), {
+        connectionState: 'Connected',
+        nodeId: 'b',
+        connectionStateUpdatedTime: T0 + 10,
+        lastActivityTime: T0 + 30,
+      });
+      assert.equal(await kit.store.countConnected(), 1);
+      await kit.store.writePresence([w('disconnect', 'd', 'b', T0 + 40)]);
+      assert.deepEqual(await kit.store.getPresence('d'), {
+        connectionState: 'Disconnected',
+        nodeId: 'b',
+        connectionStateUpdatedTime: T0 + 40,
+        lastActivityTime: T0 + 30,
+      });
+      assert.equal(await kit.store.countConnected(), 0);
+      // Activity without a connection (HTTPS) is recorded too.
+      await kit.store.writePresence([w('activity', 'h', 'a', T0 + 50)]);
+      assert.equal((await kit.store.getPresence('h'))?.lastActivityTime, T0 + 50);
+      assert.equal((await kit.store.getPresence('h'))?.connectionState, 'Disconnected');
+    });
+
+    test('releaseNodes removes nodes silent for the timeout and disconnects their devices, once', async () => {
+      await kit.store.heartbeatNode(node('dead', T0));
+      await kit.store.heartbeatNode(node('live', T0 + 9_000));
+      await kit.store.writePresence([w('connect', 'x', 'dead', T0), w('connect', 'y', 'live', T0)]);
+      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, 10_000), ['dead']);
+      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, 10_000), []);
+      assert.deepEqual(
+        (await kit.store.listNodes()).map((n) => n.nodeId),
+        ['live'],
+      );
+      assert.equal((await kit.store.getPresence('x'))?.connectionState, 'Disconnected');
+      assert.equal((await kit.store.getPresence('x'))?.connectionStateUpdatedTime, T0 + 10_000);
+      assert.equal((await kit.store.getPresence('y'))?.connectionState, 'Connected');
+      // A node named is released whatever its heartbeat (a node leaving on stop).
+      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, 10_000, 'live'), ['live']);
+      assert.equal(await kit.store.countConnected(), 0);
+    });
+  });
+}
