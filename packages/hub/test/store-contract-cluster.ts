@@ -1,7 +1,7 @@
 /** The ClusterStore part of the store contract: node heartbeats, releasing dead nodes, device presence (issue 28). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { NodeRecord, PresenceWrite } from '../src/store/types.js';
+import type { NodeRecord, PresenceRecord, PresenceWrite } from '../src/store/types.js';
 import { type ContractKit, T0 } from './store-contract-kit.js';
 
 const node = (nodeId: string, heartbeatAt: number, connections = 0): NodeRecord => ({
@@ -18,6 +18,13 @@ const w = (kind: PresenceWrite['kind'], deviceId: string, nodeId: string, at: nu
   at,
 });
 
+const presence = (
+  connectionState: PresenceRecord['connectionState'],
+  nodeId: string,
+  connectionStateUpdatedTime: number,
+  lastActivityTime: number,
+): PresenceRecord => ({ connectionState, nodeId, connectionStateUpdatedTime, lastActivityTime });
+
 export function clusterContract(kit: ContractKit): void {
   describe('nodes and presence', () => {
     test('heartbeats write and refresh a node row; nodes are listed by id', async () => {
@@ -32,20 +39,10 @@ export function clusterContract(kit: ContractKit): void {
       await kit.store.writePresence([w('connect', 'd', 'a', T0), w('connect', 'd', 'b', T0 + 10)]);
       await kit.store.writePresence([w('disconnect', 'd', 'a', T0 + 20), w('activity', 'd', 'b', T0 + 30)]);
       await kit.store.writePresence([w('activity', 'd', 'a', T0 + 25)]);
-      assert.deepEqual(await kit.store.getPresence('d'), {
-        connectionState: 'Connected',
-        nodeId: 'b',
-        connectionStateUpdatedTime: T0 + 10,
-        lastActivityTime: T0 + 30,
-      });
+      assert.deepEqual(await kit.store.getPresence('d'), presence('Connected', 'b', T0 + 10, T0 + 30));
       assert.equal(await kit.store.countConnected(), 1);
       await kit.store.writePresence([w('disconnect', 'd', 'b', T0 + 40)]);
-      assert.deepEqual(await kit.store.getPresence('d'), {
-        connectionState: 'Disconnected',
-        nodeId: 'b',
-        connectionStateUpdatedTime: T0 + 40,
-        lastActivityTime: T0 + 30,
-      });
+      assert.deepEqual(await kit.store.getPresence('d'), presence('Disconnected', 'b', T0 + 40, T0 + 30));
       assert.equal(await kit.store.countConnected(), 0);
       // Activity without a connection (HTTPS) is recorded too.
       await kit.store.writePresence([w('activity', 'h', 'a', T0 + 50)]);
