@@ -130,6 +130,8 @@ const MATRIX: Record<string, Row> = {
     allowed: SERVICE,
     ok: 412,
   },
+  // The hub's nodes (a Ferry extension): read-only.
+  'GET /nodes': { path: '/nodes', allowed: SERVICE, ok: 200 },
   // Consumer groups: an invalid name (400) and an absent group (404) change nothing other cells read.
   'GET /eventHubEndpoints/events/consumerGroups': {
     path: '/eventHubEndpoints/events/consumerGroups',

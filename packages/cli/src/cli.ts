@@ -35,6 +35,7 @@ async function dispatch(argv: string[], io: Io): Promise<number> {
       return (await import('./commands/hub-scripts.js')).hubConnectionString(rest, io);
     if (action === 'consumer-group') return (await import('./commands/consumer-group.js')).consumerGroup(rest, io);
     if (action === 'ca') return (await import('./commands/hub-scripts.js')).hubCa(rest, io);
+    if (action === 'nodes') return (await import('./commands/hub-nodes.js')).hubNodes(rest, io);
     if (action === undefined || action === '--help' || action === '-h') {
       io.out(USAGE.main);
       return action === undefined ? 2 : 0;

@@ -16,6 +16,7 @@ Hub
   hub ca                      print the path of the hub's CA certificate (created when missing)
   hub consumer-group create|list|delete [NAME]
                               consumer groups of the Event Hubs-compatible endpoint
+  hub nodes                   list the hub's live nodes (address, connections, last heartbeat)
 
 Devices (az iot hub device-identity)
   device create <id>          register a device and print its connection string

@@ -7,6 +7,7 @@
  * The operations endpoint (/metrics, /health, /ready) is bound first and closed last: /ready
  * turns 503 the moment stop() begins, while /metrics still answers during the drain.
  */
+import { hostname } from 'node:os';
 import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { Logger } from 'pino';
 import { SasAuthenticator } from './auth/authenticator.js';
@@ -15,7 +16,9 @@ import { hubNameOf } from './auth/hub-name.js';
 import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ClusterEvents, InProcessSignalBus, PostgresSignalBus, type SignalBus } from './cluster/index.js';
+import { NodeHeartbeat } from './cluster/node-heartbeat.js';
 import { PostgresMethodRelay } from './cluster/postgres-method-relay.js';
+import { PresenceBook } from './cluster/presence-book.js';
 import { RegistryReplay } from './cluster/registry-replay.js';
 import type { HubConfig } from './config/types.js';
 import { createInspector } from './console/inspector.js';
@@ -76,6 +79,9 @@ interface Parts {
   operations?: OperationsListener;
   /** The in-memory pending counts' background recount (observability/pending-counts.ts). */
   counts?: { stop(): void };
+  /** Hub-wide presence and this node's heartbeat (issue 28). */
+  presence?: PresenceBook;
+  heartbeat?: NodeHeartbeat;
 }
 
 /** How often a node re-reads the earliest deadline when others may have set it (several nodes). */
@@ -151,6 +157,9 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
     ]);
   }
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
+  // The gateways' disconnects reach the store before this node leaves the cluster.
+  if (parts.presence) await step('presence', () => parts.presence!.flush());
+  if (parts.heartbeat) await step('node heartbeat', () => parts.heartbeat!.stop());
   parts.refusals?.stop();
   if (parts.jobs) await step('jobs', () => parts.jobs!.stop());
   if (parts.engine) await step('engine', () => parts.engine!.stop());
@@ -260,14 +269,29 @@ export class Hub {
         logger.warn({ err }, 'recounting pending messages failed; the metrics keep their last counts'),
       );
       const engine = meteredEngine(parts.engine, metrics, clock);
+      const nodeId = parts.store instanceof PostgresStore ? parts.store.nodeId : `${hostname()}-${process.pid}`;
+      const clusterLog = logger.child({ component: 'cluster' });
+      parts.presence = new PresenceBook({ store, nodeId, clock, logger: clusterLog });
       const registry = new DeviceRegistry({
         store,
         engine,
         clock,
         logger: logger.child({ component: 'registry' }),
         cluster: signals,
+        presence: parts.presence,
       });
       await registry.init();
+      parts.heartbeat = new NodeHeartbeat({
+        store,
+        nodeId,
+        address: () => `${config.hosts[0]}:${parts.listeners?.ports.https ?? config.ports.https}`,
+        connections: () => registry.connectedDevices().length,
+        clock,
+        timeoutMs: config.cluster.nodeTimeoutMs,
+        logger: clusterLog,
+      });
+      await parts.heartbeat.start();
+      metrics.watchHubConnections(parts.heartbeat);
       if (parts.store instanceof PostgresStore) {
         // Registry changes missed while the LISTEN connection was down are read from the store.
         parts.replay = new RegistryReplay({
@@ -353,6 +377,7 @@ export class Hub {
         jobs,
         refusals,
         refusalMeter: metrics,
+        nodes: store,
         telemetry: parts.telemetry,
       });
       const mqtt = createMqttGateway(ctx('mqtt'));
@@ -392,6 +417,8 @@ export class Hub {
       caTrust.onChange((pems) => listeners.setClientCas(pems));
       // A change between the first read and the listeners binding: they must not keep the old set.
       listeners.setClientCas(caTrust.pems());
+      // The heartbeat's address now carries the bound HTTPS port.
+      await parts.heartbeat.beat();
       const hub = new Hub({ config, logger, metrics, registry, caFile: tls.caFile, parts });
       writeHubInfo(dataDir, {
         hosts: [...config.hosts],

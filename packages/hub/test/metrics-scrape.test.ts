@@ -114,6 +114,8 @@ test('a /metrics scrape makes no store call, on a hub with devices, queued and l
     assert.match(last, /^ferry_c2d_delivery_seconds_count 1$/m);
     assert.match(last, /^ferry_store_commit_seconds_count [1-9]\d*$/m);
     assert.match(last, /^ferry_feedback_records_pending 0$/m);
+    // Hub-wide connections as the heartbeat last read them (issue 28): none here.
+    assert.match(last, /^ferry_hub_devices_connected 0$/m);
     assert.match(last, /^ferry_ready 1$/m);
     assert.match(last, /^process_resident_memory_bytes [1-9]\d*$/m);
   } finally {

@@ -55,4 +55,5 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
   observability: { port: 9464, bind: '127.0.0.1', readyStoreTimeoutMs: 5 * SECOND },
   console: { enabled: true },
   x509: { disconnectOnCaRemoval: true },
+  cluster: { nodeTimeoutMs: 30 * SECOND },
 } satisfies HubConfig);

@@ -90,6 +90,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'observability.readyStoreTimeoutMs': duration(100, HOUR),
   'console.enabled': bool,
   'x509.disconnectOnCaRemoval': bool,
+  'cluster.nodeTimeoutMs': duration(1000, HOUR),
 };
 
 /** Every object-valued path above a leaf ('ports', 'c2d', ...). */

@@ -128,4 +128,9 @@ export interface HubConfig {
    * false only refuses new connections.
    */
   x509: { disconnectOnCaRemoval: boolean };
+  /**
+   * Several nodes (docs/operations.md): each node heart-beats every nodeTimeoutMs / 3; a node
+   * silent for nodeTimeoutMs is released by the others (its devices shown Disconnected).
+   */
+  cluster: { nodeTimeoutMs: number };
 }

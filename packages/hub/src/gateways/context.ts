@@ -14,7 +14,7 @@ import type { Methods } from '../methods/index.js';
 import type { RefusalMeter } from '../observability/metrics.js';
 import type { CaCertificates } from '../registry/ca-certificates.js';
 import type { Registry } from '../registry/types.js';
-import type { RegistryStore } from '../store/types.js';
+import type { ClusterStore, RegistryStore } from '../store/types.js';
 import type { Telemetry } from '../telemetry/telemetry.js';
 import type { Twins } from '../twins/index.js';
 import type { RefusalThrottle } from './refusal-throttle.js';
@@ -50,6 +50,8 @@ export interface GatewayContext {
   refusals?: RefusalThrottle;
   /** Counts refused connections and requests (ferry_refusals_total); absent in most gateway tests. */
   refusalMeter?: RefusalMeter;
+  /** The hub's nodes and its connected devices, hub-wide (GET /nodes); without it that route answers NotImplemented. */
+  nodes?: Pick<ClusterStore, 'listNodes' | 'countConnected'>;
 }
 
 export interface ConnectionInfo {

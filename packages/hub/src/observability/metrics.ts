@@ -309,6 +309,21 @@ export class HubMetrics implements CommitObserver, RefusalMeter, MethodObserver 
     source.onRefused((error, n) => this.d2c.refused.add(error, n));
   }
 
+  /**
+   * Devices connected hub-wide, on every node (issue 28), as this node's heartbeat last read them
+   * (cluster/node-heartbeat.ts): a scrape reads no store.
+   */
+  watchHubConnections(source: { readonly hubConnected: number }): void {
+    new Gauge({
+      name: 'ferry_hub_devices_connected',
+      help: "Devices connected hub-wide, on every node, as this node's last heartbeat read them (every cluster.nodeTimeoutMs / 3).",
+      registers: [this.registry],
+      collect() {
+        this.set(source.hubConnected);
+      },
+    });
+  }
+
   /** Telemetry appended on this node since it started: messages and body bytes. */
   telemetryTotals(): { messages: number; bytes: number } {
     return { messages: this.d2c.messages, bytes: this.d2c.bytes };

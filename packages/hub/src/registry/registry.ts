@@ -6,6 +6,7 @@
 import { FerryError } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import type { PresenceBook } from '../cluster/presence-book.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { C2dEngine } from '../engine/types.js';
 import type { DeviceRecord, InspectionStore, RegistryStore } from '../store/types.js';
@@ -37,6 +38,8 @@ export interface DeviceRegistryOptions {
   logger?: Logger;
   /** Several nodes: changes made here are published, and changes made elsewhere reach this node's listeners. */
   cluster?: Pick<ClusterEvents, 'publishDeviceChange' | 'onRemoteDeviceChange'>;
+  /** Hub-wide presence (cluster/presence-book.ts): this node's connects, disconnects and activity go there, and get() reads it. */
+  presence?: Pick<PresenceBook, 'nodeId' | 'connect' | 'disconnect' | 'activity' | 'lookup'>;
 }
 
 function notFound(deviceId: string): FerryError {
@@ -57,6 +60,7 @@ export class DeviceRegistry implements Registry {
   private policyList: readonly SharedAccessPolicy[] = [];
   private policyByName = new Map<string, SharedAccessPolicy>();
   private readonly cluster: DeviceRegistryOptions['cluster'];
+  private readonly presenceBook: DeviceRegistryOptions['presence'];
 
   constructor(opts: DeviceRegistryOptions) {
     this.store = opts.store;
@@ -64,6 +68,7 @@ export class DeviceRegistry implements Registry {
     this.clock = opts.clock;
     this.logger = opts.logger;
     this.cluster = opts.cluster;
+    this.presenceBook = opts.presence;
     this.cluster?.onRemoteDeviceChange((deviceId) => void this.changedElsewhere(deviceId));
   }
 
@@ -157,10 +162,16 @@ export class DeviceRegistry implements Registry {
     return { isSuccessful: errors.length === 0, errors, warnings: [] };
   }
 
+  /** The connection state is hub-wide: this node's when it holds the device, else the store's. */
   async get(deviceId: string): Promise<DeviceJson> {
     const record = await this.store.getDevice(deviceId);
     if (!record) throw notFound(deviceId);
-    return this.json(record);
+    const local = this.live.get(deviceId);
+    if (local?.connectionState === 'Connected' || !this.presenceBook) return this.json(record);
+    // Another node's record is that node's word; this node's own may lag its memory (writes batch).
+    const shared = await this.presenceBook.lookup(deviceId);
+    const live = shared && (shared.nodeId !== this.presenceBook.nodeId || !local) ? shared : local;
+    return toDeviceJson(record, live, await this.engine.queueDepth(deviceId));
   }
 
   async list(top?: number): Promise<DeviceJson[]> {
@@ -243,6 +254,8 @@ export class DeviceRegistry implements Registry {
     const now = this.clock.now();
     const cur = this.live.get(deviceId);
     if (cur?.connectionState === state) return;
+    if (state === 'Connected') this.presenceBook?.connect(deviceId, now);
+    else this.presenceBook?.disconnect(deviceId, now);
     this.live.set(deviceId, {
       connectionState: state,
       connectionStateUpdatedTime: now,
@@ -254,6 +267,7 @@ export class DeviceRegistry implements Registry {
   touch(deviceId: string): void {
     const cur = this.live.get(deviceId);
     const now = this.clock.now();
+    this.presenceBook?.activity(deviceId, now);
     if (cur) cur.lastActivityTime = now;
     else
       this.live.set(deviceId, {

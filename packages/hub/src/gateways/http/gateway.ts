@@ -23,6 +23,7 @@ import { feedbackRoutes } from './feedback-routes.js';
 import { historyRoute } from './history-route.js';
 import { jobRoutes } from './job-routes.js';
 import { methodRoutes } from './method-routes.js';
+import { nodesRoute } from './nodes-route.js';
 import { queryValue } from './params.js';
 import { refusalLogger } from './refusal-log.js';
 import { registryRoutes } from './registry-routes.js';
@@ -43,6 +44,7 @@ export const HTTP_ROUTES: readonly Route[] = [
   ...methodRoutes,
   ...jobRoutes,
   ...consumerGroupRoutes,
+  nodesRoute,
 ];
 
 /** Every REST route a hub with its console serves, as `METHOD /path` (the authorization matrix test's list). */
