@@ -58,6 +58,21 @@ export interface PendingMessage {
   bodyPreview: string;
 }
 
+/** A dead-lettered C2D message (Ferry extension): the pending peek's shape with why and when. */
+export interface DeadLetter extends Omit<PendingMessage, 'state'> {
+  state: 'DeadLettered';
+  /** Rejected, Expired, DeliveryCountExceeded or Purged */
+  reason: string;
+  deadLetteredTimeUtc: string;
+}
+
+export interface MethodCall {
+  methodName: string;
+  payload: unknown;
+  responseTimeoutInSeconds: number;
+  connectTimeoutInSeconds: number;
+}
+
 export interface HubInfo {
   hubName: string;
   hosts: string[];
@@ -188,6 +203,28 @@ export class HubApi {
   async purge(id: string): Promise<number> {
     const r = await this.json<{ totalMessagesPurged: number }>('DELETE', `/devices/${encodeURIComponent(id)}/commands`);
     return r.totalMessagesPurged;
+  }
+
+  deadLetters(id: string): Promise<DeadLetter[]> {
+    return this.json('GET', `/devices/${encodeURIComponent(id)}/messages/deviceBound/deadLetters`);
+  }
+
+  /** Puts a dead letter back at the tail of the queue; resolves with its new sequence number. */
+  async requeueDeadLetter(id: string, sequenceNumber: number): Promise<number> {
+    const path = `/devices/${encodeURIComponent(id)}/messages/deviceBound/deadLetters/${sequenceNumber}/requeue`;
+    return (await this.json<{ sequenceNumber: number }>('POST', path)).sequenceNumber;
+  }
+
+  async deleteDeadLetter(id: string, sequenceNumber: number): Promise<void> {
+    await this.call('DELETE', `/devices/${encodeURIComponent(id)}/messages/deviceBound/deadLetters/${sequenceNumber}`);
+  }
+
+  /** A direct method; resolves with the device's answer, or fails with IoT Hub's error (DeviceNotOnline, GatewayTimeout...). */
+  invokeMethod(id: string, call: MethodCall): Promise<{ status: number; payload: unknown }> {
+    return this.json('POST', `/twins/${encodeURIComponent(id)}/methods`, {
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(call),
+    });
   }
 
   /** Ferry's HTTPS send; resolves with the message id ('' when none) once the hub committed the message. */

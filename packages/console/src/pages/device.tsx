@@ -8,7 +8,9 @@ import type { HubEvents } from '../hub-events.js';
 import { usePoll } from '../poll.js';
 import { type DeviceTab, deviceHref } from '../route.js';
 import type { Session } from '../session.js';
+import { DeviceDeadLetters } from './device-dead-letters.js';
 import { DeviceMessages } from './device-messages.js';
+import { DeviceMethods } from './device-methods.js';
 import { DeviceTwin } from './device-twin.js';
 
 const REFRESH_MS = 2000;
@@ -162,6 +164,8 @@ export function DevicePage({
           )}
           {tab === 'telemetry' && <TelemetryView session={session} deviceId={deviceId} />}
           {tab === 'twin' && <DeviceTwin session={session} deviceId={deviceId} />}
+          {tab === 'methods' && <DeviceMethods session={session} deviceId={deviceId} />}
+          {tab === 'dead-letters' && <DeviceDeadLetters session={session} deviceId={deviceId} />}
         </Tabs>
       )}
     </div>
