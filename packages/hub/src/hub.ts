@@ -68,6 +68,8 @@ interface Parts {
   store?: Store;
   /** Refusal lines by device and cause, hub-wide; its last summaries are written at stop. */
   refusals?: RefusalThrottle;
+  /** Direct methods (on several nodes, its relay listens and prunes). */
+  methods?: { stop(): void };
   /** The LISTEN connection of a PostgreSQL hub. */
   signals?: { close(): Promise<void> };
   replay?: RegistryReplay;
@@ -157,6 +159,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
     ]);
   }
   if (parts.listeners) await step('listeners', () => parts.listeners!.close());
+  parts.methods?.stop();
   // The gateways' disconnects reach the store before this node leaves the cluster.
   if (parts.presence) await step('presence', () => parts.presence!.flush());
   if (parts.heartbeat) await step('node heartbeat', () => parts.heartbeat!.stop());
@@ -346,6 +349,7 @@ export class Hub {
           ? { relay: methodRelay(pgStore, signals, clock, logger.child({ component: 'methods' })) }
           : {}),
       });
+      parts.methods = methods;
       parts.jobs = new Jobs({
         store,
         clock,

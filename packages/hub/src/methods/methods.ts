@@ -83,6 +83,11 @@ export class Methods {
     };
   }
 
+  /** The hub stops (the relay's listeners and background work end). */
+  stop(): void {
+    this.relay?.stop();
+  }
+
   /** Whether a connection on this node takes the device's method calls. */
   isAttached(deviceId: string): boolean {
     return this.sinks.has(deviceId);

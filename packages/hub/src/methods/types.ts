@@ -56,4 +56,6 @@ export interface MethodRelay {
   invoke(deviceId: string, call: MethodCall): Promise<MethodResult>;
   /** A connection on this node now takes the device's calls: it claims the calls waiting for it. */
   attached(deviceId: string): void;
+  /** The hub stops: no more listening nor background work. */
+  stop(): void;
 }
