@@ -17,7 +17,7 @@ import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
 import { type ClusterEvents, InProcessSignalBus, PostgresSignalBus, type SignalBus } from './cluster/index.js';
 import { NodeHeartbeat } from './cluster/node-heartbeat.js';
-import { PostgresMethodRelay } from './cluster/postgres-method-relay.js';
+import { postgresMethodRelay } from './cluster/postgres-method-relay.js';
 import { PresenceBook } from './cluster/presence-book.js';
 import { RegistryReplay } from './cluster/registry-replay.js';
 import type { HubConfig } from './config/types.js';
@@ -40,7 +40,7 @@ import {
   operationsTarget,
   type RunningHubHint,
 } from './listeners/index.js';
-import { type LocalMethods, Methods } from './methods/index.js';
+import { Methods } from './methods/index.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
@@ -48,7 +48,6 @@ import { operationsHandler } from './observability/operations.js';
 import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { CommitWatch, watchCommits } from './store/commit-watch.js';
-import { MethodCallQueries } from './store/postgres/method-call-queries.js';
 import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
 import { RegistryChangeQueries } from './store/postgres/registry-change-queries.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -124,12 +123,6 @@ async function openStore(
           logger.error({ err }, 'the WAL checkpoint thread failed; commits checkpoint instead'),
       });
   return new InProcessSignalBus((err) => logger.error({ err }, 'signal listener threw'));
-}
-
-/** Several nodes: method calls go through PostgreSQL to the node holding the device. */
-function methodRelay(store: PostgresStore, bus: PostgresSignalBus, clock: Clock, logger: Logger) {
-  const calls = new MethodCallQueries(store.pool);
-  return (local: LocalMethods) => new PostgresMethodRelay({ local, calls, bus, nodeId: store.nodeId, clock, logger });
 }
 
 /** The console's files when console.enabled; a hub without a built console still starts (and says so). */
@@ -340,13 +333,12 @@ export class Hub {
         c2dCount: (id) => engine.queueDepth(id),
         signals,
       });
-      const pgStore = parts.store instanceof PostgresStore ? parts.store : undefined;
       const methods = new Methods({
         clock,
         deviceExists: async (id) => (await registry.identity(id)) !== undefined,
         observer: metrics,
-        ...(pgStore && signals instanceof PostgresSignalBus
-          ? { relay: methodRelay(pgStore, signals, clock, logger.child({ component: 'methods' })) }
+        ...(parts.store instanceof PostgresStore && signals instanceof PostgresSignalBus
+          ? { relay: postgresMethodRelay(parts.store, signals, clock, logger.child({ component: 'methods' })) }
           : {}),
       });
       parts.methods = methods;

@@ -14,10 +14,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ERRORS, type ErrorName, FerryError, toFerryError } from '@ferry/common';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { LocalMethods, MethodCall, MethodRelay, MethodResult } from '../methods/index.js';
-import type { CallAnswer, ClaimedCall, MethodCallQueries } from '../store/postgres/method-call-queries.js';
+import { type CallAnswer, type ClaimedCall, MethodCallQueries } from '../store/postgres/method-call-queries.js';
 import type { PostgresSignalBus } from './postgres-signal-bus.js';
 
 /** How long a call for a device no node holds may wait for a claim when its connect timeout is shorter. */
@@ -185,6 +186,17 @@ export class PostgresMethodRelay implements MethodRelay {
       this.schedulePrune();
     }, PRUNE_EVERY_MS);
   }
+}
+
+/** The relay of a PostgreSQL hub's node, as Methods takes it (its `relay` option). */
+export function postgresMethodRelay(
+  store: { pool: pg.Pool; nodeId: string },
+  bus: PostgresMethodRelayOptions['bus'],
+  clock: Clock,
+  logger: Logger,
+): (local: LocalMethods) => PostgresMethodRelay {
+  const calls = new MethodCallQueries(store.pool);
+  return (local) => new PostgresMethodRelay({ local, calls, bus, nodeId: store.nodeId, clock, logger });
 }
 
 function settleWith(a: CallAnswer, resolve: (r: MethodResult) => void, reject: (e: unknown) => void): void {
