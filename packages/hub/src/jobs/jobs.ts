@@ -75,6 +75,7 @@ export class Jobs {
     const now = this.opts.clock.now();
     await this.get(jobId);
     const change = { status: 'cancelled' as const, endTime: now, leaseOwner: null, leaseUntil: null };
+    for (const run of this.runs.keys()) if (run.jobId === jobId) run.abandon();
     if (await this.opts.store.updateJob(jobId, change, null)) {
       await this.opts.store.closeJobDevices(jobId, 'cancelled', null, now);
     }
@@ -96,13 +97,14 @@ export class Jobs {
     this.stopped = true;
     this.timer?.cancel();
     for (const run of this.runs.keys()) run.abandon();
-    // A run stops at its next batch; one waiting on a device (a method call) is not waited for long.
-    let timer: TimerHandle | undefined;
+    // A run stops at its next batch; one waiting on a device (a method call) is not waited for
+    // long: real time, whatever the clock, as it bounds the hub's stop.
+    let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<void>((resolve) => {
-      timer = this.opts.clock.setTimer(resolve, STOP_GRACE_MS);
+      timer = setTimeout(resolve, STOP_GRACE_MS);
     });
     await Promise.race([Promise.all(this.runs.values()), grace]);
-    timer?.cancel();
+    clearTimeout(timer);
   }
 
   private pollSoon(delay = 0): void {

@@ -24,7 +24,9 @@ export interface RunnerSettings {
 export class JobRun {
   private lost = false;
   private renewal: TimerHandle | undefined;
-  private wake: (() => void) | undefined;
+  /** Resolves when the run is abandoned: every wait (pacing, a retry's pause) ends with it. */
+  private readonly abandoned: Promise<void>;
+  private stopWaiting!: () => void;
 
   constructor(
     private readonly job: JobRecord,
@@ -34,12 +36,20 @@ export class JobRun {
     private readonly pacer: Pacer,
     private readonly settings: RunnerSettings,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.abandoned = new Promise((resolve) => {
+      this.stopWaiting = resolve;
+    });
+  }
 
-  /** Stops at the next batch (hub stopping); the claim is left to expire, so another node resumes. */
+  get jobId(): string {
+    return this.job.jobId;
+  }
+
+  /** Stops at the next batch (hub stopping, job cancelled); the claim is left to expire, so another node resumes. */
   abandon(): void {
     this.lost = true;
-    this.wake?.();
+    this.stopWaiting();
   }
 
   async run(): Promise<void> {
@@ -75,7 +85,8 @@ export class JobRun {
       const ids = await this.store.pendingJobDevices(this.job.jobId, after, this.settings.batchSize);
       if (ids.length === 0) return retry;
       after = ids[ids.length - 1]!;
-      await this.pacer.take(ids.length);
+      // A cancel on this node abandons the run at once; one on another node is seen at the next renewal.
+      await Promise.race([this.pacer.take(ids.length), this.abandoned]);
       if (this.lost) return false;
       const results = await act(ids);
       if (results.length) await this.store.recordJobDevices(this.job.jobId, results, this.clock.now());
@@ -124,17 +135,12 @@ export class JobRun {
     }, every);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = this.clock.setTimer(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        t.cancel();
-        this.wake = undefined;
-        resolve();
-      };
+  private async sleep(ms: number): Promise<void> {
+    let timer: TimerHandle | undefined;
+    const slept = new Promise<void>((resolve) => {
+      timer = this.clock.setTimer(resolve, ms);
     });
+    await Promise.race([slept, this.abandoned]);
+    timer?.cancel();
   }
 }
