@@ -44,6 +44,8 @@
  *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
  *   FERRY_PEER_LOAD_MAX_CPU    a load process's CPU (% of one core) above which the run is refused (default 90)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, Ferry's SQLite synchronous (default FULL)
+ *   FERRY_STORE_URL            a postgres:// URL: Ferry on PostgreSQL, a fresh schema per run (the
+ *                              server CPU column is then the hub process's only)
  *   FERRY_BENCH_ADDRESS        Ferry's loopback address (default 127.0.0.200; Mosquitto takes .201)
  * Looking into Ferry's figures (they cost a little, so not for the table):
  *   FERRY_BENCH_PROFILE        a directory: a CPU profile of each Ferry run (.cpuprofile)
@@ -302,6 +304,14 @@ async function runMosquittoIngest(s: PeerSizes) {
   }
 }
 
+/** Which store the Ferry runs use (FERRY_STORE_URL: PostgreSQL, bench-hub.ts). */
+function ferryStoreText(): string {
+  const url = process.env.FERRY_STORE_URL;
+  if (!url) return `SQLite synchronous=${benchSync()}`;
+  // The server's CPU column is the hub process's only: PostgreSQL's own CPU is not in it.
+  return `PostgreSQL (${new URL(url).host}, server CPU = the hub process only)`;
+}
+
 const mibText = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 export async function run(): Promise<void> {
@@ -326,7 +336,7 @@ export async function run(): Promise<void> {
         ? `e: ${s.devices} MQTT/TLS devices publishing ${s.ingestMessages} QoS 1 telemetry messages, ` +
           `${s.ingestPerDevice} awaiting PUBACK per device, one reader; `
         : '') +
-      `${s.reps} runs per server; Ferry SQLite synchronous=${benchSync()}, Mosquitto persistence on`,
+      `${s.reps} runs per server; Ferry ${ferryStoreText()}, Mosquitto persistence on`,
   );
   const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));
   for (let rep = 0; rep < s.reps; rep++) {

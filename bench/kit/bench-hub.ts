@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Hub, parseConfig } from '@ferry/hub';
+import pg from 'pg';
 
 export interface BenchDevice {
   deviceId: string;
@@ -66,6 +67,33 @@ async function counterTotals(hub: Hub, counter: 'sends' | 'settles'): Promise<Ma
   return totals;
 }
 
+/**
+ * FERRY_STORE_URL (a postgres:// URL): the hub on PostgreSQL, in a schema of its own that stop()
+ * drops. Else SQLite in the data dir; FERRY_BENCH_STORE_WORKER=1: in a worker thread (store.worker).
+ */
+function benchStore(dataDir: string): Record<string, unknown> {
+  const url = process.env.FERRY_STORE_URL;
+  if (url)
+    return {
+      url,
+      schema: `bench_${process.pid}_${dataDir
+        .slice(-6)
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '_')}`,
+    };
+  return { synchronous: benchSync(), ...(process.env.FERRY_BENCH_STORE_WORKER === '1' && { worker: true }) };
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Starts a hub; `overrides` go in as configuration flags (HubConfig's shape). */
 export async function startBenchHub(overrides: Record<string, unknown> = {}): Promise<BenchHub> {
   const address = benchAddress();
@@ -76,8 +104,7 @@ export async function startBenchHub(overrides: Record<string, unknown> = {}): Pr
       bind: address,
       dataDir,
       ports: { https: 0, mqtts: 0, amqps: 0 },
-      // FERRY_BENCH_STORE_WORKER=1: SQLite in a worker thread (store.worker).
-      store: { synchronous: benchSync(), ...(process.env.FERRY_BENCH_STORE_WORKER === '1' && { worker: true }) },
+      store: benchStore(dataDir),
       log: { level: process.env.FERRY_BENCH_LOG ?? 'warn' },
       // No operations endpoint: its fixed port may be taken by another hub on the machine.
       observability: { port: 0 },
@@ -159,6 +186,7 @@ export async function startBenchHub(overrides: Record<string, unknown> = {}): Pr
         await hub.stop();
       } finally {
         rmSync(dataDir, { recursive: true, force: true });
+        if (config.store.kind === 'postgres') await dropSchema(config.store.url, config.store.schema);
       }
     },
   };
