@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { annotation, c2dMessage, openAmqpDevice, openService, type Service, sendResult } from './amqp-helpers.js';
 import { type HubProcess, hubRequest, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
+import { putJob, waitJob } from './helpers/jobs.js';
 import { API } from './helpers/send.js';
 
 const T = { timeout: 90_000 };
@@ -32,6 +33,7 @@ interface Step {
   lockToken?: string;
   protocol?: string;
   policy?: string;
+  jobId?: string;
   feedback?: { originalMessageId: string; statusCode: string; deviceId: string; enqueuedTimeUtc: string };
 }
 
@@ -117,4 +119,19 @@ test('an unknown message id is an empty history; a missing one is 400004; an unk
   const unknown = await history('nobody', 'messageId=x');
   assert.equal(unknown.status, 404);
   assert.equal(unknown.headers['iothub-errorcode'], 'DeviceNotFound');
+});
+
+test("a C2D job's copy: the history's enqueued step names the job", T, async () => {
+  await hub.createDevice('h3');
+  await putJob(hub, 'history-job', {
+    type: 'scheduleCloudToDeviceMessage',
+    queryCondition: "deviceId = 'h3'",
+    cloudToDeviceMessage: { body: Buffer.from('from a job').toString('base64'), messageId: 'from-job' },
+  });
+  await waitJob(hub, 'history-job');
+  const h = (await history('h3', 'messageId=from-job')).json as History;
+  assert.deepEqual(
+    h.copies.map((c) => c.steps.map((s) => [s.kind, s.jobId])),
+    [[['enqueued', 'history-job']]],
+  );
 });
