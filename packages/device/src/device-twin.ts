@@ -55,6 +55,8 @@ function versionOf(props: TwinProperties): number {
 export class TwinFollower {
   private handler: DesiredHandler | undefined;
   private seen = 0;
+  /** Patches that came while the whole document is being read (converge()). */
+  private held: DesiredUpdate[] | undefined;
   /** Handler calls run one after another on this chain. */
   private chain: Promise<void> = Promise.resolve();
 
@@ -92,11 +94,21 @@ export class TwinFollower {
     await this.converge();
   }
 
-  /** The whole desired document to the handler (at start and after a reconnect). */
+  /**
+   * The whole desired document to the handler (at start and after a reconnect). Patches that
+   * come while it is on its way wait, so the handler always gets the document before them.
+   */
   async converge(): Promise<void> {
     if (!this.handler) return;
-    const { desired } = await this.get();
-    this.deliver({ version: desired.$version, properties: desired, full: true });
+    const held: DesiredUpdate[] = [];
+    this.held = held;
+    try {
+      const { desired } = await this.get();
+      this.deliver({ version: desired.$version, properties: desired, full: true });
+    } finally {
+      if (this.held === held) this.held = undefined;
+      for (const patch of held) this.deliver(patch);
+    }
   }
 
   /** A desired patch from the hub. */
@@ -108,7 +120,9 @@ export class TwinFollower {
     } catch {
       return; // a reconnect's full document repairs what a garbled patch missed
     }
-    this.deliver({ version: version ?? versionOf(properties), properties, full: false });
+    const update = { version: version ?? versionOf(properties), properties, full: false };
+    if (this.held) this.held.push(update);
+    else this.deliver(update);
   }
 
   private deliver(update: DesiredUpdate): void {

@@ -58,6 +58,27 @@ describe('TwinFollower', () => {
     );
   });
 
+  test('a patch that comes while the whole document is on its way is handed over after it', async () => {
+    let answer: (r: TwinReply) => void = () => {};
+    const twin = new TwinFollower({
+      enableTwin: async () => {},
+      request: () => new Promise<TwinReply>((resolve) => (answer = resolve)),
+    });
+    const seen: Array<[number, boolean]> = [];
+    const following = twin.follow((u) => {
+      seen.push([u.version, u.full]);
+    });
+    await tick();
+    twin.patched(json({ rate: 2 }), 2);
+    answer({ status: 200, version: undefined, body: json({ desired: { rate: 1, $version: 1 }, reported: {} }) });
+    await following;
+    for (let i = 0; i < 5; i++) await tick();
+    assert.deepEqual(seen, [
+      [1, true],
+      [2, false],
+    ]);
+  });
+
   test('a refused request is the FerryError of its code; getTwin fills in missing versions', async () => {
     const { twin, requests } = follower([
       { status: 400, version: undefined, body: json({ errorCode: 400004, message: 'bad name' }) },
