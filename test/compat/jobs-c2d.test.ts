@@ -5,7 +5,8 @@
  * pending peek (REST); 100 offline devices get theirs on reconnect (3 reconnected); 50 have a full
  * queue (c2d.maxQueueDepth 2): the 25 drained while the job runs get their copy, the 25 left full
  * are counted failed with 403004 when the job's time runs out; a disabled device fails with
- * DeviceNotFound. The statistics and the per-device query agree with what the devices got.
+ * DeviceNotFound. The statistics and the per-device query agree with what the devices got, and
+ * each completed copy gets its own Success feedback record (ack full).
  * Then kill -9 of the hub in the middle of a C2D job: it resumes and no device gets two copies.
  */
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import type { Client } from 'azure-iot-device';
 import iothub from 'azure-iothub';
 import { type HubProcess, startHub } from './harness.js';
 import { receive, settle } from './helpers/device-raw.js';
+import { completeFeedbackRaw, receiveFeedback } from './helpers/feedback.js';
 import {
   connectionString,
   createDevices,
@@ -50,6 +52,7 @@ describe('a C2D job over 1,000 devices selected by a tag', () => {
     hub = await startHub({
       config: {
         c2d: { maxQueueDepth: 2 },
+        feedback: { batchDelayMs: 0 },
         jobs: { pollIntervalMs: 100, retryIntervalMs: 300, maxDevicesPerSecond: 5000 },
       },
     });
@@ -161,6 +164,25 @@ describe('a C2D job over 1,000 devices selected by a tag', () => {
       } finally {
         for (const l of back) await closeDevice(l.client);
       }
+      // Feedback per device, as for any send (ack full): a Success for each copy completed.
+      const succeeded = new Set<string>();
+      await waitFor(
+        async () => {
+          const batch = await receiveFeedback(hub);
+          if (batch) {
+            for (const r of batch.records) {
+              assert.equal(r.originalMessageId, MESSAGE_ID);
+              assert.equal(r.statusCode, 'Success');
+              assert.ok(!succeeded.has(r.deviceId), `one record for ${r.deviceId}`);
+              succeeded.add(r.deviceId);
+            }
+            assert.equal((await completeFeedbackRaw(hub, batch.lockToken)).status, 204);
+          }
+          return succeeded.size >= 23 ? true : undefined;
+        },
+        { what: 'the feedback of the 23 completed copies' },
+      );
+      assert.deepEqual([...succeeded].sort(), [...range(0, 20), 800, 801, 802].map(name));
     } finally {
       for (const l of listeners) await closeDevice(l.client);
     }
