@@ -2,14 +2,19 @@
  * Direct methods with input IoT Hub refuses or a device gets wrong, on a real hub process: bad
  * bodies and timeouts answered with IoT Hub's errors before any device is asked; every JSON shape
  * of payload delivered and answered exactly; a device answering late, twice, with a rid it was
- * never sent or with garbage is ignored (or fails only its own call). After each, the device's
+ * never sent or with garbage is ignored (or fails only its own call), over MQTT and over AMQP
+ * (rhea on the methods links, as the official client pairs them). After each, the device's
  * connection is still open and the next call goes through: the hub is unharmed.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import rhea, { type Message } from 'rhea';
 import { type HubProcess, startHub } from './harness.js';
+import { amqpDeviceConnection } from './helpers/amqp-device.js';
 import { assertHubError } from './helpers/hub-error.js';
+import { Inbox } from './helpers/inbox.js';
 import { rawInvoke, ridOf } from './helpers/methods.js';
+import { withTimeout } from './helpers/wait.js';
 import { connectSilent, type SilentClient } from './mqtt-helpers.js';
 
 const T = { timeout: 60_000 };
@@ -135,5 +140,74 @@ test(
     assertHubError(await garbage, 400, 'ArgumentInvalid', 'a non-JSON answer fails its call');
     answer(g.rid, 200, '{}'); // after it failed: ignored
     await stillWorks();
+  },
+);
+
+test(
+  'AMQP: answers without status or correlation-id, unknown, twice, late or not JSON: ignored, the links stay',
+  T,
+  async () => {
+    const id = 'method-bad-amqp';
+    const cs = await hub.createDevice(id);
+    const conn = await amqpDeviceConnection(hub, cs, id);
+    try {
+      const address = `/devices/${id}/methods/devicebound`;
+      const properties = { 'com.microsoft:channel-correlation-id': `methods:${id}` };
+      const requests = new Inbox<Message>();
+      const receiver = conn.open_receiver({
+        source: { address },
+        target: { address: 'me' },
+        properties,
+        autoaccept: true,
+      });
+      receiver.on('message', (ctx) => ctx.message && requests.push(ctx.message));
+      const sender = conn.open_sender({ target: { address }, source: { address: 'me' }, properties });
+      await withTimeout(
+        Promise.all([
+          new Promise((r) => receiver.once('receiver_open', r)),
+          new Promise((r) => sender.once('sendable', r)),
+        ]),
+        10_000,
+        'methods links open',
+      );
+      const reply = (cid: unknown, status: unknown, body: string | Buffer) =>
+        sender.send({
+          ...(cid === undefined ? {} : { correlation_id: cid as string }),
+          application_properties: status === undefined ? {} : { 'IoThub-status': status as number },
+          body: rhea.message.data_section(Buffer.from(body)),
+        });
+      const amqpCall = async (methodName: string, responseTimeoutInSeconds = 20) => {
+        const pending = rawInvoke(hub, id, { methodName, payload: { n: 1 }, responseTimeoutInSeconds });
+        const req = await requests.next(15_000, `the ${methodName} request`);
+        assert.equal(req.application_properties?.['IoThub-methodname'], methodName);
+        return { pending, cid: req.correlation_id };
+      };
+
+      const first = await amqpCall('first');
+      reply(undefined, 200, '{}');
+      reply(first.cid, undefined, '{}');
+      reply(first.cid, 'abc', '{}');
+      reply('never-sent', 200, '{}');
+      reply(first.cid, 201, '{"ok":1}');
+      reply(first.cid, 500, '{"ok":2}');
+      const res = await first.pending;
+      assert.equal(res.status, 200, res.body.toString());
+      assert.deepEqual(JSON.parse(res.body.toString()), { status: 201, payload: { ok: 1 } });
+
+      const garbage = await amqpCall('garbage');
+      reply(garbage.cid, 200, Buffer.from([0xff, 0x00, 0x7b]));
+      assertHubError(await garbage.pending, 400, 'ArgumentInvalid', 'a non-JSON answer over AMQP');
+
+      const late = await amqpCall('late', 5);
+      assertHubError(await late.pending, 504, 'GatewayTimeout', 'no answer in time over AMQP');
+      reply(late.cid, 200, '{}');
+
+      const last = await amqpCall('last');
+      reply(last.cid, 200, '[true]');
+      assert.deepEqual(JSON.parse((await last.pending).body.toString()), { status: 200, payload: [true] });
+      assert.ok(receiver.is_open() && sender.is_open() && conn.is_open(), 'links and connection still open');
+    } finally {
+      conn.close();
+    }
   },
 );

@@ -15,14 +15,12 @@
  * - Afterwards the event log holds the accepted events only.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { parseHubConnectionString } from '@ferry/common';
 import type { Message as DeviceMessage } from 'azure-iot-device';
-import rhea, { type Connection, type ConnectionOptions, type EventContext, type Message } from 'rhea';
+import rhea, { type EventContext, type Message } from 'rhea';
 import { c2dMessage, openService, type Service } from './amqp-helpers.js';
 import { type HubProcess, startHub } from './harness.js';
-import { deviceSas } from './helpers/auth.js';
+import { amqpDeviceConnection as deviceConnection } from './helpers/amqp-device.js';
 import { Inbox } from './helpers/inbox.js';
 import { closeDevice } from './helpers/official-device.js';
 import { eventsOnDisk, openDevice, telemetry } from './helpers/telemetry.js';
@@ -32,32 +30,6 @@ import { connectSilent } from './mqtt-helpers.js';
 const T = { timeout: 90_000 };
 const TOO_BIG = Buffer.alloc(256 * 1024 + 1, 0x41);
 const BATCH_FORMAT = 0x80013700;
-
-/** One AMQP connection as the device (SASL PLAIN `{id}@sas.{hub}` with its SAS token), over TLS on 5671. */
-async function deviceConnection(hub: HubProcess, deviceCs: string, deviceId: string): Promise<Connection> {
-  const hubName = parseHubConnectionString(hub.ownerConnectionString).hostName.split('.')[0];
-  const conn = rhea.create_container().connect({
-    host: hub.address,
-    port: 5671,
-    transport: 'tls',
-    ca: readFileSync(hub.caFile, 'utf8'),
-    servername: hub.address,
-    reconnect: false,
-    username: `${deviceId}@sas.${hubName}`,
-    password: deviceSas(deviceCs),
-  } as ConnectionOptions);
-  for (const ev of ['error', 'connection_error', 'sender_error', 'receiver_error', 'protocol_error'])
-    conn.on(ev, () => {});
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      conn.once('connection_open', () => resolve());
-      conn.once('disconnected', (ctx: EventContext) => reject(ctx.error ?? new Error('disconnected before open')));
-    }),
-    10_000,
-    'AMQP open',
-  );
-  return conn;
-}
 
 /**
  * The outcome of one transfer: 'accepted', or the rejection's error condition. With a message
