@@ -7,6 +7,8 @@
  * it arrives: the latency to the device (delivered) and to the sender's acceptance (accepted).
  *
  * Sizes: FERRY_BENCH_DEVICES (default 500), FERRY_BENCH_MESSAGES (default 20),
+ * FERRY_STORE_URL (a postgres:// URL: the same on PostgreSQL, one process, a schema of its own
+ * dropped at the end; the CPU column is then this process's only, not PostgreSQL's),
  * FERRY_BENCH_SYNC (FULL | NORMAL, default FULL), FERRY_BENCH_STORE_WORKER (1: SQLite in a worker
  * thread, WorkerStore; default 0), FERRY_BENCH_RATE (paced messages/s, default 5000),
  * FERRY_BENCH_PACED (paced messages, default 20000), FERRY_BENCH_HISTORY (0: no message history,
@@ -18,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemClock } from '../packages/hub/src/clock.js';
 import { Engine } from '../packages/hub/src/engine/engine.js';
+import { PostgresStore } from '../packages/hub/src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../packages/hub/src/store/sqlite/worker-store.js';
 import { benchDevice, benchEngineConfig, envInt, type PhaseRow, phaseRow, since } from './stats.js';
@@ -29,7 +32,13 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
   const inWorker = process.env.FERRY_BENCH_STORE_WORKER === '1';
   const options = { path: join(dir, 'bench.db'), synchronous: sync } as const;
-  const store = inWorker ? await WorkerStore.open(options) : new SqliteStore(options);
+  const pgUrl = process.env.FERRY_STORE_URL;
+  const pgSchema = `ferry_engine_bench_${process.pid}`;
+  const store = pgUrl
+    ? await PostgresStore.open({ url: pgUrl, schema: pgSchema })
+    : inWorker
+      ? await WorkerStore.open(options)
+      : new SqliteStore(options);
   const engine = new Engine({
     store,
     clock: systemClock,
@@ -145,12 +154,15 @@ export async function run(): Promise<void> {
     }
 
     console.log(
-      `${devices} devices x ${messages} messages, 256-byte bodies, SQLite synchronous=${sync}, WAL` +
-        (inWorker ? ', in a worker thread' : ''),
+      `${devices} devices x ${messages} messages, 256-byte bodies, ` +
+        (pgUrl
+          ? `PostgreSQL (${new URL(pgUrl).host}, synchronous_commit as configured)`
+          : `SQLite synchronous=${sync}, WAL${inWorker ? ', in a worker thread' : ''}`),
     );
     console.table(rows);
   } finally {
     await engine.stop();
+    if (store instanceof PostgresStore) await store.pool.query(`DROP SCHEMA "${pgSchema}" CASCADE`);
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
