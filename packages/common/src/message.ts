@@ -1,4 +1,5 @@
 /** The C2D message model shared by the hub, the gateways and the SDKs. */
+import { FerryError } from './errors.js';
 
 export type Ack = 'none' | 'positive' | 'negative' | 'full';
 export const ACK_VALUES: readonly Ack[] = ['none', 'positive', 'negative', 'full'];
@@ -119,4 +120,21 @@ export function messageSize(m: OutgoingMessage): number {
   }
   for (const [k, v] of Object.entries(m.properties ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v);
   return n;
+}
+
+/** IoT Hub's limit for one device-to-cloud (telemetry) message: body plus property names and values. */
+export const MAX_TELEMETRY_BYTES = 256 * 1024;
+
+/**
+ * Throws MessageTooLarge past 256 KB: the hub's check of each telemetry message, and the device
+ * SDK's before an MQTT PUBLISH (which the hub could only refuse by closing the connection).
+ */
+export function checkTelemetrySize(m: Omit<OutgoingMessage, 'ack'>): void {
+  const size = messageSize(m);
+  if (size > MAX_TELEMETRY_BYTES) {
+    throw new FerryError(
+      'MessageTooLarge',
+      `The message is ${size} bytes (body and properties); a device-to-cloud message may have at most ${MAX_TELEMETRY_BYTES}`,
+    );
+  }
 }

@@ -1,5 +1,5 @@
 /** Device-to-cloud telemetry as the app gives it, and as the transports send it. */
-import { FerryError, messageSize, type OutgoingMessage } from '@ferry/common';
+import { FerryError, type OutgoingMessage } from '@ferry/common';
 
 /** A telemetry message. Only `body` is required; what is not set is not sent. */
 export interface EventMessage {
@@ -19,9 +19,6 @@ export interface EventMessage {
 /** What the transports send: the body as bytes, the expiry in ms. */
 export type OutgoingEvent = Omit<OutgoingMessage, 'ack'>;
 
-/** IoT Hub's limit for one device-to-cloud message: body plus property names and values. */
-export const MAX_EVENT_BYTES = 256 * 1024;
-
 export function toOutgoingEvent(m: EventMessage): OutgoingEvent {
   if (typeof m !== 'object' || m === null || m.body === undefined || m.body === null) {
     throw new FerryError('ArgumentNull', 'sendEvent() needs a message with a body');
@@ -34,18 +31,4 @@ export function toOutgoingEvent(m: EventMessage): OutgoingEvent {
   }
   if (m.expiry !== undefined) event.expiryTimeUtc = m.expiry instanceof Date ? m.expiry.getTime() : m.expiry;
   return event;
-}
-
-/**
- * MQTT has no way to refuse one PUBLISH (IoT Hub closes the connection), so what the hub would
- * refuse as too large is refused here, with the hub's error.
- */
-export function checkEventSize(m: OutgoingEvent): void {
-  const size = messageSize(m);
-  if (size > MAX_EVENT_BYTES) {
-    throw new FerryError(
-      'MessageTooLarge',
-      `The message is ${size} bytes (body and properties); a device-to-cloud message may have at most ${MAX_EVENT_BYTES}`,
-    );
-  }
 }

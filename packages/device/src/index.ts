@@ -9,7 +9,7 @@
  * if (message) await client.complete(message);
  * ```
  */
-export { type ErrorName, FerryError, isFerryError } from '@ferry/common';
+export { type ErrorName, FerryError, isFerryError, MAX_TELEMETRY_BYTES } from '@ferry/common';
 export {
   type BackoffOptions,
   ExponentialBackoffWithJitter,
@@ -26,6 +26,6 @@ export {
 } from './device-client.js';
 export type { MethodHandler, MethodRequest, MethodResponse } from './device-methods.js';
 export type { DesiredHandler, DesiredUpdate, DeviceTwin, TwinProperties } from './device-twin.js';
-export { type EventMessage, MAX_EVENT_BYTES } from './events.js';
+export type { EventMessage } from './events.js';
 export { DEVICE_TRANSPORTS, type DeviceClientOptions, type DeviceTransportName } from './options.js';
 export type { ReceivedMessage, Settlement } from './transport.js';

@@ -7,11 +7,17 @@
  */
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { c2dSubscription, FerryError, mqttTelemetryTopic, receivedFromMqttTopic } from '@ferry/common';
+import {
+  c2dSubscription,
+  checkTelemetrySize,
+  FerryError,
+  mqttTelemetryTopic,
+  receivedFromMqttTopic,
+} from '@ferry/common';
 import { connectionLost, socketError } from '@ferry/common/client';
 import { generate, type IPublishPacket, type ISubscribePacket, parser as mqttParser, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
-import { checkEventSize, type OutgoingEvent } from './events.js';
+import type { OutgoingEvent } from './events.js';
 import { FEATURE_FILTERS, methodAnswerTopic, parseIotHubTopic, twinRequestTopic } from './mqtt-topics.js';
 import { Correlator } from './requests.js';
 import type {
@@ -184,7 +190,8 @@ export class MqttTransport implements DeviceTransport {
   }
 
   async sendEvents(events: OutgoingEvent[]): Promise<void> {
-    for (const e of events) checkEventSize(e);
+    // MQTT 3.1.1 has no refusal of one PUBLISH (the hub would close the connection): refused here, with the hub's error.
+    for (const e of events) checkTelemetrySize(e);
     await Promise.all(
       events.map((e) =>
         this.request({

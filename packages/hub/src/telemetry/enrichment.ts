@@ -4,29 +4,11 @@
  * and `iothub-message-source`). `iothub-enqueuedtime` is the event's enqueued time, added where it
  * is read. The size check is IoT Hub's: body plus property names and values, 256 KB.
  */
-import { FerryError } from '@ferry/common';
 import type { NewEvent } from '../store/event-log.js';
-import { MAX_TELEMETRY_BYTES, type TelemetryMessage, type TelemetrySender } from './types.js';
+import type { TelemetryMessage, TelemetrySender } from './types.js';
 
-export function telemetrySize(m: TelemetryMessage): number {
-  let n = m.body.length;
-  for (const v of [m.messageId, m.correlationId, m.userId, m.contentType, m.contentEncoding]) {
-    if (v !== undefined) n += Buffer.byteLength(v);
-  }
-  for (const k in m.properties) n += Buffer.byteLength(k) + Buffer.byteLength(m.properties[k]!);
-  return n;
-}
-
-/** Throws FerryError MessageTooLarge past 256 KB. */
-export function checkTelemetrySize(m: TelemetryMessage): void {
-  const size = telemetrySize(m);
-  if (size > MAX_TELEMETRY_BYTES) {
-    throw new FerryError(
-      'MessageTooLarge',
-      `The message is ${size} bytes (body and properties); a device-to-cloud message may have at most ${MAX_TELEMETRY_BYTES}`,
-    );
-  }
-}
+/** Throws FerryError MessageTooLarge past 256 KB (one rule with the device SDK's, in @ferry/common). */
+export { checkTelemetrySize } from '@ferry/common';
 
 export function toEvent(
   sender: TelemetrySender,

@@ -25,7 +25,7 @@ export interface TelemetrySender {
 }
 
 /** IoT Hub's limit on one device-to-cloud message: body and properties together. */
-export const MAX_TELEMETRY_BYTES = 256 * 1024;
+export { MAX_TELEMETRY_BYTES } from '@ferry/common';
 
 export interface TelemetryConfig {
   /** Partitions of the built-in endpoint (fixed for a hub's life: the device -> partition map depends on it). */
