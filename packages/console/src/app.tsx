@@ -5,6 +5,7 @@ import { useHubEvents } from './hub-events.js';
 import { DevicePage } from './pages/device.js';
 import { DevicesPage } from './pages/devices.js';
 import { FeedbackPage } from './pages/feedback.js';
+import { JobsPage } from './pages/jobs.js';
 import { NotFoundPage } from './pages/not-found.js';
 import { OverviewPage } from './pages/overview.js';
 import { SignInPage } from './pages/sign-in.js';
@@ -62,6 +63,7 @@ export function App() {
     { href: '#/devices', label: 'Devices', on: route.page === 'devices' || route.page === 'device' },
     { href: '#/telemetry', label: 'Telemetry', on: route.page === 'telemetry' },
     { href: '#/feedback', label: 'Feedback', on: route.page === 'feedback' },
+    { href: '#/jobs', label: 'Jobs', on: route.page === 'jobs' },
   ];
   return (
     <div class="shell">
@@ -106,6 +108,7 @@ export function App() {
           />
         )}
         {route.page === 'telemetry' && <TelemetryPage session={session} />}
+        {route.page === 'jobs' && <JobsPage session={session} />}
         {route.page === 'feedback' && <FeedbackPage session={session} events={events} />}
         {route.page === 'not-found' && <NotFoundPage hash={route.hash} />}
       </main>

@@ -2,11 +2,11 @@
 import { useEffect, useState } from 'preact/hooks';
 
 /** The tabs of a device's page; `messages` (C2D) is the one `#/devices/{id}` opens. */
-export const DEVICE_TABS = ['messages', 'telemetry', 'twin', 'methods', 'dead-letters'] as const;
+export const DEVICE_TABS = ['messages', 'history', 'telemetry', 'twin', 'methods', 'dead-letters'] as const;
 export type DeviceTab = (typeof DEVICE_TABS)[number];
 
 /** Pages without a parameter, by their hash. */
-const PLAIN_PAGES = ['devices', 'feedback', 'telemetry'] as const;
+const PLAIN_PAGES = ['devices', 'feedback', 'telemetry', 'jobs'] as const;
 
 export type Route =
   | { page: 'overview' }

@@ -9,9 +9,10 @@ test('the console pages, with or without the leading slash or a trailing one', (
   assert.deepEqual(parseRoute('#devices/'), { page: 'devices' });
   assert.deepEqual(parseRoute('#/feedback'), { page: 'feedback' });
   assert.deepEqual(parseRoute('#/telemetry'), { page: 'telemetry' });
+  assert.deepEqual(parseRoute('#/jobs'), { page: 'jobs' });
   assert.deepEqual(parseRoute('#/devices/dev%201'), { page: 'device', deviceId: 'dev 1', tab: 'messages' });
   assert.deepEqual(parseRoute('#/devices/a%2Fb'), { page: 'device', deviceId: 'a/b', tab: 'messages' });
-  for (const tab of ['messages', 'telemetry', 'twin', 'methods', 'dead-letters']) {
+  for (const tab of ['messages', 'history', 'telemetry', 'twin', 'methods', 'dead-letters']) {
     assert.deepEqual(parseRoute(`#/devices/d1/${tab}/`), { page: 'device', deviceId: 'd1', tab }, tab);
   }
 });

@@ -2,37 +2,26 @@
 import type { JsonObject } from '../twin.js';
 import { propertyRows } from '../twin.js';
 import { when } from './common.js';
+import { Table } from './table.js';
 
 export function PropertyTable({ label, section }: { label: string; section: JsonObject | undefined }) {
   const rows = propertyRows(section);
   if (rows.length === 0) return <p class="note">No {label.toLowerCase()}.</p>;
   const desired = rows.some((r) => r.lastUpdatedVersion !== undefined);
   return (
-    <div class="table-wrap">
-      <table aria-label={label}>
-        <thead>
-          <tr>
-            <th scope="col">Property</th>
-            <th scope="col">Value</th>
-            <th scope="col">Last updated</th>
-            {desired && <th scope="col">Set by version</th>}
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.path}>
-              <th scope="row">
-                <code>{r.path}</code>
-              </th>
-              <td>
-                <code>{JSON.stringify(r.value)}</code>
-              </td>
-              <td>{when(r.lastUpdated)}</td>
-              {desired && <td>{r.lastUpdatedVersion ?? '—'}</td>}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table label={label} columns={['Property', 'Value', 'Last updated', desired && 'Set by version']}>
+      {rows.map((r) => (
+        <tr key={r.path}>
+          <th scope="row">
+            <code>{r.path}</code>
+          </th>
+          <td>
+            <code>{JSON.stringify(r.value)}</code>
+          </td>
+          <td>{when(r.lastUpdated)}</td>
+          {desired && <td>{r.lastUpdatedVersion ?? '—'}</td>}
+        </tr>
+      ))}
+    </Table>
   );
 }

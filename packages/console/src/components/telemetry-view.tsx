@@ -4,6 +4,7 @@ import { deviceHref } from '../route.js';
 import type { Session } from '../session.js';
 import { useTelemetry } from '../telemetry.js';
 import { bodyText, ErrorBanner, propertyLines, when } from './common.js';
+import { Table } from './table.js';
 
 export function TelemetryView({ session, deviceId }: { session: Session; deviceId?: string }) {
   const [paused, setPaused] = useState(false);
@@ -30,40 +31,37 @@ export function TelemetryView({ session, deviceId }: { session: Session; deviceI
       {live.events.length === 0 ? (
         <p class="note">No telemetry since this view opened.</p>
       ) : (
-        <div class="table-wrap">
-          <table aria-label={hubWide ? 'Live telemetry' : `Live telemetry of ${deviceId}`} data-testid="telemetry">
-            <thead>
-              <tr>
-                <th scope="col">Enqueued</th>
-                {hubWide && <th scope="col">Device</th>}
-                <th scope="col">Message id</th>
-                <th scope="col">Content type</th>
-                <th scope="col">Properties</th>
-                <th scope="col">Body</th>
-                <th scope="col">Partition / seq</th>
-              </tr>
-            </thead>
-            <tbody>
-              {live.events.map((e) => (
-                <tr key={`${e.partition}-${e.sequenceNumber}`}>
-                  <td>{when(e.enqueuedTimeUtc)}</td>
-                  {hubWide && (
-                    <td>
-                      <a href={deviceHref(e.deviceId)}>{e.deviceId}</a>
-                    </td>
-                  )}
-                  <td>{e.messageId ? <code>{e.messageId}</code> : '—'}</td>
-                  <td>{e.contentType ?? '—'}</td>
-                  <td class="properties">{propertyLines(e.properties)}</td>
-                  <td class="preview">{bodyText(e.bodyPreview, e.bodySize)}</td>
-                  <td>
-                    {e.partition} / {e.sequenceNumber}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          label={hubWide ? 'Live telemetry' : `Live telemetry of ${deviceId}`}
+          testId="telemetry"
+          columns={[
+            'Enqueued',
+            hubWide && 'Device',
+            'Message id',
+            'Content type',
+            'Properties',
+            'Body',
+            'Partition / seq',
+          ]}
+        >
+          {live.events.map((e) => (
+            <tr key={`${e.partition}-${e.sequenceNumber}`}>
+              <td>{when(e.enqueuedTimeUtc)}</td>
+              {hubWide && (
+                <td>
+                  <a href={deviceHref(e.deviceId)}>{e.deviceId}</a>
+                </td>
+              )}
+              <td>{e.messageId ? <code>{e.messageId}</code> : '—'}</td>
+              <td>{e.contentType ?? '—'}</td>
+              <td class="properties">{propertyLines(e.properties)}</td>
+              <td class="preview">{bodyText(e.bodyPreview, e.bodySize)}</td>
+              <td>
+                {e.partition} / {e.sequenceNumber}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </div>
   );

@@ -6,6 +6,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import type { DeadLetter } from '../api.js';
 import { bodyText, Outcome, when } from '../components/common.js';
+import { Table } from '../components/table.js';
 import { usePoll } from '../poll.js';
 import type { Session } from '../session.js';
 
@@ -51,64 +52,52 @@ export function DeviceDeadLetters({ session, deviceId }: { session: Session; dev
       <Outcome errors={[error, loadError]} clear={[setError, setLoadError]} notice={notice} />
       {letters?.length === 0 && <p class="note">No dead letters.</p>}
       {letters && letters.length > 0 && (
-        <div class="table-wrap">
-          <table aria-label="Dead letters">
-            <thead>
-              <tr>
-                <th scope="col">Message id</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Dead-lettered</th>
-                <th scope="col">Enqueued</th>
-                <th scope="col">Deliveries</th>
-                <th scope="col">Body</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {letters.map((m) => (
-                <tr key={m.sequenceNumber}>
-                  <th scope="row">
-                    <code>{m.messageId ?? '—'}</code>
-                  </th>
-                  <td>{m.reason}</td>
-                  <td>{when(m.deadLetteredTimeUtc)}</td>
-                  <td>{when(m.enqueuedTimeUtc)}</td>
-                  <td>{m.deliveryCount}</td>
-                  <td class="preview">{bodyText(m.bodyPreview, m.bodySize)}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="small"
-                      disabled={!session.can('ServiceConnect')}
-                      onClick={() =>
-                        act(async () => {
-                          const seq = await api.requeueDeadLetter(deviceId, m.sequenceNumber);
-                          return `Requeued ${label(m)}: it is back in the queue as sequence number ${seq}`;
-                        })
-                      }
-                    >
-                      Requeue
-                    </button>
-                    <button
-                      type="button"
-                      class="small danger"
-                      disabled={!session.can('ServiceConnect')}
-                      onClick={() => {
-                        if (!confirm(`Delete the dead letter ${label(m)}? It cannot be requeued afterwards.`)) return;
-                        void act(async () => {
-                          await api.deleteDeadLetter(deviceId, m.sequenceNumber);
-                          return `Deleted the dead letter ${label(m)}`;
-                        });
-                      }}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          label="Dead letters"
+          columns={['Message id', 'Reason', 'Dead-lettered', 'Enqueued', 'Deliveries', 'Body', 'Actions']}
+        >
+          {letters.map((m) => (
+            <tr key={m.sequenceNumber}>
+              <th scope="row">
+                <code>{m.messageId ?? '—'}</code>
+              </th>
+              <td>{m.reason}</td>
+              <td>{when(m.deadLetteredTimeUtc)}</td>
+              <td>{when(m.enqueuedTimeUtc)}</td>
+              <td>{m.deliveryCount}</td>
+              <td class="preview">{bodyText(m.bodyPreview, m.bodySize)}</td>
+              <td class="actions">
+                <button
+                  type="button"
+                  class="small"
+                  disabled={!session.can('ServiceConnect')}
+                  onClick={() =>
+                    act(async () => {
+                      const seq = await api.requeueDeadLetter(deviceId, m.sequenceNumber);
+                      return `Requeued ${label(m)}: it is back in the queue as sequence number ${seq}`;
+                    })
+                  }
+                >
+                  Requeue
+                </button>
+                <button
+                  type="button"
+                  class="small danger"
+                  disabled={!session.can('ServiceConnect')}
+                  onClick={() => {
+                    if (!confirm(`Delete the dead letter ${label(m)}? It cannot be requeued afterwards.`)) return;
+                    void act(async () => {
+                      await api.deleteDeadLetter(deviceId, m.sequenceNumber);
+                      return `Deleted the dead letter ${label(m)}`;
+                    });
+                  }}
+                >
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </>
   );

@@ -2,6 +2,7 @@
 import type { OutgoingC2d, PendingMessage } from '../api.js';
 import { bodyText, Card, propertyLines, when } from '../components/common.js';
 import { FeedbackTable } from '../components/feedback-table.js';
+import { Table } from '../components/table.js';
 import type { FeedbackRecord } from '../events.js';
 import { SendForm } from './send-form.js';
 
@@ -34,44 +35,40 @@ export function DeviceMessages({
         </div>
         {pending && pending.length === 0 && <p class="note">The queue is empty.</p>}
         {pending && pending.length > 0 && (
-          <div class="table-wrap">
-            <table data-testid="pending">
-              <thead>
-                <tr>
-                  <th scope="col">Seq</th>
-                  <th scope="col">Message id</th>
-                  <th scope="col">Correlation id</th>
-                  <th scope="col">Content type</th>
-                  <th scope="col">Ack</th>
-                  <th scope="col">Properties</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Deliveries</th>
-                  <th scope="col">Enqueued</th>
-                  <th scope="col">Expires</th>
-                  <th scope="col">Body</th>
-                </tr>
-              </thead>
-              <tbody>
-                {pending.map((m) => (
-                  <tr key={m.sequenceNumber}>
-                    <td>{m.sequenceNumber}</td>
-                    <td>
-                      <code>{m.messageId ?? '—'}</code>
-                    </td>
-                    <td>{m.correlationId ? <code>{m.correlationId}</code> : '—'}</td>
-                    <td>{m.contentType ?? '—'}</td>
-                    <td>{m.ack}</td>
-                    <td class="properties">{propertyLines(m.properties)}</td>
-                    <td>{m.state}</td>
-                    <td>{m.deliveryCount}</td>
-                    <td>{when(m.enqueuedTimeUtc)}</td>
-                    <td>{when(m.expiryTimeUtc)}</td>
-                    <td class="preview">{bodyText(m.bodyPreview, m.bodySize)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            testId="pending"
+            columns={[
+              'Seq',
+              'Message id',
+              'Correlation id',
+              'Content type',
+              'Ack',
+              'Properties',
+              'State',
+              'Deliveries',
+              'Enqueued',
+              'Expires',
+              'Body',
+            ]}
+          >
+            {pending.map((m) => (
+              <tr key={m.sequenceNumber}>
+                <td>{m.sequenceNumber}</td>
+                <td>
+                  <code>{m.messageId ?? '—'}</code>
+                </td>
+                <td>{m.correlationId ? <code>{m.correlationId}</code> : '—'}</td>
+                <td>{m.contentType ?? '—'}</td>
+                <td>{m.ack}</td>
+                <td class="properties">{propertyLines(m.properties)}</td>
+                <td>{m.state}</td>
+                <td>{m.deliveryCount}</td>
+                <td>{when(m.enqueuedTimeUtc)}</td>
+                <td>{when(m.expiryTimeUtc)}</td>
+                <td class="preview">{bodyText(m.bodyPreview, m.bodySize)}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Card>
       <Card title="Feedback for this device">

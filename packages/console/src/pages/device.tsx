@@ -9,6 +9,7 @@ import { usePoll } from '../poll.js';
 import { type DeviceTab, deviceHref } from '../route.js';
 import type { Session } from '../session.js';
 import { DeviceDeadLetters } from './device-dead-letters.js';
+import { DeviceHistory } from './device-history.js';
 import { DeviceMessages } from './device-messages.js';
 import { DeviceMethods } from './device-methods.js';
 import { DeviceTwin } from './device-twin.js';
@@ -19,6 +20,7 @@ const isNotFound = (err: unknown) => err instanceof ApiError && err.code === 'De
 
 const TAB_LABELS: Record<DeviceTab, string> = {
   messages: 'Messages',
+  history: 'Message history',
   telemetry: 'Telemetry',
   twin: 'Twin',
   methods: 'Direct methods',
@@ -162,6 +164,7 @@ export function DevicePage({
               onRefresh={refresh}
             />
           )}
+          {tab === 'history' && <DeviceHistory session={session} deviceId={deviceId} />}
           {tab === 'telemetry' && <TelemetryView session={session} deviceId={deviceId} />}
           {tab === 'twin' && <DeviceTwin session={session} deviceId={deviceId} />}
           {tab === 'methods' && <DeviceMethods session={session} deviceId={deviceId} />}

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'preact/hooks';
 import type { Device } from '../api.js';
 import { CopyButton, deviceConnectionString, Outcome, when } from '../components/common.js';
 import { QueryBox } from '../components/query-box.js';
+import { Table } from '../components/table.js';
 import { deviceHref } from '../route.js';
 import { newKey } from '../sas.js';
 import type { Session } from '../session.js';
@@ -93,87 +94,73 @@ export function DevicesPage({ session }: { session: Session }) {
           />
           <button type="submit">Search</button>
         </form>
-        <div class="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Device id</th>
-                <th scope="col">Status</th>
-                <th scope="col">Connection</th>
-                <th scope="col">Last activity</th>
-                <th scope="col">Waiting</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {page?.devices.map((d) => (
-                <tr key={d.deviceId} data-device={d.deviceId}>
-                  <th scope="row">
-                    <a href={deviceHref(d.deviceId)}>{d.deviceId}</a>
-                  </th>
-                  <td>
-                    <span class={`pill ${d.status}`}>{d.status}</span>
-                  </td>
-                  <td>{d.connectionState}</td>
-                  <td>{when(d.lastActivityTime)}</td>
-                  <td>{d.cloudToDeviceMessageCount}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="small"
-                      disabled={!canWrite}
-                      onClick={() =>
-                        act(`${d.status === 'enabled' ? 'Disabled' : 'Enabled'} ${d.deviceId}`, () =>
-                          api.putDevice({ ...d, status: d.status === 'enabled' ? 'disabled' : 'enabled' }, d.etag),
-                        )
-                      }
-                    >
-                      {d.status === 'enabled' ? 'Disable' : 'Enable'}
-                    </button>
-                    <button
-                      type="button"
-                      class="small"
-                      disabled={!canWrite || d.authentication.type !== 'sas'}
-                      onClick={() =>
-                        act(`New keys for ${d.deviceId}`, () =>
-                          api.putDevice(
-                            {
-                              ...d,
-                              authentication: {
-                                ...d.authentication,
-                                symmetricKey: { primaryKey: newKey(), secondaryKey: newKey() },
-                              },
-                            },
-                            d.etag,
-                          ),
-                        )
-                      }
-                    >
-                      New keys
-                    </button>
-                    <button
-                      type="button"
-                      class="small danger"
-                      disabled={!canWrite}
-                      onClick={() => {
-                        if (confirm(`Delete device ${d.deviceId} and its queue?`))
-                          void act(`Deleted ${d.deviceId}`, () => api.deleteDevice(d.deviceId));
-                      }}
-                    >
-                      Delete
-                    </button>
-                    {d.authentication.symmetricKey.primaryKey && (
-                      <CopyButton
-                        label="Copy connection string"
-                        text={deviceConnectionString(host, d.deviceId, d.authentication.symmetricKey.primaryKey)}
-                      />
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table columns={['Device id', 'Status', 'Connection', 'Last activity', 'Waiting', 'Actions']}>
+          {page?.devices.map((d) => (
+            <tr key={d.deviceId} data-device={d.deviceId}>
+              <th scope="row">
+                <a href={deviceHref(d.deviceId)}>{d.deviceId}</a>
+              </th>
+              <td>
+                <span class={`pill ${d.status}`}>{d.status}</span>
+              </td>
+              <td>{d.connectionState}</td>
+              <td>{when(d.lastActivityTime)}</td>
+              <td>{d.cloudToDeviceMessageCount}</td>
+              <td class="actions">
+                <button
+                  type="button"
+                  class="small"
+                  disabled={!canWrite}
+                  onClick={() =>
+                    act(`${d.status === 'enabled' ? 'Disabled' : 'Enabled'} ${d.deviceId}`, () =>
+                      api.putDevice({ ...d, status: d.status === 'enabled' ? 'disabled' : 'enabled' }, d.etag),
+                    )
+                  }
+                >
+                  {d.status === 'enabled' ? 'Disable' : 'Enable'}
+                </button>
+                <button
+                  type="button"
+                  class="small"
+                  disabled={!canWrite || d.authentication.type !== 'sas'}
+                  onClick={() =>
+                    act(`New keys for ${d.deviceId}`, () =>
+                      api.putDevice(
+                        {
+                          ...d,
+                          authentication: {
+                            ...d.authentication,
+                            symmetricKey: { primaryKey: newKey(), secondaryKey: newKey() },
+                          },
+                        },
+                        d.etag,
+                      ),
+                    )
+                  }
+                >
+                  New keys
+                </button>
+                <button
+                  type="button"
+                  class="small danger"
+                  disabled={!canWrite}
+                  onClick={() => {
+                    if (confirm(`Delete device ${d.deviceId} and its queue?`))
+                      void act(`Deleted ${d.deviceId}`, () => api.deleteDevice(d.deviceId));
+                  }}
+                >
+                  Delete
+                </button>
+                {d.authentication.symmetricKey.primaryKey && (
+                  <CopyButton
+                    label="Copy connection string"
+                    text={deviceConnectionString(host, d.deviceId, d.authentication.symmetricKey.primaryKey)}
+                  />
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
         {page && page.devices.length === 0 && (
           <p class="note">No devices{applied ? ` whose id contains "${applied}"` : ''}.</p>
         )}

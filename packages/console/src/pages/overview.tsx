@@ -4,6 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { Card, ErrorBanner, Secret } from '../components/common.js';
+import { NodesCard } from '../components/nodes-card.js';
 import { RateChart } from '../components/rate-chart.js';
 import type { HubEvents } from '../hub-events.js';
 import { formatSeconds, type Quantiles } from '../latency.js';
@@ -118,6 +119,7 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
           <RateChart points={points} />
         </Card>
       )}
+      {live && <NodesCard session={session} />}
       <Card title="Shared access policies">
         <p class="note">
           The policies that grant no more than <strong>{info.caller.policyName}</strong> does.
