@@ -213,7 +213,8 @@ test('at phone width, in the dark theme, signed in with the keyboard only', asyn
       getComputedStyle(globalThis.document.body).backgroundColor,
     ]);
     assert.deepEqual([theme, background], ['dark', 'rgb(15, 19, 24)']);
-    for (const hash of ['#/', '#/devices', `#/devices/${DEVICE}`, '#/feedback']) {
+    const tabs = ['history', 'telemetry', 'twin', 'methods', 'dead-letters'].map((t) => `#/devices/${DEVICE}/${t}`);
+    for (const hash of ['#/', '#/devices', `#/devices/${DEVICE}`, ...tabs, '#/telemetry', '#/feedback', '#/jobs']) {
       await page.goto(`${suite.origin}/console/${hash}`);
       await page.waitForSelector('main h1', WAIT);
       const [scroll, inner] = await page.evaluate(() => [
