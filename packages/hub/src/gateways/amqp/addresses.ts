@@ -4,6 +4,7 @@
  * C# one `/messages/servicebound/feedback`). A full `amqps://host[:port]/path` is accepted too.
  */
 import { FerryError } from '@ferry/common';
+import type { Receiver, Sender } from 'rhea';
 import type { Operation } from '../../auth/types.js';
 
 export type LinkAddress =
@@ -19,6 +20,8 @@ export type LinkAddress =
   | { kind: 'eh-management' }
   /** A partition of the built-in endpoint, read by a consumer group (event-hubs/). */
   | { kind: 'eh-partition'; entity: string; group: string; partition: string }
+  /** The built-in endpoint as IoT Hub's own `messages/events` path: redirected to the Event Hubs names (event-hubs/). */
+  | { kind: 'iothub-events'; rest: string }
   /** deviceId: the address is under `/devices/{deviceId}/`, so only that device may learn it is not served. */
   | { kind: 'unknown'; address: string; deviceId?: string };
 
@@ -49,10 +52,17 @@ export function parseLinkAddress(address: unknown): LinkAddress {
   if (twin) return { kind: 'device-twin', deviceId: twin[1]! };
   const methods = /^\/devices\/([^/]+)\/methods\/devicebound$/i.exec(path);
   if (methods) return { kind: 'device-methods', deviceId: methods[1]! };
+  const events = /^\/?messages\/events(\/.*)?$/i.exec(path);
+  if (events) return { kind: 'iothub-events', rest: events[1] ?? '' };
   const eh = /^\/?([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i.exec(path);
   if (eh) return { kind: 'eh-partition', entity: eh[1]!, group: eh[2]!, partition: eh[3]! };
   const under = /^\/devices\/([^/]+)\//i.exec(path);
   return under ? { kind: 'unknown', address, deviceId: under[1]! } : { kind: 'unknown', address };
+}
+
+/** The address of a link the peer attached: its source when the hub sends on it, else its target. */
+export function linkAddressOf(link: Sender | Receiver): LinkAddress {
+  return parseLinkAddress(link.is_sender() ? link.source?.address : link.target?.address);
 }
 
 /**
@@ -69,6 +79,9 @@ export function linkRequirement(address: LinkAddress): Operation | 'none' | 'any
     case 'feedback':
     case 'file-notifications':
       return { permission: 'ServiceConnect' };
+    case 'iothub-events':
+      // @azure/event-hubs signs sb://host/messages/events/$management, or a prefix of it.
+      return { permission: 'ServiceConnect', path: `/messages/events${address.rest}` };
     case 'eh-management':
       // Each request names its event hub and is authorized for it (event-hubs/management.ts).
       return 'any-credential';

@@ -23,7 +23,7 @@ import type { DeviceIdentity } from '../../registry/types.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
 import { type CutOff, cutOffByChange } from '../device-change.js';
 import { RefusalLog } from '../refusals.js';
-import { type LinkAddress, linkRequirement, parseLinkAddress } from './addresses.js';
+import { type LinkAddress, linkAddressOf, linkRequirement, parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
 import { DeviceEventsLink, openEventsLink } from './device-events-link.js';
@@ -39,6 +39,7 @@ import {
   toAmqpError,
 } from './errors.js';
 import { EventHubsLinks } from './event-hubs/index.js';
+import { AmqpFaultInjector } from './fault-injection.js';
 import { FeedbackLink } from './feedback-link.js';
 import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
@@ -92,6 +93,7 @@ export class AmqpConnection {
   private readonly claims: Claims;
   private readonly cbs: CbsNode;
   private readonly eventHubs: EventHubsLinks;
+  private readonly faults: AmqpFaultInjector;
   private readonly handshakeTimer: TimerHandle;
   private opened = false;
   private closing = false;
@@ -136,10 +138,19 @@ export class AmqpConnection {
     this.eventHubs = new EventHubsLinks({
       telemetry: ctx.telemetry,
       hubName: ctx.hubName,
+      hosts: ctx.config.hosts,
+      port: ctx.config.ports.amqps,
       claims: this.claims,
       logger,
       accept: (link, handler) => this.accept(link, handler),
       refuse: (link, error) => this.refuse(link, error),
+    });
+
+    this.faults = new AmqpFaultInjector(ctx.clock, logger, {
+      links: () => this.links.keys(),
+      detach: (link, error) => this.detach(link, error),
+      close: (error) => this.conn.close(error),
+      destroySocket: () => this.stream.destroy(),
     });
 
     const container = rhea.create_container({ id: ctx.hubName });
@@ -333,6 +344,9 @@ export class AmqpConnection {
       case 'eh-partition':
         this.eventHubs.openPartition(sender, address);
         return;
+      case 'iothub-events':
+        this.eventHubs.redirect(sender, address);
+        return;
       case 'device-twin':
         this.openTwinLink(sender, address.deviceId);
         return;
@@ -377,8 +391,11 @@ export class AmqpConnection {
       case 'eh-management':
         this.eventHubs.openManagement(receiver);
         return;
+      case 'iothub-events':
+        this.eventHubs.redirect(receiver, address);
+        return;
       case 'device-events': {
-        const link = openEventsLink(receiver, address.deviceId, this.claims, this.deps);
+        const link = openEventsLink(receiver, address.deviceId, this.claims, { ...this.deps, faults: this.faults });
         if (link instanceof DeviceEventsLink) this.accept(receiver, link);
         else this.refuse(receiver, link);
         return;
@@ -483,7 +500,7 @@ export class AmqpConnection {
   /** Our attach goes out without a terminus, then the detach carries the error (AMQP 1.0 2.6.3). */
   private refuse(link: Link, error: AmqpError): void {
     link.close(error);
-    const address = parseLinkAddress(link.is_sender() ? link.source?.address : link.target?.address);
+    const address = linkAddressOf(link);
     const device = 'deviceId' in address ? address.deviceId : undefined;
     this.refusals.refused(
       { condition: error.condition, reason: error.description, link: link.name },
@@ -506,11 +523,15 @@ export class AmqpConnection {
   /** A token expired or was revoked: links it alone covered are closed with `error`. */
   private recheckLinks(error: AmqpError): void {
     for (const [link, handler] of [...this.links]) {
-      if (handler.requires && !this.claims.can(handler.requires)) {
-        this.links.delete(link);
-        void handler.close(error);
-      }
+      if (handler.requires && !this.claims.can(handler.requires)) this.detach(link, error);
     }
+  }
+
+  /** Detaches a link this connection serves from the hub side. */
+  private detach(link: Link, error: AmqpError): void {
+    const handler = this.links.get(link);
+    this.links.delete(link);
+    void handler?.close(error);
   }
 
   private guard(fn: () => void): void {
@@ -522,15 +543,15 @@ export class AmqpConnection {
   }
 
   /**
-   * The peer sent what cannot be read: close this connection with `error` (a close frame when the
-   * AMQP layer is up, else just the socket), read nothing more from it, and destroy it if the peer
-   * does not finish the close in time.
+   * The peer sent what cannot be read (or asked for a fault): close this connection with `error`
+   * (a close frame when the AMQP layer is up, else just the socket; no error: a clean close), read
+   * nothing more from it, and destroy it if the peer does not finish the close in time.
    */
-  private closeWith(error: AmqpError): void {
+  private closeWith(error?: AmqpError): void {
     if (this.stream.destroyed || this.closing) return;
     this.closing = true;
     this.adapter.stopReading();
-    this.deps.logger.info({ condition: error.condition, reason: error.description }, 'amqp connection closed');
+    this.deps.logger.info({ condition: error?.condition, reason: error?.description }, 'amqp connection closed');
     let sent = false;
     try {
       sent = closeNow(this.conn, error);
@@ -555,6 +576,7 @@ export class AmqpConnection {
   private teardown(): Promise<void> {
     if (!this.torndown) {
       this.handshakeTimer.cancel();
+      this.faults.dispose();
       this.claims.dispose();
       this.refusals.summarise();
       const handlers = [...this.links.values()];

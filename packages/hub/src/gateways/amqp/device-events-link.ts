@@ -12,8 +12,10 @@ import type { Operation } from '../../auth/types.js';
 import type { Telemetry } from '../../telemetry/telemetry.js';
 import type { TelemetryMessage, TelemetrySender } from '../../telemetry/types.js';
 import type { GatewayContext } from '../context.js';
+import { requestedFault } from '../fault-injection.js';
 import type { Claims } from './claims.js';
 import { NOT_IMPLEMENTED, TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
+import type { AmqpFaultInjector } from './fault-injection.js';
 import type { LinkHandler } from './link-handler.js';
 import { BATCH_FORMAT, decodeTelemetry, decodeTelemetryBatch } from './telemetry-codec.js';
 
@@ -25,6 +27,7 @@ interface EventsLinkDeps {
   claims: Claims;
   sender: TelemetrySender;
   logger: Logger;
+  faults: AmqpFaultInjector;
 }
 
 /** The link's handler, or the refusal when this hub serves no telemetry. */
@@ -32,13 +35,14 @@ export function openEventsLink(
   receiver: Receiver,
   deviceId: string,
   claims: Claims,
-  deps: { ctx: GatewayContext; logger: Logger },
+  deps: { ctx: GatewayContext; logger: Logger; faults: AmqpFaultInjector },
 ): DeviceEventsLink | AmqpError {
   const telemetry = deps.ctx.telemetry;
   if (!telemetry) return { condition: NOT_IMPLEMENTED, description: 'Device-to-cloud telemetry is not served here' };
   const auth = claims.byCertificate(deviceId) ? 'x509' : 'sas';
   const sender = { deviceId, auth, scope: 'device' } as const;
-  return new DeviceEventsLink(receiver, { telemetry, claims, sender, logger: deps.logger.child({ deviceId }) });
+  const { faults } = deps;
+  return new DeviceEventsLink(receiver, { telemetry, claims, sender, faults, logger: deps.logger.child({ deviceId }) });
 }
 
 export class DeviceEventsLink implements LinkHandler {
@@ -89,7 +93,11 @@ export class DeviceEventsLink implements LinkHandler {
       this.settle(delivery, err);
       return;
     }
-    this.deps.telemetry.send(this.deps.sender, messages, (err) => this.settle(delivery, err));
+    this.deps.telemetry.send(this.deps.sender, messages, (err) => {
+      this.settle(delivery, err);
+      const fault = err === undefined ? requestedFault(messages) : undefined;
+      if (fault) this.deps.faults.request(fault, this.deps.sender.deviceId, this.receiver);
+    });
   }
 
   private settle(delivery: RheaDelivery, err: unknown): void {

@@ -44,7 +44,7 @@ export function receiverCredit(receiver: Receiver): number {
  * went out: AMQP 1.0 2.4.5), so it reaches the socket before rhea ends it. False when the peer
  * is still in the SASL layer or before its AMQP header, where no close frame can be sent.
  */
-export function closeNow(connection: Connection, error: AmqpError): boolean {
+export function closeNow(connection: Connection, error?: AmqpError): boolean {
   const c = connection as unknown as ConnectionInternals;
   if (!c.amqp_transport.header_received) return false;
   if (!c.state.initialised) connection.open();

@@ -4,9 +4,11 @@
  * PUBLISHes came (MQTT-4.6.0-2). Anything IoT Hub would refuse closes the connection, as IoT Hub
  * does (MQTT 3.1.1 has no error for a PUBLISH): another device's topic, a bad property bag, a
  * message over 256 KB, QoS 2, and topics not served (twins, methods) until their domains exist.
+ * A message asking for a fault (../fault-injection.ts) closes the connection after its delay.
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import type { TelemetryMessage, TelemetrySender } from '../../telemetry/types.js';
+import { requestedFault } from '../fault-injection.js';
 import type { MqttConnection } from './connection.js';
 import { telemetryFromPublish, telemetryTopicDevice } from './telemetry-topic.js';
 
@@ -69,5 +71,13 @@ export function handlePublish(conn: MqttConnection, packet: IPublishPacket): voi
       return;
     }
     acked?.();
+    injectFault(conn, message);
   });
+}
+
+/** Fault injection (../fault-injection.ts): over MQTT, KillTcp and ShutDownMqtt close the connection. */
+function injectFault(conn: MqttConnection, message: TelemetryMessage): void {
+  const fault = requestedFault([message]);
+  if (fault?.operation !== 'KillTcp' && fault?.operation !== 'ShutDownMqtt') return;
+  conn.owner.ctx.clock.setTimer(() => void conn.close(`fault injection: ${fault.operation}`), fault.delayMs);
 }

@@ -17,10 +17,14 @@ import { PartitionReader } from './partition-reader.js';
 import { parseSelector, selectorText } from './selector.js';
 
 type PartitionAddress = Extract<LinkAddress, { kind: 'eh-partition' }>;
+type RedirectAddress = Extract<LinkAddress, { kind: 'iothub-events' }>;
 
 export interface EventHubsDeps {
   telemetry: Telemetry | undefined;
   hubName: string;
+  /** The hub's host names and AMQPS port, which a redirect names. */
+  hosts: readonly string[];
+  port: number;
   claims: Claims;
   logger: Logger;
   accept(link: Sender | Receiver, handler: LinkHandler): void;
@@ -49,6 +53,24 @@ export class EventHubsLinks {
       return;
     }
     this.deps.accept(link, link.is_sender() ? node.replies(link as Sender) : node.requests(link as Receiver));
+  }
+
+  /**
+   * IoT Hub's own names for the built-in endpoint (`messages/events/$management`,
+   * `messages/events/ConsumerGroups/...`): refused with amqp:link:redirect to the Event Hubs-compatible
+   * address, as IoT Hub answers; @azure/event-hubs' createFromIotHubConnectionString follows it.
+   */
+  redirect(link: Sender | Receiver, address: RedirectAddress): void {
+    const { hubName, hosts, port } = this.deps;
+    // The host the client opened the connection for, when it is one of ours.
+    const asked = link.connection.hostname?.toLowerCase();
+    const host = hosts.find((h) => h.toLowerCase() === asked) ?? hosts[0] ?? hubName;
+    const target = `amqps://${host}:${port}/${hubName}${address.rest}`;
+    this.deps.refuse(link, {
+      condition: 'amqp:link:redirect',
+      description: `The built-in endpoint is served at ${target}`,
+      info: { hostname: host, 'network-host': host, port, address: target },
+    } as AmqpError);
   }
 
   /** A receiver on `{hub}/ConsumerGroups/{group}/Partitions/{n}`: checked (asynchronously, the attach held), then served. */
