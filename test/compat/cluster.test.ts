@@ -1,6 +1,6 @@
 /**
  * Two real `ferry hub start` processes on one PostgreSQL schema, on two loopback addresses, driven
- * by the official SDKs: one hub served by both nodes (issue 9).
+ * by the official SDKs: one hub served by both nodes (issue 9), with one connection state (issue 28).
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
@@ -9,9 +9,10 @@ import common from 'azure-iot-common';
 import iothub from 'azure-iothub';
 import mqtt, { type IConnackPacket } from 'mqtt';
 import { c2dMessage, openAmqpDevice, openService, type Service } from './amqp-helpers.js';
-import { type HubProcess, startHub } from './harness.js';
+import { type HubProcess, hubRequest, startHub } from './harness.js';
+import { serviceSas } from './helpers/auth.js';
 import { atNode, clusterStore, dropSchema } from './helpers/postgres.js';
-import { withTimeout } from './helpers/wait.js';
+import { waitFor, withTimeout } from './helpers/wait.js';
 import { mqttOptions, openMqttDevice } from './mqtt-helpers.js';
 
 const T = { timeout: 90_000 };
@@ -158,3 +159,36 @@ test('an MQTT persistent session made on node A is resumed on node B', T, async 
     await second.endAsync();
   }
 });
+
+test(
+  'GET /devices/{id} gives the same connectionState through either node; GET /nodes lists both (issue 28)',
+  T,
+  async () => {
+    const cs = await a.createDevice('presence-dev');
+    const registries = [a, b].map((hub) => iothub.Registry.fromConnectionString(hub.ownerConnectionString));
+    const states = async () =>
+      Promise.all(registries.map(async (r) => String((await r.get('presence-dev')).responseBody.connectionState)));
+    assert.deepEqual(await states(), ['Disconnected', 'Disconnected']);
+    const device = await openMqttDevice(a, atNode(cs, a.address));
+    try {
+      // Node A writes the connect as it happens; node B reads it from the store.
+      await waitFor(async () => (await states()).every((s) => s === 'Connected') || undefined, {
+        timeoutMs: 10_000,
+        what: 'Connected through both nodes',
+      });
+      const reply = await hubRequest(b, 'GET', '/nodes?api-version=2021-04-12', {
+        headers: { authorization: serviceSas(b) },
+      });
+      assert.equal(reply.status, 200, reply.body.toString());
+      const body = JSON.parse(reply.body.toString()) as { connectedDevices: number; nodes: Array<{ address: string }> };
+      assert.deepEqual(body.nodes.map((n) => n.address.split(':')[0]).sort(), [a.address, b.address].sort());
+      assert.ok(body.connectedDevices >= 1);
+    } finally {
+      await device.close();
+    }
+    await waitFor(async () => (await states()).every((s) => s === 'Disconnected') || undefined, {
+      timeoutMs: 10_000,
+      what: 'Disconnected through both nodes',
+    });
+  },
+);
