@@ -35,7 +35,6 @@ import type {
   NodeRecord,
   PendingMessage,
   PolicyRecord,
-  PresenceRecord,
   PresenceWrite,
   QueueOp,
   QueueOpResult,
