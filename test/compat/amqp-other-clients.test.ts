@@ -10,13 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseHubConnectionString } from '@ferry/common';
-import rhea, { type Connection, type ConnectionOptions, type EventContext, type Message } from 'rhea';
+import type { Connection, EventContext, Message } from 'rhea';
 import { type HubProcess, startHub } from './harness.js';
+import { amqpConnection } from './helpers/amqp-device.js';
 import { deviceSas, serviceSas } from './helpers/auth.js';
 import { withTimeout } from './helpers/wait.js';
 
@@ -24,12 +24,10 @@ const T = { timeout: 60_000 };
 const PROTON_CLIENT = fileURLToPath(new URL('./clients/proton-cbs.py', import.meta.url));
 
 let hub: HubProcess;
-let ca: string;
 let deviceCs: string;
 
 before(async () => {
   hub = await startHub();
-  ca = readFileSync(hub.caFile, 'utf8');
   deviceCs = await hub.createDevice('other-stack-1');
 });
 
@@ -38,27 +36,8 @@ after(async () => {
 });
 
 /** A rhea client connection over TLS (never reconnecting), open. */
-async function connect(extra: Record<string, unknown> = {}): Promise<Connection> {
-  const conn = rhea.create_container().connect({
-    host: hub.address,
-    port: 5671,
-    transport: 'tls',
-    ca,
-    servername: hub.address,
-    reconnect: false,
-    ...extra,
-  } as ConnectionOptions);
-  for (const ev of ['error', 'connection_error', 'sender_error', 'receiver_error', 'protocol_error'])
-    conn.on(ev, () => {});
-  await withTimeout(
-    new Promise<void>((resolve, reject) => {
-      conn.once('connection_open', () => resolve());
-      conn.once('disconnected', (ctx: EventContext) => reject(ctx.error ?? new Error('disconnected before open')));
-    }),
-    10_000,
-    'AMQP open',
-  );
-  return conn;
+function connect(extra: Record<string, unknown> = {}): Promise<Connection> {
+  return amqpConnection(hub, extra);
 }
 
 /** Puts `token` on $cbs over `conn`; resolves with the reply's status code. */
