@@ -55,6 +55,11 @@ test("a message's timeline: sent from the page, delivered over MQTT and complete
     assert.match((await copy.textContent()) ?? '', /\(ended\)/);
     await suite.b.screenshot('19-message-history');
 
+    // A link to a message's history (message ids in the queue, feedback and dead-letter tables) shows it at once.
+    await page.goto(`${suite.origin}/console/#/devices/${DEVICE}/history/story-1`);
+    await copy.locator('li strong:text-is("completed")').waitFor(WAIT);
+    assert.equal(await page.inputValue('#history-message-id'), 'story-1');
+
     await page.fill('#history-message-id', 'never-sent');
     await page.getByRole('button', { name: 'Show history' }).click();
     await page.waitForSelector('text=No history for never-sent', WAIT);

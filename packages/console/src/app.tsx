@@ -104,6 +104,7 @@ export function App() {
             session={session}
             deviceId={route.deviceId}
             tab={route.tab}
+            messageId={route.messageId}
             events={events}
           />
         )}

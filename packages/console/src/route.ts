@@ -11,7 +11,8 @@ const PLAIN_PAGES = ['devices', 'feedback', 'telemetry', 'jobs'] as const;
 export type Route =
   | { page: 'overview' }
   | { page: (typeof PLAIN_PAGES)[number] }
-  | { page: 'device'; deviceId: string; tab: DeviceTab }
+  /** `messageId`: the message whose history the history tab shows (`#/devices/{id}/history/{messageId}`). */
+  | { page: 'device'; deviceId: string; tab: DeviceTab; messageId?: string }
   /** A hash the console has no page for, malformed percent-encoding included (issue 23). */
   | { page: 'not-found'; hash: string };
 
@@ -25,6 +26,8 @@ export function parseRoute(hash: string): Route {
   const deviceId = first === 'devices' && second ? decoded(second) : undefined;
   const tab = third === undefined ? 'messages' : DEVICE_TABS.find((t) => t === third);
   if (deviceId !== undefined && tab && rest.length === 0) return { page: 'device', deviceId, tab };
+  const messageId = tab === 'history' && rest.length === 1 && rest[0] ? decoded(rest[0]) : undefined;
+  if (deviceId !== undefined && messageId !== undefined) return { page: 'device', deviceId, tab: 'history', messageId };
   return { page: 'not-found', hash };
 }
 
@@ -40,6 +43,11 @@ function decoded(segment: string): string | undefined {
 export function deviceHref(deviceId: string, tab: DeviceTab = 'messages'): string {
   const base = `#/devices/${encodeURIComponent(deviceId)}`;
   return tab === 'messages' ? base : `${base}/${tab}`;
+}
+
+/** The history tab showing one message's timeline. */
+export function historyHref(deviceId: string, messageId: string): string {
+  return `${deviceHref(deviceId, 'history')}/${encodeURIComponent(messageId)}`;
 }
 
 export function useRoute(): Route {

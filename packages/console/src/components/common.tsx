@@ -2,6 +2,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api.js';
+import { historyHref } from '../route.js';
 
 /** Shows a refusal exactly as the hub gave it (status, IoT Hub error code, text); never hides it. */
 export function ErrorBanner({ error, onClose }: { error: unknown; onClose?: () => void }) {
@@ -72,6 +73,16 @@ export function CodeField({
       <label for={id}>{label}</label>
       <textarea id={id} class="code" rows={rows} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
     </div>
+  );
+}
+
+/** A C2D message id, linked to its timeline on the device's history tab; '—' when none. */
+export function MessageIdLink({ deviceId, messageId }: { deviceId: string; messageId: string | null }) {
+  if (!messageId) return <>—</>;
+  return (
+    <a href={historyHref(deviceId, messageId)} title="Show this message's history">
+      <code>{messageId}</code>
+    </a>
   );
 }
 

@@ -1,7 +1,7 @@
 /** Feedback records as they arrive, newest first. */
 import type { FeedbackRecord } from '../events.js';
 import { deviceHref } from '../route.js';
-import { when } from './common.js';
+import { MessageIdLink, when } from './common.js';
 import { Table } from './table.js';
 
 export function FeedbackTable({ records, showDevice }: { records: FeedbackRecord[]; showDevice: boolean }) {
@@ -14,7 +14,7 @@ export function FeedbackTable({ records, showDevice }: { records: FeedbackRecord
             <span class={`pill ${r.statusCode === 'Success' ? 'enabled' : 'disabled'}`}>{r.statusCode}</span>
           </td>
           <td>
-            <code>{r.originalMessageId}</code>
+            <MessageIdLink deviceId={r.deviceId} messageId={r.originalMessageId} />
           </td>
           {showDevice && (
             <td>

@@ -5,7 +5,7 @@
  */
 import { useCallback, useState } from 'preact/hooks';
 import type { DeadLetter } from '../api.js';
-import { bodyText, Outcome, when } from '../components/common.js';
+import { bodyText, MessageIdLink, Outcome, when } from '../components/common.js';
 import { Table } from '../components/table.js';
 import { usePoll } from '../poll.js';
 import type { Session } from '../session.js';
@@ -59,7 +59,7 @@ export function DeviceDeadLetters({ session, deviceId }: { session: Session; dev
           {letters.map((m) => (
             <tr key={m.sequenceNumber}>
               <th scope="row">
-                <code>{m.messageId ?? '—'}</code>
+                <MessageIdLink deviceId={deviceId} messageId={m.messageId} />
               </th>
               <td>{m.reason}</td>
               <td>{when(m.deadLetteredTimeUtc)}</td>

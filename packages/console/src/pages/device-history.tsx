@@ -2,7 +2,7 @@
  * A C2D message's timeline (GET .../deviceBound/history, a Ferry extension): every step of each
  * copy of the device's messages with that id, enqueued to how it ended, with who, how and when.
  */
-import { useState } from 'preact/hooks';
+import { useCallback, useEffect, useState } from 'preact/hooks';
 import { Card, ErrorBanner, when } from '../components/common.js';
 import { type HistoryStep, type MessageHistory, messageHistory } from '../extensions.js';
 import type { Session } from '../session.js';
@@ -15,20 +15,40 @@ function details(step: HistoryStep): string {
     .join(' · ');
 }
 
-export function DeviceHistory({ session, deviceId }: { session: Session; deviceId: string }) {
-  const [messageId, setMessageId] = useState('');
+export function DeviceHistory({
+  session,
+  deviceId,
+  messageId: linked,
+}: {
+  session: Session;
+  deviceId: string;
+  /** Shown at once (a link from a message id elsewhere in the console). */
+  messageId?: string;
+}) {
+  const [messageId, setMessageId] = useState(linked ?? '');
   const [history, setHistory] = useState<MessageHistory | null>(null);
   const [error, setError] = useState<unknown>(null);
 
-  const show = async (e: Event) => {
+  const load = useCallback(
+    async (id: string) => {
+      setError(null);
+      try {
+        setHistory(await messageHistory(session.api, deviceId, id));
+      } catch (err) {
+        setError(err);
+        setHistory(null);
+      }
+    },
+    [session, deviceId],
+  );
+  useEffect(() => {
+    if (linked === undefined) return;
+    setMessageId(linked);
+    void load(linked);
+  }, [linked, load]);
+  const show = (e: Event) => {
     e.preventDefault();
-    setError(null);
-    try {
-      setHistory(await messageHistory(session.api, deviceId, messageId.trim()));
-    } catch (err) {
-      setError(err);
-      setHistory(null);
-    }
+    void load(messageId.trim());
   };
 
   return (

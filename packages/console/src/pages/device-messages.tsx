@@ -1,12 +1,13 @@
 /** A device's C2D messages: send one, the pending queue (peeked, never leased), purge, live feedback. */
 import type { OutgoingC2d, PendingMessage } from '../api.js';
-import { bodyText, Card, propertyLines, when } from '../components/common.js';
+import { bodyText, Card, MessageIdLink, propertyLines, when } from '../components/common.js';
 import { FeedbackTable } from '../components/feedback-table.js';
 import { Table } from '../components/table.js';
 import type { FeedbackRecord } from '../events.js';
 import { SendForm } from './send-form.js';
 
 export function DeviceMessages({
+  deviceId,
   pending,
   canService,
   records,
@@ -14,6 +15,7 @@ export function DeviceMessages({
   onPurge,
   onRefresh,
 }: {
+  deviceId: string;
   pending: PendingMessage[] | null;
   canService: boolean;
   records: FeedbackRecord[];
@@ -55,7 +57,7 @@ export function DeviceMessages({
               <tr key={m.sequenceNumber}>
                 <td>{m.sequenceNumber}</td>
                 <td>
-                  <code>{m.messageId ?? '—'}</code>
+                  <MessageIdLink deviceId={deviceId} messageId={m.messageId} />
                 </td>
                 <td>{m.correlationId ? <code>{m.correlationId}</code> : '—'}</td>
                 <td>{m.contentType ?? '—'}</td>

@@ -31,11 +31,14 @@ export function DevicePage({
   session,
   deviceId,
   tab,
+  messageId,
   events,
 }: {
   session: Session;
   deviceId: string;
   tab: DeviceTab;
+  /** The message the history tab shows. */
+  messageId?: string;
   events: HubEvents;
 }) {
   const tabs: Array<Tab<DeviceTab>> = Object.entries(TAB_LABELS).map(([id, label]) => ({
@@ -156,6 +159,7 @@ export function DevicePage({
         <Tabs label="Device views" tabs={tabs} current={tab}>
           {tab === 'messages' && (
             <DeviceMessages
+              deviceId={deviceId}
               pending={pending}
               canService={canService}
               records={records}
@@ -164,7 +168,7 @@ export function DevicePage({
               onRefresh={refresh}
             />
           )}
-          {tab === 'history' && <DeviceHistory session={session} deviceId={deviceId} />}
+          {tab === 'history' && <DeviceHistory session={session} deviceId={deviceId} messageId={messageId} />}
           {tab === 'telemetry' && <TelemetryView session={session} deviceId={deviceId} />}
           {tab === 'twin' && <DeviceTwin session={session} deviceId={deviceId} />}
           {tab === 'methods' && <DeviceMethods session={session} deviceId={deviceId} />}
