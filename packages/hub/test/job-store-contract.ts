@@ -145,6 +145,24 @@ export function runJobStoreContract(name: string, open: () => Promise<Store>): v
       assert.deepEqual(await store.countJobDevices('none'), { pending: 0, completed: 0, failed: 0, cancelled: 0 });
     });
 
+    test('finished jobs that ended before the cut are deleted with their ledgers; active ones stay', async () => {
+      await store.insertJob(job('old', { status: 'completed', endTime: T0 }));
+      await store.insertJob(job('old-cancelled', { status: 'cancelled', endTime: T0 + 1 }));
+      await store.insertJob(job('recent', { status: 'failed', endTime: T0 + 100 }));
+      await store.insertJob(job('running', { status: 'running' }));
+      await store.addJobDevices('old', ['d1', 'd2'], 'd2', T0);
+      await store.addJobDevices('running', ['d1'], 'd1', T0);
+      assert.equal(await store.deleteFinishedJobs(T0 + 100, 1), 1);
+      assert.equal(await store.deleteFinishedJobs(T0 + 100, 10), 1);
+      assert.equal(await store.deleteFinishedJobs(T0 + 100, 10), 0);
+      assert.deepEqual(
+        (await store.listJobs({ limit: 10 })).map((j) => j.jobId),
+        ['recent', 'running'],
+      );
+      assert.deepEqual(await store.listJobDevices('old', '', 10), []);
+      assert.equal((await store.listJobDevices('running', '', 10)).length, 1);
+    });
+
     test("a job's C2D copy: enqueued while its row is pending, the row marked in the same commit, never twice", async () => {
       await store.insertDevice(device('d1'));
       await store.insertDevice(device('d2'));

@@ -163,7 +163,7 @@ test('cancel stops a running job at its next batch; its pending devices are canc
   }
 });
 
-test('the claim is renewed while the job runs; a claim another node took stops this node at its next batch', async () => {
+test('the claim is renewed while the job runs; a claim another node took stops this node until it expires', async () => {
   const h = await setUp({ devices: 60 });
   try {
     await h.jobs.create('held', method('held'));
@@ -174,16 +174,26 @@ test('the claim is renewed while the job runs; a claim another node took stops t
     await settle();
     const job = await h.store.getJob('held');
     assert.equal(job?.leaseOwner, 'n1');
-    assert.ok(job!.leaseUntil! > T0 + 3000, 'renewed past the first claim');
+    assert.equal(job?.leaseUntil, T0 + 4000, 'renewed past the first claim (T0 + 3000)');
     // Another node took it (as if this one had stalled past its lease).
     await h.store.updateJob('held', { leaseOwner: 'n2' }, 'n1');
     h.clock.advance(1000);
     await settle();
     const before = h.invoked.length;
-    h.clock.advance(5000);
+    // Until the claim n2 took expires (T0 + 4000, set by n1's renewal at T0 + 1000), n1 leaves the job alone.
+    assert.equal((await h.store.getJob('held'))?.leaseUntil, T0 + 4000);
+    h.clock.advance(500);
     await settle();
     assert.equal(h.invoked.length, before, 'this node stopped');
     assert.ok(before < 60);
+    // n2 never renewed: n1 claims the job again and finishes it, each device once.
+    for (let i = 0; i < 10; i++) {
+      h.clock.advance(1000);
+      await settle();
+    }
+    assert.equal((await h.jobs.get('held')).job.status, 'completed');
+    assert.equal(h.invoked.length, 60);
+    assert.equal(new Set(h.invoked).size, 60);
   } finally {
     await h.stop();
   }

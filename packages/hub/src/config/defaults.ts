@@ -38,6 +38,8 @@ export const DEFAULT_CONFIG: Readonly<HubConfig> = deepFreeze({
     pollIntervalMs: SECOND,
     retryIntervalMs: 5 * SECOND,
     maxConcurrent: 4,
+    // IoT Hub keeps a job's history 30 days.
+    retentionMs: 30 * 24 * HOUR,
   },
   mqtt: { maxInflight: 16, maxSubscriptions: 5, maxConnections: 100_000 },
   amqp: { idleTimeoutMs: 240 * SECOND, maxConnections: 100_000, maxLinksPerConnection: 4096 },

@@ -70,6 +70,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'jobs.pollIntervalMs': duration(10, HOUR),
   'jobs.retryIntervalMs': duration(10, HOUR),
   'jobs.maxConcurrent': int(1, 1000),
+  'jobs.retentionMs': duration(0, 365 * DAY),
   'mqtt.maxInflight': int(1, 65535),
   'mqtt.maxSubscriptions': int(1, 1000),
   'mqtt.maxConnections': int(1, 10_000_000),

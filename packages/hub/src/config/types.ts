@@ -85,6 +85,8 @@ export interface JobsConfig {
   retryIntervalMs: number;
   /** Jobs one node runs at once. */
   maxConcurrent: number;
+  /** How long a finished job and its devices' results are kept (IoT Hub: 30 days); 0 = not deleted. */
+  retentionMs: number;
 }
 
 export interface HubConfig {

@@ -18,6 +18,9 @@ import type { DeviceJobCounts, JobListQuery, JobRecord, JobStore } from './types
 import { checkJobId, parseJobRequest } from './validate.js';
 
 const STOP_GRACE_MS = 2000;
+/** How often a node deletes the jobs past jobs.retentionMs, and how many at a time. */
+const PRUNE_EVERY_MS = 60_000;
+const PRUNE_BATCH = 100;
 
 export interface JobsOptions extends JobTargets {
   store: JobStore;
@@ -38,6 +41,7 @@ export class Jobs {
   private readonly pacer: Pacer;
   private timer: TimerHandle | undefined;
   private polling = false;
+  private prunedAt = Number.NEGATIVE_INFINITY;
   private stopped = true;
 
   constructor(private readonly opts: JobsOptions) {
@@ -117,6 +121,7 @@ export class Jobs {
     if (this.polling || this.stopped) return;
     this.polling = true;
     try {
+      await this.prune();
       while (!this.stopped && this.runs.size < this.opts.config.maxConcurrent) {
         const { leaseMs } = this.opts.config;
         const job = await this.opts.store.claimJob(this.opts.nodeId, this.opts.clock.now(), leaseMs);
@@ -129,6 +134,15 @@ export class Jobs {
       this.polling = false;
       this.pollSoon(this.opts.config.pollIntervalMs);
     }
+  }
+
+  /** Finished jobs past jobs.retentionMs go, with their devices' results (at most once a minute). */
+  private async prune(): Promise<void> {
+    const { retentionMs } = this.opts.config;
+    const now = this.opts.clock.now();
+    if (retentionMs === 0 || now - this.prunedAt < PRUNE_EVERY_MS) return;
+    this.prunedAt = now;
+    while ((await this.opts.store.deleteFinishedJobs(now - retentionMs, PRUNE_BATCH)) === PRUNE_BATCH) {}
   }
 
   private launch(job: JobRecord): void {

@@ -131,4 +131,6 @@ export interface JobStore {
   countJobDevices(jobId: string): Promise<DeviceJobCounts>;
   /** The job's ledger rows after `afterDeviceId`, by id, at most `limit`. */
   listJobDevices(jobId: string, afterDeviceId: string, limit: number): Promise<DeviceJobRecord[]>;
+  /** Deletes at most `limit` finished jobs that ended before `endedBefore`, with their ledgers; returns how many. */
+  deleteFinishedJobs(endedBefore: number, limit: number): Promise<number>;
 }

@@ -153,6 +153,20 @@ export abstract class PostgresJobStore implements JobStore {
     );
     return r.rows.map(jobDeviceOf);
   }
+
+  async deleteFinishedJobs(endedBefore: number, limit: number): Promise<number> {
+    const r = await this.rows<{ n: string }>(
+      `WITH gone AS (
+         DELETE FROM jobs WHERE job_id IN (
+           SELECT job_id FROM jobs WHERE status NOT IN ${ACTIVE} AND end_time < $1 ORDER BY end_time LIMIT $2
+           FOR UPDATE SKIP LOCKED)
+         RETURNING job_id),
+       ledger AS (DELETE FROM job_devices WHERE job_id IN (SELECT job_id FROM gone))
+       SELECT count(*) AS n FROM gone`,
+      [endedBefore, limitOf(limit)],
+    );
+    return Number(r.rows[0]?.n ?? 0);
+  }
 }
 
 /** Migration 8: the tables, and ferry_apply wrapped (not edited) for a job's C2D copies. */

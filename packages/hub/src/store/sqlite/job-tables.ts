@@ -170,6 +170,24 @@ export class JobTables {
     return this.list.all(jobId, afterDeviceId, Math.max(0, Math.floor(limit))).map(jobDeviceOf);
   }
 
+  deleteFinishedJobs(endedBefore: number, limit: number): number {
+    return this.db.transaction(() => {
+      const ids = this.db
+        .prepare<[number, number], { job_id: string }>(
+          `SELECT job_id FROM jobs WHERE status NOT IN ${ACTIVE} AND end_time < ? ORDER BY end_time LIMIT ?`,
+        )
+        .all(endedBefore, Math.max(0, Math.floor(limit)))
+        .map((r) => r.job_id);
+      const devices = this.db.prepare('DELETE FROM job_devices WHERE job_id = ?');
+      const job = this.db.prepare('DELETE FROM jobs WHERE job_id = ?');
+      for (const id of ids) {
+        devices.run(id);
+        job.run(id);
+      }
+      return ids.length;
+    })();
+  }
+
   /** Inside a C2D commit: whether the job's row for the device is still pending (its copy not yet sent). */
   copyPending(jobId: string, deviceId: string): boolean {
     return this.rowStatus.get(jobId, deviceId)?.status === 'pending';
@@ -224,6 +242,9 @@ export abstract class SqliteJobStore implements JobStore {
   }
   async listJobDevices(jobId: string, afterDeviceId: string, limit: number): Promise<DeviceJobRecord[]> {
     return this.jobs.listJobDevices(jobId, afterDeviceId, limit);
+  }
+  async deleteFinishedJobs(endedBefore: number, limit: number): Promise<number> {
+    return this.synced(this.jobs.deleteFinishedJobs(endedBefore, limit));
   }
 }
 

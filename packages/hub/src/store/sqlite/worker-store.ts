@@ -311,6 +311,10 @@ export class WorkerStore implements Store {
     return this.call('listJobDevices', [jobId, afterDeviceId, limit]) as Promise<J.DeviceJobRecord[]>;
   }
 
+  deleteFinishedJobs(endedBefore: number, limit: number): Promise<number> {
+    return this.call('deleteFinishedJobs', [endedBefore, limit]) as Promise<number>;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     try {
