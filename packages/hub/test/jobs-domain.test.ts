@@ -46,6 +46,7 @@ async function setUp(o: { devices: number; config?: Partial<JobsConfig>; maxQueu
       pollIntervalMs: 100,
       retryIntervalMs: 1000,
       maxConcurrent: 4,
+      retentionMs: 0,
       ...o.config,
     },
     logger: pino({ level: 'silent' }),
