@@ -50,6 +50,10 @@
  * Looking into Ferry's figures (they cost a little, so not for the table):
  *   FERRY_BENCH_PROFILE        a directory: a CPU profile of each Ferry run (.cpuprofile)
  *   FERRY_BENCH_ALLOC_PROFILE  a directory: instead, a sampled profile of all it allocates (.heapprofile)
+ *   FERRY_PEER_QUIET_S         seconds of quiet after Ferry's messaging scenarios before its RSS is read
+ *                              again (default 0); each Ferry run prints RSS start / peak / end (peer/memory.ts)
+ *   FERRY_PEER_HEAP_DIR        a directory: heap snapshots of the Ferry server at start, after the load, after
+ *                              the quiet, and in d with the connections open (scripts/heap-compare.mjs)
  *   FERRY_PEER_DIAG=1          event-loop delay, heap and GC pauses of Ferry and of both load processes, every 2 s, on stderr
  *   FERRY_PEER_HUB_NODE_ARGS   node options of the Ferry process, e.g. "--trace-gc-nvp"
  *   FERRY_PEER_LOAD_NODE_ARGS  node options of the fleet and sender processes, e.g. "--cpu-prof --cpu-prof-dir=DIR"
@@ -76,6 +80,7 @@ import {
 } from './peer/idle.js';
 import { INGEST_ROW, measureIngest } from './peer/ingest.js';
 import type { ReaderInit } from './peer/ingest-reader.js';
+import { heapSnapshotArgs, type MemoryMarks, memoryEnd, memoryStart, memoryText } from './peer/memory.js';
 import { startMosquitto } from './peer/mosquitto.js';
 import { loadCpuLimit, peerTable, type ServerName, saturatedLoads } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
@@ -165,11 +170,10 @@ async function withFerry<T>(
   s: PeerSizes,
   work: (server: LoadProcess, endpoint: HubEndpoint, pid: number) => Promise<T>,
 ): Promise<T> {
-  const server = startLoad(
-    new URL('./peer/ferry-server.ts', import.meta.url),
-    ferryInit(s),
-    nodeArgsFrom('FERRY_PEER_HUB_NODE_ARGS'),
-  );
+  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s), [
+    ...nodeArgsFrom('FERRY_PEER_HUB_NODE_ARGS'),
+    ...heapSnapshotArgs(),
+  ]);
   try {
     const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
     return await work(server, endpoint, pid);
@@ -179,12 +183,13 @@ async function withFerry<T>(
   }
 }
 
-function runFerry(s: PeerSizes): Promise<RunResult> {
+function runFerry(s: PeerSizes): Promise<{ r: RunResult; memory: MemoryMarks }> {
   return withFerry(s, async (server, endpoint, pid) => {
     const devices = await server.call<BenchDevice[]>('devices', { prefix: 'peer', count: s.devices });
     const fleetDevices = ferryFleetDevices(endpoint, devices);
     const deviceIds = devices.map((d) => d.deviceId);
-    return withLoads(
+    const start = await memoryStart(pid);
+    const result = await withLoads(
       {
         host: endpoint.address,
         port: endpoint.ports.mqtts,
@@ -196,6 +201,8 @@ function runFerry(s: PeerSizes): Promise<RunResult> {
       pid,
       s,
     );
+    // The fleet and the sender have gone (their connections closed): the load has stopped.
+    return { r: result, memory: await memoryEnd(pid, start) };
   });
 }
 
@@ -225,6 +232,7 @@ async function idleFleet(
   fleetInit: Omit<FleetInit, 'connectConcurrency'>,
   pid: number,
   n: number,
+  snapshots = false,
 ): Promise<IdleResult> {
   const fleet = startLoad(new URL('./peer/fleet.ts', import.meta.url), {
     ...fleetInit,
@@ -232,7 +240,7 @@ async function idleFleet(
     keepalive: IDLE_KEEPALIVE_S,
   } satisfies FleetInit);
   try {
-    return await measureIdle(pid, fleet, n);
+    return await measureIdle(pid, fleet, n, snapshots);
   } finally {
     await fleet.terminate();
   }
@@ -255,6 +263,7 @@ function runFerryIdle(s: PeerSizes): Promise<IdleResult> {
       },
       pid,
       s.idle,
+      true,
     );
   });
 }
@@ -343,7 +352,10 @@ export async function run(): Promise<void> {
     const order = rep % 2 === 0 ? s.servers : [...s.servers].reverse();
     for (const name of order) {
       const started = Date.now();
-      const r: RunResult = messaging ? await (name === 'Ferry' ? runFerry(s) : runMosquitto(s)) : new Map();
+      let r: RunResult = new Map();
+      let memory: MemoryMarks | undefined;
+      if (messaging && name === 'Ferry') ({ r, memory } = await runFerry(s));
+      else if (messaging) r = await runMosquitto(s);
       let idle: IdleResult | undefined;
       if (s.scenarios.has('d')) {
         idle = name === 'Ferry' ? await runFerryIdle(s) : await runMosquittoIdle(s);
@@ -358,6 +370,7 @@ export async function run(): Promise<void> {
           (a
             ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg (load: fleet ${a.fleetCpu} %, sender ${a.senderCpu} %)`
             : '') +
+          (memory ? `, ${memoryText(memory)}` : '') +
           (idle
             ? `, idle: ${s.idle} at ${idle.figures.connRate} conn/s, RSS ${mibText(idle.before)} -> ` +
               `${mibText(idle.after)} MiB (${idle.figures.rssKiBPerConn} KiB/conn)` +

@@ -1,5 +1,6 @@
 /**
- * FERRY_PEER_DIAG=1: every 2 s, the process's event-loop delay (p50, p99, max), heap, RSS
+ * FERRY_PEER_DIAG=1: every 2 s, the process's event-loop delay (p50, p99, max), heap (used/total),
+ * memory outside the heap (external, of it arrayBuffers: Buffers, TLS records), RSS
  * and GC pauses by kind (n, longest, total ms), on stderr. For looking into latency, not for the table.
  */
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -19,6 +20,7 @@ new PerformanceObserver((list) => {
 
 const label = process.env.FERRY_PEER_DIAG_LABEL ?? 'ferry';
 const ms = (ns: number) => (ns / 1e6).toFixed(2);
+const mib = (n: number) => (n / 2 ** 20).toFixed(0);
 setInterval(() => {
   const m = process.memoryUsage();
   const gc = [...pauses]
@@ -29,7 +31,8 @@ setInterval(() => {
     .join(', ');
   console.error(
     `[${label} diag] loop p50=${ms(loop.percentile(50))} p99=${ms(loop.percentile(99))} max=${ms(loop.max)} ms` +
-      ` heap=${(m.heapUsed / 2 ** 20).toFixed(0)} MiB rss=${(m.rss / 2 ** 20).toFixed(0)} MiB gc ${gc}`,
+      ` heap=${mib(m.heapUsed)}/${mib(m.heapTotal)} MiB external=${mib(m.external)} (arrayBuffers ${mib(m.arrayBuffers)})` +
+      ` MiB rss=${mib(m.rss)} MiB gc ${gc}`,
   );
   loop.reset();
   pauses.clear();

@@ -13,6 +13,7 @@
  * each other (given up after SETTLE_MAX_MS, and said so).
  */
 import type { LoadProcess } from '../kit/load.js';
+import { heapSnapshot } from './memory.js';
 import { openFilesLimit, procSample } from './proc.js';
 import type { Figures } from './scenarios.js';
 
@@ -77,18 +78,28 @@ async function settledRss(pid: number): Promise<{ rss: number; settled: boolean 
   }
 }
 
-/** Scenario d against the server `pid`, with a fleet of `n` + IDLE_WARM_UP devices not yet connected. */
-export async function measureIdle(pid: number, fleet: LoadProcess, n: number): Promise<IdleResult> {
+/**
+ * Scenario d against the server `pid`, with a fleet of `n` + IDLE_WARM_UP devices not yet connected.
+ * `snapshots`: heap snapshots of the server (FERRY_PEER_HEAP_DIR, a Node server only) before, with the
+ * connections open, and once they have closed.
+ */
+export async function measureIdle(pid: number, fleet: LoadProcess, n: number, snapshots = false): Promise<IdleResult> {
   checkOpenFiles(pid, `the server (pid ${pid})`, n);
   await fleet.call('connect', { subscribe: true, from: n, to: n + IDLE_WARM_UP });
   await fleet.call('disconnect');
+  if (snapshots) await heapSnapshot(pid, 'd: before the connections');
   const before = await settledRss(pid);
   const s0 = procSample(pid);
   const connected = await fleet.call<{ ms: number; cpu: number }>('connect', { subscribe: true, from: 0, to: n });
   const s1 = procSample(pid);
   const after = await settledRss(pid);
   const open = await fleet.call<number>('open');
+  if (snapshots) await heapSnapshot(pid, `d: ${n} connections open`);
   await fleet.call('disconnect');
+  if (snapshots) {
+    await settledRss(pid);
+    await heapSnapshot(pid, 'd: after they closed');
+  }
   return {
     figures: {
       rssMiB: Math.round((after.rss / 2 ** 20) * 10) / 10,

@@ -32,6 +32,13 @@ export function procSample(pid: number): ProcSample {
   return { cpuUs: (ticks * 1e6) / TICKS_PER_S, rss: Number(fields[24 - 3]) * PAGE_BYTES };
 }
 
+/** The high-water mark of a process's resident set (VmHWM in /proc/<pid>/status), bytes. */
+export function peakRssBytes(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
 /** The soft limit on open files (RLIMIT_NOFILE) of a process, from /proc/<pid>/limits. */
 export function openFilesLimit(pid: number | 'self'): number {
   const line = readFileSync(`/proc/${pid}/limits`, 'utf8')
