@@ -20,6 +20,7 @@ const COLUMNS = [
   'past deadline',
   'missed',
   'RSS MiB start / peak / end',
+  'RSS end ÷ start',
 ] as const;
 type Row = Partial<Record<(typeof COLUMNS)[number], string | number>>;
 
@@ -72,6 +73,7 @@ export function rows(r: CampaignResult): Row[] {
       'hub exits': h.exits,
       hangs: h.hangs,
       'RSS MiB start / peak / end': `${mib(h.rssStart)} / ${mib(h.rssPeak)} / ${mib(h.rssEnd)}`,
+      'RSS end ÷ start': h.rssStart > 0 ? (h.rssEnd / h.rssStart).toFixed(2) : '',
     });
   }
   return out;

@@ -14,6 +14,7 @@
  *   --flood N       idle connections in the flood (1000)
  *   --hostile N     connections of each other hostile kind, per port (20)
  *   --only LIST     fuzz these protocols only: mqtt,amqp,http,ws-mqtt,ws-amqp
+ *   --quiet-s S     seconds of quiet after fuzz + hostile before the hub's end RSS is read (60)
  */
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -52,6 +53,7 @@ const { values } = parseArgs({
     flood: { type: 'string', default: '1000' },
     hostile: { type: 'string', default: '20' },
     only: { type: 'string' },
+    'quiet-s': { type: 'string', default: '60' },
   },
 });
 const only = values.only?.split(',').map((p) => p.trim()) as FuzzProtocol[] | undefined;
@@ -129,8 +131,9 @@ try {
   result.fuzz = fuzzed.value;
   result.hostile = watched.value;
   result.canary = await canary.stop();
-  // RSS "after the run" is read once the hub has been idle for a moment.
-  await sleep(10_000);
+  // RSS "after the run" is read once the hub has been quiet a while (issue 29: a minute).
+  log(`quiet for ${num('quiet-s')} s before the end RSS`);
+  await sleep(num('quiet-s') * 1000);
 } finally {
   await hub.stop();
   result.shared = hub.health;
