@@ -5,7 +5,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type { Duplex } from 'node:stream';
-import { generate, parser as mqttParser, type Packet } from 'mqtt-packet';
+import { generate, parser as mqttParser, type Packet, writeToStream } from 'mqtt-packet';
 import type { TimerHandle } from '../../clock.js';
 import { ConnectionLog } from '../connection-log.js';
 import type { ConnectionInfo, GatewayContext } from '../context.js';
@@ -74,6 +74,10 @@ export interface Established {
 }
 
 type State = 'awaiting-connect' | 'connecting' | 'connected' | 'closed';
+
+// mqtt-packet's default builds 65,536 two-byte Buffers (6 MiB of heap, kept for good) on its first
+// packet to spare one tiny allocation per packet id; the hub's hot PUBLISH is encoded by topic.ts.
+writeToStream.cacheNumbers = false;
 
 /** The connection a stream carries, for the stream listeners every connection shares. */
 const CONNECTION = Symbol('mqttConnection');
