@@ -160,21 +160,34 @@ test('an MQTT persistent session made on node A is resumed on node B', T, async 
   }
 });
 
+/** One device's connectionState as GET /devices/{id}, GET /twins/{id}, GET /devices and POST /devices/query show it. */
+async function stateViews(registry: iothub.Registry, deviceId: string): Promise<string[]> {
+  const [device, twin, list, query] = await Promise.all([
+    registry.get(deviceId),
+    registry.getTwin(deviceId),
+    registry.list(),
+    registry.createQuery(`SELECT * FROM devices WHERE deviceId = '${deviceId}'`).next(),
+  ]);
+  const listed = list.responseBody.find((d) => d.deviceId === deviceId);
+  const queried = (query.result as Array<{ connectionState?: string }>)[0];
+  const twinState = (twin.responseBody as unknown as { connectionState?: string }).connectionState;
+  return [device.responseBody.connectionState, twinState, listed?.connectionState, queried?.connectionState].map(String);
+}
+
 test(
-  'GET /devices/{id} gives the same connectionState through either node; GET /nodes lists both (issue 28)',
+  'the device, its twin, the device list and a query give the same connectionState through either node; GET /nodes lists both (issue 28)',
   T,
   async () => {
     const cs = await a.createDevice('presence-dev');
     const registries = [a, b].map((hub) => iothub.Registry.fromConnectionString(hub.ownerConnectionString));
-    const states = async () =>
-      Promise.all(registries.map(async (r) => String((await r.get('presence-dev')).responseBody.connectionState)));
-    assert.deepEqual(await states(), ['Disconnected', 'Disconnected']);
+    const states = async () => (await Promise.all(registries.map((r) => stateViews(r, 'presence-dev')))).flat();
+    assert.deepEqual(await states(), Array(8).fill('Disconnected'));
     const device = await openMqttDevice(a, atNode(cs, a.address));
     try {
       // Node A writes the connect as it happens; node B reads it from the store.
       await waitFor(async () => (await states()).every((s) => s === 'Connected') || undefined, {
         timeoutMs: 10_000,
-        what: 'Connected through both nodes',
+        what: 'Connected in every view through both nodes',
       });
       const reply = await hubRequest(b, 'GET', '/nodes?api-version=2021-04-12', {
         headers: { authorization: serviceSas(b) },
@@ -188,7 +201,7 @@ test(
     }
     await waitFor(async () => (await states()).every((s) => s === 'Disconnected') || undefined, {
       timeoutMs: 10_000,
-      what: 'Disconnected through both nodes',
+      what: 'Disconnected in every view through both nodes',
     });
   },
 );

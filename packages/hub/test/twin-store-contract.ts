@@ -15,7 +15,7 @@ function twinsOver(store: Store, clock = new ManualClock(T0)): Twins {
   return new Twins({
     store,
     clock,
-    presence: () => ({ connectionState: 'Disconnected', lastActivityTime: undefined }),
+    presence: async () => ({ connectionState: 'Disconnected', lastActivityTime: undefined }),
     c2dCount: async () => 0,
     signals: new InProcessSignalBus(),
   });

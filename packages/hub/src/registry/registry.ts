@@ -162,16 +162,10 @@ export class DeviceRegistry implements Registry {
     return { isSuccessful: errors.length === 0, errors, warnings: [] };
   }
 
-  /** The connection state is hub-wide: this node's when it holds the device, else the store's. */
   async get(deviceId: string): Promise<DeviceJson> {
     const record = await this.store.getDevice(deviceId);
     if (!record) throw notFound(deviceId);
-    const local = this.live.get(deviceId);
-    if (local?.connectionState === 'Connected' || !this.presenceBook) return this.json(record);
-    // Another node's record is that node's word; this node's own may lag its memory (writes batch).
-    const shared = await this.presenceBook.lookup(deviceId);
-    const live = shared && (shared.nodeId !== this.presenceBook.nodeId || !local) ? shared : local;
-    return toDeviceJson(record, live, await this.engine.queueDepth(deviceId));
+    return this.json(record);
   }
 
   async list(top?: number): Promise<DeviceJson[]> {
@@ -239,10 +233,23 @@ export class DeviceRegistry implements Registry {
     }
   }
 
-  /** What this node knows of the device's connection (twins show it). */
-  presence(deviceId: string): { connectionState: 'Connected' | 'Disconnected'; lastActivityTime: number | undefined } {
-    const live = this.live.get(deviceId);
+  /** The device's connection hub-wide (twins show it). */
+  async presence(
+    deviceId: string,
+  ): Promise<{ connectionState: 'Connected' | 'Disconnected'; lastActivityTime: number | undefined }> {
+    const live = await this.liveOf(deviceId);
     return { connectionState: live?.connectionState ?? 'Disconnected', lastActivityTime: live?.lastActivityTime };
+  }
+
+  /**
+   * The connection state is hub-wide (issue 28): this node's when it holds the device, else the
+   * store's. Another node's record is that node's word; this node's own may lag its memory (writes batch).
+   */
+  private async liveOf(deviceId: string): Promise<LiveState | undefined> {
+    const local = this.live.get(deviceId);
+    if (local?.connectionState === 'Connected' || !this.presenceBook) return local;
+    const shared = await this.presenceBook.lookup(deviceId);
+    return shared && (shared.nodeId !== this.presenceBook.nodeId || !local) ? shared : local;
   }
 
   /** The devices connected to this node. */
@@ -278,6 +285,7 @@ export class DeviceRegistry implements Registry {
   }
 
   private async json(record: DeviceRecord): Promise<DeviceJson> {
-    return toDeviceJson(record, this.live.get(record.deviceId), await this.engine.queueDepth(record.deviceId));
+    const [live, c2dCount] = await Promise.all([this.liveOf(record.deviceId), this.engine.queueDepth(record.deviceId)]);
+    return toDeviceJson(record, live, c2dCount);
   }
 }

@@ -24,8 +24,8 @@ const WRITE_ATTEMPTS = 8;
 export interface TwinsOptions {
   store: TwinStore;
   clock: Clock;
-  /** Connection state and last activity, as this node knows them. */
-  presence(deviceId: string): Presence;
+  /** Connection state and last activity, hub-wide. */
+  presence(deviceId: string): Promise<Presence>;
   /** The device's pending C2D messages (cloudToDeviceMessageCount). */
   c2dCount(deviceId: string): Promise<number>;
   signals: Pick<ClusterEvents, 'notifyTwin' | 'onTwin'>;
@@ -170,7 +170,8 @@ export class Twins {
 
   private async json(entry: TwinEntry & { twin: StoredTwin }): Promise<TwinJson> {
     const { deviceId } = entry.device;
-    return toTwinJson(entry.device, entry.twin, this.opts.presence(deviceId), await this.opts.c2dCount(deviceId));
+    const [presence, c2dCount] = await Promise.all([this.opts.presence(deviceId), this.opts.c2dCount(deviceId)]);
+    return toTwinJson(entry.device, entry.twin, presence, c2dCount);
   }
 
   private jsonOf(entry: TwinEntry): Promise<TwinJson> {
