@@ -171,7 +171,8 @@ async function stateViews(registry: iothub.Registry, deviceId: string): Promise<
   const listed = list.responseBody.find((d) => d.deviceId === deviceId);
   const queried = (query.result as Array<{ connectionState?: string }>)[0];
   const twinState = (twin.responseBody as unknown as { connectionState?: string }).connectionState;
-  return [device.responseBody.connectionState, twinState, listed?.connectionState, queried?.connectionState].map(String);
+  const states = [device.responseBody.connectionState, twinState, listed?.connectionState, queried?.connectionState];
+  return states.map(String);
 }
 
 test(
