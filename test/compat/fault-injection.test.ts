@@ -6,7 +6,8 @@
  * the break as a `disconnect` event; with its default retry policy it reconnects by itself (no
  * `disconnect` event) and serves again. KillAmqpConnection and ShutDownAmqp are also the cases
  * where a bare close frame made the client wait 45 s for answers to detaches sent after its own
- * close, and where amqp:connection:forced made it give up instead of reconnecting.
+ * close, and where amqp:connection:forced made it give up instead of reconnecting. Over MQTT,
+ * KillTcp and ShutDownMqtt close the connection (the Microsoft files run no MQTT rows).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -107,5 +108,22 @@ for (const operation of OPERATIONS) {
         await closeDevice(client);
       }
     });
+  });
+}
+
+for (const operation of ['KillTcp', 'ShutDownMqtt']) {
+  test(`MQTT: ${operation} closes the connection; the client with NoRetry reports a disconnect event`, T, async () => {
+    const cs = await hub.createDevice(`fault-mqtt-${operation.toLowerCase()}`);
+    let client: Client | undefined;
+    try {
+      client = await openDevice(hub, cs, 'Mqtt');
+      client.setRetryPolicy(new common.NoRetry());
+      const c = client;
+      const disconnected = new Promise((resolve) => c.once('disconnect', resolve));
+      await withTimeout(client.sendEvent(faultMessage(operation)), 15_000, 'the fault request');
+      await withTimeout(disconnected, RECOVERY_MS, `a disconnect event after ${operation}`);
+    } finally {
+      await closeDevice(client);
+    }
   });
 }
