@@ -39,6 +39,7 @@ export function toEvent(
       }),
       'iothub-connection-auth-generation-id': generationId,
       'iothub-message-source': 'Telemetry',
+      ...(m.componentName === undefined ? {} : { 'dt-subject': m.componentName }),
     },
     body: m.body,
   };

@@ -9,6 +9,11 @@ export interface TelemetryMessage {
   contentEncoding?: string;
   /** Absolute expiry, ms since the epoch. */
   expiryTimeUtc?: number;
+  /**
+   * The Plug and Play component the message is about (`dt-subject`): MQTT `$.sub`, an AMQP
+   * message annotation, an HTTP `dt-subject` header. Readers get it as a message annotation.
+   */
+  componentName?: string;
   /** Application properties, kept as sent. */
   properties: Record<string, string>;
   body: Buffer;

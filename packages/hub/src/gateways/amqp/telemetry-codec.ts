@@ -9,6 +9,8 @@ import rhea, { type Message } from 'rhea';
 import type { TelemetryMessage } from '../../telemetry/types.js';
 import { bodyBytes, idToString, optionalString, propertyValue, timestampToMs } from './message-codec.js';
 
+const DT_SUBJECT = 'dt-subject';
+
 /** The message format of a batch (Microsoft's vendor format). */
 export const BATCH_FORMAT = 0x80013700;
 
@@ -31,6 +33,9 @@ export function decodeTelemetry(msg: Message): TelemetryMessage {
   if (contentEncoding !== undefined) m.contentEncoding = contentEncoding;
   const expiry = timestampToMs(msg.absolute_expiry_time, 'absolute-expiry-time');
   if (expiry !== undefined && expiry !== 0) m.expiryTimeUtc = expiry;
+  // The official clients send a message's component (dt-subject) as a message annotation.
+  const component = optionalString(msg.message_annotations?.[DT_SUBJECT], DT_SUBJECT);
+  if (component !== undefined) m.componentName = component;
   return m;
 }
 

@@ -14,6 +14,8 @@ import { messageFromHeaders } from './send-route.js';
 
 const BATCH_TYPE = 'application/vnd.microsoft.iothub.json';
 const APP_PREFIX = 'iothub-app-';
+/** The message's component, a header (and batch property) without the iothub-app- prefix. */
+const DT_SUBJECT = 'dt-subject';
 
 function argumentInvalid(text: string): FerryError {
   return new FerryError('ArgumentInvalid', text);
@@ -41,7 +43,8 @@ export function parseBatch(body: Buffer): TelemetryMessage[] {
         if (typeof v !== 'string') throw argumentInvalid(`Batch item ${i}: property "${k}" must be a string`);
         const name = k.toLowerCase().startsWith(APP_PREFIX) ? k.slice(APP_PREFIX.length) : k;
         if (name === '') throw argumentInvalid(`Batch item ${i}: a property name is empty`);
-        m.properties[name] = v;
+        if (k.toLowerCase() === DT_SUBJECT) m.componentName = v;
+        else m.properties[name] = v;
       }
     }
     return m;
@@ -72,6 +75,8 @@ export const eventsRoute: Route = {
       if (contentType !== undefined) m.contentType = contentType;
       if (contentEncoding !== undefined) m.contentEncoding = contentEncoding;
       if (fields.expiryTimeUtc !== undefined) m.expiryTimeUtc = fields.expiryTimeUtc;
+      const component = read(DT_SUBJECT);
+      if (component !== undefined) m.componentName = component;
       messages = [m];
     }
     const sender: TelemetrySender = { deviceId, auth: 'sas', scope: principal.kind === 'device' ? 'device' : 'hub' };

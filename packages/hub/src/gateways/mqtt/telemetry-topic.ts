@@ -49,7 +49,7 @@ export function telemetryFromPublish(topic: string, payload: Buffer): TelemetryM
         // The hub's own address for the device's events; nothing to keep.
         break;
       case '$.sub':
-        m.properties['dt-subject'] = v;
+        m.componentName = v;
         break;
       case '$.ifid':
         m.properties['iothub-interface-id'] = v;
