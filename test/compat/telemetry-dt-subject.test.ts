@@ -34,9 +34,14 @@ for (const transport of ['Mqtt', 'Amqp', 'Http'] as DeviceTransport[]) {
     const cs = await hub.createDevice(deviceId);
     const client = await eventHubs.EventHubClient.createFromIotHubConnectionString(hub.connectionString('service'));
     const events = new Inbox<EventData>();
-    const receiver = client.receive(String(partitionOf(deviceId, 4)), (e) => events.push(e), () => undefined, {
-      eventPosition: eventHubs.EventPosition.fromEnqueuedTime(Date.now() - 5000),
-    });
+    const receiver = client.receive(
+      String(partitionOf(deviceId, 4)),
+      (e) => events.push(e),
+      () => undefined,
+      {
+        eventPosition: eventHubs.EventPosition.fromEnqueuedTime(Date.now() - 5000),
+      },
+    );
     const device = await openDevice(hub, cs, transport);
     try {
       const message = telemetry('with a component', { properties: { a: 'b', 'dt-subject': 'thermostat1' } });
