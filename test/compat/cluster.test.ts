@@ -9,7 +9,7 @@ import common from 'azure-iot-common';
 import iothub from 'azure-iothub';
 import mqtt, { type IConnackPacket } from 'mqtt';
 import { c2dMessage, openAmqpDevice, openService, type Service } from './amqp-helpers.js';
-import { type HubProcess, hubRequest, startHub } from './harness.js';
+import { type HubProcess, hubRequest, hubStream, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
 import { atNode, clusterStore, dropSchema } from './helpers/postgres.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
@@ -206,3 +206,29 @@ test(
     });
   },
 );
+
+test("a console on node B sees the feedback records of node A's devices live (issue 28)", T, async () => {
+  const cs = await a.createDevice('feedback-live');
+  const events = await hubStream(b, '/events?deviceId=feedback-live&api-version=2021-04-12', {
+    authorization: serviceSas(b),
+  });
+  const device = await openMqttDevice(a, atNode(cs, a.address));
+  try {
+    assert.equal(events.status, 200);
+    await withTimeout(
+      service.client.send('feedback-live', c2dMessage('hi', { messageId: 'seen-on-b', ack: 'full' })),
+      20_000,
+      'send',
+    );
+    assert.equal((await device.next(15_000)).messageId, 'seen-on-b');
+    const record = await waitFor(
+      () => events.text().match(/event: feedback\ndata: (.*"originalMessageId":"seen-on-b".*)\n/)?.[1],
+      { timeoutMs: 15_000, what: "node A's feedback record on node B's event stream" },
+    );
+    const parsed = JSON.parse(record) as { deviceId: string; statusCode: string };
+    assert.deepEqual([parsed.deviceId, parsed.statusCode], ['feedback-live', 'Success']);
+  } finally {
+    events.close();
+    await device.close();
+  }
+});

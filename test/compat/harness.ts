@@ -273,6 +273,32 @@ export async function startHub(opts: StartHubOptions = {}): Promise<HubProcess> 
   }
 }
 
+function requestOptions(hub: HubProcess, method: string, path: string, headers: Record<string, string> | undefined) {
+  const port = hub instanceof HubProcessImpl ? hub.httpsPort : 443;
+  return { host: hub.address, port, method, path, ca: readFileSync(hub.caFile, 'utf8'), agent: false, headers };
+}
+
+/** A GET kept open (a Server-Sent Events stream): the text read so far, and closing it. */
+export async function hubStream(
+  hub: HubProcess,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; text(): string; close(): void }> {
+  return new Promise((resolve, reject) => {
+    const req = request(requestOptions(hub, 'GET', path, headers), (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        text += c;
+      });
+      res.on('error', () => undefined);
+      resolve({ status: res.statusCode ?? 0, text: () => text, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** HTTPS request to a hub (CA trusted), for raw protocol tests. */
 export function hubRequest(
   hub: HubProcess,
@@ -283,15 +309,10 @@ export function hubRequest(
   const body = opts.body === undefined ? undefined : Buffer.from(opts.body);
   return new Promise((resolve, reject) => {
     const req = request(
-      {
-        host: hub.address,
-        port: hub instanceof HubProcessImpl ? hub.httpsPort : 443,
-        method,
-        path,
-        ca: readFileSync(hub.caFile, 'utf8'),
-        agent: false,
-        headers: { ...(body ? { 'content-length': String(body.length) } : {}), ...opts.headers },
-      },
+      requestOptions(hub, method, path, {
+        ...(body ? { 'content-length': String(body.length) } : {}),
+        ...opts.headers,
+      }),
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -384,7 +384,10 @@ export class Hub {
         metrics,
         connections: { mqtt, amqp },
         feedback: parts.engine,
+        cluster: signals,
       });
+      // The consoles on the other nodes show this node's feedback records live too.
+      parts.engine.onFeedbackRecords((records) => signals.publishFeedbackRecords(records));
       parts.gateways = {
         http: createHttpGateway(ctx('http'), {
           inspector,

@@ -150,6 +150,38 @@ describe('two nodes on one PostgreSQL schema', () => {
     assert.deepEqual(seenByA, ['marker']);
   });
 
+  test('feedback records reach the other node in order, many of them in several NOTIFYs, a node ignoring its own', async () => {
+    const records = Array.from({ length: 300 }, (_, i) => ({
+      originalMessageId: `m${i}-${'x'.repeat(100)}`,
+      deviceGenerationId: '636146743722094236',
+      deviceId: 'd',
+      enqueuedTimeUtc: new Date(0).toISOString(),
+      statusCode: 'Success' as const,
+      description: 'Success',
+    }));
+    const seenByA: unknown[] = [];
+    a.bus.onRemoteFeedbackRecords((r) => seenByA.push(...r));
+    const seenByB: string[] = [];
+    const all = once('all 300 records on node B');
+    b.bus.onRemoteFeedbackRecords((r) => {
+      seenByB.push(...r.map((x) => x.originalMessageId));
+      if (seenByB.length >= records.length) all.fn();
+    });
+    // One turn's records (about 50 KB) go out together, in payloads PostgreSQL accepts.
+    a.bus.publishFeedbackRecords(records.slice(0, 200));
+    a.bus.publishFeedbackRecords(records.slice(200));
+    await all.called;
+    assert.deepEqual(
+      seenByB,
+      records.map((r) => r.originalMessageId),
+    );
+    const marker = once('node A marker');
+    a.bus.onRemoteDeviceChange(marker.fn);
+    b.bus.publishDeviceChange('marker');
+    await marker.called;
+    assert.deepEqual(seenByA, []);
+  });
+
   test('a dropped LISTEN connection reconnects, wakes every listener, and signals flow again', async () => {
     const resync = once('wake after reconnect');
     const off = b.engine.onAvailable('idle-device', resync.fn);

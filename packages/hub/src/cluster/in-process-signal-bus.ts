@@ -54,6 +54,12 @@ export class InProcessSignalBus implements SignalBus, ClusterEvents {
 
   publishEvents(): void {}
 
+  publishFeedbackRecords(): void {}
+
+  onRemoteFeedbackRecords(): () => void {
+    return () => {};
+  }
+
   onRemoteEvents(): () => void {
     return () => {};
   }

@@ -8,7 +8,8 @@
  * c (device changed), t (twin changed, rest = device id), x (CA certificates changed, rest
  * empty), e (telemetry committed, rest = the partitions, comma-separated), m / a (MQTT / AMQP connection claimed, rest = "<ms>|<device id>"), h
  * (heartbeat, rest = a sequence number), q (a direct method call waits, rest = "<call id>|<device
- * id>"), r (a call was answered, rest = "<origin node>|<call id>"; the relay's SQL sends q and r). Device ids never contain "|". A node ignores its own
+ * id>"), r (a call was answered, rest = "<origin node>|<call id>"; the relay's SQL sends q and r), b
+ * (feedback records committed, rest = a JSON array of them, several payloads when they are many). Device ids never contain "|". A node ignores its own
  * payloads, heartbeats aside: it already acted on them locally.
  *
  * Missed wake-ups would leave a waiting device without its message, so the LISTEN connection is
@@ -19,6 +20,7 @@
  * every listener and waiting receiver is woken to read the store again.
  */
 import { EventEmitter } from 'node:events';
+import type { FeedbackRecord } from '@ferry/common';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { InProcessSignalBus } from './in-process-signal-bus.js';
@@ -46,7 +48,12 @@ const MISSED = 'missed';
 const EVENTS = 'events';
 const METHOD_CALL = 'method-call';
 const METHOD_ANSWER = 'method-answer';
+const FEEDBACK_RECORDS = 'feedback-records';
+/** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; records are sent in arrays below this. */
+const MAX_RECORDS_PAYLOAD = 7000;
 const NOTIFY = 'SELECT pg_notify($1, $2)';
+/** unnest reads the array in order, so the payloads are notified in it. */
+const NOTIFY_EACH = 'SELECT count(pg_notify($1, p)) FROM unnest($2::text[]) AS p';
 
 export class PostgresSignalBus implements SignalBus, ClusterEvents {
   private readonly local: InProcessSignalBus;
@@ -65,6 +72,8 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
   private heartbeatHeard = 0;
   /** Partitions with telemetry committed this turn, sent in one NOTIFY on the next. */
   private readonly pendingPartitions = new Set<number>();
+  /** Feedback records committed this turn, sent on the next. */
+  private pendingRecords: FeedbackRecord[] = [];
 
   constructor(private readonly options: PostgresSignalBusOptions) {
     this.local = new InProcessSignalBus((err) => options.logger.error({ err }, 'signal listener threw'));
@@ -156,6 +165,28 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
     const partitions = [...this.pendingPartitions];
     this.pendingPartitions.clear();
     if (partitions.length > 0 && !this.closed) this.send(`e|${partitions.join(',')}`);
+  }
+
+  publishFeedbackRecords(records: readonly FeedbackRecord[]): void {
+    if (records.length === 0) return;
+    if (this.pendingRecords.length === 0) setImmediate(() => this.flushRecords());
+    this.pendingRecords.push(...records);
+  }
+
+  onRemoteFeedbackRecords(fn: (records: readonly FeedbackRecord[]) => void): () => void {
+    return this.on(FEEDBACK_RECORDS, fn);
+  }
+
+  private flushRecords(): void {
+    const records = this.pendingRecords;
+    this.pendingRecords = [];
+    if (this.closed) return;
+    const { pool, channel, nodeId, logger } = this.options;
+    const payloads = recordPayloads(records).map((chunk) => `${nodeId}|b|${chunk}`);
+    // One statement: its NOTIFYs are delivered in order (separate pool queries may overtake each other).
+    pool.query(NOTIFY_EACH, [channel, payloads]).catch((err: unknown) => {
+      logger.warn({ err, records: records.length }, 'could not send feedback records to the other nodes');
+    });
   }
 
   /** The NOTIFY (channel and payload) of a method call waiting: the relay sends it in the statement that inserts the call. */
@@ -283,6 +314,9 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
         const partition = Number(p);
         if (p !== '' && Number.isInteger(partition) && partition >= 0) this.remote.emit(EVENTS, partition);
       }
+    } else if (kind === 'b') {
+      const records = parseRecords(rest);
+      if (records) this.remote.emit(FEEDBACK_RECORDS, records);
     } else if (kind === 'q' || kind === 'r') {
       const bar = rest.indexOf('|');
       if (bar <= 0) return;
@@ -324,5 +358,35 @@ export class PostgresSignalBus implements SignalBus, ClusterEvents {
       );
     };
     this.retryTimer = setTimeout(retry, this.retryMs).unref();
+  }
+}
+
+/** JSON arrays of the records, each below MAX_RECORDS_PAYLOAD bytes (a record too big alone is left out). */
+function recordPayloads(records: readonly FeedbackRecord[]): string[] {
+  const payloads: string[] = [];
+  let items: string[] = [];
+  let bytes = 2;
+  for (const r of records) {
+    const item = JSON.stringify(r);
+    const size = Buffer.byteLength(item) + 1;
+    if (size + 2 > MAX_RECORDS_PAYLOAD) continue;
+    if (bytes + size > MAX_RECORDS_PAYLOAD) {
+      payloads.push(`[${items.join(',')}]`);
+      items = [];
+      bytes = 2;
+    }
+    items.push(item);
+    bytes += size;
+  }
+  if (items.length > 0) payloads.push(`[${items.join(',')}]`);
+  return payloads;
+}
+
+function parseRecords(text: string): FeedbackRecord[] | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? (value as FeedbackRecord[]) : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -3,6 +3,8 @@
  * PostgreSQL, so the node holding a device's connection learns of a message sent through another.
  * Signals carry no data and may be spurious: a listener re-reads the store.
  */
+import type { FeedbackRecord } from '@ferry/common';
+
 export interface SignalBus {
   notifyDevice(deviceId: string): void;
   /** Returns an unsubscribe function. */
@@ -39,6 +41,13 @@ export interface ClusterEvents {
    */
   publishEvents(partition: number): void;
   onRemoteEvents(fn: (partition: number) => void): () => void;
+  /**
+   * Feedback records committed on this node, for the live views (console streams) on the others.
+   * Best effort, as every signal: the records themselves are the feedback queue's, in the store.
+   * Calls in one event-loop turn are sent together.
+   */
+  publishFeedbackRecords(records: readonly FeedbackRecord[]): void;
+  onRemoteFeedbackRecords(fn: (records: readonly FeedbackRecord[]) => void): () => void;
   /** A device woken by another node's commit (its onDevice listeners are called as well). */
   onRemoteWake(fn: (deviceId: string) => void): () => void;
   /**

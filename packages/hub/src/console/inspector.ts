@@ -1,11 +1,12 @@
 /**
  * What the console (and any client of Ferry's extension endpoints) may look at without changing
  * anything: a device's pending messages, hub statistics, and the feedback records as the engine
- * creates them. Reads only; nothing here leases, settles or takes feedback from the queue. The
+ * creates them on any node. Reads only; nothing here leases, settles or takes feedback from the queue. The
  * statistics come from the hub's metrics, in memory: a sample never queries the store.
  */
 import type { FeedbackRecord } from '@ferry/common';
 import type { Clock } from '../clock.js';
+import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HistogramSample } from '../observability/histogram.js';
 import type { ConnectionSource, HubMetrics } from '../observability/metrics.js';
 import type { InspectionStore, PendingMessage } from '../store/types.js';
@@ -34,7 +35,7 @@ export interface HubStats {
 export interface HubInspector {
   pending(deviceId: string, limit: number): Promise<PendingMessage[]>;
   stats(): Promise<HubStats>;
-  /** Feedback records as committed; returns the unsubscribe function. */
+  /** Feedback records as committed, on this node or another; returns the unsubscribe function. */
   onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void;
   /** The last records made since the hub started (at most RECENT_RECORDS), oldest first. */
   recentFeedback(): readonly FeedbackRecord[];
@@ -51,13 +52,23 @@ export interface InspectorOptions {
   metrics: HubMetrics;
   connections: Readonly<Record<string, ConnectionSource>>;
   feedback: { onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void };
+  /** The records other nodes commit (issue 28: a console on any node sees every node's feedback). */
+  cluster?: Pick<ClusterEvents, 'onRemoteFeedbackRecords'>;
 }
 
 export function createInspector(opts: InspectorOptions): HubInspector {
   const { store, clock, metrics } = opts;
   let recent: FeedbackRecord[] = [];
-  // Kept for the life of the hub; the subscription ends with the engine.
-  opts.feedback.onFeedbackRecords((records) => {
+  const onFeedbackRecords = (listener: (records: readonly FeedbackRecord[]) => void) => {
+    const local = opts.feedback.onFeedbackRecords(listener);
+    const remote = opts.cluster?.onRemoteFeedbackRecords(listener);
+    return () => {
+      local();
+      remote?.();
+    };
+  };
+  // Kept for the life of the hub; the subscriptions end with the engine and the bus.
+  onFeedbackRecords((records) => {
     recent = recent.concat(records).slice(-RECENT_RECORDS);
   });
   async function sample(now: number): Promise<HubStats> {
@@ -102,7 +113,7 @@ export function createInspector(opts: InspectorOptions): HubInspector {
       });
       return stats;
     },
-    onFeedbackRecords: (listener) => opts.feedback.onFeedbackRecords(listener),
+    onFeedbackRecords,
     recentFeedback: () => recent,
   };
 }
