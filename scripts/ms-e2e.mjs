@@ -17,6 +17,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +62,7 @@ const HUB_START_TIMEOUT_MS = 30_000;
 const FILE_TIMEOUT_MS = 60 * 60_000;
 
 function parseArgs(argv) {
-  const opts = { files: [], address: '127.0.251.7', install: true, keep: false };
+  const opts = { files: [], address: '127.0.251.7', install: true, keep: false, schema: `mse2e_${process.pid}` };
   const rest = [...argv];
   while (rest.length > 0) {
     const a = rest.shift();
@@ -105,7 +106,7 @@ function installDependencies(dir) {
 /** Starts the hub and resolves once it printed its ready line. */
 function startHub(dataDir, opts) {
   const args = [CLI, 'hub', 'start', '--data-dir', dataDir, '--host', opts.address, '--bind', opts.address];
-  if (opts.storeUrl) args.push('--store-url', opts.storeUrl, '--store-schema', `mse2e_${process.pid}`);
+  if (opts.storeUrl) args.push('--store-url', opts.storeUrl, '--store-schema', opts.schema);
   const env = { ...process.env, FERRY_OBSERVABILITY_PORT: '0', FERRY_LOG_LEVEL: process.env.FERRY_LOG_LEVEL ?? 'warn' };
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(join(dirname(dataDir), 'hub.log'));
@@ -117,7 +118,9 @@ function startHub(dataDir, opts) {
       printed += chunk;
       if (printed.includes('Ferry hub ready')) {
         clearTimeout(timer);
-        resolvePromise(child);
+        const owner = /iothubowner connection string:\s*(HostName=\S+)/.exec(printed)?.[1];
+        if (owner) resolvePromise({ child, owner });
+        else reject(new Error(`no iothubowner connection string in the hub's output:\n${printed}`));
       }
     };
     child.stdout.on('data', onData);
@@ -126,6 +129,25 @@ function startHub(dataDir, opts) {
     });
     child.once('exit', (code) => reject(new Error(`hub exited (${code}):\n${printed}`)));
   });
+}
+
+async function dropSchema(url, schema) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The built-in endpoint's string (docs/telemetry.md: the hub name is the host's first label, or the IP address). */
+function eventHubsConnectionString(owner) {
+  const host = /HostName=([^;]+)/.exec(owner)[1];
+  const key = /SharedAccessKey=([^;]+)/.exec(owner)[1];
+  const hubName = isIP(host) ? host : host.split('.')[0];
+  return `Endpoint=sb://${host}/;SharedAccessKeyName=iothubowner;SharedAccessKey=${key};EntityPath=${hubName}`;
 }
 
 /** Runs mocha, its output shown as it comes and kept for the summary; killed after FILE_TIMEOUT_MS. */
@@ -162,19 +184,21 @@ async function main() {
 
   const work = mkdtempSync(join(tmpdir(), 'ferry-ms-e2e-'));
   const dataDir = join(work, 'data');
-  const hub = await startHub(dataDir, opts);
+  const { child: hub, owner } = await startHub(dataDir, opts);
   const results = [];
   try {
-    const local = { NODE_EXTRA_CA_CERTS: join(dataDir, 'tls', 'ca.pem') };
-    const at = ['--data-dir', dataDir];
-    // A verified CA for DeviceIdentityHelper.createDeviceWithX509CASignedCert.
+    const caFile = join(dataDir, 'tls', 'ca.pem');
+    const local = { NODE_EXTRA_CA_CERTS: caFile };
+    // A verified CA for DeviceIdentityHelper.createDeviceWithX509CASignedCert (through the REST
+    // API: with PostgreSQL the data directory holds no registry).
     ferry(['ca-cert', 'create-test-ca', 'e2e-ca', '--out', work], local);
-    ferry(['ca-cert', 'add', 'e2e-ca', join(work, 'e2e-ca.pem'), '--key', join(work, 'e2e-ca.key.pem'), ...at], local);
+    const key = ['--key', join(work, 'e2e-ca.key.pem'), '--connection-string', owner, '--ca', caFile];
+    ferry(['ca-cert', 'add', 'e2e-ca', join(work, 'e2e-ca.pem'), ...key], local);
     const env = {
       ...process.env,
       ...local,
-      IOTHUB_CONNECTION_STRING: ferry(['hub', 'connection-string', ...at], local),
-      EVENTHUB_CONNECTION_STRING: ferry(['hub', 'connection-string', '--event-hubs', ...at], local),
+      IOTHUB_CONNECTION_STRING: owner,
+      EVENTHUB_CONNECTION_STRING: eventHubsConnectionString(owner),
       IOTHUB_CA_ROOT_CERT: readFileSync(join(work, 'e2e-ca.pem')).toString('base64'),
       IOTHUB_CA_ROOT_CERT_KEY: readFileSync(join(work, 'e2e-ca.key.pem')).toString('base64'),
     };
@@ -189,8 +213,11 @@ async function main() {
   } finally {
     hub.kill('SIGTERM');
     await new Promise((r) => (hub.exitCode !== null ? r() : hub.once('exit', r)));
-    if (opts.keep) console.log(`kept ${work} (hub.log, data)`);
-    else rmSync(work, { recursive: true, force: true });
+    if (opts.keep) console.log(`kept ${work} (hub.log, data)${opts.storeUrl ? ` and schema ${opts.schema}` : ''}`);
+    else {
+      rmSync(work, { recursive: true, force: true });
+      if (opts.storeUrl) await dropSchema(opts.storeUrl, opts.schema);
+    }
   }
   console.log('\n=== summary (mocha counts per file)');
   for (const r of results) {
