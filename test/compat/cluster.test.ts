@@ -207,28 +207,40 @@ test(
   },
 );
 
-test("a console on node B sees the feedback records of node A's devices live (issue 28)", T, async () => {
-  const cs = await a.createDevice('feedback-live');
-  const events = await hubStream(b, '/events?deviceId=feedback-live&api-version=2021-04-12', {
-    authorization: serviceSas(b),
-  });
-  const device = await openMqttDevice(a, atNode(cs, a.address));
-  try {
-    assert.equal(events.status, 200);
-    await withTimeout(
-      service.client.send('feedback-live', c2dMessage('hi', { messageId: 'seen-on-b', ack: 'full' })),
-      20_000,
-      'send',
-    );
-    assert.equal((await device.next(15_000)).messageId, 'seen-on-b');
-    const record = await waitFor(
-      () => events.text().match(/event: feedback\ndata: (.*"originalMessageId":"seen-on-b".*)\n/)?.[1],
-      { timeoutMs: 15_000, what: "node A's feedback record on node B's event stream" },
-    );
-    const parsed = JSON.parse(record) as { deviceId: string; statusCode: string };
-    assert.deepEqual([parsed.deviceId, parsed.statusCode], ['feedback-live', 'Success']);
-  } finally {
-    events.close();
-    await device.close();
-  }
-});
+test(
+  "a console on node B sees the feedback records of node A's devices live, and counts them connected (issue 28)",
+  T,
+  async () => {
+    const cs = await a.createDevice('feedback-live');
+    const events = await hubStream(b, '/events?deviceId=feedback-live&api-version=2021-04-12', {
+      authorization: serviceSas(b),
+    });
+    const device = await openMqttDevice(a, atNode(cs, a.address));
+    try {
+      assert.equal(events.status, 200);
+      await withTimeout(
+        service.client.send('feedback-live', c2dMessage('hi', { messageId: 'seen-on-b', ack: 'full' })),
+        20_000,
+        'send',
+      );
+      assert.equal((await device.next(15_000)).messageId, 'seen-on-b');
+      const record = await waitFor(
+        () => events.text().match(/event: feedback\ndata: (.*"originalMessageId":"seen-on-b".*)\n/)?.[1],
+        { timeoutMs: 15_000, what: "node A's feedback record on node B's event stream" },
+      );
+      const parsed = JSON.parse(record) as { deviceId: string; statusCode: string };
+      assert.deepEqual([parsed.deviceId, parsed.statusCode], ['feedback-live', 'Success']);
+      // Node B's statistics count the device connected to node A (read by B's next heartbeat).
+      await waitFor(
+        () =>
+          [...events.text().matchAll(/event: stats\ndata: (.*)\n/g)].some(
+            (m) => (JSON.parse(m[1]!) as { devicesConnected: number }).devicesConnected >= 1,
+          ) || undefined,
+        { timeoutMs: 30_000, what: "node B's statistics counting the device on node A" },
+      );
+    } finally {
+      events.close();
+      await device.close();
+    }
+  },
+);

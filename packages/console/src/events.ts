@@ -17,7 +17,10 @@ export interface FeedbackRecord {
 
 export interface HubStats {
   time: string;
+  /** This node's open connections by protocol. */
   connections: Record<string, number>;
+  /** Devices connected on every node (absent from a hub older than this console). */
+  devicesConnected?: number;
   c2d: { sent: number; completed: number; abandoned: number; rejected: number };
   queues: { enqueued: number; invisible: number };
   devices?: { total: number; enabled: number; disabled: number };

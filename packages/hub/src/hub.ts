@@ -385,6 +385,7 @@ export class Hub {
         connections: { mqtt, amqp },
         feedback: parts.engine,
         cluster: signals,
+        hubConnections: parts.heartbeat,
       });
       // The consoles on the other nodes show this node's feedback records live too.
       parts.engine.onFeedbackRecords((records) => signals.publishFeedbackRecords(records));

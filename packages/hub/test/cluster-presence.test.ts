@@ -77,6 +77,8 @@ test('a node that stops heart-beating is released by the other after cluster.nod
   await a.presence.flush();
   await a.heartbeat.beat();
   await b.heartbeat.beat();
+  // Each node's heartbeat reads the hub-wide count (the metrics' gauge and the console's statistics).
+  assert.deepEqual([a.heartbeat.hubConnected, b.heartbeat.hubConnected], [1, 1]);
   assert.deepEqual(
     (await b.store.listNodes()).map((n) => [n.nodeId, n.connections]),
     [
@@ -95,6 +97,7 @@ test('a node that stops heart-beating is released by the other after cluster.nod
     ['node-b'],
   );
   assert.equal((await b.registry.get('d')).connectionState, 'Disconnected');
+  assert.equal(b.heartbeat.hubConnected, 0);
   // A node that stops cleanly leaves at once.
   await b.heartbeat.stop();
   assert.deepEqual(await a.store.listNodes(), []);

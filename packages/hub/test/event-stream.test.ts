@@ -16,6 +16,7 @@ const inspector: HubInspector = {
   stats: async () => ({
     time: new Date(0).toISOString(),
     connections: {},
+    devicesConnected: 0,
     c2d: { sent: 0, completed: 0, abandoned: 0, rejected: 0 },
     queues: { enqueued: 0, invisible: 0 },
     feedbackRecords: 0,

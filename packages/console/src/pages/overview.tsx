@@ -64,8 +64,14 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
         <Card title="Connections">
           {!live && <p class="note">Needs ServiceConnect.</p>}
           <dl class="figures">
+            {stats?.devicesConnected !== undefined && [
+              <dt key="hub-t">Devices, all nodes</dt>,
+              <dd key="hub-d" data-testid="devices-connected">
+                {stats.devicesConnected}
+              </dd>,
+            ]}
             {Object.entries(stats?.connections ?? {}).map(([protocol, n]) => [
-              <dt key={`${protocol}-t`}>{protocol.toUpperCase()}</dt>,
+              <dt key={`${protocol}-t`}>{protocol.toUpperCase()}, this node</dt>,
               <dd key={`${protocol}-d`}>{n}</dd>,
             ])}
           </dl>

@@ -70,6 +70,7 @@ export class NodeHeartbeat {
       const released = await store.releaseNodes(now, timeoutMs);
       for (const id of released)
         logger.warn({ node: id, timeoutMs }, 'a node stopped heart-beating: its devices are released');
+      this.hubConnected = await store.countConnected();
     } catch (err) {
       logger.warn({ err }, 'the node heartbeat failed');
     }

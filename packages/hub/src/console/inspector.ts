@@ -15,8 +15,10 @@ import type { InspectionStore, PendingMessage } from '../store/types.js';
 export interface HubStats {
   /** ISO 8601, when the sample was taken. */
   time: string;
-  /** Open connections by protocol. */
+  /** This node's open connections by protocol. */
   connections: Record<string, number>;
+  /** Devices connected hub-wide, on every node, as this node's last heartbeat read them (every cluster.nodeTimeoutMs / 3). */
+  devicesConnected: number;
   c2d: { sent: number; completed: number; abandoned: number; rejected: number };
   /** Hub-wide pending messages. */
   queues: { enqueued: number; invisible: number };
@@ -52,6 +54,8 @@ export interface InspectorOptions {
   metrics: HubMetrics;
   connections: Readonly<Record<string, ConnectionSource>>;
   feedback: { onFeedbackRecords(listener: (records: readonly FeedbackRecord[]) => void): () => void };
+  /** The hub-wide connected count (cluster/node-heartbeat.ts); none: this node's connections. */
+  hubConnections?: { readonly hubConnected: number };
   /** The records other nodes commit (issue 28: a console on any node sees every node's feedback). */
   cluster?: Pick<ClusterEvents, 'onRemoteFeedbackRecords'>;
 }
@@ -83,6 +87,7 @@ export function createInspector(opts: InspectorOptions): HubInspector {
     return {
       time: new Date(now).toISOString(),
       connections,
+      devicesConnected: opts.hubConnections?.hubConnected ?? Object.values(connections).reduce((sum, n) => sum + n, 0),
       c2d: {
         sent: sends.values.filter((v) => v.labels.result === 'ok').reduce((n, v) => n + v.value, 0),
         completed: settled('complete'),
