@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { NodeRecord, PresenceRecord, PresenceWrite } from '../src/store/types.js';
-import { type ContractKit, T0 } from './store-contract-kit.js';
+import { type ContractKit, device, message, POLICY, T0 } from './store-contract-kit.js';
 
 const node = (nodeId: string, heartbeatAt: number, connections = 0): NodeRecord => ({
   nodeId,
@@ -66,6 +66,35 @@ export function clusterContract(kit: ContractKit): void {
       // A node named is released whatever its heartbeat (a node leaving on stop).
       assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, 10_000, 'live'), ['live']);
       assert.equal(await kit.store.countConnected(), 0);
+    });
+
+    test("a released node's locks expire at the release: the messages return to Enqueued, not counted", async () => {
+      const { store, one } = kit;
+      await store.insertDevice(device('held'));
+      await store.insertDevice(device('elsewhere'));
+      for (const id of ['held', 'elsewhere']) await one({ kind: 'enqueue', message: message(id, id) });
+      const [held] = (await one({ kind: 'lease', deviceId: 'held', max: 1 })).deliveries;
+      const [other] = (await one({ kind: 'lease', deviceId: 'elsewhere', max: 1 })).deliveries;
+      await store.heartbeatNode(node('dead', T0));
+      await store.heartbeatNode(node('live', T0 + 9_000));
+      await store.writePresence([w('connect', 'held', 'dead', T0), w('connect', 'elsewhere', 'live', T0)]);
+      const at = T0 + 10_000;
+      assert.deepEqual(await store.releaseNodes(at, 10_000), ['dead']);
+      assert.equal(await store.nextDeadline(POLICY), at);
+      assert.deepEqual(await one({ kind: 'expire', limit: 100 }, at), {
+        ok: true,
+        expired: 0,
+        locksExpired: 1,
+        more: false,
+      });
+      const [again] = (await one({ kind: 'lease', deviceId: 'held', max: 1 }, at)).deliveries;
+      assert.deepEqual([again?.body.toString(), again?.deliveryCount], ['held', held!.deliveryCount]);
+      // The live node's device keeps its lock.
+      assert.deepEqual(await one({ kind: 'lease', deviceId: 'elsewhere', max: 1 }, at), { ok: true, deliveries: [] });
+      assert.equal(
+        (await one({ kind: 'settle', deviceId: 'elsewhere', lockToken: other!.lockToken, action: 'complete' }, at)).ok,
+        true,
+      );
     });
   });
 }

@@ -49,6 +49,14 @@ export const CLUSTER_SQL = {
     OR device_presence.activity_at < excluded.activity_at THEN excluded.activity_at ELSE device_presence.activity_at END`,
   getPresence: 'SELECT node_id, connected, state_at, activity_at FROM device_presence WHERE device_id = ?',
   countConnected: 'SELECT count(*) AS n FROM device_presence WHERE connected',
+  /**
+   * A released node's deliveries: the locks of the devices it held (connected there) expire now,
+   * so the scheduler returns the messages to Enqueued as at any lock expiry (countLockExpiry
+   * decides whether it counts), instead of at the lock timeout. Run before those devices are
+   * marked Disconnected. Parameters: now, now, node id.
+   */
+  releaseLocks: `UPDATE c2d_messages SET locked_until = ? WHERE lock_token IS NOT NULL AND locked_until > ?
+    AND device_id IN (SELECT device_id FROM device_presence WHERE connected AND node_id = ?)`,
 } as const;
 
 export interface NodeRow {

@@ -28,10 +28,16 @@ export class ClusterQueries {
     return r.rows.map(toNodeRecord);
   }
 
-  /** One statement: whichever nodes run it at once, each dead node is released once. */
+  /**
+   * One statement: whichever nodes run it at once, each dead node is released once. Its parts see
+   * one snapshot, so the locks (CLUSTER_SQL.releaseLocks) are those of devices still Connected there.
+   */
   async release(now: number, timeoutMs: number, nodeId: string | null): Promise<string[]> {
     const r = await this.pool.query<{ node_id: string }>(
       `WITH gone AS (DELETE FROM hub_nodes WHERE heartbeat_at <= $1 OR node_id = $2 RETURNING node_id),
+        locks AS (UPDATE c2d_messages SET locked_until = $3 WHERE lock_token IS NOT NULL AND locked_until > $3
+          AND device_id IN (SELECT device_id FROM device_presence
+            WHERE connected AND node_id IN (SELECT node_id FROM gone))),
         off AS (UPDATE device_presence SET connected = false, state_at = $3
           WHERE connected AND node_id IN (SELECT node_id FROM gone))
       SELECT node_id FROM gone ORDER BY node_id`,

@@ -19,6 +19,7 @@ export class ClusterTables {
   private readonly dueStmt: Database.Statement<[number, string | null], { node_id: string }>;
   private readonly offStmt: Database.Statement<[number, string]>;
   private readonly removeStmt: Database.Statement<[string]>;
+  private readonly locksStmt: Database.Statement<[number, number, string]>;
   private readonly byKind = new Map<string, Database.Statement>();
   readonly write: (writes: readonly PresenceWrite[]) => void;
   readonly release: (now: number, timeoutMs: number, nodeId: string | null) => string[];
@@ -33,6 +34,7 @@ export class ClusterTables {
       'UPDATE device_presence SET connected = FALSE, state_at = ? WHERE connected AND node_id = ?',
     );
     this.removeStmt = db.prepare('DELETE FROM hub_nodes WHERE node_id = ?');
+    this.locksStmt = db.prepare(CLUSTER_SQL.releaseLocks);
     this.write = db.transaction((writes: readonly PresenceWrite[]) => {
       for (const w of writes) {
         const { sql, params } = presenceParams(w);
@@ -42,6 +44,7 @@ export class ClusterTables {
     this.release = db.transaction((now: number, timeoutMs: number, nodeId: string | null) => {
       const gone = this.dueStmt.all(now - timeoutMs, nodeId).map((r) => r.node_id);
       for (const id of gone) {
+        this.locksStmt.run(now, now, id);
         this.offStmt.run(now, id);
         this.removeStmt.run(id);
       }
