@@ -1,7 +1,8 @@
 /**
  * A device over AMQP (TLS on 5671, or WebSocket with AMQPWSB10), as the official client does it
- * (official-sdk-wire.md B): CBS put-token, then a receiver on `/devices/{id}/messages/devicebound`.
- * Link credit is only what the app asked for, so no message sits locked in a buffer unseen.
+ * (official-sdk-wire.md B): CBS put-token; once the app receives, a receiver on
+ * `/devices/{id}/messages/devicebound` (feature 'c2d'). Link credit is only what the app asked for,
+ * so no message sits locked in a buffer unseen.
  * complete = accepted, reject = rejected, abandon = released. Telemetry goes on a sender to
  * `/devices/{id}/messages/events` (a batch as one transfer of Microsoft's batch format) and
  * resolves when the hub accepts it; twins and methods on their own links (amqp-channels.ts).
@@ -59,13 +60,8 @@ export class AmqpTransport implements DeviceTransport {
       token: () => tokens.token(),
     });
     this.generation = ++generations;
-    const generation = this.generation;
+    this.receiver = undefined;
     try {
-      this.receiver = await connection.openReceiver({
-        source: { address: `/devices/${this.o.deviceId}/messages/devicebound` },
-        autoaccept: false,
-        credit_window: 0,
-      });
       for (const feature of this.features) await this.openFeature(connection, feature);
     } catch (err) {
       await connection.close();
@@ -78,7 +74,25 @@ export class AmqpTransport implements DeviceTransport {
       this.receiver = undefined;
       events.lost(err);
     });
-    this.receiver.on('receiver_close', (ctx) => {
+  }
+
+  private async openFeature(connection: AmqpConnection, feature: Feature): Promise<void> {
+    const { deviceId } = this.o;
+    if (feature === 'c2d') this.receiver = await this.openC2d(connection);
+    else if (feature === 'twin') this.twin = await AmqpTwinChannel.open(connection, deviceId, this.events!);
+    else this.methods = await AmqpMethodChannel.open(connection, deviceId, this.events!);
+  }
+
+  /** The C2D receiver, without credit until the app waits for a message; its closing loses the connection. */
+  private async openC2d(connection: AmqpConnection): Promise<Receiver> {
+    const generation = this.generation;
+    const events = this.events!;
+    const receiver = await connection.openReceiver({
+      source: { address: `/devices/${this.o.deviceId}/messages/devicebound` },
+      autoaccept: false,
+      credit_window: 0,
+    });
+    receiver.on('receiver_close', (ctx) => {
       if (this.connection !== connection) return;
       this.connection = undefined;
       this.receiver = undefined;
@@ -91,19 +105,14 @@ export class AmqpTransport implements DeviceTransport {
           : new FerryError('DeviceConnectionClosedRemotely', 'The hub closed the C2D link'),
       );
     });
-    this.receiver.on('message', (ctx) => {
+    receiver.on('message', (ctx) => {
       const delivery = ctx.delivery!;
       const msg = ctx.message!;
       const lockToken = `amqp:${generation}:${++this.nextId}`;
       this.unsettled.set(lockToken, delivery);
       events.message({ ...receivedFromAmqp(msg as never), body: amqpBodyBytes(msg.body), lockToken });
     });
-  }
-
-  private async openFeature(connection: AmqpConnection, feature: Feature): Promise<void> {
-    const { deviceId } = this.o;
-    if (feature === 'twin') this.twin = await AmqpTwinChannel.open(connection, deviceId, this.events!);
-    else this.methods = await AmqpMethodChannel.open(connection, deviceId, this.events!);
+    return receiver;
   }
 
   private connected(): AmqpConnection {

@@ -36,6 +36,12 @@ export interface ReceiveOptions {
 }
 
 export const DEFAULT_RECEIVE_TIMEOUT_MS = 60_000;
+/** What each feature is called in the error of a transport that cannot carry it. */
+const PUSHED: Readonly<Record<Feature, string>> = {
+  c2d: 'Pushed cloud-to-device messages',
+  twin: 'Device twins',
+  methods: 'Direct methods',
+};
 const USER_AGENT = `ferry-device/0.1.0 (node ${process.version})`;
 
 interface Waiter {
@@ -60,6 +66,10 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
   private renewTimer: NodeJS.Timeout | undefined;
   private readonly twin: TwinFollower;
   private readonly methods: MethodDispatcher;
+  /** Enables in progress, so that concurrent callers share one subscription. */
+  private readonly enabling = new Map<Feature, Promise<void>>();
+  /** C2D was enabled (by the first receive or handler); the transport enables it again on every reconnect. */
+  private receiving = false;
 
   private constructor(
     deviceId: string,
@@ -154,7 +164,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     method: (call) => this.methods.called(call),
   };
 
-  /** Connects and subscribes to C2D, retrying transient failures. Rejects with a FerryError (Unauthorized, DeviceNotFound, ...). */
+  /** Connects, retrying transient failures (C2D is subscribed once the app receives). Rejects with a FerryError (Unauthorized, DeviceNotFound, ...). */
   open(): Promise<void> {
     if (this.currentState === 'closed')
       return Promise.reject(new FerryError('ArgumentInvalid', 'The client is closed'));
@@ -274,6 +284,7 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     if (this.currentState !== 'connected' && this.currentState !== 'reconnecting') await this.open();
     const poll = this.transport.poll?.bind(this.transport);
     if (poll) return this.retried(poll);
+    if (!this.receiving && !(await this.startReceiving())) return null;
     const ready = this.inbox.shift();
     if (ready) return ready;
     return new Promise<ReceivedMessage | null>((resolve, reject) => {
@@ -301,12 +312,24 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
       return;
     }
     if (this.transport.poll) void this.pollForHandler();
-    else if (this.currentState === 'new' || this.currentState === 'disconnected') {
-      this.open().then(
-        () => this.dispatch(),
+    else {
+      this.startReceiving().then(
+        (open) => open && this.dispatch(),
         () => {},
       );
-    } else this.dispatch();
+    }
+  }
+
+  /** Subscribes to C2D, once (MQTT, AMQP); false when the client was closed meanwhile. */
+  private async startReceiving(): Promise<boolean> {
+    try {
+      await this.enable('c2d');
+    } catch (err) {
+      if (this.isClosed()) return false;
+      throw err;
+    }
+    this.receiving = true;
+    return !this.isClosed();
   }
 
   private async pollForHandler(): Promise<void> {
@@ -376,10 +399,19 @@ export class DeviceClient extends EventEmitter<DeviceClientEvents> {
     if (this.currentState !== 'connected') await this.open();
   }
 
-  private async enable(feature: Feature): Promise<void> {
+  private enable(feature: Feature): Promise<void> {
+    let enabling = this.enabling.get(feature);
+    if (!enabling) {
+      enabling = this.enableOnce(feature).finally(() => this.enabling.delete(feature));
+      this.enabling.set(feature, enabling);
+    }
+    return enabling;
+  }
+
+  private async enableOnce(feature: Feature): Promise<void> {
     const enable = this.transport.enable?.bind(this.transport);
     if (!enable) {
-      const what = feature === 'twin' ? 'Device twins' : 'Direct methods';
+      const what = PUSHED[feature];
       throw new FerryError(
         'NotImplemented',
         `${what} need a connection the hub can push to: use the mqtt, mqtt-ws, amqp or amqp-ws transport, not ${this.transportName}`,

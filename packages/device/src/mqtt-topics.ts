@@ -2,13 +2,18 @@
  * The `$iothub/...` topics of twins and direct methods, as azure-iot-device-mqtt speaks them and
  * the hub answers (packages/hub/src/gateways/mqtt/twin.ts and methods.ts). Pure: strings only.
  */
+import { c2dSubscription } from '@ferry/common';
 import type { Feature, TwinOperation } from './transport.js';
 
-/** The filters each feature subscribes to (granted QoS 0 by the hub). */
-export const FEATURE_FILTERS: Readonly<Record<Feature, readonly string[]>> = {
-  twin: ['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#'],
-  methods: ['$iothub/methods/POST/#'],
-};
+/** The filters a feature subscribes to. */
+export function featureFilters(feature: Feature, deviceId: string): string[] {
+  if (feature === 'c2d') return [c2dSubscription(deviceId)];
+  if (feature === 'twin') return ['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#'];
+  return ['$iothub/methods/POST/#'];
+}
+
+/** C2D needs QoS 1 (a message stays the device's until it completes it with PUBACK); the hub grants the rest QoS 0. */
+export const featureQos = (feature: Feature): 0 | 1 => (feature === 'c2d' ? 1 : 0);
 
 const TWIN_PATHS: Readonly<Record<TwinOperation, string>> = {
   get: '$iothub/twin/GET/',

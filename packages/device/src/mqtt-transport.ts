@@ -7,18 +7,12 @@
  */
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import {
-  c2dSubscription,
-  checkTelemetrySize,
-  FerryError,
-  mqttTelemetryTopic,
-  receivedFromMqttTopic,
-} from '@ferry/common';
+import { checkTelemetrySize, FerryError, mqttTelemetryTopic, receivedFromMqttTopic } from '@ferry/common';
 import { connectionLost, socketError } from '@ferry/common/client';
 import { generate, type IPublishPacket, type ISubscribePacket, parser as mqttParser, type Packet } from 'mqtt-packet';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { OutgoingEvent } from './events.js';
-import { FEATURE_FILTERS, methodAnswerTopic, parseIotHubTopic, twinRequestTopic } from './mqtt-topics.js';
+import { featureFilters, featureQos, methodAnswerTopic, parseIotHubTopic, twinRequestTopic } from './mqtt-topics.js';
 import { Correlator } from './requests.js';
 import type {
   DeviceTransport,
@@ -142,12 +136,10 @@ export class MqttTransport implements DeviceTransport {
       lost(err);
       throw err;
     }
-    const filters = [c2dSubscription(deviceId), ...[...this.features].flatMap((f) => FEATURE_FILTERS[f])];
-    const suback = this.request({ cmd: 'subscribe', subscriptions: filters.map((topic) => ({ topic, qos: 1 })) });
-    const granted = await suback.then((p) => (p.cmd === 'suback' ? p.granted : []));
-    if (granted[0] !== 1 || granted.some((g) => g === 128)) {
-      const err = new FerryError('IotHubUnauthorizedAccess', `The hub refused a subscription (${granted.join(', ')})`);
-      lost(err);
+    try {
+      await this.subscribe([...this.features]);
+    } catch (err) {
+      lost(err as FerryError);
       throw err;
     }
     connecting = false;
@@ -208,14 +200,27 @@ export class MqttTransport implements DeviceTransport {
 
   async enable(feature: Feature): Promise<void> {
     if (this.features.has(feature)) return;
-    const reply = await this.request({
-      cmd: 'subscribe',
-      subscriptions: FEATURE_FILTERS[feature].map((topic) => ({ topic, qos: 0 })),
-    });
-    if (reply.cmd !== 'suback' || reply.granted.some((g) => g === 128)) {
-      throw new FerryError('IotHubUnauthorizedAccess', `The hub refused the ${feature} subscription`);
-    }
+    await this.subscribe([feature]);
     this.features.add(feature);
+  }
+
+  /** One SUBSCRIBE for the features' filters; a refusal (or C2D below QoS 1) is IotHubUnauthorizedAccess. */
+  private async subscribe(features: Feature[]): Promise<void> {
+    const { deviceId } = this.o;
+    const subscriptions = features.flatMap((f) => featureFilters(f, deviceId).map((topic) => ({ topic, qos: featureQos(f) })));
+    if (subscriptions.length === 0) return;
+    const reply = await this.request({ cmd: 'subscribe', subscriptions });
+    const granted = reply.cmd === 'suback' ? reply.granted : [];
+    const refused = subscriptions.some((sub, i) => {
+      const g = granted[i];
+      return typeof g !== 'number' || g === 128 || g < sub.qos;
+    });
+    if (refused) {
+      throw new FerryError(
+        'IotHubUnauthorizedAccess',
+        `The hub refused the ${features.join(', ')} subscription (${granted.join(', ')})`,
+      );
+    }
   }
 
   async twinRequest(operation: TwinOperation, body: Buffer | undefined): Promise<TwinReply> {

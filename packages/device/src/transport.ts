@@ -23,7 +23,7 @@ export interface TransportTarget {
 }
 
 export interface TransportEvents {
-  /** A message was pushed (MQTT, AMQP). */
+  /** A message was pushed (MQTT, AMQP, once 'c2d' is enabled). */
   message(m: ReceivedMessage): void;
   /** A desired-properties patch (MQTT, AMQP, once 'twin' is enabled); the body is the JSON patch. */
   desired(patch: Buffer, version: number | undefined): void;
@@ -33,8 +33,12 @@ export interface TransportEvents {
   lost(err: FerryError): void;
 }
 
-/** What the connection can carry beyond C2D; an enabled feature is enabled again on every reconnect. */
-export type Feature = 'twin' | 'methods';
+/**
+ * What the connection carries beyond telemetry, each subscribed only once the app asks for it (as
+ * azure-iot-device does), so a client that only sends leases no C2D message; an enabled feature is
+ * enabled again on every reconnect.
+ */
+export type Feature = 'c2d' | 'twin' | 'methods';
 
 export type TwinOperation = 'get' | 'patch-reported';
 
@@ -53,7 +57,7 @@ export interface MethodCall {
 }
 
 export interface DeviceTransport {
-  /** Opens the connection and subscribes to C2D (HTTPS: nothing to open). */
+  /** Opens the connection and enables again the features enabled before (HTTPS: nothing to open). */
   connect(events: TransportEvents): Promise<void>;
   /** HTTPS only: one receive request; null when the queue is empty. */
   poll?(): Promise<ReceivedMessage | null>;
@@ -62,7 +66,7 @@ export interface DeviceTransport {
   settle(lockToken: string, how: Settlement): Promise<void>;
   /** Telemetry: resolves once the hub has taken every message (PUBACK, accepted, 204). */
   sendEvents(events: OutgoingEvent[]): Promise<void>;
-  /** MQTT, AMQP: subscribes to twin answers and desired changes, or to method calls. */
+  /** MQTT, AMQP: subscribes to C2D messages, to twin answers and desired changes, or to method calls. */
   enable?(feature: Feature): Promise<void>;
   twinRequest?(operation: TwinOperation, body: Buffer | undefined): Promise<TwinReply>;
   answerMethod?(rid: string, status: number, payload: Buffer): Promise<void>;

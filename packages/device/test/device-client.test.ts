@@ -17,12 +17,16 @@ class FakeTransport implements DeviceTransport {
   settled: string[] = [];
   /** Errors the next connects fail with, in order. */
   failures: FerryError[] = [];
+  enabled: Feature[] = [];
 
   async connect(events: TransportEvents): Promise<void> {
     this.connects++;
     const failure = this.failures.shift();
     if (failure) throw failure;
     this.events = events;
+  }
+  async enable(feature: Feature): Promise<void> {
+    this.enabled.push(feature);
   }
   wanted(n: number): void {
     this.credit.push(n);
@@ -68,6 +72,20 @@ describe('DeviceClient', () => {
     await device.close();
   });
 
+  test('a client that only sends leases no C2D: C2D is enabled once, by the first receive', async () => {
+    const { fake, device } = client();
+    await device.open();
+    await device.sendEvent({ body: 'x' });
+    assert.deepEqual(fake.enabled, []);
+    const both = Promise.all([device.receive({ timeoutMs: 10_000 }), device.receive({ timeoutMs: 10_000 })]);
+    await new Promise((r) => setImmediate(r));
+    fake.push('a');
+    fake.push('b');
+    assert.deepEqual((await both).map((m) => m?.messageId), ['a', 'b']);
+    assert.deepEqual(fake.enabled, ['c2d']);
+    await device.close();
+  });
+
   test('receive() resolves null after its time-out', async () => {
     const { device } = client();
     assert.equal(await device.receive({ timeoutMs: 20 }), null);
@@ -94,6 +112,7 @@ describe('DeviceClient', () => {
     const { fake, device } = client();
     await device.open();
     const pending = device.receive({ timeoutMs: 10_000 });
+    await new Promise((r) => setImmediate(r)); // the receive has subscribed to C2D and waits
     const denied = new FerryError('IotHubUnauthorizedAccess', 'device disabled');
     fake.failures.push(denied);
     fake.events!.lost(busy());
@@ -117,12 +136,8 @@ describe('DeviceClient', () => {
 
   test('a twin request lost with its connection is asked again once connected; events wait for the reconnect', async () => {
     const fake = new (class extends FakeTransport {
-      enabled: Feature[] = [];
       twinCalls = 0;
       sent = 0;
-      async enable(feature: Feature): Promise<void> {
-        this.enabled.push(feature);
-      }
       async twinRequest(): Promise<TwinReply> {
         if (++this.twinCalls === 1) throw busy();
         return { status: 200, version: undefined, body: Buffer.from('{"desired":{"$version":2},"reported":{}}') };
@@ -144,7 +159,8 @@ describe('DeviceClient', () => {
   });
 
   test('over a transport without twins or methods (HTTPS) they reject with NotImplemented', async () => {
-    const { device } = client();
+    const { fake, device } = client();
+    Object.assign(fake, { enable: undefined });
     await assert.rejects(device.getTwin(), (e: FerryError) => e.errorName === 'NotImplemented');
     await assert.rejects(
       device.onMethod('m', () => ({ status: 200 })),
