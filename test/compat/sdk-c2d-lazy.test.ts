@@ -37,37 +37,41 @@ function device(cs: string, transport: DeviceTransportName): DeviceClient {
 }
 
 for (const transport of ['mqtt', 'amqp'] as const) {
-  test(`${transport}: a client that sends events and reads its twin leases no C2D message; receive() gets it`, T, async () => {
-    const deviceId = `lazy-${transport}`;
-    const cs = await hub.createDevice(deviceId);
-    await send(hub, deviceId, { messageId: 'queued-1', body: 'for a receiver' });
-    await send(hub, deviceId, { messageId: 'queued-2', body: 'for this client' });
-    const client = device(cs, transport);
-    try {
-      await client.sendEvent({ body: 'telemetry' });
-      await client.getTwin();
-      // The twin's round trip came after the connection was up: a pushed message would be Invisible by now.
-      assert.deepEqual(
-        (await pending(deviceId)).map((m) => [m.messageId, m.state]),
-        [
-          ['queued-1', 'Enqueued'],
-          ['queued-2', 'Enqueued'],
-        ],
-      );
-      // Another receiver of the device gets the first at once, while this client is still connected.
-      const poller = device(cs, 'https');
-      const taken = await poller.receive();
-      assert.equal(taken?.messageId, 'queued-1');
-      await poller.complete(taken!);
-      await poller.close();
-      await client.sendEvent({ body: 'still connected' });
-      const m = await client.receive({ timeoutMs: 20_000 });
-      assert.equal(m?.messageId, 'queued-2');
-      assert.equal(m?.body.toString('utf8'), 'for this client');
-      await client.complete(m!);
-      await waitFor(async () => (await pending(deviceId)).length === 0 || undefined, { what: 'the completion' });
-    } finally {
-      await client.close();
-    }
-  });
+  test(
+    `${transport}: a client that sends events and reads its twin leases no C2D message; receive() gets it`,
+    T,
+    async () => {
+      const deviceId = `lazy-${transport}`;
+      const cs = await hub.createDevice(deviceId);
+      await send(hub, deviceId, { messageId: 'queued-1', body: 'for a receiver' });
+      await send(hub, deviceId, { messageId: 'queued-2', body: 'for this client' });
+      const client = device(cs, transport);
+      try {
+        await client.sendEvent({ body: 'telemetry' });
+        await client.getTwin();
+        // The twin's round trip came after the connection was up: a pushed message would be Invisible by now.
+        assert.deepEqual(
+          (await pending(deviceId)).map((m) => [m.messageId, m.state]),
+          [
+            ['queued-1', 'Enqueued'],
+            ['queued-2', 'Enqueued'],
+          ],
+        );
+        // Another receiver of the device gets the first at once, while this client is still connected.
+        const poller = device(cs, 'https');
+        const taken = await poller.receive();
+        assert.equal(taken?.messageId, 'queued-1');
+        await poller.complete(taken!);
+        await poller.close();
+        await client.sendEvent({ body: 'still connected' });
+        const m = await client.receive({ timeoutMs: 20_000 });
+        assert.equal(m?.messageId, 'queued-2');
+        assert.equal(m?.body.toString('utf8'), 'for this client');
+        await client.complete(m!);
+        await waitFor(async () => (await pending(deviceId)).length === 0 || undefined, { what: 'the completion' });
+      } finally {
+        await client.close();
+      }
+    },
+  );
 }

@@ -207,7 +207,9 @@ export class MqttTransport implements DeviceTransport {
   /** One SUBSCRIBE for the features' filters; a refusal (or C2D below QoS 1) is IotHubUnauthorizedAccess. */
   private async subscribe(features: Feature[]): Promise<void> {
     const { deviceId } = this.o;
-    const subscriptions = features.flatMap((f) => featureFilters(f, deviceId).map((topic) => ({ topic, qos: featureQos(f) })));
+    const subscriptions = features.flatMap((f) =>
+      featureFilters(f, deviceId).map((topic) => ({ topic, qos: featureQos(f) })),
+    );
     if (subscriptions.length === 0) return;
     const reply = await this.request({ cmd: 'subscribe', subscriptions });
     const granted = reply.cmd === 'suback' ? reply.granted : [];

@@ -81,7 +81,10 @@ describe('DeviceClient', () => {
     await new Promise((r) => setImmediate(r));
     fake.push('a');
     fake.push('b');
-    assert.deepEqual((await both).map((m) => m?.messageId), ['a', 'b']);
+    assert.deepEqual(
+      (await both).map((m) => m?.messageId),
+      ['a', 'b'],
+    );
     assert.deepEqual(fake.enabled, ['c2d']);
     await device.close();
   });
