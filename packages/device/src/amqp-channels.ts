@@ -12,22 +12,28 @@
 import { randomUUID } from 'node:crypto';
 import { amqpBodyBytes, amqpIdToString, FerryError } from '@ferry/common';
 import { type AmqpConnection, SenderOutcomes } from '@ferry/common/client';
-import rhea, { type EventContext, type Message, type Receiver, type Sender } from 'rhea';
+import rhea, { type AmqpError, type EventContext, type Message, type Receiver, type Sender } from 'rhea';
 import { Correlator } from './requests.js';
 import type { MethodCall, TransportEvents, TwinOperation, TwinReply } from './transport.js';
 
 const CHANNEL = 'com.microsoft:channel-correlation-id';
 const DESIRED_RESOURCE = '/notifications/twin/properties/desired';
 
+/** Told when the hub closes one of a channel's links (with its error, if any). */
+export type LinkClosed = (what: string, error: AmqpError | undefined) => void;
+
 /** The sender and receiver of one channel, opened on `connection`. */
 async function openPair(
   connection: AmqpConnection,
   address: string,
   kind: string,
+  closed: LinkClosed,
 ): Promise<{ sender: Sender; receiver: Receiver }> {
   const properties = { [CHANNEL]: `${kind}:${randomUUID()}`, 'com.microsoft:api-version': '2021-04-12' };
   const sender = await connection.openSender({ target: { address }, properties });
+  sender.on('sender_close', (ctx: EventContext) => closed(kind, ctx.sender?.error as AmqpError | undefined));
   const receiver = await connection.openReceiver({ source: { address }, properties, autoaccept: true });
+  receiver.on('receiver_close', (ctx: EventContext) => closed(kind, ctx.receiver?.error as AmqpError | undefined));
   return { sender, receiver };
 }
 
@@ -46,8 +52,13 @@ export class AmqpTwinChannel {
   private constructor(private readonly outcomes: SenderOutcomes) {}
 
   /** Opens the links and asks for desired-property notifications. */
-  static async open(connection: AmqpConnection, deviceId: string, events: TransportEvents): Promise<AmqpTwinChannel> {
-    const { sender, receiver } = await openPair(connection, `/devices/${deviceId}/twin`, 'twin');
+  static async open(
+    connection: AmqpConnection,
+    deviceId: string,
+    events: TransportEvents,
+    closed: LinkClosed,
+  ): Promise<AmqpTwinChannel> {
+    const { sender, receiver } = await openPair(connection, `/devices/${deviceId}/twin`, 'twin', closed);
     const channel = new AmqpTwinChannel(new SenderOutcomes(sender));
     receiver.on('message', (ctx: EventContext) => channel.received(ctx.message!, events));
     connection.onClosed((err) => channel.replies.failAll(err));
@@ -90,8 +101,14 @@ export class AmqpTwinChannel {
 export class AmqpMethodChannel {
   private constructor(private readonly answers: SenderOutcomes) {}
 
-  static async open(connection: AmqpConnection, deviceId: string, events: TransportEvents): Promise<AmqpMethodChannel> {
-    const { sender, receiver } = await openPair(connection, `/devices/${deviceId}/methods/devicebound`, 'methods');
+  static async open(
+    connection: AmqpConnection,
+    deviceId: string,
+    events: TransportEvents,
+    closed: LinkClosed,
+  ): Promise<AmqpMethodChannel> {
+    const address = `/devices/${deviceId}/methods/devicebound`;
+    const { sender, receiver } = await openPair(connection, address, 'methods', closed);
     receiver.on('message', (ctx: EventContext) => {
       const message = ctx.message!;
       const props = (message.application_properties ?? {}) as Record<string, unknown>;

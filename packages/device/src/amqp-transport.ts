@@ -9,7 +9,7 @@
  */
 import { amqpBodyBytes, amqpFromEvent, FerryError, receivedFromAmqp } from '@ferry/common';
 import { AmqpConnection, dataMessage, errorFromAmqp, SenderOutcomes } from '@ferry/common/client';
-import rhea, { type Delivery, type Receiver } from 'rhea';
+import rhea, { type AmqpError, type Delivery, type Receiver } from 'rhea';
 import { AmqpMethodChannel, AmqpTwinChannel } from './amqp-channels.js';
 import type { OutgoingEvent } from './events.js';
 import type {
@@ -78,12 +78,30 @@ export class AmqpTransport implements DeviceTransport {
 
   private async openFeature(connection: AmqpConnection, feature: Feature): Promise<void> {
     const { deviceId } = this.o;
+    const closed = (what: string, error: AmqpError | undefined) => this.linkClosed(connection, what, error);
     if (feature === 'c2d') this.receiver = await this.openC2d(connection);
-    else if (feature === 'twin') this.twin = await AmqpTwinChannel.open(connection, deviceId, this.events!);
-    else this.methods = await AmqpMethodChannel.open(connection, deviceId, this.events!);
+    else if (feature === 'twin') this.twin = await AmqpTwinChannel.open(connection, deviceId, this.events!, closed);
+    else this.methods = await AmqpMethodChannel.open(connection, deviceId, this.events!, closed);
   }
 
-  /** The C2D receiver, without credit until the app waits for a message; its closing loses the connection. */
+  /**
+   * The hub closed one of our links: the connection is lost, whichever feature it served (a
+   * disabled device has all its links detached, and a client may have no C2D link to notice it by).
+   */
+  private linkClosed(connection: AmqpConnection, what: string, error: AmqpError | undefined): void {
+    if (this.connection !== connection) return;
+    this.connection = undefined;
+    this.receiver = undefined;
+    void connection.close();
+    // No condition: the hub just closed the link (a transient drop); else its reason decides.
+    this.events?.lost(
+      error?.condition
+        ? errorFromAmqp(error)
+        : new FerryError('DeviceConnectionClosedRemotely', `The hub closed the ${what} link`),
+    );
+  }
+
+  /** The C2D receiver, without credit until the app waits for a message. */
   private async openC2d(connection: AmqpConnection): Promise<Receiver> {
     const generation = this.generation;
     const events = this.events!;
@@ -92,19 +110,9 @@ export class AmqpTransport implements DeviceTransport {
       autoaccept: false,
       credit_window: 0,
     });
-    receiver.on('receiver_close', (ctx) => {
-      if (this.connection !== connection) return;
-      this.connection = undefined;
-      this.receiver = undefined;
-      void connection.close();
-      const error = ctx.receiver?.error as { condition?: unknown; description?: unknown } | undefined;
-      // No condition: the hub just closed the link (a transient drop); else its reason decides.
-      events.lost(
-        error?.condition
-          ? errorFromAmqp(error)
-          : new FerryError('DeviceConnectionClosedRemotely', 'The hub closed the C2D link'),
-      );
-    });
+    receiver.on('receiver_close', (ctx) =>
+      this.linkClosed(connection, 'C2D', ctx.receiver?.error as AmqpError | undefined),
+    );
     receiver.on('message', (ctx) => {
       const delivery = ctx.delivery!;
       const msg = ctx.message!;
