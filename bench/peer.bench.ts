@@ -170,10 +170,13 @@ async function withFerry<T>(
   s: PeerSizes,
   work: (server: LoadProcess, endpoint: HubEndpoint, pid: number) => Promise<T>,
 ): Promise<T> {
-  const server = startLoad(new URL('./peer/ferry-server.ts', import.meta.url), ferryInit(s), [
-    ...nodeArgsFrom('FERRY_PEER_HUB_NODE_ARGS'),
-    ...heapSnapshotArgs(),
-  ]);
+  const server = startLoad(
+    new URL('./peer/ferry-server.ts', import.meta.url),
+    ferryInit(s),
+    [...nodeArgsFrom('FERRY_PEER_HUB_NODE_ARGS'), ...heapSnapshotArgs()],
+    // Its RSS is reported: JavaScript under plain node, as `ferry hub start` runs, not under tsx.
+    { plain: true },
+  );
   try {
     const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
     return await work(server, endpoint, pid);

@@ -7,7 +7,9 @@
  * hrtime marks cross it; process.hrtime is CLOCK_MONOTONIC, one clock for both processes.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 
 type Handler = (arg: unknown) => Promise<unknown>;
 
@@ -32,12 +34,41 @@ process.once('exit', () => {
 });
 
 /**
+ * `script` bundled into one JavaScript file (its packages left as imports) in node_modules/.cache,
+ * where those imports resolve as from the repository: it runs under plain node, without tsx.
+ */
+function bundled(script: URL): string {
+  const out = fileURLToPath(
+    new URL(`../../node_modules/.cache/ferry-bench/${basename(script.pathname, '.ts')}.mjs`, import.meta.url),
+  );
+  buildSync({
+    entryPoints: [fileURLToPath(script)],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    packages: 'external',
+    logLevel: 'error',
+  });
+  return out;
+}
+
+/**
  * Starts `script` (a .ts module calling serveLoad) with `init` handed to it first; `nodeArgs` are
  * extra node options of that process (V8 flags such as --trace-gc-nvp, which NODE_OPTIONS refuses).
+ * `plain`: the script bundled to JavaScript and run without tsx, whose loader thread (Node 20 runs
+ * module hooks in a V8 isolate of its own) adds about 38 MiB to the process's RSS: for a process
+ * whose memory the bench reports.
  */
-export function startLoad(script: URL, init: unknown, nodeArgs: readonly string[] = []): LoadProcess {
-  const child = fork(fileURLToPath(script), [], {
-    execArgv: ['--import', 'tsx', ...nodeArgs],
+export function startLoad(
+  script: URL,
+  init: unknown,
+  nodeArgs: readonly string[] = [],
+  options: { plain?: boolean } = {},
+): LoadProcess {
+  const file = options.plain ? bundled(script) : fileURLToPath(script);
+  const child = fork(file, [], {
+    execArgv: [...(options.plain ? [] : ['--import', 'tsx']), ...nodeArgs],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
