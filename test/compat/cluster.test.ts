@@ -8,10 +8,11 @@ import { parseHubConnectionString } from '@ferry/common';
 import common from 'azure-iot-common';
 import iothub from 'azure-iothub';
 import mqtt, { type IConnackPacket } from 'mqtt';
+import pg from 'pg';
 import { c2dMessage, openAmqpDevice, openService, type Service } from './amqp-helpers.js';
 import { type HubProcess, hubRequest, hubStream, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
-import { atNode, clusterStore, dropSchema } from './helpers/postgres.js';
+import { atNode, clusterStore, dropSchema, PG_URL } from './helpers/postgres.js';
 import { waitFor, withTimeout } from './helpers/wait.js';
 import { mqttOptions, openMqttDevice } from './mqtt-helpers.js';
 
@@ -135,6 +136,49 @@ test('disabling the device on node A cuts its connection on node B', T, async ()
     await device.close();
   }
 });
+
+test(
+  "disabled through node A just after node B's LISTEN connection was terminated: node B still cuts the device",
+  T,
+  async () => {
+    const cs = await a.createDevice('disable-unheard');
+    const device = await openMqttDevice(b, atNode(cs, b.address));
+    device.client.setRetryPolicy(new common.NoRetry());
+    try {
+      const nodes = await hubRequest(b, 'GET', '/nodes?api-version=2021-04-12', {
+        headers: { authorization: serviceSas(b) },
+      });
+      const listed = JSON.parse(nodes.body.toString()) as { nodes: Array<{ nodeId: string; address: string }> };
+      const nodeB = listed.nodes.find((n) => n.address.startsWith(`${b.address}:`));
+      assert.ok(nodeB, nodes.body.toString());
+      const dropped = cut(device.client);
+      const admin = new pg.Client({ connectionString: PG_URL });
+      await admin.connect();
+      try {
+        const r = await admin.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+          [`ferry-signals-${nodeB.nodeId}`.slice(0, 63)],
+        );
+        assert.equal(r.rowCount, 1, "node B's LISTEN connection");
+      } finally {
+        await admin.end();
+      }
+      // The disable's NOTIFY may go out while node B is not listening: it reads the change sequence
+      // once it listens again (cluster/registry-replay.ts).
+      await iothub.Registry.fromConnectionString(a.ownerConnectionString).update({
+        deviceId: 'disable-unheard',
+        status: 'disabled',
+      });
+      await withTimeout(dropped, 20_000, 'the node B connection cut by the disable on node A');
+      await waitFor(() => b.output().includes('cluster signal connection lost') || undefined, {
+        timeoutMs: 10_000,
+        what: 'node B logging its LISTEN connection lost',
+      });
+    } finally {
+      await device.close();
+    }
+  },
+);
 
 test('an MQTT persistent session made on node A is resumed on node B', T, async () => {
   const cs = await a.createDevice('session');
