@@ -3,7 +3,8 @@
  * queued C2D messages (it subscribed to C2D when it connected), so they stayed locked to a
  * connection that never completed them. Now C2D is subscribed on the first receive(), as
  * azure-iot-device does: the queued message stays Enqueued (and an HTTPS receiver of the same
- * device gets it at once) until the same client receives it.
+ * device gets it at once) until the same client receives it. Over MQTT a send-only client also
+ * starts a clean session, so it does not resume the C2D subscription a receiver left stored.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -75,3 +76,27 @@ for (const transport of ['mqtt', 'amqp'] as const) {
     },
   );
 }
+
+test(
+  'mqtt: a send-only client after a receiving one (same device, stored session) leases no C2D message',
+  T,
+  async () => {
+    const deviceId = 'lazy-after-receiver';
+    const cs = await hub.createDevice(deviceId);
+    const receiver = device(cs, 'mqtt');
+    assert.equal(await receiver.receive({ timeoutMs: 100 }), null);
+    await receiver.close();
+    await send(hub, deviceId, { messageId: 'queued', body: 'for a receiver' });
+    const sender = device(cs, 'mqtt');
+    try {
+      await sender.sendEvent({ body: 'telemetry' });
+      await sender.getTwin();
+      assert.deepEqual(
+        (await pending(deviceId)).map((m) => [m.messageId, m.state]),
+        [['queued', 'Enqueued']],
+      );
+    } finally {
+      await sender.close();
+    }
+  },
+);

@@ -118,7 +118,8 @@ export class MqttTransport implements DeviceTransport {
       cmd: 'connect',
       protocolId: 'MQTT',
       protocolVersion: 4,
-      clean: false,
+      // A client that does not receive starts clean, so it does not resume a stored C2D subscription (MQTT-3.1.2-6).
+      clean: !this.features.has('c2d'),
       clientId: deviceId,
       keepalive,
       username: `${hostName}/${deviceId}/?api-version=2021-04-12&DeviceClientType=${encodeURIComponent(this.o.userAgent)}`,
