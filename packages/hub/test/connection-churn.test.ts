@@ -3,7 +3,8 @@
  * AMQP leave the hub's per-connection, per-session and per-link structures where they started,
  * counted in the hub's own registries (gateway connection maps, the engine's waiting receivers,
  * the signal bus listeners) and on the heap (every server-side stream and connection object is
- * collected after a full GC). Deleting the devices then releases their per-device state.
+ * collected after a full GC, and over AMQP every rhea session, link and link handler). Deleting
+ * the devices then releases their per-device state.
  * In-process Duplex pairs, not sockets: the test measures the hub, and stays fast.
  */
 import assert from 'node:assert/strict';
@@ -47,6 +48,17 @@ function trackHandle(
     handle(stream, info);
     for (const c of field<Set<object>>(gateway, 'connections')) tally.track('connection', c);
   };
+}
+
+/** Tracks the AMQP links each open connection holds, their handlers and their rhea sessions. */
+function trackLinks(gateway: object, tally: HeapTally): void {
+  for (const c of field<Set<object>>(gateway, 'connections')) {
+    for (const [link, handler] of field<Map<{ session: object }, object>>(c, 'links')) {
+      tally.track('link', link);
+      tally.track('link handler', handler);
+      tally.track('session', link.session);
+    }
+  }
 }
 
 function peakOf(peak: Record<string, number>, now: Record<string, number>): void {
@@ -133,15 +145,21 @@ describe('connection churn', () => {
       await within(c.opened, 'the hub to open the AMQP connection');
       const r = await c.attachReceiver(`/devices/${id}/messages/devicebound`);
       assert.equal(r.error, undefined);
+      trackLinks(h.gateway, tally);
       peakOf(peak, counts());
       assert.equal(await c.close(), undefined);
     });
 
     assert.equal(tally.tracked('stream'), CYCLES);
     assert.equal(tally.tracked('connection'), CYCLES);
+    assert.ok(tally.tracked('link') >= CYCLES && tally.tracked('session') >= CYCLES, 'the tally sees every link');
     assert.ok(peak.deviceLinks! > 0 && peak.waitingReceivers! + peak.deviceSignals! > 0, 'the counts see live links');
     await backTo(start, counts);
-    assert.deepEqual(await tally.alive(), { stream: 0, connection: 0 }, 'connection objects still reachable');
+    assert.deepEqual(
+      await tally.alive(),
+      { stream: 0, connection: 0, link: 0, 'link handler': 0, session: 0 },
+      'connection, session or link objects still reachable',
+    );
 
     for (const id of ids) await h.registry.delete(id);
     assert.equal(sizeOf(h.registry, 'live'), 0, 'presence of deleted devices');
