@@ -113,6 +113,33 @@ export function runTwinStoreContract(name: string, open: () => Promise<Store>): 
       }
     });
 
+    // Microsoft's twin_e2e_tests.js compares keys in order; jsonb had sorted them (bar before foo).
+    test('a twin keeps the order of its keys as written', async () => {
+      const store = await open();
+      try {
+        await store.insertDevice(device('d1'));
+        const twins = twinsOver(store);
+        await twins.update('d1', { tags: { zeta: 1, alpha: { foo: 1, bar: 2 } } }, 'patch');
+        await twins.update('d1', { properties: { desired: { foo: { z: 1, a: 2 }, bar: 3 } } }, 'patch');
+        await twins.updateReported('d1', { yy: 1, xx: { q: 1, b: 2 } });
+        const t = await twins.get('d1');
+        assert.deepEqual(Object.keys(t.tags), ['zeta', 'alpha']);
+        assert.deepEqual(Object.keys(t.tags.alpha as object), ['foo', 'bar']);
+        assert.deepEqual(
+          Object.keys(t.properties.desired).filter((k) => !k.startsWith('$')),
+          ['foo', 'bar'],
+        );
+        assert.deepEqual(Object.keys(t.properties.desired.foo as object), ['z', 'a']);
+        assert.deepEqual(
+          Object.keys(t.properties.reported).filter((k) => !k.startsWith('$')),
+          ['yy', 'xx'],
+        );
+        assert.deepEqual(Object.keys(t.properties.reported.xx as object), ['q', 'b']);
+      } finally {
+        await store.close();
+      }
+    });
+
     test('writes are compare-and-swap on the twin version', async () => {
       const store = await open();
       try {

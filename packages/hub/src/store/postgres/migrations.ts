@@ -68,6 +68,14 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 10, name: 'jobs and their device ledger', sql: JOBS_SQL },
   { version: 11, name: 'message history', sql: HISTORY_SQL },
   { version: 12, name: 'node heartbeats, device presence', sql: clusterTablesSql('bigint') },
+  {
+    version: 13,
+    name: 'twins keep their JSON as written',
+    // jsonb sorts an object's keys; IoT Hub (and the SQLite adapter) answer them in the order written.
+    sql: ['tags', 'desired', 'desired_meta', 'reported', 'reported_meta', 'last_desired_patch']
+      .map((c) => `ALTER TABLE twins ALTER COLUMN ${c} TYPE json USING ${c}::json;`)
+      .join('\n'),
+  },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

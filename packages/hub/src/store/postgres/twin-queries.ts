@@ -1,4 +1,4 @@
-/** Device twins on PostgreSQL: jsonb columns, queried with jsonb operators (twins/query/sql.ts). */
+/** Device twins on PostgreSQL: json columns (the text as written, keys in order), queried with json operators (twins/query/sql.ts). */
 import type pg from 'pg';
 import { compileWhere } from '../../twins/query/sql.js';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
@@ -21,15 +21,15 @@ export class TwinQueries {
         ? await this.pool.query(
             `INSERT INTO twins (device_id, version, tags, desired, desired_meta, desired_version, reported,
                reported_meta, reported_version, last_desired_patch)
-             SELECT $1, $2, $3::jsonb, $4::jsonb, $5::jsonb, $6, $7::jsonb, $8::jsonb, $9, $10::jsonb
+             SELECT $1, $2, $3::json, $4::json, $5::json, $6, $7::json, $8::json, $9, $10::json
              WHERE EXISTS (SELECT 1 FROM devices WHERE device_id = $1)
              ON CONFLICT (device_id) DO NOTHING`,
             values,
           )
         : await this.pool.query(
-            `UPDATE twins SET version = $2, tags = $3::jsonb, desired = $4::jsonb, desired_meta = $5::jsonb,
-               desired_version = $6, reported = $7::jsonb, reported_meta = $8::jsonb, reported_version = $9,
-               last_desired_patch = $10::jsonb
+            `UPDATE twins SET version = $2, tags = $3::json, desired = $4::json, desired_meta = $5::json,
+               desired_version = $6, reported = $7::json, reported_meta = $8::json, reported_version = $9,
+               last_desired_patch = $10::json
              WHERE device_id = $1 AND version = $11`,
             [...values, expectedVersion],
           );

@@ -1,6 +1,6 @@
 /**
  * A query condition compiled to a WHERE clause for each adapter: SQLite's JSON1 functions over
- * the twins table's JSON text, PostgreSQL's jsonb operators. Every value and every JSON path is a
+ * the twins table's JSON text, PostgreSQL's json operators (json, not jsonb: the text as written). Every value and every JSON path is a
  * bound parameter; the only text taken from the tree is the choice of SQL around them. The SQL
  * follows evaluate.ts exactly: a field whose type differs from the literal's compares as NULL,
  * so SQL's three-valued logic gives the same devices. Table aliases: d (devices), t (twins,
@@ -118,7 +118,7 @@ class Compiler {
       }
     }
     const p = this.jsonPath(path);
-    const typeIs = (t: string) => `jsonb_typeof(${col} #> ${p}) = '${t}'`;
+    const typeIs = (t: string) => `json_typeof(${col} #> ${p}) = '${t}'`;
     switch (type) {
       case 'string':
         return `(CASE WHEN ${typeIs('string')} THEN ${col} #>> ${p} END) COLLATE "C"`;
