@@ -98,13 +98,13 @@ export async function device(action: string | undefined, args: string[], io: Io)
             d.status,
             d.connectionState,
             String(d.cloudToDeviceMessageCount),
-            d.lastActivityTime === NEVER ? 'none since the hub started' : d.lastActivityTime,
+            d.lastActivityTime === NEVER ? 'none yet' : d.lastActivityTime,
           ]),
         ),
       );
       if (devices.some((d) => d.lastActivityTime === NEVER)) {
         io.out(
-          `\nThe hub keeps LAST ACTIVITY in memory: after a restart a device shows none until it is active again (the REST API then says ${NEVER}, IoT Hub's value for none).`,
+          `\nLAST ACTIVITY none yet: the device has not connected since it was created (the REST API then says ${NEVER}, IoT Hub's value for none). The hub records activity at most every 30 s per device, so it may lag by that much.`,
         );
       }
       return 0;
