@@ -2,7 +2,7 @@
  * Twins through the official azure-iothub Registry over TLS: getTwin, twin.update (PATCH with the
  * twin's etag), updateTwin with a stale etag (412, InvalidEtagError), PUT replacing tags and
  * desired, the documents' limits with IoT Hub's codes, the permissions, and createQuery with
- * paging and COUNT() ... GROUP BY.
+ * paging and COUNT() ... GROUP BY, and a query on connectionState with an official device connected.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -11,17 +11,20 @@ import iothub from 'azure-iothub';
 import { type HubProcess, hubRequest, startHub } from './harness.js';
 import { serviceSas } from './helpers/auth.js';
 import { assertHubError } from './helpers/hub-error.js';
+import { closeDevice, openDevice } from './helpers/official-device.js';
+import { waitFor } from './helpers/wait.js';
 
 const T = { timeout: 30_000 };
 const API = 'api-version=2021-04-12';
 
 let hub: HubProcess;
 let registry: Registry;
+const deviceStrings = new Map<string, string>();
 
 before(async () => {
   hub = await startHub();
   registry = iothub.Registry.fromConnectionString(hub.ownerConnectionString);
-  for (const id of ['tw-1', 'tw-2', 'tw-3', 'tw-4', 'tw-5']) await hub.createDevice(id);
+  for (const id of ['tw-1', 'tw-2', 'tw-3', 'tw-4', 'tw-5']) deviceStrings.set(id, await hub.createDevice(id));
 });
 
 after(async () => {
@@ -191,4 +194,29 @@ test('createQuery pages with x-ms-continuation; COUNT() GROUP BY; syntax errors 
   const bad = await raw('POST', '/devices/query', { query: 'SELECT * FROM devices WHERE tags.site = ' });
   assertHubError(bad, 400, 'ArgumentInvalid', 'syntax error');
   assert.match(bad.body.toString(), /line 1, position 41/);
+});
+
+test('a query on connectionState finds a connected official device, and not once it closed', T, async () => {
+  const query = async (where: string): Promise<string[]> => {
+    const q = registry.createQuery(`SELECT * FROM devices WHERE ${where}`, 100);
+    const page = await q.nextAsTwin();
+    return (page.result as Array<{ deviceId: string }>).map((t) => t.deviceId).sort();
+  };
+  const client = await openDevice(hub, deviceStrings.get('tw-5')!, 'Mqtt');
+  try {
+    // The connect is written to the store's presence records as it happens, not before the CONNACK.
+    await waitFor(async () => ((await query("connectionState = 'Connected'")).includes('tw-5') ? true : undefined), {
+      what: 'tw-5 Connected in a query',
+    });
+    assert.deepEqual(await query("connectionState = 'Connected'"), ['tw-5']);
+    const { result } = await registry
+      .createQuery("SELECT COUNT() AS n FROM devices WHERE connectionState = 'Disconnected'")
+      .next();
+    assert.deepEqual(result, [{ n: 4 }]);
+  } finally {
+    await closeDevice(client);
+  }
+  await waitFor(async () => ((await query("connectionState = 'Connected'")).length === 0 ? true : undefined), {
+    what: 'no device Connected in a query',
+  });
 });

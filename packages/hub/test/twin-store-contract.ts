@@ -52,10 +52,20 @@ async function seed(store: Store): Promise<void> {
   await twins.updateReported('a1', { battery: 80, fw: { version: '1.0' } });
   await twins.updateReported('a2', { battery: 15 });
   await twins.updateReported('b1', { battery: 15, fw: { version: '2.0' } });
+  // a1 and b2 connected (b2 then gone), c2 connected on another node: presence is hub-wide.
+  await store.writePresence([
+    { deviceId: 'a1', nodeId: 'n1', kind: 'connect', at: T0 },
+    { deviceId: 'b2', nodeId: 'n1', kind: 'connect', at: T0 },
+    { deviceId: 'b2', nodeId: 'n1', kind: 'disconnect', at: T0 + 1 },
+    { deviceId: 'c2', nodeId: 'n2', kind: 'connect', at: T0 },
+  ]);
 }
 
 /** Queries and, for some, the ids the reference must give (so the reference itself is checked). */
 const QUERIES: Array<[string, string[]?]> = [
+  ["SELECT * FROM devices WHERE connectionState = 'Connected'", ['a1', 'c2']],
+  ["SELECT * FROM devices WHERE connectionState = 'Disconnected' AND tags.site = 'plant-3'", ['a3', 'b1']],
+  ["SELECT * FROM devices WHERE connectionState != 'Connected' AND tags.floor >= 2", ['a2', 'a3']],
   ["SELECT * FROM devices WHERE tags.site = 'plant-3'", ['a3', 'b1']],
   ["SELECT * FROM devices WHERE tags.site != 'plant-3'", ['a1', 'a2', 'b2']],
   ['SELECT * FROM devices WHERE tags.floor = 3', ['a3']],
@@ -241,6 +251,18 @@ export function runTwinStoreContract(name: string, open: () => Promise<Store>): 
           (x, y) => (x.battery ?? 0) - (y.battery ?? 0),
         );
         assert.deepEqual(sorted, [{ n: 4 }, { battery: 15, n: 2 }, { battery: 80, n: 1 }]);
+        const byState = await twins.query(
+          'SELECT connectionState, COUNT() AS n FROM devices GROUP BY connectionState',
+          10,
+          undefined,
+        );
+        assert.deepEqual(
+          (byState.items as Array<{ connectionState: string; n: number }>).sort((x, y) => x.n - y.n),
+          [
+            { connectionState: 'Connected', n: 2 },
+            { connectionState: 'Disconnected', n: 5 },
+          ],
+        );
         const projected = await twins.query(
           'SELECT deviceId, tags.site FROM devices WHERE tags.floor = 1',
           10,

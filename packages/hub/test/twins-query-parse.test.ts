@@ -65,7 +65,7 @@ test('malformed queries are ArgumentInvalid with the position of the error', () 
     ['SELECT * FROM devices\nWHERE (tags.a = 1', /line 2, position 18/],
     ['SELECT * FROM modules', /line 1, position 15/],
     ['DELETE FROM devices', /line 1, position 1/],
-    ['SELECT * FROM devices WHERE connectionState = 1', /connectionState.*line 1, position 29/],
+    ['SELECT * FROM devices WHERE lastActivityTime = 1', /lastActivityTime.*line 1, position 29/],
     ['SELECT * FROM devices WHERE properties.other.x = 1', /line 1, position 29/],
     ['SELECT * FROM devices WHERE tags = 1', /line 1, position 29/],
     ['SELECT * FROM devices GROUP BY tags.a', /GROUP BY needs COUNT/],

@@ -9,12 +9,16 @@ import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf } from './rows.js';
 export const TWIN_COLUMNS = `version, tags, desired, desired_meta, desired_version, reported, reported_meta,
   reported_version, last_desired_patch`;
 
-/** Devices (alias d) LEFT JOIN twins (alias t), twin columns prefixed. */
+/** Devices (alias d) LEFT JOIN twins (alias t), twin columns prefixed, and the presence's connected flag. */
 export const ENTRY_COLUMNS = `${DEVICE_COLUMNS.split(',')
   .map((c) => `d.${c.trim()}`)
   .join(', ')}, t.device_id AS twin_device_id, ${TWIN_COLUMNS.split(',')
   .map((c) => `t.${c.trim()}`)
-  .join(', ')}`;
+  .join(', ')}, p.connected AS presence_connected`;
+
+/** Every twin read: devices, their twin, and their hub-wide presence (alias p). */
+export const ENTRY_FROM = `FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id
+  LEFT JOIN device_presence p ON p.device_id = d.device_id`;
 
 export interface TwinColumns {
   version: number | string;
@@ -28,7 +32,7 @@ export interface TwinColumns {
   last_desired_patch: string | JsonObject | null;
 }
 
-export type EntryRow = DeviceRow & { twin_device_id: string | null } & {
+export type EntryRow = DeviceRow & { twin_device_id: string | null; presence_connected: boolean | number | null } & {
   [K in keyof TwinColumns]: TwinColumns[K] | null;
 };
 
@@ -49,7 +53,11 @@ export function twinOf(deviceId: string, r: TwinColumns): StoredTwin {
 
 export function entryOf(r: EntryRow): TwinEntry {
   const device = deviceRecordOf(r);
-  return { device, twin: r.twin_device_id === null ? undefined : twinOf(device.deviceId, r as TwinColumns) };
+  return {
+    device,
+    twin: r.twin_device_id === null ? undefined : twinOf(device.deviceId, r as TwinColumns),
+    connected: Boolean(r.presence_connected),
+  };
 }
 
 /** The twin's columns after device_id, in TWIN_COLUMNS order, JSON as text. */

@@ -40,6 +40,8 @@ export interface StoredTwin {
 export interface TwinEntry {
   device: DeviceRecord;
   twin: StoredTwin | undefined;
+  /** Connected hub-wide, as the store's presence records say (queries read it; answers use the domain's presence). */
+  connected?: boolean;
 }
 
 export type TwinWriteResult = 'written' | 'conflict' | 'deviceNotFound';

@@ -2,9 +2,9 @@
 import type pg from 'pg';
 import { compileWhere } from '../../twins/query/sql.js';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
-import { ENTRY_COLUMNS, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
+import { ENTRY_COLUMNS, ENTRY_FROM, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
 
-const FROM = 'FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id';
+const FROM = ENTRY_FROM;
 
 export class TwinQueries {
   constructor(private readonly pool: pg.Pool) {}

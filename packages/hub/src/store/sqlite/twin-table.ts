@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import { compileWhere } from '../../twins/query/sql.js';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
-import { ENTRY_COLUMNS, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
+import { ENTRY_COLUMNS, ENTRY_FROM, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
 
 export class TwinTable {
   private readonly get: Database.Statement<[string], EntryRow>;
@@ -11,9 +11,7 @@ export class TwinTable {
   private readonly deviceExists: Database.Statement<[string], { n: number }>;
 
   constructor(private readonly db: Database.Database) {
-    this.get = db.prepare(
-      `SELECT ${ENTRY_COLUMNS} FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id WHERE d.device_id = ?`,
-    );
+    this.get = db.prepare(`SELECT ${ENTRY_COLUMNS} ${ENTRY_FROM} WHERE d.device_id = ?`);
     this.insert = db.prepare(
       `INSERT INTO twins (device_id, version, tags, desired, desired_meta, desired_version, reported, reported_meta,
          reported_version, last_desired_patch)
@@ -48,7 +46,7 @@ export class TwinTable {
     // Prepared per query: its text depends on the condition (values are bound, never in the text).
     const rows = this.db
       .prepare<unknown[], EntryRow>(
-        `SELECT ${ENTRY_COLUMNS} FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id
+        `SELECT ${ENTRY_COLUMNS} ${ENTRY_FROM}
          WHERE d.device_id > ? AND (${where.sql}) ORDER BY d.device_id LIMIT ?`,
       )
       .all(after, ...where.params, Math.max(0, Math.floor(q.limit)));

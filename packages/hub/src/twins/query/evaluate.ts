@@ -28,6 +28,8 @@ export function fieldValue(entry: TwinEntry, field: FieldRef): JsonValue | undef
         return d.authType;
       case 'version':
         return entry.twin?.version ?? 1;
+      case 'connectionState':
+        return entry.connected ? 'Connected' : 'Disconnected';
     }
   }
   const twin = entry.twin;

@@ -3,7 +3,7 @@ import { FerryError } from '@ferry/common';
 import type { FieldRef } from './ast.js';
 
 export type SectionName = 'tags' | 'desired' | 'reported';
-export type ColumnName = 'deviceId' | 'status' | 'statusReason' | 'authenticationType' | 'version';
+export type ColumnName = 'deviceId' | 'status' | 'statusReason' | 'authenticationType' | 'version' | 'connectionState';
 
 export type ResolvedField =
   | { kind: 'json'; section: SectionName; path: string[] }
@@ -15,11 +15,11 @@ const COLUMNS: ReadonlySet<string> = new Set<ColumnName>([
   'statusReason',
   'authenticationType',
   'version',
+  'connectionState',
 ]);
 
-/** Kept per node, not stored, so no query can see them the same on every node. */
+/** Not comparable in a query yet (connectionState is: the store keeps it hub-wide). */
 const NOT_QUERYABLE: ReadonlySet<string> = new Set([
-  'connectionState',
   'lastActivityTime',
   'cloudToDeviceMessageCount',
   'connectionStateUpdatedTime',
@@ -46,7 +46,10 @@ export function resolveField(field: FieldRef): ResolvedField {
   }
   if (rest.length === 0 && root !== undefined && COLUMNS.has(root)) return { kind: 'column', name: root as ColumnName };
   if (root !== undefined && NOT_QUERYABLE.has(root)) {
-    throw fieldError(field, `${root} cannot be queried in Ferry: each node keeps it for its own connections`);
+    throw fieldError(
+      field,
+      `${root} cannot be queried in Ferry yet: query connectionState, tags or properties instead`,
+    );
   }
   throw fieldError(
     field,

@@ -27,6 +27,8 @@ const COLUMN_SQL = {
   status: 'd.status',
   statusReason: 'd.status_reason',
   authenticationType: 'd.auth_type',
+  // p.connected is a boolean on PostgreSQL, 0/1 on SQLite: both are true or false in a CASE.
+  connectionState: "(CASE WHEN p.connected THEN 'Connected' ELSE 'Disconnected' END)",
 } as const;
 
 class Compiler {
