@@ -4,13 +4,13 @@ import { compileWhere } from '../../twins/query/sql.js';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import { ENTRY_COLUMNS, ENTRY_FROM, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
 
-const FROM = ENTRY_FROM;
-
 export class TwinQueries {
   constructor(private readonly pool: pg.Pool) {}
 
   async getTwin(deviceId: string): Promise<TwinEntry | undefined> {
-    const r = await this.pool.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} ${FROM} WHERE d.device_id = $1`, [deviceId]);
+    const r = await this.pool.query<EntryRow>(`SELECT ${ENTRY_COLUMNS} ${ENTRY_FROM} WHERE d.device_id = $1`, [
+      deviceId,
+    ]);
     return r.rows[0] && entryOf(r.rows[0]);
   }
 
@@ -44,7 +44,7 @@ export class TwinQueries {
     const n = where.params.length;
     const r = await this.pool.query<EntryRow>(
       // COLLATE "C": byte order, as SQLite's, whatever the database's collation.
-      `SELECT ${ENTRY_COLUMNS} ${FROM}
+      `SELECT ${ENTRY_COLUMNS} ${ENTRY_FROM}
        WHERE (${where.sql}) AND d.device_id COLLATE "C" > $${n + 1}::text
        ORDER BY d.device_id COLLATE "C" LIMIT $${n + 2}`,
       [...where.params, q.afterDeviceId ?? '', Math.max(0, Math.floor(q.limit))],
