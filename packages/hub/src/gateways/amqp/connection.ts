@@ -26,30 +26,25 @@ import { RefusalLog } from '../refusals.js';
 import { type LinkAddress, linkAddressOf, linkRequirement, parseLinkAddress } from './addresses.js';
 import { CbsNode } from './cbs.js';
 import { Claims } from './claims.js';
-import { DeviceEventsLink, openEventsLink } from './device-events-link.js';
-import { DeviceLink } from './device-link.js';
+import type { DeviceLink } from './device-link.js';
 import {
   amqpError,
   CONNECTION_FORCED,
   DECODE_ERROR,
   FRAMING_ERROR,
   INVALID_FIELD,
-  NOT_IMPLEMENTED,
   RESOURCE_LIMIT_EXCEEDED,
   toAmqpError,
 } from './errors.js';
 import { EventHubsLinks } from './event-hubs/index.js';
 import { AmqpFaultInjector } from './fault-injection.js';
-import { FeedbackLink } from './feedback-link.js';
 import { guardedSocket } from './guarded-socket.js';
 import type { LinkHandler } from './link-handler.js';
-import { MethodChannels } from './method-link.js';
+import { LinkRoutes } from './link-routes.js';
 import { acceptSocket, closeNow, holdAttach } from './rhea-internals.js';
 import { AmqpDecodeError, AmqpInvalidFieldError } from './rhea-patches.js';
 import { CbsMechanism, checkPlainUsername, ExternalMechanism, PlainMechanism } from './sasl.js';
-import { ServiceSendLink } from './service-sender.js';
 import type { RheaSocketAdapter } from './socket-adapter.js';
-import { TwinChannels } from './twin-link.js';
 
 /** Largest frame we accept (advertised in open); a peer announcing a bigger one is cut off. */
 export const MAX_FRAME_SIZE = 256 * 1024;
@@ -103,8 +98,7 @@ export class AmqpConnection {
   /** The TLS client certificates (leaf first) and OpenSSL's verdict, when the client presented any. */
   private readonly certificates: ClientCertificate | undefined;
   private readonly certificateChecks = new Set<PendingCertificateCheck>();
-  private twins: TwinChannels | undefined;
-  private methods: MethodChannels | undefined;
+  private readonly routes: LinkRoutes;
 
   constructor(
     private readonly stream: Duplex,
@@ -151,6 +145,16 @@ export class AmqpConnection {
       detach: (link, error) => this.detach(link, error),
       close: (error) => this.conn.close(error),
       destroySocket: () => this.stream.destroy(),
+    });
+
+    this.routes = new LinkRoutes({
+      deps,
+      claims: this.claims,
+      cbs: this.cbs,
+      eventHubs: this.eventHubs,
+      faults: this.faults,
+      accept: (link, handler) => this.accept(link, handler),
+      refuse: (link, error) => this.refuse(link, error),
     });
 
     const container = rhea.create_container({ id: ctx.hubName });
@@ -322,125 +326,14 @@ export class AmqpConnection {
   private onSenderOpen(sender: Sender): void {
     const address = parseLinkAddress(sender.source?.address);
     if (this.refusedOverLinkCap(sender)) return;
-    this.authorizeThen(sender, address, () => this.openSender(sender, address));
-  }
-
-  /** An authorized receiving link of the peer's, by address. */
-  private openSender(sender: Sender, address: LinkAddress): void {
-    const { ctx, logger } = this.deps;
-    switch (address.kind) {
-      case 'cbs':
-        this.accept(sender, this.cbs.serveReplies(sender));
-        return;
-      case 'feedback':
-        this.accept(sender, new FeedbackLink(sender, { engine: ctx.engine, hubName: ctx.hubName, logger }));
-        return;
-      case 'device-bound':
-        this.openDeviceLink(sender, address.deviceId);
-        return;
-      case 'eh-management':
-        this.eventHubs.openManagement(sender);
-        return;
-      case 'eh-partition':
-        this.eventHubs.openPartition(sender, address);
-        return;
-      case 'iothub-events':
-        this.eventHubs.redirect(sender, address);
-        return;
-      case 'device-twin':
-        this.openTwinLink(sender, address.deviceId);
-        return;
-      case 'device-methods':
-        this.openMethodLink(sender, address.deviceId);
-        return;
-      case 'file-notifications':
-        this.refuse(sender, {
-          condition: NOT_IMPLEMENTED,
-          description: 'File upload notifications are not implemented',
-        });
-        return;
-      default:
-        this.refuse(sender, amqpError('NotFound', `No node to receive from at "${describe(sender.source?.address)}"`));
-        return;
-    }
+    this.authorizeThen(sender, address, () => this.routes.openSender(sender, address));
   }
 
   /** The peer attached a sending link: we receive (service sends, $cbs requests). */
   private onReceiverOpen(receiver: Receiver): void {
     const address = parseLinkAddress(receiver.target?.address);
     if (this.refusedOverLinkCap(receiver)) return;
-    this.authorizeThen(receiver, address, () => this.openReceiver(receiver, address));
-  }
-
-  /** An authorized sending link of the peer's, by address. */
-  private openReceiver(receiver: Receiver, address: LinkAddress): void {
-    const { ctx, logger } = this.deps;
-    switch (address.kind) {
-      case 'cbs':
-        this.accept(receiver, this.cbs.serveRequests(receiver));
-        return;
-      case 'service-send':
-        this.accept(receiver, new ServiceSendLink(receiver, { engine: ctx.engine, claims: this.claims, logger }));
-        return;
-      case 'device-twin':
-        this.openTwinLink(receiver, address.deviceId);
-        return;
-      case 'device-methods':
-        this.openMethodLink(receiver, address.deviceId);
-        return;
-      case 'eh-management':
-        this.eventHubs.openManagement(receiver);
-        return;
-      case 'iothub-events':
-        this.eventHubs.redirect(receiver, address);
-        return;
-      case 'device-events': {
-        const link = openEventsLink(receiver, address.deviceId, this.claims, { ...this.deps, faults: this.faults });
-        if (link instanceof DeviceEventsLink) this.accept(receiver, link);
-        else this.refuse(receiver, link);
-        return;
-      }
-      default:
-        this.refuse(receiver, amqpError('NotFound', `No node to send to at "${describe(receiver.target?.address)}"`));
-        return;
-    }
-  }
-
-  /** A device's twin link (twin-link.ts): we send answers and notifications, or receive requests. */
-  private openTwinLink(link: Sender | Receiver, deviceId: string): void {
-    const twins = this.deps.ctx.twins;
-    if (!twins) {
-      this.refuse(link, { condition: NOT_IMPLEMENTED, description: 'This hub serves no twins' });
-      return;
-    }
-    this.twins ??= new TwinChannels(twins, this.deps.logger);
-    const t = this.twins;
-    this.accept(link, link.is_sender() ? t.replies(link as Sender, deviceId) : t.requests(link as Receiver, deviceId));
-  }
-
-  /** A device's methods link (method-link.ts): we send requests, or receive answers. */
-  private openMethodLink(link: Sender | Receiver, deviceId: string): void {
-    const methods = this.deps.ctx.methods;
-    if (!methods) {
-      this.refuse(link, { condition: NOT_IMPLEMENTED, description: 'This hub serves no direct methods' });
-      return;
-    }
-    this.methods ??= new MethodChannels(methods, this.deps.logger);
-    const m = this.methods;
-    this.accept(link, link.is_sender() ? m.requests(link as Sender, deviceId) : m.answers(link as Receiver, deviceId));
-  }
-
-  private openDeviceLink(sender: Sender, deviceId: string): void {
-    const { ctx, logger } = this.deps;
-    const link = new DeviceLink(sender, deviceId, {
-      engine: ctx.engine,
-      registry: ctx.registry,
-      logger: logger.child({ deviceId }),
-      onGone: (l) => this.deps.devices.gone(l),
-    });
-    this.accept(sender, link);
-    this.deps.devices.claim(link);
-    link.begin().catch((err: unknown) => logger.error({ err, deviceId }, 'device link failed to start'));
+    this.authorizeThen(receiver, address, () => this.routes.openReceiver(receiver, address));
   }
 
   /**
@@ -585,8 +478,4 @@ export class AmqpConnection {
     }
     return this.torndown;
   }
-}
-
-function describe(address: unknown): string {
-  return typeof address === 'string' ? address.slice(0, 200) : '';
 }
