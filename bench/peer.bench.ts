@@ -45,7 +45,8 @@
  *   FERRY_PEER_LOAD_MAX_CPU    a load process's CPU (% of one core) above which the run is refused (default 90)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, Ferry's SQLite synchronous (default FULL)
  *   FERRY_STORE_URL            a postgres:// URL: Ferry on PostgreSQL, a fresh schema per run (the
- *                              server CPU column is then the hub process's only)
+ *                              server CPU column is the hub process's; a PostgreSQL CPU column sums
+ *                              every postgres process on the machine: run it on a quiet server)
  *   FERRY_BENCH_ADDRESS        Ferry's loopback address (default 127.0.0.200; Mosquitto takes .201)
  * Looking into Ferry's figures (they cost a little, so not for the table):
  *   FERRY_BENCH_PROFILE        a directory: a CPU profile of each Ferry run (.cpuprofile)
@@ -82,6 +83,7 @@ import { INGEST_ROW, measureIngest } from './peer/ingest.js';
 import type { ReaderInit } from './peer/ingest-reader.js';
 import { heapSnapshotArgs, type MemoryMarks, memoryEnd, memoryStart, memoryText } from './peer/memory.js';
 import { startMosquitto } from './peer/mosquitto.js';
+import { postgresCpuUs } from './peer/proc.js';
 import { loadCpuLimit, peerTable, type ServerName, saturatedLoads } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
 import type { SenderInit } from './peer/sender.js';
@@ -131,12 +133,21 @@ function mosquittoAddress(): string {
   return parts.join('.');
 }
 
-async function withLoads(fleetInit: FleetInit, senderInit: SenderInit, pid: number, s: PeerSizes): Promise<RunResult> {
+/** PostgreSQL's CPU meter when Ferry stores there (FERRY_STORE_URL), for Ferry's runs. */
+const ferryPgCpu = (): (() => number) | undefined => (process.env.FERRY_STORE_URL ? postgresCpuUs : undefined);
+
+async function withLoads(
+  fleetInit: FleetInit,
+  senderInit: SenderInit,
+  pid: number,
+  s: PeerSizes,
+  pgCpu?: () => number,
+): Promise<RunResult> {
   const loadArgs = nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS');
   const fleet: LoadProcess = startLoad(new URL('./peer/fleet.ts', import.meta.url), fleetInit, loadArgs);
   const sender: LoadProcess = startLoad(new URL('./peer/sender.ts', import.meta.url), senderInit, loadArgs);
   try {
-    return await runScenarios({ pid, fleet, sender }, s);
+    return await runScenarios({ pid, fleet, sender, ...(pgCpu && { pgCpu }) }, s);
   } finally {
     await Promise.all([fleet.terminate(), sender.terminate()]);
   }
@@ -203,6 +214,7 @@ function runFerry(s: PeerSizes): Promise<{ r: RunResult; memory: MemoryMarks }> 
       { kind: 'amqp', endpoint, deviceIds, bodyBytes: s.bodyBytes },
       pid,
       s,
+      ferryPgCpu(),
     );
     // The fleet and the sender have gone (their connections closed): the load has stopped.
     return { r: result, memory: await memoryEnd(pid, start) };
@@ -282,13 +294,19 @@ async function runMosquittoIdle(s: PeerSizes): Promise<IdleResult> {
 }
 
 /** Scenario e: the publishers (the fleet's devices, as a process of their own) and the reader. */
-async function ingest(publishersInit: FleetInit, readerInit: ReaderInit, pid: number, s: PeerSizes) {
+async function ingest(
+  publishersInit: FleetInit,
+  readerInit: ReaderInit,
+  pid: number,
+  s: PeerSizes,
+  pgCpu?: () => number,
+) {
   const loadArgs = nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS');
   const publishers = startLoad(new URL('./peer/publishers.ts', import.meta.url), publishersInit, loadArgs);
   const reader = startLoad(new URL('./peer/ingest-reader.ts', import.meta.url), readerInit, loadArgs);
   try {
     return await measureIngest(
-      { pid, publishers, reader },
+      { pid, publishers, reader, ...(pgCpu && { pgCpu }) },
       { messages: s.ingestMessages, perDevice: s.ingestPerDevice, bodyBytes: s.bodyBytes, devices: s.devices },
     );
   } finally {
@@ -300,7 +318,13 @@ function runFerryIngest(s: PeerSizes) {
   return withFerry(s, async (server, endpoint, pid) => {
     const devices = await server.call<BenchDevice[]>('devices', { prefix: 'ingest', count: s.devices, bulk: true });
     const fleet = { host: endpoint.address, port: endpoint.ports.mqtts, ca: endpoint.ca, connectConcurrency: 50 };
-    return ingest({ ...fleet, devices: ferryFleetDevices(endpoint, devices) }, { kind: 'ferry', endpoint }, pid, s);
+    return ingest(
+      { ...fleet, devices: ferryFleetDevices(endpoint, devices) },
+      { kind: 'ferry', endpoint },
+      pid,
+      s,
+      ferryPgCpu(),
+    );
   });
 }
 
@@ -320,8 +344,8 @@ async function runMosquittoIngest(s: PeerSizes) {
 function ferryStoreText(): string {
   const url = process.env.FERRY_STORE_URL;
   if (!url) return `SQLite synchronous=${benchSync()}`;
-  // The server's CPU column is the hub process's only: PostgreSQL's own CPU is not in it.
-  return `PostgreSQL (${new URL(url).host}, server CPU = the hub process only)`;
+  // The server's CPU column is the hub process's only: PostgreSQL's is a column of its own.
+  return `PostgreSQL (${new URL(url).host}, server CPU = the hub process; PostgreSQL CPU = every postgres process here)`;
 }
 
 const mibText = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -371,7 +395,9 @@ export async function run(): Promise<void> {
       console.log(
         `  run ${rep + 1} ${name}: ${((Date.now() - started) / 1000).toFixed(0)} s` +
           (a
-            ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg (load: fleet ${a.fleetCpu} %, sender ${a.senderCpu} %)`
+            ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg` +
+              (a.pgCpuUsPerMsg === undefined ? '' : ` + PostgreSQL ${a.pgCpuUsPerMsg} µs/msg`) +
+              ` (load: fleet ${a.fleetCpu} %, sender ${a.senderCpu} %)`
             : '') +
           (memory ? `, ${memoryText(memory)}` : '') +
           (idle

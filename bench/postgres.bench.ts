@@ -12,7 +12,9 @@
  * Throughput is messages (or jobs) per second over the run; CPU is per message: the hub
  * processes' (process.cpuUsage) and PostgreSQL's (every postgres process in /proc, so other work
  * on the machine shows up there too); WAL is PostgreSQL's WAL bytes written over the row
- * (pg_current_wal_insert_lsn, server-wide: run it on a quiet server).
+ * (pg_current_wal_insert_lsn, server-wide: run it on a quiet server). After the table, each
+ * PostgreSQL row's costliest statements from pg_stat_statements (calls, time, rows, WAL per call
+ * and per message; postgres/statements.ts), or one line on how to enable it when it is not loaded.
  *
  * What 2 cores can and cannot show: the hub processes and PostgreSQL share the same two cores, so
  * a second node cannot add throughput here; it only shows that two processes on one database stay
@@ -24,38 +26,21 @@
  * dropped at the end.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PostgresStore } from '../packages/hub/src/store/postgres/postgres-store.js';
+import { postgresCpuUs } from './peer/proc.js';
 import type { NodeReport } from './postgres/child.js';
 import type { GraphileTask } from './postgres/graphile-node.js';
 import type { NodeTask } from './postgres/node.js';
+import { ENABLE_HINT, type StatementStats, statementStats } from './postgres/statements.js';
 import { benchDevice, envInt } from './stats.js';
 
 const NODE = fileURLToPath(new URL('./postgres/node.ts', import.meta.url));
 const GRAPHILE = fileURLToPath(new URL('./postgres/graphile-node.ts', import.meta.url));
-const TICKS = 100; // USER_HZ: /proc/<pid>/stat times are in 1/100 s on Linux
-
-/** CPU time of every postgres process so far, µs. */
-function postgresCpuUs(): number {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (name !== 'postgres') continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      // the process went away meanwhile
-    }
-  }
-  return (ticks / TICKS) * 1e6;
-}
-
 /** A child process: bench/postgres/node.ts (a Ferry node) or graphile-node.ts (the anchor). */
 interface Child {
   script: string;
@@ -117,6 +102,23 @@ async function runNodes(tasks: Child[], wal: () => Promise<number>): Promise<Run
   return { reports, ms, pgUs, walBytes };
 }
 
+/** The costliest statements of each PostgreSQL row (pg_stat_statements, postgres/statements.ts). */
+const STATEMENTS_SHOWN = 8;
+
+function printStatements(
+  statements: StatementStats | undefined,
+  tables: Array<{ name: string; top: Array<Record<string, string | number>> }>,
+): void {
+  if (!statements) {
+    console.log(ENABLE_HINT);
+    return;
+  }
+  for (const t of tables) {
+    console.log(`\n${t.name}: the ${STATEMENTS_SHOWN} costliest statements (pg_stat_statements, server-wide)`);
+    console.table(t.top);
+  }
+}
+
 export async function run(): Promise<void> {
   const url = process.env.FERRY_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const devices = envInt('FERRY_BENCH_DEVICES', 200);
@@ -128,6 +130,8 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ferry-bench-pg-'));
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
+  const statements = await statementStats(admin);
+  const statementTables: Array<{ name: string; top: Array<Record<string, string | number>> }> = [];
   const wal = async () => {
     const r = await admin.query<{ n: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0') AS n");
     return Number(r.rows[0]!.n);
@@ -149,6 +153,7 @@ export async function run(): Promise<void> {
     let pgUs = 0;
     let walBytes = 0;
     const reports: NodeReport[] = [];
+    await statements?.reset();
     for (const tasks of stages) {
       const r = await runNodes(tasks, wal);
       ms += r.ms;
@@ -160,6 +165,7 @@ export async function run(): Promise<void> {
     const ops = reports.reduce((s, r) => s + r.ops, 0);
     const transactions = reports.reduce((s, r) => s + r.transactions, 0);
     const sqlite = name.includes('SQLite');
+    if (statements && !sqlite) statementTables.push({ name, top: await statements.top(total, STATEMENTS_SHOWN) });
     rows.push({
       row: name,
       messages: total,
@@ -203,6 +209,7 @@ export async function run(): Promise<void> {
     console.log(
       'PostgreSQL share the CPU: a second node cannot add throughput here; the rows show correctness and the cost.',
     );
+    printStatements(statements, statementTables);
   } finally {
     for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();

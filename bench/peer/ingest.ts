@@ -12,7 +12,7 @@ import type { LoadProcess } from '../kit/load.js';
 import { procSample } from './proc.js';
 import type { PublishArg } from './publishers.js';
 import type { Figures } from './scenarios.js';
-import { settle } from './scenarios.js';
+import { pgCpuMeter, settle } from './scenarios.js';
 import type { SendResult } from './sender.js';
 import type { FleetResult } from './tracker.js';
 
@@ -29,6 +29,8 @@ export interface IngestSizes {
 
 export interface IngestParts {
   pid: number;
+  /** As RunParts.pgCpu (scenarios.ts): Ferry on PostgreSQL only. */
+  pgCpu?: () => number;
   publishers: LoadProcess;
   reader: LoadProcess;
 }
@@ -50,6 +52,7 @@ export async function measureIngest(p: IngestParts, s: IngestSizes): Promise<Fig
   }
   await settle(p.pid);
   const s0 = procSample(p.pid);
+  const pg = pgCpuMeter(p.pgCpu);
   const { sent, got } = await exchange(p, {
     base: s.devices,
     total: s.messages,
@@ -69,6 +72,7 @@ export async function measureIngest(p: IngestParts, s: IngestSizes): Promise<Fig
     p999: got.p999,
     lagMs: got.tLast > sent.tSent ? Math.round(Number(got.tLast - sent.tSent) / 1e5) / 10 : 0,
     cpuUsPerMsg: Math.round((s1.cpuUs - s0.cpuUs) / Math.max(1, sent.accepted)),
+    ...pg(sent.accepted),
     rssMiB: Math.round((s1.rss / 2 ** 20) * 10) / 10,
     lost: sent.accepted - got.unique,
     dup: got.duplicates,

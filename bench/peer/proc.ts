@@ -5,7 +5,7 @@
  * limit, which caps how many connections a process can hold.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 function sysconf(name: string, fallback: number): number {
   const r = spawnSync('getconf', [name], { encoding: 'utf8' });
@@ -30,6 +30,26 @@ export function procSample(pid: number): ProcSample {
   // fields[0] is field 3 (state), so field N is fields[N - 3].
   const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]);
   return { cpuUs: (ticks * 1e6) / TICKS_PER_S, rss: Number(fields[24 - 3]) * PAGE_BYTES };
+}
+
+/**
+ * CPU time of every postgres process on this machine so far, µs: the backends serving the hub and
+ * the WAL writer, checkpointer and the rest that work for them. Server-wide, so other work on the
+ * same PostgreSQL shows up too: take figures on a quiet server.
+ */
+export function postgresCpuUs(): number {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[14 - 3]) + Number(fields[15 - 3]);
+    } catch {
+      // the process went away meanwhile
+    }
+  }
+  return (ticks * 1e6) / TICKS_PER_S;
 }
 
 /** The high-water mark of a process's resident set (VmHWM in /proc/<pid>/status), bytes. */

@@ -26,6 +26,8 @@ const COLUMNS: Column[] = [
   { head: 'p99.9 ms', key: 'p999' },
   { head: 'reader lag ms', key: 'lagMs' },
   { head: 'server CPU µs/msg', key: 'cpuUsPerMsg' },
+  // Ferry on PostgreSQL: its database's CPU beside the hub's (Mosquitto has none: no ratio).
+  { head: 'PostgreSQL CPU µs/msg', key: 'pgCpuUsPerMsg' },
   { head: 'server CPU µs/conn', key: 'cpuUsPerConn' },
   { head: 'server RSS MiB', key: 'rssMiB' },
   { head: 'server RSS KiB/conn', key: 'rssKiBPerConn' },

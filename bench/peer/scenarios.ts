@@ -10,7 +10,8 @@
  *   c  offline: the fleet disconnects, K messages per device are enqueued, the fleet reconnects
  *      (session present, no SUBSCRIBE) and drains them
  * Scenarios d (idle connections, peer/idle.ts) and e (telemetry ingest, peer/ingest.ts) run on
- * fresh servers of their own.
+ * fresh servers of their own. With Ferry on PostgreSQL, each message scenario is also charged
+ * with PostgreSQL's CPU (every postgres process on the machine, RunParts.pgCpu).
  *
  * Each scenario starts on a quiet server (settle()): the work a previous one leaves behind (a
  * WAL checkpoint, a garbage collection, Mosquitto's persistence snapshot) does not land in the
@@ -49,6 +50,8 @@ export interface Figures {
   p99?: number;
   p999?: number;
   cpuUsPerMsg?: number;
+  /** PostgreSQL's CPU per message (every postgres process, RunParts.pgCpu): Ferry on PostgreSQL only. */
+  pgCpuUsPerMsg?: number;
   rssMiB: number;
   lost?: number;
   dup?: number;
@@ -75,6 +78,15 @@ export interface RunParts {
   pid: number;
   fleet: LoadProcess;
   sender: LoadProcess;
+  /** CPU of the PostgreSQL the server stores in so far, µs (proc.ts postgresCpuUs); none on SQLite or Mosquitto. */
+  pgCpu?: () => number;
+}
+
+/** Starts a PostgreSQL CPU reading; its result is the figure for `messages` (nothing without pgCpu). */
+export function pgCpuMeter(pgCpu: (() => number) | undefined): (messages: number) => Partial<Figures> {
+  const before = pgCpu?.();
+  return (messages) =>
+    pgCpu && before !== undefined ? { pgCpuUsPerMsg: Math.round((pgCpu() - before) / Math.max(1, messages)) } : {};
 }
 
 /** Nothing new for this long ends a wait: what has not arrived by then is lost. */
@@ -140,6 +152,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     }
     // (expect, which opens the exchange, is the fleet's alone: the server is idle or at its rate.)
     const s0 = procSample(pid);
+    const pg = pgCpuMeter(parts.pgCpu);
     const { sent, got } = await exchange(total, rate);
     // The work left behind (checkpoint, GC) is this scenario's CPU, though not its time.
     await settle(pid);
@@ -147,6 +160,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     return {
       ...delivered(sent, got, s1.rss),
       cpuUsPerMsg: Math.round((s1.cpuUs - s0.cpuUs) / Math.max(1, got.unique)),
+      ...pg(got.unique),
     };
   };
 
@@ -162,12 +176,14 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     await fleet.call('disconnect');
     await settle(pid);
     const s0 = procSample(pid);
+    const pgEnqueue = pgCpuMeter(parts.pgCpu);
     const sent = await sender.call<SendResult>('send', { base, total, window: sizes.window } satisfies SendArg);
     await settle(pid);
     const s1 = procSample(pid);
     out.set('c offline enqueue', {
       rate: perS(sent.accepted, sent.tSent - sent.t0),
       cpuUsPerMsg: Math.round((s1.cpuUs - s0.cpuUs) / Math.max(1, sent.accepted)),
+      ...pgEnqueue(sent.accepted),
       rssMiB: mib(s1.rss),
       lost: 0,
       dup: 0,
@@ -176,6 +192,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     await fleet.call('expect', { base, total });
     await settle(pid);
     const s2 = procSample(pid);
+    const pgDrain = pgCpuMeter(parts.pgCpu);
     const t0 = process.hrtime.bigint();
     await fleet.call('connect', { subscribe: false });
     const got = await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
@@ -184,6 +201,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     out.set('c reconnect + drain', {
       rate: perS(got.unique, got.tLast - t0),
       cpuUsPerMsg: Math.round((s3.cpuUs - s2.cpuUs) / Math.max(1, got.unique)),
+      ...pgDrain(got.unique),
       rssMiB: mib(s3.rss),
       lost: sent.accepted - got.unique,
       dup: got.duplicates,
