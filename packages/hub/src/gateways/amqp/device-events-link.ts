@@ -14,6 +14,7 @@ import type { TelemetryMessage, TelemetrySender } from '../../telemetry/types.js
 import type { GatewayContext } from '../context.js';
 import { requestedFault } from '../fault-injection.js';
 import type { Claims } from './claims.js';
+import { CreditWindow } from './credit-window.js';
 import { NOT_IMPLEMENTED, TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
 import type { AmqpFaultInjector } from './fault-injection.js';
 import type { LinkHandler } from './link-handler.js';
@@ -47,8 +48,7 @@ export function openEventsLink(
 
 export class DeviceEventsLink implements LinkHandler {
   readonly requires: Operation;
-  private granted = 0;
-  private inFlight = 0;
+  private readonly credit: CreditWindow;
   private closed = false;
 
   constructor(
@@ -56,8 +56,9 @@ export class DeviceEventsLink implements LinkHandler {
     private readonly deps: EventsLinkDeps,
   ) {
     this.requires = { permission: 'DeviceConnect', deviceId: deps.sender.deviceId };
+    this.credit = new CreditWindow(receiver, EVENTS_CREDIT);
     receiver.on('message', (ctx: EventContext) => this.onTransfer(ctx));
-    this.refill();
+    this.credit.refill();
   }
 
   async detached(): Promise<void> {
@@ -73,12 +74,10 @@ export class DeviceEventsLink implements LinkHandler {
   private onTransfer(ctx: EventContext): void {
     const delivery = ctx.delivery;
     if (this.closed || !delivery) return;
-    if (this.granted <= 0) {
+    if (!this.credit.take()) {
       void this.close({ condition: TRANSFER_LIMIT_EXCEEDED, description: 'Transfer without link credit' });
       return;
     }
-    this.granted--;
-    this.inFlight++;
     let messages: TelemetryMessage[];
     try {
       // A token can expire between the timer check and this transfer.
@@ -101,7 +100,7 @@ export class DeviceEventsLink implements LinkHandler {
   }
 
   private settle(delivery: RheaDelivery, err: unknown): void {
-    this.inFlight--;
+    this.credit.settled();
     if (this.closed) return;
     if (err === undefined) {
       delivery.accept();
@@ -111,15 +110,6 @@ export class DeviceEventsLink implements LinkHandler {
       else this.deps.logger.info({ condition: error.condition, reason: error.description }, 'telemetry rejected');
       delivery.reject(error);
     }
-    this.refill();
-  }
-
-  private refill(): void {
-    if (this.closed) return;
-    const room = EVENTS_CREDIT - this.inFlight - this.granted;
-    if (room >= EVENTS_CREDIT / 4 || (this.granted === 0 && room > 0)) {
-      this.granted += room;
-      this.receiver.add_credit(room);
-    }
+    this.credit.refill();
   }
 }

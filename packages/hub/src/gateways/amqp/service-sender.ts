@@ -11,6 +11,7 @@ import type { AmqpError, EventContext, Receiver, Delivery as RheaDelivery } from
 import type { Operation } from '../../auth/types.js';
 import type { C2dEngine } from '../../engine/types.js';
 import type { Claims } from './claims.js';
+import { CreditWindow } from './credit-window.js';
 import { TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
 import type { LinkHandler } from './link-handler.js';
 import { decodeServiceMessage } from './message-codec.js';
@@ -34,10 +35,7 @@ const SERVICE_CONNECT: Operation = { permission: 'ServiceConnect' };
 
 export class ServiceSendLink implements LinkHandler {
   readonly requires = SERVICE_CONNECT;
-  /** Credit the peer holds (granted, not yet used). */
-  private granted = 0;
-  /** Transfers received and not yet settled. */
-  private inFlight = 0;
+  private readonly credit: CreditWindow;
   private batch: Pending[] = [];
   private closed = false;
 
@@ -45,8 +43,9 @@ export class ServiceSendLink implements LinkHandler {
     private readonly receiver: Receiver,
     private readonly deps: ServiceSendDeps,
   ) {
+    this.credit = new CreditWindow(receiver, SERVICE_SEND_CREDIT);
     receiver.on('message', (ctx: EventContext) => this.onTransfer(ctx));
-    this.refill();
+    this.credit.refill();
   }
 
   async detached(): Promise<void> {
@@ -62,13 +61,11 @@ export class ServiceSendLink implements LinkHandler {
   private onTransfer(ctx: EventContext): void {
     const delivery = ctx.delivery;
     if (this.closed || !delivery) return;
-    if (this.granted <= 0) {
+    if (!this.credit.take()) {
       this.deps.logger.warn('transfer without link credit on /messages/devicebound');
       void this.close({ condition: TRANSFER_LIMIT_EXCEEDED, description: 'Transfer without link credit' });
       return;
     }
-    this.granted--;
-    this.inFlight++;
     let decoded: { deviceId: string; message: OutgoingMessage };
     try {
       if (!ctx.message) throw new FerryError('ArgumentInvalid', 'Only AMQP messages (format 0) can be sent');
@@ -108,7 +105,7 @@ export class ServiceSendLink implements LinkHandler {
   }
 
   private settle(delivery: RheaDelivery, err: unknown): void {
-    this.inFlight--;
+    this.credit.settled();
     if (this.closed) return;
     if (err === undefined) {
       delivery.accept();
@@ -118,16 +115,6 @@ export class ServiceSendLink implements LinkHandler {
       else this.deps.logger.debug({ condition: error.condition, reason: error.description }, 'service send rejected');
       delivery.reject(error);
     }
-    this.refill();
-  }
-
-  /** Top the peer's credit back up, in steps of a quarter so flows stay rare. */
-  private refill(): void {
-    if (this.closed) return;
-    const room = SERVICE_SEND_CREDIT - this.inFlight - this.granted;
-    if (room >= SERVICE_SEND_CREDIT / 4 || (this.granted === 0 && room > 0)) {
-      this.granted += room;
-      this.receiver.add_credit(room);
-    }
+    this.credit.refill();
   }
 }
