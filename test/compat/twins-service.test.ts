@@ -2,10 +2,13 @@
  * Twins through the official azure-iothub Registry over TLS: getTwin, twin.update (PATCH with the
  * twin's etag), updateTwin with a stale etag (412, InvalidEtagError), PUT replacing tags and
  * desired, the documents' limits with IoT Hub's codes, the permissions, and createQuery with
- * paging and COUNT() ... GROUP BY, and a query on connectionState with an official device connected.
+ * paging and COUNT() ... GROUP BY, a query on connectionState with an official device connected,
+ * and queries on lastActivityTime (an official device's connect) and cloudToDeviceMessageCount
+ * (two messages queued through the official service client).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import common from 'azure-iot-common';
 import type { Registry } from 'azure-iothub';
 import iothub from 'azure-iothub';
 import { type HubProcess, hubRequest, startHub } from './harness.js';
@@ -220,3 +223,67 @@ test('a query on connectionState finds a connected official device, and not once
     what: 'no device Connected in a query',
   });
 });
+
+test(
+  'queries on lastActivityTime and cloudToDeviceMessageCount: a device that connected, one with 2 queued messages',
+  T,
+  async () => {
+    const twins = async (where: string): Promise<Array<{ deviceId: string; lastActivityTime: string }>> => {
+      // next(), not nextAsTwin(): the SDK's Twin type does not declare lastActivityTime.
+      const page = await registry.createQuery(`SELECT * FROM devices WHERE ${where}`, 100).next();
+      return (page.result as Array<{ deviceId: string; lastActivityTime: string }>).sort((a, b) =>
+        a.deviceId.localeCompare(b.deviceId),
+      );
+    };
+    const ids = async (where: string) => (await twins(where)).map((t) => t.deviceId);
+
+    const service = iothub.Client.fromConnectionString(hub.ownerConnectionString);
+    await service.open();
+    try {
+      for (const n of [1, 2]) await service.send('tw-3', new common.Message(`queued ${n}`));
+    } finally {
+      await service.close();
+    }
+    // Sent is committed: the count is there at once.
+    assert.deepEqual(await ids('cloudToDeviceMessageCount = 2'), ['tw-3']);
+    const projected = await registry
+      .createQuery('SELECT deviceId, cloudToDeviceMessageCount FROM devices WHERE cloudToDeviceMessageCount > 0')
+      .next();
+    assert.deepEqual(projected.result, [{ deviceId: 'tw-3', cloudToDeviceMessageCount: 2 }]);
+    const byQueue = await registry
+      .createQuery(
+        'SELECT cloudToDeviceMessageCount AS queued, COUNT() AS n FROM devices GROUP BY cloudToDeviceMessageCount',
+      )
+      .next();
+    assert.deepEqual(
+      (byQueue.result as Array<{ queued: number; n: number }>).sort((a, b) => a.queued - b.queued),
+      [
+        { queued: 0, n: 4 },
+        { queued: 2, n: 1 },
+      ],
+    );
+
+    const since = new Date().toISOString();
+    assert.deepEqual(await ids(`lastActivityTime > '${since}'`), []);
+    const client = await openDevice(hub, deviceStrings.get('tw-4')!, 'Mqtt');
+    try {
+      // The connect is activity, written to the store's presence records as it happens.
+      const active = await waitFor(
+        async () => {
+          const found = await twins(`lastActivityTime > '${since}'`);
+          return found.length > 0 ? found : undefined;
+        },
+        { what: `a device active since ${since} in a query` },
+      );
+      assert.deepEqual(
+        active.map((t) => t.deviceId),
+        ['tw-4'],
+      );
+      assert.ok(active[0]!.lastActivityTime > since, active[0]!.lastActivityTime);
+      const never = await ids("lastActivityTime = '0001-01-01T00:00:00Z'");
+      assert.ok(never.includes('tw-1') && !never.includes('tw-4'), never.join());
+    } finally {
+      await closeDevice(client);
+    }
+  },
+);

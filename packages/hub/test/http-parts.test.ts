@@ -5,9 +5,9 @@ import { isFerryError } from '@ferry/common';
 import { errorBody } from '../src/gateways/http/errors.js';
 import { HTTP_ROUTES } from '../src/gateways/http/gateway.js';
 import { fromHeaderValue, toHeaderName, toHeaderValue } from '../src/gateways/http/headers.js';
-import { parseIsoDateTime } from '../src/gateways/http/iso-date.js';
 import { hasFlag, lockToken, queryValue } from '../src/gateways/http/params.js';
 import { Router } from '../src/gateways/http/router.js';
+import { parseIsoDateTime } from '../src/iso-date.js';
 
 describe('Router', () => {
   const router = new Router(HTTP_ROUTES);
@@ -60,6 +60,8 @@ describe('parseIsoDateTime', () => {
     ['2030-01-01T00:00Z', '2030-01-01T00:00:00.000Z'],
     ['2030-01-01', '2030-01-01T00:00:00.000Z'],
     ['2028-02-29T00:00:00Z', '2028-02-29T00:00:00.000Z'],
+    // IoT Hub's "never" (Date.UTC had read year 1 as 1901).
+    ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
   ];
   for (const [text, iso] of ok) {
     test(`reads ${text}`, () => assert.equal(new Date(parseIsoDateTime(text)!).toISOString(), iso));

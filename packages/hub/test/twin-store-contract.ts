@@ -9,7 +9,10 @@ import { ManualClock } from '../src/clock.js';
 import { InProcessSignalBus } from '../src/cluster/in-process-signal-bus.js';
 import type { Store } from '../src/store/types.js';
 import { matches, parseQuery, type TwinEntry, Twins } from '../src/twins/index.js';
-import { device, T0 } from './store-contract-kit.js';
+import { device, message, POLICY, T0 } from './store-contract-kit.js';
+
+/** When the queries run: a2's one C2D message (expiry T0 + 30 s) has expired by then. */
+const NOW = T0 + 60_000;
 
 function twinsOver(store: Store, clock = new ManualClock(T0)): Twins {
   return new Twins({
@@ -21,9 +24,9 @@ function twinsOver(store: Store, clock = new ManualClock(T0)): Twins {
   });
 }
 
-/** Every device and twin, as the reference sees them. */
+/** Every device and twin, as the reference sees them (with their C2D queue depth). */
 async function everything(store: Store): Promise<TwinEntry[]> {
-  return store.queryTwins({ where: null, limit: 10_000 });
+  return store.queryTwins({ where: null, limit: 10_000, now: NOW, withC2dCount: true });
 }
 
 /** Seeds devices whose twins differ in every way the query table looks at. */
@@ -58,11 +61,52 @@ async function seed(store: Store): Promise<void> {
     { deviceId: 'b2', nodeId: 'n1', kind: 'connect', at: T0 },
     { deviceId: 'b2', nodeId: 'n1', kind: 'disconnect', at: T0 + 1 },
     { deviceId: 'c2', nodeId: 'n2', kind: 'connect', at: T0 },
+    // Last activity: a1 2 s after its connect, a2 at 5 s without a connection; a3, b1, c1 never.
+    { deviceId: 'a1', nodeId: 'n1', kind: 'activity', at: T0 + 2000 },
+    { deviceId: 'a2', nodeId: 'n1', kind: 'activity', at: T0 + 5000 },
   ]);
+  // Queued C2D messages: a1 two, b1 one, a2 one that has expired by NOW (still in the table).
+  await store.commit(
+    [
+      { kind: 'enqueue', message: message('a1', 'm1') },
+      { kind: 'enqueue', message: message('a1', 'm2') },
+      { kind: 'enqueue', message: message('b1', 'm3') },
+      { kind: 'enqueue', message: message('a2', 'm4', { expiryTimeUtc: T0 + 30_000 }) },
+    ],
+    T0,
+    POLICY,
+  );
 }
 
 /** Queries and, for some, the ids the reference must give (so the reference itself is checked). */
 const QUERIES: Array<[string, string[]?]> = [
+  // lastActivityTime compares as a time: with or without milliseconds, any zone; never = year 1.
+  ["SELECT * FROM devices WHERE lastActivityTime > '2026-01-01T00:00:01Z'", ['a1', 'a2']],
+  ["SELECT * FROM devices WHERE lastActivityTime = '2026-01-01T00:00:00Z'", ['b2', 'c2']],
+  ["SELECT * FROM devices WHERE lastActivityTime >= '2026-01-01'", ['a1', 'a2', 'b2', 'c2']],
+  ["SELECT * FROM devices WHERE lastActivityTime > '2026-01-01T01:00:02+01:00'", ['a2']],
+  ["SELECT * FROM devices WHERE lastActivityTime < '2026-01-01T00:00:00Z'", ['a3', 'b1', 'c1']],
+  ["SELECT * FROM devices WHERE lastActivityTime = '0001-01-01T00:00:00Z'", ['a3', 'b1', 'c1']],
+  [
+    "SELECT * FROM devices WHERE lastActivityTime IN ['2026-01-01T00:00:05Z', '2026-01-01T00:00:02.000Z']",
+    ['a1', 'a2'],
+  ],
+  [
+    "SELECT * FROM devices WHERE lastActivityTime < '2026-01-01T00:00:03Z' AND connectionState = 'Connected'",
+    ['a1', 'c2'],
+  ],
+  ["SELECT * FROM devices WHERE lastActivityTime > 'yesterday'", []],
+  ["SELECT * FROM devices WHERE NOT (lastActivityTime > 'yesterday')", []],
+  ['SELECT * FROM devices WHERE lastActivityTime != 5', []],
+  ['SELECT * FROM devices WHERE IS_DEFINED(lastActivityTime)', ['a1', 'a2', 'a3', 'b1', 'b2', 'c1', 'c2']],
+  // cloudToDeviceMessageCount: messages queued and not expired at NOW.
+  ['SELECT * FROM devices WHERE cloudToDeviceMessageCount = 2', ['a1']],
+  ['SELECT * FROM devices WHERE cloudToDeviceMessageCount > 0', ['a1', 'b1']],
+  ["SELECT * FROM devices WHERE cloudToDeviceMessageCount = 0 AND tags.site = 'plant-2'", ['a2']],
+  ['SELECT * FROM devices WHERE cloudToDeviceMessageCount < 1', ['a2', 'a3', 'b2', 'c1', 'c2']],
+  ['SELECT * FROM devices WHERE cloudToDeviceMessageCount IN [1, 2]', ['a1', 'b1']],
+  ["SELECT * FROM devices WHERE cloudToDeviceMessageCount = '2'", []],
+  ['SELECT * FROM devices WHERE NOT cloudToDeviceMessageCount >= 1.5', ['a2', 'a3', 'b1', 'b2', 'c1', 'c2']],
   ["SELECT * FROM devices WHERE connectionState = 'Connected'", ['a1', 'c2']],
   ["SELECT * FROM devices WHERE connectionState = 'Disconnected' AND tags.site = 'plant-3'", ['a3', 'b1']],
   ["SELECT * FROM devices WHERE connectionState != 'Connected' AND tags.floor >= 2", ['a2', 'a3']],
@@ -209,11 +253,21 @@ export function runTwinStoreContract(name: string, open: () => Promise<Store>): 
         await seed(store);
         const all = await everything(store);
         assert.equal(all.length, 7);
+        // What the reference reads: the store's last activity (ms) and queue depth per device.
+        assert.deepEqual(Object.fromEntries(all.map((e) => [e.device.deviceId, [e.lastActivityAt, e.c2dCount]])), {
+          a1: [T0 + 2000, 2],
+          a2: [T0 + 5000, 0],
+          a3: [undefined, 0],
+          b1: [undefined, 1],
+          b2: [T0, 0],
+          c1: [undefined, 0],
+          c2: [T0, 0],
+        });
         for (const [text, expected] of QUERIES) {
           const { where } = parseQuery(text);
           const reference = all.filter((e) => matches(where, e)).map((e) => e.device.deviceId);
           if (expected) assert.deepEqual(reference, expected, `reference for ${text}`);
-          const got = (await store.queryTwins({ where, limit: 100 })).map((e) => e.device.deviceId);
+          const got = (await store.queryTwins({ where, limit: 100, now: NOW })).map((e) => e.device.deviceId);
           assert.deepEqual(got, reference, text);
         }
       } finally {
@@ -270,6 +324,44 @@ export function runTwinStoreContract(name: string, open: () => Promise<Store>): 
         );
         assert.deepEqual(projected.items, [{ deviceId: 'a1', site: 'plant-1' }]);
         assert.equal(projected.itemType, 'Raw');
+        // Projected as the twin shows them; the queue depth counted at the domain's clock.
+        const atNow = twinsOver(store, new ManualClock(NOW));
+        const registryFields = await atNow.query(
+          'SELECT deviceId, lastActivityTime, cloudToDeviceMessageCount AS queued FROM devices WHERE cloudToDeviceMessageCount > 0',
+          10,
+          undefined,
+        );
+        assert.deepEqual(registryFields.items, [
+          { deviceId: 'a1', lastActivityTime: '2026-01-01T00:00:02.000Z', queued: 2 },
+          { deviceId: 'b1', lastActivityTime: '0001-01-01T00:00:00Z', queued: 1 },
+        ]);
+        const byQueue = await atNow.query(
+          'SELECT cloudToDeviceMessageCount AS queued, COUNT() AS n FROM devices GROUP BY cloudToDeviceMessageCount',
+          10,
+          undefined,
+        );
+        assert.deepEqual(
+          (byQueue.items as Array<{ queued: number; n: number }>).sort((x, y) => x.queued - y.queued),
+          [
+            { queued: 0, n: 5 },
+            { queued: 1, n: 1 },
+            { queued: 2, n: 1 },
+          ],
+        );
+        const byActivity = await atNow.query(
+          "SELECT lastActivityTime, COUNT() AS n FROM devices WHERE lastActivityTime <= '2026-01-01T00:00:00Z' GROUP BY lastActivityTime",
+          10,
+          undefined,
+        );
+        assert.deepEqual(
+          (byActivity.items as Array<{ lastActivityTime: string; n: number }>).sort((x, y) => x.n - y.n),
+          [
+            { lastActivityTime: '2026-01-01T00:00:00.000Z', n: 2 },
+            { lastActivityTime: '0001-01-01T00:00:00Z', n: 3 },
+          ],
+        );
+        // Jobs pick their devices with the same SQL.
+        assert.deepEqual(await atNow.selectDevices('cloudToDeviceMessageCount = 1', '', 10), ['b1']);
       } finally {
         await store.close();
       }

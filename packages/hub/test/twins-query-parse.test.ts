@@ -56,6 +56,18 @@ test('queries parse to the tree the compilers read', () => {
   });
 });
 
+test('the registry fields of a twin are queried like any field: WHERE, SELECT and GROUP BY', () => {
+  for (const text of [
+    "SELECT * FROM devices WHERE lastActivityTime > '2026-12-01T00:00:00Z' AND cloudToDeviceMessageCount = 2",
+    "SELECT * FROM devices WHERE connectionState = 'Connected' OR IS_DEFINED(lastActivityTime)",
+    'SELECT deviceId, lastActivityTime, cloudToDeviceMessageCount FROM devices',
+    'SELECT cloudToDeviceMessageCount, COUNT() AS n FROM devices GROUP BY cloudToDeviceMessageCount',
+    'SELECT lastActivityTime, COUNT() AS n FROM devices GROUP BY lastActivityTime',
+  ]) {
+    assert.doesNotThrow(() => parseQuery(text), text);
+  }
+});
+
 test('malformed queries are ArgumentInvalid with the position of the error', () => {
   const cases: Array<[string, RegExp]> = [
     ['SELECT * FROM devices WHERE', /line 1, position 28/],
@@ -65,7 +77,8 @@ test('malformed queries are ArgumentInvalid with the position of the error', () 
     ['SELECT * FROM devices\nWHERE (tags.a = 1', /line 2, position 18/],
     ['SELECT * FROM modules', /line 1, position 15/],
     ['DELETE FROM devices', /line 1, position 1/],
-    ['SELECT * FROM devices WHERE lastActivityTime = 1', /lastActivityTime.*line 1, position 29/],
+    ['SELECT * FROM devices WHERE connectionStateUpdatedTime = 1', /connectionStateUpdatedTime.*line 1, position 29/],
+    ['SELECT * FROM devices WHERE lastActivityTime.x = 1', /lastActivityTime\.x.*line 1, position 29/],
     ['SELECT * FROM devices WHERE properties.other.x = 1', /line 1, position 29/],
     ['SELECT * FROM devices WHERE tags = 1', /line 1, position 29/],
     ['SELECT * FROM devices GROUP BY tags.a', /GROUP BY needs COUNT/],

@@ -9,12 +9,12 @@ import { DEVICE_COLUMNS, type DeviceRow, deviceRecordOf } from './rows.js';
 export const TWIN_COLUMNS = `version, tags, desired, desired_meta, desired_version, reported, reported_meta,
   reported_version, last_desired_patch`;
 
-/** Devices (alias d) LEFT JOIN twins (alias t), twin columns prefixed, and the presence's connected flag. */
+/** Devices (alias d) LEFT JOIN twins (alias t), twin columns prefixed, and the presence's flag and last activity. */
 export const ENTRY_COLUMNS = `${DEVICE_COLUMNS.split(',')
   .map((c) => `d.${c.trim()}`)
   .join(', ')}, t.device_id AS twin_device_id, ${TWIN_COLUMNS.split(',')
   .map((c) => `t.${c.trim()}`)
-  .join(', ')}, p.connected AS presence_connected`;
+  .join(', ')}, p.connected AS presence_connected, p.activity_at AS presence_activity_at`;
 
 /** Every twin read: devices, their twin, and their hub-wide presence (alias p). */
 export const ENTRY_FROM = `FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id
@@ -32,7 +32,13 @@ export interface TwinColumns {
   last_desired_patch: string | JsonObject | null;
 }
 
-export type EntryRow = DeviceRow & { twin_device_id: string | null; presence_connected: boolean | number | null } & {
+export type EntryRow = DeviceRow & {
+  twin_device_id: string | null;
+  presence_connected: boolean | number | null;
+  presence_activity_at: number | string | null;
+  /** Only in a page read withC2dCount (c2dCountSql in twins/query/sql.ts). */
+  c2d_count?: number | string;
+} & {
   [K in keyof TwinColumns]: TwinColumns[K] | null;
 };
 
@@ -57,6 +63,8 @@ export function entryOf(r: EntryRow): TwinEntry {
     device,
     twin: r.twin_device_id === null ? undefined : twinOf(device.deviceId, r as TwinColumns),
     connected: Boolean(r.presence_connected),
+    lastActivityAt: r.presence_activity_at === null ? undefined : Number(r.presence_activity_at),
+    ...(r.c2d_count === undefined ? {} : { c2dCount: Number(r.c2d_count) }),
   };
 }
 

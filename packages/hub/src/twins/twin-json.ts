@@ -7,6 +7,11 @@ import type { StoredTwin, TwinSection } from './types.js';
 /** .NET's DateTime.MinValue, which IoT Hub shows for "never". */
 const NEVER = '0001-01-01T00:00:00Z';
 
+/** A twin's lastActivityTime: ISO 8601, NEVER when there was none (queries project the same text). */
+export function activityTimeJson(ms: number | undefined): string {
+  return ms === undefined ? NEVER : new Date(ms).toISOString();
+}
+
 /** What the hub knows of a device's connection (not stored: each node knows its own connections). */
 export interface Presence {
   connectionState: 'Connected' | 'Disconnected';
@@ -67,8 +72,7 @@ export function toTwinJson(device: DeviceRecord, twin: StoredTwin, presence: Pre
     statusReason: device.statusReason,
     statusUpdateTime: device.statusUpdatedTime,
     connectionState: presence.connectionState,
-    lastActivityTime:
-      presence.lastActivityTime === undefined ? NEVER : new Date(presence.lastActivityTime).toISOString(),
+    lastActivityTime: activityTimeJson(presence.lastActivityTime),
     cloudToDeviceMessageCount: c2dCount,
     authenticationType: device.authType,
     x509Thumbprint: { primaryThumbprint: device.primaryThumbprint, secondaryThumbprint: device.secondaryThumbprint },

@@ -127,7 +127,8 @@ export class Twins {
 
   /** POST /devices/query: a page of results and the continuation token of the next page. */
   query(text: string, pageSize: number, continuation: string | undefined): Promise<QueryPage> {
-    return runQuery(this.opts.store, text, pageSize, continuation, (entry) => this.jsonOf(entry));
+    const now = this.opts.clock.now();
+    return runQuery(this.opts.store, text, pageSize, continuation, now, (entry) => this.jsonOf(entry));
   }
 
   /**
@@ -136,7 +137,7 @@ export class Twins {
    */
   async selectDevices(condition: string, afterDeviceId: string, limit: number): Promise<string[]> {
     const where = conditionOf(condition);
-    const entries = await this.opts.store.queryTwins({ where, afterDeviceId, limit });
+    const entries = await this.opts.store.queryTwins({ where, afterDeviceId, limit, now: this.opts.clock.now() });
     return entries.map((e) => e.device.deviceId);
   }
 

@@ -42,6 +42,10 @@ export interface TwinEntry {
   twin: StoredTwin | undefined;
   /** Connected hub-wide, as the store's presence records say (queries read it; answers use the domain's presence). */
   connected?: boolean;
+  /** Last activity hub-wide (ms since the epoch) as the store's presence records say; undefined: never. */
+  lastActivityAt?: number;
+  /** The device's queued C2D messages; read only when the page query asked (withC2dCount). */
+  c2dCount?: number;
 }
 
 export type TwinWriteResult = 'written' | 'conflict' | 'deviceNotFound';
@@ -52,6 +56,10 @@ export interface TwinPageQuery {
   /** Only devices with an id greater than this one (the previous page's last). */
   afterDeviceId?: string;
   limit: number;
+  /** ms since the epoch: a C2D message expired by then is not queued (cloudToDeviceMessageCount). */
+  now: number;
+  /** Count each device's queued C2D messages into TwinEntry.c2dCount (a query that projects or groups by them). */
+  withC2dCount?: boolean;
 }
 
 export interface TwinStore {

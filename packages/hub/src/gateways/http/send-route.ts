@@ -6,8 +6,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { headerReader, messageFromSendHeaders, type OutgoingMessage } from '@ferry/common';
+import { parseIsoDateTime } from '../../iso-date.js';
 import { readBody } from './body.js';
-import { parseIsoDateTime } from './iso-date.js';
 import { sendNoContent } from './respond.js';
 import type { Route } from './router.js';
 

@@ -1,6 +1,6 @@
 /** Device twins on PostgreSQL: json columns (the text as written, keys in order), queried with json operators (twins/query/sql.ts). */
 import type pg from 'pg';
-import { compileWhere } from '../../twins/query/sql.js';
+import { c2dCountSql, compileWhere } from '../../twins/query/sql.js';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import { ENTRY_COLUMNS, ENTRY_FROM, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
 
@@ -40,14 +40,15 @@ export class TwinQueries {
 
   async queryTwins(q: TwinPageQuery): Promise<TwinEntry[]> {
     // The condition's parameters are $1..$n; the page's come after them.
-    const where = q.where ? compileWhere(q.where, 'postgres') : { sql: 'true', params: [] };
+    const where = q.where ? compileWhere(q.where, 'postgres', q.now) : { sql: 'true', params: [] };
     const n = where.params.length;
+    const c2d = q.withC2dCount ? `, ${c2dCountSql(`$${n + 3}::bigint`)} AS c2d_count` : '';
     const r = await this.pool.query<EntryRow>(
       // COLLATE "C": byte order, as SQLite's, whatever the database's collation.
-      `SELECT ${ENTRY_COLUMNS} ${ENTRY_FROM}
+      `SELECT ${ENTRY_COLUMNS}${c2d} ${ENTRY_FROM}
        WHERE (${where.sql}) AND d.device_id COLLATE "C" > $${n + 1}::text
        ORDER BY d.device_id COLLATE "C" LIMIT $${n + 2}`,
-      [...where.params, q.afterDeviceId ?? '', Math.max(0, Math.floor(q.limit))],
+      [...where.params, q.afterDeviceId ?? '', Math.max(0, Math.floor(q.limit)), ...(q.withC2dCount ? [q.now] : [])],
     );
     return r.rows.map(entryOf);
   }

@@ -1,6 +1,6 @@
 /** Device twins on SQLite: one row per twin written, JSON as text, queried with JSON1 (twins/query/sql.ts). */
 import type Database from 'better-sqlite3';
-import { compileWhere } from '../../twins/query/sql.js';
+import { c2dCountSql, compileWhere } from '../../twins/query/sql.js';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import { ENTRY_COLUMNS, ENTRY_FROM, type EntryRow, entryOf, twinValues } from '../twin-rows.js';
 
@@ -41,15 +41,16 @@ export class TwinTable {
   }
 
   queryTwins(q: TwinPageQuery): TwinEntry[] {
-    const where = q.where ? compileWhere(q.where, 'sqlite') : { sql: '1', params: [] };
+    const where = q.where ? compileWhere(q.where, 'sqlite', q.now) : { sql: '1', params: [] };
     const after = q.afterDeviceId ?? '';
+    const c2d = q.withC2dCount ? `, ${c2dCountSql('?')} AS c2d_count` : '';
     // Prepared per query: its text depends on the condition (values are bound, never in the text).
     const rows = this.db
       .prepare<unknown[], EntryRow>(
-        `SELECT ${ENTRY_COLUMNS} ${ENTRY_FROM}
+        `SELECT ${ENTRY_COLUMNS}${c2d} ${ENTRY_FROM}
          WHERE d.device_id > ? AND (${where.sql}) ORDER BY d.device_id LIMIT ?`,
       )
-      .all(after, ...where.params, Math.max(0, Math.floor(q.limit)));
+      .all(...(q.withC2dCount ? [q.now] : []), after, ...where.params, Math.max(0, Math.floor(q.limit)));
     return rows.map(entryOf);
   }
 }

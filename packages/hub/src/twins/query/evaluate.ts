@@ -6,9 +6,11 @@
  */
 import type { JsonValue } from '../json.js';
 import { isJsonObject } from '../json.js';
+import { activityTimeJson } from '../twin-json.js';
 import type { TwinEntry } from '../types.js';
 import type { CompareOp, Condition, FieldRef, Literal } from './ast.js';
 import { resolveField } from './fields.js';
+import { activityMs, timeLiteral } from './times.js';
 
 type Truth = boolean | undefined;
 
@@ -30,6 +32,12 @@ export function fieldValue(entry: TwinEntry, field: FieldRef): JsonValue | undef
         return entry.twin?.version ?? 1;
       case 'connectionState':
         return entry.connected ? 'Connected' : 'Disconnected';
+      case 'lastActivityTime':
+        return activityTimeJson(entry.lastActivityAt);
+      case 'cloudToDeviceMessageCount':
+        // A programming error, not the caller's: the page query did not ask for the counts.
+        if (entry.c2dCount === undefined) throw new Error('cloudToDeviceMessageCount was not read (withC2dCount)');
+        return entry.c2dCount;
     }
   }
   const twin = entry.twin;
@@ -75,18 +83,36 @@ export function compare(value: JsonValue | undefined, op: CompareOp, literal: Li
   }
 }
 
-export function evaluate(c: Condition, entry: TwinEntry): Truth {
-  return evaluateWith(c, entry, fieldValue);
+/** A twin's field against a literal: lastActivityTime compares as a time (times.ts), the rest by value. */
+function compareField(entry: TwinEntry, field: FieldRef, op: CompareOp, literal: Literal): Truth {
+  const f = resolveField(field);
+  if (f.kind === 'column' && f.name === 'lastActivityTime') {
+    const t = timeLiteral(literal);
+    return t === undefined ? undefined : compare(activityMs(entry.lastActivityAt), op, t);
+  }
+  return compare(fieldValue(entry, field), op, literal);
 }
 
-/** The same logic over any item whose fields `valueOf` reads (devices.jobs rows). */
+export function evaluate(c: Condition, entry: TwinEntry): Truth {
+  return evaluateBy(c, entry, fieldValue, compareField);
+}
+
+/** The same logic over any item whose fields `lookup` reads (devices.jobs rows), compared by value. */
 export function evaluateWith<T>(
   c: Condition,
   entry: T,
   lookup: (item: T, field: FieldRef) => JsonValue | undefined,
 ): Truth {
-  const evaluate = (x: Condition, item: T) => evaluateWith(x, item, lookup);
-  const fieldValue = lookup;
+  return evaluateBy(c, entry, lookup, (item, field, op, literal) => compare(lookup(item, field), op, literal));
+}
+
+function evaluateBy<T>(
+  c: Condition,
+  entry: T,
+  fieldValue: (item: T, field: FieldRef) => JsonValue | undefined,
+  compareField: (item: T, field: FieldRef, op: CompareOp, literal: Literal) => Truth,
+): Truth {
+  const evaluate = (x: Condition, item: T) => evaluateBy(x, item, fieldValue, compareField);
   switch (c.kind) {
     case 'and': {
       const l = evaluate(c.left, entry);
@@ -107,12 +133,11 @@ export function evaluateWith<T>(
       return v === undefined ? undefined : !v;
     }
     case 'compare':
-      return compare(fieldValue(entry, c.field), c.op, c.value);
+      return compareField(entry, c.field, c.op, c.value);
     case 'in': {
-      const v = fieldValue(entry, c.field);
       let result: Truth = false;
       for (const literal of c.values) {
-        const eq = compare(v, '=', literal);
+        const eq = compareField(entry, c.field, '=', literal);
         if (eq === true) return true;
         if (eq === undefined) result = undefined;
       }

@@ -3,7 +3,15 @@ import { FerryError } from '@ferry/common';
 import type { FieldRef } from './ast.js';
 
 export type SectionName = 'tags' | 'desired' | 'reported';
-export type ColumnName = 'deviceId' | 'status' | 'statusReason' | 'authenticationType' | 'version' | 'connectionState';
+export type ColumnName =
+  | 'deviceId'
+  | 'status'
+  | 'statusReason'
+  | 'authenticationType'
+  | 'version'
+  | 'connectionState'
+  | 'lastActivityTime'
+  | 'cloudToDeviceMessageCount';
 
 export type ResolvedField =
   | { kind: 'json'; section: SectionName; path: string[] }
@@ -16,14 +24,12 @@ const COLUMNS: ReadonlySet<string> = new Set<ColumnName>([
   'authenticationType',
   'version',
   'connectionState',
-]);
-
-/** Not comparable in a query yet (connectionState is: the store keeps it hub-wide). */
-const NOT_QUERYABLE: ReadonlySet<string> = new Set([
   'lastActivityTime',
   'cloudToDeviceMessageCount',
-  'connectionStateUpdatedTime',
 ]);
+
+/** The device's, not its twin's: IoT Hub's twins do not carry it, so no query can read it. */
+const NOT_QUERYABLE: ReadonlySet<string> = new Set(['connectionStateUpdatedTime']);
 
 export function fieldError(field: FieldRef, text: string): FerryError {
   const { line, column } = field.at;
@@ -48,7 +54,7 @@ export function resolveField(field: FieldRef): ResolvedField {
   if (root !== undefined && NOT_QUERYABLE.has(root)) {
     throw fieldError(
       field,
-      `${root} cannot be queried in Ferry yet: query connectionState, tags or properties instead`,
+      `${root} is not in a twin, so a query cannot read it: query connectionState or lastActivityTime instead`,
     );
   }
   throw fieldError(

@@ -6,9 +6,10 @@
  */
 import { FerryError } from '@ferry/common';
 import type { JsonObject, JsonValue } from '../json.js';
-import type { TwinEntry, TwinStore } from '../types.js';
-import type { Query, SelectItem } from './ast.js';
+import type { TwinEntry, TwinPageQuery, TwinStore } from '../types.js';
+import type { FieldRef, Query, SelectItem } from './ast.js';
 import { fieldValue } from './evaluate.js';
+import { resolveField } from './fields.js';
 import { parseQuery } from './parse.js';
 
 export const DEFAULT_PAGE_SIZE = 100;
@@ -40,21 +41,37 @@ function decodeToken(s: string | undefined): Token | undefined {
   throw new FerryError('ArgumentInvalid', 'the x-ms-continuation token is not one this hub gave');
 }
 
+/**
+ * True when the SELECT list or GROUP BY reads cloudToDeviceMessageCount: only then does the store
+ * count each device's queue (a WHERE on it is counted in the SQL; SELECT * answers count per twin).
+ */
+function readsC2dCount(query: Query): boolean {
+  const fields: FieldRef[] = [...query.groupBy];
+  for (const item of query.select ?? []) if (item.kind === 'field') fields.push(item.field);
+  return fields.some((f) => {
+    const r = resolveField(f);
+    return r.kind === 'column' && r.name === 'cloudToDeviceMessageCount';
+  });
+}
+
+/** `now` (ms since the epoch) decides which C2D messages have expired (cloudToDeviceMessageCount). */
 export async function runQuery(
   store: TwinStore,
   text: string,
   pageSize: number,
   continuation: string | undefined,
+  now: number,
   toJson: (entry: TwinEntry) => Promise<unknown>,
 ): Promise<QueryPage> {
   const query = parseQuery(text);
   if (query.source !== 'devices') throw new FerryError('ArgumentInvalid', `queries FROM ${query.source} are not twins`);
   const size = Number.isInteger(pageSize) && pageSize > 0 ? Math.min(pageSize, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE;
   const token = decodeToken(continuation);
-  if (query.select?.some((i) => i.kind === 'count')) return countPage(store, query, size, token);
+  const read = { now, withC2dCount: readsC2dCount(query) };
+  if (query.select?.some((i) => i.kind === 'count')) return countPage(store, query, size, token, read);
   if (token && !('after' in token))
     throw new FerryError('ArgumentInvalid', 'the x-ms-continuation token is not for this query');
-  const entries = await store.queryTwins({ where: query.where, afterDeviceId: token?.after, limit: size + 1 });
+  const entries = await store.queryTwins({ where: query.where, afterDeviceId: token?.after, limit: size + 1, ...read });
   const more = entries.length > size;
   const page = more ? entries.slice(0, size) : entries;
   const next = more ? encodeToken({ after: page[page.length - 1]!.device.deviceId }) : undefined;
@@ -79,13 +96,19 @@ function project(select: SelectItem[], entry: TwinEntry, count: number | undefin
   return out;
 }
 
-async function countPage(store: TwinStore, query: Query, size: number, token: Token | undefined): Promise<QueryPage> {
+async function countPage(
+  store: TwinStore,
+  query: Query,
+  size: number,
+  token: Token | undefined,
+  read: Pick<TwinPageQuery, 'now' | 'withC2dCount'>,
+): Promise<QueryPage> {
   if (token && !('offset' in token))
     throw new FerryError('ArgumentInvalid', 'the x-ms-continuation token is not for this query');
   const groups = new Map<string, { first: TwinEntry; count: number }>();
   let after: string | undefined;
   for (;;) {
-    const batch = await store.queryTwins({ where: query.where, afterDeviceId: after, limit: SCAN_BATCH });
+    const batch = await store.queryTwins({ where: query.where, afterDeviceId: after, limit: SCAN_BATCH, ...read });
     for (const entry of batch) {
       const key = JSON.stringify(query.groupBy.map((f) => fieldValue(entry, f) ?? { undefined: true }));
       const g = groups.get(key);

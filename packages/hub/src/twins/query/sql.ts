@@ -4,10 +4,12 @@
  * bound parameter; the only text taken from the tree is the choice of SQL around them. The SQL
  * follows evaluate.ts exactly: a field whose type differs from the literal's compares as NULL,
  * so SQL's three-valued logic gives the same devices. Table aliases: d (devices), t (twins,
- * LEFT JOINed: NULL for a device whose twin was never written).
+ * LEFT JOINed: NULL for a device whose twin was never written), p (device_presence, LEFT JOINed:
+ * NULL for a device never seen).
  */
 import type { CompareOp, Condition, Literal } from './ast.js';
 import { type ColumnName, type ResolvedField, resolveField } from './fields.js';
+import { NEVER_MS, timeLiteral } from './times.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -22,6 +24,15 @@ function literalType(v: Literal): LiteralType {
   return v === null ? 'null' : (typeof v as LiteralType);
 }
 
+/**
+ * cloudToDeviceMessageCount: the device's messages not yet expired at `now` (a placeholder), as
+ * GET /devices/{id} counts them. A correlated subquery (an index lookup by device_id), written
+ * only into queries that name the field, so other twin reads do not pay for it.
+ */
+export function c2dCountSql(now: string): string {
+  return `(SELECT count(*) FROM c2d_messages m WHERE m.device_id = d.device_id AND m.expiry > ${now})`;
+}
+
 const COLUMN_SQL = {
   deviceId: 'd.device_id',
   status: 'd.status',
@@ -33,7 +44,10 @@ const COLUMN_SQL = {
 
 class Compiler {
   readonly params: unknown[] = [];
-  constructor(private readonly dialect: Dialect) {}
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly now: number,
+  ) {}
 
   private param(v: unknown, pgType: string): string {
     this.params.push(v);
@@ -80,6 +94,7 @@ class Compiler {
     const ordered = op !== '=' && op !== '!=';
     if (ordered && (type === 'boolean' || type === 'null')) return this.unknown;
     const sqlOp = op === '!=' ? '<>' : op;
+    if (f.kind === 'column' && f.name === 'lastActivityTime') return this.activity(sqlOp, value);
     const typed = f.kind === 'column' ? this.column(f.name, type) : this.json(f.section, f.path, type);
     if (typed === undefined) return this.unknown;
     const rhs =
@@ -93,10 +108,22 @@ class Compiler {
     return `(${typed} ${sqlOp} ${rhs})`;
   }
 
+  /** lastActivityTime compared as an instant (times.ts): ms since the epoch, never active at NEVER_MS. */
+  private activity(sqlOp: string, value: Literal): string {
+    const t = timeLiteral(value);
+    if (t === undefined) return this.unknown;
+    return `(COALESCE(p.activity_at, ${NEVER_MS}) ${sqlOp} ${this.param(t, 'bigint')})`;
+  }
+
   /** A registry column as a value of the literal's type, or undefined when it never is one. */
   private column(name: ColumnName, type: LiteralType): string | undefined {
     const collate = this.dialect === 'postgres' ? ' COLLATE "C"' : '';
     if (name === 'version') return type === 'number' ? 'COALESCE(t.version, 1)' : undefined;
+    if (name === 'cloudToDeviceMessageCount') {
+      return type === 'number' ? c2dCountSql(this.param(this.now, 'bigint')) : undefined;
+    }
+    // Compared as a time in compare(); never reaches here.
+    if (name === 'lastActivityTime') return undefined;
     const col = COLUMN_SQL[name];
     if (type === 'string') return `${col}${collate}`;
     if (type === 'null' && name === 'statusReason') return `(CASE WHEN ${col} IS NULL THEN 'null' END)`;
@@ -134,9 +161,12 @@ class Compiler {
   }
 }
 
-/** The WHERE clause (without the keyword) and its parameters, in order. */
-export function compileWhere(where: Condition, dialect: Dialect): CompiledWhere {
-  const c = new Compiler(dialect);
+/**
+ * The WHERE clause (without the keyword) and its parameters, in order. `now` (ms since the epoch)
+ * decides which C2D messages have expired, for cloudToDeviceMessageCount.
+ */
+export function compileWhere(where: Condition, dialect: Dialect, now: number): CompiledWhere {
+  const c = new Compiler(dialect, now);
   const sql = c.condition(where);
   return { sql, params: c.params };
 }

@@ -1,5 +1,6 @@
 /**
- * Strict ISO 8601 date-time parsing for request headers: `YYYY-MM-DD[THH:MM[:SS[.fraction]]][Z|±HH[:]MM]`.
+ * Strict ISO 8601 date-time parsing (HTTP request headers, the query language's times):
+ * `YYYY-MM-DD[THH:MM[:SS[.fraction]]][Z|±HH[:]MM]`.
  * Date.parse alone would take "1" or "March 7" and read zone-less times as local time; here a
  * zone-less time is UTC and anything else is refused.
  */
@@ -20,9 +21,13 @@ export function parseIsoDateTime(text: string): number | undefined {
   ];
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return undefined;
   const ms = Number((m[7] ?? '0').padEnd(3, '0').slice(0, 3));
-  let t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  // Date.UTC rolls Feb 30 over to March: refuse instead.
-  if (new Date(t).getUTCDate() !== day) return undefined;
+  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999 (IoT Hub's "never" is year 1).
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, ms);
+  // Feb 30 rolls over to March: refuse instead.
+  if (date.getUTCDate() !== day) return undefined;
+  let t = date.getTime();
   if (m[9]) {
     const offsetHours = Number(m[10]);
     const offsetMinutes = Number(m[11]);
