@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FerryError, formatHubConnectionString } from '@ferry/common';
 import type { HubConfig } from './config/types.js';
-import { PostgresStore } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 import { writeAtomic } from './tls/files.js';
@@ -67,6 +66,8 @@ export async function readPolicyConnectionString(opts: {
   const { config } = opts;
   let store: Store;
   if (config.store.kind === 'postgres') {
+    // Loaded only here: a SQLite hub never needs the PostgreSQL driver (docs/memory.md).
+    const { PostgresStore } = await import('./store/postgres/postgres-store.js');
     store = await PostgresStore.open({ url: config.store.url, schema: config.store.schema, poolSize: 1 });
   } else {
     const dbFile = sqlitePath(config);

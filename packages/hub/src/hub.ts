@@ -15,11 +15,12 @@ import { CaTrust } from './auth/ca-trust.js';
 import { hubNameOf } from './auth/hub-name.js';
 import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
-import { type ClusterEvents, InProcessSignalBus, PostgresSignalBus, type SignalBus } from './cluster/index.js';
+import { InProcessSignalBus } from './cluster/in-process-signal-bus.js';
 import { NodeHeartbeat } from './cluster/node-heartbeat.js';
-import { postgresMethodRelay } from './cluster/postgres-method-relay.js';
+import type { PostgresSignalBus } from './cluster/postgres-signal-bus.js';
 import { PresenceBook } from './cluster/presence-book.js';
 import { RegistryReplay } from './cluster/registry-replay.js';
+import type { ClusterEvents, SignalBus } from './cluster/signal-bus.js';
 import type { HubConfig } from './config/types.js';
 import { createInspector } from './console/inspector.js';
 import { type ConsoleFiles, consoleFiles, findConsoleDist } from './console/static-files.js';
@@ -48,8 +49,8 @@ import { operationsHandler } from './observability/operations.js';
 import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { CommitWatch, watchCommits } from './store/commit-watch.js';
-import { PostgresStore, redactUrl } from './store/postgres/postgres-store.js';
-import { RegistryChangeQueries } from './store/postgres/registry-change-queries.js';
+import type { PostgresStore } from './store/postgres/postgres-store.js';
+import { redactUrl } from './store/redact-url.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { WorkerStore } from './store/sqlite/worker-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
@@ -71,6 +72,8 @@ interface Parts {
   methods?: { stop(): void };
   /** The LISTEN connection of a PostgreSQL hub. */
   signals?: { close(): Promise<void> };
+  /** A PostgreSQL hub's store (unwrapped) and signal bus; undefined on SQLite. */
+  postgres?: { store: PostgresStore; bus: PostgresSignalBus };
   replay?: RegistryReplay;
   engine?: Engine;
   telemetry?: Telemetry;
@@ -95,6 +98,12 @@ async function openStore(
   parts: Parts,
 ): Promise<SignalBus & ClusterEvents> {
   if (config.store.kind === 'postgres') {
+    // Loaded only for a PostgreSQL hub: the driver and its queries are several MiB of heap that a
+    // SQLite hub would carry for nothing (docs/memory.md).
+    const [{ PostgresStore }, { PostgresSignalBus }] = await Promise.all([
+      import('./store/postgres/postgres-store.js'),
+      import('./cluster/postgres-signal-bus.js'),
+    ]);
     const { url, schema } = config.store;
     const store = await PostgresStore.open({
       url,
@@ -110,6 +119,7 @@ async function openStore(
       logger: logger.child({ component: 'cluster' }),
     });
     parts.signals = bus;
+    parts.postgres = { store, bus };
     await bus.start();
     logger.info({ store: redactUrl(url), schema, node: store.nodeId }, 'PostgreSQL store open');
     return bus;
@@ -238,7 +248,7 @@ export class Hub {
       storage = new StorageHealth(logger.child({ component: 'storage' }), metrics.registry);
       const signals = await openStore(config, logger, parts);
       // Several nodes: each node's series carry its id (as its log lines do).
-      if (parts.store instanceof PostgresStore) metrics.setNode(parts.store.nodeId);
+      if (parts.postgres) metrics.setNode(parts.postgres.store.nodeId);
       const guarded = guardStore(parts.store!, storage);
       // A failed or overdue commit (a database restarting or paused) turns /ready to 503 too.
       commits = new CommitWatch({
@@ -265,7 +275,7 @@ export class Hub {
         logger.warn({ err }, 'recounting pending messages failed; the metrics keep their last counts'),
       );
       const engine = meteredEngine(parts.engine, metrics, clock);
-      const nodeId = parts.store instanceof PostgresStore ? parts.store.nodeId : `${hostname()}-${process.pid}`;
+      const nodeId = parts.postgres ? parts.postgres.store.nodeId : `${hostname()}-${process.pid}`;
       const clusterLog = logger.child({ component: 'cluster' });
       parts.presence = new PresenceBook({ store, nodeId, clock, logger: clusterLog });
       const registry = new DeviceRegistry({
@@ -288,10 +298,11 @@ export class Hub {
       });
       await parts.heartbeat.start();
       metrics.watchHubConnections(parts.heartbeat);
-      if (parts.store instanceof PostgresStore) {
+      if (parts.postgres) {
         // Registry changes missed while the LISTEN connection was down are read from the store.
+        const { RegistryChangeQueries } = await import('./store/postgres/registry-change-queries.js');
         parts.replay = new RegistryReplay({
-          log: new RegistryChangeQueries(parts.store.pool),
+          log: new RegistryChangeQueries(parts.postgres.store.pool),
           registry,
           signals,
           logger: logger.child({ component: 'cluster' }),
@@ -333,19 +344,25 @@ export class Hub {
         c2dCount: (id) => engine.queueDepth(id),
         signals,
       });
+      const relay = parts.postgres
+        ? (await import('./cluster/postgres-method-relay.js')).postgresMethodRelay(
+            parts.postgres.store,
+            parts.postgres.bus,
+            clock,
+            logger.child({ component: 'methods' }),
+          )
+        : undefined;
       const methods = new Methods({
         clock,
         deviceExists: async (id) => (await registry.identity(id)) !== undefined,
         observer: metrics,
-        ...(parts.store instanceof PostgresStore && signals instanceof PostgresSignalBus
-          ? { relay: postgresMethodRelay(parts.store, signals, clock, logger.child({ component: 'methods' })) }
-          : {}),
+        ...(relay ? { relay } : {}),
       });
       parts.methods = methods;
       parts.jobs = new Jobs({
         store,
         clock,
-        nodeId: parts.store instanceof PostgresStore ? parts.store.nodeId : `${process.pid}`,
+        nodeId: parts.postgres ? parts.postgres.store.nodeId : `${process.pid}`,
         config: config.jobs,
         logger: logger.child({ component: 'jobs' }),
         twins,

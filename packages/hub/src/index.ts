@@ -34,7 +34,7 @@ export type { BulkError, BulkResult } from './registry/bulk.js';
 export type { CertificateDescription } from './registry/ca-certificates.js';
 export type { DeviceJson, Registry, SharedAccessPolicy } from './registry/types.js';
 export type { EventPosition, StoredEvent } from './store/event-log.js';
-export { redactUrl } from './store/postgres/postgres-store.js';
+export { redactUrl } from './store/redact-url.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export { DEFAULT_CONSUMER_GROUP, partitionOf, Telemetry } from './telemetry/index.js';
 export {

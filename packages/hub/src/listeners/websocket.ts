@@ -6,10 +6,11 @@
  * `AMQPWSB10` only. Anything else gets a 400/404.
  */
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { StreamGateway } from '../gateways/context.js';
 import { presentedCertificates } from './client-certificates.js';
 
@@ -47,6 +48,16 @@ function refuse(socket: Duplex, status: number, reason: string, text: string): v
   );
 }
 
+/**
+ * `ws`, loaded on the first upgrade: a hub whose clients all use MQTT or AMQP over TLS never
+ * needs it (about 1.6 MiB of heap; docs/memory.md). It is CommonJS, so a synchronous require.
+ */
+let wsLibrary: typeof import('ws') | undefined;
+function ws(): typeof import('ws') {
+  wsLibrary ??= createRequire(import.meta.url)('ws') as typeof import('ws');
+  return wsLibrary;
+}
+
 export interface WebSocketRouterOptions {
   gateways: Record<WsProtocol, StreamGateway>;
   maxPayload: number;
@@ -54,16 +65,20 @@ export interface WebSocketRouterOptions {
 }
 
 export class WebSocketRouter {
-  private readonly wss: WebSocketServer;
+  /** Made on the first upgrade (with the `ws` library). */
+  private wss: WebSocketServer | undefined;
   private accepting = true;
 
-  constructor(private readonly opts: WebSocketRouterOptions) {
-    this.wss = new WebSocketServer({
+  constructor(private readonly opts: WebSocketRouterOptions) {}
+
+  private server(): WebSocketServer {
+    this.wss ??= new (ws().WebSocketServer)({
       noServer: true,
       perMessageDeflate: false,
-      maxPayload: opts.maxPayload,
+      maxPayload: this.opts.maxPayload,
       handleProtocols: (protocols, req) => pickProtocol(protocols, servedOn(req))?.offered ?? false,
     });
+    return this.wss;
   }
 
   /** Why an upgrade request is refused, or the protocol it gets. */
@@ -94,8 +109,8 @@ export class WebSocketRouter {
       return;
     }
     const gateway = this.opts.gateways[route.protocol];
-    this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const stream = createWebSocketStream(ws);
+    this.server().handleUpgrade(req, socket, head, (client: WebSocket) => {
+      const stream = ws().createWebSocketStream(client);
       stream.on('error', (err) => this.opts.logger.debug({ err }, 'websocket stream error'));
       const socket = req.socket as Partial<TLSSocket>;
       gateway.handle(stream, {
@@ -113,7 +128,8 @@ export class WebSocketRouter {
 
   /** Drops whatever WebSockets the gateways left open. */
   terminateAll(): void {
-    for (const ws of this.wss.clients) ws.terminate();
+    if (!this.wss) return;
+    for (const client of this.wss.clients) client.terminate();
     this.wss.close();
   }
 }

@@ -3,8 +3,8 @@
  * openssl scripts): a test root CA, a certificate it signs for a device id or a verification code
  * (proof of possession), and a self-signed device certificate. RSA 2048, SHA-256.
  */
-import forge from 'node-forge';
-import { type KeyAndCert, newKeyPair, serial } from './pki.js';
+import type Forge from 'node-forge';
+import { forge, type KeyAndCert, newKeyPair, serial } from './pki.js';
 
 const DAY_MS = 86_400_000;
 
@@ -18,13 +18,13 @@ export interface CertificateOptions {
   notAfter?: Date;
 }
 
-function setValidity(cert: forge.pki.Certificate, opts: CertificateOptions, defaultDays: number): void {
+function setValidity(cert: Forge.pki.Certificate, opts: CertificateOptions, defaultDays: number): void {
   const now = opts.now ?? Date.now();
   cert.validity.notBefore = opts.notBefore ?? new Date(now - 3600_000);
   cert.validity.notAfter = opts.notAfter ?? new Date(now + (opts.validityDays ?? defaultDays) * DAY_MS);
 }
 
-function subject(commonName: string): forge.pki.CertificateField[] {
+function subject(commonName: string): Forge.pki.CertificateField[] {
   return [{ name: 'commonName', value: commonName }];
 }
 
@@ -33,16 +33,16 @@ function certificate(
   commonName: string,
   opts: CertificateOptions,
   defaultDays: number,
-  sign: (cert: forge.pki.Certificate, keys: ReturnType<typeof newKeyPair>) => void,
+  sign: (cert: Forge.pki.Certificate, keys: ReturnType<typeof newKeyPair>) => void,
 ): KeyAndCert {
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
   setValidity(cert, opts, defaultDays);
   cert.setSubject(subject(commonName));
   sign(cert, keys);
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  return { certPem: forge().pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /** A root CA to upload to the hub (`ferry ca-cert add`) and sign device certificates with. */
@@ -54,7 +54,7 @@ export function createTestCa(commonName: string, opts: CertificateOptions = {}):
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
       { name: 'subjectKeyIdentifier' },
     ]);
-    cert.sign(keys.privateKey, forge.md.sha256.create());
+    cert.sign(keys.privateKey, forge().md.sha256.create());
   });
 }
 
@@ -69,15 +69,15 @@ const CLIENT_EXTENSIONS = [
  * device id) or a proof-of-possession certificate (CN = the verification code).
  */
 export function issueCertificate(ca: KeyAndCert, commonName: string, opts: CertificateOptions = {}): KeyAndCert {
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const caCert = forge().pki.certificateFromPem(ca.certPem);
+  const caKey = forge().pki.privateKeyFromPem(ca.keyPem);
   return certificate(commonName, opts, 365, (cert) => {
     cert.setIssuer(caCert.subject.attributes);
     cert.setExtensions([
       ...CLIENT_EXTENSIONS,
       { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
     ]);
-    cert.sign(caKey, forge.md.sha256.create());
+    cert.sign(caKey, forge().md.sha256.create());
   });
 }
 
@@ -86,6 +86,6 @@ export function selfSignedCertificate(commonName: string, opts: CertificateOptio
   return certificate(commonName, opts, 365, (cert, keys) => {
     cert.setIssuer(subject(commonName));
     cert.setExtensions(CLIENT_EXTENSIONS);
-    cert.sign(keys.privateKey, forge.md.sha256.create());
+    cert.sign(keys.privateKey, forge().md.sha256.create());
   });
 }

@@ -1,10 +1,22 @@
 /**
  * Certificates with node-forge (no openssl shell-out): a private CA and server certificates
  * for the hub's hosts. Keys come from node:crypto, which is much faster than forge's RSA.
+ * Checking the certificates already on disk (every start) needs node:crypto only.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import forge from 'node-forge';
+import type Forge from 'node-forge';
+
+/**
+ * node-forge, loaded when a certificate is made: a hub restarted on its data dir makes none, and
+ * forge is about 2 MiB of heap it would keep for nothing (docs/memory.md). CommonJS: a synchronous require.
+ */
+let forgeLibrary: typeof Forge | undefined;
+export function forge(): typeof Forge {
+  forgeLibrary ??= createRequire(import.meta.url)('node-forge') as typeof Forge;
+  return forgeLibrary;
+}
 
 export interface KeyAndCert {
   certPem: string;
@@ -17,8 +29,8 @@ const CA_VALIDITY_DAYS = 3650;
 const SERVER_VALIDITY_DAYS = 825;
 
 export function newKeyPair(): {
-  privateKey: forge.pki.rsa.PrivateKey;
-  publicKey: forge.pki.rsa.PublicKey;
+  privateKey: Forge.pki.rsa.PrivateKey;
+  publicKey: Forge.pki.rsa.PublicKey;
   keyPem: string;
 } {
   const { privateKey: keyPem } = generateKeyPairSync('rsa', {
@@ -26,8 +38,8 @@ export function newKeyPair(): {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
   });
-  const privateKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
-  const publicKey = forge.pki.setRsaPublicKey(privateKey.n, privateKey.e);
+  const privateKey = forge().pki.privateKeyFromPem(keyPem) as Forge.pki.rsa.PrivateKey;
+  const publicKey = forge().pki.setRsaPublicKey(privateKey.n, privateKey.e);
   return { privateKey, publicKey, keyPem };
 }
 
@@ -38,7 +50,7 @@ export function serial(): string {
   return bytes.toString('hex');
 }
 
-function validity(cert: forge.pki.Certificate, now: number, days: number): void {
+function validity(cert: Forge.pki.Certificate, now: number, days: number): void {
   // Backdated an hour so a client with a slightly slow clock still accepts a fresh certificate.
   cert.validity.notBefore = new Date(now - 3600_000);
   cert.validity.notAfter = new Date(now + days * DAY_MS);
@@ -46,7 +58,7 @@ function validity(cert: forge.pki.Certificate, now: number, days: number): void 
 
 export function createCa(now = Date.now()): KeyAndCert {
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
   validity(cert, now, CA_VALIDITY_DAYS);
@@ -61,8 +73,8 @@ export function createCa(now = Date.now()): KeyAndCert {
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(keys.privateKey, forge().md.sha256.create());
+  return { certPem: forge().pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /** The subject alternative names for the hosts: DNS for names, IP for addresses. */
@@ -81,10 +93,10 @@ export function sanList(hosts: readonly string[]): string[] {
 }
 
 export function issueServerCert(ca: KeyAndCert, hosts: readonly string[], now = Date.now()): KeyAndCert {
-  const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
+  const caCert = forge().pki.certificateFromPem(ca.certPem);
+  const caKey = forge().pki.privateKeyFromPem(ca.keyPem);
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
+  const cert = forge().pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = serial();
   validity(cert, now, SERVER_VALIDITY_DAYS);
@@ -101,13 +113,13 @@ export function issueServerCert(ca: KeyAndCert, hosts: readonly string[], now = 
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.keyPem };
+  cert.sign(caKey, forge().md.sha256.create());
+  return { certPem: forge().pki.certificateToPem(cert), keyPem: keys.keyPem };
 }
 
 /** The SANs of a certificate in sanList's notation. */
 export function sansOf(certPem: string): string[] {
-  const cert = forge.pki.certificateFromPem(certPem);
+  const cert = forge().pki.certificateFromPem(certPem);
   const ext = cert.getExtension('subjectAltName') as {
     altNames?: Array<{ type: number; value?: string; ip?: string }>;
   };
@@ -125,13 +137,12 @@ export function serverCertFits(
   now = Date.now(),
 ): boolean {
   try {
-    const cert = forge.pki.certificateFromPem(server.certPem);
-    const caCert = forge.pki.certificateFromPem(ca.certPem);
-    if (!caCert.verify(cert)) return false;
-    const key = forge.pki.privateKeyFromPem(server.keyPem) as forge.pki.rsa.PrivateKey;
-    if (key.n.compareTo((cert.publicKey as forge.pki.rsa.PublicKey).n) !== 0) return false;
-    if (cert.validity.notAfter.getTime() < now + 30 * DAY_MS) return false;
-    const have = new Set(sansOf(server.certPem).map(normalizeSan));
+    const cert = new X509Certificate(server.certPem);
+    const caCert = new X509Certificate(ca.certPem);
+    if (!cert.checkIssued(caCert) || !cert.verify(caCert.publicKey)) return false;
+    if (!cert.checkPrivateKey(createPrivateKey(server.keyPem))) return false;
+    if (Date.parse(cert.validTo) < now + 30 * DAY_MS) return false;
+    const have = new Set(x509Sans(cert).map(normalizeSan));
     const want = sanList(hosts).map(normalizeSan);
     return want.length === have.size && want.every((s) => have.has(s));
   } catch {
@@ -139,7 +150,17 @@ export function serverCertFits(
   }
 }
 
-// forge writes IPv6 SANs back expanded ("0:0:0:0:0:0:0:1"); compare them in one spelling.
+/** The DNS and IP SANs of a certificate, as node:crypto reads them, in sanList's notation. */
+function x509Sans(cert: X509Certificate): string[] {
+  const out: string[] = [];
+  for (const entry of (cert.subjectAltName ?? '').split(', ')) {
+    if (entry.startsWith('DNS:')) out.push(`DNS:${entry.slice(4).toLowerCase()}`);
+    else if (entry.startsWith('IP Address:')) out.push(`IP:${entry.slice('IP Address:'.length).toLowerCase()}`);
+  }
+  return out;
+}
+
+// forge and OpenSSL write IPv6 SANs back expanded ("0:0:0:0:0:0:0:1"); compare them in one spelling.
 function normalizeSan(san: string): string {
   if (!san.startsWith('IP:')) return san;
   const ip = san.slice(3);

@@ -14,6 +14,7 @@ import { type FeedbackRecord, FerryError } from '@ferry/common';
 import pg from 'pg';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
 import type { ConsumerGroupRecord, EventSeek, EventTrim, NewEvent } from '../event-log.js';
+import { redactUrl } from '../redact-url.js';
 import type {
   CaCertificateRecord,
   CommitResult,
@@ -73,16 +74,7 @@ interface CommitRow {
   feedbackRecords: string[] | null;
 }
 
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
+export { redactUrl };
 
 export class PostgresStore extends PostgresJobStore implements Store {
   /** Committed transactions of commit(); lets tests and the bench see group commit at work. */
