@@ -4,8 +4,11 @@
  * process: a private Mosquitto (Debian's /usr/sbin/mosquitto, TLS, persistence on, see
  * peer/mosquitto.ts) and a Ferry hub (bench-hub.ts in a process of its own: TLS, durable SQLite).
  * The same fleet of lean MQTT devices (QoS 1, clean session 0, 64-byte bodies) receives from a
- * lean AMQP sender (Ferry) or a lean MQTT QoS 1 publisher on the same topics (Mosquitto); fleet
- * and sender are processes of their own and report their own CPU. Scenarios (peer/scenarios.ts):
+ * lean AMQP sender (Ferry) or a lean MQTT QoS 1 publisher on the same topics (Mosquitto). The
+ * load side must never set the pace, so each role runs as several processes of its own
+ * (peer/load-group.ts): the fleet's devices in slices, the sender's window shared out so the total
+ * in flight is the same, message numbers interleaved; their latency samples, lost and duplicated
+ * counts are merged exactly (peer/merge.ts) and each process reports its own CPU. Scenarios (peer/scenarios.ts):
  * a online fan-out, b the same paced, c offline enqueue then reconnect and drain. Opt-in, d idle
  * connections (peer/idle.ts), on a fresh server of its own: the server's RSS per connection with
  * FERRY_PEER_IDLE devices connected (MQTT/TLS, clean session 0, subscribed) and idle, and the
@@ -17,11 +20,12 @@
  *
  * The table gives medians over each server's runs: delivered messages/s, send-to-device latency
  * percentiles, server CPU-µs per delivered message and RSS (from /proc/<pid>/stat of the server
- * process), the CPU of each load process (fleet, sender: user + system per wall second, % of one
- * core), and each figure's ratio Ferry ÷ Mosquitto; lost and duplicated messages are totals over
- * all runs. A run in which a load process went over FERRY_PEER_LOAD_MAX_CPU % (default 90) of one
- * core in any scenario is refused: the table is printed, then the bench fails naming the process,
- * the server, the run and the scenario. Needs Linux (/proc) and Mosquitto; CI does not run it.
+ * process), the load's CPU (user + system per wall second, % of one core) per role: its busiest
+ * process (max) and all its processes together (sum), and each figure's ratio Ferry ÷ Mosquitto;
+ * lost and duplicated messages are totals over all runs. A run in which any one load process went
+ * over FERRY_PEER_LOAD_MAX_CPU % (default 90) of one core in any scenario is refused: the table is
+ * printed, then the bench fails naming the process, the server, the run and the scenario. Needs
+ * Linux (/proc) and Mosquitto; CI does not run it.
  *
  * Sizes (environment):
  *   FERRY_PEER_DEVICES         N devices (default 1000)
@@ -43,6 +47,10 @@
  *   FERRY_PEER_BODY_BYTES      body size (default 64)
  *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
  *   FERRY_PEER_LOAD_MAX_CPU    a load process's CPU (% of one core) above which the run is refused (default 90)
+ *   FERRY_PEER_LOAD_PROCS      processes per load role: the fleet (the publishers in e) and the sender (default 2;
+ *                              the ingest reader is always one)
+ *   FERRY_PEER_FLEET_PROCS     the fleet's (and e's publishers') processes alone (default FERRY_PEER_LOAD_PROCS)
+ *   FERRY_PEER_SENDER_PROCS    the sender's processes alone (default FERRY_PEER_LOAD_PROCS; at most the window)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, Ferry's SQLite synchronous (default FULL)
  *   FERRY_STORE_URL            a postgres:// URL: Ferry on PostgreSQL, a fresh schema per run (the
  *                              server CPU column is the hub process's; a PostgreSQL CPU column sums
@@ -55,9 +63,10 @@
  *                              again (default 0); each Ferry run prints RSS start / peak / end (peer/memory.ts)
  *   FERRY_PEER_HEAP_DIR        a directory: heap snapshots of the Ferry server at start, after the load, after
  *                              the quiet, and in d with the connections open (scripts/heap-compare.mjs)
- *   FERRY_PEER_DIAG=1          event-loop delay, heap and GC pauses of Ferry and of both load processes, every 2 s, on stderr
+ *   FERRY_PEER_DIAG=1          event-loop delay, heap and GC pauses of Ferry and of every load process, every 2 s, on stderr
  *   FERRY_PEER_HUB_NODE_ARGS   node options of the Ferry process, e.g. "--trace-gc-nvp"
- *   FERRY_PEER_LOAD_NODE_ARGS  node options of the fleet and sender processes, e.g. "--cpu-prof --cpu-prof-dir=DIR"
+ *   FERRY_PEER_LOAD_NODE_ARGS  node options of every load process, e.g. "--cpu-prof --cpu-prof-dir=DIR" (a
+ *                              profile per process: where the load side spends its time)
  * A quick look: FERRY_PEER_DEVICES=100 FERRY_PEER_MESSAGES=5000 FERRY_PEER_PACED_MESSAGES=2000
  * FERRY_PEER_OFFLINE=10 FERRY_PEER_REPS=1 npm run bench -- peer
  * Idle connections alone: FERRY_PEER_SCENARIOS=d FERRY_PEER_IDLE=500 FERRY_PEER_REPS=1 npm run bench -- peer
@@ -81,10 +90,11 @@ import {
 } from './peer/idle.js';
 import { INGEST_ROW, measureIngest } from './peer/ingest.js';
 import type { ReaderInit } from './peer/ingest-reader.js';
+import { fleetInits, type LoadGroup, loadProcs, startGroup } from './peer/load-group.js';
 import { heapSnapshotArgs, type MemoryMarks, memoryEnd, memoryStart, memoryText } from './peer/memory.js';
 import { startMosquitto } from './peer/mosquitto.js';
 import { postgresCpuUs } from './peer/proc.js';
-import { loadCpuLimit, peerTable, type ServerName, saturatedLoads } from './peer/report.js';
+import { loadCpuLimit, loadCpuText, peerTable, type ServerName, saturatedLoads } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
 import type { SenderInit } from './peer/sender.js';
 import { envInt } from './stats.js';
@@ -136,6 +146,12 @@ function mosquittoAddress(): string {
 /** PostgreSQL's CPU meter when Ferry stores there (FERRY_STORE_URL), for Ferry's runs. */
 const ferryPgCpu = (): (() => number) | undefined => (process.env.FERRY_STORE_URL ? postgresCpuUs : undefined);
 
+/** The fleet's processes, each with its slice of the devices (FERRY_PEER_FLEET_PROCS). */
+function startFleet(script: string, init: FleetInit): LoadGroup {
+  const inits = fleetInits(init, loadProcs('fleet'));
+  return startGroup(new URL(script, import.meta.url), inits, nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS'));
+}
+
 async function withLoads(
   fleetInit: FleetInit,
   senderInit: SenderInit,
@@ -143,9 +159,12 @@ async function withLoads(
   s: PeerSizes,
   pgCpu?: () => number,
 ): Promise<RunResult> {
-  const loadArgs = nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS');
-  const fleet: LoadProcess = startLoad(new URL('./peer/fleet.ts', import.meta.url), fleetInit, loadArgs);
-  const sender: LoadProcess = startLoad(new URL('./peer/sender.ts', import.meta.url), senderInit, loadArgs);
+  const fleet = startFleet('./peer/fleet.ts', fleetInit);
+  const sender = startGroup(
+    new URL('./peer/sender.ts', import.meta.url),
+    Array.from({ length: loadProcs('sender') }, () => senderInit),
+    nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS'),
+  );
   try {
     return await runScenarios({ pid, fleet, sender, ...(pgCpu && { pgCpu }) }, s);
   } finally {
@@ -249,11 +268,11 @@ async function idleFleet(
   n: number,
   snapshots = false,
 ): Promise<IdleResult> {
-  const fleet = startLoad(new URL('./peer/fleet.ts', import.meta.url), {
+  const fleet = startFleet('./peer/fleet.ts', {
     ...fleetInit,
     connectConcurrency: IDLE_CONNECT_CONCURRENCY,
     keepalive: IDLE_KEEPALIVE_S,
-  } satisfies FleetInit);
+  });
   try {
     return await measureIdle(pid, fleet, n, snapshots);
   } finally {
@@ -301,9 +320,12 @@ async function ingest(
   s: PeerSizes,
   pgCpu?: () => number,
 ) {
-  const loadArgs = nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS');
-  const publishers = startLoad(new URL('./peer/publishers.ts', import.meta.url), publishersInit, loadArgs);
-  const reader = startLoad(new URL('./peer/ingest-reader.ts', import.meta.url), readerInit, loadArgs);
+  const publishers = startFleet('./peer/publishers.ts', publishersInit);
+  const reader = startLoad(
+    new URL('./peer/ingest-reader.ts', import.meta.url),
+    readerInit,
+    nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS'),
+  );
   try {
     return await measureIngest(
       { pid, publishers, reader, ...(pgCpu && { pgCpu }) },
@@ -372,7 +394,8 @@ export async function run(): Promise<void> {
         ? `e: ${s.devices} MQTT/TLS devices publishing ${s.ingestMessages} QoS 1 telemetry messages, ` +
           `${s.ingestPerDevice} awaiting PUBACK per device, one reader; `
         : '') +
-      `${s.reps} runs per server; Ferry ${ferryStoreText()}, Mosquitto persistence on`,
+      `${s.reps} runs per server; Ferry ${ferryStoreText()}, Mosquitto persistence on; ` +
+      `load: ${loadProcs('fleet')} fleet (or publisher) processes, ${loadProcs('sender')} sender processes`,
   );
   const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));
   for (let rep = 0; rep < s.reps; rep++) {
@@ -397,7 +420,7 @@ export async function run(): Promise<void> {
           (a
             ? `, fan-out ${a.rate} msg/s at ${a.cpuUsPerMsg} µs/msg` +
               (a.pgCpuUsPerMsg === undefined ? '' : ` + PostgreSQL ${a.pgCpuUsPerMsg} µs/msg`) +
-              ` (load: fleet ${a.fleetCpu} %, sender ${a.senderCpu} %)`
+              ` (load: fleet ${loadCpuText(a.fleetCpu)}, sender ${loadCpuText(a.senderCpu)})`
             : '') +
           (memory ? `, ${memoryText(memory)}` : '') +
           (idle
@@ -408,7 +431,7 @@ export async function run(): Promise<void> {
             : '') +
           (e
             ? `, ingest ${e.rate} msg/s at ${e.cpuUsPerMsg} µs/msg, reader lag ${e.lagMs} ms` +
-              ` (load: publishers ${e.fleetCpu} %, reader ${e.readerCpu} %)`
+              ` (load: publishers ${loadCpuText(e.fleetCpu)}, reader ${loadCpuText(e.readerCpu)})`
             : ''),
       );
     }

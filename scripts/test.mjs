@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs every test file with node's own test runner (TypeScript through tsx).
-// Unit tests (packages/*/test) run in parallel; compat tests (test/compat) start real hub
+// Unit tests (packages/*/test, bench/**/*.test.ts) run in parallel; compat tests (test/compat) start real hub
 // processes on the standard ports, so they run one file at a time.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -29,7 +29,8 @@ function find(dir) {
 }
 
 const pick = (files) => (filters.length ? files.filter((f) => filters.some((x) => f.includes(x))) : files);
-const unit = pick(readdirSync('packages').flatMap((p) => find(join('packages', p, 'test'))));
+// bench/ has a few pure unit tests of its own (the peer bench's merge of its load processes).
+const unit = pick([...readdirSync('packages').flatMap((p) => find(join('packages', p, 'test'))), ...find('bench')]);
 const compat = pick(find(join('test', 'compat')));
 
 // A time limit per test file, so that a hung test fails the run by its file's name instead of

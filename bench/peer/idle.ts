@@ -12,8 +12,10 @@
  * "Settled": two reads of /proc/<pid>/stat's rss SETTLE_MS apart within SETTLE_TOLERANCE of
  * each other (given up after SETTLE_MAX_MS, and said so).
  */
-import type { LoadProcess } from '../kit/load.js';
+import type { ConnectPart } from './fleet.js';
+import type { LoadGroup } from './load-group.js';
 import { heapSnapshot } from './memory.js';
+import { earliest, latest } from './merge.js';
 import { openFilesLimit, procSample } from './proc.js';
 import type { Figures } from './scenarios.js';
 
@@ -78,24 +80,29 @@ async function settledRss(pid: number): Promise<{ rss: number; settled: boolean 
   }
 }
 
+/** ns from the earliest start to the latest end of the processes' connects. */
+function connectSpan(parts: readonly ConnectPart[]): bigint {
+  return latest(parts.map((p) => p.t1)) - earliest(parts.map((p) => p.t0));
+}
+
 /**
  * Scenario d against the server `pid`, with a fleet of `n` + IDLE_WARM_UP devices not yet connected.
  * `snapshots`: heap snapshots of the server (FERRY_PEER_HEAP_DIR, a Node server only) before, with the
  * connections open, and once they have closed.
  */
-export async function measureIdle(pid: number, fleet: LoadProcess, n: number, snapshots = false): Promise<IdleResult> {
+export async function measureIdle(pid: number, fleet: LoadGroup, n: number, snapshots = false): Promise<IdleResult> {
   checkOpenFiles(pid, `the server (pid ${pid})`, n);
-  await fleet.call('connect', { subscribe: true, from: n, to: n + IDLE_WARM_UP });
-  await fleet.call('disconnect');
+  await fleet.all('connect', { subscribe: true, from: n, to: n + IDLE_WARM_UP });
+  await fleet.all('disconnect');
   if (snapshots) await heapSnapshot(pid, 'd: before the connections');
   const before = await settledRss(pid);
   const s0 = procSample(pid);
-  const connected = await fleet.call<{ ms: number; cpu: number }>('connect', { subscribe: true, from: 0, to: n });
+  const connected = await fleet.all<ConnectPart>('connect', { subscribe: true, from: 0, to: n });
   const s1 = procSample(pid);
   const after = await settledRss(pid);
-  const open = await fleet.call<number>('open');
+  const open = (await fleet.all<number>('open')).reduce((a, b) => a + b, 0);
   if (snapshots) await heapSnapshot(pid, `d: ${n} connections open`);
-  await fleet.call('disconnect');
+  await fleet.all('disconnect');
   if (snapshots) {
     await settledRss(pid);
     await heapSnapshot(pid, 'd: after they closed');
@@ -103,8 +110,9 @@ export async function measureIdle(pid: number, fleet: LoadProcess, n: number, sn
   return {
     figures: {
       rssMiB: Math.round((after.rss / 2 ** 20) * 10) / 10,
-      fleetCpu: connected.cpu,
-      connRate: connected.ms > 0 ? Math.round((n * 1000) / connected.ms) : 0,
+      fleetCpu: connected.map((c) => c.cpu),
+      // From the first process's first connect to the last one's last CONNACK.
+      connRate: Math.round((n * 1e9) / Math.max(1, Number(connectSpan(connected)))),
       cpuUsPerConn: Math.round((s1.cpuUs - s0.cpuUs) / n),
       rssKiBPerConn: Math.round(((after.rss - before.rss) / 1024 / n) * 100) / 100,
     },

@@ -9,12 +9,20 @@
  * acknowledged but never read, and each load process's CPU.
  */
 import type { LoadProcess } from '../kit/load.js';
+import type { LoadGroup } from './load-group.js';
+import {
+  type DeliveryPart,
+  type FleetResult,
+  mergeDeliveries,
+  mergeSends,
+  type SendPart,
+  type SendResult,
+  shares,
+} from './merge.js';
 import { procSample } from './proc.js';
 import type { PublishArg } from './publishers.js';
 import type { Figures } from './scenarios.js';
 import { pgCpuMeter, settle } from './scenarios.js';
-import type { SendResult } from './sender.js';
-import type { FleetResult } from './tracker.js';
 
 export const INGEST_ROW = 'e ingest (telemetry)';
 /** Nothing read for this long ends the wait: what has not arrived by then is lost. */
@@ -31,20 +39,26 @@ export interface IngestParts {
   pid: number;
   /** As RunParts.pgCpu (scenarios.ts): Ferry on PostgreSQL only. */
   pgCpu?: () => number;
-  publishers: LoadProcess;
+  /** The devices, in several processes (load-group.ts fleetInits). */
+  publishers: LoadGroup;
   reader: LoadProcess;
 }
 
+/** The numbers base..base+total-1 read back, published by the processes in consecutive ranges. */
 async function exchange(p: IngestParts, arg: PublishArg): Promise<{ sent: SendResult; got: FleetResult }> {
   await p.reader.call('expect', { base: arg.base, total: arg.total });
-  const sent = await p.publishers.call<SendResult>('publish', arg);
-  const got = await p.reader.call<FleetResult>('wait', { quietMs: QUIET_MS });
+  const counts = shares(arg.total, p.publishers.size);
+  const bases = counts.map((_, k) => arg.base + counts.slice(0, k).reduce((a, b) => a + b, 0));
+  const sent = mergeSends(
+    await p.publishers.each<SendPart>('publish', (k) => ({ ...arg, base: bases[k]!, total: counts[k]! })),
+  );
+  const got = mergeDeliveries([await p.reader.call<DeliveryPart>('wait', { quietMs: QUIET_MS })]);
   return { sent, got };
 }
 
 export async function measureIngest(p: IngestParts, s: IngestSizes): Promise<Figures> {
   await p.reader.call('open');
-  await p.publishers.call('connect');
+  await p.publishers.all('connect');
   // Warm-up (not measured): one message per device.
   const warmUp = await exchange(p, { base: 0, total: s.devices, perDevice: 1, bodyBytes: s.bodyBytes });
   if (warmUp.got.unique < warmUp.sent.accepted) {
@@ -62,7 +76,7 @@ export async function measureIngest(p: IngestParts, s: IngestSizes): Promise<Fig
   await settle(p.pid);
   const s1 = procSample(p.pid);
   if (sent.errors > 0) console.warn(`  ingest: ${sent.errors} publishes failed, the first: ${sent.firstError}`);
-  await p.publishers.call('close');
+  await p.publishers.all('close');
   await p.reader.call('close');
   const perS = (n: number, ns: bigint) => (ns > 0n ? Math.round((n * 1e9) / Number(ns)) : 0);
   return {

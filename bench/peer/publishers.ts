@@ -3,7 +3,8 @@
  * telemetry at QoS 1 to `devices/{id}/messages/events/`, each as fast as it is acknowledged
  * (`perDevice` PUBLISHes awaiting their PUBACK at a time), to either server. Bodies are stamped
  * (send time, message number) so the reader measures the lag. Message numbers are taken from
- * one counter as PUBACKs come, so a slow device never holds the others back.
+ * one counter as PUBACKs come, so a slow device never holds the others back. Several processes
+ * share the fleet (load-group.ts fleetInits) and the numbers: each publishes its own range.
  * Commands: connect, publish, close.
  */
 import { createSecureContext } from 'node:tls';
@@ -12,10 +13,10 @@ import { serveLoad } from '../kit/load.js';
 import { pool } from '../kit/pool.js';
 import { stampedBody } from '../kit/traffic.js';
 import type { FleetInit } from './fleet.js';
-import { type SendResult, SendTally } from './send-tally.js';
+import { type SendPart, SendTally } from './send-tally.js';
 
 export interface PublishArg {
-  /** First message number; numbers base..base+total-1 are published. */
+  /** First message number; numbers base..base+total-1 are published (by this process). */
   base: number;
   total: number;
   /** PUBLISHes awaiting their PUBACK per device. */
@@ -41,7 +42,7 @@ serveLoad<FleetInit>((init) => {
     return null;
   }
 
-  function publish(arg: unknown): Promise<SendResult> {
+  function publish(arg: unknown): Promise<SendPart> {
     const o = arg as PublishArg;
     const tally = new SendTally();
     let next = 0;

@@ -20,10 +20,18 @@
  * run's first second paid for the warm-up or fan-out before it (a p99 of 8-15 ms where the
  * seconds after gave 3-5 ms).
  */
-import type { LoadProcess } from '../kit/load.js';
-import type { FleetResult } from './fleet.js';
+import type { LoadGroup } from './load-group.js';
+import {
+  type DeliveryPart,
+  type FleetResult,
+  mergeDeliveries,
+  mergeSends,
+  type SendPart,
+  type SendResult,
+  shares,
+} from './merge.js';
 import { procSample } from './proc.js';
-import type { SendArg, SendResult } from './sender.js';
+import type { SendArg } from './sender.js';
 
 export interface PeerSizes {
   devices: number;
@@ -56,15 +64,16 @@ export interface Figures {
   lost?: number;
   dup?: number;
   /**
-   * CPU of each load process over the scenario's measured window, user + system per wall second,
-   * % of one core (process.cpuUsage in the process itself): the fleet from expect() to the end of
-   * wait(), the sender from its first send to its last acknowledgement. Over
-   * LOAD_SATURATED_PERCENT, the load, not the server, set the pace: the run is refused.
+   * CPU of each load process of a role over the scenario's measured window, user + system per
+   * wall second, % of one core (process.cpuUsage in the process itself), in process order: the
+   * fleet's from expect() to the end of wait(), the sender's from its first send to its last
+   * acknowledgement. One over FERRY_PEER_LOAD_MAX_CPU set the pace, not the server: the run is
+   * refused (report.ts).
    */
-  fleetCpu?: number;
-  senderCpu?: number;
+  fleetCpu?: number[];
+  senderCpu?: number[];
   /** e: the reader's CPU (same measure), and how long after the last acknowledgement it read the last event, ms. */
-  readerCpu?: number;
+  readerCpu?: number[];
   lagMs?: number;
   /** d: connections (TLS + CONNECT + SUBSCRIBE) per s, server CPU per connection, RSS growth per connection. */
   connRate?: number;
@@ -76,8 +85,8 @@ export type RunResult = Map<string, Figures>;
 
 export interface RunParts {
   pid: number;
-  fleet: LoadProcess;
-  sender: LoadProcess;
+  fleet: LoadGroup;
+  sender: LoadGroup;
   /** CPU of the PostgreSQL the server stores in so far, µs (proc.ts postgresCpuUs); none on SQLite or Mosquitto. */
   pgCpu?: () => number;
 }
@@ -134,12 +143,26 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
   const { pid, fleet, sender } = parts;
   const out: RunResult = new Map();
   let base = 0;
+  // The window shared out over the sender processes: the same total in flight.
+  const windows = shares(sizes.window, sender.size);
+  if (windows.some((w) => w < 1))
+    throw new Error(`a window of ${sizes.window} cannot be shared by ${sender.size} senders`);
+  /** All the sender processes send numbers base..base+total-1 (together at `rate`, when given). */
+  const send = async (total: number, rate?: number): Promise<SendResult> => {
+    const startAt = process.hrtime.bigint();
+    const parts = await sender.each<SendPart>('send', (k) => {
+      const arg: SendArg = { base, total, window: windows[k]!, first: k, stride: sender.size };
+      return rate === undefined ? arg : { ...arg, rate, startAt };
+    });
+    return mergeSends(parts);
+  };
+  const gathered = async (): Promise<FleetResult> =>
+    mergeDeliveries(await fleet.all<DeliveryPart>('wait', { quietMs: QUIET_MS }));
   /** Sends the next `total` message numbers (at `rate` when given) and waits for the fleet to have them. */
   const exchange = async (total: number, rate?: number): Promise<{ sent: SendResult; got: FleetResult }> => {
-    await fleet.call('expect', { base, total });
-    const arg: SendArg = { base, total, window: sizes.window, ...(rate === undefined ? {} : { rate }) };
-    const sent = await sender.call<SendResult>('send', arg);
-    const got = await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
+    await fleet.all('expect', { base, total });
+    const sent = await send(total, rate);
+    const got = await gathered();
     base += total;
     return { sent, got };
   };
@@ -164,8 +187,8 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     };
   };
 
-  await fleet.call('connect', { subscribe: true });
-  await sender.call('open');
+  await fleet.all('connect', { subscribe: true });
+  await sender.all('open');
   // Warm-up (not measured): one message per device.
   await online(sizes.devices);
   if (sizes.scenarios.has('a')) out.set('a fan-out', await online(sizes.messages));
@@ -173,11 +196,11 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     out.set(`b paced ${sizes.rate}/s`, await online(sizes.pacedMessages, sizes.rate, sizes.pacedWarmUp));
   if (sizes.scenarios.has('c')) {
     const total = sizes.devices * sizes.offlinePerDevice;
-    await fleet.call('disconnect');
+    await fleet.all('disconnect');
     await settle(pid);
     const s0 = procSample(pid);
     const pgEnqueue = pgCpuMeter(parts.pgCpu);
-    const sent = await sender.call<SendResult>('send', { base, total, window: sizes.window } satisfies SendArg);
+    const sent = await send(total);
     await settle(pid);
     const s1 = procSample(pid);
     out.set('c offline enqueue', {
@@ -189,13 +212,13 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
       dup: 0,
       senderCpu: sent.cpu,
     });
-    await fleet.call('expect', { base, total });
+    await fleet.all('expect', { base, total });
     await settle(pid);
     const s2 = procSample(pid);
     const pgDrain = pgCpuMeter(parts.pgCpu);
     const t0 = process.hrtime.bigint();
-    await fleet.call('connect', { subscribe: false });
-    const got = await fleet.call<FleetResult>('wait', { quietMs: QUIET_MS });
+    await fleet.all('connect', { subscribe: false });
+    const got = await gathered();
     await settle(pid);
     const s3 = procSample(pid);
     out.set('c reconnect + drain', {
@@ -209,7 +232,7 @@ export async function runScenarios(parts: RunParts, sizes: PeerSizes): Promise<R
     });
     base += total;
   }
-  await sender.call('close');
-  await fleet.call('close');
+  await sender.all('close');
+  await fleet.all('close');
   return out;
 }

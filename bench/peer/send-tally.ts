@@ -1,20 +1,13 @@
 /** What a load process that sends tallies: acknowledgements, refusals, its time and CPU. */
 import { type CpuMark, cpuMark, cpuPercent } from '../kit/measure.js';
+import type { SendPart } from './merge.js';
 
-export interface SendResult {
-  t0: bigint;
-  tSent: bigint;
-  accepted: number;
-  errors: number;
-  firstError: string | undefined;
-  /** CPU of this process meanwhile, % of one core. */
-  cpu: number;
-}
+export type { SendPart, SendResult } from './merge.js';
 
 export class SendTally {
   readonly t0 = process.hrtime.bigint();
   private readonly cpu: CpuMark = cpuMark();
-  private accepted = 0;
+  accepted = 0;
   private errors = 0;
   private firstError: string | undefined;
 
@@ -24,11 +17,17 @@ export class SendTally {
       this.accepted++;
       return;
     }
-    this.errors++;
+    this.failed(err, 1);
+  }
+
+  /** `count` sends refused for the same reason (a connection lost with them in flight). */
+  failed(err: unknown, count: number): void {
+    this.errors += count;
     this.firstError ??= err instanceof Error ? err.message : String(err);
   }
 
-  result(): SendResult {
+  /** This process's part, to be merged with its role's other processes (merge.ts mergeSends). */
+  result(): SendPart {
     const { t0, accepted, errors, firstError } = this;
     return { t0, tSent: process.hrtime.bigint(), accepted, errors, firstError, cpu: cpuPercent(this.cpu) };
   }

@@ -4,8 +4,11 @@
  * unsettled transfers answered on Accepted; each message's bytes are rhea's own encoding, made
  * from a template per device: C2dEncoder); against Mosquitto, one lean MQTT client publishing
  * QoS 1 (answered on PUBACK) to the topics Ferry's devices receive on. Both answer each send by
- * callback, with no promise per message. Message n goes to device
- * n mod N, at most `window` awaiting their acknowledgement, optionally paced to `rate` per second.
+ * callback, with no promise per message. Message index i (number base + i) goes to device
+ * i mod N. The sender is several processes (load-group.ts): process k of S sends indices k, k+S,
+ * k+2S, ..., with its share of the window awaiting acknowledgement (the shares add up to the
+ * window), and when paced sends index i once the whole stream is due there (rate per second from
+ * one start mark, hrtime being one clock for every process), so together they send at `rate`.
  * Commands: open, send, close.
  */
 import { createSecureContext } from 'node:tls';
@@ -14,22 +17,28 @@ import type { HubEndpoint } from '../kit/bench-hub.js';
 import { LeanMqtt } from '../kit/lean-mqtt.js';
 import { serveLoad } from '../kit/load.js';
 import { stampedBody } from '../kit/traffic.js';
-import { type SendResult, SendTally } from './send-tally.js';
+import { type SendPart, SendTally } from './send-tally.js';
 
 export type SenderInit =
   | { kind: 'amqp'; endpoint: HubEndpoint; deviceIds: string[]; bodyBytes: number }
   | { kind: 'mqtt'; host: string; port: number; ca: string; deviceIds: string[]; bodyBytes: number };
 
 export interface SendArg {
-  /** First message number; numbers base..base+total-1 are sent. */
+  /** First message number; numbers base..base+total-1 are sent (by all the sender processes). */
   base: number;
   total: number;
+  /** This process's share of the sends awaiting their acknowledgement. */
   window: number;
-  /** Messages per second; unpaced when absent. */
+  /** This process sends indices first, first+stride, ... (default 0 and 1: all of them). */
+  first?: number;
+  stride?: number;
+  /** Messages per second of the whole stream; unpaced when absent. */
   rate?: number;
+  /** hrtime (ns) the paced stream starts at (default: when this process got the call). */
+  startAt?: bigint;
 }
 
-export type { SendResult } from './send-tally.js';
+export type { SendPart, SendResult } from './send-tally.js';
 
 /** The bag Ferry puts in a C2D topic (message id, to, expiry, ack), for topics of the same size. */
 function mosquittoTopic(deviceId: string, n: number): string {
@@ -72,32 +81,29 @@ serveLoad<SenderInit>((init) => {
     return null;
   }
 
-  function sendAll(arg: unknown): Promise<SendResult> {
+  function sendAll(arg: unknown): Promise<SendPart> {
     const o = arg as SendArg;
     const ids = init.deviceIds;
     const go = send;
     if (!go) throw new Error('open first');
+    const stride = o.stride ?? 1;
     const tally = new SendTally();
-    const t0 = tally.t0;
-    let next = 0;
+    const t0 = o.startAt ?? tally.t0;
+    let next = o.first ?? 0;
     let inflight = 0;
     let timer: NodeJS.Timeout | undefined;
     return new Promise((resolve) => {
-      const issue = (i: number) => {
-        const n = o.base + i;
-        inflight++;
-        go(ids[i % ids.length]!, n, stampedBody(init.bodyBytes, n), (err) => {
-          tally.settled(err);
-          inflight--;
-          pump();
-        });
-      };
       const pump = () => {
         const due =
           o.rate === undefined
             ? o.total
             : Math.min(o.total, Math.floor((Number(process.hrtime.bigint() - t0) * o.rate) / 1e9) + 1);
-        while (next < due && inflight < o.window) issue(next++);
+        while (next < due && inflight < o.window) {
+          const n = o.base + next;
+          inflight++;
+          go(ids[next % ids.length]!, n, stampedBody(init.bodyBytes, n), acked);
+          next += stride;
+        }
         if (next >= o.total && inflight === 0) {
           resolve(tally.result());
         } else if (next < o.total && next >= due && !timer) {
@@ -107,6 +113,12 @@ serveLoad<SenderInit>((init) => {
             pump();
           }, 1);
         }
+      };
+      // One callback for every send of this command (no closure per message).
+      const acked = (err?: unknown) => {
+        tally.settled(err);
+        inflight--;
+        pump();
       };
       pump();
     });

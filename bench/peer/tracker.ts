@@ -2,24 +2,15 @@
  * Counts the stamped bodies (kit/traffic.ts stampedBody: send time, message number) a load
  * process receives: each number once, duplicates apart, the send-to-receive latency of each, and
  * the process's CPU from the first expectation to the result. Used by the fleet (C2D deliveries)
- * and by the ingest reader (telemetry read back).
+ * and by the ingest reader (telemetry read back). A process answers its raw part (which numbers it
+ * saw, and each one's latency); the bench merges the parts of all its processes (merge.ts).
  */
 import { type CpuMark, cpuMark, cpuPercent } from '../kit/measure.js';
-import { percentile } from '../stats.js';
+import type { DeliveryPart } from './merge.js';
 
-export interface FleetResult {
-  unique: number;
-  duplicates: number;
-  /** hrtime (ns) of the last unique delivery (0n when none). */
-  tLast: bigint;
-  p50: number;
-  p99: number;
-  p999: number;
-  /** CPU of this process from expect() to the end of wait(), % of one core. */
-  cpu: number;
-}
+export type { DeliveryPart, FleetResult } from './merge.js';
 
-/** Unique deliveries of message numbers base..base+total-1, with their latencies. */
+/** Deliveries of message numbers base..base+total-1, each one's latency kept at its number's place. */
 export class Tracker {
   readonly seen: Uint8Array;
   readonly latencies: Float64Array;
@@ -28,9 +19,11 @@ export class Tracker {
   tLast = 0n;
   readonly cpu: CpuMark = cpuMark();
 
+  /** `expected`: how many of the numbers come to this process (its devices' share; all by default). */
   constructor(
     readonly base: number,
     readonly total: number,
+    readonly expected = total,
   ) {
     this.seen = new Uint8Array(total);
     this.latencies = new Float64Array(total);
@@ -46,30 +39,28 @@ export class Tracker {
     }
     const now = process.hrtime.bigint();
     this.seen[i] = 1;
-    this.latencies[this.unique++] = Number(now - body.readBigUInt64BE(0)) / 1e6;
+    this.latencies[i] = Number(now - body.readBigUInt64BE(0)) / 1e6;
+    this.unique++;
     this.tLast = now;
   }
 
-  result(): FleetResult {
-    const sorted = Array.from(this.latencies.subarray(0, this.unique).sort());
-    const r = (x: number) => Math.round(x * 100) / 100;
+  part(): DeliveryPart {
     return {
+      seen: this.seen,
+      latencies: this.latencies,
       unique: this.unique,
       duplicates: this.duplicates,
       tLast: this.tLast,
-      p50: r(percentile(sorted, 50)),
-      p99: r(percentile(sorted, 99)),
-      p999: r(percentile(sorted, 99.9)),
       cpu: cpuPercent(this.cpu),
     };
   }
 }
 
-/** Resolves with the tracker's result when all it expects arrived, or nothing new came for `quietMs`. */
-export async function untilQuiet(t: Tracker, quietMs: number): Promise<FleetResult> {
+/** Resolves with the tracker's part when all it expects arrived, or nothing new came for `quietMs`. */
+export async function untilQuiet(t: Tracker, quietMs: number): Promise<DeliveryPart> {
   let last = -1;
   let lastChange = Date.now();
-  while (t.unique < t.total) {
+  while (t.unique < t.expected) {
     if (t.unique !== last) {
       last = t.unique;
       lastChange = Date.now();
@@ -78,24 +69,25 @@ export async function untilQuiet(t: Tracker, quietMs: number): Promise<FleetResu
     }
     await new Promise((r) => setTimeout(r, 2));
   }
-  return t.result();
+  return t.part();
 }
 
 /**
  * The expect and wait commands of a load process that counts what it receives: expect starts a
- * new count of numbers base..base+total-1, wait answers when they arrived or nothing came for
- * quietMs; `record` feeds the current count.
+ * new count of numbers base..base+total-1, wait answers (the process's part) when the `share` of
+ * them that comes to this process arrived or nothing came for quietMs; `record` feeds the current
+ * count.
  */
-export function trackingCommands() {
+export function trackingCommands(share: (total: number) => number = (total) => total) {
   let tracker: Tracker | undefined;
   return {
     record: (body: Buffer): void => tracker?.record(body),
     expect: async (arg: unknown): Promise<null> => {
       const { base, total } = arg as { base: number; total: number };
-      tracker = new Tracker(base, total);
+      tracker = new Tracker(base, total, share(total));
       return null;
     },
-    wait: async (arg: unknown): Promise<FleetResult> => {
+    wait: async (arg: unknown): Promise<DeliveryPart> => {
       if (!tracker) throw new Error('expect first');
       return untilQuiet(tracker, (arg as { quietMs: number }).quietMs);
     },

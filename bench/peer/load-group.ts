@@ -1,0 +1,63 @@
+/**
+ * One role of the peer benchmark's load side (the fleet, the sender, the publishers) as several
+ * processes. On two cores shared with the server, one Node process per role was the bottleneck
+ * (Mosquitto's fleet at 73-76 % of a core in the fan-out, its publisher at 96 % in ingest): a
+ * role split over P processes has P event loops, and the bench refuses a run in which any one of
+ * them was saturated (report.ts). The shares: merge.ts.
+ *
+ * How many: FERRY_PEER_LOAD_PROCS for every role (default 2), or FERRY_PEER_FLEET_PROCS (the
+ * fleet, and the publishers of e) and FERRY_PEER_SENDER_PROCS (the sender) apart.
+ */
+import { type LoadProcess, startLoad } from '../kit/load.js';
+import { envInt } from '../stats.js';
+import type { FleetInit } from './fleet.js';
+import { shares, slices } from './merge.js';
+
+export const DEFAULT_LOAD_PROCS = 2;
+
+export type LoadRole = 'fleet' | 'sender';
+
+/** Processes of a role, from the environment. */
+export function loadProcs(role: LoadRole): number {
+  const all = envInt('FERRY_PEER_LOAD_PROCS', DEFAULT_LOAD_PROCS);
+  return role === 'fleet' ? envInt('FERRY_PEER_FLEET_PROCS', all) : envInt('FERRY_PEER_SENDER_PROCS', all);
+}
+
+export interface LoadGroup {
+  readonly size: number;
+  /** Runs `cmd` with the same `arg` in every process; their answers in process order. */
+  all<T>(cmd: string, arg?: unknown): Promise<T[]>;
+  /** Runs `cmd` in every process with the argument `argOf(k)` for process k. */
+  each<T>(cmd: string, argOf: (k: number) => unknown): Promise<T[]>;
+  terminate(): Promise<void>;
+}
+
+/** A process per init, each running `script`. */
+export function startGroup(script: URL, inits: readonly unknown[], nodeArgs: readonly string[] = []): LoadGroup {
+  const procs: LoadProcess[] = inits.map((init) => startLoad(script, init, nodeArgs));
+  return {
+    size: procs.length,
+    all: <T>(cmd: string, arg?: unknown) => Promise.all(procs.map((p) => p.call<T>(cmd, arg))),
+    each: <T>(cmd: string, argOf: (k: number) => unknown) => Promise.all(procs.map((p, k) => p.call<T>(cmd, argOf(k)))),
+    terminate: async () => {
+      await Promise.all(procs.map((p) => p.terminate()));
+    },
+  };
+}
+
+/**
+ * FleetInit for each of `procs` processes: the devices in contiguous slices (each knows where its
+ * slice starts in the whole fleet, to count the messages that will come to it), the connects in
+ * flight shared out so the total stays init.connectConcurrency.
+ */
+export function fleetInits(init: FleetInit, procs: number): FleetInit[] {
+  const n = Math.min(procs, init.devices.length);
+  const concurrency = shares(init.connectConcurrency, n);
+  return slices(init.devices.length, n).map(({ from, to }, k) => ({
+    ...init,
+    devices: init.devices.slice(from, to),
+    connectConcurrency: Math.max(1, concurrency[k]!),
+    offset: from,
+    fleetSize: init.devices.length,
+  }));
+}
