@@ -1,8 +1,9 @@
 /**
- * The client side of ferry_commit_hot (hot-path-sql.ts): which groups may take it, the ops as
- * parallel arrays, and the rows back as the contract's results. A group that may not (a purge, an
+ * The client side of ferry_commit_lean (hot-path-lean-sql.ts): which groups may take it, the
+ * sends, leases and completes as arrays of their own, and the rows back as the contract's results
+ * (a complete that answers no row lost its lock). A group that may not (a purge, an
  * abandon, the scheduler's expire, feedback, dead letters, ops of one device out of phase order, a
- * lock token not minted by ferry_token) goes through ferry_commit op by op, as does one the server
+ * lock token not minted here: ferry_token or its inline form) goes through ferry_commit op by op, as does one the server
  * answers 'due' for (something of its devices expired first).
  */
 import type { Delivery, FeedbackRecord } from '@ferry/common';
@@ -15,7 +16,7 @@ type HotOp =
   | Extract<QueueOp, { kind: 'lease' }>
   | (Extract<QueueOp, { kind: 'settle' }> & { action: 'complete' });
 
-/** A token ferry_token minted: its last 12 hex digits are the row id (the version digit is 'f'). */
+/** A token minted here (ferry_token, or inline in ferry_commit_lean): its last 12 hex digits are the row id (the version digit is 'f'). */
 const HOT_TOKEN = /^[0-9a-f]{8}-[0-9a-f]{4}-f[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const PHASE = { enqueue: 0, lease: 1, settle: 2 } as const;
@@ -48,7 +49,7 @@ export function hotOps(ops: readonly QueueOp[]): readonly HotOp[] | undefined {
   return ops as readonly HotOp[];
 }
 
-/** One row of ferry_commit_hot: a result, a delivery (the message columns), or the commit's summary (op 0). */
+/** One row of ferry_commit_lean: a result, a delivery (the message columns), or the commit's summary (op 0). */
 interface HotRow extends OptionalMessageColumns {
   op: number;
   code: string;
@@ -67,8 +68,47 @@ interface HotRow extends OptionalMessageColumns {
   records: string[] | null;
 }
 
-// 20 arguments: the overload that records the message history (history-sql.ts).
-const SQL = `SELECT * FROM ferry_commit_hot(${Array.from({ length: 20 }, (_, i) => `$${i + 1}`).join(', ')})`;
+// ferry_commit_lean (hot-path-lean-sql.ts): the sends', leases' and completes' arrays, then the commit's.
+const SQL = `SELECT * FROM ferry_commit_lean(${Array.from({ length: 27 }, (_, i) => `$${i + 1}`).join(', ')})`;
+
+type Send = Extract<HotOp, { kind: 'enqueue' }>;
+type Lease = Extract<HotOp, { kind: 'lease' }>;
+
+/**
+ * For each send, the direct lease that takes it if the server finds nothing else of its device
+ * Enqueued: when every lease of the device in the group is direct (its receiver waits), the
+ * device's sends go to those leases in op order, as many as each asks for. Indexes are 1-based.
+ */
+function directLeases(ops: readonly HotOp[]): Map<number, number> {
+  const leases = new Map<string, Array<{ at: number; max: number }>>();
+  const notDirect = new Set<string>();
+  ops.forEach((op, i) => {
+    if (op.kind !== 'lease') return;
+    if (!op.direct) notDirect.add(op.deviceId);
+    const list = leases.get(op.deviceId) ?? [];
+    list.push({ at: i + 1, max: Math.max(0, Math.floor(op.max)) });
+    leases.set(op.deviceId, list);
+  });
+  const out = new Map<number, number>();
+  const rank = new Map<string, number>();
+  ops.forEach((op, i) => {
+    if (op.kind !== 'enqueue') return;
+    const device = op.message.deviceId;
+    const r = (rank.get(device) ?? 0) + 1;
+    rank.set(device, r);
+    const list = leases.get(device);
+    if (!list || notDirect.has(device)) return;
+    let upto = 0;
+    for (const l of list) {
+      upto += l.max;
+      if (r <= upto) {
+        out.set(i + 1, l.at);
+        return;
+      }
+    }
+  });
+  return out;
+}
 
 /** Runs the group on the hot path; undefined when something was due (nothing was written then). */
 export async function commitHot(
@@ -79,17 +119,22 @@ export async function commitHot(
   channel: string,
   nodeId: string,
 ): Promise<CommitResult | undefined> {
-  const column = <T>(f: (op: HotOp) => T | undefined) => ops.map((op) => f(op) ?? null);
-  const msg = <T>(f: (m: Extract<QueueOp, { kind: 'enqueue' }>['message']) => T | undefined) =>
-    column((op) => (op.kind === 'enqueue' ? f(op.message) : undefined));
+  const sends: Array<{ op: Send; at: number }> = [];
+  const leases: Array<{ op: Lease; at: number }> = [];
+  const completes: Array<{ op: Extract<HotOp, { kind: 'settle' }>; at: number }> = [];
+  ops.forEach((op, i) => {
+    if (op.kind === 'enqueue') sends.push({ op, at: i + 1 });
+    else if (op.kind === 'lease') leases.push({ op, at: i + 1 });
+    else completes.push({ op, at: i + 1 });
+  });
+  const direct = directLeases(ops);
+  const msg = <T>(f: (m: Send['message']) => T | undefined) => sends.map((s) => f(s.op.message) ?? null);
   const r = await pool.query<HotRow>({
-    name: 'ferry_commit_hot',
+    name: 'ferry_commit_lean',
     text: SQL,
     values: [
-      column((op) => (op.kind === 'enqueue' ? 'e' : op.kind === 'settle' ? 'c' : op.direct ? 'L' : 'l')),
-      column(deviceOf),
-      column((op) => (op.kind === 'settle' ? op.lockToken : undefined)),
-      column((op) => (op.kind === 'lease' ? Math.floor(op.max) : undefined)),
+      sends.map((s) => s.at),
+      msg((m) => m.deviceId),
       msg((m) => m.messageId),
       msg((m) => m.correlationId),
       msg((m) => m.userId),
@@ -100,13 +145,26 @@ export async function commitHot(
       msg((m) => m.defaultExpiry === true),
       msg((m) => JSON.stringify(m.properties)),
       msg((m) => m.body),
+      // The history's "enqueued" sender (a job's copies never come here).
+      sends.map((s) => s.op.origin?.policy ?? null),
+      sends.map((s) => direct.get(s.at) ?? null),
+      // The history's "delivered" protocol of a direct lease.
+      sends.map((s) => {
+        const at = direct.get(s.at);
+        return at === undefined ? null : ((ops[at - 1] as Lease).protocol ?? null);
+      }),
+      leases.map((l) => l.at),
+      leases.map((l) => l.op.deviceId),
+      leases.map((l) => Math.floor(l.op.max)),
+      leases.map((l) => l.op.protocol ?? null),
+      completes.map((c) => c.at),
+      completes.map((c) => c.op.deviceId),
+      completes.map((c) => c.op.lockToken),
       now,
       new Date(now).toISOString(),
       JSON.stringify(policy),
       channel,
       nodeId,
-      // The history's "enqueued" sender and "delivered" protocol (a job's copies never come here).
-      column((op) => (op.kind === 'enqueue' ? op.origin?.policy : op.kind === 'lease' ? op.protocol : undefined)),
     ],
   });
   if (r.rows[0]?.code === 'due') return undefined;

@@ -9,6 +9,7 @@ import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
 import { HISTORY_SQL } from './history-sql.js';
+import { HOT_PATH_LEAN_SQL } from './hot-path-lean-sql.js';
 import { HOT_PATH_SQL } from './hot-path-sql.js';
 import { JOBS_SQL } from './job-queries.js';
 import { METHOD_CALLS_SQL } from './method-call-queries.js';
@@ -76,6 +77,7 @@ export const MIGRATIONS: readonly Migration[] = [
       .map((c) => `ALTER TABLE twins ALTER COLUMN ${c} TYPE json USING ${c}::json;`)
       .join('\n'),
   },
+  { version: 14, name: 'c2d hot path: per-kind arrays, history in the same statements', sql: HOT_PATH_LEAN_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */
