@@ -1,106 +1,145 @@
 /**
- * Each C2D message's story on SQLite (docs/message-history.md): one row per step, written by
- * MessageQueue in the transaction of the step it records, so the hot path pays one INSERT per step
- * and no round trip. Messages without a message id are not recorded (nobody can ask for them).
- * A step that ends the copy's life in the queue is `final`; the copy's rows go together once its
- * last final step is past the retention (the scheduler's batches), so a pending copy loses nothing.
+ * Each C2D message's story on SQLite (docs/message-history.md), cheap on the hot path: a pending
+ * copy's steps are a text column of its c2d_messages row (history-steps.ts), written by the INSERT
+ * or UPDATE its step already runs; when the copy leaves the queue (completed, rejected, expired,
+ * purged, dead-lettered) its steps move to ONE c2d_history row, with the time it ended. A requeued
+ * dead letter's `requeued` step is appended to its ended copy's row. Reads merge the ended copies'
+ * rows with the pending row's steps. Messages without a message id are not recorded (nobody can ask
+ * for them): their steps column stays NULL, and `NULL || step` is NULL.
+ *
+ * Rows are inserted as copies end, so rowid order is the order of their ends: the scheduler drops
+ * the head of the table while it is past the retention (no index on the end time). Should the clock
+ * step back, a row ends up behind a later end and goes a little late; reads never show it late.
  * Synchronous; runs inside the store's commit.
  */
 import type Database from 'better-sqlite3';
-import { detailJson, FINAL, historyEventOf, type StepDetail, visibleSteps } from '../history-rows.js';
+import type { StepDetail } from '../history-rows.js';
 import type { HistoryEvent, HistoryEventKind, QueuePolicy } from '../types.js';
 import type { CommitContext } from './commit-context.js';
+import { eventsOfSteps, stepText } from './history-steps.js';
 
-interface HistoryRow {
+interface CopyRow {
   seq: number;
-  kind: HistoryEventKind;
-  at: number;
-  delivery_count: number;
-  final: number;
-  lock_token: string | null;
-  via: string | null;
-  detail: string | null;
+  steps: string;
 }
 
-const COLUMNS = 'device_id, message_id, seq, kind, at, delivery_count, final, lock_token, via, detail';
-
 export class HistoryTable {
-  private readonly insert;
-  private readonly insertFromRow;
+  private readonly endFromRow;
+  private readonly endFromLockedRow;
+  private readonly insertEnded;
+  private readonly appendEnded;
+  private readonly head;
+  private readonly removeThrough;
+  private readonly first;
   private readonly ended;
-  private readonly removeCopy;
-  private readonly oldest;
-  private readonly list;
+  private readonly pending;
 
   constructor(db: Database.Database) {
-    this.insert = db.prepare(`INSERT INTO c2d_history (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    // A complete that reads no row (message-queue.ts completesQuietly): the step from the row itself.
-    this.insertFromRow = db.prepare<[number, number, string, string]>(
-      `INSERT INTO c2d_history (${COLUMNS}) SELECT device_id, message_id, seq, 'completed', ?, delivery_count, 1,
-       NULL, NULL, NULL FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ? AND message_id IS NOT NULL`,
+    const insert = 'INSERT INTO c2d_history (device_id, message_id, seq, ended_at, steps)';
+    this.endFromRow = db.prepare<[number, string, number]>(
+      `${insert} SELECT device_id, message_id, seq, ?, steps || ? FROM c2d_messages WHERE id = ? AND steps IS NOT NULL`,
     );
-    this.ended = db.prepare<[number, number], { device_id: string; message_id: string; seq: number }>(
-      'SELECT device_id, message_id, seq FROM c2d_history WHERE final = 1 AND at <= ? ORDER BY at LIMIT ?',
+    // A quiet complete (message-queue.ts completesQuietly) reads no row: the step's delivery count
+    // is the row's, closed here. The same conditions as its DELETE.
+    this.endFromLockedRow = db.prepare<[number, string, number, string, string]>(
+      `${insert} SELECT device_id, message_id, seq, ?, steps || ? || delivery_count || ']' FROM c2d_messages
+       WHERE id = ? AND lock_token = ? AND device_id = ? AND steps IS NOT NULL`,
     );
-    this.removeCopy = db.prepare<[string, string, number]>(
-      'DELETE FROM c2d_history WHERE device_id = ? AND message_id = ? AND seq = ?',
+    this.insertEnded = db.prepare<[string, string, number, number, string]>(
+      'INSERT INTO c2d_history (device_id, message_id, seq, ended_at, steps) VALUES (?, ?, ?, ?, ?)',
     );
-    this.oldest = db.prepare<[], { t: number | null }>('SELECT MIN(at) AS t FROM c2d_history WHERE final = 1');
-    this.list = db.prepare<[string, string], HistoryRow>(
-      `SELECT seq, kind, at, delivery_count, final, lock_token, via, detail FROM c2d_history
-       WHERE device_id = ? AND message_id = ? ORDER BY seq, id`,
+    this.appendEnded = db.prepare<[string, string, string, number]>(
+      'UPDATE c2d_history SET steps = steps || ? WHERE device_id = ? AND message_id = ? AND seq = ?',
+    );
+    this.head = db.prepare<[number], { id: number; ended_at: number }>(
+      'SELECT id, ended_at FROM c2d_history ORDER BY id LIMIT ?',
+    );
+    this.removeThrough = db.prepare<[number]>('DELETE FROM c2d_history WHERE id <= ?');
+    this.first = db.prepare<[], { ended_at: number }>('SELECT ended_at FROM c2d_history ORDER BY id LIMIT 1');
+    this.ended = db.prepare<[string, string, number], CopyRow>(
+      'SELECT seq, steps FROM c2d_history WHERE device_id = ? AND message_id = ? AND ended_at > ?',
+    );
+    // By the device's queue (at most maxQueueDepth rows): c2d_messages has no message id index.
+    this.pending = db.prepare<[string, string], CopyRow>(
+      'SELECT seq, steps FROM c2d_messages WHERE device_id = ? AND message_id = ? AND steps IS NOT NULL',
     );
   }
 
-  /** One step of a message (none when it has no message id or history is off). */
-  add(
-    deviceId: string,
+  /** The text of a step for a message's row; '' when it has no message id or history is off. */
+  step(
     messageId: string | null | undefined,
-    seq: number,
     kind: HistoryEventKind,
     deliveryCount: number,
     ctx: CommitContext,
     detail?: StepDetail,
-  ): void {
-    const retentionMs = ctx.policy.history.retentionMs;
-    if (messageId == null || retentionMs <= 0) return;
-    const final = FINAL.has(kind);
-    this.insert.run(
-      deviceId,
-      messageId,
-      seq,
-      kind,
-      ctx.now,
-      deliveryCount,
-      final ? 1 : 0,
-      detail?.lockToken ?? null,
-      detail?.via ?? null,
-      detailJson(detail),
-    );
-    if (final) ctx.deadline(ctx.now + retentionMs);
+  ): string {
+    if (messageId == null || ctx.policy.history.retentionMs <= 0) return '';
+    return stepText(kind, ctx.now, deliveryCount, detail);
+  }
+
+  /**
+   * Before a row leaves c2d_messages: its steps, then `last` (the ending step and what led to it),
+   * become the copy's row. Nothing when the row has no steps.
+   */
+  endCopy(rowId: number, last: string, ctx: CommitContext): void {
+    if (last === '') return;
+    if (this.endFromRow.run(ctx.now, last, rowId).changes > 0) this.retained(ctx);
   }
 
   /** Before a quiet complete deletes the row (same conditions: nothing when the token is wrong). */
   completed(rowId: number, lockToken: string, deviceId: string, ctx: CommitContext): void {
     if (ctx.policy.history.retentionMs <= 0) return;
-    if (this.insertFromRow.run(ctx.now, rowId, lockToken, deviceId).changes > 0) {
-      ctx.deadline(ctx.now + ctx.policy.history.retentionMs);
-    }
+    const open = `,["completed",${ctx.now},`;
+    if (this.endFromLockedRow.run(ctx.now, open, rowId, lockToken, deviceId).changes > 0) this.retained(ctx);
   }
 
-  /** The scheduler's batch: copies whose end is past the retention. `more` when the limit was reached. */
+  /** A copy whose row was already deleted (DELETE ... RETURNING its steps). */
+  endDeleted(
+    deviceId: string,
+    messageId: string | null,
+    seq: number,
+    steps: string | null,
+    last: string,
+    ctx: CommitContext,
+  ): void {
+    if (messageId === null || steps === null || last === '') return;
+    this.insertEnded.run(deviceId, messageId, seq, ctx.now, steps + last);
+    this.retained(ctx);
+  }
+
+  /** A dead letter put back: its ended copy's row gets the step (a row of its own if it is gone). */
+  requeued(deviceId: string, messageId: string | undefined, seq: number, step: string, ctx: CommitContext): void {
+    if (messageId === undefined || step === '') return;
+    if (this.appendEnded.run(step, deviceId, messageId, seq).changes > 0) return;
+    this.insertEnded.run(deviceId, messageId, seq, ctx.now, step);
+    this.retained(ctx);
+  }
+
+  private retained(ctx: CommitContext): void {
+    ctx.deadline(ctx.now + ctx.policy.history.retentionMs);
+  }
+
+  /** The scheduler's batch: the copies whose end is past the retention. `more` when the limit was reached. */
   expireDue(ctx: CommitContext, limit: number): boolean {
-    const copies = this.ended.all(ctx.now - ctx.policy.history.retentionMs, limit);
-    for (const c of copies) this.removeCopy.run(c.device_id, c.message_id, c.seq);
-    return copies.length === limit;
+    const cutoff = ctx.now - ctx.policy.history.retentionMs;
+    const rows = this.head.all(limit);
+    let due = 0;
+    while (due < rows.length && rows[due]!.ended_at <= cutoff) due++;
+    if (due > 0) this.removeThrough.run(rows[due - 1]!.id);
+    return due === limit;
   }
 
   nextDeadline(policy: QueuePolicy): number | null {
-    const t = this.oldest.get()?.t ?? null;
-    return t === null ? null : t + policy.history.retentionMs;
+    const t = this.first.get()?.ended_at;
+    return t === undefined ? null : t + policy.history.retentionMs;
   }
 
   messageHistory(deviceId: string, messageId: string, now: number, retentionMs: number): HistoryEvent[] {
-    return visibleSteps(this.list.all(deviceId, messageId), now - retentionMs).map(historyEventOf);
+    const copies = [
+      ...this.ended.all(deviceId, messageId, now - retentionMs),
+      ...this.pending.all(deviceId, messageId),
+    ];
+    copies.sort((a, b) => a.seq - b.seq);
+    return copies.flatMap((c) => eventsOfSteps(c.seq, c.steps));
   }
 }

@@ -127,11 +127,14 @@ export class MessageQueue {
     this.generation = db.prepare<[string], { generation_id: string }>(
       'SELECT generation_id FROM devices WHERE device_id = ?',
     );
+    // steps: the copy's history while it is pending (history-table.ts), NULL when none is kept.
     const columns = `id, device_id, seq, message_id, correlation_id, user_id, content_type, content_encoding, ack,
-      expiry, default_expiry, enqueued_at, properties, body`;
-    this.insert = db.prepare(`INSERT INTO c2d_messages (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      expiry, default_expiry, enqueued_at, properties, body, steps`;
+    this.insert = db.prepare(
+      `INSERT INTO c2d_messages (${columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     this.insertLocked = db.prepare(`INSERT INTO c2d_messages (${columns}, lock_token, locked_until, lease_count)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`);
     this.maxId = db.prepare<[], { id: number }>('SELECT COALESCE(MAX(id), 0) AS id FROM c2d_messages');
     this.sequenceNumbers = new SequenceNumbers(db);
     this.countLive = db.prepare<[string, number], { n: number }>(
@@ -155,15 +158,16 @@ export class MessageQueue {
     );
     // Measured: one SELECT of the rows, then a plain UPDATE per row, beats UPDATE ... RETURNING per
     // row (RETURNING costs more than the UPDATE) and one UPDATE ... WHERE id IN (...).
-    this.lockRow = db.prepare<[string, number, number]>(
-      'UPDATE c2d_messages SET lock_token = ?, locked_until = ?, lease_count = lease_count + 1 WHERE id = ?',
+    // `steps || ?` appends the history step ('' when none is kept; NULL steps stay NULL).
+    this.lockRow = db.prepare<[string, number, string, number]>(
+      'UPDATE c2d_messages SET lock_token = ?, locked_until = ?, lease_count = lease_count + 1, steps = steps || ? WHERE id = ?',
     );
-    this.unlock = db.prepare(
-      'UPDATE c2d_messages SET lock_token = NULL, locked_until = NULL, delivery_count = ? WHERE id = ?',
+    this.unlock = db.prepare<[number, string, number]>(
+      'UPDATE c2d_messages SET lock_token = NULL, locked_until = NULL, delivery_count = ?, steps = steps || ? WHERE id = ?',
     );
     this.remove = db.prepare('DELETE FROM c2d_messages WHERE id = ?');
-    this.completeRow = db.prepare<[number, string, string], StateRow>(
-      `DELETE FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ? RETURNING ${STATE}`,
+    this.completeRow = db.prepare<[number, string, string], StateRow & { steps: string | null }>(
+      `DELETE FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ? RETURNING ${STATE}, steps`,
     );
     this.completeQuiet = db.prepare<[number, string, string]>(
       'DELETE FROM c2d_messages WHERE id = ? AND lock_token = ? AND device_id = ?',
@@ -219,23 +223,22 @@ export class MessageQueue {
       JSON.stringify(m.properties),
       m.body,
     ] as const;
+    const enqueued = this.history.step(m.messageId, 'enqueued', 0, ctx, origin);
     const direct = ctx.directLeaseFor(m.deviceId);
     if (direct) {
       // Direct delivery: locked for the device's waiting receiver as it is written.
       const lockToken = mintLockToken(id, m.ack);
       const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
-      this.insertLocked.run(...values, lockToken, lockedUntil);
+      const delivered = this.history.step(m.messageId, 'delivered', 0, ctx, { lockToken, via: direct.protocol });
+      this.insertLocked.run(...values, enqueued === '' ? null : enqueued + delivered, lockToken, lockedUntil);
       this.nextId = id + 1;
       direct.room--;
       direct.deliveries.push(newDelivery(m, seq, ctx.now, lockToken, lockedUntil));
       this.lowerFloor(Math.min(m.expiryTimeUtc, lockedUntil), ctx);
-      this.history.add(m.deviceId, m.messageId, seq, 'enqueued', 0, ctx, origin);
-      this.history.add(m.deviceId, m.messageId, seq, 'delivered', 0, ctx, { lockToken, via: direct.protocol });
     } else {
-      this.insert.run(...values);
+      this.insert.run(...values, enqueued === '' ? null : enqueued);
       this.nextId = id + 1;
       this.lowerFloor(m.expiryTimeUtc, ctx);
-      this.history.add(m.deviceId, m.messageId, seq, 'enqueued', 0, ctx, origin);
     }
     ctx.woken.add(m.deviceId);
     return { ok: true, sequenceNumber: seq };
@@ -267,8 +270,8 @@ export class MessageQueue {
     const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
     const deliveries = rows.map((r) => {
       const lockToken = mintLockToken(r.id, r.ack);
-      this.lockRow.run(lockToken, lockedUntil, r.id);
-      this.history.add(deviceId, r.message_id, r.seq, 'delivered', r.delivery_count, ctx, { lockToken, via: protocol });
+      const step = this.history.step(r.message_id, 'delivered', r.delivery_count, ctx, { lockToken, via: protocol });
+      this.lockRow.run(lockToken, lockedUntil, step, r.id);
       return toDelivery(r, lockToken, lockedUntil);
     });
     this.lowerFloor(lockedUntil, ctx);
@@ -289,7 +292,8 @@ export class MessageQueue {
       const row = this.completeRow.get(id, lockToken, deviceId);
       if (!row) return { ok: false, error: 'DeviceMessageLockLost' };
       const feedback = this.feedbackFor(row, 'Success', ctx);
-      this.history.add(deviceId, row.message_id, row.seq, 'completed', row.delivery_count, ctx, { feedback });
+      const step = this.history.step(row.message_id, 'completed', row.delivery_count, ctx, { feedback });
+      this.history.endDeleted(deviceId, row.message_id, row.seq, row.steps, step, ctx);
       return { ok: true, outcome: 'completed' };
     }
     const row = this.byToken.get(id, lockToken, deviceId);
@@ -342,9 +346,10 @@ export class MessageQueue {
     const back = this.enqueue(requeuedMessage(dead, expiry), ctx, { requeuedFrom: seq });
     if (!back.ok) return back;
     this.deadLetters.remove(dead.rowId);
-    this.history.add(deviceId, dead.messageId, seq, 'requeued', dead.deliveryCount, ctx, {
+    const step = this.history.step(dead.messageId, 'requeued', dead.deliveryCount, ctx, {
       requeuedAs: back.sequenceNumber,
     });
+    this.history.requeued(deviceId, dead.messageId, seq, step, ctx);
     return back;
   }
 
@@ -386,22 +391,24 @@ export class MessageQueue {
     step: 'abandoned' | 'released' | 'lockExpired',
   ): boolean {
     const deliveryCount = r.delivery_count + (count ? 1 : 0);
-    this.history.add(r.device_id, r.message_id, r.seq, step, deliveryCount, ctx);
+    const stepText = this.history.step(r.message_id, step, deliveryCount, ctx);
     if (deliveryCount >= ctx.policy.maxDeliveryCount) {
-      this.finish({ ...r, delivery_count: deliveryCount }, 'DeliveryCountExceeded', ctx);
+      this.finish({ ...r, delivery_count: deliveryCount }, 'DeliveryCountExceeded', ctx, stepText);
       return false;
     }
-    this.unlock.run(deliveryCount, r.id);
+    this.unlock.run(deliveryCount, stepText, r.id);
     ctx.woken.add(r.device_id);
     ctx.requeued.add(r.device_id);
     return true;
   }
 
-  private finish(r: StateRow, status: Exclude<FeedbackStatus, 'Success'>, ctx: CommitContext): void {
+  /** `before`: history steps not yet in the row (the abandon that dead-letters it). */
+  private finish(r: StateRow, status: Exclude<FeedbackStatus, 'Success'>, ctx: CommitContext, before = ''): void {
     this.deadLetters.keepRow(r.id, r.device_id, r.delivery_count, status, ctx);
-    this.remove.run(r.id);
     const feedback = this.feedbackFor(r, status, ctx);
-    this.history.add(r.device_id, r.message_id, r.seq, ENDING_STEP[status], r.delivery_count, ctx, { feedback });
+    const step = this.history.step(r.message_id, ENDING_STEP[status], r.delivery_count, ctx, { feedback });
+    this.history.endCopy(r.id, before + step, ctx);
+    this.remove.run(r.id);
   }
 
   /** The feedback record the message's ack asks for (appended to the feedback queue), if any. */

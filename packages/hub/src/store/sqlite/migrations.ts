@@ -4,6 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { clusterTablesSql } from '../cluster-sql.js';
+import { HISTORY_PER_COPY_SQL } from './history-migration.js';
 import { JOB_TABLES_SQL } from './job-tables.js';
 
 export interface Migration {
@@ -252,6 +253,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   // Hub-wide node heartbeats and device presence (store/cluster-sql.ts, issue 28).
   { version: 11, name: 'node heartbeats, device presence', sql: clusterTablesSql('INTEGER') },
+  { version: 12, name: 'message history: a row per copy', sql: HISTORY_PER_COPY_SQL },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

@@ -1,0 +1,53 @@
+/**
+ * A copy's history steps on SQLite (docs/message-history.md) as one text: each step is a JSON array
+ * `[kind, at, deliveryCount, lockToken, via, detail]` (trailing absent fields left out, a missing
+ * middle one null) preceded by a comma, so a step is appended with `steps || ?` in the statement
+ * the operation already runs, and the text reads back as `[` + text without its first comma + `]`.
+ * Migration 12 writes the same text from the rows of migration 10 with json_array().
+ */
+import { detailJson, type StepDetail } from '../history-rows.js';
+import type { HistoryEvent, HistoryEventKind } from '../types.js';
+
+/** The text of one step (a leading comma included). */
+export function stepText(kind: HistoryEventKind, at: number, deliveryCount: number, d?: StepDetail): string {
+  const head = `,["${kind}",${at},${deliveryCount}`;
+  if (d === undefined) return `${head}]`;
+  const extra = detailJson(d);
+  if (extra !== null) return `${head},${quoted(d.lockToken)},${quoted(d.via)},${extra}]`;
+  if (d.via !== undefined) return `${head},${quoted(d.lockToken)},${quoted(d.via)}]`;
+  if (d.lockToken !== undefined) return `${head},${quoted(d.lockToken)}]`;
+  return `${head}]`;
+}
+
+function quoted(s: string | undefined): string {
+  return s === undefined ? 'null' : JSON.stringify(s);
+}
+
+type StoredStep = [
+  HistoryEventKind,
+  number,
+  number,
+  (string | null)?,
+  (string | null)?,
+  (Omit<StepDetail, 'lockToken' | 'via'> | null)?,
+];
+
+/** A copy's steps text back as the store contract shows them. */
+export function eventsOfSteps(seq: number, steps: string): HistoryEvent[] {
+  const stored = JSON.parse(`[${steps.slice(1)}]`) as StoredStep[];
+  return stored.map(([kind, at, deliveryCount, lockToken, via, d]) => {
+    const e: HistoryEvent = { sequenceNumber: seq, kind, at, deliveryCount };
+    if (lockToken != null) e.lockToken = lockToken;
+    if (via != null) {
+      if (kind === 'enqueued') e.policy = via;
+      else e.protocol = via;
+    }
+    if (d != null) {
+      if (d.jobId != null) e.jobId = d.jobId;
+      if (d.requeuedFrom != null) e.requeuedFrom = d.requeuedFrom;
+      if (d.requeuedAs != null) e.requeuedAs = d.requeuedAs;
+      if (d.feedback) e.feedback = d.feedback;
+    }
+    return e;
+  });
+}
