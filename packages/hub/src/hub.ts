@@ -42,6 +42,7 @@ import {
   type RunningHubHint,
 } from './listeners/index.js';
 import { Methods } from './methods/index.js';
+import { IdleMemoryRelease } from './observability/idle-memory.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
@@ -83,6 +84,8 @@ interface Parts {
   operations?: OperationsListener;
   /** The in-memory pending counts' background recount (observability/pending-counts.ts). */
   counts?: { stop(): void };
+  /** Gives the heap's garbage back when the hub goes quiet (docs/memory.md). */
+  idleMemory?: IdleMemoryRelease;
   /** Hub-wide presence and this node's heartbeat (issue 28). */
   presence?: PresenceBook;
   heartbeat?: NodeHeartbeat;
@@ -170,6 +173,7 @@ async function teardown(parts: Parts, logger: Logger): Promise<void> {
   if (parts.jobs) await step('jobs', () => parts.jobs!.stop());
   if (parts.engine) await step('engine', () => parts.engine!.stop());
   parts.counts?.stop();
+  parts.idleMemory?.stop();
   if (parts.telemetry) await step('telemetry', () => parts.telemetry!.stop());
   if (parts.replay) await step('registry replay', () => parts.replay!.close());
   if (parts.signals) await step('cluster signals', () => parts.signals!.close());
@@ -271,6 +275,7 @@ export class Hub {
       parts.engine.start();
       // The pending counts start from the store's (what a previous run left), before any traffic.
       parts.counts = metrics.pending;
+      parts.idleMemory = new IdleMemoryRelease({ logger: logger.child({ component: 'memory' }) });
       await metrics.pending.start(store, clock, config.store.kind === 'postgres', (err) =>
         logger.warn({ err }, 'recounting pending messages failed; the metrics keep their last counts'),
       );

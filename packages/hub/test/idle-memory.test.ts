@@ -1,0 +1,75 @@
+/**
+ * IdleMemoryRelease (issue 29, memory): one full collection when the process went idle with
+ * garbage on its heap; none while busy, none without garbage, none twice for the same garbage.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runInNewContext } from 'node:vm';
+import pino from 'pino';
+import { IdleMemoryRelease } from '../src/observability/idle-memory.js';
+
+const MiB = 2 ** 20;
+const logger = pino({ level: 'silent' });
+
+function fake() {
+  const state = { cpu: 0, heap: 20 * MiB, collected: 0 };
+  const release = new IdleMemoryRelease({
+    logger,
+    intervalMs: 3_600_000,
+    minGarbageBytes: 8 * MiB,
+    idleCpuShare: 0.05,
+    cpuMicros: () => state.cpu,
+    heapUsed: () => state.heap,
+    collect: () => {
+      state.collected++;
+      state.heap = 22 * MiB;
+    },
+  });
+  return { state, release };
+}
+
+test('a busy process is left alone, however much garbage it holds', (t) => {
+  const { state, release } = fake();
+  t.after(() => release.stop());
+  state.heap = 60 * MiB;
+  // A whole core busy since the last look.
+  state.cpu += 1e9;
+  release.check();
+  assert.equal(state.collected, 0);
+});
+
+test('idle with garbage: one collection; idle again with no new garbage: none', (t) => {
+  const { state, release } = fake();
+  t.after(() => release.stop());
+  state.heap = 50 * MiB;
+  release.check();
+  assert.equal(state.collected, 1);
+  assert.equal(release.collections, 1);
+  release.check();
+  release.check();
+  assert.equal(state.collected, 1, 'collected again with nothing new on the heap');
+  state.heap = 22 * MiB + 9 * MiB;
+  release.check();
+  assert.equal(state.collected, 2, 'not collected after 9 MiB more');
+});
+
+test('idle with less garbage than the threshold: no collection', (t) => {
+  const { state, release } = fake();
+  t.after(() => release.stop());
+  state.heap = 27 * MiB;
+  release.check();
+  assert.equal(state.collected, 0);
+});
+
+test("V8's full collection runs without --expose-gc, and leaves gc exposed nowhere", (t) => {
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'run this test without --expose-gc');
+  const release = new IdleMemoryRelease({ logger, minGarbageBytes: 0, idleCpuShare: Number.POSITIVE_INFINITY });
+  t.after(() => release.stop());
+  let garbage: unknown[] | undefined = Array.from({ length: 100_000 }, (_, i) => ({ i }));
+  garbage = undefined;
+  release.check();
+  assert.equal(garbage, undefined);
+  assert.equal(release.collections, 1);
+  assert.equal(runInNewContext('typeof gc'), 'undefined');
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined');
+});
