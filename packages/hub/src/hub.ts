@@ -16,10 +16,11 @@ import { hubNameOf } from './auth/hub-name.js';
 import { X509Authenticator } from './auth/x509.js';
 import { type Clock, systemClock } from './clock.js';
 import { InProcessSignalBus } from './cluster/in-process-signal-bus.js';
-import { NodeHeartbeat } from './cluster/node-heartbeat.js';
+import { startNodeDuties } from './cluster/node-duties.js';
+import type { NodeHeartbeat } from './cluster/node-heartbeat.js';
 import type { PostgresSignalBus } from './cluster/postgres-signal-bus.js';
 import { PresenceBook } from './cluster/presence-book.js';
-import { RegistryReplay } from './cluster/registry-replay.js';
+import type { RegistryReplay } from './cluster/registry-replay.js';
 import type { ClusterEvents, SignalBus } from './cluster/signal-bus.js';
 import type { HubConfig } from './config/types.js';
 import { createInspector } from './console/inspector.js';
@@ -292,28 +293,20 @@ export class Hub {
         presence: parts.presence,
       });
       await registry.init();
-      parts.heartbeat = new NodeHeartbeat({
+      const duties = await startNodeDuties({
         store,
+        postgres: parts.postgres?.store,
         nodeId,
+        registry,
+        signals,
+        config,
+        clock,
+        logger: clusterLog,
         address: () => `${config.hosts[0]}:${parts.listeners?.ports.https ?? config.ports.https}`,
         connections: () => registry.connectedDevices().length,
-        clock,
-        timeoutMs: config.cluster.nodeTimeoutMs,
-        logger: clusterLog,
       });
-      await parts.heartbeat.start();
-      metrics.watchHubConnections(parts.heartbeat);
-      if (parts.postgres) {
-        // Registry changes missed while the LISTEN connection was down are read from the store.
-        const { RegistryChangeQueries } = await import('./store/postgres/registry-change-queries.js');
-        parts.replay = new RegistryReplay({
-          log: new RegistryChangeQueries(parts.postgres.store.pool),
-          registry,
-          signals,
-          logger: logger.child({ component: 'cluster' }),
-        });
-        await parts.replay.start();
-      }
+      [parts.heartbeat, parts.replay] = [duties.heartbeat, duties.replay];
+      metrics.watchHubConnections(duties.heartbeat);
       parts.telemetry = new Telemetry({
         store,
         registry,

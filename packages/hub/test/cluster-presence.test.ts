@@ -36,6 +36,7 @@ async function node(schema: string, nodeId: string, clock: ManualClock) {
     connections: () => registry.connectedDevices().length,
     clock,
     timeoutMs: TIMEOUT,
+    lockTimeoutMs: 60_000,
     logger,
   });
   return { store, presence, registry, heartbeat };

@@ -1,7 +1,7 @@
 /** The ClusterStore part of the store contract: node heartbeats, releasing dead nodes, device presence (issue 28). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { NodeRecord, PresenceRecord, PresenceWrite } from '../src/store/types.js';
+import type { NodeRecord, NodeRelease, PresenceRecord, PresenceWrite } from '../src/store/types.js';
 import { type ContractKit, device, message, POLICY, T0 } from './store-contract-kit.js';
 
 const node = (nodeId: string, heartbeatAt: number, connections = 0): NodeRecord => ({
@@ -17,6 +17,9 @@ const w = (kind: PresenceWrite['kind'], deviceId: string, nodeId: string, at: nu
   nodeId,
   at,
 });
+
+/** Nodes silent for 10 s, or the one named; the contract's lock timeout. */
+const release = (nodeId?: string): NodeRelease => ({ timeoutMs: 10_000, lockTimeoutMs: POLICY.lockTimeoutMs, nodeId });
 
 const presence = (
   connectionState: PresenceRecord['connectionState'],
@@ -54,8 +57,8 @@ export function clusterContract(kit: ContractKit): void {
       await kit.store.heartbeatNode(node('dead', T0));
       await kit.store.heartbeatNode(node('live', T0 + 9_000));
       await kit.store.writePresence([w('connect', 'x', 'dead', T0), w('connect', 'y', 'live', T0)]);
-      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, 10_000), ['dead']);
-      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, 10_000), []);
+      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, release()), ['dead']);
+      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, release()), []);
       assert.deepEqual(
         (await kit.store.listNodes()).map((n) => n.nodeId),
         ['live'],
@@ -64,7 +67,7 @@ export function clusterContract(kit: ContractKit): void {
       assert.equal((await kit.store.getPresence('x'))?.connectionStateUpdatedTime, T0 + 10_000);
       assert.equal((await kit.store.getPresence('y'))?.connectionState, 'Connected');
       // A node named is released whatever its heartbeat (a node leaving on stop).
-      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, 10_000, 'live'), ['live']);
+      assert.deepEqual(await kit.store.releaseNodes(T0 + 10_000, release('live')), ['live']);
       assert.equal(await kit.store.countConnected(), 0);
     });
 
@@ -79,7 +82,7 @@ export function clusterContract(kit: ContractKit): void {
       await store.heartbeatNode(node('live', T0 + 9_000));
       await store.writePresence([w('connect', 'held', 'dead', T0), w('connect', 'elsewhere', 'live', T0)]);
       const at = T0 + 10_000;
-      assert.deepEqual(await store.releaseNodes(at, 10_000), ['dead']);
+      assert.deepEqual(await store.releaseNodes(at, release()), ['dead']);
       assert.equal(await store.nextDeadline(POLICY), at);
       assert.deepEqual(await one({ kind: 'expire', limit: 100 }, at), {
         ok: true,
@@ -93,6 +96,54 @@ export function clusterContract(kit: ContractKit): void {
       assert.deepEqual(await one({ kind: 'lease', deviceId: 'elsewhere', max: 1 }, at), { ok: true, deliveries: [] });
       assert.equal(
         (await one({ kind: 'settle', deviceId: 'elsewhere', lockToken: other!.lockToken, action: 'complete' }, at)).ok,
+        true,
+      );
+    });
+
+    test("a device that moved from a dead node before its release: the locks made before the move expire, not the new node's", async () => {
+      const { store, one } = kit;
+      await store.insertDevice(device('moved'));
+      for (const text of ['m1', 'm2']) await one({ kind: 'enqueue', message: message('moved', text) });
+      await store.heartbeatNode(node('dead', T0));
+      await store.heartbeatNode(node('live', T0 + 9_000));
+      // Connected on the node that dies with m1 locked; back on the live node 5 s later, which leases m2.
+      await store.writePresence([w('connect', 'moved', 'dead', T0)]);
+      const [m1] = (await one({ kind: 'lease', deviceId: 'moved', max: 1 }, T0 + 1000)).deliveries;
+      await store.writePresence([w('connect', 'moved', 'live', T0 + 5000)]);
+      const [m2] = (await one({ kind: 'lease', deviceId: 'moved', max: 1 }, T0 + 5000)).deliveries;
+      assert.deepEqual([m1?.body.toString(), m2?.body.toString()], ['m1', 'm2']);
+      const at = T0 + 10_000;
+      assert.deepEqual(await store.releaseNodes(at, release()), ['dead']);
+      assert.equal((await store.getPresence('moved'))?.connectionState, 'Connected', 'still on the live node');
+      assert.deepEqual(await one({ kind: 'expire', limit: 100 }, at), {
+        ok: true,
+        expired: 0,
+        locksExpired: 1,
+        more: false,
+      });
+      const [again] = (await one({ kind: 'lease', deviceId: 'moved', max: 1 }, at)).deliveries;
+      assert.equal(again?.body.toString(), 'm1');
+      assert.equal(
+        (await one({ kind: 'settle', deviceId: 'moved', lockToken: m2!.lockToken, action: 'complete' }, at)).ok,
+        true,
+        "the live node's lock holds",
+      );
+    });
+
+    test('a device that left a node cleanly is not released with it; a later move is recorded again', async () => {
+      const { store, one } = kit;
+      await store.insertDevice(device('clean'));
+      await one({ kind: 'enqueue', message: message('clean', 'c1') });
+      await store.heartbeatNode(node('old', T0));
+      await store.heartbeatNode(node('new', T0 + 9_000));
+      await store.writePresence([w('connect', 'clean', 'old', T0), w('disconnect', 'clean', 'old', T0 + 100)]);
+      await store.writePresence([w('connect', 'clean', 'new', T0 + 200)]);
+      const [c1] = (await one({ kind: 'lease', deviceId: 'clean', max: 1 }, T0 + 300)).deliveries;
+      assert.deepEqual(await store.releaseNodes(T0 + 10_000, release()), ['old']);
+      assert.equal((await one({ kind: 'expire', limit: 100 }, T0 + 10_000)).locksExpired, 0);
+      assert.equal(
+        (await one({ kind: 'settle', deviceId: 'clean', lockToken: c1!.lockToken, action: 'complete' }, T0 + 10_000))
+          .ok,
         true,
       );
     });

@@ -17,6 +17,8 @@ export interface NodeHeartbeatOptions {
   connections: () => number;
   clock: Clock;
   timeoutMs: number;
+  /** c2d.lockTimeoutMs: which of a moved device's locks a released node made (ClusterStore.releaseNodes). */
+  lockTimeoutMs: number;
   logger: Logger;
 }
 
@@ -67,7 +69,7 @@ export class NodeHeartbeat {
         startedAt: this.startedAt,
         heartbeatAt: now,
       });
-      const released = await store.releaseNodes(now, timeoutMs);
+      const released = await store.releaseNodes(now, { timeoutMs, lockTimeoutMs: this.opts.lockTimeoutMs });
       for (const id of released)
         logger.warn({ node: id, timeoutMs }, 'a node stopped heart-beating: its devices are released');
       this.hubConnected = await store.countConnected();
@@ -80,7 +82,8 @@ export class NodeHeartbeat {
     this.stopped = true;
     this.timer?.cancel();
     await this.beating;
-    await this.opts.store.releaseNodes(this.opts.clock.now(), this.opts.timeoutMs, this.opts.nodeId).catch((err) => {
+    const { timeoutMs, lockTimeoutMs, nodeId } = this.opts;
+    await this.opts.store.releaseNodes(this.opts.clock.now(), { timeoutMs, lockTimeoutMs, nodeId }).catch((err) => {
       this.opts.logger.warn({ err }, 'releasing this node on stop failed');
     });
   }

@@ -27,6 +27,19 @@ CREATE INDEX device_presence_node ON device_presence (node_id) WHERE connected${
 `;
 }
 
+/**
+ * SQLite migration 13, PostgreSQL migration 15: the node a device was still connected to when it
+ * connected to another (moved_from) and when (moved_at), so that node's release also frees the
+ * locks it held for the device (CLUSTER_SQL.releaseMovedLocks).
+ */
+export function movedColumnsSql(int: 'INTEGER' | 'bigint'): string {
+  return `
+ALTER TABLE device_presence ADD COLUMN moved_from TEXT;
+ALTER TABLE device_presence ADD COLUMN moved_at ${int};
+CREATE INDEX device_presence_moved ON device_presence (moved_from) WHERE moved_from IS NOT NULL;
+`;
+}
+
 /** `?` placeholders, each numbered in order ($1, $2...): the PostgreSQL form of a statement. */
 export function numbered(sql: string): string {
   let n = 0;
@@ -38,9 +51,16 @@ export const CLUSTER_SQL = {
     ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, connections = excluded.connections,
     started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
   listNodes: 'SELECT node_id, address, connections, started_at, heartbeat_at FROM hub_nodes ORDER BY node_id',
+  // A device still Connected on another node moved here: that node may be dead with the device's
+  // messages locked (moved_from, moved_at, kept until the next move; read by releaseMovedLocks).
+  // The CASEs read the row as it was: SET sees the old values on both adapters.
   connect: `INSERT INTO device_presence (device_id, node_id, connected, state_at, activity_at) VALUES (?, ?, TRUE, ?, ?)
     ON CONFLICT (device_id) DO UPDATE SET node_id = excluded.node_id, connected = TRUE, state_at = excluded.state_at,
-    activity_at = excluded.activity_at`,
+    activity_at = excluded.activity_at,
+    moved_from = CASE WHEN device_presence.connected AND device_presence.node_id <> excluded.node_id
+      THEN device_presence.node_id ELSE device_presence.moved_from END,
+    moved_at = CASE WHEN device_presence.connected AND device_presence.node_id <> excluded.node_id
+      THEN excluded.state_at ELSE device_presence.moved_at END`,
   disconnect:
     'UPDATE device_presence SET connected = FALSE, state_at = ? WHERE device_id = ? AND node_id = ? AND connected',
   // A device active without a connection (HTTPS) gets a Disconnected row; time only moves forward.
@@ -57,6 +77,15 @@ export const CLUSTER_SQL = {
    */
   releaseLocks: `UPDATE c2d_messages SET locked_until = ? WHERE lock_token IS NOT NULL AND locked_until > ?
     AND device_id IN (SELECT device_id FROM device_presence WHERE connected AND node_id = ?)`,
+  /**
+   * The same for the devices that moved from the released node to another while still connected
+   * to it (it died; they came back elsewhere before the release): the locks it may hold for them
+   * are those made before the move, so locked_until < moved_at + the lock timeout; the new node's
+   * own locks (leased after the move) are left alone. Parameters: now, now, node id, lock timeout.
+   */
+  releaseMovedLocks: `UPDATE c2d_messages SET locked_until = ? WHERE lock_token IS NOT NULL AND locked_until > ?
+    AND device_id IN (SELECT device_id FROM device_presence WHERE moved_from = ?)
+    AND locked_until < (SELECT p.moved_at FROM device_presence p WHERE p.device_id = c2d_messages.device_id) + ?`,
 } as const;
 
 export interface NodeRow {

@@ -373,6 +373,14 @@ export interface PresenceRecord {
   lastActivityTime: number | undefined;
 }
 
+/** What releaseNodes releases: nodes silent for timeoutMs, or the one named. */
+export interface NodeRelease {
+  timeoutMs: number;
+  /** The hub's C2D lock timeout: a lock older than a device's move is one the old node made. */
+  lockTimeoutMs: number;
+  nodeId?: string;
+}
+
 export interface ClusterStore {
   /** Writes (or refreshes) the node's row. */
   heartbeatNode(node: NodeRecord): Promise<void>;
@@ -380,10 +388,12 @@ export interface ClusterStore {
   listNodes(): Promise<NodeRecord[]>;
   /**
    * Removes the nodes whose last heartbeat is at or before `now - timeoutMs` (or the one named by
-   * `nodeId`, whatever its heartbeat) and marks the devices they held Disconnected at `now`;
-   * returns the ids removed. Safe to run on every node at once.
+   * `nodeId`, whatever its heartbeat) and marks the devices they held Disconnected at `now`; the
+   * C2D locks they held expire at `now` (those of the devices connected there, and those made
+   * before a device moved from there to another node); returns the ids removed. Safe to run on
+   * every node at once.
    */
-  releaseNodes(now: number, timeoutMs: number, nodeId?: string): Promise<string[]>;
+  releaseNodes(now: number, release: NodeRelease): Promise<string[]>;
   /**
    * Applies the writes in order. A connect takes the device for its node; a disconnect counts only
    * from the node that holds it (a newer connection elsewhere stays Connected); activity moves

@@ -10,7 +10,7 @@ import {
   toNodeRecord,
   toPresenceRecord,
 } from '../cluster-sql.js';
-import type { NodeRecord, PresenceRecord, PresenceWrite } from '../types.js';
+import type { NodeRecord, NodeRelease, PresenceRecord, PresenceWrite } from '../types.js';
 
 export class ClusterQueries {
   constructor(private readonly pool: pg.Pool) {}
@@ -31,8 +31,9 @@ export class ClusterQueries {
   /**
    * One statement: whichever nodes run it at once, each dead node is released once. Its parts see
    * one snapshot, so the locks (CLUSTER_SQL.releaseLocks) are those of devices still Connected there.
+   * Then, only when a node went (rarely), the locks of the devices that moved from it.
    */
-  async release(now: number, timeoutMs: number, nodeId: string | null): Promise<string[]> {
+  async release(now: number, { timeoutMs, lockTimeoutMs, nodeId }: NodeRelease): Promise<string[]> {
     const r = await this.pool.query<{ node_id: string }>(
       `WITH gone AS (DELETE FROM hub_nodes WHERE heartbeat_at <= $1 OR node_id = $2 RETURNING node_id),
         locks AS (UPDATE c2d_messages SET locked_until = $3 WHERE lock_token IS NOT NULL AND locked_until > $3
@@ -41,9 +42,14 @@ export class ClusterQueries {
         off AS (UPDATE device_presence SET connected = false, state_at = $3
           WHERE connected AND node_id IN (SELECT node_id FROM gone))
       SELECT node_id FROM gone ORDER BY node_id`,
-      [now - timeoutMs, nodeId, now],
+      [now - timeoutMs, nodeId ?? null, now],
     );
-    return r.rows.map((row) => row.node_id);
+    const gone = r.rows.map((row) => row.node_id);
+    // Whoever deleted a node's row releases its moved devices' locks; one crashing before this
+    // leaves them to their lock timeout, as before the move was recorded.
+    for (const id of gone)
+      await this.pool.query(numbered(CLUSTER_SQL.releaseMovedLocks), [now, now, id, lockTimeoutMs]);
+    return gone;
   }
 
   /** All writes in one transaction, in order (they are few: connects, disconnects, activity now and then). */

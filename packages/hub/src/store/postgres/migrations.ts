@@ -4,7 +4,7 @@
  * second waits, then finds the schema current. Never edit a released migration: append a new one.
  */
 import type pg from 'pg';
-import { clusterTablesSql } from '../cluster-sql.js';
+import { clusterTablesSql, movedColumnsSql } from '../cluster-sql.js';
 import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
@@ -78,6 +78,7 @@ export const MIGRATIONS: readonly Migration[] = [
       .join('\n'),
   },
   { version: 14, name: 'c2d hot path: per-kind arrays, history in the same statements', sql: HOT_PATH_LEAN_SQL },
+  { version: 15, name: 'device presence: the node a connected device moved from', sql: movedColumnsSql('bigint') },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

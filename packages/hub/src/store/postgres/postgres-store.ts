@@ -26,6 +26,7 @@ import type {
   HistoryEvent,
   MqttSessionRecord,
   NodeRecord,
+  NodeRelease,
   PendingMessage,
   PolicyRecord,
   PresenceRecord,
@@ -164,8 +165,7 @@ export class PostgresStore extends PostgresJobStore implements Store {
   // Nodes and presence (cluster-queries.ts).
   readonly heartbeatNode = (node: NodeRecord) => guarded(this.cluster.heartbeat(node));
   readonly listNodes = () => guarded(this.cluster.listNodes());
-  readonly releaseNodes = (now: number, timeoutMs: number, nodeId?: string) =>
-    guarded(this.cluster.release(now, timeoutMs, nodeId ?? null));
+  readonly releaseNodes = (now: number, release: NodeRelease) => guarded(this.cluster.release(now, release));
   readonly writePresence = (writes: readonly PresenceWrite[]) => guarded(this.cluster.write(writes));
   readonly getPresence = (deviceId: string): Promise<PresenceRecord | undefined> => guarded(this.cluster.get(deviceId));
   readonly countConnected = () => guarded(this.cluster.countConnected());

@@ -9,7 +9,7 @@ import {
   toNodeRecord,
   toPresenceRecord,
 } from '../cluster-sql.js';
-import type { NodeRecord, PresenceRecord, PresenceWrite } from '../types.js';
+import type { NodeRecord, NodeRelease, PresenceRecord, PresenceWrite } from '../types.js';
 
 export class ClusterTables {
   private readonly heartbeatStmt: Database.Statement;
@@ -20,9 +20,10 @@ export class ClusterTables {
   private readonly offStmt: Database.Statement<[number, string]>;
   private readonly removeStmt: Database.Statement<[string]>;
   private readonly locksStmt: Database.Statement<[number, number, string]>;
+  private readonly movedLocksStmt: Database.Statement<[number, number, string, number]>;
   private readonly byKind = new Map<string, Database.Statement>();
   readonly write: (writes: readonly PresenceWrite[]) => void;
-  readonly release: (now: number, timeoutMs: number, nodeId: string | null) => string[];
+  readonly release: (now: number, release: NodeRelease) => string[];
 
   constructor(private readonly db: Database.Database) {
     this.heartbeatStmt = db.prepare(CLUSTER_SQL.heartbeat);
@@ -35,16 +36,18 @@ export class ClusterTables {
     );
     this.removeStmt = db.prepare('DELETE FROM hub_nodes WHERE node_id = ?');
     this.locksStmt = db.prepare(CLUSTER_SQL.releaseLocks);
+    this.movedLocksStmt = db.prepare(CLUSTER_SQL.releaseMovedLocks);
     this.write = db.transaction((writes: readonly PresenceWrite[]) => {
       for (const w of writes) {
         const { sql, params } = presenceParams(w);
         this.statement(sql).run(...params);
       }
     });
-    this.release = db.transaction((now: number, timeoutMs: number, nodeId: string | null) => {
-      const gone = this.dueStmt.all(now - timeoutMs, nodeId).map((r) => r.node_id);
+    this.release = db.transaction((now: number, { timeoutMs, lockTimeoutMs, nodeId }: NodeRelease) => {
+      const gone = this.dueStmt.all(now - timeoutMs, nodeId ?? null).map((r) => r.node_id);
       for (const id of gone) {
         this.locksStmt.run(now, now, id);
+        this.movedLocksStmt.run(now, now, id, lockTimeoutMs);
         this.offStmt.run(now, id);
         this.removeStmt.run(id);
       }

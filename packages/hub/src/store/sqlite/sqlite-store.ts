@@ -33,6 +33,7 @@ import type {
   MqttSessionRecord,
   NewMessage,
   NodeRecord,
+  NodeRelease,
   PendingMessage,
   PolicyRecord,
   PresenceWrite,
@@ -383,8 +384,7 @@ export class SqliteStore extends SqliteJobStore implements Store {
   // Nodes and presence (cluster-tables.ts).
   readonly heartbeatNode = async (node: NodeRecord) => this.cluster.heartbeat(node);
   readonly listNodes = async () => this.cluster.listNodes();
-  readonly releaseNodes = async (now: number, timeoutMs: number, nodeId?: string) =>
-    this.cluster.release(now, timeoutMs, nodeId ?? null);
+  readonly releaseNodes = async (now: number, release: NodeRelease) => this.cluster.release(now, release);
   readonly writePresence = async (writes: readonly PresenceWrite[]) => this.cluster.write(writes);
   readonly getPresence = async (deviceId: string) => this.cluster.get(deviceId);
   readonly countConnected = async () => this.cluster.countConnected();

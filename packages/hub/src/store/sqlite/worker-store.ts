@@ -29,6 +29,7 @@ import type {
   HistoryEvent,
   MqttSessionRecord,
   NodeRecord,
+  NodeRelease,
   PendingMessage,
   PolicyRecord,
   PresenceRecord,
@@ -167,8 +168,8 @@ export class WorkerStore implements Store {
     return this.call('listNodes', []) as Promise<NodeRecord[]>;
   }
 
-  releaseNodes(now: number, timeoutMs: number, nodeId?: string): Promise<string[]> {
-    return this.call('releaseNodes', [now, timeoutMs, nodeId]) as Promise<string[]>;
+  releaseNodes(now: number, release: NodeRelease): Promise<string[]> {
+    return this.call('releaseNodes', [now, release]) as Promise<string[]>;
   }
 
   writePresence(writes: readonly PresenceWrite[]): Promise<void> {
