@@ -1,12 +1,16 @@
 /**
  * A lean MQTT 3.1.1 client for the load side of the peer benchmark: a TLS socket (one shared
- * SecureContext for the whole fleet), mqtt-packet's parser and generator, nothing else. Received
- * QoS 1 PUBLISHes are acknowledged in one write per incoming chunk; QoS 1 publishes resolve on
- * their PUBACK. Far cheaper per message than mqtt.js, so a thousand of them and one publisher can
- * feed and drain a broker without being its bottleneck.
+ * SecureContext for a whole fleet process) and the hand-made frames of mqtt-wire.ts, nothing
+ * else. Everything it writes in one tick (PUBLISHes, the PUBACKs a chunk of PUBLISHes called for)
+ * is copied into one buffer and leaves in one socket write, so in one TLS record. Two ways to
+ * publish at QoS 1: publish()/publishWith() answer each PUBACK by promise or callback (for the
+ * odd message), sendStamped() answers every PUBACK through the client's one `sink` (for the load:
+ * no closure, promise or map entry per message). Far cheaper per message than mqtt.js or
+ * mqtt-packet, so a few processes of them can feed and drain a broker without being its bottleneck.
  */
 import { type SecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
-import { generate, type IPublishPacket, parser as mqttParser, type Packet } from 'mqtt-packet';
+import { generate } from 'mqtt-packet';
+import { CONNACK, FrameReader, PUBACK, PUBLISH, type PublishTemplate, SUBACK, writePuback } from './mqtt-wire.js';
 
 export interface LeanMqttOptions {
   host: string;
@@ -17,26 +21,41 @@ export interface LeanMqttOptions {
   password?: string;
   clean: boolean;
   keepalive?: number;
-  /** A PUBLISH from the server (acknowledged after this returns, when QoS 1). */
+  /** A PUBLISH from the server, with its topic (acknowledged after this returns, when QoS 1). */
   onPublish?: (topic: string, payload: Buffer) => void;
+  /** A PUBLISH from the server, its payload only (no topic string made): the load's fast path. */
+  onPayload?: (payload: Buffer) => void;
   /** A TLS session to resume (a fleet's handshakes then skip the certificate's signature). */
   session?: Buffer;
   /** Called with each TLS session the server offers for resumption. */
   onSession?: (session: Buffer) => void;
 }
 
-const PUBACK_SIZE = 4;
+/** Where the PUBACKs of sendStamped() go: one each, or the count lost with the connection. */
+export interface AckSink {
+  acked(): void;
+  lost(err: Error, count: number): void;
+}
+
+/** The write buffer's size: one allocation per this many bytes of frames. */
+const BATCH_BYTES = 16 * 1024;
 
 export class LeanMqtt {
   private readonly socket: TLSSocket;
-  private readonly parser = mqttParser({ protocolVersion: 4 });
+  private readonly reader = new FrameReader((h, b, s, e) => this.onFrame(h, b, s, e));
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (p: Packet) => void; reject: (e: Error) => void }>();
+  /** PUBLISHes and SUBSCRIBEs answered one by one (publishWith, subscribe). */
+  private readonly waiting = new Map<number, (err: Error | undefined, granted: number) => void>();
+  /** sendStamped() PUBLISHes awaiting their PUBACK (answered through `sink`). */
+  private unacked = 0;
+  sink: AckSink | undefined;
   private connack: ((sessionPresent: boolean) => void) | undefined;
   private failed: ((err: Error) => void) | undefined;
-  private pubacks: Buffer | undefined;
-  private pubackCount = 0;
-  private corked = false;
+  /** Frames written this tick: batch[0, used) goes out on the next flush. */
+  private batch = Buffer.allocUnsafe(0);
+  private used = 0;
+  private flushQueued = false;
+  private readonly flushNow = () => this.flush();
   closed = false;
 
   private constructor(private readonly o: LeanMqttOptions) {
@@ -48,9 +67,13 @@ export class LeanMqtt {
     });
     if (o.onSession) this.socket.on('session', o.onSession);
     this.socket.setNoDelay(true);
-    this.parser.on('packet', (p: Packet) => this.onPacket(p));
-    this.parser.on('error', (err: Error) => this.fail(err));
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('data', (chunk: Buffer) => {
+      try {
+        this.reader.push(chunk);
+      } catch (err) {
+        this.fail(err as Error);
+      }
+    });
     this.socket.on('error', (err) => this.fail(err));
     this.socket.on('close', () => this.fail(new Error(`${o.clientId}: connection closed`)));
   }
@@ -90,13 +113,14 @@ export class LeanMqtt {
     return { client, sessionPresent };
   }
 
-  async subscribe(topic: string, qos: 0 | 1): Promise<number> {
-    const messageId = this.allocateId();
-    const suback = await this.request(
-      messageId,
-      generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos }] }),
-    );
-    return (suback as { granted: number[] }).granted[0] ?? 0x80;
+  /** SUBSCRIBE to one filter; resolves with the granted QoS (0x80: refused). */
+  subscribe(topic: string, qos: 0 | 1): Promise<number> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error(`${this.o.clientId}: closed`));
+      const messageId = this.allocateId();
+      this.waiting.set(messageId, (err, granted) => (err ? reject(err) : resolve(granted)));
+      this.write(generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos }] }));
+    });
   }
 
   /** QoS 1 publish; resolves on its PUBACK. */
@@ -111,14 +135,30 @@ export class LeanMqtt {
       return;
     }
     const messageId = this.allocateId();
-    this.waiting.set(messageId, { resolve: () => done(), reject: done });
+    this.waiting.set(messageId, (err) => done(err));
     this.write(generate({ cmd: 'publish', qos: 1, dup: false, retain: false, messageId, topic, payload }));
+  }
+
+  /**
+   * QoS 1 publish of the template's topic (with `text` in its place, PublishTemplate) and a body
+   * stamped now with message number `n`; its PUBACK (or its loss) is answered through `sink`,
+   * which must be set.
+   */
+  sendStamped(t: PublishTemplate, n: number, text?: string): void {
+    if (this.closed) {
+      this.sink!.lost(new Error(`${this.o.clientId}: closed`), 1);
+      return;
+    }
+    this.unacked++;
+    const at = this.reserve(t.length);
+    t.write(this.batch, at, this.allocateId(), n, text);
   }
 
   /** DISCONNECT and end; resolves when the socket is closed. */
   async end(): Promise<void> {
     if (this.socket.destroyed) return;
     const closed = new Promise<void>((r) => this.socket.once('close', () => r()));
+    this.flush();
     this.closed = true;
     this.socket.end(generate({ cmd: 'disconnect' }));
     const t = setTimeout(() => this.socket.destroy(), 5000);
@@ -126,66 +166,77 @@ export class LeanMqtt {
     clearTimeout(t);
   }
 
-  private request(messageId: number, bytes: Buffer): Promise<Packet> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(new Error(`${this.o.clientId}: closed`));
-      this.waiting.set(messageId, { resolve, reject });
-      this.write(bytes);
-    });
-  }
-
   private allocateId(): number {
     for (;;) {
       const id = this.nextId;
       this.nextId = id === 0xffff ? 1 : id + 1;
-      if (!this.waiting.has(id)) return id;
+      // The load's own ids never collide: far fewer than 65,535 await their PUBACK.
+      if (this.waiting.size === 0 || !this.waiting.has(id)) return id;
     }
+  }
+
+  /** Room for `bytes` more in this tick's batch; returns where they go. */
+  private reserve(bytes: number): number {
+    if (this.batch.length - this.used < bytes) {
+      this.flush();
+      this.batch = Buffer.allocUnsafe(Math.max(BATCH_BYTES, bytes));
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(this.flushNow);
+    }
+    const at = this.used;
+    this.used += bytes;
+    return at;
   }
 
   private write(bytes: Buffer): void {
-    if (this.socket.destroyed) return;
-    // Everything written in one tick leaves in one TLS record.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    this.socket.write(bytes);
+    const at = this.reserve(bytes.length);
+    bytes.copy(this.batch, at);
   }
 
-  private onData(chunk: Buffer): void {
-    this.parser.parse(chunk);
-    // Every PUBACK this chunk called for, in one write (one TLS record).
-    if (this.pubackCount > 0) {
-      this.write(this.pubacks!.subarray(0, this.pubackCount * PUBACK_SIZE));
-      this.pubacks = undefined;
-      this.pubackCount = 0;
-    }
+  /** This tick's frames in one write; the rest of the buffer serves the next tick. */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.used === 0) return;
+    if (!this.socket.destroyed) this.socket.write(this.batch.subarray(0, this.used));
+    this.batch = this.batch.subarray(this.used);
+    this.used = 0;
   }
 
-  private onPacket(p: Packet): void {
-    switch (p.cmd) {
-      case 'publish':
-        this.onPublish(p);
+  private onFrame(header: number, buf: Buffer, start: number, end: number): void {
+    switch (header >> 4) {
+      case PUBLISH:
+        this.onPublish(header, buf, start, end);
         return;
-      case 'connack':
-        if (p.returnCode !== 0) {
-          this.fail(new Error(`${this.o.clientId}: CONNACK ${p.returnCode}`));
+      case PUBACK: {
+        const id = buf.readUInt16BE(start);
+        const w = this.waiting.size > 0 ? this.waiting.get(id) : undefined;
+        if (w) {
+          this.waiting.delete(id);
+          w(undefined, 0);
+        } else if (this.unacked > 0) {
+          this.unacked--;
+          this.sink?.acked();
+        }
+        return;
+      }
+      case SUBACK: {
+        const id = buf.readUInt16BE(start);
+        const w = this.waiting.get(id);
+        this.waiting.delete(id);
+        w?.(undefined, end > start + 2 ? buf[start + 2]! : 0x80);
+        return;
+      }
+      case CONNACK: {
+        const returnCode = buf[start + 1];
+        if (returnCode !== 0) {
+          this.fail(new Error(`${this.o.clientId}: CONNACK ${returnCode}`));
           return;
         }
         this.failed = undefined;
-        this.connack?.(p.sessionPresent);
+        this.connack?.((buf[start]! & 1) === 1);
         this.connack = undefined;
-        return;
-      case 'puback':
-      case 'suback': {
-        const id = p.messageId ?? 0;
-        const w = this.waiting.get(id);
-        this.waiting.delete(id);
-        w?.resolve(p);
         return;
       }
       default:
@@ -193,18 +244,18 @@ export class LeanMqtt {
     }
   }
 
-  private onPublish(p: IPublishPacket): void {
-    this.o.onPublish?.(p.topic, p.payload as Buffer);
-    if (p.qos !== 1 || p.messageId === undefined) return;
-    if (!this.pubacks || this.pubacks.length < (this.pubackCount + 1) * PUBACK_SIZE) {
-      const grown = Buffer.allocUnsafe(Math.max(64, (this.pubackCount + 1) * PUBACK_SIZE * 2));
-      this.pubacks?.copy(grown, 0, 0, this.pubackCount * PUBACK_SIZE);
-      this.pubacks = grown;
+  private onPublish(header: number, buf: Buffer, start: number, end: number): void {
+    const qos = (header >> 1) & 3;
+    const topicEnd = start + 2 + buf.readUInt16BE(start);
+    const id = qos > 0 ? buf.readUInt16BE(topicEnd) : 0;
+    const payload = buf.subarray(qos > 0 ? topicEnd + 2 : topicEnd, end);
+    this.o.onPayload?.(payload);
+    this.o.onPublish?.(buf.toString('utf8', start + 2, topicEnd), payload);
+    // Every PUBACK this chunk calls for goes out in this tick's one write.
+    if (qos === 1) {
+      const at = this.reserve(4);
+      writePuback(this.batch, at, id);
     }
-    const at = this.pubackCount++ * PUBACK_SIZE;
-    this.pubacks[at] = 0x40;
-    this.pubacks[at + 1] = 0x02;
-    this.pubacks.writeUInt16BE(p.messageId, at + 2);
   }
 
   private fail(err: Error): void {
@@ -212,8 +263,13 @@ export class LeanMqtt {
     this.closed = true;
     this.failed?.(err);
     this.failed = undefined;
-    for (const w of this.waiting.values()) w.reject(err);
+    for (const w of this.waiting.values()) w(err, 0x80);
     this.waiting.clear();
+    if (this.unacked > 0) {
+      const lost = this.unacked;
+      this.unacked = 0;
+      this.sink?.lost(err, lost);
+    }
     if (!wasClosed && !this.socket.destroyed) this.socket.destroy();
   }
 }

@@ -57,7 +57,6 @@ serveLoad<FleetInit>((init) => {
   const { record, expect, wait } = trackingCommands((total) =>
     deliveriesTo(total, fleetSize, offset, offset + init.devices.length),
   );
-  const onPublish = (_topic: string, payload: Buffer) => record(payload);
 
   /**
    * Connects every device of this slice (clean session 0), or those among devices [from, to) of
@@ -78,7 +77,7 @@ serveLoad<FleetInit>((init) => {
         secureContext,
         clean: false,
         ...(init.keepalive === undefined ? {} : { keepalive: init.keepalive }),
-        onPublish,
+        onPayload: record,
       });
       clients.push(client);
       if (subscribe || !sessionPresent) {

@@ -50,7 +50,7 @@ serveLoad<ReaderInit>((init) => {
         secureContext: createSecureContext({ ca: init.ca }),
         clientId: `peer-reader-${process.pid}`,
         clean: true,
-        onPublish: (_topic, payload) => record(payload),
+        onPayload: record,
       });
       const granted = await client.subscribe('devices/+/messages/events/#', 1);
       if (granted !== 1) throw new Error(`the reader's subscription was granted ${granted}`);
