@@ -1,6 +1,6 @@
 /**
  * IdleMemoryRelease (issue 29, memory): one full collection when the process went idle with
- * garbage on its heap; none while busy, none without garbage, none twice for the same garbage.
+ * garbage in its old generation; none while busy, none without garbage, none twice for the same garbage.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -19,7 +19,7 @@ function fake() {
     minGarbageBytes: 8 * MiB,
     idleCpuShare: 0.05,
     cpuMicros: () => state.cpu,
-    heapUsed: () => state.heap,
+    oldUsed: () => state.heap,
     collect: () => {
       state.collected++;
       state.heap = 22 * MiB;

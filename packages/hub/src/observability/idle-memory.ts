@@ -5,12 +5,15 @@
  * went quiet: after a fan-out the hub kept ~20-25 MiB of dead objects, and the pages holding them,
  * for as long as no new load came (Node does not run V8's idle-time collection, and its memory
  * reducer had stopped with the load). Here a timer looks every `intervalMs` at the process's CPU
- * over the interval: when it was idle (under `idleCpuShare` of one core) and the heap holds
- * `minGarbageBytes` more than it did after the last collection, it runs one full collection; V8
- * then releases the pages it emptied. A busy hub is left alone (its own collections keep up), and
- * an idle hub that allocates nothing is never collected twice for nothing.
+ * over the interval: when it was idle (under `idleCpuShare` of one core) and the old generation
+ * holds `minGarbageBytes` more than it did after the last full collection, it runs one; V8 then
+ * releases the pages it emptied and, the allocation rate being low, shrinks its young generation
+ * back. A busy hub is left alone (its own collections keep up), and an idle hub that allocates
+ * nothing is never collected twice for nothing. Only the old generation counts: what dies young
+ * (an idle hub's keep-alive traffic) is swept by V8's cheap scavenges, and a full collection of
+ * a large heap (many connections) costs a pause worth paying only for what they leave behind.
  */
-import { setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from 'pino';
 
@@ -20,12 +23,12 @@ export interface IdleMemoryOptions {
   intervalMs?: number;
   /** CPU time over the interval, as a share of one core, below which the process counts as idle. */
   idleCpuShare?: number;
-  /** Heap growth since the last full collection that makes one worth its pause (bytes). */
+  /** Old-generation growth since the last full collection that makes one worth its pause (bytes). */
   minGarbageBytes?: number;
   /** For tests: the collection to run (default: V8's full collection) and the readings. */
   collect?: () => void;
   cpuMicros?: () => number;
-  heapUsed?: () => number;
+  oldUsed?: () => number;
 }
 
 export const IDLE_MEMORY_DEFAULTS = { intervalMs: 10_000, idleCpuShare: 0.05, minGarbageBytes: 8 * 2 ** 20 };
@@ -49,6 +52,15 @@ function fullCollection(): (() => void) | undefined {
   }
 }
 
+/** Bytes in use in V8's old generation (old space and large objects), live or not yet collected. */
+function oldGenerationUsed(): number {
+  let used = 0;
+  for (const s of getHeapSpaceStatistics()) {
+    if (s.space_name === 'old_space' || s.space_name === 'large_object_space') used += s.space_used_size;
+  }
+  return used;
+}
+
 function processCpuMicros(): number {
   const { user, system } = process.cpuUsage();
   return user + system;
@@ -58,14 +70,14 @@ export class IdleMemoryRelease {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly collect: (() => void) | undefined;
   private readonly cpuMicros: () => number;
-  private readonly heapUsed: () => number;
+  private readonly oldUsed: () => number;
   private readonly intervalMs: number;
   private readonly idleCpuShare: number;
   private readonly minGarbageBytes: number;
   private lastCpu: number;
   private lastAt: number;
-  /** Heap in use right after the last full collection (or at start). */
-  private settledHeap: number;
+  /** Old generation in use right after the last full collection (or at start). */
+  private settledOld: number;
   /** Full collections run so far (for tests and the log). */
   collections = 0;
 
@@ -74,11 +86,11 @@ export class IdleMemoryRelease {
     this.idleCpuShare = opts.idleCpuShare ?? IDLE_MEMORY_DEFAULTS.idleCpuShare;
     this.minGarbageBytes = opts.minGarbageBytes ?? IDLE_MEMORY_DEFAULTS.minGarbageBytes;
     this.cpuMicros = opts.cpuMicros ?? processCpuMicros;
-    this.heapUsed = opts.heapUsed ?? (() => process.memoryUsage().heapUsed);
+    this.oldUsed = opts.oldUsed ?? oldGenerationUsed;
     this.collect = opts.collect ?? fullCollection();
     this.lastCpu = this.cpuMicros();
     this.lastAt = performance.now();
-    this.settledHeap = this.heapUsed();
+    this.settledOld = this.oldUsed();
     if (!this.collect) {
       opts.logger.debug('no full garbage collection available; the heap is not given back when idle');
       return;
@@ -94,19 +106,19 @@ export class IdleMemoryRelease {
     const share = (cpu - this.lastCpu) / 1000 / Math.max(1, now - this.lastAt);
     this.lastCpu = cpu;
     this.lastAt = now;
-    const used = this.heapUsed();
-    // The heap shrank by itself (V8 collected): that is the new floor.
-    if (used < this.settledHeap) this.settledHeap = used;
-    if (share >= this.idleCpuShare || used - this.settledHeap < this.minGarbageBytes || !this.collect) return;
+    const used = this.oldUsed();
+    // The old generation shrank by itself (V8 collected it): that is the new floor.
+    if (used < this.settledOld) this.settledOld = used;
+    if (share >= this.idleCpuShare || used - this.settledOld < this.minGarbageBytes || !this.collect) return;
     const started = performance.now();
     this.collect();
     this.collections++;
-    const after = this.heapUsed();
+    const after = this.oldUsed();
     this.opts.logger.debug(
-      { heapBeforeMiB: mib(used), heapAfterMiB: mib(after), pauseMs: Math.round(performance.now() - started) },
+      { oldBeforeMiB: mib(used), oldAfterMiB: mib(after), pauseMs: Math.round(performance.now() - started) },
       'idle: heap garbage collected',
     );
-    this.settledHeap = after;
+    this.settledOld = after;
     // The collection's own CPU is not the next interval's load.
     this.lastCpu = this.cpuMicros();
     this.lastAt = performance.now();
