@@ -6,14 +6,8 @@ import type { Ack } from '@ferry/common';
 import type pg from 'pg';
 import { historyEventOf, visibleSteps } from '../history-rows.js';
 import { optionalFieldsOfRow, withOptionalFields } from '../rows.js';
-import type {
-  DeadLetter,
-  DeadLetterReason,
-  DevicePageQuery,
-  HistoryEvent,
-  HistoryEventKind,
-  PendingMessage,
-} from '../types.js';
+import type { DeadLetter, DeadLetterReason, DevicePageQuery, HistoryEvent, PendingMessage } from '../types.js';
+import { expandSteps, type StoredRow } from './history-steps.js';
 
 interface PeekRow {
   device_id: string;
@@ -81,22 +75,17 @@ export class InspectionQueries {
   }
 
   async messageHistory(deviceId: string, messageId: string, now: number, retentionMs: number): Promise<HistoryEvent[]> {
-    const r = await this.pool.query<{
-      seq: string;
-      kind: HistoryEventKind;
-      at: string;
-      delivery_count: number;
-      final: number;
-      lock_token: string | null;
-      via: string | null;
-      detail: string | null;
-    }>(
-      `SELECT seq, kind, at, delivery_count, final::integer AS final, lock_token, via, detail FROM c2d_history
-       WHERE device_id = $1 AND message_id = $2 ORDER BY seq, id`,
+    // Ended copies' rows, then a pending copy's steps on its message row (history-steps.ts).
+    const r = await this.pool.query<StoredRow>(
+      `SELECT seq, kind, at, delivery_count, final::integer AS final, lock_token, via, detail, earlier, 0 AS pending, id
+       FROM c2d_history WHERE device_id = $1 AND message_id = $2
+       UNION ALL
+       SELECT seq, NULL, NULL, NULL, 0, NULL, NULL, NULL, steps, 1, id
+       FROM c2d_messages WHERE device_id = $1 AND message_id = $2 AND steps IS NOT NULL
+       ORDER BY seq, pending, id`,
       [deviceId, messageId],
     );
-    const rows = r.rows.map((x) => ({ ...x, seq: Number(x.seq), at: Number(x.at) }));
-    return visibleSteps(rows, now - retentionMs).map(historyEventOf);
+    return visibleSteps(expandSteps(r.rows), now - retentionMs).map(historyEventOf);
   }
 
   async queueTotals(now: number): Promise<{ enqueued: number; invisible: number }> {

@@ -8,6 +8,7 @@ import { clusterTablesSql, movedColumnsSql } from '../cluster-sql.js';
 import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
+import { HISTORY_LEAN_SQL } from './history-lean-sql.js';
 import { HISTORY_SQL } from './history-sql.js';
 import { HOT_PATH_LEAN_SQL } from './hot-path-lean-sql.js';
 import { HOT_PATH_SQL } from './hot-path-sql.js';
@@ -79,6 +80,11 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 14, name: 'c2d hot path: per-kind arrays, history in the same statements', sql: HOT_PATH_LEAN_SQL },
   { version: 15, name: 'device presence: the node a connected device moved from', sql: movedColumnsSql('bigint') },
+  {
+    version: 16,
+    name: 'message history: pending steps on the message row, one row per ended copy',
+    sql: HISTORY_LEAN_SQL,
+  },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */
