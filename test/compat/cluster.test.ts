@@ -204,6 +204,13 @@ test('an MQTT persistent session made on node A is resumed on node B', T, async 
   }
 });
 
+/** What a node's console statistics (GET /events) hold of the hub's nodes. */
+interface NodeStats {
+  devicesConnected: number;
+  c2d: { sent: number; completed: number };
+  nodes?: Array<{ nodeId: string; self: boolean; c2d: { sent: number } }>;
+}
+
 /** One device's connectionState as GET /devices/{id}, GET /twins/{id}, GET /devices and POST /devices/query show it. */
 async function stateViews(registry: iothub.Registry, deviceId: string): Promise<string[]> {
   const [device, twin, list, query] = await Promise.all([
@@ -252,7 +259,7 @@ test(
 );
 
 test(
-  "a console on node B sees the feedback records of node A's devices live, and counts them connected (issue 28)",
+  "a console on node B sees the feedback records of node A's devices live, counts them connected, and sums node A's sends and completions (issue 28)",
   T,
   async () => {
     const cs = await a.createDevice('feedback-live');
@@ -274,14 +281,23 @@ test(
       );
       const parsed = JSON.parse(record) as { deviceId: string; statusCode: string };
       assert.deepEqual([parsed.deviceId, parsed.statusCode], ['feedback-live', 'Success']);
-      // Node B's statistics count the device connected to node A (read by B's next heartbeat).
-      await waitFor(
+      // Node B's statistics count the device connected to node A (read by B's next heartbeat), and
+      // the send and completion made on node A (published by A's next heartbeat), with both nodes' totals.
+      const stats = await waitFor(
         () =>
-          [...events.text().matchAll(/event: stats\ndata: (.*)\n/g)].some(
-            (m) => (JSON.parse(m[1]!) as { devicesConnected: number }).devicesConnected >= 1,
-          ) || undefined,
-        { timeoutMs: 30_000, what: "node B's statistics counting the device on node A" },
+          [...events.text().matchAll(/event: stats\ndata: (.*)\n/g)]
+            .map((m) => JSON.parse(m[1]!) as NodeStats)
+            .find(
+              (s) =>
+                s.devicesConnected >= 1 &&
+                s.c2d.sent >= 1 &&
+                s.c2d.completed >= 1 &&
+                s.nodes?.some((n) => !n.self && n.c2d.sent >= 1),
+            ),
+        { timeoutMs: 30_000, what: "node B's statistics counting the device, send and completion on node A" },
       );
+      assert.equal(stats.nodes?.length, 2);
+      assert.equal(stats.nodes?.filter((n) => n.self).length, 1);
     } finally {
       events.close();
       await device.close();

@@ -15,12 +15,22 @@ export interface FeedbackRecord {
   deviceGenerationId: string;
 }
 
+/** One node's totals since it started (several nodes): this node's as of the sample, another's as of its heartbeat. */
+export interface NodeTotals {
+  nodeId: string;
+  at: string;
+  self: boolean;
+  c2d: { sent: number; completed: number; abandoned: number; rejected: number };
+  telemetry: { messages: number; bytes: number };
+}
+
 export interface HubStats {
   time: string;
   /** This node's open connections by protocol. */
   connections: Record<string, number>;
   /** Devices connected on every node (absent from a hub older than this console). */
   devicesConnected?: number;
+  /** C2D sends and settlements since start: this node's, or with `nodes` the sum over them. */
   c2d: { sent: number; completed: number; abandoned: number; rejected: number };
   queues: { enqueued: number; invisible: number };
   devices?: { total: number; enabled: number; disabled: number };
@@ -28,6 +38,8 @@ export interface HubStats {
   feedbackRecords?: number;
   /** Telemetry appended since the hub started (absent from a hub older than this console). */
   telemetry?: { messages: number; bytes: number };
+  /** Several nodes: each live node's totals (c2d and telemetry are their sums). */
+  nodes?: NodeTotals[];
   /** The hub's cumulative latency histograms, seconds (absent from a hub older than this console). */
   latency?: { commit: HistogramSample; delivery: HistogramSample; settle: HistogramSample };
 }

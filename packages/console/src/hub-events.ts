@@ -3,7 +3,7 @@
  * feedback record since, so any page shows the records that arrived while another was open.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { type FeedbackRecord, type HubStats, openEventStream } from './events.js';
+import { type FeedbackRecord, type HubStats, type NodeTotals, openEventStream } from './events.js';
 import { type Quantiles, quantiles } from './latency.js';
 import type { Session } from './session.js';
 
@@ -41,6 +41,8 @@ export interface HubEvents {
   records: FeedbackRecord[];
   connected: boolean;
   error: unknown;
+  /** Several nodes: what the rates are taken from. */
+  nodeRates: NodeRates;
 }
 
 export function rate(prev: HubStats, s: HubStats): RatePoint | undefined {
@@ -52,6 +54,44 @@ export function rate(prev: HubStats, s: HubStats): RatePoint | undefined {
     completed: (s.c2d.completed - prev.c2d.completed) / dt,
     telemetry: ((s.telemetry?.messages ?? 0) - (prev.telemetry?.messages ?? 0)) / dt,
   };
+}
+
+/** Per node: its last totals and its rates between its last two (another node's move only at its heartbeats). */
+export type NodeRates = Record<string, { last: NodeTotals; rate?: Omit<RatePoint, 't'> }>;
+
+/**
+ * The hub-wide rates of a sample from several nodes: the sum of each live node's rate, taken
+ * between its own last two totals (this node's every sample, another's at each of its heartbeats,
+ * held in between), so a node's figures arriving in steps do not make spikes, and a node gone
+ * (its totals no longer counted) does not make a negative rate. Undefined until one node has two.
+ */
+export function clusterRate(prev: NodeRates, s: HubStats): { nodes: NodeRates; point: RatePoint | undefined } {
+  const nodes: NodeRates = {};
+  let any = false;
+  const point: RatePoint = { t: Date.parse(s.time), sent: 0, completed: 0, telemetry: 0 };
+  for (const n of s.nodes ?? []) {
+    const before = prev[n.nodeId];
+    const dt = before ? (Date.parse(n.at) - Date.parse(before.last.at)) / 1000 : 0;
+    const entry: NodeRates[string] =
+      before && dt > 0
+        ? {
+            last: n,
+            rate: {
+              sent: (n.c2d.sent - before.last.c2d.sent) / dt,
+              completed: (n.c2d.completed - before.last.c2d.completed) / dt,
+              telemetry: (n.telemetry.messages - before.last.telemetry.messages) / dt,
+            },
+          }
+        : (before ?? { last: n });
+    nodes[n.nodeId] = entry;
+    if (entry.rate) {
+      any = true;
+      point.sent += entry.rate.sent;
+      point.completed += entry.rate.completed;
+      point.telemetry += entry.rate.telemetry;
+    }
+  }
+  return { nodes, point: any ? point : undefined };
 }
 
 /** Latencies between the oldest and the newest sample (since the hub started, with one sample). */
@@ -67,27 +107,33 @@ export function latencyOver(samples: readonly HubStats[]): Latency {
   return out;
 }
 
+const EMPTY: HubEvents = {
+  stats: null,
+  recent: [],
+  latency: {},
+  points: [],
+  records: [],
+  connected: false,
+  error: null,
+  nodeRates: {},
+};
+
 export function useHubEvents(session: Session | null): HubEvents {
-  const [events, setEvents] = useState<HubEvents>({
-    stats: null,
-    recent: [],
-    latency: {},
-    points: [],
-    records: [],
-    connected: false,
-    error: null,
-  });
+  const [events, setEvents] = useState<HubEvents>(EMPTY);
   useEffect(() => {
-    setEvents({ stats: null, recent: [], latency: {}, points: [], records: [], connected: false, error: null });
+    setEvents(EMPTY);
     if (!session?.can('ServiceConnect')) return;
     const seen = new Set<string>();
     return openEventStream(session.api, {
       onStats: (s) =>
         setEvents((e) => {
-          const p = e.stats && rate(e.stats, s);
+          // Several nodes: rates per node; one: between this sample and the last.
+          const cluster = s.nodes ? clusterRate(e.nodeRates, s) : undefined;
+          const p = cluster ? cluster.point : e.stats && rate(e.stats, s);
           const recent = [...e.recent, s].slice(-LATENCY_SAMPLES);
           return {
             ...e,
+            nodeRates: cluster?.nodes ?? {},
             stats: s,
             recent,
             latency: latencyOver(recent),

@@ -1,8 +1,8 @@
 /** The console's reading of the hub's event stream and its rates. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type HubStats, parseEvents } from '../src/events.js';
-import { rate } from '../src/hub-events.js';
+import { type HubStats, type NodeTotals, parseEvents } from '../src/events.js';
+import { clusterRate, type NodeRates, rate } from '../src/hub-events.js';
 
 describe('event stream parsing', () => {
   test('complete blocks are emitted in order, a split block waits for its end', () => {
@@ -36,5 +36,41 @@ describe('rates from two samples', () => {
       0,
     );
     assert.equal(rate(sample('2026-01-01T00:00:02.000Z', 1, 1), sample('2026-01-01T00:00:02.000Z', 2, 2)), undefined);
+  });
+});
+
+describe('clusterRate', () => {
+  const totals = (nodeId: string, at: number, sent: number, telemetry = 0): NodeTotals => ({
+    nodeId,
+    at: new Date(at).toISOString(),
+    self: nodeId === 'self',
+    c2d: { sent, completed: sent, abandoned: 0, rejected: 0 },
+    telemetry: { messages: telemetry, bytes: 0 },
+  });
+  const sample = (time: number, nodes: NodeTotals[]): HubStats => ({
+    time: new Date(time).toISOString(),
+    connections: {},
+    c2d: { sent: 0, completed: 0, abandoned: 0, rejected: 0 },
+    queues: { enqueued: 0, invisible: 0 },
+    nodes,
+  });
+  test("each node's rate between its own totals, another's held between its heartbeats; a node gone counts no more", () => {
+    let rates: NodeRates = {};
+    const step = (s: HubStats) => {
+      const r = clusterRate(rates, s);
+      rates = r.nodes;
+      return r.point && [r.point.sent, r.point.telemetry];
+    };
+    // First sample: nothing to take a rate from.
+    assert.equal(step(sample(0, [totals('self', 0, 0), totals('other', -5000, 0)])), undefined);
+    // This node sent 10 in 1 s; the other has not heart-beaten again.
+    assert.deepEqual(step(sample(1000, [totals('self', 1000, 10), totals('other', -5000, 0)])), [10, 0]);
+    // The other's heartbeat: 200 sends and 50 telemetry over its 10 s.
+    assert.deepEqual(step(sample(2000, [totals('self', 2000, 20), totals('other', 5000, 200, 50)])), [30, 5]);
+    // Held until its next heartbeat.
+    assert.deepEqual(step(sample(3000, [totals('self', 3000, 30), totals('other', 5000, 200, 50)])), [30, 5]);
+    // Released: its totals leave the sum, and no negative rate follows.
+    assert.deepEqual(step(sample(4000, [totals('self', 4000, 40)])), [10, 0]);
+    assert.deepEqual(Object.keys(rates), ['self']);
   });
 });

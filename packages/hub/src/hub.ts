@@ -304,6 +304,7 @@ export class Hub {
         logger: clusterLog,
         address: () => `${config.hosts[0]}:${parts.listeners?.ports.https ?? config.ports.https}`,
         connections: () => registry.connectedDevices().length,
+        counters: () => metrics.totals(),
       });
       [parts.heartbeat, parts.replay] = [duties.heartbeat, duties.replay];
       metrics.watchHubConnections(duties.heartbeat);
@@ -401,6 +402,7 @@ export class Hub {
         feedback: parts.engine,
         cluster: signals,
         hubConnections: parts.heartbeat,
+        nodes: parts.postgres && { nodeId, list: () => store.listNodes() },
       });
       // The consoles on the other nodes show this node's feedback records live too.
       parts.engine.onFeedbackRecords((records) => signals.publishFeedbackRecords(records));

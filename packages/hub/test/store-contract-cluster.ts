@@ -35,6 +35,13 @@ export function clusterContract(kit: ContractKit): void {
       await kit.store.heartbeatNode(node('a', T0));
       await kit.store.heartbeatNode(node('b', T0 + 1000, 7));
       assert.deepEqual(await kit.store.listNodes(), [node('a', T0), node('b', T0 + 1000, 7)]);
+      // A heartbeat carries the node's traffic counters (the console sums them over the nodes).
+      const counters = {
+        c2d: { sent: 9, completed: 7, abandoned: 1, rejected: 1 },
+        telemetry: { messages: 3, bytes: 30 },
+      };
+      await kit.store.heartbeatNode({ ...node('a', T0 + 2000), counters });
+      assert.deepEqual((await kit.store.listNodes())[0], { ...node('a', T0 + 2000), counters });
     });
 
     test('a connect takes the device; a disconnect from another node leaves it Connected; activity only moves forward', async () => {

@@ -1,6 +1,7 @@
 /**
- * Hub overview: devices, connections, queues, telemetry, latencies, the live C2D rates, policies and the CA
- * file. Everything but the device counts comes from the hub's in-memory figures (no database query).
+ * Hub overview: devices, connections, queues, telemetry, latencies, the live C2D rates, the nodes,
+ * policies and the CA file. Everything but the device counts and, on several nodes, the nodes'
+ * totals comes from the hub's in-memory figures.
  */
 import { useEffect, useState } from 'preact/hooks';
 import { Card, ErrorBanner, Secret } from '../components/common.js';
@@ -44,6 +45,12 @@ export function OverviewPage({ session, events }: { session: Session; events: Hu
       {!live && (
         <p class="note" data-testid="no-live">
           Live statistics (connections, queues, rates) need a policy with ServiceConnect (this one has not).
+        </p>
+      )}
+      {stats?.nodes && (
+        <p class="note" data-testid="counters-nodes">
+          Sends, settlements and telemetry: the sums over the hub's {stats.nodes.length} live nodes (another node's
+          figures as of its last heartbeat); connections by protocol and latencies: this node's.
         </p>
       )}
       <div class="grid">

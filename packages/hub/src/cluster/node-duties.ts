@@ -25,6 +25,7 @@ export interface NodeDutiesOptions {
   logger: Logger;
   address: NodeHeartbeatOptions['address'];
   connections: NodeHeartbeatOptions['connections'];
+  counters: NodeHeartbeatOptions['counters'];
 }
 
 export interface NodeDuties {
@@ -39,6 +40,7 @@ export async function startNodeDuties(o: NodeDutiesOptions): Promise<NodeDuties>
     nodeId: o.nodeId,
     address: o.address,
     connections: o.connections,
+    ...(o.counters ? { counters: o.counters } : {}),
     clock: o.clock,
     timeoutMs: o.config.cluster.nodeTimeoutMs,
     lockTimeoutMs: o.config.c2d.lockTimeoutMs,

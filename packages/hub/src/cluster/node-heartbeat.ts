@@ -1,12 +1,12 @@
 /**
  * This node's heartbeat (issue 28): every cluster.nodeTimeoutMs / 3 it writes its row (address,
- * connections, time) and releases the nodes that have not written theirs for cluster.nodeTimeoutMs:
+ * connections, time, traffic counters) and releases the nodes that have not written theirs for cluster.nodeTimeoutMs:
  * their rows go and the devices they held are marked Disconnected (ClusterStore.releaseNodes, once
  * whichever nodes run it), and reads how many devices are connected hub-wide. On stop it releases itself, so `ferry hub nodes` no longer lists it.
  */
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../clock.js';
-import type { ClusterStore } from '../store/types.js';
+import type { ClusterStore, NodeCounters } from '../store/types.js';
 
 export interface NodeHeartbeatOptions {
   store: Pick<ClusterStore, 'heartbeatNode' | 'releaseNodes' | 'countConnected'>;
@@ -15,6 +15,8 @@ export interface NodeHeartbeatOptions {
   address: () => string;
   /** Device connections this node holds now. */
   connections: () => number;
+  /** Its traffic since it started, published with each heartbeat (no write per message). */
+  counters?: () => Promise<NodeCounters>;
   clock: Clock;
   timeoutMs: number;
   /** c2d.lockTimeoutMs: which of a moved device's locks a released node made (ClusterStore.releaseNodes). */
@@ -68,6 +70,7 @@ export class NodeHeartbeat {
         connections: this.opts.connections(),
         startedAt: this.startedAt,
         heartbeatAt: now,
+        ...(this.opts.counters ? { counters: await this.opts.counters() } : {}),
       });
       const released = await store.releaseNodes(now, { timeoutMs, lockTimeoutMs: this.opts.lockTimeoutMs });
       for (const id of released)

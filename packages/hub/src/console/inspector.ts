@@ -2,14 +2,15 @@
  * What the console (and any client of Ferry's extension endpoints) may look at without changing
  * anything: a device's pending messages, hub statistics, and the feedback records as the engine
  * creates them on any node. Reads only; nothing here leases, settles or takes feedback from the queue. The
- * statistics come from the hub's metrics, in memory: a sample never queries the store.
+ * statistics come from the hub's metrics, in memory; on several nodes a sample also reads the
+ * nodes' rows (a few rows, at most twice a second while a console is open) for their totals.
  */
 import type { FeedbackRecord } from '@ferry/common';
 import type { Clock } from '../clock.js';
 import type { ClusterEvents } from '../cluster/signal-bus.js';
 import type { HistogramSample } from '../observability/histogram.js';
 import type { ConnectionSource, HubMetrics } from '../observability/metrics.js';
-import type { InspectionStore, PendingMessage } from '../store/types.js';
+import type { InspectionStore, NodeCounters, NodeRecord, PendingMessage } from '../store/types.js';
 
 /** Totals since the hub started, so a client turns two samples into rates. */
 export interface HubStats {
@@ -19,19 +20,34 @@ export interface HubStats {
   connections: Record<string, number>;
   /** Devices connected hub-wide, on every node, as this node's last heartbeat read them (every cluster.nodeTimeoutMs / 3). */
   devicesConnected: number;
-  c2d: { sent: number; completed: number; abandoned: number; rejected: number };
+  /** C2D sends and settlements: this node's, or on several nodes the sum over `nodes`. */
+  c2d: NodeCounters['c2d'];
   /** Hub-wide pending messages. */
   queues: { enqueued: number; invisible: number };
   /** Hub-wide feedback records not yet taken by a service. */
   feedbackRecords: number;
-  /** Device-to-cloud messages appended to the event log by this node, and their body bytes. */
-  telemetry: { messages: number; bytes: number };
+  /** Device-to-cloud messages appended to the event log, and their body bytes: as `c2d`. */
+  telemetry: NodeCounters['telemetry'];
+  /**
+   * Several nodes (PostgreSQL): each live node's totals since it started, this node's as of now,
+   * the others' as of their last heartbeat (`at`); a client takes rates per node from them.
+   */
+  nodes?: NodeTotals[];
   /**
    * Cumulative latency histograms in seconds (as /metrics has them): a client turns two samples
    * into the quantiles of the time between them. commit: a group commit with its sync; delivery:
    * enqueue to first delivery; settle: delivery to the device's settle.
    */
   latency: { commit: HistogramSample; delivery: HistogramSample; settle: HistogramSample };
+}
+
+/** One node's totals in a statistics sample. */
+export interface NodeTotals extends NodeCounters {
+  nodeId: string;
+  /** ISO 8601: when the totals were taken (this node: the sample; another: its last heartbeat). */
+  at: string;
+  /** The node serving this sample. */
+  self: boolean;
 }
 
 export interface HubInspector {
@@ -58,6 +74,8 @@ export interface InspectorOptions {
   hubConnections?: { readonly hubConnected: number };
   /** The records other nodes commit (issue 28: a console on any node sees every node's feedback). */
   cluster?: Pick<ClusterEvents, 'onRemoteFeedbackRecords'>;
+  /** Several nodes: this node's id and the nodes' rows, whose heartbeats carry their totals. */
+  nodes?: { nodeId: string; list(): Promise<NodeRecord[]> };
 }
 
 export function createInspector(opts: InspectorOptions): HubInspector {
@@ -75,28 +93,38 @@ export function createInspector(opts: InspectorOptions): HubInspector {
   onFeedbackRecords((records) => {
     recent = recent.concat(records).slice(-RECENT_RECORDS);
   });
+  /** This node's totals, and on several nodes the hub's: the others' as of their last heartbeat. */
+  async function totals(now: number): Promise<Pick<HubStats, 'c2d' | 'telemetry' | 'nodes'>> {
+    const [own, rows] = await Promise.all([metrics.totals(), opts.nodes?.list()]);
+    if (!opts.nodes || !rows) return own;
+    const self = opts.nodes.nodeId;
+    const nodes: NodeTotals[] = [{ nodeId: self, at: new Date(now).toISOString(), self: true, ...own }];
+    for (const n of rows)
+      if (n.nodeId !== self && n.counters)
+        nodes.push({ nodeId: n.nodeId, at: new Date(n.heartbeatAt).toISOString(), self: false, ...n.counters });
+    const sum = (pick: (n: NodeTotals) => number) => nodes.reduce((total, n) => total + pick(n), 0);
+    return {
+      c2d: {
+        sent: sum((n) => n.c2d.sent),
+        completed: sum((n) => n.c2d.completed),
+        abandoned: sum((n) => n.c2d.abandoned),
+        rejected: sum((n) => n.c2d.rejected),
+      },
+      telemetry: { messages: sum((n) => n.telemetry.messages), bytes: sum((n) => n.telemetry.bytes) },
+      nodes,
+    };
+  }
   async function sample(now: number): Promise<HubStats> {
-    const [sends, settles] = await Promise.all([metrics.sends.get(), metrics.settles.get()]);
     const { enqueued, invisible, feedbackRecords } = metrics.pending.figures;
-    const settled = (outcome: string) =>
-      settles.values
-        .filter((v) => v.labels.outcome === outcome && v.labels.result === 'ok')
-        .reduce((n, v) => n + v.value, 0);
     const connections: Record<string, number> = {};
     for (const [protocol, source] of Object.entries(opts.connections)) connections[protocol] = source.connectionCount;
     return {
       time: new Date(now).toISOString(),
       connections,
       devicesConnected: opts.hubConnections?.hubConnected ?? Object.values(connections).reduce((sum, n) => sum + n, 0),
-      c2d: {
-        sent: sends.values.filter((v) => v.labels.result === 'ok').reduce((n, v) => n + v.value, 0),
-        completed: settled('complete'),
-        abandoned: settled('abandon'),
-        rejected: settled('reject'),
-      },
+      ...(await totals(now)),
       queues: { enqueued, invisible },
       feedbackRecords,
-      telemetry: metrics.telemetryTotals(),
       latency: {
         commit: metrics.commitSeconds.sample(),
         delivery: metrics.deliverySeconds.sample(),

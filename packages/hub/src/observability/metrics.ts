@@ -10,7 +10,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { CommitObserver } from '../engine/engine.js';
 import type { MethodObserver, MethodOutcome } from '../methods/index.js';
-import type { CommitResult, QueueOp } from '../store/types.js';
+import type { CommitResult, NodeCounters, QueueOp } from '../store/types.js';
 import { DeliveryTiming } from './delivery-timing.js';
 import { FastHistogram, GROUP_SIZE_BUCKETS, LATENCY_BUCKETS } from './histogram.js';
 import { PendingCounts } from './pending-counts.js';
@@ -327,6 +327,24 @@ export class HubMetrics implements CommitObserver, RefusalMeter, MethodObserver 
   /** Telemetry appended on this node since it started: messages and body bytes. */
   telemetryTotals(): { messages: number; bytes: number } {
     return { messages: this.d2c.messages, bytes: this.d2c.bytes };
+  }
+
+  /** This node's C2D and telemetry totals since it started (what its heartbeat publishes). */
+  async totals(): Promise<NodeCounters> {
+    const [sends, settles] = await Promise.all([this.sends.get(), this.settles.get()]);
+    const settled = (outcome: string) =>
+      settles.values
+        .filter((v) => v.labels.outcome === outcome && v.labels.result === 'ok')
+        .reduce((n, v) => n + v.value, 0);
+    return {
+      c2d: {
+        sent: sends.values.filter((v) => v.labels.result === 'ok').reduce((n, v) => n + v.value, 0),
+        completed: settled('complete'),
+        abandoned: settled('abandon'),
+        rejected: settled('reject'),
+      },
+      telemetry: this.telemetryTotals(),
+    };
   }
 
   /** The Prometheus text exposition. */

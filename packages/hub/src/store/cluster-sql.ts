@@ -4,7 +4,7 @@
  * A disconnect counts only from the node that holds the device, so an older connection's end never
  * clobbers a newer one.
  */
-import type { NodeRecord, PresenceRecord, PresenceWrite } from './types.js';
+import type { NodeCounters, NodeRecord, PresenceRecord, PresenceWrite } from './types.js';
 
 /** The tables (SQLite migration 11, PostgreSQL migration 12): integer times; bigint on PostgreSQL. */
 export function clusterTablesSql(int: 'INTEGER' | 'bigint'): string {
@@ -40,6 +40,14 @@ CREATE INDEX device_presence_moved ON device_presence (moved_from) WHERE moved_f
 `;
 }
 
+/**
+ * SQLite migration 14, PostgreSQL migration 17: each node's traffic counters (NodeCounters as
+ * JSON), written with its heartbeat, so any node's console shows the hub's totals.
+ */
+export function nodeCountersSql(): string {
+  return 'ALTER TABLE hub_nodes ADD COLUMN counters TEXT;';
+}
+
 /** `?` placeholders, each numbered in order ($1, $2...): the PostgreSQL form of a statement. */
 export function numbered(sql: string): string {
   let n = 0;
@@ -47,10 +55,11 @@ export function numbered(sql: string): string {
 }
 
 export const CLUSTER_SQL = {
-  heartbeat: `INSERT INTO hub_nodes (node_id, address, connections, started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?)
+  heartbeat: `INSERT INTO hub_nodes (node_id, address, connections, started_at, heartbeat_at, counters)
+    VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (node_id) DO UPDATE SET address = excluded.address, connections = excluded.connections,
-    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
-  listNodes: 'SELECT node_id, address, connections, started_at, heartbeat_at FROM hub_nodes ORDER BY node_id',
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, counters = excluded.counters`,
+  listNodes: 'SELECT node_id, address, connections, started_at, heartbeat_at, counters FROM hub_nodes ORDER BY node_id',
   // A device still Connected on another node moved here: that node may be dead with the device's
   // messages locked (moved_from, moved_at, kept until the next move; read by releaseMovedLocks).
   // The CASEs read the row as it was: SET sees the old values on both adapters.
@@ -94,6 +103,7 @@ export interface NodeRow {
   connections: number;
   started_at: number | string;
   heartbeat_at: number | string;
+  counters: string | null;
 }
 
 export interface PresenceRow {
@@ -110,6 +120,7 @@ export function toNodeRecord(r: NodeRow): NodeRecord {
     connections: Number(r.connections),
     startedAt: Number(r.started_at),
     heartbeatAt: Number(r.heartbeat_at),
+    ...(r.counters ? { counters: JSON.parse(r.counters) as NodeCounters } : {}),
   };
 }
 
@@ -135,5 +146,12 @@ export function presenceParams(w: PresenceWrite): { sql: string; params: unknown
 }
 
 export function nodeParams(n: NodeRecord): unknown[] {
-  return [n.nodeId, n.address, n.connections, n.startedAt, n.heartbeatAt];
+  return [
+    n.nodeId,
+    n.address,
+    n.connections,
+    n.startedAt,
+    n.heartbeatAt,
+    n.counters ? JSON.stringify(n.counters) : null,
+  ];
 }

@@ -355,6 +355,14 @@ export interface NodeRecord {
   connections: number;
   startedAt: number;
   heartbeatAt: number;
+  /** Its traffic since it started, as of the heartbeat (absent from a node that wrote none). */
+  counters?: NodeCounters;
+}
+
+/** A node's traffic since it started: what the console sums over the live nodes. */
+export interface NodeCounters {
+  c2d: { sent: number; completed: number; abandoned: number; rejected: number };
+  telemetry: { messages: number; bytes: number };
 }
 
 /** What a node tells of one device's connection: it connected, disconnected, or was active at `at`. */

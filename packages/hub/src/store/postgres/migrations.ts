@@ -4,7 +4,7 @@
  * second waits, then finds the schema current. Never edit a released migration: append a new one.
  */
 import type pg from 'pg';
-import { clusterTablesSql, movedColumnsSql } from '../cluster-sql.js';
+import { clusterTablesSql, movedColumnsSql, nodeCountersSql } from '../cluster-sql.js';
 import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
@@ -85,6 +85,7 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'message history: pending steps on the message row, one row per ended copy',
     sql: HISTORY_LEAN_SQL,
   },
+  { version: 17, name: 'node heartbeats carry traffic counters', sql: nodeCountersSql() },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

@@ -3,7 +3,7 @@
  * recorded in schema_migrations. Never edit a released migration: append a new one.
  */
 import type Database from 'better-sqlite3';
-import { clusterTablesSql, movedColumnsSql } from '../cluster-sql.js';
+import { clusterTablesSql, movedColumnsSql, nodeCountersSql } from '../cluster-sql.js';
 import { HISTORY_PER_COPY_SQL } from './history-migration.js';
 import { JOB_TABLES_SQL } from './job-tables.js';
 
@@ -255,6 +255,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'node heartbeats, device presence', sql: clusterTablesSql('INTEGER') },
   { version: 12, name: 'message history: a row per copy', sql: HISTORY_PER_COPY_SQL },
   { version: 13, name: 'device presence: the node a connected device moved from', sql: movedColumnsSql('INTEGER') },
+  { version: 14, name: 'node heartbeats carry traffic counters', sql: nodeCountersSql() },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */
