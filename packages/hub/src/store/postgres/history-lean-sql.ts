@@ -40,9 +40,9 @@ RETURNS text LANGUAGE sql STABLE AS $$
     || ',' || coalesce(to_json(p_via)::text, 'null') || ',' || coalesce(to_json(p_detail)::text, 'null') || ']'
 $$;
 
--- A copy's steps with one more, newest first.
+-- A copy's steps with one more, newest first. Each parameter used once, so it is inlined.
 CREATE FUNCTION ferry_steps_add(p_steps text, p_step text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-  SELECT CASE WHEN p_steps IS NULL THEN '[' || p_step || ']' ELSE '[' || p_step || ',' || substr(p_steps, 2) END
+  SELECT '[' || p_step || coalesce(',' || substr(p_steps, 2), ']')
 $$;
 
 CREATE OR REPLACE FUNCTION ferry_finish(p_ids bigint[], p_status text, p_now_iso text) RETURNS integer LANGUAGE plpgsql AS $$
