@@ -46,6 +46,8 @@
  *   FERRY_PEER_SERVERS         ferry,mosquitto (default both; one alone gives no ratios)
  *   FERRY_PEER_BODY_BYTES      body size (default 64)
  *   FERRY_PEER_MOSQUITTO       the Mosquitto binary (default /usr/sbin/mosquitto)
+ *   FERRY_PEER_MOSQUITTO_CONF  Mosquitto configuration lines (`;` between them) replacing the bench's own of the same
+ *                              option, to measure what one costs, e.g. 'autosave_interval 1;max_inflight_messages 0'
  *   FERRY_PEER_LOAD_MAX_CPU    a load process's CPU (% of one core) above which the run is refused (default 90)
  *   FERRY_PEER_LOAD_PROCS      processes per load role: the fleet (the publishers in e) and the sender (default 2;
  *                              the ingest reader is always one)
@@ -92,7 +94,7 @@ import { INGEST_ROW, measureIngest } from './peer/ingest.js';
 import type { ReaderInit } from './peer/ingest-reader.js';
 import { fleetInits, type LoadGroup, loadProcs, startGroup } from './peer/load-group.js';
 import { heapSnapshotArgs, type MemoryMarks, memoryEnd, memoryStart, memoryText } from './peer/memory.js';
-import { startMosquitto } from './peer/mosquitto.js';
+import { mosquittoExtraConf, startMosquitto } from './peer/mosquitto.js';
 import { postgresCpuUs } from './peer/proc.js';
 import { loadCpuLimit, loadCpuText, peerTable, type ServerName, saturatedLoads } from './peer/report.js';
 import { type PeerSizes, type RunResult, runScenarios } from './peer/scenarios.js';
@@ -182,7 +184,12 @@ function ferryInit(s: PeerSizes): FerryServerInit {
 }
 
 function mosquittoOptions(s: PeerSizes) {
-  return { address: mosquittoAddress(), maxInflight: FERRY_MAX_INFLIGHT, maxQueued: s.offlinePerDevice + 100 };
+  return {
+    address: mosquittoAddress(),
+    maxInflight: FERRY_MAX_INFLIGHT,
+    maxQueued: s.offlinePerDevice + 100,
+    extra: mosquittoExtraConf(),
+  };
 }
 
 /** The fleet's view of Ferry's devices: IoT Hub's MQTT username and a device SAS token (1 h). */
@@ -394,7 +401,9 @@ export async function run(): Promise<void> {
         ? `e: ${s.devices} MQTT/TLS devices publishing ${s.ingestMessages} QoS 1 telemetry messages, ` +
           `${s.ingestPerDevice} awaiting PUBACK per device, one reader; `
         : '') +
-      `${s.reps} runs per server; Ferry ${ferryStoreText()}, Mosquitto persistence on; ` +
+      `${s.reps} runs per server; Ferry ${ferryStoreText()}, Mosquitto persistence on` +
+      (mosquittoExtraConf().length ? ` with ${mosquittoExtraConf().join(', ')}` : '') +
+      '; ' +
       `load: ${loadProcs('fleet')} fleet (or publisher) processes, ${loadProcs('sender')} sender processes`,
   );
   const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));

@@ -18,6 +18,26 @@ export interface MosquittoOptions {
   maxInflight: number;
   /** max_queued_messages: per client, beyond the in-flight ones. */
   maxQueued: number;
+  /**
+   * Lines of Mosquitto configuration that replace the defaults below with the same option name, or
+   * add to them (FERRY_PEER_MOSQUITTO_CONF, `;` between lines): to measure what a setting costs.
+   */
+  extra?: readonly string[];
+}
+
+/** FERRY_PEER_MOSQUITTO_CONF: extra Mosquitto configuration lines, `;` between them. */
+export function mosquittoExtraConf(): string[] {
+  return (process.env.FERRY_PEER_MOSQUITTO_CONF ?? '')
+    .split(';')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+/** `base` with each line of `extra` in place of the base line of the same option (else at the end). */
+export function withOverrides(base: readonly string[], extra: readonly string[]): string[] {
+  const option = (line: string) => line.split(/\s+/)[0];
+  const replaced = new Set(extra.map(option));
+  return [...base.filter((l) => !replaced.has(option(l))), ...extra];
 }
 
 export interface PrivateMosquitto {
@@ -74,7 +94,7 @@ export async function startMosquitto(o: MosquittoOptions): Promise<PrivateMosqui
   writeFileSync(join(dir, 'server.pem'), tls.certPem);
   writeFileSync(join(dir, 'server.key'), tls.keyPem, { mode: 0o600 });
   const port = await freePort(o.address);
-  const config = [
+  const defaults = [
     // Run as whoever runs the bench (as root, Mosquitto would otherwise switch to user mosquitto).
     `user ${userInfo().username}`,
     'per_listener_settings false',
@@ -93,8 +113,11 @@ export async function startMosquitto(o: MosquittoOptions): Promise<PrivateMosqui
     'log_dest stderr',
     'log_type error',
     'log_type warning',
-    '',
-  ].join('\n');
+    // Said so it shows beside FERRY_PEER_MOSQUITTO_CONF: Mosquitto 2.0's default, a snapshot of
+    // its in-memory store every 30 minutes (and on exit), not a write per message.
+    'autosave_interval 1800',
+  ];
+  const config = `${withOverrides(defaults, o.extra ?? []).join('\n')}\n`;
   writeFileSync(join(dir, 'mosquitto.conf'), config);
   const child = spawn(bin, ['-c', join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   // Its errors and warnings, but not the one about running as root (`user` above handles that).
