@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { pino } from 'pino';
 import { parseConfig } from '../src/config/index.js';
 import { Hub } from '../src/hub.js';
+import { eventually } from './deadline.js';
 import { hubCall } from './hub-call.js';
 import { dropSchemasWhenPassed, PG_URL, testSchema } from './pg-test-db.js';
 
@@ -59,7 +60,7 @@ test('a hub restarted on its data counts the messages the last run left, and wha
 });
 
 /** A node of the hub in `schema`, and the node id its log printed. */
-async function node(schema: string): Promise<{ hub: Hub; nodeId: string }> {
+async function node(schema: string, nodeTimeoutMs?: number): Promise<{ hub: Hub; nodeId: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ferry-metrics-cluster-'));
   dirs.push(dataDir);
   const config = parseConfig({
@@ -70,6 +71,7 @@ async function node(schema: string): Promise<{ hub: Hub; nodeId: string }> {
       ports: { https: 0, mqtts: 0, amqps: 0 },
       observability: { port: 0 },
       store: { kind: 'postgres', url: PG_URL, schema },
+      ...(nodeTimeoutMs ? { cluster: { nodeTimeoutMs } } : {}),
     },
   });
   let nodeId = '';
@@ -114,6 +116,28 @@ test("each node's series carry its node id; a node started later counts the queu
     assert.match(textB, new RegExp(`^nodejs_eventloop_lag_seconds\\{node="${b.nodeId}"\\} `, 'm'));
   } finally {
     await b?.hub.stop();
+    await a.hub.stop();
+  }
+});
+
+test("each node's ferry_hub_devices_connected counts the devices connected on every node, under its node label", async () => {
+  const schema = testSchema();
+  // Heartbeats every third of a second: each reads the hub-wide count.
+  const [a, b] = [await node(schema, 1000), await node(schema, 1000)];
+  try {
+    const put = await hubCall(a.hub, 'PUT', '/devices/gauge-d', { body: JSON.stringify({ deviceId: 'gauge-d' }) });
+    assert.equal(put.status, 200, put.text);
+    // The device connects to node A (as its gateways record it); node B's scrape counts it.
+    a.hub.registry.setConnectionState('gauge-d', 'Connected');
+    const gauge = (n: { nodeId: string }) => new RegExp(`^ferry_hub_devices_connected\\{node="${n.nodeId}"\\} 1$`, 'm');
+    await eventually(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return gauge(b).test(await b.hub.metrics.text());
+    }, "node B's gauge counting the device on node A");
+    assert.match(await a.hub.metrics.text(), gauge(a));
+    assert.doesNotMatch(await b.hub.metrics.text(), /^ferry_connections\{.*\} [1-9]/m, 'B holds no connection itself');
+  } finally {
+    await b.hub.stop();
     await a.hub.stop();
   }
 });
