@@ -12,7 +12,7 @@ const MiB = 2 ** 20;
 const logger = pino({ level: 'silent' });
 
 function fake() {
-  const state = { cpu: 0, heap: 20 * MiB, collected: 0 };
+  const state = { cpu: 0, heap: 20 * MiB, collected: 0, live: 22 * MiB };
   const release = new IdleMemoryRelease({
     logger,
     intervalMs: 3_600_000,
@@ -22,7 +22,7 @@ function fake() {
     oldUsed: () => state.heap,
     collect: () => {
       state.collected++;
-      state.heap = 22 * MiB;
+      state.heap = state.live;
     },
   });
   return { state, release };
@@ -72,6 +72,22 @@ test('idle with garbage: one collection; idle again with no new garbage: none', 
   state.heap = 22 * MiB + 9 * MiB;
   release.check();
   assert.equal(state.collected, 2, 'not collected after 9 MiB more');
+});
+
+test('on a large heap, garbage under a quarter of it: no collection', (t) => {
+  const { state, release } = started();
+  t.after(() => release.stop());
+  state.live = 200 * MiB;
+  state.heap = 230 * MiB;
+  release.check();
+  assert.equal(state.collected, 1);
+  state.collected = 0;
+  state.heap = 240 * MiB;
+  release.check();
+  assert.equal(state.collected, 0, 'collected after 40 MiB on a 200 MiB heap');
+  state.heap = 251 * MiB;
+  release.check();
+  assert.equal(state.collected, 1);
 });
 
 test('idle with less garbage than the threshold: no collection', (t) => {

@@ -26,7 +26,10 @@ export interface IdleMemoryOptions {
   intervalMs?: number;
   /** CPU time over the interval, as a share of one core, below which the process counts as idle. */
   idleCpuShare?: number;
-  /** Old-generation growth since the last full collection that makes one worth its pause (bytes). */
+  /**
+   * Old-generation growth since the last full collection that makes one worth its pause (bytes);
+   * a quarter of the old generation when that is more.
+   */
   minGarbageBytes?: number;
   /** For tests: the collection to run (default: V8's full collection) and the readings. */
   collect?: () => void;
@@ -115,7 +118,9 @@ export class IdleMemoryRelease {
     // The old generation shrank by itself (V8 collected it): that is the new floor.
     if (used < this.settledOld) this.settledOld = used;
     if (share >= this.idleCpuShare || !this.collect) return;
-    if (this.startedUp && used - this.settledOld < this.minGarbageBytes) return;
+    // On a large heap (many connections) a quarter of it, so the pauses stay rare where they are long.
+    const worthIt = Math.max(this.minGarbageBytes, this.settledOld / 4);
+    if (this.startedUp && used - this.settledOld < worthIt) return;
     this.startedUp = true;
     const started = performance.now();
     this.collect();
