@@ -19,7 +19,7 @@ import type { QueueOp, QueuePolicy } from '../../packages/hub/src/store/types.js
 import { benchDevice, benchEngineConfig } from '../stats.js';
 
 const devices = Number(process.argv[2] ?? 200);
-/** Rounds of all phases; the last is reported. More rounds, a bigger history table. */
+/** Rounds of all phases; the mean of all but the first is reported. More rounds, a bigger history table. */
 const rounds = Number(process.env.FERRY_PROBE_ROUNDS ?? 3);
 const c = benchEngineConfig(1, 600_000).c2d;
 const f = benchEngineConfig(1, 600_000).feedback;
@@ -43,7 +43,10 @@ const dir = mkdtempSync(join(tmpdir(), 'ferry-walprobe-'));
 const path = join(dir, 'probe.db');
 const store = new SqliteStore({ path, checkpointThread: false });
 // No checkpoint at all (the default would run one every 1000 pages and rewind the WAL).
-(store as unknown as { db: Database.Database }).db.pragma('wal_autocheckpoint = 0');
+const db = (store as unknown as { db: Database.Database }).db;
+db.pragma('wal_autocheckpoint = 0');
+// Settings to try, e.g. FERRY_PROBE_PRAGMAS='cache_size = -65536; mmap_size = 268435456'.
+for (const p of (process.env.FERRY_PROBE_PRAGMAS ?? '').split(';').filter((p) => p.trim())) db.pragma(p.trim());
 const ids = Array.from({ length: devices }, (_, i) => `probe-${i}`);
 for (const id of ids) await store.insertDevice(benchDevice(id));
 
@@ -66,11 +69,16 @@ for (const method of ['run', 'get', 'all', 'iterate']) {
 const walBytes = () => statSync(`${path}-wal`).size;
 
 const rows: Record<string, Record<string, number>> = {};
+/** Sums of each phase over the measured rounds (all but the first). */
+const sums = new Map<string, { statements: number; bytes: number; cpu: number; rounds: number }>();
+let measuring = false;
 async function phase(name: string, ops: QueueOp[]) {
   statements = 0;
   bySql.clear();
   const before = walBytes();
+  const cpu = process.cpuUsage();
   const r = await store.commit(ops, Date.now(), policy);
+  const used = process.cpuUsage(cpu);
   const bad = r.results.filter((x) => !x.ok);
   if (bad.length) throw new Error(`${name}: ${JSON.stringify(bad[0])}`);
   const bytes = walBytes() - before;
@@ -81,10 +89,19 @@ async function phase(name: string, ops: QueueOp[]) {
       [...bySql].map(([sql, n]) => `${n} x ${sql.replace(/\s+/g, ' ').slice(0, 100)}`),
     );
   }
+  if (!measuring) return r;
+  const sum = sums.get(name) ?? { statements: 0, bytes: 0, cpu: 0, rounds: 0 };
+  sums.set(name, sum);
+  sum.statements += statements;
+  sum.bytes += bytes;
+  sum.cpu += used.user + used.system;
+  sum.rounds++;
+  const n = devices * sum.rounds;
   rows[name] = {
-    'statements/msg': Math.round((statements / devices) * 100) / 100,
-    'WAL bytes/msg': Math.round(bytes / devices),
-    'WAL pages': Math.round(bytes / 4120),
+    'statements/msg': Math.round((sum.statements / n) * 100) / 100,
+    'WAL bytes/msg': Math.round(sum.bytes / n),
+    'WAL pages/group': Math.round(sum.bytes / 4120 / sum.rounds),
+    'CPU µs/msg (noisy)': Math.round(sum.cpu / n),
   };
   return r;
 }
@@ -97,8 +114,9 @@ const enqueue = (id: string, i: number): QueueOp => ({
 const tokensOf = (results: unknown[]) =>
   results.map((x) => (x as { deliveries: Array<{ lockToken: string }> }).deliveries[0]!.lockToken);
 try {
-  // Warm up (sequence number blocks, first page writes), then measure the last round.
+  // Warm up (sequence number blocks, first page writes), then measure the mean of the other rounds.
   for (let round = 0; round < rounds; round++) {
+    measuring = round > 0;
     await phase(
       'send',
       ids.map((id) => enqueue(id, round)),
@@ -123,7 +141,8 @@ try {
     );
   }
   console.log(
-    `${devices} devices, one message each per group, 64-byte bodies, history retention ${policy.history.retentionMs} ms`,
+    `${devices} devices, one message each per group, 64-byte bodies, history retention ${policy.history.retentionMs} ms,` +
+      ` mean of rounds 2-${rounds}`,
   );
   console.table(rows);
   const sum = (phases: string[], k: string) => Math.round(phases.reduce((s, p) => s + rows[p]![k]!, 0) * 100) / 100;

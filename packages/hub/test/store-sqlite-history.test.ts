@@ -2,8 +2,9 @@
  * SQLite's message history storage (docs/message-history.md, Storage): a database whose history
  * was written one row per step (migration 10) is carried over by migration 12 and reads back the
  * same as the old reader read it (history-rows.ts visibleSteps + historyEventOf); the scheduler then
- * removes the copies in the order they ended. And the hot path: a message sent to a waiting
- * receiver and completed writes one history row, no more.
+ * removes the copies in the order they ended. The hot path: a message sent to a waiting receiver
+ * and completed writes one history row, appended to c2d_history_recent; every MOVE_AT copies move
+ * to the indexed c2d_history, and reads, retention and device deletes see both tables.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,9 +13,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { historyEventOf, visibleSteps } from '../src/store/history-rows.js';
+import { MOVE_AT } from '../src/store/sqlite/history-table.js';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import type { QueuePolicy } from '../src/store/types.js';
+import type { QueueOp, QueuePolicy } from '../src/store/types.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
 const HOUR = 3_600_000;
@@ -143,7 +145,7 @@ test('a message sent to a waiting receiver and completed writes one history row;
   );
   const lockToken = (sent.results[1] as { deliveries: Array<{ lockToken: string }> }).deliveries[0]!.lockToken;
   const db = new Database(path, { readonly: true });
-  const count = () => (db.prepare('SELECT COUNT(*) AS n FROM c2d_history').get() as { n: number }).n;
+  const count = () => (db.prepare('SELECT COUNT(*) AS n FROM c2d_history_recent').get() as { n: number }).n;
   assert.equal(count(), 0, 'pending: nothing in c2d_history');
   await store.commit([{ kind: 'settle', deviceId: 'd', lockToken, action: 'complete' }], T0 + 5, ON);
   assert.equal(count(), 1);
@@ -153,5 +155,66 @@ test('a message sent to a waiting receiver and completed writes one history row;
     { sequenceNumber: 1, kind: 'delivered', at: T0, deliveryCount: 0, lockToken, protocol: 'mqtt' },
     { sequenceNumber: 1, kind: 'completed', at: T0 + 5, deliveryCount: 0 },
   ]);
+  await store.close();
+});
+
+test('every MOVE_AT ended copies move to c2d_history; reads, retention and device deletes see both tables', async () => {
+  const path = join(dir, 'move.db');
+  const store = new SqliteStore({ path });
+  const devices = Array.from({ length: 100 }, (_, i) => `d${i}`);
+  for (const id of devices) await store.insertDevice(device(id));
+  const rounds = Math.ceil((MOVE_AT + 100) / devices.length);
+  // Round r: each device is sent message `r` at T0 + 10 r (a waiting receiver takes it), completed 5 ms later.
+  for (let r = 0; r < rounds; r++) {
+    const sent = await store.commit(
+      devices.flatMap((id): QueueOp[] => [
+        { kind: 'enqueue', message: message(id, 'x', { messageId: `m${r}` }) },
+        { kind: 'lease', deviceId: id, max: 1, direct: true, protocol: 'amqp' },
+      ]),
+      T0 + 10 * r,
+      ON,
+    );
+    const tokens = sent.results
+      .filter((_, i) => i % 2 === 1)
+      .map((x) => (x as { deliveries: Array<{ lockToken: string }> }).deliveries[0]!.lockToken);
+    await store.commit(
+      devices.map((id, i): QueueOp => ({ kind: 'settle', deviceId: id, lockToken: tokens[i]!, action: 'complete' })),
+      T0 + 10 * r + 5,
+      ON,
+    );
+  }
+  const db = new Database(path, { readonly: true });
+  const count = (table: string, where = '') =>
+    (db.prepare(`SELECT COUNT(*) AS n FROM ${table} ${where}`).get() as { n: number }).n;
+  const total = rounds * devices.length;
+  assert.deepEqual([count('c2d_history'), count('c2d_history_recent')], [MOVE_AT, total - MOVE_AT]);
+  const last = rounds - 1;
+  for (const r of [0, last]) {
+    assert.deepEqual(
+      (await store.messageHistory('d7', `m${r}`, T0 + 10 * last + 10, HOUR)).map((e) => [e.kind, e.at - T0]),
+      [
+        ['enqueued', 10 * r],
+        ['delivered', 10 * r],
+        ['completed', 10 * r + 5],
+      ],
+      `round ${r}`,
+    );
+  }
+  assert.equal(await store.nextDeadline(ON), T0 + 5 + HOUR);
+  // Past the retention: every moved copy, and the recent ones of the same rounds.
+  const movedRounds = MOVE_AT / devices.length; // rounds 0 .. movedRounds - 1 (and part of the next)
+  const now = T0 + 10 * movedRounds + 5 + HOUR;
+  for (let more = true; more; ) {
+    const { results } = await store.commit([{ kind: 'expire', limit: 1000 }], now, ON);
+    more = (results[0] as { more: boolean }).more;
+  }
+  assert.equal(count('c2d_history'), 0);
+  assert.equal(count('c2d_history_recent'), total - (Math.floor(movedRounds) + 1) * devices.length);
+  assert.equal(await store.nextDeadline(ON), T0 + 10 * (Math.floor(movedRounds) + 1) + 5 + HOUR);
+  assert.deepEqual(await store.messageHistory('d7', 'm0', T0, 10 * HOUR), []);
+  assert.equal((await store.messageHistory('d7', `m${last}`, now, HOUR)).length, 3);
+  await store.deleteDevice('d7');
+  assert.equal(count('c2d_history_recent', "WHERE device_id = 'd7'"), 0);
+  db.close();
   await store.close();
 });

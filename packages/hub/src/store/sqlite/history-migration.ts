@@ -42,3 +42,20 @@ export const HISTORY_PER_COPY_SQL = `
   -- by rowid, which is the order the copies ended in.
   CREATE INDEX c2d_history_copy ON c2d_history (device_id, message_id, seq);
 `;
+
+/**
+ * SQLite migration 15: ended copies are first appended to c2d_history_recent (no index: the
+ * table only grows at its end), and moved to c2d_history, in the order they ended, a few thousand
+ * at a time (history-table.ts). One insert into c2d_history's index per ended copy wrote a page at
+ * a random place of it to the WAL; a move writes each page of the index at most once.
+ */
+export const HISTORY_RECENT_SQL = `
+  CREATE TABLE c2d_history_recent (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    steps TEXT NOT NULL
+  );
+`;

@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { clusterTablesSql, movedColumnsSql, nodeCountersSql } from '../cluster-sql.js';
-import { HISTORY_PER_COPY_SQL } from './history-migration.js';
+import { HISTORY_PER_COPY_SQL, HISTORY_RECENT_SQL } from './history-migration.js';
 import { JOB_TABLES_SQL } from './job-tables.js';
 
 export interface Migration {
@@ -256,6 +256,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 12, name: 'message history: a row per copy', sql: HISTORY_PER_COPY_SQL },
   { version: 13, name: 'device presence: the node a connected device moved from', sql: movedColumnsSql('INTEGER') },
   { version: 14, name: 'node heartbeats carry traffic counters', sql: nodeCountersSql() },
+  { version: 15, name: 'message history: recent copies, moved in batches', sql: HISTORY_RECENT_SQL },
 ];
 
 /** Applies the migrations newer than the database; refuses a database from a newer Ferry. */

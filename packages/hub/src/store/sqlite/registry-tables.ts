@@ -72,7 +72,15 @@ export class RegistryTables {
     this.removeSession = db.prepare('DELETE FROM mqtt_sessions WHERE device_id = ?');
     this.removeQueue = db.prepare('DELETE FROM c2d_messages WHERE device_id = ?');
     this.removeDeadLetters = db.prepare('DELETE FROM c2d_dead_letters WHERE device_id = ?');
-    this.removeHistory = db.prepare('DELETE FROM c2d_history WHERE device_id = ?');
+    // Ended copies' history: moved in batches from c2d_history_recent (history-table.ts).
+    const history = ['c2d_history', 'c2d_history_recent'].map((t) =>
+      db.prepare(`DELETE FROM ${t} WHERE device_id = ?`),
+    );
+    this.removeHistory = {
+      run: (deviceId: string) => {
+        for (const s of history) s.run(deviceId);
+      },
+    };
     this.removePendingFeedback = db.prepare('DELETE FROM feedback_pending WHERE device_id = ?');
     this.removeTwin = db.prepare('DELETE FROM twins WHERE device_id = ?');
     // The device, its queue, its session, its un-batched feedback and its twin go together (spec §1.9).
