@@ -13,9 +13,9 @@
  * connections (peer/idle.ts), on a fresh server of its own: the server's RSS per connection with
  * FERRY_PEER_IDLE devices connected (MQTT/TLS, clean session 0, subscribed) and idle, and the
  * connect rate. Opt-in, e telemetry ingest (peer/ingest.ts), on a fresh server of its own: the
- * N devices publish QoS 1 telemetry as fast as it is acknowledged (Ferry: durable first), one
- * reader reads it all back (Ferry: @ferry/service readEvents on the Event Hubs-compatible
- * endpoint; Mosquitto: one subscriber to every device's topic); throughput, server CPU-µs per
+ * N devices publish QoS 1 telemetry as fast as it is acknowledged (Ferry: durable first), the
+ * readers read it all back (Ferry: @ferry/service readEvents on the Event Hubs-compatible
+ * endpoint, the partitions shared out; Mosquitto: a shared subscription to every device's topic); throughput, server CPU-µs per
  * message, publish-to-read latency and the reader's lag, the publishers' and the reader's CPU.
  *
  * The table gives medians over each server's runs: delivered messages/s, send-to-device latency
@@ -49,10 +49,12 @@
  *   FERRY_PEER_MOSQUITTO_CONF  Mosquitto configuration lines (`;` between them) replacing the bench's own of the same
  *                              option, to measure what one costs, e.g. 'autosave_interval 1;max_inflight_messages 0'
  *   FERRY_PEER_LOAD_MAX_CPU    a load process's CPU (% of one core) above which the run is refused (default 90)
- *   FERRY_PEER_LOAD_PROCS      processes per load role: the fleet (the publishers in e) and the sender (default 2;
- *                              the ingest reader is always one)
+ *   FERRY_PEER_LOAD_PROCS      processes per load role: the fleet (the publishers in e), the sender and e's reader
+ *                              (default 2)
  *   FERRY_PEER_FLEET_PROCS     the fleet's (and e's publishers') processes alone (default FERRY_PEER_LOAD_PROCS)
  *   FERRY_PEER_SENDER_PROCS    the sender's processes alone (default FERRY_PEER_LOAD_PROCS; at most the window)
+ *   FERRY_PEER_READER_PROCS    e's readers alone (default FERRY_PEER_LOAD_PROCS; Ferry: at most its partitions,
+ *                              each reader reading its share of them; Mosquitto: a shared subscription)
  *   FERRY_BENCH_SYNC           FULL | NORMAL, Ferry's SQLite synchronous (default FULL)
  *   FERRY_STORE_URL            a postgres:// URL: Ferry on PostgreSQL, a fresh schema per run (the
  *                              server CPU column is the hub process's; a PostgreSQL CPU column sums
@@ -205,7 +207,7 @@ function ferryFleetDevices(endpoint: HubEndpoint, devices: BenchDevice[]): Fleet
 /** A fresh Ferry server process for one run: `work` gets it started, and it is stopped after. */
 async function withFerry<T>(
   s: PeerSizes,
-  work: (server: LoadProcess, endpoint: HubEndpoint, pid: number) => Promise<T>,
+  work: (server: LoadProcess, endpoint: HubEndpoint, pid: number, partitions: number) => Promise<T>,
 ): Promise<T> {
   const server = startLoad(
     new URL('./peer/ferry-server.ts', import.meta.url),
@@ -215,8 +217,10 @@ async function withFerry<T>(
     { plain: true },
   );
   try {
-    const { endpoint, pid } = await server.call<{ endpoint: HubEndpoint; pid: number }>('start');
-    return await work(server, endpoint, pid);
+    const { endpoint, pid, partitions } = await server.call<{ endpoint: HubEndpoint; pid: number; partitions: number }>(
+      'start',
+    );
+    return await work(server, endpoint, pid, partitions);
   } finally {
     await server.call('stop').catch(() => undefined);
     await server.terminate();
@@ -322,48 +326,52 @@ async function runMosquittoIdle(s: PeerSizes): Promise<IdleResult> {
 /** Scenario e: the publishers (the fleet's devices, as a process of their own) and the reader. */
 async function ingest(
   publishersInit: FleetInit,
-  readerInit: ReaderInit,
+  readerInits: readonly ReaderInit[],
   pid: number,
   s: PeerSizes,
   pgCpu?: () => number,
 ) {
   const publishers = startFleet('./peer/publishers.ts', publishersInit);
-  const reader = startLoad(
+  const readers = startGroup(
     new URL('./peer/ingest-reader.ts', import.meta.url),
-    readerInit,
+    readerInits,
     nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS'),
   );
   try {
     return await measureIngest(
-      { pid, publishers, reader, ...(pgCpu && { pgCpu }) },
+      { pid, publishers, readers, ...(pgCpu && { pgCpu }) },
       { messages: s.ingestMessages, perDevice: s.ingestPerDevice, bodyBytes: s.bodyBytes, devices: s.devices },
     );
   } finally {
-    await Promise.all([publishers.terminate(), reader.terminate()]);
+    await Promise.all([publishers.terminate(), readers.terminate()]);
   }
 }
 
 function runFerryIngest(s: PeerSizes) {
-  return withFerry(s, async (server, endpoint, pid) => {
+  return withFerry(s, async (server, endpoint, pid, partitions) => {
     const devices = await server.call<BenchDevice[]>('devices', { prefix: 'ingest', count: s.devices, bulk: true });
     const fleet = { host: endpoint.address, port: endpoint.ports.mqtts, ca: endpoint.ca, connectConcurrency: 50 };
-    return ingest(
-      { ...fleet, devices: ferryFleetDevices(endpoint, devices) },
-      { kind: 'ferry', endpoint },
-      pid,
-      s,
-      ferryPgCpu(),
-    );
+    // The readers share out the partitions: reader k reads k, k + R, ...
+    const r = Math.min(loadProcs('reader'), partitions);
+    const readers = Array.from({ length: r }, (_, k) => ({
+      kind: 'ferry' as const,
+      endpoint,
+      partitions: Array.from({ length: partitions }, (_, p) => p).filter((p) => p % r === k),
+    }));
+    return ingest({ ...fleet, devices: ferryFleetDevices(endpoint, devices) }, readers, pid, s, ferryPgCpu());
   });
 }
 
 async function runMosquittoIngest(s: PeerSizes) {
-  // The one reader's queue holds every message it has not read yet: none dropped for depth.
+  // Each reader's queue holds every message it has not read yet: none dropped for depth.
   const broker = await startMosquitto({ ...mosquittoOptions(s), maxQueued: s.ingestMessages + s.devices });
   try {
     const devices = Array.from({ length: s.devices }, (_, i) => ({ clientId: `ingest-${i}` }));
     const where = { host: broker.address, port: broker.port, ca: broker.ca };
-    return await ingest({ ...where, devices, connectConcurrency: 50 }, { kind: 'mqtt', ...where }, broker.pid, s);
+    const r = loadProcs('reader');
+    // Several readers share one subscription: each message goes to one of them.
+    const readers = Array.from({ length: r }, () => ({ kind: 'mqtt' as const, ...where, shared: r > 1 }));
+    return await ingest({ ...where, devices, connectConcurrency: 50 }, readers, broker.pid, s);
   } finally {
     await broker.stop();
   }
@@ -399,12 +407,13 @@ export async function run(): Promise<void> {
         : '') +
       (s.scenarios.has('e')
         ? `e: ${s.devices} MQTT/TLS devices publishing ${s.ingestMessages} QoS 1 telemetry messages, ` +
-          `${s.ingestPerDevice} awaiting PUBACK per device, one reader; `
+          `${s.ingestPerDevice} awaiting PUBACK per device, ${loadProcs('reader')} readers; `
         : '') +
       `${s.reps} runs per server; Ferry ${ferryStoreText()}, Mosquitto persistence on` +
       (mosquittoExtraConf().length ? ` with ${mosquittoExtraConf().join(', ')}` : '') +
       '; ' +
-      `load: ${loadProcs('fleet')} fleet (or publisher) processes, ${loadProcs('sender')} sender processes`,
+      `load: ${loadProcs('fleet')} fleet (or publisher) processes, ${loadProcs('sender')} sender processes` +
+      (s.scenarios.has('e') ? `, ${loadProcs('reader')} reader processes` : ''),
   );
   const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));
   for (let rep = 0; rep < s.reps; rep++) {

@@ -20,10 +20,16 @@ serveLoad<FerryServerInit>((init) => {
   let profiling: ProfileRun | undefined;
   let runs = 0;
   return {
-    async start(): Promise<{ endpoint: HubEndpoint; pid: number; maxInflight: number }> {
+    async start(): Promise<{ endpoint: HubEndpoint; pid: number; maxInflight: number; partitions: number }> {
       bench = await startBenchHub(init.overrides);
       profiling = await startProfile(`peer-ferry-${process.pid}-${++runs}`);
-      return { endpoint: bench.endpoint, pid: process.pid, maxInflight: bench.hub.config.mqtt.maxInflight };
+      const { config } = bench.hub;
+      return {
+        endpoint: bench.endpoint,
+        pid: process.pid,
+        maxInflight: config.mqtt.maxInflight,
+        partitions: config.events.partitions,
+      };
     },
     async devices(arg: unknown): Promise<BenchDevice[]> {
       const { prefix, count, bulk } = arg as { prefix: string; count: number; bulk?: boolean };

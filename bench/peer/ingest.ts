@@ -8,7 +8,6 @@
  * message (its work after the last acknowledgement included: settle()), RSS, messages
  * acknowledged but never read, and each load process's CPU.
  */
-import type { LoadProcess } from '../kit/load.js';
 import type { LoadGroup } from './load-group.js';
 import {
   type DeliveryPart,
@@ -27,6 +26,8 @@ import { pgCpuMeter, settle } from './scenarios.js';
 export const INGEST_ROW = 'e ingest (telemetry)';
 /** Nothing read for this long ends the wait: what has not arrived by then is lost. */
 const QUIET_MS = 20_000;
+/** How often the bench asks the readers how many they have. */
+const POLL_MS = 10;
 
 export interface IngestSizes {
   messages: number;
@@ -41,23 +42,48 @@ export interface IngestParts {
   pgCpu?: () => number;
   /** The devices, in several processes (load-group.ts fleetInits). */
   publishers: LoadGroup;
-  reader: LoadProcess;
+  /** The readers, which read everything between them (ingest-reader.ts). */
+  readers: LoadGroup;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Every reader's part once `total` arrived between them, or none came for QUIET_MS. (Which reader
+ * gets a message is the server's choice, so no reader knows its share: the bench polls their
+ * counts; each delivery's time was taken by its reader, so polling does not blur the figures.)
+ */
+async function gathered(readers: LoadGroup, total: number): Promise<FleetResult> {
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const n = (await readers.all<number>('count')).reduce((a, b) => a + b, 0);
+    if (n >= total) break;
+    if (n !== last) {
+      last = n;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > QUIET_MS) {
+      break;
+    }
+    await sleep(POLL_MS);
+  }
+  return mergeDeliveries(await readers.all<DeliveryPart>('part'));
 }
 
 /** The numbers base..base+total-1 read back, published by the processes in consecutive ranges. */
 async function exchange(p: IngestParts, arg: PublishArg): Promise<{ sent: SendResult; got: FleetResult }> {
-  await p.reader.call('expect', { base: arg.base, total: arg.total });
+  await p.readers.all('expect', { base: arg.base, total: arg.total });
   const counts = shares(arg.total, p.publishers.size);
   const bases = counts.map((_, k) => arg.base + counts.slice(0, k).reduce((a, b) => a + b, 0));
   const sent = mergeSends(
     await p.publishers.each<SendPart>('publish', (k) => ({ ...arg, base: bases[k]!, total: counts[k]! })),
   );
-  const got = mergeDeliveries([await p.reader.call<DeliveryPart>('wait', { quietMs: QUIET_MS })]);
+  const got = await gathered(p.readers, arg.total);
   return { sent, got };
 }
 
 export async function measureIngest(p: IngestParts, s: IngestSizes): Promise<Figures> {
-  await p.reader.call('open');
+  await p.readers.all('open');
   await p.publishers.all('connect');
   // Warm-up (not measured): one message per device.
   const warmUp = await exchange(p, { base: 0, total: s.devices, perDevice: 1, bodyBytes: s.bodyBytes });
@@ -77,7 +103,7 @@ export async function measureIngest(p: IngestParts, s: IngestSizes): Promise<Fig
   const s1 = procSample(p.pid);
   if (sent.errors > 0) console.warn(`  ingest: ${sent.errors} publishes failed, the first: ${sent.firstError}`);
   await p.publishers.all('close');
-  await p.reader.call('close');
+  await p.readers.all('close');
   const perS = (n: number, ns: bigint) => (ns > 0n ? Math.round((n * 1e9) / Number(ns)) : 0);
   return {
     rate: perS(sent.accepted, sent.tSent - sent.t0),

@@ -6,7 +6,8 @@
  * them was saturated (report.ts). The shares: merge.ts.
  *
  * How many: FERRY_PEER_LOAD_PROCS for every role (default 2), or FERRY_PEER_FLEET_PROCS (the
- * fleet, and the publishers of e) and FERRY_PEER_SENDER_PROCS (the sender) apart.
+ * fleet, and the publishers of e), FERRY_PEER_SENDER_PROCS (the sender) and
+ * FERRY_PEER_READER_PROCS (e's readers) apart.
  */
 import { type LoadProcess, startLoad } from '../kit/load.js';
 import { envInt } from '../stats.js';
@@ -15,12 +16,12 @@ import { shares, slices } from './merge.js';
 
 export const DEFAULT_LOAD_PROCS = 2;
 
-export type LoadRole = 'fleet' | 'sender';
+export type LoadRole = 'fleet' | 'sender' | 'reader';
 
 /** Processes of a role, from the environment. */
 export function loadProcs(role: LoadRole): number {
   const all = envInt('FERRY_PEER_LOAD_PROCS', DEFAULT_LOAD_PROCS);
-  return role === 'fleet' ? envInt('FERRY_PEER_FLEET_PROCS', all) : envInt('FERRY_PEER_SENDER_PROCS', all);
+  return envInt(`FERRY_PEER_${role.toUpperCase()}_PROCS`, all);
 }
 
 export interface LoadGroup {

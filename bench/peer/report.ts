@@ -47,7 +47,8 @@ const COLUMNS: Column[] = [
   { head: 'fleet CPU % sum', value: sumOf('fleetCpu'), own: true },
   { head: 'sender CPU % max', value: maxOf('senderCpu'), own: true },
   { head: 'sender CPU % sum', value: sumOf('senderCpu'), own: true },
-  { head: 'reader CPU %', value: maxOf('readerCpu'), own: true },
+  { head: 'reader CPU % max', value: maxOf('readerCpu'), own: true },
+  { head: 'reader CPU % sum', value: sumOf('readerCpu'), own: true },
 ];
 
 /**

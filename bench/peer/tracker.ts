@@ -87,6 +87,13 @@ export function trackingCommands(share: (total: number) => number = (total) => t
       tracker = new Tracker(base, total, share(total));
       return null;
     },
+    /** Unique numbers so far (for a bench that waits on several processes at once). */
+    count: async (): Promise<number> => tracker?.unique ?? 0,
+    /** This process's part now, without waiting. */
+    part: async (): Promise<DeliveryPart> => {
+      if (!tracker) throw new Error('expect first');
+      return tracker.part();
+    },
     wait: async (arg: unknown): Promise<DeliveryPart> => {
       if (!tracker) throw new Error('expect first');
       return untilQuiet(tracker, (arg as { quietMs: number }).quietMs);
