@@ -15,6 +15,7 @@ import { HOT_PATH_SQL } from './hot-path-sql.js';
 import { JOBS_SQL } from './job-queries.js';
 import { METHOD_CALLS_SQL } from './method-call-queries.js';
 import { QUEUE_SQL } from './queue-sql.js';
+import { QUIET_WAKES_SQL } from './quiet-wakes-sql.js';
 import { REGISTRY_CHANGES_SQL } from './registry-change-queries.js';
 import { TABLES_SQL } from './schema-sql.js';
 
@@ -86,6 +87,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: HISTORY_LEAN_SQL,
   },
   { version: 17, name: 'node heartbeats carry traffic counters', sql: nodeCountersSql() },
+  { version: 18, name: 'c2d hot path: no wake to other nodes for a send a local receiver took', sql: QUIET_WAKES_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */
