@@ -8,19 +8,33 @@
 import { detailJson, type StepDetail } from '../history-rows.js';
 import type { HistoryEvent, HistoryEventKind } from '../types.js';
 
-/** The text of one step (a leading comma included). */
-export function stepText(kind: HistoryEventKind, at: number, deliveryCount: number, d?: StepDetail): string {
+/**
+ * The text of one step (a leading comma included). `at` as text: a commit's steps share one time,
+ * converted once (HistoryTable). Lock tokens are minted by the store (hex digits and dashes), so
+ * they are quoted as they are.
+ */
+export function stepText(kind: HistoryEventKind, at: string, deliveryCount: number, d?: StepDetail): string {
   const head = `,["${kind}",${at},${deliveryCount}`;
   if (d === undefined) return `${head}]`;
+  const token = d.lockToken === undefined ? 'null' : `"${d.lockToken}"`;
   const extra = detailJson(d);
-  if (extra !== null) return `${head},${quoted(d.lockToken)},${quoted(d.via)},${extra}]`;
-  if (d.via !== undefined) return `${head},${quoted(d.lockToken)},${quoted(d.via)}]`;
-  if (d.lockToken !== undefined) return `${head},${quoted(d.lockToken)}]`;
+  if (extra !== null) return `${head},${token},${quoted(d.via)},${extra}]`;
+  if (d.via !== undefined) return `${head},${token},${quoted(d.via)}]`;
+  if (d.lockToken !== undefined) return `${head},${token}]`;
   return `${head}]`;
 }
 
+/** Protocols and policy names, quoted: a few values, each quoted once. */
+const QUOTED = new Map<string, string>();
+
 function quoted(s: string | undefined): string {
-  return s === undefined ? 'null' : JSON.stringify(s);
+  if (s === undefined) return 'null';
+  let q = QUOTED.get(s);
+  if (q === undefined) {
+    q = JSON.stringify(s);
+    if (QUOTED.size < 256) QUOTED.set(s, q);
+  }
+  return q;
 }
 
 type StoredStep = [

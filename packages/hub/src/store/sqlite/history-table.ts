@@ -73,6 +73,9 @@ export class HistoryTable {
   private readonly kept: EndedCopies;
   private readonly recent: EndedCopies;
   private readonly pending;
+  /** The time of the last step written, as text (a commit's steps share it). */
+  private atNumber = Number.NaN;
+  private atText = '';
 
   constructor(db: Database.Database) {
     const insert = 'INSERT INTO c2d_history_recent (device_id, message_id, seq, ended_at, steps)';
@@ -109,7 +112,15 @@ export class HistoryTable {
     detail?: StepDetail,
   ): string {
     if (messageId == null || ctx.policy.history.retentionMs <= 0) return '';
-    return stepText(kind, ctx.now, deliveryCount, detail);
+    return stepText(kind, this.at(ctx.now), deliveryCount, detail);
+  }
+
+  private at(now: number): string {
+    if (now !== this.atNumber) {
+      this.atNumber = now;
+      this.atText = String(now);
+    }
+    return this.atText;
   }
 
   /**
@@ -124,7 +135,7 @@ export class HistoryTable {
   /** Before a quiet complete deletes the row (same conditions: nothing when the token is wrong). */
   completed(rowId: number, lockToken: string, deviceId: string, ctx: CommitContext): void {
     if (ctx.policy.history.retentionMs <= 0) return;
-    const open = `,["completed",${ctx.now},`;
+    const open = `,["completed",${this.at(ctx.now)},`;
     this.ended(this.endFromLockedRow.run(ctx.now, open, rowId, lockToken, deviceId), ctx);
   }
 

@@ -207,7 +207,8 @@ export class MessageQueue {
     if (typeof seq === 'string') return { ok: false, error: seq };
     this.nextId ??= this.maxId.get()!.id + 1;
     const id = this.nextId;
-    const values = [
+    // One array bound as the statement's parameters (no spread): steps, lock token, locked until pushed below.
+    const values: unknown[] = [
       id,
       m.deviceId,
       seq,
@@ -222,7 +223,7 @@ export class MessageQueue {
       ctx.now,
       JSON.stringify(m.properties),
       m.body,
-    ] as const;
+    ];
     const enqueued = this.history.step(m.messageId, 'enqueued', 0, ctx, origin);
     const direct = ctx.directLeaseFor(m.deviceId);
     if (direct) {
@@ -230,13 +231,15 @@ export class MessageQueue {
       const lockToken = mintLockToken(id, m.ack);
       const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
       const delivered = this.history.step(m.messageId, 'delivered', 0, ctx, { lockToken, via: direct.protocol });
-      this.insertLocked.run(...values, enqueued === '' ? null : enqueued + delivered, lockToken, lockedUntil);
+      values.push(enqueued === '' ? null : enqueued + delivered, lockToken, lockedUntil);
+      this.insertLocked.run(values);
       this.nextId = id + 1;
       direct.room--;
       direct.deliveries.push(newDelivery(m, seq, ctx.now, lockToken, lockedUntil));
       this.lowerFloor(Math.min(m.expiryTimeUtc, lockedUntil), ctx);
     } else {
-      this.insert.run(...values, enqueued === '' ? null : enqueued);
+      values.push(enqueued === '' ? null : enqueued);
+      this.insert.run(values);
       this.nextId = id + 1;
       this.lowerFloor(m.expiryTimeUtc, ctx);
     }
