@@ -33,6 +33,8 @@ process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
+const built = new Set<string>();
+
 /**
  * `script` bundled into one JavaScript file (its packages left as imports) in node_modules/.cache,
  * where those imports resolve as from the repository: it runs under plain node, without tsx.
@@ -41,6 +43,10 @@ function bundled(script: URL): string {
   const out = fileURLToPath(
     new URL(`../../node_modules/.cache/ferry-bench/${basename(script.pathname, '.ts')}.mjs`, import.meta.url),
   );
+  // Once per bench run: rewriting the file while a process started from it is still reading it
+  // (several load processes of one script) would hand that process half a file.
+  if (built.has(out)) return out;
+  built.add(out);
   buildSync({
     entryPoints: [fileURLToPath(script)],
     outfile: out,

@@ -33,9 +33,13 @@ export interface LoadGroup {
   terminate(): Promise<void>;
 }
 
-/** A process per init, each running `script`. */
+/**
+ * A process per init, each running `script` bundled to JavaScript under plain node (kit/load.ts):
+ * without tsx's loader thread (about 38 MiB of RSS a process, kit/load.ts) and without compiling
+ * TypeScript at start, on a machine the load shares with the server.
+ */
 export function startGroup(script: URL, inits: readonly unknown[], nodeArgs: readonly string[] = []): LoadGroup {
-  const procs: LoadProcess[] = inits.map((init) => startLoad(script, init, nodeArgs));
+  const procs: LoadProcess[] = inits.map((init) => startLoad(script, init, nodeArgs, { plain: true }));
   return {
     size: procs.length,
     all: <T>(cmd: string, arg?: unknown) => Promise.all(procs.map((p) => p.call<T>(cmd, arg))),
