@@ -1,6 +1,6 @@
 /**
- * IdleMemoryRelease (issue 29, memory): one full collection when the process went idle with
- * garbage in its old generation; none while busy, none without garbage, none twice for the same garbage.
+ * IdleMemoryRelease (issue 29, memory): one full collection when the process went idle with a
+ * heap grown since the last one; none while busy, none without growth, none twice for the same growth.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,10 +16,10 @@ function fake() {
   const release = new IdleMemoryRelease({
     logger,
     intervalMs: 3_600_000,
-    minGarbageBytes: 8 * MiB,
+    minGrowthBytes: 8 * MiB,
     idleCpuShare: 0.05,
     cpuMicros: () => state.cpu,
-    oldUsed: () => state.heap,
+    heapSize: () => state.heap,
     collect: () => {
       state.collected++;
       state.heap = state.live;
@@ -37,7 +37,7 @@ function started() {
   return { state, release };
 }
 
-test('the first idle look after start collects once, whatever the old generation holds', (t) => {
+test('the first idle look after start collects once, whatever the heap', (t) => {
   const { state, release } = fake();
   t.after(() => release.stop());
   state.cpu += 1e9;
@@ -49,7 +49,7 @@ test('the first idle look after start collects once, whatever the old generation
   assert.equal(state.collected, 1);
 });
 
-test('a busy process is left alone, however much garbage it holds', (t) => {
+test('a busy process is left alone, however much its heap grew', (t) => {
   const { state, release } = started();
   t.after(() => release.stop());
   state.heap = 60 * MiB;
@@ -59,7 +59,7 @@ test('a busy process is left alone, however much garbage it holds', (t) => {
   assert.equal(state.collected, 0);
 });
 
-test('idle with garbage: one collection; idle again with no new garbage: none', (t) => {
+test('idle with a grown heap: one collection; idle again with no new growth: none', (t) => {
   const { state, release } = started();
   t.after(() => release.stop());
   state.heap = 50 * MiB;
@@ -74,7 +74,7 @@ test('idle with garbage: one collection; idle again with no new garbage: none', 
   assert.equal(state.collected, 2, 'not collected after 9 MiB more');
 });
 
-test('on a large heap, garbage under a quarter of it: no collection', (t) => {
+test('on a large heap, growth under a quarter of it: no collection', (t) => {
   const { state, release } = started();
   t.after(() => release.stop());
   state.live = 200 * MiB;
@@ -90,7 +90,7 @@ test('on a large heap, garbage under a quarter of it: no collection', (t) => {
   assert.equal(state.collected, 1);
 });
 
-test('idle with less garbage than the threshold: no collection', (t) => {
+test('idle with less growth than the threshold: no collection', (t) => {
   const { state, release } = started();
   t.after(() => release.stop());
   state.heap = 29 * MiB;
@@ -100,7 +100,7 @@ test('idle with less garbage than the threshold: no collection', (t) => {
 
 test("V8's full collection runs without --expose-gc, and leaves gc exposed nowhere", (t) => {
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'run this test without --expose-gc');
-  const release = new IdleMemoryRelease({ logger, minGarbageBytes: 0, idleCpuShare: Number.POSITIVE_INFINITY });
+  const release = new IdleMemoryRelease({ logger, minGrowthBytes: 0, idleCpuShare: Number.POSITIVE_INFINITY });
   t.after(() => release.stop());
   let garbage: unknown[] | undefined = Array.from({ length: 100_000 }, (_, i) => ({ i }));
   garbage = undefined;

@@ -1,22 +1,21 @@
 /**
- * Gives the heap's garbage back once a burst of load is over (issue 29, docs/memory.md).
+ * Gives the heap's memory back once a burst of load is over (issue 29, docs/memory.md).
  *
- * V8 collects its old generation when an allocation needs the room, never because the process
- * went quiet: after a fan-out the hub kept ~20-25 MiB of dead objects, and the pages holding them,
- * for as long as no new load came (Node does not run V8's idle-time collection, and its memory
- * reducer had stopped with the load). Here a timer looks every `intervalMs` at the process's CPU
- * over the interval: when it was idle (under `idleCpuShare` of one core) and the old generation
- * holds `minGarbageBytes` more than it did after the last full collection, it runs one; V8 then
- * releases the pages it emptied and, the allocation rate being low, shrinks its young generation
- * back. A busy hub is left alone (its own collections keep up), and an idle hub that allocates
- * nothing is never collected twice for nothing. Only the old generation counts: what dies young
- * (an idle hub's keep-alive traffic) is swept by V8's cheap scavenges, and a full collection of
- * a large heap (many connections) costs a pause worth paying only for what they leave behind.
- * The first idle look after start collects whatever the old generation holds: loading the
- * modules grows V8's young generation to 2 x 8 MiB, and only a collection at a low allocation rate
- * shrinks it back (an idle hub: RSS 80 -> 73 MiB).
+ * V8 collects when an allocation needs the room, never because the process went quiet, and it
+ * keeps what its heap grew to under load: after a fan-out the hub sat on a 66-72 MiB heap (a young
+ * generation grown to 2 x 16 MiB, an old one holding ~20-25 MiB of dead objects) for as long as no
+ * new load came (Node runs no idle-time collection, and V8's memory reducer had stopped with the
+ * load). Here a timer looks every `intervalMs` at the process's CPU over the interval: when it was
+ * idle (under `idleCpuShare` of one core) and V8's heap has grown by `minGrowthBytes` (or a quarter,
+ * when that is more) since the last full collection, it runs one; V8 then releases the pages it
+ * emptied and, the allocation rate being low, shrinks its young generation back. It is the heap's
+ * size, not its garbage, that is watched: that is what the RSS holds, and it does not grow with
+ * what dies young (an idle hub's keep-alive traffic), so an idle hub is not collected over and
+ * over, and a large heap (many connections) pays its long pauses rarely. A busy hub is left alone.
+ * The first idle look after start collects once whatever the heap: loading the modules grows the
+ * young generation to 2 x 8 MiB (an idle hub: RSS 80 -> 73 MiB).
  */
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from 'pino';
 
@@ -27,17 +26,17 @@ export interface IdleMemoryOptions {
   /** CPU time over the interval, as a share of one core, below which the process counts as idle. */
   idleCpuShare?: number;
   /**
-   * Old-generation growth since the last full collection that makes one worth its pause (bytes);
-   * a quarter of the old generation when that is more.
+   * Heap growth since the last full collection that makes one worth its pause (bytes); a quarter
+   * of the heap when that is more.
    */
-  minGarbageBytes?: number;
+  minGrowthBytes?: number;
   /** For tests: the collection to run (default: V8's full collection) and the readings. */
   collect?: () => void;
   cpuMicros?: () => number;
-  oldUsed?: () => number;
+  heapSize?: () => number;
 }
 
-export const IDLE_MEMORY_DEFAULTS = { intervalMs: 10_000, idleCpuShare: 0.05, minGarbageBytes: 8 * 2 ** 20 };
+export const IDLE_MEMORY_DEFAULTS = { intervalMs: 10_000, idleCpuShare: 0.05, minGrowthBytes: 8 * 2 ** 20 };
 
 /**
  * V8's full collection. Node offers it only behind --expose-gc, which must not be asked of every
@@ -58,13 +57,9 @@ function fullCollection(): (() => void) | undefined {
   }
 }
 
-/** Bytes in use in V8's old generation (old space and large objects), live or not yet collected. */
-function oldGenerationUsed(): number {
-  let used = 0;
-  for (const s of getHeapSpaceStatistics()) {
-    if (s.space_name === 'old_space' || s.space_name === 'large_object_space') used += s.space_used_size;
-  }
-  return used;
+/** The size of V8's heap (its spaces' committed memory, live or not). */
+function heapSize(): number {
+  return getHeapStatistics().total_heap_size;
 }
 
 function processCpuMicros(): number {
@@ -76,14 +71,14 @@ export class IdleMemoryRelease {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly collect: (() => void) | undefined;
   private readonly cpuMicros: () => number;
-  private readonly oldUsed: () => number;
+  private readonly heapSize: () => number;
   private readonly intervalMs: number;
   private readonly idleCpuShare: number;
-  private readonly minGarbageBytes: number;
+  private readonly minGrowthBytes: number;
   private lastCpu: number;
   private lastAt: number;
-  /** Old generation in use right after the last full collection (or at start). */
-  private settledOld: number;
+  /** The heap's size right after the last full collection (or at start). */
+  private settledSize: number;
   /** False until the first collection after start (see above). */
   private startedUp = false;
   /** Full collections run so far (for tests and the log). */
@@ -92,13 +87,13 @@ export class IdleMemoryRelease {
   constructor(private readonly opts: IdleMemoryOptions) {
     this.intervalMs = opts.intervalMs ?? IDLE_MEMORY_DEFAULTS.intervalMs;
     this.idleCpuShare = opts.idleCpuShare ?? IDLE_MEMORY_DEFAULTS.idleCpuShare;
-    this.minGarbageBytes = opts.minGarbageBytes ?? IDLE_MEMORY_DEFAULTS.minGarbageBytes;
+    this.minGrowthBytes = opts.minGrowthBytes ?? IDLE_MEMORY_DEFAULTS.minGrowthBytes;
     this.cpuMicros = opts.cpuMicros ?? processCpuMicros;
-    this.oldUsed = opts.oldUsed ?? oldGenerationUsed;
+    this.heapSize = opts.heapSize ?? heapSize;
     this.collect = opts.collect ?? fullCollection();
     this.lastCpu = this.cpuMicros();
     this.lastAt = performance.now();
-    this.settledOld = this.oldUsed();
+    this.settledSize = this.heapSize();
     if (!this.collect) {
       opts.logger.debug('no full garbage collection available; the heap is not given back when idle');
       return;
@@ -114,23 +109,23 @@ export class IdleMemoryRelease {
     const share = (cpu - this.lastCpu) / 1000 / Math.max(1, now - this.lastAt);
     this.lastCpu = cpu;
     this.lastAt = now;
-    const used = this.oldUsed();
-    // The old generation shrank by itself (V8 collected it): that is the new floor.
-    if (used < this.settledOld) this.settledOld = used;
+    const size = this.heapSize();
+    // The heap shrank by itself (V8 collected and released): that is the new floor.
+    if (size < this.settledSize) this.settledSize = size;
     if (share >= this.idleCpuShare || !this.collect) return;
     // On a large heap (many connections) a quarter of it, so the pauses stay rare where they are long.
-    const worthIt = Math.max(this.minGarbageBytes, this.settledOld / 4);
-    if (this.startedUp && used - this.settledOld < worthIt) return;
+    const worthIt = Math.max(this.minGrowthBytes, this.settledSize / 4);
+    if (this.startedUp && size - this.settledSize < worthIt) return;
     this.startedUp = true;
     const started = performance.now();
     this.collect();
     this.collections++;
-    const after = this.oldUsed();
+    const after = this.heapSize();
     this.opts.logger.debug(
-      { oldBeforeMiB: mib(used), oldAfterMiB: mib(after), pauseMs: Math.round(performance.now() - started) },
-      'idle: heap garbage collected',
+      { heapBeforeMiB: mib(size), heapAfterMiB: mib(after), pauseMs: Math.round(performance.now() - started) },
+      'idle: heap collected and given back',
     );
-    this.settledOld = after;
+    this.settledSize = after;
     // The collection's own CPU is not the next interval's load.
     this.lastCpu = this.cpuMicros();
     this.lastAt = performance.now();
