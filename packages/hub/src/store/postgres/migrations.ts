@@ -10,6 +10,7 @@ import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
 import { HISTORY_LEAN_SQL } from './history-lean-sql.js';
 import { HISTORY_SQL } from './history-sql.js';
+import { HOT_PATH_DUE_SQL } from './hot-path-due-sql.js';
 import { HOT_PATH_LEAN_SQL } from './hot-path-lean-sql.js';
 import { HOT_PATH_SQL } from './hot-path-sql.js';
 import { JOBS_SQL } from './job-queries.js';
@@ -88,6 +89,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 17, name: 'node heartbeats carry traffic counters', sql: nodeCountersSql() },
   { version: 18, name: 'c2d hot path: no wake to other nodes for a send a local receiver took', sql: QUIET_WAKES_SQL },
+  { version: 19, name: 'c2d hot path: what is due, asked of two indexes first', sql: HOT_PATH_DUE_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

@@ -6,20 +6,14 @@
  * ignore, per message of the fan-out. The function answers the same woken devices to its own
  * engine as before (the engine's bookkeeping of waiting receivers reads them).
  *
- * The function is migration 16's (history-lean-sql.ts) with three edits, applied here so the two
- * cannot drift apart; each must match exactly once or the module fails to load.
+ * The function is migration 16's (history-lean-sql.ts) with three edits (sql-edit.ts).
  */
 import { HISTORY_LEAN_SQL } from './history-lean-sql.js';
-
-function edit(sql: string, from: string, to: string): string {
-  const at = sql.indexOf(from);
-  if (at < 0 || sql.indexOf(from, at + 1) >= 0) throw new Error(`quiet-wakes-sql: no single match of ${from}`);
-  return sql.slice(0, at) + to + sql.slice(at + from.length);
-}
+import { editSql } from './sql-edit.js';
 
 const LEAN = HISTORY_LEAN_SQL.slice(HISTORY_LEAN_SQL.indexOf('CREATE OR REPLACE FUNCTION ferry_commit_lean('));
 
-export const QUIET_WAKES_SQL = [
+export const QUIET_WAKES_SQL = editSql(LEAN, [
   // the devices other nodes are told about
   ['  v_records text[];\n', "  v_records text[];\n  v_notify text[] := '{}';\n"],
   // a device is left out when every send of it accepted here went to a receiver waiting here
@@ -28,4 +22,4 @@ export const QUIET_WAKES_SQL = [
     "      coalesce(array_agg(DISTINCT t.d) FILTER (WHERE t.tok IS NOT NULL), '{}'),\n      coalesce(array_agg(DISTINCT t.d) FILTER (WHERE t.id IS NOT NULL AND t.tok IS NULL), '{}')\n    INTO r_op, r_code, r_seq, r_lease, r_tok, v_woken, v_earliest, direct_devs, v_notify",
   ],
   ['FROM unnest(v_woken) w;', 'FROM unnest(v_notify) w;'],
-].reduce((sql, [from, to]) => edit(sql, from!, to!), LEAN);
+]);
