@@ -6,11 +6,22 @@
  * publish at QoS 1: publish()/publishWith() answer each PUBACK by promise or callback (for the
  * odd message), sendStamped() answers every PUBACK through the client's one `sink` (for the load:
  * no closure, promise or map entry per message). Far cheaper per message than mqtt.js or
- * mqtt-packet, so a few processes of them can feed and drain a broker without being its bottleneck.
+ * mqtt-packet (not loaded at all), so a few processes of them can feed and drain a broker without being its bottleneck.
  */
 import { type SecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls';
-import { generate } from 'mqtt-packet';
-import { CONNACK, FrameReader, PUBACK, PUBLISH, type PublishTemplate, SUBACK, writePuback } from './mqtt-wire.js';
+import {
+  CONNACK,
+  DISCONNECT,
+  encodeConnect,
+  encodePublish,
+  encodeSubscribe,
+  FrameReader,
+  PUBACK,
+  PUBLISH,
+  type PublishTemplate,
+  SUBACK,
+  writePuback,
+} from './mqtt-wire.js';
 
 export interface LeanMqttOptions {
   host: string;
@@ -98,15 +109,12 @@ export class LeanMqtt {
       client.connack = resolve;
       client.failed = reject;
       client.write(
-        generate({
-          cmd: 'connect',
-          protocolId: 'MQTT',
-          protocolVersion: 4,
+        encodeConnect({
           clientId: o.clientId,
           clean: o.clean,
           keepalive: o.keepalive ?? 240,
           ...(o.username === undefined ? {} : { username: o.username }),
-          ...(o.password === undefined ? {} : { password: Buffer.from(o.password) }),
+          ...(o.password === undefined ? {} : { password: o.password }),
         }),
       );
     });
@@ -119,7 +127,7 @@ export class LeanMqtt {
       if (this.closed) return reject(new Error(`${this.o.clientId}: closed`));
       const messageId = this.allocateId();
       this.waiting.set(messageId, (err, granted) => (err ? reject(err) : resolve(granted)));
-      this.write(generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos }] }));
+      this.write(encodeSubscribe(messageId, topic, qos));
     });
   }
 
@@ -136,7 +144,7 @@ export class LeanMqtt {
     }
     const messageId = this.allocateId();
     this.waiting.set(messageId, (err) => done(err));
-    this.write(generate({ cmd: 'publish', qos: 1, dup: false, retain: false, messageId, topic, payload }));
+    this.write(encodePublish(messageId, topic, payload));
   }
 
   /**
@@ -160,7 +168,7 @@ export class LeanMqtt {
     const closed = new Promise<void>((r) => this.socket.once('close', () => r()));
     this.flush();
     this.closed = true;
-    this.socket.end(generate({ cmd: 'disconnect' }));
+    this.socket.end(DISCONNECT);
     const t = setTimeout(() => this.socket.destroy(), 5000);
     await closed;
     clearTimeout(t);

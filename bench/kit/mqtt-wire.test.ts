@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generate, type IPublishPacket, parser } from 'mqtt-packet';
-import { FrameReader, PUBACK, PUBLISH, PublishTemplate, writePuback } from './mqtt-wire.js';
+import {
+  DISCONNECT,
+  encodeConnect,
+  encodePublish,
+  encodeSubscribe,
+  FrameReader,
+  PUBACK,
+  PUBLISH,
+  PublishTemplate,
+  writePuback,
+} from './mqtt-wire.js';
 
 function parseAll(bytes: Buffer) {
   const out: Array<{ cmd: string; messageId?: number; topic?: string; payload?: Buffer }> = [];
@@ -80,4 +90,38 @@ test('the frame reader cuts the same frames however the stream is split', () => 
     assert.deepEqual(frames([stream.subarray(0, cut), stream.subarray(cut)]), whole, `cut at ${cut}`);
   }
   assert.deepEqual(frames([...stream].map((b) => Buffer.from([b]))), whole);
+});
+
+test('CONNECT, SUBSCRIBE, a one-off PUBLISH and DISCONNECT are the bytes mqtt-packet makes', () => {
+  const base = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4 } as const;
+  assert.deepEqual(
+    encodeConnect({ clientId: 'peer-1', clean: false, keepalive: 1177 }),
+    generate({ ...base, clientId: 'peer-1', clean: false, keepalive: 1177 }),
+  );
+  const password = `SharedAccessSignature sr=${'x'.repeat(200)}`;
+  assert.deepEqual(
+    encodeConnect({ clientId: 'd', clean: true, keepalive: 240, username: 'h/d/?api-version=2021-04-12', password }),
+    generate({
+      ...base,
+      clientId: 'd',
+      clean: true,
+      keepalive: 240,
+      username: 'h/d/?api-version=2021-04-12',
+      password: Buffer.from(password),
+    }),
+  );
+  assert.deepEqual(
+    encodeSubscribe(9, 'devices/d/messages/devicebound/#', 1),
+    generate({
+      cmd: 'subscribe',
+      messageId: 9,
+      subscriptions: [{ topic: 'devices/d/messages/devicebound/#', qos: 1 }],
+    }),
+  );
+  const payload = Buffer.from('hello');
+  assert.deepEqual(
+    encodePublish(300, 'a/b', payload),
+    generate({ cmd: 'publish', qos: 1, dup: false, retain: false, messageId: 300, topic: 'a/b', payload }),
+  );
+  assert.deepEqual(DISCONNECT, generate({ cmd: 'disconnect' }));
 });

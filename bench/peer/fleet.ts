@@ -1,6 +1,6 @@
 /**
  * Load process of the peer benchmark: the device fleet. N lean MQTT devices (lean-mqtt.ts: TLS
- * with one shared context, mqtt-packet, clean session 0, QoS 1 subscription to their C2D topic
+ * with one shared context per process, hand-made frames (mqtt-wire.ts), clean session 0, QoS 1 subscription to their C2D topic
  * filter) against either server. Bodies carry their send time and message number (stampedBody),
  * so the fleet measures send-to-device latency and counts each number once. One process holds a
  * slice of the fleet (load-group.ts fleetInits): devices offset..offset+devices.length-1 of
