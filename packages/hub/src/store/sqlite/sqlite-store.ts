@@ -9,15 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import type { StoredTwin, TwinEntry, TwinPageQuery, TwinWriteResult } from '../../twins/types.js';
-import type {
-  ConsumerGroupRecord,
-  EventPosition,
-  EventSeek,
-  EventTrim,
-  NewEvent,
-  PartitionInfo,
-  StoredEvent,
-} from '../event-log.js';
+import type { EventPosition, EventTrim, NewEvent } from '../event-log.js';
 import type { StepDetail } from '../history-rows.js';
 import type {
   CaCertificateRecord,
@@ -51,11 +43,12 @@ import { EventLogTables } from './event-log-tables.js';
 import { FeedbackQueue } from './feedback-queue.js';
 import { HistoryTable } from './history-table.js';
 import { InspectionQueries } from './inspection-queries.js';
-import { JobTables, SqliteJobStore } from './job-tables.js';
+import { JobTables } from './job-tables.js';
 import { MessageQueue } from './message-queue.js';
 import { migrate } from './migrations.js';
 import { RegistryTables } from './registry-tables.js';
 import { SessionWrites } from './session-writes.js';
+import { SqliteEventStore } from './sqlite-event-store.js';
 import { TwinTable } from './twin-table.js';
 import { WalSync } from './wal-sync.js';
 
@@ -79,7 +72,7 @@ export interface SqliteStoreOptions {
 
 const OPTION_KEYS = new Set(['path', 'synchronous', 'checkpointThread', 'onCheckpointError']);
 
-export class SqliteStore extends SqliteJobStore implements Store {
+export class SqliteStore extends SqliteEventStore implements Store {
   private readonly db: Database.Database;
   private readonly registry: RegistryTables;
   private readonly cluster: ClusterTables;
@@ -91,9 +84,9 @@ export class SqliteStore extends SqliteJobStore implements Store {
   private readonly inspection: InspectionQueries;
   private readonly twins: TwinTable;
   protected readonly jobs: JobTables;
-  private readonly events: EventLogTables;
-  private readonly appendAll: (events: readonly NewEvent[], now: number) => EventPosition[];
-  private readonly trimAll: (partitions: number, trim: EventTrim) => number;
+  protected readonly events: EventLogTables;
+  protected readonly appendAll: (events: readonly NewEvent[], now: number) => EventPosition[];
+  protected readonly trimAll: (partitions: number, trim: EventTrim) => number;
   private readonly applyIsolated: (op: QueueOp, ctx: CommitContext) => QueueOpResult;
   private readonly commitAll: Database.Transaction<(ops: readonly QueueOp[], ctx: CommitContext) => QueueOpResult[]>;
   private readonly commitIsolated: Database.Transaction<
@@ -425,45 +418,15 @@ export class SqliteStore extends SqliteJobStore implements Store {
     return this.inspection.pendingFeedbackRecords(now);
   }
 
-  async appendEvents(events: readonly NewEvent[], now: number): Promise<EventPosition[]> {
-    if (events.length === 0) return [];
-    const positions = this.appendAll(events, now);
-    await this.walSync?.durable(events.length);
-    return positions;
-  }
-
-  async readEvents(partition: number, fromSequence: number, limit: number): Promise<StoredEvent[]> {
-    return this.events.readEvents(partition, fromSequence, limit);
-  }
-
-  async seekEvents(partition: number, seek: EventSeek): Promise<number> {
-    return this.events.seek(partition, seek);
-  }
-
-  async partitionInfo(partition: number): Promise<PartitionInfo> {
-    return this.events.info(partition);
-  }
-
-  async trimEvents(partitions: number, trim: EventTrim): Promise<number> {
-    return this.synced(this.trimAll(partitions, trim));
-  }
-
-  async listConsumerGroups(): Promise<ConsumerGroupRecord[]> {
-    return this.events.listGroups();
-  }
-
-  async insertConsumerGroup(group: ConsumerGroupRecord): Promise<boolean> {
-    return this.synced(this.events.insertGroup(group));
-  }
-
-  async deleteConsumerGroup(name: string): Promise<boolean> {
-    return this.synced(this.events.deleteGroup(name));
-  }
-
   /** `value`, once what was written to get it is on disk. */
   protected async synced<T>(value: T): Promise<T> {
     await this.walSync?.durable();
     return value;
+  }
+
+  /** Once what was written so far (`ops` operations just now) is on disk. */
+  protected async durable(ops?: number): Promise<void> {
+    await this.walSync?.durable(ops);
   }
 
   /**
