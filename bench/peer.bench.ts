@@ -50,7 +50,7 @@
  *                              option, to measure what one costs, e.g. 'autosave_interval 1;max_inflight_messages 0'
  *   FERRY_PEER_LOAD_MAX_CPU    a load process's CPU (% of one core) above which the run is refused (default 90)
  *   FERRY_PEER_LOAD_PROCS      processes per load role: the fleet (the publishers in e), the sender and e's reader
- *                              (default 2)
+ *                              (default 1 in a, b, c and 2 in e: the peer's best on 2 cores, peer/load-group.ts)
  *   FERRY_PEER_FLEET_PROCS     the fleet's (and e's publishers') processes alone (default FERRY_PEER_LOAD_PROCS)
  *   FERRY_PEER_SENDER_PROCS    the sender's processes alone (default FERRY_PEER_LOAD_PROCS; at most the window)
  *   FERRY_PEER_READER_PROCS    e's readers alone (default FERRY_PEER_LOAD_PROCS; Ferry: at most its partitions,
@@ -94,7 +94,7 @@ import {
 } from './peer/idle.js';
 import { INGEST_ROW, measureIngest } from './peer/ingest.js';
 import type { ReaderInit } from './peer/ingest-reader.js';
-import { fleetInits, type LoadGroup, loadProcs, startGroup } from './peer/load-group.js';
+import { DEFAULT_INGEST_PROCS, fleetInits, type LoadGroup, loadProcs, startGroup } from './peer/load-group.js';
 import { heapSnapshotArgs, type MemoryMarks, memoryEnd, memoryStart, memoryText } from './peer/memory.js';
 import { mosquittoExtraConf, startMosquitto } from './peer/mosquitto.js';
 import { postgresCpuUs } from './peer/proc.js';
@@ -151,8 +151,8 @@ function mosquittoAddress(): string {
 const ferryPgCpu = (): (() => number) | undefined => (process.env.FERRY_STORE_URL ? postgresCpuUs : undefined);
 
 /** The fleet's processes, each with its slice of the devices (FERRY_PEER_FLEET_PROCS). */
-function startFleet(script: string, init: FleetInit): LoadGroup {
-  const inits = fleetInits(init, loadProcs('fleet'));
+function startFleet(script: string, init: FleetInit, procs = loadProcs('fleet')): LoadGroup {
+  const inits = fleetInits(init, procs);
   return startGroup(new URL(script, import.meta.url), inits, nodeArgsFrom('FERRY_PEER_LOAD_NODE_ARGS'));
 }
 
@@ -331,7 +331,7 @@ async function ingest(
   s: PeerSizes,
   pgCpu?: () => number,
 ) {
-  const publishers = startFleet('./peer/publishers.ts', publishersInit);
+  const publishers = startFleet('./peer/publishers.ts', publishersInit, loadProcs('fleet', DEFAULT_INGEST_PROCS));
   const readers = startGroup(
     new URL('./peer/ingest-reader.ts', import.meta.url),
     readerInits,
@@ -352,7 +352,7 @@ function runFerryIngest(s: PeerSizes) {
     const devices = await server.call<BenchDevice[]>('devices', { prefix: 'ingest', count: s.devices, bulk: true });
     const fleet = { host: endpoint.address, port: endpoint.ports.mqtts, ca: endpoint.ca, connectConcurrency: 50 };
     // The readers share out the partitions: reader k reads k, k + R, ...
-    const r = Math.min(loadProcs('reader'), partitions);
+    const r = Math.min(loadProcs('reader', DEFAULT_INGEST_PROCS), partitions);
     const readers = Array.from({ length: r }, (_, k) => ({
       kind: 'ferry' as const,
       endpoint,
@@ -368,7 +368,7 @@ async function runMosquittoIngest(s: PeerSizes) {
   try {
     const devices = Array.from({ length: s.devices }, (_, i) => ({ clientId: `ingest-${i}` }));
     const where = { host: broker.address, port: broker.port, ca: broker.ca };
-    const r = loadProcs('reader');
+    const r = loadProcs('reader', DEFAULT_INGEST_PROCS);
     // Several readers share one subscription: each message goes to one of them.
     const readers = Array.from({ length: r }, () => ({ kind: 'mqtt' as const, ...where, shared: r > 1 }));
     return await ingest({ ...where, devices, connectConcurrency: 50 }, readers, broker.pid, s);
@@ -407,13 +407,15 @@ export async function run(): Promise<void> {
         : '') +
       (s.scenarios.has('e')
         ? `e: ${s.devices} MQTT/TLS devices publishing ${s.ingestMessages} QoS 1 telemetry messages, ` +
-          `${s.ingestPerDevice} awaiting PUBACK per device, ${loadProcs('reader')} readers; `
+          `${s.ingestPerDevice} awaiting PUBACK per device, ${loadProcs('reader', DEFAULT_INGEST_PROCS)} readers; `
         : '') +
       `${s.reps} runs per server; Ferry ${ferryStoreText()}, Mosquitto persistence on` +
       (mosquittoExtraConf().length ? ` with ${mosquittoExtraConf().join(', ')}` : '') +
       '; ' +
-      `load: ${loadProcs('fleet')} fleet (or publisher) processes, ${loadProcs('sender')} sender processes` +
-      (s.scenarios.has('e') ? `, ${loadProcs('reader')} reader processes` : ''),
+      `load: ${loadProcs('fleet')} fleet processes, ${loadProcs('sender')} sender processes` +
+      (s.scenarios.has('e')
+        ? `, e: ${loadProcs('fleet', DEFAULT_INGEST_PROCS)} publisher and ${loadProcs('reader', DEFAULT_INGEST_PROCS)} reader processes`
+        : ''),
   );
   const results = new Map<ServerName, RunResult[]>(s.servers.map((name) => [name, []]));
   for (let rep = 0; rep < s.reps; rep++) {

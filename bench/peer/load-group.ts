@@ -5,22 +5,28 @@
  * role split over P processes has P event loops, and the bench refuses a run in which any one of
  * them was saturated (report.ts). The shares: merge.ts.
  *
- * How many: FERRY_PEER_LOAD_PROCS for every role (default 2), or FERRY_PEER_FLEET_PROCS (the
- * fleet, and the publishers of e), FERRY_PEER_SENDER_PROCS (the sender) and
- * FERRY_PEER_READER_PROCS (e's readers) apart.
+ * How many: FERRY_PEER_LOAD_PROCS for every role, or FERRY_PEER_FLEET_PROCS (the fleet, and the
+ * publishers of e), FERRY_PEER_SENDER_PROCS (the sender) and FERRY_PEER_READER_PROCS (e's readers)
+ * apart. The defaults give the peer its best figures on the 2-core machine the README's tables come
+ * from (docs/benchmarks.md, 2026-12-07): one process per role in a, b and c, where the lean load
+ * processes stay near half a core and a second process each only adds contention for the two cores
+ * (Mosquitto's fan-out: 16,415 msg/s with one, 11,927 with two); two in e, whose one publisher
+ * process ran at 89 % of a core against Mosquitto, next to the refusal line.
  */
 import { type LoadProcess, startLoad } from '../kit/load.js';
 import { envInt } from '../stats.js';
 import type { FleetInit } from './fleet.js';
 import { shares, slices } from './merge.js';
 
-export const DEFAULT_LOAD_PROCS = 2;
+export const DEFAULT_LOAD_PROCS = 1;
+/** e's publishers and readers. */
+export const DEFAULT_INGEST_PROCS = 2;
 
 export type LoadRole = 'fleet' | 'sender' | 'reader';
 
-/** Processes of a role, from the environment. */
-export function loadProcs(role: LoadRole): number {
-  const all = envInt('FERRY_PEER_LOAD_PROCS', DEFAULT_LOAD_PROCS);
+/** Processes of a role, from the environment; `fallback` when it says nothing. */
+export function loadProcs(role: LoadRole, fallback = DEFAULT_LOAD_PROCS): number {
+  const all = envInt('FERRY_PEER_LOAD_PROCS', fallback);
   return envInt(`FERRY_PEER_${role.toUpperCase()}_PROCS`, all);
 }
 
