@@ -14,6 +14,7 @@ import { HOT_PATH_DUE_SQL } from './hot-path-due-sql.js';
 import { HOT_PATH_LEAN_SQL } from './hot-path-lean-sql.js';
 import { HOT_PATH_SQL } from './hot-path-sql.js';
 import { JOBS_SQL } from './job-queries.js';
+import { LEASE_INDEX_SQL } from './lease-index-sql.js';
 import { METHOD_CALLS_SQL } from './method-call-queries.js';
 import { QUEUE_SQL } from './queue-sql.js';
 import { QUIET_WAKES_SQL } from './quiet-wakes-sql.js';
@@ -90,6 +91,11 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 17, name: 'node heartbeats carry traffic counters', sql: nodeCountersSql() },
   { version: 18, name: 'c2d hot path: no wake to other nodes for a send a local receiver took', sql: QUIET_WAKES_SQL },
   { version: 19, name: 'c2d hot path: what is due, asked of two indexes first', sql: HOT_PATH_DUE_SQL },
+  {
+    version: 20,
+    name: 'c2d hot path: an index of Enqueued messages for leases, no queue count per send',
+    sql: LEASE_INDEX_SQL,
+  },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */
