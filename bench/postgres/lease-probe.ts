@@ -6,7 +6,7 @@
  * print the plans (auto_explain: ANALYZE, BUFFERS) of the last send group, of the last lease
  * group of a run stopped after L lease rounds, or (EXPLAIN=complete) of the middle complete group.
  * Run: node --import tsx bench/postgres/lease-probe.ts [devices=200] [messages=100] [leaseRounds=messages]
- * The schema (ferry_lease_probe_<pid>) is dropped at the end.
+ * The schema (ferry_lease_probe_<pid>) is dropped at the end, unless KEEP is set (to EXPLAIN by hand).
  */
 import type pg from 'pg';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
@@ -100,6 +100,7 @@ try {
     `${devices} x ${messages}: send ${t1 - t0} ms, lease ${t2 - t1} ms, complete ${Date.now() - t2} ms (wall, noisy)`,
   );
 } finally {
-  await store.pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+  if (process.env.KEEP) console.log(`kept schema ${schema}`);
+  else await store.pool.query(`DROP SCHEMA "${schema}" CASCADE`);
   await store.close();
 }
