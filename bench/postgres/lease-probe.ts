@@ -9,6 +9,7 @@
  * The schema (ferry_lease_probe_<pid>) is dropped at the end, unless KEEP is set (to EXPLAIN by hand).
  */
 import type pg from 'pg';
+import { queuePolicyOf } from '../../packages/hub/src/engine/queue-policy.js';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
 import type { QueueOp, QueuePolicy } from '../../packages/hub/src/store/types.js';
 import { benchDevice, benchEngineConfig } from '../stats.js';
@@ -22,21 +23,13 @@ const schema = `ferry_lease_probe_${process.pid}`;
 // one connection, so the session settings of auto_explain apply to every group
 const store = await PostgresStore.open({ url, schema, poolSize: 1 });
 const { c2d: c, feedback: f } = benchEngineConfig(messages, 600_000);
+// The engine's policy (history as the hub's by default; FERRY_BENCH_HISTORY=0: none), without
+// lock expiry or dead letters.
 const policy: QueuePolicy = {
-  maxQueueDepth: c.maxQueueDepth,
-  maxDeliveryCount: c.maxDeliveryCount,
+  ...queuePolicyOf(c, f),
   countLockExpiry: false,
   lockTimeoutMs: 600_000,
   deadLetters: { retentionMs: 0, maxPerDevice: 0 },
-  // as the engine bench: history on unless FERRY_BENCH_HISTORY=0
-  history: { retentionMs: c.historyRetentionMs ?? f.ttlMs },
-  feedback: {
-    batchMaxRecords: f.batchMaxRecords,
-    batchDelayMs: f.batchDelayMs,
-    lockDurationMs: f.lockDurationMs,
-    ttlMs: f.ttlMs,
-    maxDeliveryCount: f.maxDeliveryCount,
-  },
 };
 const ids = Array.from({ length: devices }, (_, i) => `probe-${i}`);
 const body = Buffer.alloc(256, 'x');

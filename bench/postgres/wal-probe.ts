@@ -8,6 +8,7 @@
  * Run: node --import tsx bench/postgres/wal-probe.ts [devices]
  */
 import pg from 'pg';
+import { queuePolicyOf } from '../../packages/hub/src/engine/queue-policy.js';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
 import type { QueueOp, QueuePolicy } from '../../packages/hub/src/store/types.js';
 import { benchDevice, benchEngineConfig } from '../stats.js';
@@ -18,21 +19,13 @@ const schema = `ferry_walprobe_${process.pid}`;
 const store = await PostgresStore.open({ url, schema, poolSize: 1 });
 const c = benchEngineConfig(1, 600_000).c2d;
 const f = benchEngineConfig(1, 600_000).feedback;
+// The engine's policy (history as the hub's by default; FERRY_BENCH_HISTORY=0: none), without
+// lock expiry or dead letters.
 const policy: QueuePolicy = {
-  maxQueueDepth: c.maxQueueDepth,
-  maxDeliveryCount: c.maxDeliveryCount,
+  ...queuePolicyOf(c, f),
   countLockExpiry: false,
   lockTimeoutMs: 60_000,
   deadLetters: { retentionMs: 0, maxPerDevice: 0 },
-  // As the hub by default (FERRY_BENCH_HISTORY=0: none); docs/message-history.md.
-  history: { retentionMs: c.historyRetentionMs ?? f.ttlMs },
-  feedback: {
-    batchMaxRecords: f.batchMaxRecords,
-    batchDelayMs: f.batchDelayMs,
-    lockDurationMs: f.lockDurationMs,
-    ttlMs: f.ttlMs,
-    maxDeliveryCount: f.maxDeliveryCount,
-  },
 };
 const ids = Array.from({ length: devices }, (_, i) => `probe-${i}`);
 for (const id of ids) await store.insertDevice(benchDevice(id));

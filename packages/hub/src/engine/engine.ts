@@ -31,6 +31,7 @@ import type {
 } from '../store/types.js';
 import { GroupCommitter } from './group-commit.js';
 import { LateLeases } from './late-leases.js';
+import { queuePolicyOf } from './queue-policy.js';
 import { Scheduler } from './scheduler.js';
 import type { C2dEngine, SendItem, SendResult } from './types.js';
 import { validateSend } from './validation.js';
@@ -116,25 +117,7 @@ export class Engine implements C2dEngine {
     this.observer = options.observer;
     this.signals =
       options.signals ?? new InProcessSignalBus((err) => this.logger.error({ err }, 'signal listener threw'));
-    const f = options.feedback;
-    this.policy = Object.freeze({
-      maxQueueDepth: this.c2d.maxQueueDepth,
-      maxDeliveryCount: this.c2d.maxDeliveryCount,
-      countLockExpiry: this.c2d.countLockExpiry,
-      lockTimeoutMs: this.c2d.lockTimeoutMs,
-      deadLetters: Object.freeze({
-        retentionMs: this.c2d.deadLetterRetentionMs,
-        maxPerDevice: this.c2d.maxDeadLettersPerDevice,
-      }),
-      history: Object.freeze({ retentionMs: this.c2d.historyRetentionMs ?? f.ttlMs }),
-      feedback: Object.freeze({
-        batchMaxRecords: f.batchMaxRecords,
-        batchDelayMs: f.batchDelayMs,
-        lockDurationMs: f.lockDurationMs,
-        ttlMs: f.ttlMs,
-        maxDeliveryCount: f.maxDeliveryCount,
-      }),
-    });
+    this.policy = queuePolicyOf(this.c2d, options.feedback);
     this.committer = new GroupCommitter(
       (ops, onCommitted) => this.commit(ops, onCommitted),
       (result, ops) => this.afterCommit(result, ops),
