@@ -52,6 +52,34 @@ export function visibleSteps<R extends { seq: number; at: number; final: number 
   return gone.size ? rows.filter((r) => !gone.has(r.seq)) : rows;
 }
 
+/** What a stored step's detail holds (detailJson): the fields without a column of their own. */
+export type StoredDetail = Omit<StepDetail, 'lockToken' | 'via'>;
+
+/** One step as the store contract shows it: both adapters' readers end here. */
+export function historyEvent(
+  sequenceNumber: number,
+  kind: HistoryEventKind,
+  at: number,
+  deliveryCount: number,
+  lockToken: string | null | undefined,
+  via: string | null | undefined,
+  d: StoredDetail | null | undefined,
+): HistoryEvent {
+  const e: HistoryEvent = { sequenceNumber, kind, at, deliveryCount };
+  if (lockToken != null) e.lockToken = lockToken;
+  if (via != null) {
+    if (kind === 'enqueued') e.policy = via;
+    else e.protocol = via;
+  }
+  if (d != null) {
+    if (d.jobId !== undefined) e.jobId = d.jobId;
+    if (d.requeuedFrom !== undefined) e.requeuedFrom = d.requeuedFrom;
+    if (d.requeuedAs !== undefined) e.requeuedAs = d.requeuedAs;
+    if (d.feedback) e.feedback = d.feedback;
+  }
+  return e;
+}
+
 /** A stored step (columns as both adapters name them) as the store contract shows it. */
 export function historyEventOf(r: {
   seq: number | string;
@@ -62,23 +90,6 @@ export function historyEventOf(r: {
   via: string | null;
   detail: string | null;
 }): HistoryEvent {
-  const e: HistoryEvent = {
-    sequenceNumber: Number(r.seq),
-    kind: r.kind,
-    at: Number(r.at),
-    deliveryCount: r.delivery_count,
-  };
-  if (r.lock_token !== null) e.lockToken = r.lock_token;
-  if (r.via !== null) {
-    if (r.kind === 'enqueued') e.policy = r.via;
-    else e.protocol = r.via;
-  }
-  if (r.detail !== null) {
-    const d = JSON.parse(r.detail) as Omit<StepDetail, 'lockToken' | 'via'>;
-    if (d.jobId !== undefined) e.jobId = d.jobId;
-    if (d.requeuedFrom !== undefined) e.requeuedFrom = d.requeuedFrom;
-    if (d.requeuedAs !== undefined) e.requeuedAs = d.requeuedAs;
-    if (d.feedback) e.feedback = d.feedback;
-  }
-  return e;
+  const detail = r.detail === null ? null : (JSON.parse(r.detail) as StoredDetail);
+  return historyEvent(Number(r.seq), r.kind, Number(r.at), r.delivery_count, r.lock_token, r.via, detail);
 }

@@ -5,7 +5,7 @@
  * the operation already runs, and the text reads back as `[` + text without its first comma + `]`.
  * Migration 12 writes the same text from the rows of migration 10 with json_array().
  */
-import { detailJson, type StepDetail } from '../history-rows.js';
+import { detailJson, historyEvent, type StepDetail, type StoredDetail } from '../history-rows.js';
 import type { HistoryEvent, HistoryEventKind } from '../types.js';
 
 /**
@@ -37,31 +37,12 @@ function quoted(s: string | undefined): string {
   return q;
 }
 
-type StoredStep = [
-  HistoryEventKind,
-  number,
-  number,
-  (string | null)?,
-  (string | null)?,
-  (Omit<StepDetail, 'lockToken' | 'via'> | null)?,
-];
+type StoredStep = [HistoryEventKind, number, number, (string | null)?, (string | null)?, (StoredDetail | null)?];
 
 /** A copy's steps text back as the store contract shows them. */
 export function eventsOfSteps(seq: number, steps: string): HistoryEvent[] {
   const stored = JSON.parse(`[${steps.slice(1)}]`) as StoredStep[];
-  return stored.map(([kind, at, deliveryCount, lockToken, via, d]) => {
-    const e: HistoryEvent = { sequenceNumber: seq, kind, at, deliveryCount };
-    if (lockToken != null) e.lockToken = lockToken;
-    if (via != null) {
-      if (kind === 'enqueued') e.policy = via;
-      else e.protocol = via;
-    }
-    if (d != null) {
-      if (d.jobId != null) e.jobId = d.jobId;
-      if (d.requeuedFrom != null) e.requeuedFrom = d.requeuedFrom;
-      if (d.requeuedAs != null) e.requeuedAs = d.requeuedAs;
-      if (d.feedback) e.feedback = d.feedback;
-    }
-    return e;
-  });
+  return stored.map(([kind, at, deliveryCount, lockToken, via, d]) =>
+    historyEvent(seq, kind, at, deliveryCount, lockToken, via, d),
+  );
 }
