@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import type { Delivery } from '@ferry/common';
+import pg from 'pg';
 import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { QueueOp, QueueOpResult } from '../src/store/types.js';
-import pg from 'pg';
 import { dropSchemasWhenPassed, openTestStore, PG_URL, testSchema } from './pg-test-db.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
