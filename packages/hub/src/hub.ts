@@ -42,6 +42,7 @@ import { IdleMemoryRelease } from './observability/idle-memory.js';
 import { createLogger } from './observability/logger.js';
 import { meteredEngine } from './observability/metered-engine.js';
 import { HubMetrics } from './observability/metrics.js';
+import { loadNativeHeap } from './observability/native-heap.js';
 import { operationsHandler } from './observability/operations.js';
 import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
@@ -111,6 +112,12 @@ export class Hub {
     const parts: Parts = {};
     const metrics = new HubMetrics();
     metrics.collectProcessMetrics();
+    const memoryLog = logger.child({ component: 'memory' });
+    // glibc's malloc_trim and figures: without them (no glibc, no build) the hub works as before.
+    const native = await loadNativeHeap((reason) =>
+      memoryLog.debug({ reason }, 'no malloc_trim: native memory freed after a load stays with glibc'),
+    );
+    if (native) metrics.watchNativeHeap(native);
     // Set once start has finished: until then /ready says "starting".
     let started: Hub | undefined;
     let storage: StorageHealth | undefined;
@@ -161,7 +168,7 @@ export class Hub {
       parts.engine.start();
       // The pending counts start from the store's (what a previous run left), before any traffic.
       parts.counts = metrics.pending;
-      parts.idleMemory = new IdleMemoryRelease({ logger: logger.child({ component: 'memory' }) });
+      parts.idleMemory = new IdleMemoryRelease({ logger: memoryLog, ...(native ? { native } : {}) });
       await metrics.pending.start(store, clock, config.store.kind === 'postgres', (err) =>
         logger.warn({ err }, 'recounting pending messages failed; the metrics keep their last counts'),
       );

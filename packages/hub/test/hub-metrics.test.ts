@@ -230,3 +230,25 @@ test("several nodes: every series carries the node's id, the process metrics too
   assert.match(text, /^ferry_store_commit_seconds_count\{node="node-a"\} 0$/m);
   assert.doesNotMatch(text, /^nodejs_active_handles_total/m, 'a gauge named like a counter fails promtool');
 });
+
+test("glibc's heap figures are read at each scrape, where the native-memory addon loaded", async () => {
+  const metrics = new HubMetrics();
+  assert.doesNotMatch(await metrics.text(), /ferry_process_native_heap_bytes/, 'shown without the addon');
+  let reads = 0;
+  const info = { arena: 50, hblkhd: 7, uordblks: 30, fordblks: 20, keepcost: 1 };
+  metrics.watchNativeHeap({
+    info: () => {
+      reads++;
+      return { ...info };
+    },
+  });
+  assert.equal(reads, 0, 'read before a scrape');
+  let text = await metrics.text();
+  assert.equal(reads, 1, 'one mallinfo2 per scrape');
+  assert.match(text, /^ferry_process_native_heap_bytes\{state="in_use"\} 30$/m);
+  assert.match(text, /^ferry_process_native_heap_bytes\{state="free"\} 20$/m);
+  assert.match(text, /^ferry_process_native_heap_bytes\{state="mmapped"\} 7$/m);
+  info.fordblks = 4000;
+  text = await metrics.text();
+  assert.match(text, /^ferry_process_native_heap_bytes\{state="free"\} 4000$/m);
+});

@@ -15,6 +15,7 @@ import { pino } from 'pino';
 import { ManualClock } from '../src/clock.js';
 import type { Engine } from '../src/engine/index.js';
 import { Hub } from '../src/hub.js';
+import { loadNativeHeap } from '../src/observability/native-heap.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../src/store/sqlite/worker-store.js';
@@ -118,6 +119,13 @@ test('a /metrics scrape makes no store call, on a hub with devices, queued and l
     assert.match(last, /^ferry_hub_devices_connected 0$/m);
     assert.match(last, /^ferry_ready 1$/m);
     assert.match(last, /^process_resident_memory_bytes [1-9]\d*$/m);
+    // glibc's heaps, through the native-memory addon (issue 29), wherever glibc is.
+    if (await loadNativeHeap(() => {})) {
+      for (const state of ['in_use', 'free', 'mmapped']) {
+        assert.match(last, new RegExp(`^ferry_process_native_heap_bytes\\{state="${state}"\\} \\d+$`, 'm'));
+      }
+      assert.match(last, /^ferry_process_native_heap_bytes\{state="in_use"\} [1-9]\d*$/m);
+    }
   } finally {
     await hub.stop();
   }

@@ -14,10 +14,21 @@
  * over, and a large heap (many connections) pays its long pauses rarely. A busy hub is left alone.
  * The first idle look after start collects once whatever the heap: loading the modules grows the
  * young generation to 2 x 8 MiB (an idle hub: RSS 80 -> 73 MiB).
+ *
+ * glibc keeps what the process frees outside V8's heap (OpenSSL's per-connection state and record
+ * buffers, Node's native objects) in its own heaps, and gives back by itself only their top. With
+ * the native-memory addon (glibc's malloc_trim), each collection is followed by a trim: the
+ * collection frees the native side of the objects it swept, the trim hands their pages back. A
+ * burst can also end with V8 having collected by itself, the heap then not grown, while glibc holds
+ * the freed native memory: an idle look then trims alone when glibc holds `minNativeFreeBytes` free
+ * and the process has worked since the last trim. Pages a trim gave back stay counted in glibc's
+ * free figure, so that figure alone would trim every idle look.
  */
+
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from 'pino';
+import type { NativeHeap } from './native-heap.js';
 
 export interface IdleMemoryOptions {
   logger: Logger;
@@ -30,13 +41,23 @@ export interface IdleMemoryOptions {
    * of the heap when that is more.
    */
   minGrowthBytes?: number;
+  /** glibc's malloc_trim and free figure (the native-memory addon); none: nothing is trimmed. */
+  native?: NativeHeap;
+  /** Free memory glibc holds (bytes) that makes a trim worth it when the heap did not grow. */
+  minNativeFreeBytes?: number;
   /** For tests: the collection to run (default: V8's full collection) and the readings. */
   collect?: () => void;
   cpuMicros?: () => number;
   heapSize?: () => number;
+  rss?: () => number;
 }
 
-export const IDLE_MEMORY_DEFAULTS = { intervalMs: 10_000, idleCpuShare: 0.05, minGrowthBytes: 8 * 2 ** 20 };
+export const IDLE_MEMORY_DEFAULTS = {
+  intervalMs: 10_000,
+  idleCpuShare: 0.05,
+  minGrowthBytes: 8 * 2 ** 20,
+  minNativeFreeBytes: 8 * 2 ** 20,
+};
 
 /**
  * V8's full collection. Node offers it only behind --expose-gc, which must not be asked of every
@@ -70,33 +91,43 @@ function processCpuMicros(): number {
 export class IdleMemoryRelease {
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly collect: (() => void) | undefined;
+  private readonly native: NativeHeap | undefined;
   private readonly cpuMicros: () => number;
   private readonly heapSize: () => number;
+  private readonly rss: () => number;
   private readonly intervalMs: number;
   private readonly idleCpuShare: number;
   private readonly minGrowthBytes: number;
+  private readonly minNativeFreeBytes: number;
   private lastCpu: number;
   private lastAt: number;
   /** The heap's size right after the last full collection (or at start). */
   private settledSize: number;
   /** False until the first collection after start (see above). */
   private startedUp = false;
+  /** Whether the process was busy since the last trim (loading the modules counts). */
+  private workedSinceTrim = true;
   /** Full collections run so far (for tests and the log). */
   collections = 0;
+  /** malloc_trim calls so far (for tests). */
+  trims = 0;
 
   constructor(private readonly opts: IdleMemoryOptions) {
     this.intervalMs = opts.intervalMs ?? IDLE_MEMORY_DEFAULTS.intervalMs;
     this.idleCpuShare = opts.idleCpuShare ?? IDLE_MEMORY_DEFAULTS.idleCpuShare;
     this.minGrowthBytes = opts.minGrowthBytes ?? IDLE_MEMORY_DEFAULTS.minGrowthBytes;
+    this.minNativeFreeBytes = opts.minNativeFreeBytes ?? IDLE_MEMORY_DEFAULTS.minNativeFreeBytes;
     this.cpuMicros = opts.cpuMicros ?? processCpuMicros;
     this.heapSize = opts.heapSize ?? heapSize;
+    this.rss = opts.rss ?? process.memoryUsage.rss;
+    this.native = opts.native;
     this.collect = opts.collect ?? fullCollection();
     this.lastCpu = this.cpuMicros();
     this.lastAt = performance.now();
     this.settledSize = this.heapSize();
     if (!this.collect) {
       opts.logger.debug('no full garbage collection available; the heap is not given back when idle');
-      return;
+      if (!this.native) return;
     }
     this.timer = setInterval(() => this.check(), this.intervalMs);
     this.timer.unref();
@@ -112,23 +143,73 @@ export class IdleMemoryRelease {
     const size = this.heapSize();
     // The heap shrank by itself (V8 collected and released): that is the new floor.
     if (size < this.settledSize) this.settledSize = size;
-    if (share >= this.idleCpuShare || !this.collect) return;
+    if (share >= this.idleCpuShare) {
+      this.workedSinceTrim = true;
+      return;
+    }
     // On a large heap (many connections) a quarter of it, so the pauses stay rare where they are long.
     const worthIt = Math.max(this.minGrowthBytes, this.settledSize / 4);
-    if (this.startedUp && size - this.settledSize < worthIt) return;
+    if (this.collect && (!this.startedUp || size - this.settledSize >= worthIt)) {
+      this.collectAndTrim(this.collect, size);
+    } else if (this.native && this.workedSinceTrim) {
+      this.trimIfWorthIt(this.native);
+    } else {
+      return;
+    }
+    // The release's own CPU is not the next interval's load.
+    this.lastCpu = this.cpuMicros();
+    this.lastAt = performance.now();
+  }
+
+  private collectAndTrim(collect: () => void, size: number): void {
     this.startedUp = true;
+    const rssBefore = this.rss();
     const started = performance.now();
-    this.collect();
+    collect();
     this.collections++;
+    const collected = performance.now();
     const after = this.heapSize();
+    // The collection freed the native side of what it swept; now its pages can go back.
+    const trimmed = this.trim();
     this.opts.logger.debug(
-      { heapBeforeMiB: mib(size), heapAfterMiB: mib(after), pauseMs: Math.round(performance.now() - started) },
+      {
+        heapBeforeMiB: mib(size),
+        heapAfterMiB: mib(after),
+        pauseMs: Math.round(collected - started),
+        ...(trimmed === undefined ? {} : { trimmed, trimMs: round1(performance.now() - collected) }),
+        rssBeforeMiB: mib(rssBefore),
+        rssAfterMiB: mib(this.rss()),
+      },
       'idle: heap collected and given back',
     );
     this.settledSize = after;
-    // The collection's own CPU is not the next interval's load.
-    this.lastCpu = this.cpuMicros();
-    this.lastAt = performance.now();
+  }
+
+  /** The heap did not grow, but glibc may hold what the last burst freed. */
+  private trimIfWorthIt(native: Pick<NativeHeap, 'info'>): void {
+    const free = native.info().fordblks;
+    if (free < this.minNativeFreeBytes) return;
+    const rssBefore = this.rss();
+    const started = performance.now();
+    const trimmed = this.trim();
+    this.opts.logger.debug(
+      {
+        nativeFreeMiB: mib(free),
+        trimmed,
+        trimMs: round1(performance.now() - started),
+        rssBeforeMiB: mib(rssBefore),
+        rssAfterMiB: mib(this.rss()),
+      },
+      'idle: native memory given back',
+    );
+  }
+
+  /** malloc_trim, if the addon is there: whether glibc gave back any pages. */
+  private trim(): boolean | undefined {
+    if (!this.native) return undefined;
+    this.trims++;
+    this.workedSinceTrim = false;
+    return this.native.trim();
   }
 
   stop(): void {
@@ -137,3 +218,4 @@ export class IdleMemoryRelease {
 }
 
 const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+const round1 = (ms: number) => Math.round(ms * 10) / 10;

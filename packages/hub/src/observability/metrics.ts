@@ -13,6 +13,7 @@ import type { MethodObserver, MethodOutcome } from '../methods/index.js';
 import type { CommitResult, NodeCounters, QueueOp } from '../store/types.js';
 import { DeliveryTiming } from './delivery-timing.js';
 import { FastHistogram, GROUP_SIZE_BUCKETS, LATENCY_BUCKETS } from './histogram.js';
+import type { NativeHeap } from './native-heap.js';
 import { PendingCounts } from './pending-counts.js';
 
 export interface ConnectionSource {
@@ -245,6 +246,25 @@ export class HubMetrics implements CommitObserver, RefusalMeter, MethodObserver 
     // Gauges named like counters fail `promtool check metrics`; the same figures remain by type
     // (nodejs_active_handles{type}, ...), and sum() over them gives the totals.
     for (const name of NOT_COUNTERS) this.registry.removeSingleMetric(name);
+  }
+
+  /**
+   * glibc's heaps (mallinfo2, read at each scrape) where the native-memory addon loaded: what the
+   * process's native side uses and what glibc keeps free for it (docs/memory.md).
+   */
+  watchNativeHeap(native: Pick<NativeHeap, 'info'>): void {
+    new Gauge({
+      name: 'ferry_process_native_heap_bytes',
+      help: "glibc's malloc (mallinfo2), by state: in_use and free inside its heaps (free counts pages malloc_trim gave back to the system), mmapped = large allocations mapped on their own.",
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const m = native.info();
+        this.set({ state: 'in_use' }, m.uordblks);
+        this.set({ state: 'free' }, m.fordblks);
+        this.set({ state: 'mmapped' }, m.hblkhd);
+      },
+    });
   }
 
   /** What /ready answers, read at each scrape (ferry_ready). */
