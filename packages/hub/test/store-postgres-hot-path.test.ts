@@ -6,15 +6,18 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, test } from 'node:test';
 import type { Delivery } from '@ferry/common';
+import pg from 'pg';
 import type { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import type { QueueOp, QueueOpResult } from '../src/store/types.js';
-import { dropSchemasWhenPassed, openTestStore } from './pg-test-db.js';
+import { dropSchemasWhenPassed, openTestStore, PG_URL, testSchema } from './pg-test-db.js';
 import { device, message, POLICY, T0 } from './store-contract-kit.js';
 
 dropSchemasWhenPassed();
 let store: PostgresStore;
+let schema: string;
 beforeEach(async () => {
-  store = await openTestStore();
+  schema = testSchema();
+  store = await openTestStore(schema);
   for (const id of ['a', 'b']) await store.insertDevice(device(id));
 });
 afterEach(() => store.close());
@@ -134,4 +137,26 @@ test('the second complete of one token in a hot group loses the lock; sends past
     { ok: true, outcome: 'completed' },
     { ok: false, error: 'DeviceMessageLockLost' },
   ]);
+});
+
+test('the hot path plans its statements once per connection (migration 21): generic plans', async () => {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ proconfig: string[] | null }>(
+      `SELECT p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = $1 AND p.proname = 'ferry_commit_lean'`,
+      [schema],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.proconfig),
+      [['plan_cache_mode=force_generic_plan']],
+    );
+  } finally {
+    await client.end();
+  }
+  // And the function still answers under it: a send taken by a waiting receiver, hot.
+  const r = await commit([enqueue('a', 'x'), { kind: 'lease', deviceId: 'a', max: 1, direct: true }]);
+  assert.equal(r.hot, true);
+  assert.equal(deliveries(r.results[1]).length, 1);
 });

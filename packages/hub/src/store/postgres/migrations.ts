@@ -8,6 +8,7 @@ import { clusterTablesSql, movedColumnsSql, nodeCountersSql } from '../cluster-s
 import { DEAD_LETTERS_SQL } from './dead-letters-sql.js';
 import { EVENT_LOG_SQL } from './event-log-queries.js';
 import { FEEDBACK_SQL } from './feedback-sql.js';
+import { GENERIC_PLANS_SQL } from './generic-plans-sql.js';
 import { HISTORY_LEAN_SQL } from './history-lean-sql.js';
 import { HISTORY_SQL } from './history-sql.js';
 import { HOT_PATH_DUE_SQL } from './hot-path-due-sql.js';
@@ -96,6 +97,7 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'c2d hot path: an index of Enqueued messages for leases, no queue count per send',
     sql: LEASE_INDEX_SQL,
   },
+  { version: 21, name: 'c2d hot path: generic plans, made once per connection', sql: GENERIC_PLANS_SQL },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */
