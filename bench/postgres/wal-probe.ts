@@ -5,6 +5,8 @@
  * D devices x 1 message: send (one group), receive (non-direct leases, one group), complete (one
  * group); then direct delivery: a send group where every device has a waiting receiver (the
  * engine's enqueue + direct lease), and its completes.
+ * The store heart-beats once, as a hub does, and finds itself the only node: its leases take no row
+ * lock (lease-lock-sql.ts). SHARED=1 leases as when other nodes are live (FOR UPDATE SKIP LOCKED).
  * Run: node --import tsx bench/postgres/wal-probe.ts [devices]
  */
 import pg from 'pg';
@@ -29,6 +31,15 @@ const policy: QueuePolicy = {
 };
 const ids = Array.from({ length: devices }, (_, i) => `probe-${i}`);
 for (const id of ids) await store.insertDevice(benchDevice(id));
+const now = Date.now();
+await store.heartbeatNode({
+  nodeId: store.nodeId,
+  address: 'wal-probe',
+  connections: 0,
+  startedAt: now,
+  heartbeatAt: now,
+});
+if (process.env.SHARED === '1') store.othersLive = true;
 
 // Every query of the pool goes through here: group commits are measured first.
 let roundTrips = 0;
@@ -107,7 +118,9 @@ try {
       ids.map((id, i) => ({ kind: 'settle', deviceId: id, lockToken: dt[i]!, action: 'complete' }) as QueueOp),
     );
   }
-  console.log(`${devices} devices, one message each per group, 256-byte bodies`);
+  console.log(
+    `${devices} devices, one message each per group, 256-byte bodies; leases ${store.othersLive ? 'lock their rows (other nodes live)' : 'take no row lock (the only node)'}`,
+  );
   console.table(rows);
   const total = (k: string) => ['send', 'receive', 'complete'].reduce((s, p) => s + rows[p]![k]!, 0);
   const totalDirect = (k: string) => ['send + direct lease', 'complete (direct)'].reduce((s, p) => s + rows[p]![k]!, 0);

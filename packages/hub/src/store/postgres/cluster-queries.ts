@@ -15,12 +15,19 @@ import type { NodeRecord, NodeRelease, PresenceRecord, PresenceWrite } from '../
 export class ClusterQueries {
   constructor(private readonly pool: pg.Pool) {}
 
-  async heartbeat(node: NodeRecord): Promise<void> {
+  /** Writes the node's row; answers whether another node has one (live, or silent but not yet released). */
+  async heartbeat(node: NodeRecord): Promise<boolean> {
     await this.pool.query({
       name: 'ferry_node_heartbeat',
       text: numbered(CLUSTER_SQL.heartbeat),
       values: nodeParams(node),
     });
+    const r = await this.pool.query<{ others: boolean }>({
+      name: 'ferry_other_nodes',
+      text: 'SELECT EXISTS (SELECT 1 FROM hub_nodes WHERE node_id <> $1) AS others',
+      values: [node.nodeId],
+    });
+    return r.rows[0]!.others;
   }
 
   async listNodes(): Promise<NodeRecord[]> {

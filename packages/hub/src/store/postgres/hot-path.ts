@@ -69,7 +69,7 @@ interface HotRow extends OptionalMessageColumns {
 }
 
 // ferry_commit_lean (hot-path-lean-sql.ts): the sends', leases' and completes' arrays, then the commit's.
-const SQL = `SELECT * FROM ferry_commit_lean(${Array.from({ length: 27 }, (_, i) => `$${i + 1}`).join(', ')})`;
+const SQL = `SELECT * FROM ferry_commit_lean(${Array.from({ length: 28 }, (_, i) => `$${i + 1}`).join(', ')})`;
 
 type Send = Extract<HotOp, { kind: 'enqueue' }>;
 type Lease = Extract<HotOp, { kind: 'lease' }>;
@@ -112,12 +112,15 @@ function directLeases(ops: readonly HotOp[]): Map<number, number> {
 
 /** Runs the group on the hot path; undefined when something was due (nothing was written then). */
 export async function commitHot(
-  pool: pg.Pool,
+  /** The store's pool, or one connection (a test holding a transaction open). */
+  pool: Pick<pg.ClientBase, 'query'>,
   ops: readonly HotOp[],
   now: number,
   policy: QueuePolicy,
   channel: string,
   nodeId: string,
+  /** Whether another node may lease these devices at the same moment (lease-lock-sql.ts). */
+  shared: boolean,
 ): Promise<CommitResult | undefined> {
   const sends: Array<{ op: Send; at: number }> = [];
   const leases: Array<{ op: Lease; at: number }> = [];
@@ -165,6 +168,7 @@ export async function commitHot(
       JSON.stringify(policy),
       channel,
       nodeId,
+      shared,
     ],
   });
   if (r.rows[0]?.code === 'due') return undefined;

@@ -16,6 +16,7 @@ import { HOT_PATH_LEAN_SQL } from './hot-path-lean-sql.js';
 import { HOT_PATH_SQL } from './hot-path-sql.js';
 import { JOBS_SQL } from './job-queries.js';
 import { LEASE_INDEX_SQL } from './lease-index-sql.js';
+import { LEASE_LOCK_SQL } from './lease-lock-sql.js';
 import { METHOD_CALLS_SQL } from './method-call-queries.js';
 import { QUEUE_SQL } from './queue-sql.js';
 import { QUIET_WAKES_SQL } from './quiet-wakes-sql.js';
@@ -98,6 +99,11 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: LEASE_INDEX_SQL,
   },
   { version: 21, name: 'c2d hot path: generic plans, made once per connection', sql: GENERIC_PLANS_SQL },
+  {
+    version: 22,
+    name: 'c2d hot path: leases lock their rows only when other nodes are live, and only when something is Enqueued',
+    sql: LEASE_LOCK_SQL,
+  },
 ];
 
 /** A schema name is quoted into DDL, so only plain identifiers are accepted. */

@@ -82,6 +82,12 @@ export class PostgresStore extends PostgresJobStore implements Store {
   commitCount = 0;
   /** Of those, the groups that took the set-based hot path (hot-path.ts). */
   hotCommitCount = 0;
+  /**
+   * Whether another node may lease the same queues at once, as this node's last heartbeat found
+   * (a row of another node in hub_nodes). Until a heartbeat says otherwise, and after one fails,
+   * it may: the hot path's leases then lock their rows (lease-lock-sql.ts).
+   */
+  othersLive = true;
   private readonly registry: RegistryQueries;
   private readonly inspection: InspectionQueries;
   private readonly caCertificates: CaCertificateQueries;
@@ -163,7 +169,14 @@ export class PostgresStore extends PostgresJobStore implements Store {
   readonly deleteConsumerGroup = (name: string) => guarded(this.events.deleteGroup(name));
 
   // Nodes and presence (cluster-queries.ts).
-  readonly heartbeatNode = (node: NodeRecord) => guarded(this.cluster.heartbeat(node));
+  readonly heartbeatNode = async (node: NodeRecord): Promise<void> => {
+    try {
+      this.othersLive = await guarded(this.cluster.heartbeat(node));
+    } catch (err) {
+      this.othersLive = true;
+      throw err;
+    }
+  };
   readonly listNodes = () => guarded(this.cluster.listNodes());
   readonly releaseNodes = (now: number, release: NodeRelease) => guarded(this.cluster.release(now, release));
   readonly writePresence = (writes: readonly PresenceWrite[]) => guarded(this.cluster.write(writes));
@@ -217,7 +230,7 @@ export class PostgresStore extends PostgresJobStore implements Store {
     policy: QueuePolicy,
   ): Promise<CommitResult | undefined> {
     try {
-      const result = await commitHot(this.pool, ops, now, policy, this.channel, this.nodeId);
+      const result = await commitHot(this.pool, ops, now, policy, this.channel, this.nodeId, this.othersLive);
       if (result) {
         this.commitCount++;
         this.hotCommitCount++;
