@@ -39,6 +39,17 @@ export async function run(): Promise<void> {
     : inWorker
       ? await WorkerStore.open(options)
       : new SqliteStore(options);
+  // As a hub's heartbeat would: the only node, so its leases take no row lock (lease-lock-sql.ts).
+  if (store instanceof PostgresStore) {
+    const now = Date.now();
+    await store.heartbeatNode({
+      nodeId: store.nodeId,
+      address: 'bench',
+      connections: 0,
+      startedAt: now,
+      heartbeatAt: now,
+    });
+  }
   const engine = new Engine({
     store,
     clock: systemClock,

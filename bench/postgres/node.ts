@@ -54,11 +54,29 @@ async function open() {
   return { store: pgStore, bus: pgBus };
 }
 
+/**
+ * As a hub node's heartbeat: this node's row, and whether another node has one (then its leases
+ * lock their rows: lease-lock-sql.ts). Once when open, and again at "go", when every node has one.
+ */
+async function heartbeat(): Promise<void> {
+  if (!(store instanceof PostgresStore)) return;
+  const now = Date.now();
+  await store.heartbeatNode({
+    nodeId: store.nodeId,
+    address: 'bench',
+    connections: 0,
+    startedAt: now,
+    heartbeatAt: now,
+  });
+}
+await heartbeat();
+
 const body = Buffer.alloc(256, 'x');
 const tokens = new Map<string, string[]>(ids.map((id) => [id, []]));
 
 await childRun(
   async () => {
+    await heartbeat();
     let ops = 0;
     for (const phase of task.phases) {
       await Promise.all(
