@@ -28,6 +28,9 @@ export interface HubHealth {
   rssPeak: number;
   /** Sampled after the part's load stopped and the hub had a moment to settle. */
   rssEnd: number;
+  /** Where the RSS is at the start and at the end (memoryBreakdown), when /metrics answered. */
+  memoryStart?: string;
+  memoryEnd?: string;
 }
 
 export class ChaosHub {
@@ -63,6 +66,7 @@ export class ChaosHub {
     const hub = await startHub({ config: { ...config, observability: { port: opsPort, bind: '127.0.0.1' } } });
     const chaos = new ChaosHub(hub, opsPort);
     chaos.health.rssStart = chaos.health.rssPeak = rssBytes(chaos.pid()) ?? 0;
+    chaos.health.memoryStart = await chaos.memoryBreakdown();
     chaos.watch();
     return chaos;
   }
@@ -98,6 +102,36 @@ export class ChaosHub {
       req.on('error', () => resolve(false));
       req.end();
     });
+  }
+
+  /**
+   * V8's heap (used / total) and glibc's heaps (in use / free, when the hub has the native-memory
+   * addon) from the hub's /metrics: what of the RSS is JavaScript and what native (docs/memory.md).
+   */
+  async memoryBreakdown(): Promise<string | undefined> {
+    const text = await new Promise<string | undefined>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: this.opsPort, path: '/metrics', agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve(res.statusCode === 200 ? body : undefined));
+      });
+      req.setTimeout(HANG_MS, () => req.destroy());
+      req.on('error', () => resolve(undefined));
+      req.end();
+    });
+    if (!text) return undefined;
+    const mib = (name: string) => {
+      const m = text.match(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)`, 'm'));
+      return m ? (Number(m[1]) / 2 ** 20).toFixed(1) : '?';
+    };
+    return (
+      `V8 heap ${mib('nodejs_heap_size_used_bytes')} / ${mib('nodejs_heap_size_total_bytes')} MiB (used / total), ` +
+      `glibc ${mib('ferry_process_native_heap_bytes{state="in_use"}')} / ${mib('ferry_process_native_heap_bytes{state="free"}')} MiB ` +
+      `(in use / free; mmapped ${mib('ferry_process_native_heap_bytes{state="mmapped"}')})`
+    );
   }
 
   private watch(): void {
@@ -165,6 +199,7 @@ export class ChaosHub {
   async stop(): Promise<void> {
     await this.ready();
     this.health.rssEnd = this.rss();
+    this.health.memoryEnd = await this.memoryBreakdown();
     clearInterval(this.watching);
     this.expectingDown = true;
     await this.process.stop();

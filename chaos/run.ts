@@ -140,6 +140,10 @@ try {
 }
 
 console.log(markdown(rows(result)));
+if (result.shared?.memoryEnd)
+  console.log(
+    `\nhub memory at the start: ${result.shared.memoryStart ?? '?'}\nhub memory at the end: ${result.shared.memoryEnd}`,
+  );
 if (clientLibraryErrors) console.log(`\n${clientLibraryErrors} errors thrown inside client libraries (logged above)`);
 const failed = failures(result);
 console.log(failed.length ? `\nFAILED (seed ${seed}):\n- ${failed.join('\n- ')}` : `\nPASSED (seed ${seed})`);
