@@ -188,6 +188,7 @@ export class Engine implements C2dEngine {
         deviceId,
         message,
         (r) => (r instanceof Error ? reject(r) : resolve(r as SendResult)),
+        0,
         undefined,
         origin,
       );
@@ -216,26 +217,27 @@ export class Engine implements C2dEngine {
       const results = new Array<SendResult | 'sent-before' | Error>(items.length);
       let left = items.length;
       if (left === 0) resolve(results);
-      items.forEach((item, i) => {
-        this.sendTo(
-          item.deviceId,
-          item.message,
-          (r) => {
-            results[i] = r;
-            if (--left === 0) resolve(results);
-          },
-          job,
-          item.origin,
-        );
-      });
+      // One answer function for the whole batch: each send tells its index.
+      const answer = (r: SendResult | 'sent-before' | Error, i: number) => {
+        results[i] = r;
+        if (--left === 0) resolve(results);
+      };
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        this.sendTo(item.deviceId, item.message, answer, i, job, item.origin);
+      }
     });
   }
 
-  /** One send, answered through a callback (no promise per message on the hot path). */
+  /**
+   * One send, answered through a callback with `index` (no promise per message on the hot path,
+   * and one closure: the group committer's answer handler).
+   */
   private sendTo(
     deviceId: string,
     message: OutgoingMessage,
-    done: (r: SendResult | 'sent-before' | Error) => void,
+    done: (r: SendResult | 'sent-before' | Error, index: number) => void,
+    index: number,
     job?: string,
     origin?: SendOrigin,
   ): void {
@@ -243,17 +245,19 @@ export class Engine implements C2dEngine {
     try {
       m = validateSend(deviceId, message, this.clock.now(), this.c2d);
     } catch (err) {
-      done(err instanceof Error ? err : toFerryError(err));
+      done(err instanceof Error ? err : toFerryError(err), index);
       return;
     }
-    const op: QueueOp = { kind: 'enqueue', message: m };
+    const op: QueueOp & { kind: 'enqueue' } = { kind: 'enqueue', message: m };
     if (job !== undefined) op.job = job;
     if (origin !== undefined) op.origin = origin;
-    this.runTo(op, (r) => {
-      if (r instanceof Error) done(r);
-      else if (!r.ok && r.error === 'JobDeviceNotPending') done('sent-before');
-      else if (!r.ok) done(new FerryError(r.error, refusalText(r, deviceId, this.c2d.maxQueueDepth)));
-      else done({ messageId: m.messageId, sequenceNumber: r.sequenceNumber });
+    if (this.refusesWhileStopping(op, done, index)) return;
+    this.committer.submitTo(op, (answer) => {
+      const r = this.resultOf(op, answer);
+      if (r instanceof Error) done(r, index);
+      else if (!r.ok && r.error === 'JobDeviceNotPending') done('sent-before', index);
+      else if (!r.ok) done(new FerryError(r.error, refusalText(r, deviceId, this.c2d.maxQueueDepth)), index);
+      else done({ messageId: m.messageId, sequenceNumber: r.sequenceNumber }, index);
     });
   }
 
@@ -354,7 +358,11 @@ export class Engine implements C2dEngine {
   }
 
   settleTo(deviceId: string, lockToken: string, action: SettleAction, done: (err: Error | undefined) => void): void {
-    this.runTo({ kind: 'settle', deviceId, lockToken, action }, (r) => {
+    const op: QueueOp & { kind: 'settle' } = { kind: 'settle', deviceId, lockToken, action };
+    if (this.refusesWhileStopping(op, done, 0)) return;
+    // One closure per settle: the committer's answer goes through resultOf here.
+    this.committer.submitTo(op, (answer) => {
+      const r = this.resultOf(op, answer);
       if (r instanceof Error) done(r);
       else if (!r.ok) done(new FerryError(r.error, 'the lock token is unknown, expired, or its message is gone'));
       else done(undefined);
@@ -382,26 +390,34 @@ export class Engine implements C2dEngine {
     op: QueueOp & { kind: K },
     done: (r: Success<K> | Refusal<K> | FerryError) => void,
   ): void {
-    if (this.stopped && op.kind !== 'expire') {
-      done(new FerryError('ServiceUnavailable', 'the hub is stopping'));
-      return;
+    if (this.refusesWhileStopping(op, done, 0)) return;
+    this.committer.submitTo(op, (answer) => done(this.resultOf<K>(op, answer)));
+  }
+
+  /** A stopping engine refuses every op but the scheduler's: answered at once, true. */
+  private refusesWhileStopping<I>(op: QueueOp, done: (r: FerryError, index: I) => void, index: I): boolean {
+    if (!this.stopped || op.kind === 'expire') return false;
+    done(new FerryError('ServiceUnavailable', 'the hub is stopping'), index);
+    return true;
+  }
+
+  /** An op's answer from the committer: its result, a refusal, or the FerryError of a fault (logged). */
+  private resultOf<K extends QueueOp['kind']>(
+    op: QueueOp & { kind: K },
+    answer: QueueOpResult | Error,
+  ): Success<K> | Refusal<K> | FerryError {
+    const result = op.kind === 'lease' ? this.late.judge((op as { deviceId: string }).deviceId, answer) : answer;
+    if (result instanceof Error) {
+      if (!isServerBusy(result)) this.logger.error({ err: result, op: op.kind }, 'commit failed');
+      return toFerryError(result);
     }
-    this.committer.submitTo(op, (answer) => {
-      const result = op.kind === 'lease' ? this.late.judge((op as { deviceId: string }).deviceId, answer) : answer;
-      if (result instanceof Error) {
-        if (!isServerBusy(result)) this.logger.error({ err: result, op: op.kind }, 'commit failed');
-        done(toFerryError(result));
-        return;
-      }
-      // The store answers each op with the result of its kind.
-      const r = result as QueueOpResult<K>;
-      if (!r.ok && r.error === 'ServerError') {
-        if (!isServerBusy(r.cause)) this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
-        done(toFerryError(r.cause));
-        return;
-      }
-      done(r as Success<K> | Refusal<K>);
-    });
+    // The store answers each op with the result of its kind.
+    const r = result as QueueOpResult<K>;
+    if (!r.ok && r.error === 'ServerError') {
+      if (!isServerBusy(r.cause)) this.logger.error({ err: r.cause, op: op.kind }, 'store operation failed');
+      return toFerryError(r.cause);
+    }
+    return r as Success<K> | Refusal<K>;
   }
 
   /** One group's transaction, timed for the observer (one timing per group, not per op). */

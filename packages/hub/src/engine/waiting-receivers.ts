@@ -120,14 +120,11 @@ export class WaitingReceivers {
   /** Before a group is written: a lease after it for each parked receiver of a device it enqueues to. */
   extendGroup(ops: readonly QueueOp[], add: AddOp): void {
     if (this.byDevice.size === 0) return;
-    let seen: Set<string> | undefined;
+    // A device's later enqueues find its receivers leasing already (no set of devices seen).
     for (const op of ops) {
       if (op.kind !== 'enqueue') continue;
-      const deviceId = op.message.deviceId;
-      const list = this.byDevice.get(deviceId);
-      if (!list || seen?.has(deviceId)) continue;
-      seen ??= new Set();
-      seen.add(deviceId);
+      const list = this.byDevice.get(op.message.deviceId);
+      if (!list) continue;
       for (const r of list) {
         if (r.state !== 'parked') continue;
         r.state = 'leasing';

@@ -26,11 +26,14 @@ export interface StepDetail {
   feedback?: FeedbackRecord;
 }
 
+/** Whether the step holds something without a column of its own (detailJson is not null). */
+export function hasStoredDetail(d: StepDetail): boolean {
+  return d.jobId !== undefined || d.requeuedFrom !== undefined || d.requeuedAs !== undefined || !!d.feedback;
+}
+
 /** The JSON of what has no column of its own; null when there is nothing. */
 export function detailJson(d: StepDetail | undefined): string | null {
-  if (!d || (d.jobId === undefined && d.requeuedFrom === undefined && d.requeuedAs === undefined && !d.feedback)) {
-    return null;
-  }
+  if (!d || !hasStoredDetail(d)) return null;
   return JSON.stringify({
     jobId: d.jobId,
     requeuedFrom: d.requeuedFrom,

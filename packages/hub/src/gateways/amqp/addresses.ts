@@ -114,14 +114,17 @@ export function deviceIdFromTo(to: unknown): string {
       'The message has no "to" property; expected /devices/{deviceId}/messages/devicebound',
     );
   }
-  const m = /^\/devices\/([^/]+)\/messages\/devicebound\/?$/i.exec(to);
-  if (!m)
+  const end = deviceIdEnd(to);
+  if (end === -1)
     throw new FerryError(
       'ArgumentInvalid',
       `"to" must be /devices/{deviceId}/messages/devicebound, got "${to.slice(0, 200)}"`,
     );
+  const encoded = to.slice(DEVICES.length, end);
+  // Without a % there is nothing to decode (per message: no regex match, no decoded copy).
+  if (!encoded.includes('%')) return encoded;
   try {
-    return decodeURIComponent(m[1]!);
+    return decodeURIComponent(encoded);
   } catch (cause) {
     throw new FerryError(
       'ArgumentInvalid',
@@ -129,4 +132,32 @@ export function deviceIdFromTo(to: unknown): string {
       { cause },
     );
   }
+}
+
+const DEVICES = '/devices/';
+const DEVICEBOUND = '/messages/devicebound';
+
+/**
+ * Where the device id of a service message's `to` ends: `/devices/{id}/messages/devicebound` with
+ * an optional final slash, the words in any case, the id not empty and without a slash (what
+ * /^\/devices\/([^/]+)\/messages\/devicebound\/?$/i matches, without the match array); -1 when it
+ * has another shape.
+ */
+function deviceIdEnd(to: string): number {
+  if (!startsWithAnyCase(to, DEVICES, 0)) return -1;
+  const end = to.indexOf('/', DEVICES.length);
+  if (end <= DEVICES.length || !startsWithAnyCase(to, DEVICEBOUND, end)) return -1;
+  const rest = to.length - end - DEVICEBOUND.length;
+  return rest === 0 || (rest === 1 && to.charCodeAt(to.length - 1) === 0x2f) ? end : -1;
+}
+
+/** Whether `s` holds `word` (lower case ASCII letters and slashes) at `at`, ASCII letters in any case. */
+function startsWithAnyCase(s: string, word: string, at: number): boolean {
+  if (s.length - at < word.length) return false;
+  for (let i = 0; i < word.length; i++) {
+    const c = s.charCodeAt(at + i);
+    const w = word.charCodeAt(i);
+    if (c !== w && !(w >= 0x61 && w <= 0x7a && c === w - 0x20)) return false;
+  }
+  return true;
 }

@@ -9,7 +9,7 @@ import { FerryError, type OutgoingMessage } from '@ferry/common';
 import type { Logger } from 'pino';
 import type { AmqpError, EventContext, Receiver, Delivery as RheaDelivery } from 'rhea';
 import type { Operation } from '../../auth/types.js';
-import type { C2dEngine } from '../../engine/types.js';
+import type { C2dEngine, SendItem } from '../../engine/types.js';
 import type { Claims } from './claims.js';
 import { CreditWindow } from './credit-window.js';
 import { TRANSFER_LIMIT_EXCEEDED, toAmqpError } from './errors.js';
@@ -25,10 +25,9 @@ interface ServiceSendDeps {
   logger: Logger;
 }
 
-interface Pending {
+/** A transfer awaiting its enqueue: handed to sendMany as it is (no copy per message). */
+interface Pending extends SendItem {
   delivery: RheaDelivery;
-  deviceId: string;
-  message: OutgoingMessage;
 }
 
 const SERVICE_CONNECT: Operation = { permission: 'ServiceConnect' };
@@ -78,7 +77,7 @@ export class ServiceSendLink implements LinkHandler {
       this.settle(delivery, err);
       return;
     }
-    this.batch.push({ delivery, ...decoded });
+    this.batch.push({ delivery, deviceId: decoded.deviceId, message: decoded.message, origin: undefined });
     // Transfers of one read arrive synchronously: gather them, then hand them over together.
     if (this.batch.length === 1) queueMicrotask(() => this.flush());
   }
@@ -88,9 +87,12 @@ export class ServiceSendLink implements LinkHandler {
     this.batch = [];
     if (items.length === 0) return;
     const policy = this.deps.claims.policyThatCan(SERVICE_CONNECT);
-    const origin = policy === undefined ? undefined : { policy };
+    if (policy !== undefined) {
+      const origin = { policy };
+      for (const item of items) item.origin = origin;
+    }
     this.deps.engine
-      .sendMany(items.map(({ deviceId, message }) => ({ deviceId, message, origin })))
+      .sendMany(items)
       .then(
         (results) => {
           items.forEach((item, i) => {

@@ -5,7 +5,8 @@ import type { QueueOp, QueuePolicy } from '../types.js';
 /** A direct lease of the group (QueueOp lease with `direct`): room left, and what was locked for it. */
 export interface DirectLease {
   room: number;
-  readonly deliveries: Delivery[];
+  /** Starts empty; the first delivery replaces it with a one-element array (a push would reserve 16 slots). */
+  deliveries: Delivery[];
   /** The receiver's protocol, for the history's "delivered" steps. */
   readonly protocol?: string;
 }
@@ -32,8 +33,9 @@ export class CommitContext {
   ) {
     for (const op of ops) {
       if (op.kind !== 'lease' || op.direct !== true) continue;
-      const lease: DirectLease = { room: Math.max(0, Math.floor(op.max)), deliveries: [] };
-      if (op.protocol !== undefined) Object.assign(lease, { protocol: op.protocol });
+      const room = Math.max(0, Math.floor(op.max));
+      const lease: DirectLease =
+        op.protocol === undefined ? { room, deliveries: [] } : { room, deliveries: [], protocol: op.protocol };
       this.directByOp.set(op, lease);
       const list = this.directByDevice.get(op.deviceId);
       if (list) list.push(lease);

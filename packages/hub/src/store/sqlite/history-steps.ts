@@ -5,7 +5,7 @@
  * the operation already runs, and the text reads back as `[` + text without its first comma + `]`.
  * Migration 12 writes the same text from the rows of migration 10 with json_array().
  */
-import { detailJson, historyEvent, type StepDetail, type StoredDetail } from '../history-rows.js';
+import { detailJson, hasStoredDetail, historyEvent, type StepDetail, type StoredDetail } from '../history-rows.js';
 import type { HistoryEvent, HistoryEventKind } from '../types.js';
 
 /**
@@ -22,6 +22,80 @@ export function stepText(kind: HistoryEventKind, at: string, deliveryCount: numb
   if (d.via !== undefined) return `${head},${token},${quoted(d.via)}]`;
   if (d.lockToken !== undefined) return `${head},${token}]`;
   return `${head}]`;
+}
+
+/**
+ * stepText for the steps of the hot path, with the parts they repeat made once: a commit's steps
+ * share one time, the enqueues of one sender give the same text (no lock token, no detail), and a
+ * delivery's step is a head (kind, time, count, opening quote) + its lock token + a tail (protocol),
+ * two concatenations instead of a dozen. Each cache holds its last value only. Same text as stepText.
+ */
+export class StepTexts {
+  private atNumber = Number.NaN;
+  private atText = '';
+  /** The last step without lock token or detail (its kind, count, via and text). */
+  private plainKind = '';
+  private plainCount = -1;
+  private plainVia: string | undefined;
+  private plainText = '';
+  /** The last `,["kind",at,count,"` written before a lock token. */
+  private openKind = '';
+  private openCount = -1;
+  private openText = '';
+  private completedText = '';
+
+  /** The time as text (a commit's steps share it, converted once). */
+  at(now: number): string {
+    if (now !== this.atNumber) {
+      this.atNumber = now;
+      this.atText = String(now);
+      this.plainCount = -1;
+      this.openCount = -1;
+      this.completedText = '';
+    }
+    return this.atText;
+  }
+
+  text(kind: HistoryEventKind, now: number, deliveryCount: number, d?: StepDetail): string {
+    const at = this.at(now);
+    if (d !== undefined && hasStoredDetail(d)) return stepText(kind, at, deliveryCount, d);
+    const via = d?.via;
+    const lockToken = d?.lockToken;
+    if (lockToken === undefined) {
+      if (kind !== this.plainKind || deliveryCount !== this.plainCount || via !== this.plainVia) {
+        this.plainKind = kind;
+        this.plainCount = deliveryCount;
+        this.plainVia = via;
+        this.plainText = stepText(kind, at, deliveryCount, d);
+      }
+      return this.plainText;
+    }
+    if (kind !== this.openKind || deliveryCount !== this.openCount) {
+      this.openKind = kind;
+      this.openCount = deliveryCount;
+      this.openText = `,["${kind}",${at},${deliveryCount},"`;
+    }
+    return this.openText + lockToken + tokenTail(via);
+  }
+
+  /** The opening of a completed step whose delivery count the statement appends (history-table.ts). */
+  completedOpen(now: number): string {
+    const at = this.at(now);
+    if (this.completedText === '') this.completedText = `,["completed",${at},`;
+    return this.completedText;
+  }
+}
+
+/** What follows a lock token: its closing quote, then the protocol when there is one. */
+const TAILS = new Map<string | undefined, string>([[undefined, '"]']]);
+
+function tokenTail(via: string | undefined): string {
+  let tail = TAILS.get(via);
+  if (tail === undefined) {
+    tail = `",${quoted(via)}]`;
+    if (TAILS.size < 256) TAILS.set(via, tail);
+  }
+  return tail;
 }
 
 /** Protocols and policy names, quoted: a few values, each quoted once. */

@@ -22,7 +22,7 @@ import type Database from 'better-sqlite3';
 import type { StepDetail } from '../history-rows.js';
 import type { HistoryEvent, HistoryEventKind, QueuePolicy } from '../types.js';
 import type { CommitContext } from './commit-context.js';
-import { eventsOfSteps, stepText } from './history-steps.js';
+import { eventsOfSteps, StepTexts } from './history-steps.js';
 
 /** Ended copies kept in c2d_history_recent before they move to c2d_history. */
 export const MOVE_AT = 4096;
@@ -73,9 +73,8 @@ export class HistoryTable {
   private readonly kept: EndedCopies;
   private readonly recent: EndedCopies;
   private readonly pending;
-  /** The time of the last step written, as text (a commit's steps share it). */
-  private atNumber = Number.NaN;
-  private atText = '';
+  /** The steps' texts, their repeated parts made once (a commit's steps share one time). */
+  private readonly texts = new StepTexts();
 
   constructor(db: Database.Database) {
     const insert = 'INSERT INTO c2d_history_recent (device_id, message_id, seq, ended_at, steps)';
@@ -112,15 +111,7 @@ export class HistoryTable {
     detail?: StepDetail,
   ): string {
     if (messageId == null || ctx.policy.history.retentionMs <= 0) return '';
-    return stepText(kind, this.at(ctx.now), deliveryCount, detail);
-  }
-
-  private at(now: number): string {
-    if (now !== this.atNumber) {
-      this.atNumber = now;
-      this.atText = String(now);
-    }
-    return this.atText;
+    return this.texts.text(kind, ctx.now, deliveryCount, detail);
   }
 
   /**
@@ -135,7 +126,7 @@ export class HistoryTable {
   /** Before a quiet complete deletes the row (same conditions: nothing when the token is wrong). */
   completed(rowId: number, lockToken: string, deviceId: string, ctx: CommitContext): void {
     if (ctx.policy.history.retentionMs <= 0) return;
-    const open = `,["completed",${this.at(ctx.now)},`;
+    const open = this.texts.completedOpen(ctx.now);
     this.ended(this.endFromLockedRow.run(ctx.now, open, rowId, lockToken, deviceId), ctx);
   }
 

@@ -15,7 +15,6 @@
  * `dueFloor`, a lower bound of every deadline in the table kept in memory (fed by inserts and
  * leases, re-read after the scheduler's batches).
  */
-import { randomUUID } from 'node:crypto';
 import type { Ack, Delivery, FeedbackRecord, FeedbackStatus, StoredMessage } from '@ferry/common';
 import type Database from 'better-sqlite3';
 import { feedbackRecord, wantsFeedback } from '../feedback-rules.js';
@@ -35,6 +34,7 @@ import type { CommitContext, DirectLease } from './commit-context.js';
 import type { DeadLetterTable } from './dead-letter-table.js';
 import type { FeedbackQueue } from './feedback-queue.js';
 import type { HistoryTable } from './history-table.js';
+import { completesQuietly, lockTokenRowId, mintLockToken } from './lock-tokens.js';
 import { SequenceNumbers } from './sequence-numbers.js';
 
 /** The columns needed to move a message between states (no body). */
@@ -66,29 +66,6 @@ interface FullRow extends StateRow {
 const STATE = 'id, device_id, seq, message_id, ack, expiry, delivery_count';
 const FULL = `${STATE}, correlation_id, user_id, content_type, content_encoding, enqueued_at, properties, body,
   lease_count, default_expiry`;
-
-/**
- * A random UUID whose last 12 hex digits are the row id (74 random bits are left). Its 15th
- * character (the UUID version digit) is '0' when completing the message leaves no feedback record,
- * so a complete needs no read of the row; any other value (tokens minted before this) reads it.
- */
-function mintLockToken(id: number, ack: Ack | '' | undefined): string {
-  const uuid = randomUUID();
-  const quiet = ack === undefined || ack === '' || !wantsFeedback(ack, 'Success');
-  return (quiet ? `${uuid.slice(0, 14)}0${uuid.slice(15, 24)}` : uuid.slice(0, 24)) + id.toString(16).padStart(12, '0');
-}
-
-/** Whether completing the message of this (well-formed) token leaves no feedback record. */
-function completesQuietly(token: string): boolean {
-  return token.charCodeAt(14) === 0x30; // '0'
-}
-
-/** The row id a lock token carries in its last 12 hex digits; undefined when it cannot be one of ours. */
-export function lockTokenRowId(token: string): number | undefined {
-  if (typeof token !== 'string' || token.length !== 36) return undefined;
-  const id = Number.parseInt(token.slice(24), 16);
-  return Number.isSafeInteger(id) && id > 0 ? id : undefined;
-}
 
 export class MessageQueue {
   /** The devices' sequence numbers (blocks held in memory). */
@@ -207,7 +184,10 @@ export class MessageQueue {
     if (typeof seq === 'string') return { ok: false, error: seq };
     this.nextId ??= this.maxId.get()!.id + 1;
     const id = this.nextId;
-    // One array bound as the statement's parameters (no spread): steps, lock token, locked until pushed below.
+    const enqueued = this.history.step(m.messageId, 'enqueued', 0, ctx, origin);
+    const direct = ctx.directLeaseFor(m.deviceId);
+    // One array bound as the statement's parameters (no spread), made at its full length: the
+    // last three (steps, lock token, locked until) are set below, not pushed (a push would copy it).
     const values: unknown[] = [
       id,
       m.deviceId,
@@ -223,22 +203,28 @@ export class MessageQueue {
       ctx.now,
       JSON.stringify(m.properties),
       m.body,
+      null,
+      null,
+      null,
     ];
-    const enqueued = this.history.step(m.messageId, 'enqueued', 0, ctx, origin);
-    const direct = ctx.directLeaseFor(m.deviceId);
     if (direct) {
       // Direct delivery: locked for the device's waiting receiver as it is written.
       const lockToken = mintLockToken(id, m.ack);
       const lockedUntil = ctx.now + ctx.policy.lockTimeoutMs;
       const delivered = this.history.step(m.messageId, 'delivered', 0, ctx, { lockToken, via: direct.protocol });
-      values.push(enqueued === '' ? null : enqueued + delivered, lockToken, lockedUntil);
+      values[14] = enqueued === '' ? null : enqueued + delivered;
+      values[15] = lockToken;
+      values[16] = lockedUntil;
       this.insertLocked.run(values);
       this.nextId = id + 1;
       direct.room--;
-      direct.deliveries.push(newDelivery(m, seq, ctx.now, lockToken, lockedUntil));
+      const delivery = newDelivery(m, seq, ctx.now, lockToken, lockedUntil);
+      if (direct.deliveries.length === 0) direct.deliveries = [delivery];
+      else direct.deliveries.push(delivery);
       this.lowerFloor(Math.min(m.expiryTimeUtc, lockedUntil), ctx);
     } else {
-      values.push(enqueued === '' ? null : enqueued);
+      values.length = 15;
+      values[14] = enqueued === '' ? null : enqueued;
       this.insert.run(values);
       this.nextId = id + 1;
       this.lowerFloor(m.expiryTimeUtc, ctx);
