@@ -105,8 +105,8 @@ export class ChaosHub {
   }
 
   /**
-   * V8's heap (used / total) and glibc's heaps (in use / free, when the hub has the native-memory
-   * addon) from the hub's /metrics: what of the RSS is JavaScript and what native (docs/memory.md).
+   * Open connections, V8's heap (used / total), memory V8's objects hold outside it (Buffers) and glibc's heaps (in use / free, when the hub has the
+   * native-memory addon) from the hub's /metrics: what of the RSS is JavaScript and what native (docs/memory.md).
    */
   async memoryBreakdown(): Promise<string | undefined> {
     const text = await new Promise<string | undefined>((resolve) => {
@@ -127,8 +127,11 @@ export class ChaosHub {
       const m = text.match(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)`, 'm'));
       return m ? (Number(m[1]) / 2 ** 20).toFixed(1) : '?';
     };
+    const connections = [...text.matchAll(/^ferry_connections\{[^}]*\} (\S+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
     return (
+      `${connections} connections open, ` +
       `V8 heap ${mib('nodejs_heap_size_used_bytes')} / ${mib('nodejs_heap_size_total_bytes')} MiB (used / total), ` +
+      `external ${mib('nodejs_external_memory_bytes')} MiB, ` +
       `glibc ${mib('ferry_process_native_heap_bytes{state="in_use"}')} / ${mib('ferry_process_native_heap_bytes{state="free"}')} MiB ` +
       `(in use / free; mmapped ${mib('ferry_process_native_heap_bytes{state="mmapped"}')})`
     );
