@@ -114,12 +114,20 @@ export interface FeedbackBatch {
 
 /** The size IoT Hub meters against the 64 KiB limit: body + system property values + app property names and values. */
 export function messageSize(m: OutgoingMessage): number {
-  let n = m.body.length;
-  for (const v of [m.messageId, m.correlationId, m.userId, m.contentType, m.contentEncoding, m.ack]) {
-    if (v !== undefined) n += Buffer.byteLength(v);
+  // Field by field, no array of them or of the properties' entries: the hub counts every message it is sent.
+  let n = m.body.length + byteLength(m.messageId) + byteLength(m.correlationId) + byteLength(m.userId);
+  n += byteLength(m.contentType) + byteLength(m.contentEncoding) + byteLength(m.ack);
+  const properties = m.properties;
+  if (properties !== undefined) {
+    for (const k in properties) {
+      if (Object.hasOwn(properties, k)) n += Buffer.byteLength(k) + Buffer.byteLength(properties[k]!);
+    }
   }
-  for (const [k, v] of Object.entries(m.properties ?? {})) n += Buffer.byteLength(k) + Buffer.byteLength(v);
   return n;
+}
+
+function byteLength(v: string | undefined): number {
+  return v === undefined ? 0 : Buffer.byteLength(v);
 }
 
 /** IoT Hub's limit for one device-to-cloud (telemetry) message: body plus property names and values. */

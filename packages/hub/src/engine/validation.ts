@@ -17,8 +17,11 @@ export function validateSend(deviceId: string, m: OutgoingMessage, now: number, 
   if (typeof deviceId !== 'string' || deviceId === '') throw new FerryError('ArgumentInvalid', 'deviceId is required');
   if (!m || !Buffer.isBuffer(m.body)) throw new FerryError('ArgumentInvalid', 'the message body must be a Buffer');
   const properties = m.properties ?? {};
-  for (const [k, v] of Object.entries(properties)) {
-    if (typeof v !== 'string') throw new FerryError('ArgumentInvalid', `application property "${k}" must be a string`);
+  // Own keys, as Object.entries gives them, without its array of pairs per message.
+  for (const k in properties) {
+    if (Object.hasOwn(properties, k) && typeof properties[k] !== 'string') {
+      throw new FerryError('ArgumentInvalid', `application property "${k}" must be a string`);
+    }
   }
   // Decision 4: an unknown ack value is refused rather than silently treated as none.
   const ack: Ack | undefined = m.ack;

@@ -100,6 +100,27 @@ export class WaitingReceivers {
   /** Devices whose direct lease in the last group came back short: their queue is empty. */
   private readonly drained = new Set<string>();
   private stopped = false;
+  /**
+   * Leases answered in this commit, to hand to their receivers in one microtask (one per commit,
+   * not a microtask and a closure per receiver): handing[i] gets batches[i].
+   */
+  private readonly handing: Receiver[] = [];
+  private readonly batches: Delivery[][] = [];
+  private readonly handOver = () => {
+    let failure: { err: unknown } | undefined;
+    // What a handler adds meanwhile is handed over by this loop too.
+    for (let i = 0; i < this.handing.length; i++) {
+      try {
+        this.handing[i]!.handlers.onDeliveries(this.batches[i]!);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+    this.handing.length = 0;
+    this.batches.length = 0;
+    // A handler that threw throws out of the microtask, as it did when each had its own.
+    if (failure) throw failure.err;
+  };
 
   /**
    * @param submit submits a lease op to the next group, its result to the callback
@@ -229,7 +250,9 @@ export class WaitingReceivers {
       this.unpark(r);
       // After the commit's own follow-up (signals, wake-ups): a receiver that waits again at once
       // must not count as parked for the devices this very commit woke.
-      queueMicrotask(() => r.handlers.onDeliveries(deliveries));
+      this.handing.push(r);
+      this.batches.push(deliveries);
+      if (this.handing.length === 1) queueMicrotask(this.handOver);
       return;
     }
     if (r.again) this.lease(r);
