@@ -86,6 +86,8 @@ export function bodyBytes(body: unknown): Buffer {
   if (body === undefined || body === null) return Buffer.alloc(0);
   if (isSection(body)) {
     if (body.typecode === 0x75) {
+      // One data section (what every SDK sends): copied as concat would, without an array and a closure.
+      if (!body.multiple && Buffer.isBuffer(body.content)) return Buffer.from(body.content);
       const parts = body.multiple ? (body.content as unknown[]) : [body.content];
       if (parts.every((p) => Buffer.isBuffer(p))) return Buffer.concat(parts as Buffer[]);
     }

@@ -6,6 +6,7 @@ import type { Delivery } from '@ferry/common';
 import type { Clock, TimerHandle } from '../../clock.js';
 import type { C2dEngine, DirectReceiver } from '../../engine/types.js';
 import type { LineLogger } from '../connection-log.js';
+import { InflightWindow } from './inflight-window.js';
 import { C2dTopicWriter, c2dPublishPacket } from './topic.js';
 
 export interface PumpDeps {
@@ -32,7 +33,7 @@ const MAX_PACKET_ID = 0xffff;
 
 export class DeliveryPump {
   /** packet id -> delivery, in publish order. */
-  private readonly inflight = new Map<number, Delivery>();
+  private readonly inflight = new InflightWindow();
   private qos: 0 | 1 | null = null;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -84,9 +85,8 @@ export class DeliveryPump {
 
   /** PUBACK: complete the message. False when the packet id is not in flight (ignored). */
   acknowledge(packetId: number): boolean {
-    const d = this.inflight.get(packetId);
+    const d = this.inflight.take(packetId);
     if (!d) return false;
-    this.inflight.delete(packetId);
     // Completions are issued in the order the PUBACKs arrive (MQTT-4.6.0-2 makes that the
     // publish order for a conforming client); a lock lost meanwhile means it is redelivered.
     this.settle('complete', d);
@@ -103,7 +103,7 @@ export class DeliveryPump {
     const leaseInFlight = this.unpark();
     this.receiver?.close();
     this.lockTimer?.cancel();
-    const tokens = [...this.inflight.values()].map((d) => d.lockToken);
+    const tokens = this.inflight.entries().map(([, d]) => d.lockToken);
     this.inflight.clear();
     // A lease in flight for us ends in onDeliveries, which gives its messages back.
     const parkEnd = leaseInFlight ? new Promise<void>((resolve) => (this.parkEnded = resolve)) : undefined;
@@ -263,7 +263,7 @@ export class DeliveryPump {
       this.settle('complete', d);
       return ok;
     }
-    this.inflight.set(packetId, d);
+    this.inflight.add(packetId, d);
     return this.deps.out.write(packet);
   }
 
@@ -297,9 +297,9 @@ export class DeliveryPump {
     const now = this.deps.clock.now();
     let earliest = Number.POSITIVE_INFINITY;
     let freed = false;
-    for (const [id, d] of this.inflight) {
+    for (const [id, d] of this.inflight.entries()) {
       if (d.lockedUntil <= now) {
-        this.inflight.delete(id);
+        this.inflight.take(id);
         freed = true;
         this.deps.logger.debug(
           { packetId: id, sequenceNumber: d.sequenceNumber },
