@@ -69,7 +69,8 @@ async function counterTotals(hub: Hub, counter: 'sends' | 'settles'): Promise<Ma
 
 /**
  * FERRY_STORE_URL (a postgres:// URL): the hub on PostgreSQL, in a schema of its own that stop()
- * drops. Else SQLite in the data dir; FERRY_BENCH_STORE_WORKER=1: in a worker thread (store.worker).
+ * drops. Else SQLite in the data dir; FERRY_BENCH_STORE_WORKER=1: in a worker thread (store.worker);
+ * FERRY_BENCH_PAGE_CACHE_MB=N: its page cache (store.pageCacheMb, MiB).
  */
 function benchStore(dataDir: string): Record<string, unknown> {
   const url = process.env.FERRY_STORE_URL;
@@ -81,7 +82,12 @@ function benchStore(dataDir: string): Record<string, unknown> {
         .toLowerCase()
         .replace(/[^a-z0-9]/g, '_')}`,
     };
-  return { synchronous: benchSync(), ...(process.env.FERRY_BENCH_STORE_WORKER === '1' && { worker: true }) };
+  const pageCache = process.env.FERRY_BENCH_PAGE_CACHE_MB;
+  return {
+    synchronous: benchSync(),
+    ...(process.env.FERRY_BENCH_STORE_WORKER === '1' && { worker: true }),
+    ...(pageCache && { pageCacheMb: Number(pageCache) }),
+  };
 }
 
 async function dropSchema(url: string, schema: string): Promise<void> {

@@ -83,7 +83,12 @@ export async function openStore(
     logger.info({ store: redactUrl(url), schema, node: store.nodeId }, 'PostgreSQL store open');
     return bus;
   }
-  const options = { path: sqlitePath(config), synchronous: config.store.synchronous };
+  const { pageCacheMb } = config.store;
+  const options = {
+    path: sqlitePath(config),
+    synchronous: config.store.synchronous,
+    ...(pageCacheMb === undefined ? {} : { pageCacheMb }),
+  };
   parts.store = config.store.worker
     ? await WorkerStore.open(options)
     : new SqliteStore({

@@ -279,6 +279,23 @@ describe('ranges and types', () => {
     });
     configError(() => parseConfig({ file: { store: { worker: 'yes' } } }), 'store.worker');
   });
+
+  test("store.pageCacheMb caps SQLite's page cache: a whole number of MiB, SQLite only", () => {
+    assert.deepEqual(parseConfig({ env: { FERRY_STORE_PAGE_CACHE_MB: '16' } }).store, {
+      kind: 'sqlite',
+      synchronous: 'FULL',
+      pageCacheMb: 16,
+    });
+    assert.deepEqual(parseConfig({ file: { store: { pageCacheMb: 2 } } }).store, {
+      kind: 'sqlite',
+      synchronous: 'FULL',
+      pageCacheMb: 2,
+    });
+    configError(() => parseConfig({ file: { store: { pageCacheMb: 0 } } }), 'store.pageCacheMb');
+    configError(() => parseConfig({ file: { store: { pageCacheMb: 1.5 } } }), 'store.pageCacheMb');
+    configError(() => parseConfig({ file: { store: { pageCachMb: 8 } } }), 'store.pageCachMb');
+    configError(() => parseConfig({ file: { store: { url: 'postgres://x', pageCacheMb: 8 } } }), 'store.pageCacheMb');
+  });
 });
 
 describe('store: postgres', () => {

@@ -193,7 +193,7 @@ function checkStore(values: Values, given: ReadonlySet<string>): void {
         'store.schema must be a lower-case SQL identifier of at most 57 characters',
       );
     }
-    for (const p of ['store.path', 'store.synchronous', 'store.worker']) {
+    for (const p of ['store.path', 'store.synchronous', 'store.worker', 'store.pageCacheMb']) {
       if (given.has(p)) throw new ConfigError(p, `${p} is only used with store.kind "sqlite"`);
     }
   } else {
@@ -213,8 +213,13 @@ function storeOf(values: Values): StoreConfig {
   }
   const path = values.get('store.path') as string | undefined;
   const synchronous = values.get('store.synchronous') as 'FULL' | 'NORMAL';
-  const sqlite =
-    path === undefined ? { kind: 'sqlite' as const, synchronous } : { kind: 'sqlite' as const, path, synchronous };
+  const pageCacheMb = values.get('store.pageCacheMb') as number | undefined;
+  const sqlite = {
+    kind: 'sqlite' as const,
+    ...(path === undefined ? {} : { path }),
+    synchronous,
+    ...(pageCacheMb === undefined ? {} : { pageCacheMb }),
+  };
   // store.worker: SQLite in a worker thread (WorkerStore); off unless asked.
   return values.get('store.worker') === true ? { ...sqlite, worker: true } : sqlite;
 }

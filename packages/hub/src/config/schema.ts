@@ -40,6 +40,7 @@ export const LEAVES: Readonly<Record<string, Leaf>> = {
   'store.path': string,
   'store.synchronous': enumOf('FULL', 'NORMAL'),
   'store.worker': bool,
+  'store.pageCacheMb': int(1, 4096),
   'store.url': string,
   'store.schema': string,
   'c2d.defaultTtlMs': duration(1, 365 * DAY),

@@ -54,6 +54,8 @@ export type StoreConfig =
       path?: string;
       synchronous: 'FULL' | 'NORMAL';
       worker?: boolean;
+      /** SQLite's page cache of the hub's connection, at most (absent: the store's default, 4 MiB). */
+      pageCacheMb?: number;
     }
   /** Several nodes share one hub through it; `schema` (default "ferry") lets hubs share a database. */
   | { kind: 'postgres'; url: string; schema: string };
