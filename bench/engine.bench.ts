@@ -15,6 +15,7 @@
  * which is on by default as in the hub). The CPU column is this process's, all
  * threads; the paced rows share one transaction count and CPU figure (per message).
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import { Engine } from '../packages/hub/src/engine/engine.js';
 import { PostgresStore } from '../packages/hub/src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../packages/hub/src/store/sqlite/sqlite-store.js';
 import { WorkerStore } from '../packages/hub/src/store/sqlite/worker-store.js';
+import { heartbeatAsNode } from './kit/node-heartbeat.js';
 import { benchDevice, benchEngineConfig, envInt, type PhaseRow, phaseRow, since } from './stats.js';
 
 export async function run(): Promise<void> {
@@ -40,16 +42,7 @@ export async function run(): Promise<void> {
       ? await WorkerStore.open(options)
       : new SqliteStore(options);
   // As a hub's heartbeat would: the only node, so its leases take no row lock (lease-lock-sql.ts).
-  if (store instanceof PostgresStore) {
-    const now = Date.now();
-    await store.heartbeatNode({
-      nodeId: store.nodeId,
-      address: 'bench',
-      connections: 0,
-      startedAt: now,
-      heartbeatAt: now,
-    });
-  }
+  if (store instanceof PostgresStore) await heartbeatAsNode(store, 'bench');
   const engine = new Engine({
     store,
     clock: systemClock,

@@ -4,12 +4,14 @@
  * works on a range of devices and reports what it measured (child.ts).
  * Argument (JSON): { url | sqlite, schema, devices: [from, to), messages, phases: ["send" | "receive" | "complete"] }.
  */
+
 import pino from 'pino';
 import { systemClock } from '../../packages/hub/src/clock.js';
 import { PostgresSignalBus } from '../../packages/hub/src/cluster/postgres-signal-bus.js';
 import { Engine } from '../../packages/hub/src/engine/engine.js';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../../packages/hub/src/store/sqlite/sqlite-store.js';
+import { heartbeatAsNode } from '../kit/node-heartbeat.js';
 import { benchDevice, benchEngineConfig } from '../stats.js';
 import { childRun } from './child.js';
 
@@ -59,15 +61,7 @@ async function open() {
  * lock their rows: lease-lock-sql.ts). Once when open, and again at "go", when every node has one.
  */
 async function heartbeat(): Promise<void> {
-  if (!(store instanceof PostgresStore)) return;
-  const now = Date.now();
-  await store.heartbeatNode({
-    nodeId: store.nodeId,
-    address: 'bench',
-    connections: 0,
-    startedAt: now,
-    heartbeatAt: now,
-  });
+  if (store instanceof PostgresStore) await heartbeatAsNode(store, 'bench');
 }
 await heartbeat();
 

@@ -9,10 +9,12 @@
  * lock (lease-lock-sql.ts). SHARED=1 leases as when other nodes are live (FOR UPDATE SKIP LOCKED).
  * Run: node --import tsx bench/postgres/wal-probe.ts [devices]
  */
+
 import pg from 'pg';
 import { queuePolicyOf } from '../../packages/hub/src/engine/queue-policy.js';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
 import type { QueueOp, QueuePolicy } from '../../packages/hub/src/store/types.js';
+import { heartbeatAsNode } from '../kit/node-heartbeat.js';
 import { benchDevice, benchEngineConfig } from '../stats.js';
 
 const url = process.env.FERRY_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -31,14 +33,7 @@ const policy: QueuePolicy = {
 };
 const ids = Array.from({ length: devices }, (_, i) => `probe-${i}`);
 for (const id of ids) await store.insertDevice(benchDevice(id));
-const now = Date.now();
-await store.heartbeatNode({
-  nodeId: store.nodeId,
-  address: 'wal-probe',
-  connections: 0,
-  startedAt: now,
-  heartbeatAt: now,
-});
+await heartbeatAsNode(store, 'wal-probe');
 if (process.env.SHARED === '1') store.othersLive = true;
 
 // Every query of the pool goes through here: group commits are measured first.
