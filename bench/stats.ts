@@ -1,7 +1,8 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, env sizes. */
 import { DEFAULT_CONFIG } from '../packages/hub/src/config/defaults.js';
 import type { C2dConfig, FeedbackConfig } from '../packages/hub/src/config/types.js';
-import type { DeviceRecord } from '../packages/hub/src/store/types.js';
+import { queuePolicyOf } from '../packages/hub/src/engine/queue-policy.js';
+import type { DeviceRecord, QueuePolicy } from '../packages/hub/src/store/types.js';
 
 /** A whole number from the environment; `zero`: 0 is allowed too. */
 export function envInt(name: string, fallback: number, { zero = false } = {}): number {
@@ -95,4 +96,15 @@ export function benchEngineConfig(
     },
     feedback: { ...feedback },
   };
+}
+
+/**
+ * The store probes' policy (bench/postgres/lease-probe.ts and wal-probe.ts, bench/sqlite/wal-probe.ts):
+ * the engine's for benchEngineConfig(messages, lockTimeoutMs) (history as the hub's by default;
+ * FERRY_BENCH_HISTORY=0: none), without lock expiry or dead letters, so only the probe's own ops
+ * change its rows.
+ */
+export function probePolicy(messages: number, lockTimeoutMs: number): QueuePolicy {
+  const { c2d, feedback } = benchEngineConfig(messages, lockTimeoutMs);
+  return { ...queuePolicyOf(c2d, feedback), countLockExpiry: false, deadLetters: { retentionMs: 0, maxPerDevice: 0 } };
 }

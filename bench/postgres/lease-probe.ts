@@ -9,10 +9,9 @@
  * The schema (ferry_lease_probe_<pid>) is dropped at the end, unless KEEP is set (to EXPLAIN by hand).
  */
 import type pg from 'pg';
-import { queuePolicyOf } from '../../packages/hub/src/engine/queue-policy.js';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
-import type { QueueOp, QueuePolicy } from '../../packages/hub/src/store/types.js';
-import { benchDevice, benchEngineConfig } from '../stats.js';
+import type { QueueOp } from '../../packages/hub/src/store/types.js';
+import { benchDevice, probePolicy } from '../stats.js';
 
 const url = process.env.FERRY_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const devices = Number(process.argv[2] ?? 200);
@@ -22,15 +21,7 @@ const explain = process.env.EXPLAIN;
 const schema = `ferry_lease_probe_${process.pid}`;
 // one connection, so the session settings of auto_explain apply to every group
 const store = await PostgresStore.open({ url, schema, poolSize: 1 });
-const { c2d: c, feedback: f } = benchEngineConfig(messages, 600_000);
-// The engine's policy (history as the hub's by default; FERRY_BENCH_HISTORY=0: none), without
-// lock expiry or dead letters.
-const policy: QueuePolicy = {
-  ...queuePolicyOf(c, f),
-  countLockExpiry: false,
-  lockTimeoutMs: 600_000,
-  deadLetters: { retentionMs: 0, maxPerDevice: 0 },
-};
+const policy = probePolicy(messages, 600_000);
 const ids = Array.from({ length: devices }, (_, i) => `probe-${i}`);
 const body = Buffer.alloc(256, 'x');
 

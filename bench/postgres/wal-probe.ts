@@ -11,26 +11,16 @@
  */
 
 import pg from 'pg';
-import { queuePolicyOf } from '../../packages/hub/src/engine/queue-policy.js';
 import { PostgresStore } from '../../packages/hub/src/store/postgres/postgres-store.js';
-import type { QueueOp, QueuePolicy } from '../../packages/hub/src/store/types.js';
+import type { QueueOp } from '../../packages/hub/src/store/types.js';
 import { heartbeatAsNode } from '../kit/node-heartbeat.js';
-import { benchDevice, benchEngineConfig } from '../stats.js';
+import { benchDevice, probePolicy } from '../stats.js';
 
 const url = process.env.FERRY_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const devices = Number(process.argv[2] ?? 200);
 const schema = `ferry_walprobe_${process.pid}`;
 const store = await PostgresStore.open({ url, schema, poolSize: 1 });
-const c = benchEngineConfig(1, 600_000).c2d;
-const f = benchEngineConfig(1, 600_000).feedback;
-// The engine's policy (history as the hub's by default; FERRY_BENCH_HISTORY=0: none), without
-// lock expiry or dead letters.
-const policy: QueuePolicy = {
-  ...queuePolicyOf(c, f),
-  countLockExpiry: false,
-  lockTimeoutMs: 60_000,
-  deadLetters: { retentionMs: 0, maxPerDevice: 0 },
-};
+const policy = probePolicy(1, 60_000);
 const ids = Array.from({ length: devices }, (_, i) => `probe-${i}`);
 for (const id of ids) await store.insertDevice(benchDevice(id));
 await heartbeatAsNode(store, 'wal-probe');

@@ -14,25 +14,18 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { queuePolicyOf } from '../../packages/hub/src/engine/queue-policy.js';
 import { SqliteStore } from '../../packages/hub/src/store/sqlite/sqlite-store.js';
 import type { QueueOp, QueuePolicy } from '../../packages/hub/src/store/types.js';
-import { benchDevice, benchEngineConfig } from '../stats.js';
+import { benchDevice, probePolicy } from '../stats.js';
 
 const devices = Number(process.argv[2] ?? 200);
 /** Rounds of all phases; the mean of all but the first is reported. More rounds, a bigger history table. */
 const rounds = Number(process.env.FERRY_PROBE_ROUNDS ?? 3);
-const c = benchEngineConfig(1, 600_000).c2d;
-const f = benchEngineConfig(1, 600_000).feedback;
-// The engine's policy (history as the hub's by default; FERRY_BENCH_HISTORY=0: none), without
-// lock expiry or dead letters.
+const engine = probePolicy(1, 60_000);
+// History retention as the hub's by default (docs/message-history.md), or the second argument.
 const policy: QueuePolicy = {
-  ...queuePolicyOf(c, f),
-  countLockExpiry: false,
-  lockTimeoutMs: 60_000,
-  deadLetters: { retentionMs: 0, maxPerDevice: 0 },
-  // As the hub by default; docs/message-history.md.
-  history: { retentionMs: Number(process.argv[3] ?? c.historyRetentionMs ?? f.ttlMs) },
+  ...engine,
+  history: { retentionMs: Number(process.argv[3] ?? engine.history.retentionMs) },
 };
 const dir = mkdtempSync(join(tmpdir(), 'ferry-walprobe-'));
 const path = join(dir, 'probe.db');
