@@ -47,6 +47,7 @@ import { operationsHandler } from './observability/operations.js';
 import { CaCertificates } from './registry/ca-certificates.js';
 import { DeviceRegistry } from './registry/registry.js';
 import { CommitWatch, watchCommits } from './store/commit-watch.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import { guardStore, StorageHealth } from './store/storage-health.js';
 import { Telemetry } from './telemetry/telemetry.js';
 import { ensureTlsMaterial } from './tls/material.js';
@@ -168,7 +169,12 @@ export class Hub {
       parts.engine.start();
       // The pending counts start from the store's (what a previous run left), before any traffic.
       parts.counts = metrics.pending;
-      parts.idleMemory = new IdleMemoryRelease({ logger: memoryLog, ...(native ? { native } : {}) });
+      const sqlite = parts.store instanceof SqliteStore ? parts.store : undefined;
+      parts.idleMemory = new IdleMemoryRelease({
+        logger: memoryLog,
+        ...(native ? { native } : {}),
+        ...(sqlite ? { releaseCaches: () => sqlite.releaseMemory() } : {}),
+      });
       await metrics.pending.start(store, clock, config.store.kind === 'postgres', (err) =>
         logger.warn({ err }, 'recounting pending messages failed; the metrics keep their last counts'),
       );

@@ -21,7 +21,13 @@ function capture() {
   return { log, lines };
 }
 
-function fake(opts: { native?: boolean; log?: pino.Logger } = {}) {
+interface FakeOptions {
+  native?: boolean;
+  log?: pino.Logger;
+  releaseCaches?: () => void;
+}
+
+function fake(opts: FakeOptions = {}) {
   const state = { cpu: 0, heap: 20 * MiB, collected: 0, live: 22 * MiB, free: 0, trimmed: 0, rss: 150 * MiB };
   const info = (): NativeHeapInfo => ({
     arena: 60 * MiB,
@@ -44,6 +50,7 @@ function fake(opts: { native?: boolean; log?: pino.Logger } = {}) {
       state.heap = state.live;
       state.rss -= 20 * MiB;
     },
+    ...(opts.releaseCaches ? { releaseCaches: opts.releaseCaches } : {}),
     ...(opts.native
       ? {
           native: {
@@ -61,7 +68,7 @@ function fake(opts: { native?: boolean; log?: pino.Logger } = {}) {
 }
 
 /** A release past its first idle look (the start-up collection), its counts back at 0. */
-function started(opts: { native?: boolean; log?: pino.Logger } = {}) {
+function started(opts: FakeOptions = {}) {
   const { state, release } = fake(opts);
   release.check();
   assert.equal(state.collected, 1, 'no start-up collection');
@@ -199,6 +206,50 @@ test('heap not grown, glibc holding much free after work: one trim alone, then n
   release.check();
   release.check();
   assert.equal(state.trimmed, 2, 'not trimmed after more work');
+});
+
+test('the caches are emptied right before each trim; one that throws is logged and the trim still runs', (t) => {
+  const { log, lines } = capture();
+  const order: string[] = [];
+  let fail = false;
+  // The fake's trims, read when the caches are emptied (the state is not there yet at start-up).
+  let trimsSoFar = () => 0;
+  const { state, release } = started({
+    native: true,
+    log,
+    releaseCaches: () => {
+      order.push(`caches before trim ${trimsSoFar() + 1}`);
+      if (fail) throw new Error('database is closed');
+    },
+  });
+  trimsSoFar = () => state.trimmed;
+  t.after(() => release.stop());
+  assert.deepEqual(order, ['caches before trim 1'], 'the start-up collection trims, caches first');
+  order.length = 0;
+  state.heap = 50 * MiB;
+  release.check();
+  state.cpu += 1e9;
+  state.free = 40 * MiB;
+  release.check();
+  release.check();
+  assert.equal(state.trimmed, 2);
+  assert.deepEqual(order, ['caches before trim 1', 'caches before trim 2']);
+  fail = true;
+  state.cpu += 2e9;
+  release.check();
+  release.check();
+  assert.equal(state.trimmed, 3, 'the trim ran after the failing cache');
+  assert.ok(lines.some((l) => l.msg === 'idle: emptying the caches failed; they keep their memory' && l.level === 40));
+});
+
+test('without malloc_trim the caches are left alone (their memory would stay with glibc)', (t) => {
+  let emptied = 0;
+  const { state, release } = started({ releaseCaches: () => emptied++ });
+  t.after(() => release.stop());
+  state.heap = 50 * MiB;
+  release.check();
+  assert.equal(state.collected, 1);
+  assert.equal(emptied, 0);
 });
 
 test('after work, with little free in glibc: no trim', (t) => {

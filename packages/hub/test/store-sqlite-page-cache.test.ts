@@ -17,8 +17,11 @@ const dir = mkdtempSync(join(tmpdir(), 'ferry-page-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let runs = 0;
 
-/** glibc's bytes in use after a store with this cache took 300 messages of 60 KB (one Buffer, so the test itself holds 60 KB). */
-async function inUseGrowth(pageCacheMb: number): Promise<number> {
+/**
+ * glibc's bytes in use after a store with this cache took 300 messages of 60 KB (one Buffer, so
+ * the test itself holds 60 KB); `release`: then emptied its cache (the idle release's call).
+ */
+async function inUseGrowth(pageCacheMb: number, release = false): Promise<number> {
   const native = await loadNativeHeap((why) => assert.fail(`the test needs the native-memory addon: ${why}`));
   // No checkpoint thread: its isolate, starting at its own time, would count in the figure.
   const store = new SqliteStore({
@@ -35,6 +38,7 @@ async function inUseGrowth(pageCacheMb: number): Promise<number> {
       const ops: QueueOp[] = devices.map((d) => ({ kind: 'enqueue', message: { ...message(d, ''), body } }));
       await store.commit(ops, T0, POLICY);
     }
+    if (release) store.releaseMemory();
     return native!.info().uordblks - before;
   } finally {
     await store.close();
@@ -48,6 +52,21 @@ test('SQLite page cache: store.pageCacheMb caps what the cache keeps of 18 MB of
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
   assert.ok(small < 4 * 2 ** 20, `with 1 MiB the cache kept ${mib(small)}`);
   assert.ok(large > 10 * 2 ** 20, `with 16 MiB the cache kept ${mib(large)} (it should fill)`);
+});
+
+test("releaseMemory empties the page cache: a full 16 MiB cache's memory goes back to glibc", async () => {
+  await inUseGrowth(16);
+  const kept = await inUseGrowth(16);
+  const released = await inUseGrowth(16, true);
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  assert.ok(kept > 10 * 2 ** 20, `the cache kept only ${mib(kept)} (it should fill)`);
+  assert.ok(released < 4 * 2 ** 20, `after releaseMemory it still held ${mib(released)}`);
+});
+
+test('releaseMemory on a closed store does nothing', async () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  await store.close();
+  store.releaseMemory();
 });
 
 test('store.pageCacheMb must be a whole number of MiB', () => {

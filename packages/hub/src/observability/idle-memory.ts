@@ -43,6 +43,11 @@ export interface IdleMemoryOptions {
   minGrowthBytes?: number;
   /** glibc's malloc_trim and free figure (the native-memory addon); none: nothing is trimmed. */
   native?: NativeHeap;
+  /**
+   * Empties caches whose memory can go back with the trim (SQLite's page cache), run before each
+   * collection and lone trim. A failure is logged, never thrown.
+   */
+  releaseCaches?: () => void;
   /** Free memory glibc holds (bytes) that makes a trim worth it when the heap did not grow. */
   minNativeFreeBytes?: number;
   /** For tests: the collection to run (default: V8's full collection) and the readings. */
@@ -204,11 +209,17 @@ export class IdleMemoryRelease {
     );
   }
 
-  /** malloc_trim, if the addon is there: whether glibc gave back any pages. */
+  /** The caches emptied, then malloc_trim, if the addon is there: whether glibc gave back any pages. */
   private trim(): boolean | undefined {
     if (!this.native) return undefined;
     this.trims++;
     this.workedSinceTrim = false;
+    // What the caches free goes back with this trim.
+    try {
+      this.opts.releaseCaches?.();
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'idle: emptying the caches failed; they keep their memory');
+    }
     return this.native.trim();
   }
 
