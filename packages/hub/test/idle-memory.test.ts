@@ -130,6 +130,44 @@ test('on a large heap, growth under a quarter of it: no collection', (t) => {
   assert.equal(state.collected, 1);
 });
 
+test('a collection in the middle of a long load settles the heap high: after more work, idle above its floor, one more', (t) => {
+  const { state, release } = started();
+  t.after(() => release.stop());
+  // A lull mid-load with much alive (thousands of connections open): collected, settled at 60 MiB.
+  state.live = 60 * MiB;
+  state.heap = 70 * MiB;
+  release.check();
+  assert.equal(state.collected, 1);
+  // More load; it ends, the connections close: 42 MiB of garbage, the heap no larger than it settled.
+  state.cpu += 1e9;
+  release.check();
+  state.live = 22 * MiB;
+  state.heap = 64 * MiB;
+  release.check();
+  assert.equal(state.collected, 2, 'the garbage of the load kept: the heap had not grown since the lull');
+  assert.equal(state.heap, 22 * MiB);
+  release.check();
+  release.check();
+  assert.equal(state.collected, 2, 'collected again without work');
+});
+
+test('a live heap that stays large above its floor: collected once per stretch of work, not at every idle look', (t) => {
+  const { state, release } = started();
+  t.after(() => release.stop());
+  state.live = 60 * MiB;
+  state.heap = 61 * MiB;
+  release.check();
+  assert.equal(state.collected, 1);
+  release.check();
+  release.check();
+  assert.equal(state.collected, 1);
+  state.cpu += 1e9;
+  release.check();
+  release.check();
+  release.check();
+  assert.equal(state.collected, 2);
+});
+
 test('idle with less growth than the threshold: no collection', (t) => {
   const { state, release } = started();
   t.after(() => release.stop());

@@ -254,6 +254,47 @@ describe('SqliteStore specifics', () => {
     assert.equal(beforeDelete.length, 11);
   });
 
+  test('numbers from a block still keep the queue depth and the device status (a bound in memory, checked again at the depth)', async () => {
+    const path = join(dir, `seq-depth-${n++}.db`);
+    const policy = { ...POLICY, maxQueueDepth: 5 };
+    const store = new SqliteStore({ path, synchronous: 'NORMAL' });
+    await store.insertDevice(device('d'));
+    await store.insertDevice(device('idle'));
+    for (let i = 0; i < SEQ_BLOCKS_AFTER; i++)
+      await store.commit([{ kind: 'lease', deviceId: 'idle', max: 1 }], T0, policy);
+    const run = async (op: QueueOp) => (await store.commit([op], T0, policy)).results[0] as Record<string, unknown>;
+    const enqueue = (text: string) => run({ kind: 'enqueue', message: message('d', text) });
+    const completeOne = async () => {
+      const leased = (await run({ kind: 'lease', deviceId: 'd', max: 1 })) as {
+        deliveries: Array<{ lockToken: string }>;
+      };
+      const lockToken = leased.deliveries[0]!.lockToken;
+      assert.equal((await run({ kind: 'settle', deviceId: 'd', lockToken, action: 'complete' })).ok, true);
+    };
+    const accepted = (r: Record<string, unknown>) => typeof r.sequenceNumber === 'number';
+    try {
+      for (let i = 0; i < 5; i++) assert.ok(accepted(await enqueue(`m${i}`)), `m${i} refused`);
+      assert.equal((await enqueue('over')).error, 'DeviceMaximumQueueDepthExceeded');
+      // Completed messages make room again, one per message: the bound is checked against the count.
+      await completeOne();
+      await completeOne();
+      assert.ok(accepted(await enqueue('after 1')));
+      assert.ok(accepted(await enqueue('after 2')));
+      assert.equal((await enqueue('over again')).error, 'DeviceMaximumQueueDepthExceeded');
+      await completeOne();
+      await completeOne();
+      // Disabled with room in the queue: refused at the next enqueue, and taken again once enabled.
+      assert.equal(await store.replaceDevice(device('d', 'disabled', 'e2'), 'e1'), true);
+      assert.equal((await enqueue('disabled')).error, 'DeviceNotFound');
+      assert.deepEqual(await store.writeDevices([{ kind: 'replace', device: device('d', 'enabled', 'e3') }]), [true]);
+      assert.ok(accepted(await enqueue('enabled again')));
+      assert.deepEqual(await store.writeDevices([{ kind: 'replace', device: device('d', 'disabled', 'e4') }]), [true]);
+      assert.equal((await enqueue('disabled again')).error, 'DeviceNotFound');
+    } finally {
+      await store.close();
+    }
+  });
+
   test('MQTT session writes made together keep their order; reads and device deletes see them', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     const writes = [

@@ -7,7 +7,8 @@
  * new load came (Node runs no idle-time collection, and V8's memory reducer had stopped with the
  * load). Here a timer looks every `intervalMs` at the process's CPU over the interval: when it was
  * idle (under `idleCpuShare` of one core) and V8's heap has grown by `minGrowthBytes` (or a quarter,
- * when that is more) since the last full collection, it runs one; V8 then releases the pages it
+ * when that is more) since the last full collection, or the process worked since then and the heap
+ * stands that much above the smallest size it ever settled at, it runs one; V8 then releases the pages it
  * emptied and, the allocation rate being low, shrinks its young generation back. It is the heap's
  * size, not its garbage, that is watched: that is what the RSS holds, and it does not grow with
  * what dies young (an idle hub's keep-alive traffic), so an idle hub is not collected over and
@@ -108,6 +109,10 @@ export class IdleMemoryRelease {
   private lastAt: number;
   /** The heap's size right after the last full collection (or at start). */
   private settledSize: number;
+  /** The smallest size the heap has had after a full collection (or by itself): what it needs with no load. */
+  private floorSize: number;
+  /** Whether the process was busy since the last full collection. */
+  private workedSinceCollection = false;
   /** False until the first collection after start (see above). */
   private startedUp = false;
   /** Whether the process was busy since the last trim (loading the modules counts). */
@@ -130,6 +135,7 @@ export class IdleMemoryRelease {
     this.lastCpu = this.cpuMicros();
     this.lastAt = performance.now();
     this.settledSize = this.heapSize();
+    this.floorSize = this.settledSize;
     if (!this.collect) {
       opts.logger.debug('no full garbage collection available; the heap is not given back when idle');
       if (!this.native) return;
@@ -148,13 +154,13 @@ export class IdleMemoryRelease {
     const size = this.heapSize();
     // The heap shrank by itself (V8 collected and released): that is the new floor.
     if (size < this.settledSize) this.settledSize = size;
+    if (size < this.floorSize) this.floorSize = size;
     if (share >= this.idleCpuShare) {
       this.workedSinceTrim = true;
+      this.workedSinceCollection = true;
       return;
     }
-    // On a large heap (many connections) a quarter of it, so the pauses stay rare where they are long.
-    const worthIt = Math.max(this.minGrowthBytes, this.settledSize / 4);
-    if (this.collect && (!this.startedUp || size - this.settledSize >= worthIt)) {
+    if (this.collect && (!this.startedUp || this.grown(size))) {
       this.collectAndTrim(this.collect, size);
     } else if (this.native && this.workedSinceTrim) {
       this.trimIfWorthIt(this.native);
@@ -166,8 +172,22 @@ export class IdleMemoryRelease {
     this.lastAt = performance.now();
   }
 
+  /**
+   * Whether a collection is worth its pause: the heap grew since the last one; or, after work, it
+   * stands above its floor. The second is for a collection that ran with much alive (a pause in
+   * the middle of a long load, thousands of connections open): the heap then settled high, and
+   * by the end of the load its garbage may be most of it without the heap having grown since.
+   * Once per stretch of work, so a hub whose live heap stays large is not collected over and over.
+   * Growth counts on a large heap (many connections) from a quarter of it, so its long pauses stay rare.
+   */
+  private grown(size: number): boolean {
+    const worthIt = (from: number) => size - from >= Math.max(this.minGrowthBytes, from / 4);
+    return worthIt(this.settledSize) || (this.workedSinceCollection && worthIt(this.floorSize));
+  }
+
   private collectAndTrim(collect: () => void, size: number): void {
     this.startedUp = true;
+    this.workedSinceCollection = false;
     const rssBefore = this.rss();
     const started = performance.now();
     collect();
@@ -188,6 +208,7 @@ export class IdleMemoryRelease {
       'idle: heap collected and given back',
     );
     this.settledSize = after;
+    if (after < this.floorSize) this.floorSize = after;
   }
 
   /** The heap did not grow, but glibc may hold what the last burst freed. */

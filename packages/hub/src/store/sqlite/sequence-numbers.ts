@@ -7,6 +7,13 @@
  * holds only blocks whose reservation is committed or in the current transaction: what it holds is
  * dropped when a transaction or savepoint rolls back, when another connection has committed, and
  * for a device being deleted. A dropped block leaves a gap, never a number used twice.
+ *
+ * A number from a block still needs the device enabled and its queue under the depth. The count
+ * behind that is a query per enqueue; instead, once it has run, memory keeps an upper bound of the
+ * depth (the count, plus one per number handed out since: nothing else adds a row, and whatever
+ * removes one only makes the bound looser), and queries again only when the bound reaches the
+ * depth. The bound goes with the block, and when the device's record is written (its status may
+ * have changed).
  */
 import type Database from 'better-sqlite3';
 
@@ -26,6 +33,8 @@ interface SeqBlock {
 
 export class SequenceNumbers {
   private readonly blocks = new Map<string, SeqBlock>();
+  /** Per device with a block, known enabled: an upper bound of its queue's depth (see above). */
+  private readonly depthBounds = new Map<string, number>();
   /** Write transactions since another connection last committed (see SEQ_BLOCKS_AFTER). */
   private aloneFor = 0;
   private readonly reserve;
@@ -57,11 +66,18 @@ export class SequenceNumbers {
   /** Drop every block (a transaction or savepoint rolled back, another connection wrote). */
   forget(): void {
     this.blocks.clear();
+    this.depthBounds.clear();
   }
 
   /** The device is being deleted: a device created again with its id starts from its own row. */
   forgetDevice(deviceId: string): void {
     this.blocks.delete(deviceId);
+    this.depthBounds.delete(deviceId);
+  }
+
+  /** The device's record is being written: its status is read again at its next enqueue. */
+  deviceWritten(deviceId: string): void {
+    this.depthBounds.delete(deviceId);
   }
 
   /** Whether any block is held (close then has numbers to give back). */
@@ -75,12 +91,20 @@ export class SequenceNumbers {
       if (block.next < block.limit) this.release.run(block.next, deviceId, block.limit);
     }
     this.blocks.clear();
+    this.depthBounds.clear();
   }
 
   /** The device's next sequence number, or why it takes no message now. */
   take(deviceId: string, maxDepth: number): number | SeqRefusal {
     const block = this.blocks.get(deviceId);
-    if (block !== undefined && block.next < block.limit) return this.refusal(deviceId, maxDepth) ?? block.next++;
+    if (block !== undefined && block.next < block.limit) {
+      const bound = this.depthBounds.get(deviceId);
+      if (bound !== undefined && bound < maxDepth) {
+        this.depthBounds.set(deviceId, bound + 1);
+        return block.next++;
+      }
+      return this.refusal(deviceId, maxDepth) ?? block.next++;
+    }
     const size = this.aloneFor >= SEQ_BLOCKS_AFTER ? SEQ_BLOCK : 1;
     const reserved = this.reserve.get(size, deviceId, deviceId, maxDepth);
     if (!reserved) return this.refusal(deviceId, maxDepth) ?? 'DeviceMaximumQueueDepthExceeded';
@@ -94,6 +118,9 @@ export class SequenceNumbers {
     // Decision 9: a disabled or unknown device is "not found" for senders, as IoT Hub says.
     if (row?.status !== 'enabled') return 'DeviceNotFound';
     // Decision 2: locked messages count toward the depth.
-    return row.depth >= maxDepth ? 'DeviceMaximumQueueDepthExceeded' : undefined;
+    if (row.depth >= maxDepth) return 'DeviceMaximumQueueDepthExceeded';
+    // With a block, the next numbers come from memory: the bound counts this one.
+    if (this.blocks.has(deviceId)) this.depthBounds.set(deviceId, row.depth + 1);
+    return undefined;
   }
 }

@@ -321,6 +321,7 @@ export class SqliteStore extends SqliteEventStore implements Store {
   }
 
   async replaceDevice(device: DeviceRecord, expectedEtag?: string): Promise<boolean> {
+    this.messages.sequenceNumbers.deviceWritten(device.deviceId);
     return this.synced(this.registry.replaceDevice(device, expectedEtag ?? null));
   }
 
@@ -369,7 +370,11 @@ export class SqliteStore extends SqliteEventStore implements Store {
   }
 
   async writeDevices(writes: readonly DeviceWrite[]): Promise<boolean[]> {
-    for (const w of writes) if (w.kind === 'delete') this.messages.sequenceNumbers.forgetDevice(w.deviceId);
+    const numbers = this.messages.sequenceNumbers;
+    for (const w of writes) {
+      if (w.kind === 'delete') numbers.forgetDevice(w.deviceId);
+      else numbers.deviceWritten(w.device.deviceId);
+    }
     return writes.length ? this.synced(this.registry.writeDevices(writes)) : [];
   }
 
