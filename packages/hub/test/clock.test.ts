@@ -11,11 +11,19 @@ test('short delays are kept as asked; longer ones rounded up by at most 1/64, ne
   for (const ms of [0, 1, 5.5, 250, 1023]) assert.equal(timerDelay(ms), ms);
   assert.equal(timerDelay(-5), 0);
   assert.equal(timerDelay(Number.NaN), 0);
-  for (let ms = 1024; ms < 5e9; ms = ms * 1.37 + 1) {
+  for (let ms = 1024; ms < 2 ** 31 - 1; ms = ms * 1.37 + 1) {
     const d = timerDelay(ms);
     assert.ok(d >= ms, `${ms} -> ${d}: early`);
     assert.ok(d <= ms * (1 + 1 / 64), `${ms} -> ${d}: more than 1/64 late`);
   }
+});
+
+test("never past Node's longest delay, which a longer one turns into 1 ms", () => {
+  const max = 2 ** 31 - 1;
+  assert.equal(timerDelay(max), max, 'the longest, as keep-alives cap at, rounded past it');
+  assert.equal(timerDelay(max - 1000), max);
+  assert.equal(timerDelay(2 ** 40), max);
+  assert.equal(timerDelay(Number.POSITIVE_INFINITY), max);
 });
 
 test('every delay from 1 s to 49 days (an AMQP idle timeout) comes down to 64 per power of two', () => {
