@@ -17,12 +17,13 @@ const TIMEOUT_MAX_MS = 2 ** 31 - 1;
 
 /**
  * The delay a real timer is set for: `ms`, or, from about a second on, `ms` rounded up to 1/64 of
- * its power of two (at most 1.6 % late, never early), and never past Node's longest (2^31 - 1). Node keeps one list per distinct delay, and
- * deletes the list of an unref()'d timer cleared before it fires only when the delay comes due:
- * a keep-alive of 1.5 x a client's keepalive, an AMQP idle timeout, a lock's remaining time each made
- * a list that stayed for as long as that delay (hours, days), and the fault campaign's fuzz (random
- * values in those fields) left 20,485 empty lists on the heap. Rounded, at most 64 delays per power
- * of two exist (about 1,350 from 1 s to the longest, 24.8 days) whatever clients ask for.
+ * its power of two (at most 1.6 % late, never early), and never past Node's longest (2^31 - 1).
+ * Node keeps one list per distinct delay, and deletes the list of an unref()'d timer cleared before
+ * it fires only when the delay comes due: a keep-alive of 1.5 x a client's keepalive, an AMQP idle
+ * timeout, a lock's remaining time each made a list that stayed for as long as that delay (hours,
+ * days), and the fault campaign's fuzz (random values in those fields) left 20,485 empty lists on
+ * the heap. Rounded, at most 64 delays per power of two exist (about 1,350 from 1 s to the longest,
+ * 24.8 days) whatever clients ask for.
  */
 export function timerDelay(ms: number): number {
   if (!(ms > 0)) return 0;

@@ -295,6 +295,28 @@ describe('SqliteStore specifics', () => {
     }
   });
 
+  test('a full queue across blocks of numbers: exactly the depth is taken (the bound counts the number of a new block)', async () => {
+    const store = new SqliteStore({ path: join(dir, `seq-depth-blocks-${n++}.db`), synchronous: 'NORMAL' });
+    const policy = { ...POLICY, maxQueueDepth: 2500 };
+    try {
+      await store.insertDevice(device('d'));
+      await store.insertDevice(device('idle'));
+      for (let i = 0; i < SEQ_BLOCKS_AFTER; i++) await store.commit([{ kind: 'lease', deviceId: 'idle', max: 1 }], T0, policy);
+      let accepted = 0;
+      for (let round = 0; round < 26; round++) {
+        const ops: QueueOp[] = Array.from({ length: 100 }, (_, i) => ({
+          kind: 'enqueue',
+          message: message('d', `m${round}-${i}`),
+        }));
+        const { results } = await store.commit(ops, T0, policy);
+        accepted += results.filter((r) => 'sequenceNumber' in r).length;
+      }
+      assert.equal(accepted, 2500, 'messages taken into a queue of depth 2,500 (two new blocks on the way)');
+    } finally {
+      await store.close();
+    }
+  });
+
   test('MQTT session writes made together keep their order; reads and device deletes see them', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     const writes = [

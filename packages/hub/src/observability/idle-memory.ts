@@ -8,8 +8,8 @@
  * load). Here a timer looks every `intervalMs` at the process's CPU over the interval: when it was
  * idle (under `idleCpuShare` of one core) and V8's heap has grown by `minGrowthBytes` (or a quarter,
  * when that is more) since the last full collection, or the process worked since then and the heap
- * stands that much above the smallest size it ever settled at, it runs one; V8 then releases the pages it
- * emptied and, the allocation rate being low, shrinks its young generation back. It is the heap's
+ * stands that much above the smallest size it ever settled at, it runs one; V8 then releases the
+ * pages it emptied and, the allocation rate being low, shrinks its young generation back. It is the heap's
  * size, not its garbage, that is watched: that is what the RSS holds, and it does not grow with
  * what dies young (an idle hub's keep-alive traffic), so an idle hub is not collected over and
  * over, and a large heap (many connections) pays its long pauses rarely. A busy hub is left alone.
@@ -45,8 +45,8 @@ export interface IdleMemoryOptions {
   /** glibc's malloc_trim and free figure (the native-memory addon); none: nothing is trimmed. */
   native?: NativeHeap;
   /**
-   * Empties caches whose memory can go back with the trim (SQLite's page cache), run before each
-   * collection and lone trim. A failure is logged, never thrown.
+   * Empties caches whose memory can go back with the trim (SQLite's page cache): run right before
+   * each trim, after a collection or alone. A failure is logged, never thrown.
    */
   releaseCaches?: () => void;
   /** Free memory glibc holds (bytes) that makes a trim worth it when the heap did not grow. */

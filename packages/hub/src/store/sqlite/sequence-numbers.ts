@@ -105,6 +105,8 @@ export class SequenceNumbers {
       }
       return this.refusal(deviceId, maxDepth) ?? block.next++;
     }
+    // The bound counted the numbers of the block before; the next one comes from the row.
+    this.depthBounds.delete(deviceId);
     const size = this.aloneFor >= SEQ_BLOCKS_AFTER ? SEQ_BLOCK : 1;
     const reserved = this.reserve.get(size, deviceId, deviceId, maxDepth);
     if (!reserved) return this.refusal(deviceId, maxDepth) ?? 'DeviceMaximumQueueDepthExceeded';
