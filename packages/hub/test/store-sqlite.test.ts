@@ -301,7 +301,8 @@ describe('SqliteStore specifics', () => {
     try {
       await store.insertDevice(device('d'));
       await store.insertDevice(device('idle'));
-      for (let i = 0; i < SEQ_BLOCKS_AFTER; i++) await store.commit([{ kind: 'lease', deviceId: 'idle', max: 1 }], T0, policy);
+      for (let i = 0; i < SEQ_BLOCKS_AFTER; i++)
+        await store.commit([{ kind: 'lease', deviceId: 'idle', max: 1 }], T0, policy);
       let accepted = 0;
       for (let round = 0; round < 26; round++) {
         const ops: QueueOp[] = Array.from({ length: 100 }, (_, i) => ({
